@@ -1,0 +1,319 @@
+//! One serde struct per section of the config file, and the checks that span sections.
+
+use super::Config;
+use crate::domain::DeploymentModel;
+use crate::domain::duration;
+use crate::domain::schedule::{ChangeWindow, Freeze, WindowTimes};
+use chrono::{DateTime, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// `[receiver]`: the agent API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReceiverConfig {
+    /// Address `shipdeck serve` listens on.
+    pub listen: String,
+    /// Bearer token agents must send; prefer `token_env` so the secret stays out of the file.
+    pub token: Option<String>,
+    /// Environment variable that holds the token.
+    pub token_env: String,
+}
+
+impl Default for ReceiverConfig {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:7480".into(), token: None, token_env: "SHIPDECK_TOKEN".into() }
+    }
+}
+
+impl ReceiverConfig {
+    /// The token in force: the environment variable named by `token_env`, else `token`.
+    #[must_use]
+    pub fn resolved_token(&self) -> Option<String> {
+        std::env::var(&self.token_env)
+            .ok()
+            .filter(|t| !t.is_empty())
+            .or_else(|| self.token.clone().filter(|t| !t.is_empty()))
+    }
+}
+
+/// `[dashboard]`: how the terminal dashboard looks and behaves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardConfig {
+    /// A target whose agent sent nothing for this long is shown as silent.
+    #[serde(with = "duration::serde_text")]
+    pub silent_after: TimeDelta,
+    /// `default` or `mono` (no colours; `NO_COLOR` forces it).
+    pub theme: String,
+    /// Key rebindings: action name to key, e.g. `approve = "A"`.
+    pub keys: BTreeMap<String, String>,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        Self { silent_after: TimeDelta::minutes(2), theme: "default".into(), keys: BTreeMap::new() }
+    }
+}
+
+/// `[[people]]`: someone who may plan, approve or be notified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Person {
+    pub name: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// OS login name, to recognise the operator when no name is configured.
+    #[serde(default)]
+    pub login: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// `[[stakeholders]]`: who hears about what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stakeholder {
+    pub name: String,
+    /// People by name.
+    #[serde(default)]
+    pub people: Vec<String>,
+    /// Everyone with one of these roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Environments they care about; empty means all.
+    #[serde(default)]
+    pub environments: Vec<String>,
+    /// Happenings they are told about: gate_pending, gate_decided, phase_failed,
+    /// deployment_started, deployment_finished.
+    #[serde(default)]
+    pub notify_on: Vec<String>,
+}
+
+/// Happenings a stakeholder can subscribe to.
+pub const NOTIFY_KINDS: [&str; 5] =
+    ["gate_pending", "gate_decided", "phase_failed", "deployment_started", "deployment_finished"];
+
+/// `[[windows]]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    name: String,
+    #[serde(default)]
+    environments: Vec<String>,
+    zone: Option<String>,
+    days: Option<Vec<String>>,
+    start: Option<String>,
+    end: Option<String>,
+    from: Option<String>,
+    until: Option<String>,
+}
+
+/// `[[freezes]]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFreeze {
+    name: String,
+    #[serde(default)]
+    environments: Vec<String>,
+    zone: Option<String>,
+    from: String,
+    until: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// The file as written, before cross-section checks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    operator: Option<String>,
+    #[serde(default = "utc")]
+    timezone: String,
+    #[serde(default)]
+    db: Option<PathBuf>,
+    #[serde(default)]
+    receiver: ReceiverConfig,
+    #[serde(default)]
+    dashboard: DashboardConfig,
+    #[serde(default)]
+    people: Vec<Person>,
+    #[serde(default)]
+    stakeholders: Vec<Stakeholder>,
+    #[serde(default)]
+    models: BTreeMap<String, DeploymentModel>,
+    #[serde(default)]
+    windows: Vec<RawWindow>,
+    #[serde(default)]
+    freezes: Vec<RawFreeze>,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+/// A failed check: the key path and what is wrong.
+type Invalid = (String, String);
+
+fn zone(path: String, text: &str) -> Result<Tz, Invalid> {
+    text.parse::<Tz>()
+        .map_err(|_| (path, format!("unknown time zone \"{text}\" (use an IANA name such as Europe/Berlin or UTC)")))
+}
+
+fn weekday(path: String, text: &str) -> Result<Weekday, Invalid> {
+    text.parse::<Weekday>().map_err(|_| (path, format!("\"{text}\" is not a day of the week (mon, tue, ... sun)")))
+}
+
+fn clock_time(path: String, text: &str) -> Result<NaiveTime, Invalid> {
+    NaiveTime::parse_from_str(text, "%H:%M")
+        .map_err(|_| (path, format!("\"{text}\" is not a time of day (HH:MM, e.g. 18:30)")))
+}
+
+/// An RFC 3339 instant, or a local `YYYY-MM-DDTHH:MM` in `tz`.
+fn instant(path: String, text: &str, tz: Tz) -> Result<DateTime<Utc>, Invalid> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+        .ok()
+        .and_then(|local| tz.from_local_datetime(&local).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| (path, format!("\"{text}\" is not a date and time (2026-12-20T18:00 in the zone, or RFC 3339)")))
+}
+
+impl RawConfig {
+    pub(super) fn validate(self) -> Result<Config, Invalid> {
+        let timezone = zone("timezone".into(), &self.timezone)?;
+        if self.receiver.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err((
+                "receiver.listen".into(),
+                format!("\"{}\" is not an address (e.g. 127.0.0.1:7480)", self.receiver.listen),
+            ));
+        }
+        if !["default", "mono"].contains(&self.dashboard.theme.as_str()) {
+            return Err((
+                "dashboard.theme".into(),
+                format!("unknown theme \"{}\" (default or mono)", self.dashboard.theme),
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, p) in self.people.iter().enumerate() {
+            if !names.insert(p.name.as_str()) {
+                return Err((format!("people[{i}].name"), format!("person \"{}\" is listed twice", p.name)));
+            }
+        }
+        let roles: std::collections::HashSet<&str> =
+            self.people.iter().flat_map(|p| p.roles.iter().map(String::as_str)).collect();
+        for (i, s) in self.stakeholders.iter().enumerate() {
+            if let Some(who) = s.people.iter().find(|n| !names.contains(n.as_str())) {
+                return Err((format!("stakeholders[{i}].people"), format!("unknown person \"{who}\"")));
+            }
+            if let Some(kind) = s.notify_on.iter().find(|k| !NOTIFY_KINDS.contains(&k.as_str())) {
+                return Err((
+                    format!("stakeholders[{i}].notify_on"),
+                    format!("unknown happening \"{kind}\" (one of {})", NOTIFY_KINDS.join(", ")),
+                ));
+            }
+        }
+        let windows =
+            self.windows.into_iter().enumerate().map(|(i, w)| window(i, w, timezone)).collect::<Result<Vec<_>, _>>()?;
+        let freezes =
+            self.freezes.into_iter().enumerate().map(|(i, f)| freeze(i, f, timezone)).collect::<Result<Vec<_>, _>>()?;
+        for (name, model) in &self.models {
+            check_model(name, model, &windows, &roles)?;
+        }
+        Ok(Config {
+            operator: self.operator.filter(|o| !o.is_empty()),
+            timezone,
+            db: self.db,
+            receiver: self.receiver,
+            dashboard: self.dashboard,
+            people: self.people,
+            stakeholders: self.stakeholders,
+            models: self.models,
+            windows,
+            freezes,
+            source: String::new(),
+        })
+    }
+}
+
+fn window(i: usize, w: RawWindow, default_zone: Tz) -> Result<ChangeWindow, Invalid> {
+    let key = |k: &str| format!("windows[{i}].{k}");
+    let tz = match &w.zone {
+        Some(z) => zone(key("zone"), z)?,
+        None => default_zone,
+    };
+    let times = match (&w.days, &w.start, &w.end, &w.from, &w.until) {
+        (Some(days), Some(start), Some(end), None, None) => WindowTimes::Weekly {
+            days: days.iter().map(|d| weekday(key("days"), d)).collect::<Result<_, _>>()?,
+            start: clock_time(key("start"), start)?,
+            end: clock_time(key("end"), end)?,
+            zone: tz,
+        },
+        (None, None, None, Some(from), Some(until)) => {
+            let (from, until) = (instant(key("from"), from, tz)?, instant(key("until"), until, tz)?);
+            if until <= from {
+                return Err((key("until"), format!("window \"{}\" ends before it starts", w.name)));
+            }
+            WindowTimes::Once { from, until }
+        }
+        _ => {
+            return Err((
+                key("name"),
+                format!("window \"{}\" needs either days + start + end (weekly) or from + until (one-off)", w.name),
+            ));
+        }
+    };
+    Ok(ChangeWindow { name: w.name, environments: w.environments, times })
+}
+
+fn freeze(i: usize, f: RawFreeze, default_zone: Tz) -> Result<Freeze, Invalid> {
+    let key = |k: &str| format!("freezes[{i}].{k}");
+    let tz = match &f.zone {
+        Some(z) => zone(key("zone"), z)?,
+        None => default_zone,
+    };
+    let (from, until) = (instant(key("from"), &f.from, tz)?, instant(key("until"), &f.until, tz)?);
+    if until <= from {
+        return Err((key("until"), format!("freeze \"{}\" ends before it starts", f.name)));
+    }
+    Ok(Freeze { name: f.name, environments: f.environments, from, until, reason: f.reason })
+}
+
+fn check_model(
+    name: &str,
+    model: &DeploymentModel,
+    windows: &[ChangeWindow],
+    roles: &std::collections::HashSet<&str>,
+) -> Result<(), Invalid> {
+    let key = |k: &str| format!("models.{name}.{k}");
+    if model.steps.is_empty() {
+        return Err((key("steps"), format!("model \"{name}\" has no lifecycle steps")));
+    }
+    if model.phases.is_empty() {
+        return Err((key("phases"), format!("model \"{name}\" has no phases")));
+    }
+    for (i, phase) in model.phases.iter().enumerate() {
+        if model.phases[..i].iter().any(|p| p.name == phase.name) {
+            return Err((key(&format!("phases[{i}].name")), format!("phase \"{}\" appears twice", phase.name)));
+        }
+        let Some(gate) = &phase.gate else { continue };
+        if gate.approvals == 0 {
+            return Err((key(&format!("phases[{i}].gate.approvals")), "a gate needs at least 1 approval".into()));
+        }
+        if let Some(w) = gate.windows.iter().find(|w| !windows.iter().any(|cw| &cw.name == *w)) {
+            return Err((key(&format!("phases[{i}].gate.windows")), format!("unknown change window \"{w}\"")));
+        }
+        if let Some(r) = gate.roles.iter().chain(&gate.freeze_override_roles).find(|r| !roles.contains(r.as_str())) {
+            return Err((
+                key(&format!("phases[{i}].gate.roles")),
+                format!("role \"{r}\" is held by nobody in [[people]]"),
+            ));
+        }
+    }
+    Ok(())
+}

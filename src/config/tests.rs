@@ -1,0 +1,67 @@
+use super::*;
+
+#[test]
+fn the_shipped_file_is_valid_and_is_the_built_in_default() {
+    let c = Config::built_in();
+    assert_eq!(c.source, "built-in");
+    assert!(c.models.contains_key("phased") && c.models.contains_key("rolling"));
+    assert!(c.people.len() >= 4);
+    assert_eq!(c.windows.len(), 2);
+}
+
+#[test]
+fn shipped_settings_match_the_code_defaults() {
+    // An empty file falls back to the serde defaults; the shipped file writes them out. If one
+    // changes without the other, the documentation in the file lies.
+    let empty = Config::parse("", "empty").expect("an empty file is valid");
+    let shipped = Config::built_in();
+    assert_eq!(empty.receiver, shipped.receiver);
+    assert_eq!(empty.dashboard, shipped.dashboard);
+    assert_eq!(empty.operator, shipped.operator);
+}
+
+fn error_of(text: &str) -> String {
+    Config::parse(text, "team.toml").expect_err("invalid").to_string()
+}
+
+#[test]
+fn a_type_error_names_file_line_and_key() {
+    let err = error_of("timezone = \"UTC\"\n\n[receiver]\nlisten = 7480\n");
+    assert!(err.starts_with("team.toml:4: key \"receiver.listen\""), "{err}");
+}
+
+#[test]
+fn an_unknown_key_is_named() {
+    let err = error_of("[dashboard]\nsilent_afterr = \"2m\"\n");
+    assert!(err.starts_with("team.toml:2:") && err.contains("silent_afterr"), "{err}");
+}
+
+#[test]
+fn a_bad_share_names_the_phase_and_value() {
+    let text = "[models.m]\ntechnique = \"phased\"\nsteps = [\"install\"]\n[[models.m.phases]]\nname = \"a\"\ntargets = 1\n[[models.m.phases]]\nname = \"b\"\ntargets = \"12x\"\n";
+    let err = error_of(text);
+    assert!(err.starts_with("team.toml:9: key \"models.m.phases[1].targets\""), "{err}");
+    assert!(err.contains("\"12x\""), "{err}");
+}
+
+#[test]
+fn semantic_errors_point_at_their_key() {
+    let text = "timezone = \"Mars/Olympus\"\n";
+    assert_eq!(
+        error_of(text),
+        "team.toml:1: key \"timezone\": unknown time zone \"Mars/Olympus\" (use an IANA name such as Europe/Berlin or UTC)"
+    );
+    let text = "[[people]]\nname = \"a\"\nroles = [\"dm\"]\n\n[models.m]\ntechnique = \"phased\"\nsteps = [\"install\"]\n\n[[models.m.phases]]\nname = \"p\"\ntargets = \"rest\"\ngate = { approvals = 1, windows = [\"never\"] }\n";
+    let err = error_of(text);
+    assert!(err.starts_with("team.toml:12: key \"models.m.phases[0].gate.windows\""), "{err}");
+    assert!(err.contains("unknown change window \"never\""), "{err}");
+    let text = "[[windows]]\nname = \"w\"\ndays = [\"mon\"]\nstart = \"25:00\"\nend = \"02:00\"\n";
+    let err = error_of(text);
+    assert!(err.starts_with("team.toml:4: key \"windows[0].start\"") && err.contains("\"25:00\""), "{err}");
+}
+
+#[test]
+fn a_syntax_error_names_its_line() {
+    let err = error_of("operator = \"dana\"\n[receiver\n");
+    assert!(err.starts_with("team.toml:2:"), "{err}");
+}

@@ -1,0 +1,261 @@
+//! Agent events: what deployment agents and pipelines report, and how one NDJSON line of the
+//! agent API becomes a validated [`AgentEvent`].
+//!
+//! Validation here is everything that can be checked without the log (fields, types, lengths,
+//! statuses, timestamps). Whether the deployment, target and phase exist is the store's check.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Longest accepted event `id`, in bytes.
+pub const MAX_ID_BYTES: usize = 128;
+/// Longest accepted `message`, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Longest accepted name-like field (`deployment`, `target`, `phase`, `step`), in bytes.
+pub const MAX_NAME_BYTES: usize = 256;
+/// Largest accepted `data` object, serialized, in bytes.
+pub const MAX_DATA_BYTES: usize = 64 * 1024;
+
+/// What happened to a lifecycle step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventStatus {
+    Started,
+    Succeeded,
+    Failed,
+    Skipped,
+    Info,
+}
+
+impl EventStatus {
+    pub const ALL: [Self; 5] = [Self::Started, Self::Succeeded, Self::Failed, Self::Skipped, Self::Info];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+            Self::Info => "info",
+        }
+    }
+
+    /// Whether this status ends a step (succeeded, failed or skipped).
+    #[must_use]
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Skipped)
+    }
+}
+
+impl fmt::Display for EventStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
+            format!("field \"status\": unknown status \"{s}\" (expected started, succeeded, failed, skipped or info)")
+        })
+    }
+}
+
+/// A validated agent event, not yet matched against the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentEvent {
+    /// The agent-chosen idempotency key.
+    pub id: String,
+    /// The deployment key as sent (`DEP-12`).
+    pub deployment: String,
+    /// The target, absent for phase-level events.
+    pub target: Option<String>,
+    /// The phase, optional: derived from the target when absent.
+    pub phase: Option<String>,
+    pub step: String,
+    pub status: EventStatus,
+    /// When it happened, as the agent says; the receive time when absent.
+    pub at: DateTime<Utc>,
+    pub message: Option<String>,
+    /// Free-form JSON object, kept as serialized text.
+    pub data: Option<String>,
+}
+
+/// The wire form of one event line. Unknown fields are ignored, so agents can add their own.
+#[derive(Deserialize)]
+struct WireEvent {
+    id: String,
+    deployment: String,
+    #[serde(default)]
+    target: Option<String>,
+    #[serde(default)]
+    phase: Option<String>,
+    step: String,
+    status: String,
+    #[serde(default)]
+    at: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    data: Option<serde_json::Value>,
+}
+
+/// Parses and validates one NDJSON line. `received` stands in for a missing `at`.
+///
+/// The error is one sentence naming the field and the bad value, as the agent API returns it.
+pub fn parse_line(line: &str, received: DateTime<Utc>) -> Result<AgentEvent, String> {
+    let de = &mut serde_json::Deserializer::from_str(line);
+    let wire: WireEvent = serde_path_to_error::deserialize(de).map_err(|e| describe_json_error(&e))?;
+    check_len("id", &wire.id, MAX_ID_BYTES)?;
+    check_len("deployment", &wire.deployment, MAX_NAME_BYTES)?;
+    check_len("step", &wire.step, MAX_NAME_BYTES)?;
+    for (field, value) in [("target", &wire.target), ("phase", &wire.phase)] {
+        if let Some(v) = value {
+            check_len(field, v, MAX_NAME_BYTES)?;
+        }
+    }
+    if let Some(m) = &wire.message {
+        check_len("message", m, MAX_MESSAGE_BYTES)?;
+    }
+    let status = wire.status.parse::<EventStatus>()?;
+    let at = match &wire.at {
+        None => received,
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| format!("field \"at\": \"{}\" is not an RFC 3339 timestamp ({e})", clip(text)))?,
+    };
+    let data = match wire.data {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v @ serde_json::Value::Object(_)) => {
+            let text = v.to_string();
+            if text.len() > MAX_DATA_BYTES {
+                return Err(format!("field \"data\": {} bytes is over the limit of {MAX_DATA_BYTES}", text.len()));
+            }
+            Some(text)
+        }
+        Some(other) => return Err(format!("field \"data\": expected a JSON object, got {}", clip(&other.to_string()))),
+    };
+    Ok(AgentEvent {
+        id: wire.id,
+        deployment: wire.deployment,
+        target: wire.target.filter(|t| !t.is_empty()),
+        phase: wire.phase.filter(|p| !p.is_empty()),
+        step: wire.step,
+        status,
+        at,
+        message: wire.message,
+        data,
+    })
+}
+
+fn check_len(field: &str, value: &str, max: usize) -> Result<(), String> {
+    if value.len() > max {
+        return Err(format!(
+            "field \"{field}\": \"{}\" is {} bytes, over the limit of {max}",
+            clip(value),
+            value.len()
+        ));
+    }
+    if value.is_empty() && matches!(field, "id" | "deployment" | "step") {
+        return Err(format!("field \"{field}\": must not be empty"));
+    }
+    Ok(())
+}
+
+/// The first 40 characters of a value, for error messages that must stay readable.
+fn clip(value: &str) -> String {
+    match value.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}...", &value[..cut]),
+        None => value.to_owned(),
+    }
+}
+
+fn describe_json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = e.path().to_string();
+    let inner = e.inner();
+    let msg = inner.to_string();
+    // serde_json appends " at line L column C"; the line is the agent's own, so drop it.
+    let msg = msg.split(" at line ").next().unwrap_or(&msg);
+    if let Some(field) = msg.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
+        return format!("field \"{field}\": missing (required: id, deployment, step, status)");
+    }
+    if inner.is_syntax() || inner.is_eof() || path == "." {
+        return format!("not a JSON object: {msg}");
+    }
+    format!("field \"{path}\": {msg}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000, 0).expect("valid")
+    }
+
+    fn parse(line: &str) -> Result<AgentEvent, String> {
+        parse_line(line, now())
+    }
+
+    #[test]
+    fn a_full_line_parses_and_extra_fields_are_ignored() {
+        let e = parse(
+            r#"{"id":"a1","deployment":"DEP-1","target":"web-01","step":"install","status":"failed","at":"2026-11-26T10:00:00+01:00","message":"disk full","data":{"code":28},"agent_version":"3"}"#,
+        )
+        .expect("valid");
+        assert_eq!(e.status, EventStatus::Failed);
+        assert_eq!(e.target.as_deref(), Some("web-01"));
+        assert_eq!(e.at.to_rfc3339(), "2026-11-26T09:00:00+00:00");
+        assert_eq!(e.data.as_deref(), Some(r#"{"code":28}"#));
+    }
+
+    #[test]
+    fn a_missing_timestamp_means_received_now() {
+        let e = parse(r#"{"id":"a","deployment":"DEP-1","step":"s","status":"info"}"#).expect("valid");
+        assert_eq!(e.at, now());
+        assert_eq!(e.target, None);
+    }
+
+    #[test]
+    fn each_bad_field_is_named_with_its_value() {
+        let cases = [
+            (r#"{"deployment":"DEP-1","step":"s","status":"info"}"#, "field \"id\": missing"),
+            (r#"{"id":"a","deployment":"DEP-1","step":"s","status":"done"}"#, "unknown status \"done\""),
+            (
+                r#"{"id":"a","deployment":"DEP-1","step":"s","status":"info","at":"yesterday"}"#,
+                "field \"at\": \"yesterday\"",
+            ),
+            (r#"{"id":7,"deployment":"DEP-1","step":"s","status":"info"}"#, "field \"id\": invalid type: integer `7`"),
+            (
+                r#"{"id":"a","deployment":"DEP-1","step":"s","status":"info","data":[1]}"#,
+                "field \"data\": expected a JSON object",
+            ),
+            (r#"{"id":"a","deployment":"DEP-1","step":"","status":"info"}"#, "field \"step\": must not be empty"),
+            ("[1,2]", "invalid type"),
+            ("{nope", "not a JSON object"),
+        ];
+        for (line, expected) in cases {
+            let err = parse(line).expect_err(line);
+            assert!(err.contains(expected), "{line}\n  got: {err}\n  want: {expected}");
+        }
+    }
+
+    #[test]
+    fn over_long_fields_are_rejected_with_their_size() {
+        let id = "x".repeat(MAX_ID_BYTES + 1);
+        let err =
+            parse(&format!(r#"{{"id":"{id}","deployment":"DEP-1","step":"s","status":"info"}}"#)).expect_err("long id");
+        assert!(err.contains("field \"id\"") && err.contains("129 bytes"), "{err}");
+        let msg = "m".repeat(MAX_MESSAGE_BYTES + 1);
+        let err = parse(&format!(r#"{{"id":"a","deployment":"DEP-1","step":"s","status":"info","message":"{msg}"}}"#))
+            .expect_err("long message");
+        assert!(err.contains("field \"message\"") && err.contains("65537 bytes"), "{err}");
+        let ok = "x".repeat(MAX_ID_BYTES);
+        assert!(parse(&format!(r#"{{"id":"{ok}","deployment":"DEP-1","step":"s","status":"info"}}"#)).is_ok());
+    }
+}

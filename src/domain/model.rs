@@ -1,0 +1,262 @@
+//! Deployment models: reusable templates that say how a release moves through an environment.
+//!
+//! A model names its technique and its ordered phases; each phase takes a share of the targets,
+//! has a failure budget, the lifecycle steps an agent reports for each target, and optionally a
+//! gate (the approval policy before it may start). Deployments copy what they need of their
+//! model when planned, so editing the config never rewrites history.
+
+use chrono::TimeDelta;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How a rollout spreads over its targets (ITIL 4 deployment techniques).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Technique {
+    BigBang,
+    Phased,
+    Pilot,
+    Parallel,
+    Rolling,
+    Canary,
+}
+
+impl Technique {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BigBang => "big-bang",
+            Self::Phased => "phased",
+            Self::Pilot => "pilot",
+            Self::Parallel => "parallel",
+            Self::Rolling => "rolling",
+            Self::Canary => "canary",
+        }
+    }
+}
+
+impl fmt::Display for Technique {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A named, reusable deployment template from the config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentModel {
+    pub technique: Technique,
+    /// What the model is for, shown when planning.
+    #[serde(default)]
+    pub description: String,
+    /// Lifecycle steps every target goes through, in order (e.g. download, install, verify).
+    pub steps: Vec<String>,
+    pub phases: Vec<PhaseSpec>,
+}
+
+/// One ordered stage of a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseSpec {
+    pub name: String,
+    /// Which share of the deployment's targets this phase takes.
+    pub targets: Share,
+    /// How many of this phase's targets may fail before the phase fails.
+    #[serde(default)]
+    pub failure_budget: Budget,
+    /// The approval needed before this phase may start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GatePolicy>,
+}
+
+/// A phase's share of targets: a count, a percentage of all targets, or the rest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Share {
+    Count(usize),
+    Percent(f64),
+    Rest,
+}
+
+/// A phase's failure budget: a count of targets or a percentage of the phase.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Budget {
+    Count(usize),
+    Percent(f64),
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self::Count(0)
+    }
+}
+
+impl Budget {
+    /// How many failed targets a phase of `size` targets tolerates.
+    #[must_use]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    pub fn allowed(self, size: usize) -> usize {
+        match self {
+            Self::Count(n) => n.min(size),
+            Self::Percent(p) => ((size as f64) * p / 100.0).floor() as usize,
+        }
+    }
+}
+
+/// Approval policy of a gate (enforced by the approvals feature; stored with each phase now).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatePolicy {
+    /// How many distinct people must approve.
+    #[serde(default = "one")]
+    pub approvals: u32,
+    /// Roles allowed to approve; empty means anyone in the config's people.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Whether the deployment's requester may approve it.
+    #[serde(default)]
+    pub allow_self: bool,
+    /// Minimum time after the previous phase succeeded before approval is possible.
+    #[serde(default, with = "crate::domain::duration::serde_text")]
+    pub bake: TimeDelta,
+    /// Approval only while one of these change windows is open (empty: any time).
+    #[serde(default)]
+    pub windows: Vec<String>,
+    /// Roles that may approve during a freeze, with a written reason.
+    #[serde(default)]
+    pub freeze_override_roles: Vec<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Parses `5`, `"20%"` or `"rest"` (shares) and `2`, `"10%"` (budgets).
+fn parse_percent(text: &str) -> Option<f64> {
+    let p: f64 = text.strip_suffix('%')?.trim().parse().ok()?;
+    (p > 0.0 && p <= 100.0).then_some(p)
+}
+
+impl Share {
+    /// Parses the text form of a share.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("rest") {
+            return Ok(Self::Rest);
+        }
+        if let Some(p) = parse_percent(t) {
+            return Ok(Self::Percent(p));
+        }
+        match t.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(Self::Count(n)),
+            _ => {
+                Err(format!("invalid share \"{text}\": use a count of targets (5), a percentage (\"20%\") or \"rest\""))
+            }
+        }
+    }
+}
+
+impl Budget {
+    /// Parses the text form of a budget.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        if let Some(p) = parse_percent(t).or_else(|| (t == "0%").then_some(0.0)) {
+            return Ok(Self::Percent(p));
+        }
+        t.parse::<usize>().map(Self::Count).map_err(|_| {
+            format!("invalid failure budget \"{text}\": use a count of targets (1) or a percentage (\"5%\")")
+        })
+    }
+}
+
+impl fmt::Display for Share {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Count(n) => write!(f, "{n}"),
+            Self::Percent(p) => write!(f, "{p}%"),
+            Self::Rest => f.write_str("rest"),
+        }
+    }
+}
+
+impl fmt::Display for Budget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Count(n) => write!(f, "{n}"),
+            Self::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+/// Shares and budgets are written as a TOML integer or a string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum IntOrText {
+    Int(i64),
+    Text(String),
+}
+
+impl IntOrText {
+    fn text(self) -> String {
+        match self {
+            Self::Int(n) => n.to_string(),
+            Self::Text(t) => t,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Share {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::parse(&IntOrText::deserialize(d)?.text()).map_err(serde::de::Error::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for Budget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::parse(&IntOrText::deserialize(d)?.text()).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Share {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            #[allow(clippy::cast_possible_wrap)]
+            Self::Count(n) => s.serialize_i64(*n as i64),
+            other => s.serialize_str(&other.to_string()),
+        }
+    }
+}
+
+impl Serialize for Budget {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            #[allow(clippy::cast_possible_wrap)]
+            Self::Count(n) => s.serialize_i64(*n as i64),
+            other => s.serialize_str(&other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_parse_counts_percentages_and_rest() {
+        assert_eq!(Share::parse("2"), Ok(Share::Count(2)));
+        assert_eq!(Share::parse("20%"), Ok(Share::Percent(20.0)));
+        assert_eq!(Share::parse("rest"), Ok(Share::Rest));
+        for bad in ["0", "0%", "120%", "x", "-3", "20 %%"] {
+            let err = Share::parse(bad).expect_err(bad);
+            assert!(err.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn budgets_round_down_and_never_exceed_the_phase() {
+        assert_eq!(Budget::Percent(5.0).allowed(20), 1);
+        assert_eq!(Budget::Percent(5.0).allowed(19), 0);
+        assert_eq!(Budget::Count(3).allowed(2), 2);
+        assert_eq!(Budget::parse("0%"), Ok(Budget::Percent(0.0)));
+        assert!(Budget::parse("lots").expect_err("bad").contains("\"lots\""));
+    }
+}

@@ -1,0 +1,131 @@
+//! Phase status: derived from the counts of its targets and its failure budget.
+
+use super::TargetStatus;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Where a phase stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl PhaseStatus {
+    pub const ALL: [Self; 4] = [Self::Pending, Self::Running, Self::Succeeded, Self::Failed];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for PhaseStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PhaseStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| format!("unknown phase status \"{s}\""))
+    }
+}
+
+/// How many of a phase's targets are in each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseCounts {
+    pub total: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub running: usize,
+}
+
+impl PhaseCounts {
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        self.total.saturating_sub(self.succeeded + self.failed + self.running)
+    }
+
+    /// Moves one target from `from` to `to`.
+    pub fn shift(&mut self, from: TargetStatus, to: TargetStatus) {
+        if from == to {
+            return;
+        }
+        if let Some(slot) = self.slot(from) {
+            *slot = slot.saturating_sub(1);
+        }
+        if let Some(slot) = self.slot(to) {
+            *slot += 1;
+        }
+    }
+
+    fn slot(&mut self, status: TargetStatus) -> Option<&mut usize> {
+        match status {
+            TargetStatus::Pending => None,
+            TargetStatus::Running => Some(&mut self.running),
+            TargetStatus::Succeeded => Some(&mut self.succeeded),
+            TargetStatus::Failed => Some(&mut self.failed),
+        }
+    }
+
+    /// The phase's status given how many failures it tolerates.
+    #[must_use]
+    pub fn status(&self, budget: usize) -> PhaseStatus {
+        if self.failed > budget {
+            PhaseStatus::Failed
+        } else if self.total > 0 && self.succeeded + self.failed == self.total {
+            PhaseStatus::Succeeded
+        } else if self.running + self.succeeded + self.failed > 0 {
+            PhaseStatus::Running
+        } else {
+            PhaseStatus::Pending
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(total: usize, succeeded: usize, failed: usize, running: usize) -> PhaseCounts {
+        PhaseCounts { total, succeeded, failed, running }
+    }
+
+    #[test]
+    fn a_phase_succeeds_when_all_targets_finished_within_budget() {
+        assert_eq!(counts(10, 0, 0, 0).status(1), PhaseStatus::Pending);
+        assert_eq!(counts(10, 3, 0, 2).status(1), PhaseStatus::Running);
+        assert_eq!(counts(10, 9, 1, 0).status(1), PhaseStatus::Succeeded);
+        assert_eq!(counts(10, 10, 0, 0).status(0), PhaseStatus::Succeeded);
+    }
+
+    #[test]
+    fn a_phase_fails_as_soon_as_failures_exceed_the_budget() {
+        assert_eq!(counts(10, 1, 2, 3).status(1), PhaseStatus::Failed);
+        assert_eq!(counts(10, 1, 1, 3).status(1), PhaseStatus::Running);
+        assert_eq!(counts(2, 0, 1, 0).status(0), PhaseStatus::Failed);
+    }
+
+    #[test]
+    fn shifting_keeps_counts_consistent() {
+        let mut c = counts(3, 0, 0, 0);
+        c.shift(TargetStatus::Pending, TargetStatus::Running);
+        c.shift(TargetStatus::Running, TargetStatus::Failed);
+        c.shift(TargetStatus::Failed, TargetStatus::Running);
+        c.shift(TargetStatus::Running, TargetStatus::Succeeded);
+        assert_eq!(c, counts(3, 1, 0, 0));
+        assert_eq!(c.pending(), 2);
+    }
+}

@@ -1,0 +1,108 @@
+//! What the log holds, as the rest of the program sees it: deployments, phases, targets and
+//! stored events. These are the shapes of `status --json`, the agent API's deployment answer and
+//! the dashboard's state.
+
+use super::{DeploymentKey, DeploymentStatus, EventStatus, PhaseStatus, TargetStatus};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// One deployment, without its targets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeploymentSummary {
+    #[serde(serialize_with = "key_text")]
+    pub key: DeploymentKey,
+    pub release: String,
+    pub version: String,
+    pub change_ref: Option<String>,
+    pub environment: String,
+    pub model: String,
+    pub technique: String,
+    pub requested_by: String,
+    pub status: DeploymentStatus,
+    pub planned_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub steps: Vec<String>,
+    pub targets: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub running: usize,
+    /// The first phase that is not finished (or the last phase when all are).
+    pub current_phase: Option<String>,
+    /// Sequence number of the newest event of this deployment (0: none yet).
+    pub last_event_seq: i64,
+}
+
+fn key_text<S: serde::Serializer>(k: &DeploymentKey, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(k)
+}
+
+/// One phase and its counts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseView {
+    pub index: usize,
+    pub name: String,
+    pub status: PhaseStatus,
+    pub targets: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub running: usize,
+    pub pending: usize,
+    pub failure_budget: usize,
+    /// Failures still tolerated before the phase fails (0 when over budget).
+    pub budget_left: usize,
+    pub gate: Option<super::GatePolicy>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// One target and where it stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TargetView {
+    pub name: String,
+    pub phase: String,
+    pub status: TargetStatus,
+    pub last_step: Option<String>,
+    pub last_status: Option<EventStatus>,
+    pub last_message: Option<String>,
+    pub last_error: Option<String>,
+    pub last_at: Option<DateTime<Utc>>,
+    /// When the receiver last heard about this target (for silence).
+    pub seen_at: Option<DateTime<Utc>>,
+}
+
+/// A deployment with its phases and, when asked for, its targets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeploymentDetail {
+    #[serde(flatten)]
+    pub summary: DeploymentSummary,
+    pub phases: Vec<PhaseView>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub target_list: Vec<TargetView>,
+}
+
+/// An event as stored in the log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub id: String,
+    #[serde(serialize_with = "key_text")]
+    pub deployment: DeploymentKey,
+    pub phase: Option<String>,
+    pub target: Option<String>,
+    pub step: String,
+    pub status: EventStatus,
+    pub at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub message: Option<String>,
+    #[serde(serialize_with = "raw_json")]
+    pub data: Option<String>,
+}
+
+fn raw_json<S: serde::Serializer>(d: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match d.as_deref().and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok()) {
+        Some(v) => v.serialize(s),
+        None => s.serialize_none(),
+    }
+}

@@ -1,0 +1,180 @@
+//! Change windows and freezes: when deployments may happen in an environment.
+//!
+//! A window is recurring weekly (days and local start/end in a time zone; an end before the
+//! start runs past midnight) or one-off (two instants). A freeze is a one-off range in which no
+//! deployment may proceed. Local times are resolved in the window's own zone, so DST changes
+//! move the window with the wall clock, as people expect.
+
+use chrono::{DateTime, Datelike, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+/// When a window is open.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WindowTimes {
+    Weekly { days: Vec<Weekday>, start: NaiveTime, end: NaiveTime, zone: Tz },
+    Once { from: DateTime<Utc>, until: DateTime<Utc> },
+}
+
+/// A named change window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangeWindow {
+    pub name: String,
+    /// Environments it applies to; empty means all.
+    pub environments: Vec<String>,
+    pub times: WindowTimes,
+}
+
+/// A period in which deployments to some environments must not proceed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Freeze {
+    pub name: String,
+    pub environments: Vec<String>,
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub reason: String,
+}
+
+fn applies(envs: &[String], env: &str) -> bool {
+    envs.is_empty() || envs.iter().any(|e| e == env)
+}
+
+impl ChangeWindow {
+    #[must_use]
+    pub fn applies_to(&self, env: &str) -> bool {
+        applies(&self.environments, env)
+    }
+
+    /// The open interval that contains `at`, if the window is open then.
+    #[must_use]
+    pub fn open_at(&self, at: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        match &self.times {
+            WindowTimes::Once { from, until } => (*from <= at && at < *until).then_some((*from, *until)),
+            WindowTimes::Weekly { .. } => {
+                // An occurrence that contains `at` started at most a day before it.
+                self.occurrences_from(at - TimeDelta::days(2))
+                    .take_while(|(s, _)| *s <= at)
+                    .find(|(s, e)| *s <= at && at < *e)
+            }
+        }
+    }
+
+    /// The next opening at or after `at` (the current interval if open now).
+    #[must_use]
+    pub fn next_open(&self, at: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        if let Some(now) = self.open_at(at) {
+            return Some(now);
+        }
+        match &self.times {
+            WindowTimes::Once { from, until } => (*from > at).then_some((*from, *until)),
+            WindowTimes::Weekly { .. } => self.occurrences_from(at).find(|(s, _)| *s > at),
+        }
+    }
+
+    /// Weekly occurrences whose local start day is on or after the day of `from`, for 8 weeks.
+    fn occurrences_from(&self, from: DateTime<Utc>) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
+        let (days, start, end, zone) = match &self.times {
+            WindowTimes::Weekly { days, start, end, zone } => (days.as_slice(), *start, *end, *zone),
+            WindowTimes::Once { .. } => (&[][..], NaiveTime::MIN, NaiveTime::MIN, Tz::UTC),
+        };
+        let first_day = from.with_timezone(&zone).date_naive();
+        (0..57).filter_map(move |offset| {
+            let day = first_day + TimeDelta::days(offset);
+            if !days.contains(&day.weekday()) {
+                return None;
+            }
+            let end_day = if end <= start { day + TimeDelta::days(1) } else { day };
+            let s = local(zone, day.and_time(start))?;
+            let e = local(zone, end_day.and_time(end))?;
+            Some((s, e))
+        })
+    }
+}
+
+/// A local wall time in a zone as UTC: in a DST gap the first valid instant after it, in an
+/// overlap the earlier instant.
+fn local(zone: Tz, t: chrono::NaiveDateTime) -> Option<DateTime<Utc>> {
+    (0..=120)
+        .find_map(|minutes| zone.from_local_datetime(&(t + TimeDelta::minutes(minutes))).earliest())
+        .map(|d| d.with_timezone(&Utc))
+}
+
+impl Freeze {
+    #[must_use]
+    pub fn applies_to(&self, env: &str) -> bool {
+        applies(&self.environments, env)
+    }
+
+    #[must_use]
+    pub fn active_at(&self, at: DateTime<Utc>) -> bool {
+        self.from <= at && at < self.until
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).expect("valid").with_timezone(&Utc)
+    }
+
+    fn weekly(days: &[Weekday], start: &str, end: &str) -> ChangeWindow {
+        ChangeWindow {
+            name: "w".into(),
+            environments: vec![],
+            times: WindowTimes::Weekly {
+                days: days.to_vec(),
+                start: start.parse().expect("time"),
+                end: end.parse().expect("time"),
+                zone: chrono_tz::Europe::Berlin,
+            },
+        }
+    }
+
+    #[test]
+    fn a_weekly_window_opens_in_its_own_zone() {
+        let w = weekly(&[Weekday::Thu], "18:00:00", "22:00:00");
+        // 2026-11-26 is a Thursday; Berlin is UTC+1 in November.
+        assert!(w.open_at(utc("2026-11-26T16:59:00Z")).is_none());
+        assert_eq!(
+            w.open_at(utc("2026-11-26T17:00:00Z")),
+            Some((utc("2026-11-26T17:00:00Z"), utc("2026-11-26T21:00:00Z")))
+        );
+        assert!(w.open_at(utc("2026-11-26T21:00:00Z")).is_none());
+        assert_eq!(w.next_open(utc("2026-11-26T22:00:00Z")).map(|o| o.0), Some(utc("2026-12-03T17:00:00Z")));
+    }
+
+    #[test]
+    fn a_window_across_midnight_belongs_to_its_start_day() {
+        let w = weekly(&[Weekday::Sat], "22:00:00", "04:00:00");
+        assert!(w.open_at(utc("2026-11-29T02:00:00Z")).is_some(), "Sunday 03:00 Berlin is inside Saturday's window");
+        assert!(w.open_at(utc("2026-11-29T03:00:00Z")).is_none());
+        assert!(w.open_at(utc("2026-11-28T20:00:00Z")).is_none());
+    }
+
+    #[test]
+    fn dst_moves_the_window_with_the_wall_clock() {
+        let w = weekly(&[Weekday::Sun], "01:00:00", "05:00:00");
+        // 2027-03-28: Berlin jumps from 02:00 CET to 03:00 CEST; the window is 3 hours long.
+        let (s, e) = w.next_open(utc("2027-03-27T12:00:00Z")).expect("opens");
+        assert_eq!((s, e), (utc("2027-03-28T00:00:00Z"), utc("2027-03-28T03:00:00Z")));
+        // In summer, 01:00 local is 23:00 UTC the day before.
+        let (s, _) = w.next_open(utc("2027-06-01T00:00:00Z")).expect("opens");
+        assert_eq!(s, utc("2027-06-05T23:00:00Z"));
+    }
+
+    #[test]
+    fn freezes_are_half_open_and_per_environment() {
+        let f = Freeze {
+            name: "year-end".into(),
+            environments: vec!["production".into()],
+            from: utc("2026-12-20T00:00:00Z"),
+            until: utc("2027-01-04T00:00:00Z"),
+            reason: "holidays".into(),
+        };
+        assert!(f.active_at(utc("2026-12-20T00:00:00Z")) && !f.active_at(utc("2027-01-04T00:00:00Z")));
+        assert!(f.applies_to("production") && !f.applies_to("staging"));
+    }
+}

@@ -1,0 +1,10 @@
+//! shipdeck: a terminal dashboard for deployment managers.
+//!
+//! Layers, from the inside out: [`domain`] (pure rules), [`store`] (the SQLite deployment log),
+//! [`server`] (the agent API), [`cli`] (commands) and `tui` (the dashboard). [`config`] and
+//! [`clock`] are shared by all of them.
+
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod store;

@@ -1,0 +1,128 @@
+//! The deployment log: the only code that speaks SQL.
+//!
+//! One SQLite file is the single source of truth and the bus between processes: the receiver,
+//! any number of dashboards and the CLI open it at once. WAL lets readers run beside the one
+//! writer; writers take the lock up front (`BEGIN IMMEDIATE`) and wait for it (busy timeout), so
+//! "database is locked" never reaches a user. The schema evolves by numbered migrations recorded
+//! in `PRAGMA user_version`; a log written by a newer shipdeck is refused, never downgraded.
+
+mod ingest;
+mod migrations;
+mod planning;
+mod queries;
+
+pub use ingest::{IngestOutcome, Rejection, Submission};
+pub use planning::PlanRequest;
+pub use queries::ListFilter;
+
+use rusqlite::{Connection, OpenFlags};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a writer waits for another process's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Errors of the log.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no deployment log at {0} (plan a deployment or run `shipdeck demo` to create one, or pass --db)")]
+    Missing(PathBuf),
+    #[error("cannot open the deployment log {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error(
+        "the deployment log {path} was written by a newer shipdeck (schema version {found}, this one knows up to {known}); upgrade shipdeck to use it"
+    )]
+    TooNew { path: PathBuf, found: i64, known: i64 },
+    #[error("cannot create the folder {path}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("unknown deployment \"{0}\"")]
+    UnknownDeployment(String),
+    #[error("{0}")]
+    Plan(String),
+    #[error("the deployment log {path} failed: {source}")]
+    Sql { path: PathBuf, source: rusqlite::Error },
+}
+
+/// An open deployment log.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    /// Deployments' immutable plan facts (targets, phases, steps), loaded once per process.
+    plans: HashMap<i64, Arc<ingest::PlanFacts>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the log at `path`, creating it (and its folder) when missing.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
+        }
+        Self::open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
+    }
+
+    /// Opens an existing log; a missing file is an error, not a new empty log.
+    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.to_path_buf()));
+        }
+        Self::open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+    }
+
+    fn open_with(path: &Path, flags: OpenFlags) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
+        let mut conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // WAL survives in the file; setting it again is cheap. FULL sync: an acknowledged event
+        // survives power loss too, and group commit keeps the cost per event small.
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
+        conn.pragma_update(None, "cache_size", -65_536).map_err(open_err)?;
+        conn.pragma_update(None, "temp_store", "MEMORY").map_err(open_err)?;
+        migrations::apply(&mut conn, path)?;
+        Ok(Self { conn, path: path.to_path_buf(), plans: HashMap::new() })
+    }
+
+    /// The file this log lives in.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Changes whenever another connection commits to the file; cheap to poll.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        self.conn.pragma_query_value(None, "data_version", |r| r.get(0)).map_err(|e| self.sql(e))
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sql { path: self.path.clone(), source }
+    }
+
+    /// The raw connection, for benchmarks that compare against plain SQLite.
+    #[doc(hidden)]
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+/// A stable 64-bit FNV-1a hash of an event id (stable across versions and processes, unlike
+/// the standard library's hasher).
+#[must_use]
+pub fn id_hash(id: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(h.to_ne_bytes())
+}
+
+#[cfg(test)]
+mod tests;

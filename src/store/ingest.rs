@@ -1,0 +1,378 @@
+//! Appending agent events and keeping derived state in step, in one transaction.
+//!
+//! The receiver's writer hands over several requests at once (group commit); each line is
+//! matched against the deployment's plan, deduplicated by `(deployment, id)`, appended, and
+//! folded into its target's progress. Target, phase and deployment status are written before
+//! the same commit, so a reader never sees an event without its consequences.
+
+use super::{Store, StoreError, id_hash};
+use crate::domain::{
+    AgentEvent, DeploymentKey, DeploymentStatus, EventStatus, PhaseCounts, TargetProgress, TargetStatus,
+};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// One request's worth of parsed lines: `(line number, event)`.
+#[derive(Debug, Clone, Default)]
+pub struct Submission {
+    pub events: Vec<(usize, AgentEvent)>,
+    /// Receive time, milliseconds since the epoch.
+    pub received_ms: i64,
+}
+
+/// A line that was not stored, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    pub line: usize,
+    pub error: String,
+}
+
+/// The answer to one request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IngestOutcome {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: Vec<Rejection>,
+}
+
+/// What never changes about a planned deployment: its phases, targets and lifecycle steps.
+#[derive(Debug)]
+pub(super) struct PlanFacts {
+    key: DeploymentKey,
+    steps: Vec<String>,
+    /// `(phase id, name)` in order.
+    phases: Vec<(i64, String)>,
+    /// Target name to `(target id, index into phases)`.
+    targets: HashMap<String, (i64, usize)>,
+}
+
+impl PlanFacts {
+    fn load(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<Option<Self>> {
+        let Some(steps) =
+            tx.query_row("SELECT steps FROM deployments WHERE id = ?1", [id], |r| r.get::<_, String>(0)).optional()?
+        else {
+            return Ok(None);
+        };
+        let steps: Vec<String> = serde_json::from_str(&steps).unwrap_or_default();
+        let mut stmt = tx.prepare_cached("SELECT id, name FROM phases WHERE deployment_id = ?1 ORDER BY idx")?;
+        let phases =
+            stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<(i64, String)>>>()?;
+        let index: HashMap<i64, usize> = phases.iter().enumerate().map(|(i, (pid, _))| (*pid, i)).collect();
+        let mut stmt = tx.prepare_cached("SELECT id, name, phase_id FROM targets WHERE deployment_id = ?1")?;
+        let targets = stmt
+            .query_map([id], |r| Ok((r.get::<_, String>(1)?, (r.get::<_, i64>(0)?, r.get::<_, i64>(2)?))))?
+            .map(|row| row.map(|(name, (tid, pid))| (name, (tid, index.get(&pid).copied().unwrap_or(0)))))
+            .collect::<rusqlite::Result<HashMap<_, _>>>()?;
+        Ok(Some(Self { key: DeploymentKey(id), steps, phases, targets }))
+    }
+}
+
+/// A target's derived state while a batch is folded into it.
+struct TargetState {
+    deployment: i64,
+    phase_id: i64,
+    before: TargetStatus,
+    progress: TargetProgress,
+    step_count: usize,
+    last: Option<(i64, i64)>,
+    last_step: Option<String>,
+    last_status: Option<String>,
+    last_message: Option<String>,
+    last_error: Option<String>,
+    seen_ms: i64,
+}
+
+/// Why a line does not fit the log; becomes a [`Rejection`].
+type LineError = String;
+
+impl Store {
+    /// Stores the events of several requests in one transaction; one outcome per request.
+    ///
+    /// Lines that do not fit the log are rejected one by one; the others are stored. An error
+    /// means nothing of any request was stored (the caller answers 503 and agents resend).
+    pub fn ingest(&mut self, submissions: &[Submission]) -> Result<Vec<IngestOutcome>, StoreError> {
+        let Self { conn, path, plans } = self;
+        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let mut batch = Batch { tx: &tx, plans, targets: HashMap::new(), newest_seq: BTreeMap::new() };
+        let mut outcomes = Vec::with_capacity(submissions.len());
+        for sub in submissions {
+            let mut out = IngestOutcome::default();
+            for (line, event) in &sub.events {
+                match batch.append(event, sub.received_ms).map_err(sql)? {
+                    Ok(true) => out.accepted += 1,
+                    Ok(false) => out.duplicates += 1,
+                    Err(error) => out.rejected.push(Rejection { line: *line, error }),
+                }
+            }
+            outcomes.push(out);
+        }
+        batch.write_derived(submissions.iter().map(|s| s.received_ms).max().unwrap_or(0)).map_err(sql)?;
+        drop(batch);
+        tx.commit().map_err(sql)?;
+        Ok(outcomes)
+    }
+}
+
+struct Batch<'a, 't> {
+    tx: &'a Transaction<'t>,
+    plans: &'a mut HashMap<i64, Arc<PlanFacts>>,
+    targets: HashMap<i64, TargetState>,
+    /// Touched deployments and their newest event seq.
+    newest_seq: BTreeMap<i64, i64>,
+}
+
+impl Batch<'_, '_> {
+    fn plan(&mut self, key: &str) -> rusqlite::Result<Result<Arc<PlanFacts>, LineError>> {
+        let unknown = || format!("field \"deployment\": unknown deployment \"{key}\"");
+        let Ok(DeploymentKey(id)) = key.parse::<DeploymentKey>() else { return Ok(Err(unknown())) };
+        if let Some(facts) = self.plans.get(&id) {
+            return Ok(Ok(facts.clone()));
+        }
+        Ok(match PlanFacts::load(self.tx, id)? {
+            Some(facts) => {
+                let facts = Arc::new(facts);
+                self.plans.insert(id, facts.clone());
+                Ok(facts)
+            }
+            None => Err(unknown()),
+        })
+    }
+
+    /// Appends one event: `Ok(true)` stored, `Ok(false)` duplicate, `Err` rejected.
+    fn append(&mut self, ev: &AgentEvent, received_ms: i64) -> rusqlite::Result<Result<bool, LineError>> {
+        let facts = match self.plan(&ev.deployment)? {
+            Ok(f) => f,
+            Err(e) => return Ok(Err(e)),
+        };
+        let deployment = facts.key.0;
+        let (target_id, phase_idx) = match locate(&facts, ev) {
+            Ok(found) => found,
+            Err(e) => return Ok(Err(e)),
+        };
+        let step_idx = facts.steps.iter().position(|s| *s == ev.step);
+        if target_id.is_some() && step_idx.is_none() && ev.status != EventStatus::Info {
+            return Ok(Err(format!(
+                "field \"step\": \"{}\" is not a lifecycle step of {} (steps: {}; use status \"info\" for other steps)",
+                ev.step,
+                facts.key,
+                facts.steps.join(", ")
+            )));
+        }
+        let hash = id_hash(&ev.id);
+        if self.is_duplicate(deployment, hash, &ev.id)? {
+            return Ok(Ok(false));
+        }
+        let at_ms = ev.at.timestamp_millis();
+        let phase_id = phase_idx.map(|i| facts.phases[i].0);
+        self.tx
+            .prepare_cached(
+                "INSERT INTO events (deployment_id, phase_id, target_id, event_id, step, status, at_ms, received_ms, message, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![deployment, phase_id, target_id, ev.id, ev.step, ev.status.as_str(), at_ms, received_ms, ev.message, ev.data])?;
+        let seq = self.tx.last_insert_rowid();
+        self.tx
+            .prepare_cached("INSERT INTO event_keys (deployment_id, id_hash, seq) VALUES (?1, ?2, ?3)")?
+            .execute(params![deployment, hash, seq])?;
+        self.newest_seq.insert(deployment, seq);
+        if let (Some(tid), Some(pid)) = (target_id, phase_id) {
+            let state = match self.targets.entry(tid) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(load_target(self.tx, tid, deployment, pid, facts.steps.len())?)
+                }
+            };
+            state.fold(ev, step_idx, (at_ms, seq), received_ms);
+        }
+        Ok(Ok(true))
+    }
+
+    /// Whether an event with this id is already stored for the deployment.
+    fn is_duplicate(&self, deployment: i64, hash: i64, id: &str) -> rusqlite::Result<bool> {
+        let mut find =
+            self.tx.prepare_cached("SELECT seq FROM event_keys WHERE deployment_id = ?1 AND id_hash = ?2")?;
+        let seqs =
+            find.query_map(params![deployment, hash], |r| r.get::<_, i64>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        if seqs.is_empty() {
+            return Ok(false);
+        }
+        // A hash match: compare the ids themselves (64-bit collisions are rare, not impossible).
+        let mut stored = self.tx.prepare_cached("SELECT event_id FROM events WHERE seq = ?1")?;
+        for seq in seqs {
+            if stored.query_row([seq], |r| r.get::<_, String>(0))? == id {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Writes target, phase and deployment state for everything this batch touched.
+    fn write_derived(&mut self, now_ms: i64) -> rusqlite::Result<()> {
+        let mut phase_shifts: BTreeMap<i64, Vec<(TargetStatus, TargetStatus)>> = BTreeMap::new();
+        let mut update = self.tx.prepare_cached(
+            "UPDATE targets SET status = ?2, progress = ?3, last_step = ?4, last_status = ?5, last_message = ?6,
+                    last_error = ?7, last_at_ms = ?8, last_seq = ?9, seen_ms = ?10 WHERE id = ?1",
+        )?;
+        for (id, t) in &self.targets {
+            let after = t.progress.status(t.step_count);
+            let progress = serde_json::to_string(&t.progress).unwrap_or_else(|_| "[]".into());
+            update.execute(params![
+                id,
+                after.as_str(),
+                progress,
+                t.last_step,
+                t.last_status,
+                t.last_message,
+                t.last_error,
+                t.last.map(|l| l.0),
+                t.last.map(|l| l.1),
+                t.seen_ms
+            ])?;
+            phase_shifts.entry(t.phase_id).or_default().push((t.before, after));
+            self.newest_seq.entry(t.deployment).or_default();
+        }
+        for (phase_id, shifts) in phase_shifts {
+            update_phase(self.tx, phase_id, &shifts, now_ms)?;
+        }
+        for (&deployment, &seq) in &self.newest_seq {
+            update_deployment(self.tx, deployment, seq, now_ms)?;
+        }
+        Ok(())
+    }
+}
+
+/// The target id and phase index an event belongs to, checking that they fit together.
+fn locate(facts: &PlanFacts, ev: &AgentEvent) -> Result<(Option<i64>, Option<usize>), LineError> {
+    let phase_named = |name: &str| facts.phases.iter().position(|(_, n)| n == name);
+    match (&ev.target, &ev.phase) {
+        (Some(target), phase) => {
+            let &(tid, idx) = facts
+                .targets
+                .get(target)
+                .ok_or_else(|| format!("field \"target\": \"{target}\" is not a target of {}", facts.key))?;
+            if let Some(p) = phase.as_deref().filter(|p| *p != facts.phases[idx].1) {
+                return Err(format!(
+                    "field \"phase\": \"{p}\" does not match target \"{target}\", which is in phase \"{}\"",
+                    facts.phases[idx].1
+                ));
+            }
+            Ok((Some(tid), Some(idx)))
+        }
+        (None, Some(p)) => match phase_named(p) {
+            Some(idx) => Ok((None, Some(idx))),
+            None => {
+                let names: Vec<&str> = facts.phases.iter().map(|(_, n)| n.as_str()).collect();
+                Err(format!("field \"phase\": \"{p}\" is not a phase of {} (phases: {})", facts.key, names.join(", ")))
+            }
+        },
+        (None, None) => Ok((None, None)),
+    }
+}
+
+fn load_target(
+    tx: &Transaction<'_>,
+    id: i64,
+    deployment: i64,
+    phase_id: i64,
+    step_count: usize,
+) -> rusqlite::Result<TargetState> {
+    tx.prepare_cached(
+        "SELECT status, progress, last_at_ms, last_seq, last_step, last_status, last_message, last_error, seen_ms FROM targets WHERE id = ?1",
+    )?
+    .query_row([id], |r| {
+        let last = match (r.get::<_, Option<i64>>(2)?, r.get::<_, Option<i64>>(3)?) {
+            (Some(at), Some(seq)) => Some((at, seq)),
+            _ => None,
+        };
+        Ok(TargetState {
+            deployment,
+            phase_id,
+            before: r.get::<_, String>(0)?.parse().unwrap_or(TargetStatus::Pending),
+            progress: serde_json::from_str(&r.get::<_, String>(1)?).unwrap_or_default(),
+            step_count,
+            last,
+            last_step: r.get(4)?,
+            last_status: r.get(5)?,
+            last_message: r.get(6)?,
+            last_error: r.get(7)?,
+            seen_ms: r.get::<_, Option<i64>>(8)?.unwrap_or(0),
+        })
+    })
+}
+
+impl TargetState {
+    fn fold(&mut self, ev: &AgentEvent, step_idx: Option<usize>, stamp: (i64, i64), received_ms: i64) {
+        if let Some(i) = step_idx {
+            self.progress.apply(i, ev.status, stamp);
+        }
+        if self.last.is_none_or(|l| stamp > l) {
+            self.last = Some(stamp);
+            self.last_step = Some(ev.step.clone());
+            self.last_status = Some(ev.status.as_str().to_owned());
+            self.last_message.clone_from(&ev.message);
+        }
+        if ev.status == EventStatus::Failed {
+            self.last_error = Some(ev.message.clone().unwrap_or_else(|| format!("{} failed", ev.step)));
+        }
+        self.seen_ms = self.seen_ms.max(received_ms);
+    }
+}
+
+fn update_phase(
+    tx: &Transaction<'_>,
+    id: i64,
+    shifts: &[(TargetStatus, TargetStatus)],
+    now_ms: i64,
+) -> rusqlite::Result<()> {
+    let (mut counts, budget, started) = tx
+        .prepare_cached(
+            "SELECT target_count, succeeded, failed, running, failure_budget, started_ms FROM phases WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((
+                PhaseCounts { total: r.get(0)?, succeeded: r.get(1)?, failed: r.get(2)?, running: r.get(3)? },
+                r.get::<_, usize>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+            ))
+        })?;
+    for (from, to) in shifts {
+        counts.shift(*from, *to);
+    }
+    let status = counts.status(budget);
+    let finished =
+        matches!(status, crate::domain::PhaseStatus::Succeeded | crate::domain::PhaseStatus::Failed).then_some(now_ms);
+    let started = started.or((status != crate::domain::PhaseStatus::Pending).then_some(now_ms));
+    tx.prepare_cached(
+        "UPDATE phases SET succeeded = ?2, failed = ?3, running = ?4, status = ?5, started_ms = ?6,
+                finished_ms = CASE WHEN ?7 IS NULL THEN NULL ELSE coalesce(finished_ms, ?7) END WHERE id = ?1",
+    )?
+    .execute(params![id, counts.succeeded, counts.failed, counts.running, status.as_str(), started, finished])?;
+    Ok(())
+}
+
+fn update_deployment(tx: &Transaction<'_>, id: i64, newest_seq: i64, now_ms: i64) -> rusqlite::Result<()> {
+    let current: DeploymentStatus = tx
+        .prepare_cached("SELECT status FROM deployments WHERE id = ?1")?
+        .query_row([id], |r| r.get::<_, String>(0))?
+        .parse()
+        .unwrap_or(DeploymentStatus::Planned);
+    let phases = tx
+        .prepare_cached("SELECT status FROM phases WHERE deployment_id = ?1 ORDER BY idx")?
+        .query_map([id], |r| r.get::<_, String>(0))?
+        .map(|s| s.map(|s| s.parse().unwrap_or(crate::domain::PhaseStatus::Pending)))
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    // Events never undo a decision that halted the deployment.
+    let status = if current.is_halted() { current } else { DeploymentStatus::from_phases(&phases) };
+    let started = (status != DeploymentStatus::Planned).then_some(now_ms);
+    let finished = status.is_final().then_some(now_ms);
+    tx.prepare_cached(
+        "UPDATE deployments SET status = ?2, started_ms = coalesce(started_ms, ?3),
+                finished_ms = CASE WHEN ?4 IS NULL THEN NULL ELSE coalesce(finished_ms, ?4) END,
+                last_event_seq = max(last_event_seq, ?5) WHERE id = ?1",
+    )?
+    .execute(params![id, status.as_str(), started, finished, newest_seq])?;
+    Ok(())
+}

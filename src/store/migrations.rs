@@ -1,0 +1,35 @@
+//! Numbered schema migrations, applied in one transaction and recorded in `user_version`.
+
+use super::StoreError;
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+
+/// Migration `n` (1-based) is `MIGRATIONS[n - 1]`. Append only; never edit a shipped one.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+/// The schema version this build writes.
+#[allow(clippy::cast_possible_wrap)]
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+pub fn apply(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let sql = |source| StoreError::Sql { path: path.to_path_buf(), source };
+    let version = |c: &Connection| c.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0));
+    let found = version(conn).map_err(sql)?;
+    if found == LATEST {
+        return Ok(());
+    }
+    if found > LATEST {
+        return Err(StoreError::TooNew { path: path.to_path_buf(), found, known: LATEST });
+    }
+    // Another process may be migrating the same file: take the write lock, then look again.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+    let found = version(&tx).map_err(sql)?;
+    if found > LATEST {
+        return Err(StoreError::TooNew { path: path.to_path_buf(), found, known: LATEST });
+    }
+    for (i, migration) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+        tx.execute_batch(migration).map_err(sql)?;
+        tx.pragma_update(None, "user_version", i + 1).map_err(sql)?;
+    }
+    tx.commit().map_err(sql)
+}

@@ -1,0 +1,151 @@
+use super::*;
+use crate::config::Config;
+use crate::domain::event::parse_line;
+use crate::domain::{DeploymentStatus, PhaseStatus, ReleaseRef, TargetStatus};
+use chrono::{DateTime, Utc};
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-26T10:00:00Z").expect("valid").with_timezone(&Utc)
+}
+
+fn planned(store: &mut Store, model: &str, hosts: usize) -> DeploymentKey {
+    let config = Config::built_in();
+    let targets: Vec<String> = (1..=hosts).map(|i| format!("web-{i:02}")).collect();
+    let req = PlanRequest {
+        release: "payments-api@2.4.1".parse::<ReleaseRef>().expect("valid"),
+        environment: "production".into(),
+        model_name: model.into(),
+        model: config.model(model).expect("model"),
+        targets,
+        change_ref: Some("CHG-1".into()),
+        requested_by: "dana".into(),
+        planned_start: t0(),
+        now: t0(),
+    };
+    store.plan(&req).expect("plans").0
+}
+
+fn submit(store: &mut Store, lines: &[String]) -> IngestOutcome {
+    let events = lines.iter().enumerate().map(|(i, l)| (i + 1, parse_line(l, t0()).expect(l))).collect();
+    store.ingest(&[Submission { events, received_ms: t0().timestamp_millis() }]).expect("ingests").remove(0)
+}
+
+fn ev(key: DeploymentKey, id: &str, target: &str, step: &str, status: &str, minute: u32) -> String {
+    format!(
+        r#"{{"id":"{id}","deployment":"{key}","target":"{target}","step":"{step}","status":"{status}","at":"2026-11-26T10:{minute:02}:00Z","message":"{step} {status}"}}"#
+    )
+}
+
+use crate::domain::DeploymentKey;
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("log.db")).expect("opens");
+    (dir, store)
+}
+
+#[test]
+fn events_drive_target_phase_and_deployment_status() {
+    let (_dir, mut store) = open();
+    let key = planned(&mut store, "phased", 10);
+    let mut lines = Vec::new();
+    for (n, host) in ["web-01", "web-02"].iter().enumerate() {
+        for (i, step) in ["download", "install", "verify"].iter().enumerate() {
+            lines.push(ev(
+                key,
+                &format!("{host}-{step}"),
+                host,
+                step,
+                "succeeded",
+                u32::try_from(n * 3 + i).expect("small"),
+            ));
+        }
+    }
+    let out = submit(&mut store, &lines);
+    assert_eq!((out.accepted, out.duplicates, out.rejected.len()), (6, 0, 0));
+    let d = store.detail(key, true).expect("detail");
+    assert_eq!(d.phases[0].status, PhaseStatus::Succeeded);
+    assert_eq!(d.phases[0].succeeded, 2);
+    assert_eq!(d.phases[1].status, PhaseStatus::Pending);
+    assert_eq!(d.summary.status, DeploymentStatus::Running);
+    assert_eq!(d.summary.current_phase.as_deref(), Some("wave-1"));
+    assert_eq!(d.target_list[0].status, TargetStatus::Succeeded);
+    assert_eq!(d.target_list[0].last_step.as_deref(), Some("verify"));
+}
+
+#[test]
+fn a_resent_id_is_a_duplicate_and_changes_nothing() {
+    let (_dir, mut store) = open();
+    let key = planned(&mut store, "phased", 10);
+    let first = submit(&mut store, &[ev(key, "a", "web-01", "install", "failed", 1)]);
+    assert_eq!(first.accepted, 1);
+    let again = submit(
+        &mut store,
+        &[ev(key, "a", "web-01", "install", "succeeded", 2), ev(key, "a", "web-01", "install", "succeeded", 2)],
+    );
+    assert_eq!((again.accepted, again.duplicates), (0, 2));
+    assert_eq!(store.events(key, 100).expect("events").len(), 1);
+    assert_eq!(store.detail(key, true).expect("detail").target_list[0].status, TargetStatus::Failed);
+    // The same id in another deployment is a different event.
+    let other = planned(&mut store, "phased", 10);
+    assert_eq!(submit(&mut store, &[ev(other, "a", "web-01", "install", "started", 1)]).accepted, 1);
+}
+
+#[test]
+fn a_phase_fails_when_failures_exceed_its_budget() {
+    let (_dir, mut store) = open();
+    let key = planned(&mut store, "phased", 10);
+    let out = submit(&mut store, &[ev(key, "x", "web-02", "install", "failed", 1)]);
+    assert_eq!(out.accepted, 1);
+    let d = store.detail(key, false).expect("detail");
+    assert_eq!((d.phases[0].status, d.phases[0].budget_left), (PhaseStatus::Failed, 0));
+    assert_eq!(d.summary.status, DeploymentStatus::Failed);
+    assert!(d.summary.finished_at.is_some());
+}
+
+#[test]
+fn lines_that_do_not_fit_the_log_are_rejected_and_the_rest_stored() {
+    let (_dir, mut store) = open();
+    let key = planned(&mut store, "phased", 10);
+    let lines = [
+        ev(key, "ok-1", "web-01", "install", "started", 1),
+        ev(DeploymentKey(99), "b", "web-01", "install", "started", 1),
+        ev(key, "c", "db-01", "install", "started", 1),
+        format!(
+            r#"{{"id":"d","deployment":"{key}","target":"web-01","phase":"wave-2","step":"install","status":"started"}}"#
+        ),
+        ev(key, "e", "web-01", "reboot", "started", 1),
+        format!(r#"{{"id":"f","deployment":"{key}","phase":"nope","step":"smoke","status":"info"}}"#),
+        ev(key, "ok-2", "web-01", "reboot", "info", 1),
+    ];
+    let out = submit(&mut store, &lines);
+    assert_eq!(out.accepted, 2);
+    let errors: Vec<(usize, &str)> = out.rejected.iter().map(|r| (r.line, r.error.as_str())).collect();
+    assert_eq!(errors.len(), 5, "{errors:?}");
+    assert!(errors[0].1.contains("unknown deployment \"DEP-99\""), "{errors:?}");
+    assert!(errors[1].1.contains("\"db-01\" is not a target of"), "{errors:?}");
+    assert!(
+        errors[2].1.contains("\"wave-2\" does not match target \"web-01\", which is in phase \"pilot\""),
+        "{errors:?}"
+    );
+    assert!(errors[3].1.contains("\"reboot\" is not a lifecycle step"), "{errors:?}");
+    assert!(errors[4].1.contains("\"nope\" is not a phase of"), "{errors:?}");
+    assert_eq!(errors.iter().map(|e| e.0).collect::<Vec<_>>(), vec![2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn a_log_from_a_newer_version_is_refused() {
+    let (dir, store) = open();
+    store.conn.pragma_update(None, "user_version", 99).expect("set");
+    drop(store);
+    let err = Store::open(&dir.path().join("log.db")).expect_err("too new");
+    assert!(err.to_string().contains("schema version 99"), "{err}");
+}
+
+#[test]
+fn opening_a_missing_log_for_reading_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = Store::open_existing(&dir.path().join("nope.db")).expect_err("missing");
+    assert!(err.to_string().starts_with("no deployment log at"), "{err}");
+    assert!(!dir.path().join("nope.db").exists());
+}
