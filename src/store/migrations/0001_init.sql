@@ -62,18 +62,26 @@ CREATE TABLE targets (
     last_error     TEXT,                         -- message of the newest failed event
     last_at_ms     INTEGER,                      -- agent time of the newest event
     last_seq       INTEGER,
+    head_seq       INTEGER,                      -- newest-arriving event: start of the chain
     seen_ms        INTEGER,                      -- receive time of the newest event (silence)
     UNIQUE (deployment_id, name)
 );
 CREATE INDEX targets_by_phase ON targets (phase_id, id);
 
--- Append-only. seq is the arrival order; event_id the agent's idempotency key.
+-- Append-only. seq is the arrival order; event_id the agent's idempotency key, id_hash its
+-- 64-bit FNV-1a hash. (deployment_id, event_id) is unique: the single writer checks it against
+-- an in-memory index of id_hash per live deployment, rebuilt from this table, instead of a
+-- table-wide unique index whose random keys would dirty a page per insert.
+-- prev_seq chains a target's events newest to oldest (targets.head_seq is the newest), so a
+-- target's history needs no second index on this table.
 CREATE TABLE events (
     seq            INTEGER PRIMARY KEY,
     deployment_id  INTEGER NOT NULL,
     phase_id       INTEGER,
     target_id      INTEGER,
+    prev_seq       INTEGER,
     event_id       TEXT NOT NULL,
+    id_hash        INTEGER NOT NULL,
     step           TEXT NOT NULL,
     status         TEXT NOT NULL,
     at_ms          INTEGER NOT NULL,
@@ -81,19 +89,9 @@ CREATE TABLE events (
     message        TEXT,
     data           TEXT
 );
-CREATE INDEX events_by_deployment ON events (deployment_id, seq);
-CREATE INDEX events_by_target ON events (target_id, seq) WHERE target_id IS NOT NULL;
-
--- Idempotency: one row per (deployment, 64-bit hash of the event id). Clustered by deployment,
--- so a live deployment's inserts touch only its own pages however large the log grows; the hash
--- keeps entries small. A hash match is confirmed against events.event_id before an event counts
--- as a duplicate.
-CREATE TABLE event_keys (
-    deployment_id  INTEGER NOT NULL,
-    id_hash        INTEGER NOT NULL,
-    seq            INTEGER NOT NULL,
-    PRIMARY KEY (deployment_id, id_hash, seq)
-) WITHOUT ROWID;
+-- Within a deployment seq only grows, so inserts append to the end of its range. Covering
+-- id_hash lets the writer rebuild a deployment's dedupe index without reading whole rows.
+CREATE INDEX events_by_deployment ON events (deployment_id, seq, id_hash);
 
 -- Room for the approvals, notifications and failure reviews built on this log.
 CREATE TABLE gate_decisions (

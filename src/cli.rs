@@ -1,0 +1,177 @@
+//! The command line: global options, the subcommands, and how errors become exit codes.
+//!
+//! Exit codes are a contract (DESIGN.md): 0 success, 1 a failure the command reports, 2 a usage
+//! or input error. Each subcommand lives in its own file as `run(ctx, args)`.
+
+mod bench;
+mod config_cmd;
+mod emit;
+mod events;
+mod ingest;
+mod list;
+mod plan;
+mod serve;
+mod status;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+/// shipdeck: watch and control deployments from the terminal.
+#[derive(Debug, Parser)]
+#[command(name = "shipdeck", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The deployment log (SQLite file) [default: from config, else ~/.local/share/shipdeck/shipdeck.db]
+    #[arg(long, global = true, env = "SHIPDECK_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// The config file [default: ~/.config/shipdeck/shipdeck.toml when present, else built-in]
+    #[arg(long, global = true, env = "SHIPDECK_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Plan a deployment of a release into an environment, following a model
+    Plan(plan::Args),
+    /// Show a deployment and each of its phases and targets
+    Status(status::Args),
+    /// List a deployment's events
+    Events(events::Args),
+    /// List deployments, newest first
+    List(list::Args),
+    /// Run the agent event receiver (HTTP)
+    Serve(serve::Args),
+    /// Post one event to a receiver (for agents and pipelines)
+    Emit(emit::Args),
+    /// Import NDJSON events from a file (or - for stdin) straight into the log
+    Ingest(ingest::Args),
+    /// Check or show the configuration
+    #[command(subcommand)]
+    Config(config_cmd::Command),
+    /// Measure shipdeck on this machine
+    #[command(subcommand)]
+    Bench(bench::Command),
+}
+
+/// What every command may need.
+pub struct Context {
+    pub config: Config,
+    db_flag: Option<PathBuf>,
+    pub clock: SharedClock,
+}
+
+impl Context {
+    /// The log path: --db / SHIPDECK_DB, else the config's `db`, else the XDG default.
+    pub fn db_path(&self) -> anyhow::Result<PathBuf> {
+        self.db_flag
+            .clone()
+            .or_else(|| self.config.db.clone())
+            .or_else(crate::config::default_db_path)
+            .ok_or_else(|| usage("cannot tell where the deployment log is: pass --db PATH or set SHIPDECK_DB"))
+    }
+
+    /// The operator's name: SHIPDECK_OPERATOR, else the config's operator, else the OS login.
+    #[must_use]
+    pub fn operator(&self) -> String {
+        std::env::var("SHIPDECK_OPERATOR")
+            .ok()
+            .filter(|o| !o.is_empty())
+            .or_else(|| self.config.operator.clone())
+            .or_else(|| {
+                let login = os_user();
+                self.config.people.iter().find(|p| p.login.as_deref() == Some(login.as_str())).map(|p| p.name.clone())
+            })
+            .unwrap_or_else(os_user)
+    }
+}
+
+/// The OS account running this process.
+#[must_use]
+pub fn os_user() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// An error in what the user asked for (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// A usage or input error, as an `anyhow::Error`.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
+}
+
+/// A failure the command reports (exit code 1) after printing what it has to say.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Reported(pub String);
+
+/// Runs the parsed command line; the `Ok` value is the exit code.
+pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
+    // `config check FILE` validates a file given to it, even if the configured one is broken.
+    if let Some(Command::Config(cmd)) = &cli.command {
+        return config_cmd::run(cmd, cli.config.as_deref());
+    }
+    let config = Config::load(cli.config.as_deref()).map_err(|e| usage(e.to_string()))?;
+    let ctx = Context { config, db_flag: cli.db, clock };
+    match cli.command {
+        None => dashboard(&ctx),
+        Some(Command::Plan(a)) => plan::run(&ctx, &a),
+        Some(Command::Status(a)) => status::run(&ctx, &a),
+        Some(Command::Events(a)) => events::run(&ctx, &a),
+        Some(Command::List(a)) => list::run(&ctx, &a),
+        Some(Command::Serve(a)) => serve::run(&ctx, &a),
+        Some(Command::Emit(a)) => emit::run(&ctx, &a),
+        Some(Command::Ingest(a)) => ingest::run(&ctx, &a),
+        Some(Command::Bench(c)) => bench::run(&ctx, &c),
+        Some(Command::Config(_)) => unreachable!("handled above"),
+    }
+}
+
+fn dashboard(_ctx: &Context) -> anyhow::Result<i32> {
+    Err(usage("the dashboard is not built yet: use `shipdeck status`, `shipdeck list` or `shipdeck serve`"))
+}
+
+/// The exit code for an error: 2 for usage and input errors, 1 otherwise.
+#[must_use]
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    use crate::store::StoreError;
+    if err.downcast_ref::<UsageError>().is_some() || err.downcast_ref::<crate::config::ConfigError>().is_some() {
+        return 2;
+    }
+    match err.downcast_ref::<StoreError>() {
+        Some(
+            StoreError::Missing(_) | StoreError::UnknownDeployment(_) | StoreError::Plan(_) | StoreError::TooNew { .. },
+        ) => 2,
+        _ => 1,
+    }
+}
+
+/// Whether an error is a closed stdout (e.g. `shipdeck events | head`): not a failure.
+#[must_use]
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// Builds a tokio runtime for commands that need one.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// Reads a file argument, or stdin for `-`.
+pub fn read_input(path: &Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read \"{}\": {e}", path.display())))
+}

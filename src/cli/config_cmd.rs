@@ -1,0 +1,40 @@
+//! `shipdeck config check|default`: validate a config file, print the built-in one.
+
+use super::usage;
+use crate::config::{BUILT_IN, Config};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Validate a config file (default: the one shipdeck would use)
+    Check {
+        /// The file to check
+        file: Option<PathBuf>,
+    },
+    /// Print the built-in default config, fully commented
+    Default,
+}
+
+pub fn run(cmd: &Command, configured: Option<&Path>) -> anyhow::Result<i32> {
+    match cmd {
+        Command::Default => {
+            print!("{BUILT_IN}");
+            Ok(0)
+        }
+        Command::Check { file } => {
+            let c = Config::load(file.as_deref().or(configured)).map_err(|e| usage(e.to_string()))?;
+            let models: Vec<&str> = c.models.keys().map(String::as_str).collect();
+            println!(
+                "ok: {} ({} people, {} stakeholder rules, models: {}, {} windows, {} freezes, zone {})",
+                c.source,
+                c.people.len(),
+                c.stakeholders.len(),
+                models.join(", "),
+                c.windows.len(),
+                c.freezes.len(),
+                c.timezone
+            );
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! `shipdeck list`: deployments, newest first.
+
+use super::{Context, usage};
+use crate::domain::DeploymentStatus;
+use crate::store::{ListFilter, Store};
+use std::io::Write;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+    /// Only deployments in this status (repeatable)
+    #[arg(long, value_name = "STATUS")]
+    status: Vec<String>,
+    /// Show at most N
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    limit: usize,
+}
+
+pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
+    let statuses =
+        args.status.iter().map(|s| s.parse::<DeploymentStatus>().map_err(usage)).collect::<anyhow::Result<Vec<_>>>()?;
+    let store = Store::open_existing(&ctx.db_path()?)?;
+    let list = store.list(&ListFilter { statuses, limit: args.limit })?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &list)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "{:<9} {:<32} {:<12} {:<10} {:<18} {:>11} {:>6}",
+            "KEY", "RELEASE", "ENV", "MODEL", "STATUS", "DONE", "FAILED"
+        )?;
+        for d in &list {
+            let release = format!("{}@{}", d.release, d.version);
+            writeln!(
+                out,
+                "{:<9} {:<32} {:<12} {:<10} {:<18} {:>11} {:>6}",
+                d.key.to_string(),
+                release,
+                d.environment,
+                d.model,
+                d.status.as_str(),
+                format!("{}/{}", d.succeeded, d.targets),
+                d.failed
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}

@@ -1,0 +1,94 @@
+//! `shipdeck plan`: create a deployment whose phases and targets follow a model.
+
+use super::{Context, usage};
+use crate::domain::ReleaseRef;
+use crate::store::{PlanRequest, Store};
+use std::io::Write;
+use std::path::Path;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What to deploy, as NAME@VERSION
+    #[arg(long, value_name = "NAME@VERSION")]
+    release: String,
+    /// The environment to deploy into (e.g. production)
+    #[arg(long, value_name = "ENV")]
+    env: String,
+    /// The deployment model from the config (e.g. phased)
+    #[arg(long)]
+    model: String,
+    /// A file with one target per line, or a comma-separated list
+    #[arg(long, value_name = "FILE_OR_LIST")]
+    targets: String,
+    /// The change reference (RFC) that authorises it
+    #[arg(long, value_name = "RFC")]
+    change: Option<String>,
+    /// Planned start, RFC 3339 [default: now]
+    #[arg(long, value_name = "RFC3339")]
+    start: Option<String>,
+    /// Who asks for it [default: the operator]
+    #[arg(long, value_name = "NAME")]
+    requested_by: Option<String>,
+}
+
+/// Target names from a file (one per line, `#` comments) or a comma-separated list.
+pub fn read_targets(arg: &str) -> anyhow::Result<Vec<String>> {
+    let path = Path::new(arg);
+    let text = if !arg.contains(',') && path.is_file() {
+        std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read targets file \"{arg}\": {e}")))?
+    } else {
+        arg.replace(',', "\n")
+    };
+    Ok(text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
+    let release: ReleaseRef = args.release.parse().map_err(|e: crate::domain::BadRelease| usage(e.to_string()))?;
+    let model = ctx.config.model(&args.model).map_err(usage)?;
+    let now = ctx.clock.now();
+    let planned_start = match &args.start {
+        None => now,
+        Some(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .map_err(|e| usage(format!("--start \"{s}\" is not an RFC 3339 time ({e})")))?
+            .with_timezone(&chrono::Utc),
+    };
+    let targets = read_targets(&args.targets)?;
+    let requested_by = args.requested_by.clone().unwrap_or_else(|| ctx.operator());
+    let mut store = Store::open(&ctx.db_path()?)?;
+    let req = PlanRequest {
+        release,
+        environment: args.env.clone(),
+        model_name: args.model.clone(),
+        model,
+        targets,
+        change_ref: args.change.clone(),
+        requested_by,
+        planned_start,
+        now,
+    };
+    let (key, phases) = store.plan(&req)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{key}")?;
+    writeln!(
+        out,
+        "planned {} to {} with model {} ({})",
+        req.release, req.environment, req.model_name, model.technique
+    )?;
+    for (i, p) in phases.iter().enumerate() {
+        let gate = p.gate.as_ref().map_or(String::new(), |g| format!(", gate: {} approval(s)", g.approvals));
+        writeln!(
+            out,
+            "  {}. {:<12} {:>6} targets, failure budget {}{gate}",
+            i + 1,
+            p.name,
+            p.targets.len(),
+            p.failure_budget
+        )?;
+    }
+    Ok(0)
+}
