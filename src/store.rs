@@ -8,6 +8,7 @@
 
 mod dedupe;
 mod ingest;
+pub mod live;
 mod migrations;
 mod planning;
 mod queries;

@@ -1,0 +1,149 @@
+//! The terminal dashboard: live rollouts over the deployment log.
+//!
+//! [`run`] opens the log (a missing or unreadable log fails before the screen is taken), starts
+//! the [`data`] thread that follows the log, and runs one `tokio::select!` loop over terminal
+//! input, data and a clock tick. Each turn drains what is waiting and draws at most once, and
+//! no more than ~30 times a second however fast events arrive. The terminal is restored on
+//! quit, Ctrl-C, SIGTERM and panic.
+
+pub mod app;
+pub mod bench;
+pub mod data;
+pub mod keymap;
+pub mod strings;
+pub mod theme;
+pub mod view;
+pub mod widgets;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::store::Store;
+use anyhow::Context;
+use app::{App, Cmd, Msg, Session};
+use crossterm::event::{Event, EventStream};
+use data::{Loader, Request};
+use futures_util::{FutureExt, StreamExt};
+use keymap::Keymap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use theme::Theme;
+use tokio::sync::mpsc;
+
+/// Shortest time between two frames (~30 per second).
+const FRAME: Duration = Duration::from_millis(33);
+/// How often the clock, ages and silence are refreshed without new data.
+const TICK: Duration = Duration::from_millis(500);
+
+/// What the dashboard needs from the command line.
+pub struct TuiOptions {
+    pub db: PathBuf,
+    pub config: Config,
+    pub clock: SharedClock,
+    /// Hide every action that writes to the log.
+    pub read_only: bool,
+    /// The receiver's address, shown in the header when one runs alongside.
+    pub receiver: Option<String>,
+}
+
+/// Builds the app state and the loader with its first data, before any terminal is touched.
+fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
+    let keymap = Keymap::from_config(&opts.config.dashboard.keys)?;
+    let theme = Theme::select(&opts.config.dashboard.theme, Theme::no_color_env());
+    let store = Store::open_existing(&opts.db)?;
+    let mut loader = Loader::new(store, opts.clock.clone(), opts.config.timezone);
+    let first = loader.initial().with_context(|| format!("cannot read the deployment log {}", opts.db.display()))?;
+    let session = Session { db: opts.db.display().to_string(), receiver: opts.receiver, config: opts.config };
+    let mut app = App::new(session, keymap, theme, opts.read_only, opts.clock.now());
+    if let Ok((w, h)) = crossterm::terminal::size() {
+        app.update(Msg::Resize(w, h));
+    }
+    app.update(Msg::Data(Box::new(first)));
+    Ok((app, loader, opts.clock))
+}
+
+/// Runs the dashboard until the user quits.
+pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
+    let (mut app, loader, clock) = prepare(opts)?;
+    let (data_tx, mut data_rx) = mpsc::unbounded_channel::<Msg>();
+    let (req_tx, req_rx) = std::sync::mpsc::channel::<Request>();
+    let worker = std::thread::Builder::new()
+        .name("shipdeck-data".into())
+        .spawn(move || loader.run(&req_rx, &data_tx))
+        .context("cannot start the dashboard's data thread")?;
+
+    #[cfg(unix)]
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    let mut terminal = ratatui::try_init().context("cannot take over the terminal")?;
+    let result = async {
+        let mut input = EventStream::new();
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut dirty = true;
+        let mut last_draw = Instant::now().checked_sub(FRAME).unwrap_or_else(Instant::now);
+        loop {
+            if dirty && last_draw.elapsed() >= FRAME {
+                terminal.draw(|f| f.render_widget(&app, f.area()))?;
+                last_draw = Instant::now();
+                dirty = false;
+            }
+            let frame_due = tokio::time::sleep(FRAME.saturating_sub(last_draw.elapsed()));
+            let mut msgs = Vec::new();
+            #[cfg(unix)]
+            let terminate = sigterm.recv();
+            #[cfg(not(unix))]
+            let terminate = std::future::pending::<Option<()>>();
+            tokio::select! {
+                biased;
+                ev = input.next() => match ev {
+                    Some(Ok(ev)) => {
+                        msgs.extend(input_msg(ev));
+                        while let Some(Some(Ok(ev))) = input.next().now_or_never() {
+                            msgs.extend(input_msg(ev));
+                        }
+                    }
+                    Some(Err(e)) => return Err(anyhow::Error::from(e).context("cannot read the terminal")),
+                    None => break,
+                },
+                Some(msg) = data_rx.recv() => {
+                    msgs.push(msg);
+                    while let Ok(msg) = data_rx.try_recv() {
+                        msgs.push(msg);
+                    }
+                }
+                _ = tick.tick() => msgs.push(Msg::Tick(clock.now())),
+                _ = terminate => break,
+                () = frame_due, if dirty => {}
+            }
+            for msg in msgs {
+                dirty = true;
+                for cmd in app.update(msg) {
+                    match cmd {
+                        Cmd::Quit => return Ok(()),
+                        Cmd::Select(key) => drop(req_tx.send(Request::Select(key))),
+                        Cmd::LoadTarget(key, name) => drop(req_tx.send(Request::Target(key, name))),
+                        Cmd::Pause(p) => drop(req_tx.send(Request::Pause(p))),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    ratatui::restore();
+    drop(req_tx);
+    drop(worker.join());
+    result
+}
+
+/// The messages of one terminal event: key presses and resizes.
+fn input_msg(ev: Event) -> Option<Msg> {
+    match ev {
+        Event::Key(key) => Some(Msg::Key(key)),
+        Event::Resize(w, h) => Some(Msg::Resize(w, h)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,368 @@
+//! State of the Live rollouts view: the deployment list, the selected deployment's detail
+//! (phases, targets, event tail) and the navigation between them.
+
+use super::Cmd;
+use crate::domain::records::{DeploymentSummary, PhaseView, StoredEvent, TargetView};
+use crate::domain::{DeploymentKey, DeploymentStatus};
+use crate::tui::data::{DetailUpdate, Refresh, TAIL_CAP};
+use crate::tui::keymap::Action;
+use crate::tui::view::live::Geometry;
+use std::collections::{HashMap, VecDeque};
+
+/// Which pane of the Live view the arrows move in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Focus {
+    #[default]
+    List,
+    Hosts,
+}
+
+/// The Live view's state.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// Every listed deployment, running first.
+    pub deployments: Vec<DeploymentSummary>,
+    /// Indices into `deployments` that pass the filter.
+    pub shown: Vec<usize>,
+    pub selected: Option<DeploymentKey>,
+    /// First list row on screen.
+    pub list_offset: usize,
+    pub filter: String,
+    pub filtering: bool,
+    pub focus: Focus,
+    pub detail: Option<Detail>,
+    /// The opened target, over the detail.
+    pub target: Option<TargetPane>,
+}
+
+/// The selected deployment in detail.
+#[derive(Debug, Clone)]
+pub struct Detail {
+    pub key: DeploymentKey,
+    pub phases: Vec<PhaseView>,
+    /// Every target, in phase and plan order.
+    pub targets: Vec<TargetView>,
+    index: HashMap<String, usize>,
+    /// The heatmap cursor, an index into `targets`.
+    pub cursor: usize,
+    /// First heatmap row on screen.
+    pub host_offset: usize,
+    /// The newest events (at most [`TAIL_CAP`]), oldest first.
+    pub tail: VecDeque<StoredEvent>,
+    /// Lines scrolled up from the newest event (0: following live).
+    pub tail_scroll: usize,
+    /// Events that arrived while scrolled up.
+    pub unseen: usize,
+}
+
+/// One target opened with Enter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetPane {
+    pub name: String,
+    /// `None` until loaded.
+    pub events: Option<Vec<StoredEvent>>,
+    /// Lines scrolled up from the newest event.
+    pub scroll: usize,
+}
+
+/// Order of the list: running first, then waiting, planned, and finished ones; newest first.
+#[must_use]
+pub fn display_rank(status: DeploymentStatus) -> u8 {
+    match status {
+        DeploymentStatus::Running => 0,
+        DeploymentStatus::AwaitingApproval => 1,
+        DeploymentStatus::Planned => 2,
+        _ => 3,
+    }
+}
+
+fn order(d: &DeploymentSummary) -> (u8, std::cmp::Reverse<DeploymentKey>) {
+    (display_rank(d.status), std::cmp::Reverse(d.key))
+}
+
+/// The deployment selected when the dashboard opens: the first of the list.
+#[must_use]
+pub fn first_selection(list: &[DeploymentSummary]) -> Option<DeploymentKey> {
+    list.iter().min_by_key(|d| order(d)).map(|d| d.key)
+}
+
+impl Detail {
+    fn new(key: DeploymentKey) -> Self {
+        Self {
+            key,
+            phases: Vec::new(),
+            targets: Vec::new(),
+            index: HashMap::new(),
+            cursor: 0,
+            host_offset: 0,
+            tail: VecDeque::new(),
+            tail_scroll: 0,
+            unseen: 0,
+        }
+    }
+
+    /// The target with this name.
+    #[must_use]
+    pub fn target_named(&self, name: &str) -> Option<&TargetView> {
+        self.index.get(name).and_then(|&i| self.targets.get(i))
+    }
+
+    /// The target under the heatmap cursor.
+    #[must_use]
+    pub fn cursor_target(&self) -> Option<&TargetView> {
+        self.targets.get(self.cursor)
+    }
+}
+
+impl Live {
+    /// The selected deployment's summary.
+    #[must_use]
+    pub fn summary(&self) -> Option<&DeploymentSummary> {
+        let key = self.selected?;
+        self.deployments.iter().find(|d| d.key == key)
+    }
+
+    /// Position of the selection among the shown rows.
+    #[must_use]
+    pub fn selected_row(&self) -> Option<usize> {
+        let key = self.selected?;
+        self.shown.iter().position(|&i| self.deployments[i].key == key)
+    }
+
+    pub(super) fn apply(&mut self, r: Refresh, g: &Geometry) -> Vec<Cmd> {
+        let mut reorder = false;
+        if let Some(list) = r.list {
+            self.deployments = list;
+            reorder = true;
+        }
+        for s in r.changed {
+            match self.deployments.iter_mut().find(|d| d.key == s.key) {
+                Some(d) => *d = s,
+                None => self.deployments.push(s),
+            }
+            reorder = true;
+        }
+        let detail_key = r.detail.as_ref().map(|d| d.key);
+        let mut cmds = Vec::new();
+        if reorder {
+            self.deployments.sort_by_key(order);
+            cmds = self.refilter(detail_key);
+        }
+        if let Some(d) = r.detail.filter(|d| Some(d.key) == self.selected) {
+            self.apply_detail(d);
+        }
+        if let (Some(t), Some(pane)) = (r.target, self.target.as_mut()) {
+            if Some(t.key) == self.selected && t.name == pane.name {
+                pane.events = Some(t.events);
+            }
+        }
+        self.keep_in_view(g);
+        cmds
+    }
+
+    fn apply_detail(&mut self, d: DetailUpdate) {
+        let detail = match &mut self.detail {
+            Some(det) if det.key == d.key => det,
+            slot => {
+                self.target = None;
+                self.focus = Focus::List;
+                slot.insert(Detail::new(d.key))
+            }
+        };
+        detail.phases = d.phases;
+        if d.all_targets {
+            detail.index = d.targets.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
+            detail.targets = d.targets;
+            detail.cursor = detail.cursor.min(detail.targets.len().saturating_sub(1));
+        } else {
+            for t in d.targets {
+                match detail.index.get(&t.name) {
+                    Some(&i) => detail.targets[i] = t,
+                    None => {
+                        detail.index.insert(t.name.clone(), detail.targets.len());
+                        detail.targets.push(t);
+                    }
+                }
+            }
+        }
+        if d.reset_tail {
+            detail.tail.clear();
+            detail.tail_scroll = 0;
+            detail.unseen = 0;
+        }
+        let newest = detail.tail.back().map_or(0, |e| e.seq);
+        let fresh: Vec<StoredEvent> = d.events.into_iter().filter(|e| e.seq > newest).collect();
+        if detail.tail_scroll > 0 {
+            detail.tail_scroll += fresh.len();
+            detail.unseen += fresh.len();
+        }
+        if let Some(pane) = self.target.as_mut() {
+            if let Some(events) = pane.events.as_mut() {
+                events.extend(fresh.iter().filter(|e| e.target.as_deref() == Some(pane.name.as_str())).cloned());
+                let excess = events.len().saturating_sub(crate::tui::data::TARGET_EVENTS);
+                events.drain(..excess);
+            }
+        }
+        detail.tail.extend(fresh);
+        while detail.tail.len() > TAIL_CAP {
+            detail.tail.pop_front();
+        }
+        detail.tail_scroll = detail.tail_scroll.min(detail.tail.len());
+    }
+
+    /// Recomputes the shown rows; keeps the selection, or selects the first row if it vanished.
+    fn refilter(&mut self, arriving: Option<DeploymentKey>) -> Vec<Cmd> {
+        let needle = self.filter.to_lowercase();
+        self.shown = (0..self.deployments.len()).filter(|&i| matches(&self.deployments[i], &needle)).collect();
+        if self.selected_row().is_some() {
+            return Vec::new();
+        }
+        let first = self.shown.first().map(|&i| self.deployments[i].key);
+        self.select(first, arriving)
+    }
+
+    fn select(&mut self, key: Option<DeploymentKey>, arriving: Option<DeploymentKey>) -> Vec<Cmd> {
+        if key == self.selected {
+            return Vec::new();
+        }
+        self.selected = key;
+        self.target = None;
+        self.focus = Focus::List;
+        if self.detail.as_ref().map(|d| d.key) != key {
+            self.detail = None;
+        }
+        if key.is_some() && key == arriving { Vec::new() } else { vec![Cmd::Select(key)] }
+    }
+
+    pub(super) fn set_filter(&mut self, text: String, g: &Geometry) -> Vec<Cmd> {
+        self.filter = text;
+        let cmds = self.refilter(None);
+        self.keep_in_view(g);
+        cmds
+    }
+
+    /// Moves the list and heatmap windows so the selection and the cursor are on screen.
+    pub(super) fn keep_in_view(&mut self, g: &Geometry) {
+        let row = self.selected_row().unwrap_or(0);
+        self.list_offset = window(self.list_offset, row, g.list_rows, self.shown.len());
+        if let Some(d) = self.detail.as_mut() {
+            let cols = g.host_cols.max(1);
+            let rows = d.targets.len().div_ceil(cols);
+            d.host_offset = window(d.host_offset, d.cursor / cols, g.host_rows, rows);
+            d.tail_scroll = d.tail_scroll.min(d.tail.len().saturating_sub(g.tail_rows));
+            if d.tail_scroll == 0 {
+                d.unseen = 0;
+            }
+        }
+    }
+
+    pub(super) fn action(&mut self, action: Action, g: &Geometry) -> Vec<Cmd> {
+        let cmds = self.navigate(action, g);
+        self.keep_in_view(g);
+        cmds
+    }
+
+    fn navigate(&mut self, action: Action, g: &Geometry) -> Vec<Cmd> {
+        if let Some(pane) = self.target.as_mut() {
+            let len = pane.events.as_ref().map_or(0, Vec::len);
+            match action {
+                Action::Back | Action::Open => self.target = None,
+                Action::Up => pane.scroll = (pane.scroll + 1).min(len),
+                Action::Down => pane.scroll = pane.scroll.saturating_sub(1),
+                Action::PageUp => pane.scroll = (pane.scroll + g.tail_rows.max(1)).min(len),
+                Action::PageDown => pane.scroll = pane.scroll.saturating_sub(g.tail_rows.max(1)),
+                Action::Follow | Action::Bottom => pane.scroll = 0,
+                Action::Top => pane.scroll = len,
+                _ => {}
+            }
+            return Vec::new();
+        }
+        let page = g.tail_rows.max(1);
+        match (action, self.focus) {
+            (Action::Filter, _) => {
+                self.filtering = true;
+                self.focus = Focus::List;
+            }
+            (Action::PageUp, _) => self.scroll_tail(|s| s + page),
+            (Action::PageDown, _) => self.scroll_tail(|s| s.saturating_sub(page)),
+            (Action::Follow, _) => self.scroll_tail(|_| 0),
+            (Action::Back, Focus::Hosts) => self.focus = Focus::List,
+            (Action::Back, Focus::List) if !self.filter.is_empty() => return self.set_filter(String::new(), g),
+            (Action::Open, Focus::List) if self.detail.as_ref().is_some_and(|d| !d.targets.is_empty()) => {
+                self.focus = Focus::Hosts;
+            }
+            (Action::Open, Focus::Hosts) => return self.open_target(),
+            (Action::Up | Action::Down | Action::Top | Action::Bottom, Focus::List) => {
+                let last = self.shown.len().saturating_sub(1);
+                let row = self.selected_row().unwrap_or(0);
+                let row = match action {
+                    Action::Up => row.saturating_sub(1),
+                    Action::Down => (row + 1).min(last),
+                    Action::Top => 0,
+                    _ => last,
+                };
+                let key = self.shown.get(row).map(|&i| self.deployments[i].key);
+                return self.select(key, None);
+            }
+            (_, Focus::Hosts) => {
+                if let Some(d) = self.detail.as_mut() {
+                    let cols = g.host_cols.max(1);
+                    let last = d.targets.len().saturating_sub(1);
+                    d.cursor = match action {
+                        Action::Up => d.cursor.checked_sub(cols).unwrap_or(d.cursor),
+                        Action::Down if d.cursor + cols <= last => d.cursor + cols,
+                        Action::Left => d.cursor.saturating_sub(1),
+                        Action::Right => (d.cursor + 1).min(last),
+                        Action::Top => 0,
+                        Action::Bottom => last,
+                        _ => d.cursor,
+                    };
+                }
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn scroll_tail(&mut self, to: impl FnOnce(usize) -> usize) {
+        if let Some(d) = self.detail.as_mut() {
+            d.tail_scroll = to(d.tail_scroll).min(d.tail.len());
+            if d.tail_scroll == 0 {
+                d.unseen = 0;
+            }
+        }
+    }
+
+    fn open_target(&mut self) -> Vec<Cmd> {
+        let Some(d) = self.detail.as_ref() else { return Vec::new() };
+        let Some(t) = d.targets.get(d.cursor) else { return Vec::new() };
+        self.target = Some(TargetPane { name: t.name.clone(), events: None, scroll: 0 });
+        vec![Cmd::LoadTarget(d.key, t.name.clone())]
+    }
+}
+
+/// Whether a deployment passes a (lowercase) filter: release, version, environment or status.
+fn matches(d: &DeploymentSummary, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    let status = d.status.as_str();
+    [d.release.as_str(), d.version.as_str(), d.environment.as_str(), status]
+        .iter()
+        .any(|h| h.to_lowercase().contains(needle))
+        || format!("{}@{}", d.release, d.version).to_lowercase().contains(needle)
+        || status.replace('_', " ").contains(needle)
+}
+
+/// The first visible row of a window of `height` rows over `len` that shows `row`.
+fn window(offset: usize, row: usize, height: usize, len: usize) -> usize {
+    let height = height.max(1);
+    let offset = if row < offset {
+        row
+    } else if row >= offset + height {
+        row + 1 - height
+    } else {
+        offset
+    };
+    offset.min(len.saturating_sub(height))
+}

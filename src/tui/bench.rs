@@ -1,0 +1,4 @@
+//! stub
+pub fn bench(_db: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    Ok(())
+}

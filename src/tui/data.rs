@@ -1,0 +1,242 @@
+//! The dashboard's data source: a blocking thread with its own [`Store`] that follows the log.
+//!
+//! Every ~30 ms it asks SQLite whether another connection committed (`PRAGMA data_version`,
+//! a few microseconds). Only then does it read, in one snapshot, what is newer than the last
+//! event it saw: which deployments were touched (their summaries are re-read), the selected
+//! deployment's new events, phases and the targets those events changed. Nothing folds the
+//! history: the dashboard holds the deployment list, one deployment's targets and a bounded
+//! tail of its events.
+
+use super::app::{Msg, first_selection};
+use crate::clock::SharedClock;
+use crate::domain::DeploymentKey;
+use crate::domain::records::{DeploymentSummary, PhaseView, StoredEvent, TargetView};
+use crate::store::live::StatusCounts;
+use crate::store::{ListFilter, Store, StoreError};
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use std::collections::HashSet;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// How often the log is checked for commits by other processes.
+pub const POLL: Duration = Duration::from_millis(30);
+/// Events of the selected deployment kept for the tail.
+pub const TAIL_CAP: usize = 500;
+/// Events of one target shown when it is opened.
+pub const TARGET_EVENTS: usize = 200;
+/// Deployments listed (newest first, before the running-first ordering).
+pub const LIST_LIMIT: usize = 1_000;
+/// Past this many new events of the selected deployment, its targets are reloaded whole.
+const RELOAD_TARGETS_AFTER: usize = 5_000;
+
+/// What changed in the log since the last refresh.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Refresh {
+    /// The whole deployment list, when it was reloaded.
+    pub list: Option<Vec<DeploymentSummary>>,
+    /// Deployments whose summary changed.
+    pub changed: Vec<DeploymentSummary>,
+    pub counts: Option<StatusCounts>,
+    pub detail: Option<DetailUpdate>,
+    pub target: Option<TargetEvents>,
+}
+
+/// News about the selected deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetailUpdate {
+    pub key: DeploymentKey,
+    pub phases: Vec<PhaseView>,
+    /// Every target (`all_targets`) or only those that changed.
+    pub targets: Vec<TargetView>,
+    pub all_targets: bool,
+    /// New events, oldest first; with `reset_tail` they replace the tail.
+    pub events: Vec<StoredEvent>,
+    pub reset_tail: bool,
+}
+
+/// The events of one opened target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetEvents {
+    pub key: DeploymentKey,
+    pub name: String,
+    pub events: Vec<StoredEvent>,
+}
+
+/// What the dashboard asks of its data source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Select(Option<DeploymentKey>),
+    Target(DeploymentKey, String),
+    Pause(bool),
+}
+
+/// Reads the log incrementally; used by the data thread and by the benchmark.
+pub struct Loader {
+    store: Store,
+    clock: SharedClock,
+    tz: Tz,
+    data_version: i64,
+    last_seq: i64,
+    newest_deployment: i64,
+    selected: Option<DeploymentKey>,
+}
+
+impl Loader {
+    #[must_use]
+    pub fn new(store: Store, clock: SharedClock, tz: Tz) -> Self {
+        Self { store, clock, tz, data_version: 0, last_seq: 0, newest_deployment: 0, selected: None }
+    }
+
+    /// Everything the first frame needs: the list, counts and the first deployment in detail.
+    pub fn initial(&mut self) -> Result<Refresh, StoreError> {
+        self.data_version = self.store.data_version()?;
+        let since = self.midnight();
+        let (list, counts, seq, newest) = self.store.read_snapshot(|s| {
+            Ok((
+                s.list(&ListFilter { statuses: Vec::new(), limit: LIST_LIMIT })?,
+                s.status_counts(since)?,
+                s.last_seq()?,
+                s.newest_deployment()?,
+            ))
+        })?;
+        self.last_seq = seq;
+        self.newest_deployment = newest;
+        self.selected = first_selection(&list);
+        let detail = match self.selected {
+            Some(key) => Some(self.full_detail(key)?),
+            None => None,
+        };
+        Ok(Refresh { list: Some(list), changed: Vec::new(), counts: Some(counts), detail, target: None })
+    }
+
+    /// The selected deployment changed: its phases, every target and its tail.
+    pub fn select(&mut self, key: Option<DeploymentKey>) -> Result<Refresh, StoreError> {
+        self.selected = key;
+        let detail = match key {
+            Some(key) => Some(self.full_detail(key)?),
+            None => None,
+        };
+        Ok(Refresh { detail, ..Refresh::default() })
+    }
+
+    /// The events of one target, newest last.
+    pub fn target(&mut self, key: DeploymentKey, name: String) -> Result<Refresh, StoreError> {
+        let events = self.store.target_events(key, &name, TARGET_EVENTS)?;
+        Ok(Refresh { target: Some(TargetEvents { key, name, events }), ..Refresh::default() })
+    }
+
+    /// What changed since the last call, or `None` when no other process committed.
+    pub fn poll(&mut self) -> Result<Option<Refresh>, StoreError> {
+        let version = self.store.data_version()?;
+        if version == self.data_version {
+            return Ok(None);
+        }
+        self.data_version = version;
+        self.refresh().map(Some)
+    }
+
+    /// Reads what is newer than the last seen event, in one snapshot.
+    pub fn refresh(&mut self) -> Result<Refresh, StoreError> {
+        let (seen, selected, since, known_newest) =
+            (self.last_seq, self.selected, self.midnight(), self.newest_deployment);
+        let (refresh, seq, newest) = self.store.read_snapshot(|s| {
+            let touched = s.touched_since(seen)?;
+            let newest = s.newest_deployment()?;
+            let mut out = Refresh { counts: Some(s.status_counts(since)?), ..Refresh::default() };
+            // No new event but a commit: a plan or a decision; new deployment: list it.
+            if touched.is_empty() || newest != known_newest {
+                out.list = Some(s.list(&ListFilter { statuses: Vec::new(), limit: LIST_LIMIT })?);
+            }
+            let keys: HashSet<DeploymentKey> = touched.iter().map(|t| t.deployment).collect();
+            if out.list.is_none() {
+                out.changed = keys.iter().map(|k| s.summary(*k)).collect::<Result<_, _>>()?;
+            }
+            if let Some(key) = selected.filter(|k| keys.contains(k) || touched.is_empty()) {
+                let count = touched.iter().find(|t| t.deployment == key).map_or(0, |t| t.count);
+                let all_targets = count > RELOAD_TARGETS_AFTER;
+                out.detail = Some(DetailUpdate {
+                    key,
+                    phases: s.phases(key)?,
+                    targets: if all_targets { s.targets(key)? } else { s.targets_changed_since(key, seen)? },
+                    all_targets,
+                    events: if count == 0 { Vec::new() } else { s.deployment_events_after(key, seen, TAIL_CAP)? },
+                    reset_tail: count > TAIL_CAP,
+                });
+            }
+            let seq = touched.iter().map(|t| t.newest_seq).max().unwrap_or(seen);
+            Ok((out, seq, newest))
+        })?;
+        self.last_seq = seq;
+        self.newest_deployment = newest;
+        Ok(refresh)
+    }
+
+    fn full_detail(&self, key: DeploymentKey) -> Result<DetailUpdate, StoreError> {
+        self.store.read_snapshot(|s| {
+            Ok(DetailUpdate {
+                key,
+                phases: s.phases(key)?,
+                targets: s.targets(key)?,
+                all_targets: true,
+                events: s.events(key, TAIL_CAP)?,
+                reset_tail: true,
+            })
+        })
+    }
+
+    /// The start of today in the display zone, for "failed today".
+    fn midnight(&self) -> DateTime<Utc> {
+        let local = self.clock.now().with_timezone(&self.tz);
+        let day = local.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default();
+        self.tz.from_local_datetime(&day).earliest().map_or(local.with_timezone(&Utc), |t| t.with_timezone(&Utc))
+    }
+
+    /// The data thread: answers requests and polls the log until the dashboard hangs up.
+    pub fn run(mut self, requests: &Receiver<Request>, out: &UnboundedSender<Msg>) {
+        let mut paused = false;
+        loop {
+            let mut pending: Vec<Request> = Vec::new();
+            match requests.recv_timeout(POLL) {
+                Ok(r) => pending.push(r),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            pending.extend(requests.try_iter());
+            // Of several selections in a row (j held down) only the last one matters.
+            let last_select = pending.iter().rposition(|r| matches!(r, Request::Select(_)));
+            for (i, request) in pending.into_iter().enumerate() {
+                let answer = match request {
+                    Request::Pause(p) => {
+                        paused = p;
+                        continue;
+                    }
+                    Request::Select(key) if Some(i) == last_select => self.select(key),
+                    Request::Select(_) => continue,
+                    Request::Target(key, name) => self.target(key, name),
+                };
+                if !send(out, answer) {
+                    return;
+                }
+            }
+            if !paused {
+                let polled = self.poll().transpose();
+                if let Some(answer) = polled {
+                    if !send(out, answer) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Hands a result to the dashboard; `false` when it is gone.
+fn send(out: &UnboundedSender<Msg>, answer: Result<Refresh, StoreError>) -> bool {
+    let msg = match answer {
+        Ok(r) => Msg::Data(Box::new(r)),
+        Err(e) => Msg::DataError(e.to_string()),
+    };
+    out.send(msg).is_ok()
+}

@@ -1,0 +1,354 @@
+//! Key bindings: every action of the dashboard, its default keys, and rebinding from config.
+//!
+//! `[dashboard.keys]` maps an action name to a key (`filter = "f"`); a rebound action loses its
+//! default keys. The `?` overlay and the footer are generated from the [`Keymap`], so they
+//! always show the keys in force. `Ctrl-C` quits whatever the bindings say.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Something the user can ask the dashboard to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Up,
+    Down,
+    Left,
+    Right,
+    Top,
+    Bottom,
+    PageUp,
+    PageDown,
+    Follow,
+    Open,
+    Back,
+    NextView,
+    PrevView,
+    ViewLive,
+    ViewApprovals,
+    ViewSchedule,
+    ViewNotifications,
+    ViewHistory,
+    ViewMetrics,
+    Filter,
+    Pause,
+    Help,
+    Quit,
+}
+
+impl Action {
+    pub const ALL: [Self; 23] = [
+        Self::Up,
+        Self::Down,
+        Self::Left,
+        Self::Right,
+        Self::Top,
+        Self::Bottom,
+        Self::PageUp,
+        Self::PageDown,
+        Self::Follow,
+        Self::Open,
+        Self::Back,
+        Self::NextView,
+        Self::PrevView,
+        Self::ViewLive,
+        Self::ViewApprovals,
+        Self::ViewSchedule,
+        Self::ViewNotifications,
+        Self::ViewHistory,
+        Self::ViewMetrics,
+        Self::Filter,
+        Self::Pause,
+        Self::Help,
+        Self::Quit,
+    ];
+
+    /// The name used in `[dashboard.keys]`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        self.info().0
+    }
+
+    /// What the action does, for the help overlay.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        self.info().1
+    }
+
+    /// The default keys.
+    #[must_use]
+    pub fn defaults(self) -> &'static [&'static str] {
+        self.info().2
+    }
+
+    fn info(self) -> (&'static str, &'static str, &'static [&'static str]) {
+        match self {
+            Self::Up => ("up", "move up", &["up", "k"]),
+            Self::Down => ("down", "move down", &["down", "j"]),
+            Self::Left => ("left", "move left (hosts)", &["left", "h"]),
+            Self::Right => ("right", "move right (hosts)", &["right", "l"]),
+            Self::Top => ("top", "first row / host", &["home", "g"]),
+            Self::Bottom => ("bottom", "last row / host", &["G"]),
+            Self::PageUp => ("page_up", "scroll events up", &["pgup"]),
+            Self::PageDown => ("page_down", "scroll events down", &["pgdn"]),
+            Self::Follow => ("follow", "follow new events again", &["end"]),
+            Self::Open => ("open", "open: list → hosts → target", &["enter"]),
+            Self::Back => ("back", "back / close", &["esc"]),
+            Self::NextView => ("next_view", "next view", &["tab"]),
+            Self::PrevView => ("prev_view", "previous view", &["backtab"]),
+            Self::ViewLive => ("view_live", "Live rollouts", &["1"]),
+            Self::ViewApprovals => ("view_approvals", "Approvals", &["2"]),
+            Self::ViewSchedule => ("view_schedule", "Schedule", &["3"]),
+            Self::ViewNotifications => ("view_notifications", "Notifications", &["4"]),
+            Self::ViewHistory => ("view_history", "History", &["5"]),
+            Self::ViewMetrics => ("view_metrics", "Metrics", &["6"]),
+            Self::Filter => ("filter", "filter: release, env, status", &["/"]),
+            Self::Pause => ("pause", "pause / resume live updates", &["space"]),
+            Self::Help => ("help", "this help", &["?"]),
+            Self::Quit => ("quit", "quit", &["q"]),
+        }
+    }
+}
+
+/// One key with its modifiers (Shift is part of the character for letters and symbols).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+}
+
+impl Key {
+    /// The key of a terminal event, normalised so `G` matches whether Shift is reported or not.
+    #[must_use]
+    pub fn from_event(ev: &KeyEvent) -> Self {
+        let mut mods = ev.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT);
+        let code = match ev.code {
+            KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => KeyCode::Char(c.to_ascii_lowercase()),
+            KeyCode::BackTab => {
+                mods.remove(KeyModifiers::ALT);
+                KeyCode::BackTab
+            }
+            other => other,
+        };
+        Self { code, mods }
+    }
+
+    /// Parses `"f"`, `"G"`, `"ctrl-f"`, `"alt-x"`, `"enter"`, `"pgup"`, `"f5"`, ...
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "\"{text}\" is not a key (use a character like \"f\", a name like enter, esc, tab, backtab, space, \
+                 up, pgdn, home, end, f1, optionally with ctrl- or alt-)"
+            )
+        };
+        let mut mods = KeyModifiers::NONE;
+        let mut rest = text;
+        loop {
+            let lower = rest.to_ascii_lowercase();
+            if rest.chars().count() > 1 && (lower.starts_with("ctrl-") || lower.starts_with("alt-")) {
+                let (m, n) =
+                    if lower.starts_with("ctrl-") { (KeyModifiers::CONTROL, 5) } else { (KeyModifiers::ALT, 4) };
+                mods |= m;
+                rest = &rest[n..];
+            } else {
+                break;
+            }
+        }
+        let mut chars = rest.chars();
+        let code = match (chars.next(), chars.next()) {
+            (Some(c), None) if !c.is_control() => {
+                KeyCode::Char(if mods.contains(KeyModifiers::CONTROL) { c.to_ascii_lowercase() } else { c })
+            }
+            _ => match rest.to_ascii_lowercase().as_str() {
+                "enter" | "return" => KeyCode::Enter,
+                "esc" | "escape" => KeyCode::Esc,
+                "tab" => KeyCode::Tab,
+                "backtab" | "shift-tab" => KeyCode::BackTab,
+                "space" => KeyCode::Char(' '),
+                "backspace" => KeyCode::Backspace,
+                "delete" | "del" => KeyCode::Delete,
+                "insert" | "ins" => KeyCode::Insert,
+                "up" => KeyCode::Up,
+                "down" => KeyCode::Down,
+                "left" => KeyCode::Left,
+                "right" => KeyCode::Right,
+                "home" => KeyCode::Home,
+                "end" => KeyCode::End,
+                "pgup" | "pageup" => KeyCode::PageUp,
+                "pgdn" | "pagedown" => KeyCode::PageDown,
+                f if f.starts_with('f') => match f[1..].parse::<u8>() {
+                    Ok(n @ 1..=12) => KeyCode::F(n),
+                    _ => return Err(bad()),
+                },
+                _ => return Err(bad()),
+            },
+        };
+        Ok(Self { code, mods })
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.mods.contains(KeyModifiers::CONTROL) {
+            f.write_str("Ctrl-")?;
+        }
+        if self.mods.contains(KeyModifiers::ALT) {
+            f.write_str("Alt-")?;
+        }
+        match self.code {
+            KeyCode::Char(' ') => f.write_str("space"),
+            KeyCode::Char(c) => write!(f, "{c}"),
+            KeyCode::Up => f.write_str("↑"),
+            KeyCode::Down => f.write_str("↓"),
+            KeyCode::Left => f.write_str("←"),
+            KeyCode::Right => f.write_str("→"),
+            KeyCode::Enter => f.write_str("Enter"),
+            KeyCode::Esc => f.write_str("Esc"),
+            KeyCode::Tab => f.write_str("Tab"),
+            KeyCode::BackTab => f.write_str("S-Tab"),
+            KeyCode::PageUp => f.write_str("PgUp"),
+            KeyCode::PageDown => f.write_str("PgDn"),
+            KeyCode::Home => f.write_str("Home"),
+            KeyCode::End => f.write_str("End"),
+            KeyCode::Backspace => f.write_str("Backspace"),
+            KeyCode::Delete => f.write_str("Del"),
+            KeyCode::Insert => f.write_str("Ins"),
+            KeyCode::F(n) => write!(f, "F{n}"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+/// Always quits, so it can never be rebound.
+pub const CTRL_C: Key = Key { code: KeyCode::Char('c'), mods: KeyModifiers::CONTROL };
+
+/// A `[dashboard.keys]` entry that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeymapError {
+    #[error("dashboard.keys: unknown action \"{0}\" (actions: {actions})", actions = action_names())]
+    UnknownAction(String),
+    #[error("dashboard.keys.{action}: {message}")]
+    BadKey { action: String, message: String },
+    #[error("dashboard.keys: key \"{key}\" is bound to both {first} and {second}; rebind one of them")]
+    Conflict { key: String, first: &'static str, second: &'static str },
+}
+
+fn action_names() -> String {
+    Action::ALL.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
+}
+
+/// The keys in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keymap {
+    /// `(key, action)` in action order, so help lists keys as configured.
+    bindings: Vec<(Key, Action)>,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        Self::from_config(&BTreeMap::new()).unwrap_or_else(|e| panic!("the default keymap is invalid: {e}"))
+    }
+}
+
+impl Keymap {
+    /// The defaults with `[dashboard.keys]` applied; a rebound action keeps only its new key.
+    pub fn from_config(keys: &BTreeMap<String, String>) -> Result<Self, KeymapError> {
+        for name in keys.keys() {
+            if !Action::ALL.iter().any(|a| a.name() == name) {
+                return Err(KeymapError::UnknownAction(name.clone()));
+            }
+        }
+        let mut bindings: Vec<(Key, Action)> = Vec::new();
+        for action in Action::ALL {
+            let texts: Vec<&str> = match keys.get(action.name()) {
+                Some(text) => vec![text.as_str()],
+                None => action.defaults().to_vec(),
+            };
+            for text in texts {
+                let key = Key::parse(text)
+                    .map_err(|message| KeymapError::BadKey { action: action.name().to_owned(), message })?;
+                if key == CTRL_C {
+                    return Err(KeymapError::Conflict {
+                        key: key.to_string(),
+                        first: "quit (always)",
+                        second: action.name(),
+                    });
+                }
+                if let Some((_, other)) = bindings.iter().find(|(k, _)| *k == key) {
+                    return Err(KeymapError::Conflict {
+                        key: key.to_string(),
+                        first: other.name(),
+                        second: action.name(),
+                    });
+                }
+                bindings.push((key, action));
+            }
+        }
+        Ok(Self { bindings })
+    }
+
+    /// The action bound to a key press, if any.
+    #[must_use]
+    pub fn action(&self, ev: &KeyEvent) -> Option<Action> {
+        let key = Key::from_event(ev);
+        self.bindings.iter().find(|(k, _)| *k == key).map(|(_, a)| *a)
+    }
+
+    /// The keys of an action, as shown to the user (`↑/k`).
+    #[must_use]
+    pub fn label(&self, action: Action) -> String {
+        let keys: Vec<String> =
+            self.bindings.iter().filter(|(_, a)| *a == action).map(|(k, _)| k.to_string()).collect();
+        keys.join("/")
+    }
+
+    /// `(keys, description)` for every action, in a stable order: what `?` shows.
+    #[must_use]
+    pub fn help(&self) -> Vec<(String, &'static str)> {
+        Action::ALL.iter().map(|a| (self.label(*a), a.describe())).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn defaults_cover_arrows_vim_keys_and_views() {
+        let k = Keymap::default();
+        assert_eq!(k.action(&press(KeyCode::Char('j'), KeyModifiers::NONE)), Some(Action::Down));
+        assert_eq!(k.action(&press(KeyCode::Up, KeyModifiers::NONE)), Some(Action::Up));
+        assert_eq!(k.action(&press(KeyCode::Char('3'), KeyModifiers::NONE)), Some(Action::ViewSchedule));
+        assert_eq!(k.action(&press(KeyCode::BackTab, KeyModifiers::SHIFT)), Some(Action::PrevView));
+        assert_eq!(k.action(&press(KeyCode::Char('G'), KeyModifiers::SHIFT)), Some(Action::Bottom));
+        assert_eq!(k.action(&press(KeyCode::Char(' '), KeyModifiers::NONE)), Some(Action::Pause));
+        assert_eq!(k.action(&press(KeyCode::Char('x'), KeyModifiers::NONE)), None);
+        assert_eq!(k.label(Action::Up), "↑/k");
+    }
+
+    #[test]
+    fn a_rebound_action_keeps_only_its_new_key() {
+        let keys = BTreeMap::from([("filter".to_owned(), "f".to_owned()), ("quit".to_owned(), "ctrl-q".to_owned())]);
+        let k = Keymap::from_config(&keys).expect("valid");
+        assert_eq!(k.action(&press(KeyCode::Char('f'), KeyModifiers::NONE)), Some(Action::Filter));
+        assert_eq!(k.action(&press(KeyCode::Char('/'), KeyModifiers::NONE)), None);
+        assert_eq!(k.action(&press(KeyCode::Char('q'), KeyModifiers::NONE)), None);
+        assert_eq!(k.action(&press(KeyCode::Char('Q'), KeyModifiers::CONTROL)), Some(Action::Quit));
+        assert!(k.help().contains(&("f".to_owned(), Action::Filter.describe())));
+    }
+
+    #[test]
+    fn bad_rebindings_name_the_action_and_the_key() {
+        let err = |a: &str, k: &str| {
+            Keymap::from_config(&BTreeMap::from([(a.to_owned(), k.to_owned())])).expect_err("invalid").to_string()
+        };
+        assert!(err("approve_all", "a").contains("unknown action \"approve_all\""));
+        assert!(err("filter", "ctrl-").contains("\"ctrl-\" is not a key"));
+        assert!(err("quit", "j").contains("key \"j\" is bound to both down and quit"));
+        assert!(err("help", "ctrl-c").contains("quit (always)"));
+    }
+}

@@ -1,0 +1,89 @@
+//! User-visible text of the dashboard, in one place.
+//!
+//! Labels, titles, hints and notices live here so wording stays consistent across screens and
+//! can be reviewed (or translated) without reading rendering code.
+
+/// The product name shown at the left of the header.
+pub const APP_NAME: &str = "shipdeck";
+
+/// Tab titles, in tab order (number keys 1-6 select them).
+pub const TAB_TITLES: [&str; 6] = ["Live", "Approvals", "Schedule", "Notifications", "History", "Metrics"];
+
+pub const PAUSED: &str = "PAUSED";
+pub const READ_ONLY: &str = "read-only";
+pub const DEPLOYMENTS: &str = "Deployments";
+pub const HOSTS: &str = "Hosts";
+pub const EVENTS: &str = "Events";
+pub const NO_DEPLOYMENTS: &str =
+    "No deployments in this log yet. Plan one with `shipdeck plan`, or run `shipdeck demo`.";
+pub const NO_MATCH: &str = "No deployment matches the filter.";
+pub const NO_SELECTION: &str = "Select a deployment to see its phases, hosts and events.";
+pub const LOADING: &str = "loading...";
+pub const NO_EVENTS: &str = "No events yet.";
+pub const NO_TARGETS: &str = "No targets.";
+pub const LIST_HEADER: [&str; 9] = ["", "KEY", "RELEASE", "ENV", "MODEL", "PHASE", "PROGRESS", "FAIL", "AGE"];
+pub const FILTER_PROMPT: &str = "filter: ";
+pub const FILTER_HINT: &str = "type to filter by release, env or status · Enter keep · Esc clear";
+pub const FOLLOW_HINT: &str = "End to follow";
+pub const TOO_SMALL: &str = "Terminal too small";
+pub const HELP_TITLE: &str = "Keys";
+pub const HELP_CLOSE: &str = "? or Esc closes this help · Ctrl-C always quits";
+pub const TARGET_LAST_ERROR: &str = "Last error";
+pub const TARGET_NO_ERROR: &str = "no error reported";
+pub const TARGET_EVENTS: &str = "Events of this target";
+pub const SILENT: &str = "silent";
+pub const TODAY_FAILED: &str = "failed today";
+pub const RUNNING: &str = "running";
+pub const AWAITING: &str = "awaiting approval";
+
+/// The placeholder of a view that is not built yet: (title, what it will show).
+#[must_use]
+pub fn coming_soon(tab: usize) -> (&'static str, &'static str) {
+    match tab {
+        1 => (
+            "Approvals - coming soon",
+            "The approvals inbox will list the gates that need you: who requested the deployment, the policy \
+             (approvals, roles, bake time, change window, freeze), and keys to approve or reject.",
+        ),
+        3 => (
+            "Notifications - coming soon",
+            "Notifications for stakeholders (gate pending, phase failed, deployment finished) will be listed here.",
+        ),
+        4 => (
+            "History - coming soon",
+            "Past deployments and failure reviews will be listed here: what failed, where, when, what was done \
+             and what was learned.",
+        ),
+        _ => (
+            "Metrics - coming soon",
+            "Deployment KPIs will be shown here: success rate, change failure rate, lead time and time to restore.",
+        ),
+    }
+}
+
+/// `12s`, `5m`, `3h`, `2d`: a compact age for lists.
+#[must_use]
+pub fn age(delta: chrono::TimeDelta) -> String {
+    let s = delta.num_seconds().max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3_600 => format!("{}m", s / 60),
+        3_600..86_400 => format!("{}h", s / 3_600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+
+    #[test]
+    fn ages_use_the_largest_whole_unit() {
+        assert_eq!(age(TimeDelta::seconds(-5)), "0s");
+        assert_eq!(age(TimeDelta::seconds(59)), "59s");
+        assert_eq!(age(TimeDelta::seconds(61)), "1m");
+        assert_eq!(age(TimeDelta::hours(5)), "5h");
+        assert_eq!(age(TimeDelta::days(40)), "40d");
+    }
+}

@@ -1,0 +1,221 @@
+//! Screen tests: snapshots of every view from a real log and a fixed clock, every terminal size
+//! without panic, and the data source following another process's commits.
+
+mod fixture;
+
+use super::app::{App, Cmd, Msg, Session, Tab};
+use super::data::Loader;
+use super::keymap::Keymap;
+use super::theme::Theme;
+use crate::config::Config;
+use crate::domain::EventStatus;
+use crate::store::Store;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
+
+/// The dashboard on the fixture log, as `run` builds it, at `w` x `h`.
+fn app(fx: &fixture::Fixture, w: u16, h: u16) -> (App, Loader) {
+    let store = Store::open_existing(&fx.path).expect("opens");
+    let config = Config::built_in();
+    let mut loader = Loader::new(store, fixture::clock(), config.timezone);
+    let session =
+        Session { db: "/var/lib/shipdeck/shipdeck.db".into(), receiver: Some("127.0.0.1:7480".into()), config };
+    let mut app = App::new(session, Keymap::default(), Theme::colour(), false, fixture::now());
+    app.update(Msg::Resize(w, h));
+    let cmds = app.update(Msg::Data(Box::new(loader.initial().expect("loads"))));
+    assert!(cmds.is_empty(), "the first data already holds the selected deployment: {cmds:?}");
+    (app, loader)
+}
+
+fn press(app: &mut App, code: KeyCode) -> Vec<Cmd> {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+/// Runs the commands an update returned against the loader, as the run loop does.
+fn serve(app: &mut App, loader: &mut Loader, cmds: Vec<Cmd>) {
+    for cmd in cmds {
+        let refresh = match cmd {
+            Cmd::Select(key) => loader.select(key),
+            Cmd::LoadTarget(key, name) => loader.target(key, name),
+            Cmd::Quit | Cmd::Pause(_) => continue,
+        };
+        let more = app.update(Msg::Data(Box::new(refresh.expect("loads"))));
+        serve(app, loader, more);
+    }
+}
+
+/// The screen as text, one line per row, trailing blanks trimmed.
+fn screen(app: &App) -> String {
+    let (w, h) = app.size;
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    terminal.draw(|f| f.render_widget(app, f.area())).expect("draws");
+    let buf = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..h {
+        let mut line = String::new();
+        let mut skip = 0;
+        for x in 0..w {
+            let cell = &buf[(x, y)];
+            if skip == 0 {
+                line.push_str(cell.symbol());
+            }
+            skip = usize::from(skip == 0) * unicode_width(cell.symbol()).saturating_sub(1);
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn unicode_width(s: &str) -> usize {
+    ratatui::text::Span::raw(s).width()
+}
+
+#[test]
+fn every_view_at_80x24_and_200x50() {
+    let fx = fixture::build();
+    for (w, h) in [(80, 24), (200, 50)] {
+        let (mut app, _loader) = app(&fx, w, h);
+        for (i, tab) in Tab::ALL.iter().enumerate() {
+            let digit = char::from_digit(u32::try_from(i + 1).expect("small"), 10).expect("digit");
+            press(&mut app, KeyCode::Char(digit));
+            assert_eq!(app.tab, *tab);
+            insta::assert_snapshot!(format!("{tab:?}_{w}x{h}").to_lowercase(), screen(&app));
+        }
+    }
+}
+
+#[test]
+fn a_target_opened_from_the_heatmap_shows_its_events_and_last_error_in_full() {
+    let fx = fixture::build();
+    for (w, h) in [(80, 24), (200, 50)] {
+        let (mut app, mut loader) = app(&fx, w, h);
+        press(&mut app, KeyCode::Enter);
+        // web-015 failed: two rows down in the heatmap when it is narrower than 15 cells, else 14 right.
+        let cols = app.geometry().host_cols;
+        for _ in 0..14 / cols {
+            press(&mut app, KeyCode::Down);
+        }
+        for _ in 0..14 % cols {
+            press(&mut app, KeyCode::Char('l'));
+        }
+        let cmds = press(&mut app, KeyCode::Enter);
+        assert_eq!(cmds, vec![Cmd::LoadTarget(fx.running, "web-015".into())]);
+        serve(&mut app, &mut loader, cmds);
+        let text = screen(&app);
+        assert!(text.contains("No space left on device"), "{text}");
+        insta::assert_snapshot!(format!("target_{w}x{h}"), text);
+    }
+}
+
+#[test]
+fn help_filter_and_pause_at_80x24() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 80, 24);
+    press(&mut app, KeyCode::Char('?'));
+    insta::assert_snapshot!("help_80x24", screen(&app));
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Char('/'));
+    let mut cmds = Vec::new();
+    for c in "prod".chars() {
+        cmds.extend(press(&mut app, KeyCode::Char(c)));
+    }
+    serve(&mut app, &mut loader, cmds);
+    let text = screen(&app);
+    assert!(text.contains("PAUSED") && text.contains("/prod"), "{text}");
+    insta::assert_snapshot!("filter_paused_80x24", text);
+}
+
+#[test]
+fn a_tiny_terminal_gets_a_notice_instead_of_a_broken_screen() {
+    let fx = fixture::build();
+    let (app, _loader) = app(&fx, 40, 10);
+    insta::assert_snapshot!("too_small_40x10", screen(&app));
+}
+
+#[test]
+fn every_size_from_1x1_to_120x40_renders_without_panic() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 80, 24);
+    let cmds = [KeyCode::Enter, KeyCode::Down, KeyCode::Enter].into_iter().flat_map(|k| press(&mut app, k)).collect();
+    serve(&mut app, &mut loader, cmds);
+    assert!(app.live.target.is_some());
+    let mut buf = Buffer::empty(Rect::new(0, 0, 1, 1));
+    for w in 1..=120 {
+        for h in 1..=40 {
+            app.update(Msg::Resize(w, h));
+            buf.resize(Rect::new(0, 0, w, h));
+            buf.reset();
+            (&app).render(buf.area, &mut buf);
+        }
+    }
+    // The other screens and the help overlay, on a coarser grid.
+    for key in ['2', '3', '6', '?'] {
+        press(&mut app, KeyCode::Char(key));
+        for w in (1..=120).step_by(7) {
+            for h in 1..=40 {
+                app.update(Msg::Resize(w, h));
+                buf.resize(Rect::new(0, 0, w, h));
+                buf.reset();
+                (&app).render(buf.area, &mut buf);
+            }
+        }
+    }
+}
+
+#[test]
+fn events_committed_by_another_process_reach_the_screen_incrementally() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 200, 50);
+    assert_eq!(loader.poll().expect("polls"), None, "nothing committed since the first load");
+    let tail_before = app.live.detail.as_ref().expect("detail").tail.len();
+
+    // Another process (the receiver) stores events: web-021 starts, web-016 finishes.
+    let mut writer = Store::open(&fx.path).expect("opens");
+    let mut evs = fixture::events(&fixture::Run {
+        key: fx.running,
+        host: "web-021",
+        steps: &["download"],
+        from: "2026-11-26T10:29:30Z",
+        last: None,
+        error: "",
+    });
+    evs.extend(
+        fixture::events(&fixture::Run {
+            key: fx.running,
+            host: "web-016",
+            steps: &["download", "install", "verify"],
+            from: "2026-11-26T10:27:00Z",
+            last: Some(EventStatus::Succeeded),
+            error: "",
+        })
+        .into_iter()
+        .skip(3),
+    );
+    fixture::ingest(&mut writer, evs, "2026-11-26T10:29:50Z");
+
+    let refresh = loader.poll().expect("polls").expect("a commit was noticed");
+    assert!(refresh.list.is_none(), "no full reload for new events");
+    let detail = refresh.detail.as_ref().expect("selected deployment changed");
+    let names: Vec<&str> = detail.targets.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, vec!["web-016", "web-021"], "only the changed targets are read");
+    assert_eq!(detail.events.len(), 4);
+
+    // Scrolled up, the tail stays put and counts what waits; End follows again.
+    press(&mut app, KeyCode::PageUp);
+    app.update(Msg::Data(Box::new(refresh)));
+    let d = app.live.detail.as_ref().expect("detail");
+    assert_eq!((d.tail.len(), d.unseen), (tail_before + 4, 4));
+    assert!(screen(&app).contains("4 new · End to follow"));
+    press(&mut app, KeyCode::End);
+    let d = app.live.detail.as_ref().expect("detail");
+    assert_eq!((d.tail_scroll, d.unseen), (0, 0));
+    let text = screen(&app);
+    assert!(text.contains("web-016 ✓ verify health check passed"), "{text}");
+    assert_eq!(app.live.summary().expect("summary").succeeded, 15);
+}

@@ -1,0 +1,197 @@
+//! A small, realistic deployment log built through the real planning and ingest APIs.
+//!
+//! Four deployments: an old success in staging, a canary that failed this morning, a phased
+//! rollout under way (with a failure, running hosts and one silent host) and a planned rolling
+//! deployment. The clock is fixed, so ages, silence and the header clock never change.
+
+use crate::clock::FixedClock;
+use crate::config::Config;
+use crate::domain::{AgentEvent, DeploymentKey, EventStatus, ReleaseRef};
+use crate::store::{PlanRequest, Store, Submission};
+use chrono::{DateTime, Utc};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The fixed "now" of every snapshot: Thursday 2026-11-26, 11:30 in Berlin.
+pub fn now() -> DateTime<Utc> {
+    at("2026-11-26T10:30:00Z")
+}
+
+pub fn clock() -> crate::clock::SharedClock {
+    Arc::new(FixedClock(now()))
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).expect("valid time").with_timezone(&Utc)
+}
+
+pub struct Fixture {
+    pub _dir: tempfile::TempDir,
+    pub path: PathBuf,
+    /// The phased rollout under way.
+    pub running: DeploymentKey,
+}
+
+fn plan(store: &mut Store, release: &str, env: &str, model: &str, hosts: &[String], planned: &str) -> DeploymentKey {
+    let config = Config::built_in();
+    let req = PlanRequest {
+        release: release.parse::<ReleaseRef>().expect("valid release"),
+        environment: env.into(),
+        model_name: model.into(),
+        model: config.model(model).expect("model"),
+        targets: hosts.to_vec(),
+        change_ref: (env == "production").then(|| "CHG-1042".to_owned()),
+        requested_by: "dana".into(),
+        planned_start: at(planned),
+        now: at(planned),
+    };
+    store.plan(&req).expect("plans").0
+}
+
+/// One target's steps, each `started` then `succeeded` (or `failed` with a message at the end).
+pub struct Run<'a> {
+    pub key: DeploymentKey,
+    pub host: &'a str,
+    pub steps: &'a [&'a str],
+    /// Agent time of the first event, RFC 3339.
+    pub from: &'a str,
+    /// The last step's outcome: `Some(Succeeded | Failed)`, or `None` when it only started.
+    pub last: Option<EventStatus>,
+    pub error: &'a str,
+}
+
+pub fn events(run: &Run<'_>) -> Vec<AgentEvent> {
+    let mut t = at(run.from);
+    let mut out = Vec::new();
+    for (i, step) in run.steps.iter().enumerate() {
+        let last = i + 1 == run.steps.len();
+        let mut push = |status: EventStatus, message: String| {
+            out.push(AgentEvent {
+                id: format!("{}-{step}-{}", run.host, status.as_str()),
+                deployment: run.key.to_string(),
+                target: Some(run.host.to_owned()),
+                phase: None,
+                step: (*step).to_owned(),
+                status,
+                at: t,
+                message: Some(message).filter(|m| !m.is_empty()),
+                data: None,
+            });
+            t += chrono::TimeDelta::seconds(20);
+        };
+        push(EventStatus::Started, String::new());
+        let done = match *step {
+            "download" => "fetched release bundle (48 MB) in 18s".to_owned(),
+            "install" => "installed, service restarted".to_owned(),
+            "verify" => "health check passed (p99 212 ms)".to_owned(),
+            other => format!("{other} done"),
+        };
+        match (last, run.last) {
+            (false, _) | (true, Some(EventStatus::Succeeded)) => push(EventStatus::Succeeded, done),
+            (true, Some(EventStatus::Failed)) => push(EventStatus::Failed, run.error.to_owned()),
+            _ => {}
+        }
+    }
+    out
+}
+
+pub fn ingest(store: &mut Store, events: Vec<AgentEvent>, received: &str) {
+    let sub =
+        Submission { events: events.into_iter().enumerate().collect(), received_ms: at(received).timestamp_millis() };
+    let out = store.ingest(&[sub]).expect("ingests").remove(0);
+    assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+}
+
+fn hosts(prefix: &str, n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("{prefix}-{i:03}")).collect()
+}
+
+/// Builds the log in a new temporary folder.
+pub fn build() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("shipdeck.db");
+    let mut store = Store::open(&path).expect("opens");
+    let ok = Some(EventStatus::Succeeded);
+    let steps3: &[&str] = &["download", "install", "verify"];
+
+    let inventory =
+        plan(&mut store, "inventory-api@1.9.0", "staging", "big-bang", &hosts("inv", 6), "2026-11-25T09:00:00Z");
+    let mut evs = Vec::new();
+    for h in hosts("inv", 6) {
+        let run = Run {
+            key: inventory,
+            host: &h,
+            steps: &["install", "verify"],
+            from: "2026-11-25T09:01:00Z",
+            last: ok,
+            error: "",
+        };
+        evs.extend(events(&run));
+    }
+    ingest(&mut store, evs, "2026-11-25T09:05:00Z");
+
+    let search = plan(&mut store, "search@3.1.0", "production", "canary", &hosts("search", 12), "2026-11-26T08:00:00Z");
+    let error = "migration 0042 failed: column \"rank\" of relation \"documents\" already exists (SQLSTATE 42701); \
+                 the schema was changed by hand on 2026-11-20, see INC-311";
+    let run = Run {
+        key: search,
+        host: "search-001",
+        steps: &["install", "verify"],
+        from: "2026-11-26T08:10:00Z",
+        last: Some(EventStatus::Failed),
+        error,
+    };
+    ingest(&mut store, events(&run), "2026-11-26T08:15:00Z");
+
+    let payments =
+        plan(&mut store, "payments-api@2.4.1", "production", "phased", &hosts("web", 100), "2026-11-26T10:00:00Z");
+    for (i, h) in hosts("web", 2).iter().enumerate() {
+        let from = format!("2026-11-26T10:0{i}:00Z");
+        ingest(
+            &mut store,
+            events(&Run { key: payments, host: h, steps: steps3, from: &from, last: ok, error: "" }),
+            "2026-11-26T10:05:00Z",
+        );
+    }
+    let wave = hosts("web", 22);
+    let mut evs = Vec::new();
+    for (i, h) in wave[2..14].iter().enumerate() {
+        let from = format!("2026-11-26T10:{:02}:00Z", 10 + i / 2);
+        evs.extend(events(&Run { key: payments, host: h, steps: steps3, from: &from, last: ok, error: "" }));
+    }
+    ingest(&mut store, evs, "2026-11-26T10:20:00Z");
+    let disk = "install failed: exit code 28: No space left on device (/var/lib/payments is 98% full)";
+    let failed = Run {
+        key: payments,
+        host: &wave[14],
+        steps: &["download", "install"],
+        from: "2026-11-26T10:21:00Z",
+        last: Some(EventStatus::Failed),
+        error: disk,
+    };
+    ingest(&mut store, events(&failed), "2026-11-26T10:22:00Z");
+    let silent = Run {
+        key: payments,
+        host: &wave[19],
+        steps: &["download"],
+        from: "2026-11-26T10:04:00Z",
+        last: None,
+        error: "",
+    };
+    ingest(&mut store, events(&silent), "2026-11-26T10:05:00Z");
+    let mut evs = Vec::new();
+    for h in &wave[15..19] {
+        evs.extend(events(&Run {
+            key: payments,
+            host: h,
+            steps: &["download", "install"],
+            from: "2026-11-26T10:27:00Z",
+            last: None,
+            error: "",
+        }));
+    }
+    ingest(&mut store, evs, "2026-11-26T10:29:00Z");
+
+    plan(&mut store, "checkout@5.0.0", "production", "rolling", &hosts("co", 30), "2026-11-26T18:00:00Z");
+    Fixture { _dir: dir, path, running: payments }
+}

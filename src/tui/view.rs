@@ -1,0 +1,200 @@
+//! Drawing the dashboard: the frame (header, tabs, footer), one file per screen, overlays.
+//!
+//! Rendering only reads the [`App`]; every size renders without panic, and below
+//! [`MIN_SIZE`] a "too small" notice replaces the screens.
+
+pub mod coming_soon;
+pub mod help;
+pub mod live;
+pub mod schedule;
+pub mod target;
+
+use super::app::{App, Focus, Tab};
+use super::keymap::Action;
+use super::strings;
+use super::widgets::{clip_left, put};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+/// The smallest terminal the screens are drawn in: (columns, rows).
+pub const MIN_SIZE: (u16, u16) = (50, 12);
+
+/// The frame's areas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScreenLayout {
+    pub header: Rect,
+    pub tabs: Rect,
+    pub body: Rect,
+    pub footer: Rect,
+}
+
+/// Splits the terminal: a header line, a tab line, the body and a footer line.
+#[must_use]
+pub fn screen_layout(area: Rect) -> ScreenLayout {
+    let line = |y: u16| Rect::new(area.x, y, area.width, 1.min(area.height));
+    let body_h = area.height.saturating_sub(3);
+    ScreenLayout {
+        header: line(area.y),
+        tabs: line(area.y + 1.min(area.height)),
+        body: Rect::new(area.x, area.y + 2.min(area.height), area.width, body_h),
+        footer: line(area.y + area.height.saturating_sub(1)),
+    }
+}
+
+impl Widget for &App {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+            too_small(area, buf);
+            return;
+        }
+        let screen = screen_layout(area);
+        header(self, screen.header, buf);
+        tabs(self, screen.tabs, buf);
+        match self.tab {
+            Tab::Live => live::LiveScreen { app: self }.render(screen.body, buf),
+            Tab::Schedule => schedule::ScheduleScreen { app: self }.render(screen.body, buf),
+            other => coming_soon::ComingSoon { tab: other.index(), theme: &self.theme }.render(screen.body, buf),
+        }
+        footer(self, screen.footer, buf);
+        if self.help {
+            help::HelpOverlay { app: self }.render(screen.body, buf);
+        }
+    }
+}
+
+fn too_small(area: Rect, buf: &mut Buffer) {
+    let text = format!(
+        "{}: {}x{}, shipdeck needs {}x{}. Enlarge the window or press q.",
+        strings::TOO_SMALL,
+        area.width,
+        area.height,
+        MIN_SIZE.0,
+        MIN_SIZE.1
+    );
+    Paragraph::new(text).wrap(Wrap { trim: true }).render(area, buf);
+}
+
+fn header(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    buf.set_style(area, t.header);
+    let clock = app.now.with_timezone(&app.session.config.timezone).format("%Y-%m-%d %H:%M:%S %Z").to_string();
+    let c = &app.counts;
+    let counts = if area.width >= 120 {
+        format!(
+            "● {} {}  ◆ {} {}  ✗ {} {}",
+            c.running,
+            strings::RUNNING,
+            c.awaiting_approval,
+            strings::AWAITING,
+            c.failed_since,
+            strings::TODAY_FAILED
+        )
+    } else {
+        format!("●{} ◆{} ✗{}", c.running, c.awaiting_approval, c.failed_since)
+    };
+    let clock_w = u16::try_from(clock.chars().count()).unwrap_or(0);
+    let right = area.right().saturating_sub(clock_w + 1);
+    put(buf, area, right, area.y, &clock, t.header);
+    let mut x = put(buf, area, area.x + 1, area.y, strings::APP_NAME, t.header.patch(t.title)) + 2;
+    if app.paused {
+        x = put(buf, area, x, area.y, &format!(" {} ", strings::PAUSED), t.paused) + 2;
+    }
+    if app.read_only {
+        x = put(buf, area, x, area.y, strings::READ_ONLY, t.header) + 2;
+    }
+    x = put(buf, area, x, area.y, &counts, t.header) + 2;
+    let receiver = app.session.receiver.as_ref().map(|r| format!("receiver {r}  ")).unwrap_or_default();
+    let room = usize::from(right.saturating_sub(x).saturating_sub(2));
+    let receiver_w = receiver.chars().count();
+    let (receiver, room) = if receiver_w + 12 <= room { (receiver, room - receiver_w) } else { (String::new(), room) };
+    let x = put(buf, area, x, area.y, &receiver, t.header);
+    if room > 8 {
+        put(buf, area, x, area.y, &clip_left(&format!("log {}", app.session.db), room), t.header);
+    }
+}
+
+fn tabs(app: &App, area: Rect, buf: &mut Buffer) {
+    let mut x = area.x + 1;
+    for (i, title) in strings::TAB_TITLES.iter().enumerate() {
+        let style = if i == app.tab.index() { app.theme.tab_active } else { app.theme.tab };
+        x = put(buf, area, x, area.y, &format!(" {} {title} ", i + 1), style) + 1;
+    }
+}
+
+/// The keys that work in the current state, most useful first, as `(keys, what)` pairs.
+fn hints(app: &App) -> Vec<(String, &'static str)> {
+    let k = |a: Action| app.keymap.label(a);
+    if app.help {
+        return vec![(k(Action::Help), "close help")];
+    }
+    let mut out = Vec::new();
+    let live = &app.live;
+    let on_live = app.tab == Tab::Live;
+    if on_live && live.target.is_some() {
+        out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "scroll"));
+        out.push((k(Action::Back), "close"));
+    } else if on_live && live.focus == Focus::Hosts {
+        let arrows = [Action::Left, Action::Down, Action::Up, Action::Right].map(k).join(" ");
+        out.push((arrows, "move"));
+        out.push((k(Action::Open), "target"));
+        out.push((k(Action::Back), "list"));
+    } else if on_live {
+        out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
+        out.push((k(Action::Open), "hosts"));
+        out.push((k(Action::Filter), "filter"));
+    }
+    out.push((k(Action::Help), "help"));
+    out.push((k(Action::Quit), "quit"));
+    if on_live && live.detail.as_ref().is_some_and(|d| d.tail_scroll > 0) {
+        out.push((k(Action::Follow), "follow"));
+    }
+    out.push((k(Action::Pause), if app.paused { "resume" } else { "pause" }));
+    out.push((format!("{} 1-6", k(Action::NextView)), "views"));
+    if on_live && live.target.is_none() {
+        out.push((format!("{} {}", k(Action::PageUp), k(Action::PageDown)), "events"));
+    }
+    out
+}
+
+fn footer(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    if let Some(e) = &app.error {
+        put(buf, area, area.x + 1, area.y, &format!("log error: {e}"), t.warning);
+        return;
+    }
+    if app.live.filtering && app.tab == Tab::Live && !app.help {
+        put(buf, area, area.x + 1, area.y, strings::FILTER_HINT, t.dim);
+        return;
+    }
+    let mut x = area.x + 1;
+    for (keys, what) in hints(app) {
+        let width = u16::try_from(keys.chars().count() + what.len() + 1).unwrap_or(u16::MAX);
+        if keys.is_empty() || x.saturating_add(width) > area.right() {
+            continue;
+        }
+        x = put(buf, area, x, area.y, &keys, t.key) + 1;
+        x = put(buf, area, x, area.y, what, t.dim) + 2;
+    }
+}
+
+/// A bordered box with a title, drawn over whatever is there; returns its inner area.
+pub fn boxed(area: Rect, buf: &mut Buffer, title: Line<'_>, border: Style, clear: bool) -> Rect {
+    use ratatui::widgets::{Block, Clear};
+    if clear {
+        Clear.render(area, buf);
+    }
+    let block = Block::bordered().border_style(border).title(title);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    inner
+}
+
+/// A rectangle of at most `w` x `h` centred in `area`.
+#[must_use]
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let (w, h) = (w.min(area.width), h.min(area.height));
+    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
+}

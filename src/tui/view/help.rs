@@ -1,0 +1,58 @@
+//! The `?` overlay: every action and its keys, generated from the keymap in force.
+//!
+//! Entries flow into as many columns as the height requires, so the whole keymap is visible
+//! from 80x24 up.
+
+use super::{boxed, centered};
+use crate::tui::app::App;
+use crate::tui::strings;
+use crate::tui::widgets::put;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+pub struct HelpOverlay<'a> {
+    pub app: &'a App,
+}
+
+impl Widget for HelpOverlay<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let t = &self.app.theme;
+        let mut entries = self.app.keymap.help();
+        entries.insert(0, ("Ctrl-C".to_owned(), "quit (always)"));
+        let mut notes = vec![strings::HELP_CLOSE];
+        if self.app.read_only {
+            notes.insert(0, "read-only: actions that write to the log are hidden");
+        }
+        let notes_h = notes.len() + 1;
+        let room = usize::from(area.height.saturating_sub(2)).saturating_sub(notes_h).max(1);
+        let columns = entries.len().div_ceil(room).max(1);
+        let per_column = entries.len().div_ceil(columns);
+        let key_w = entries.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0).min(16);
+        let desc_w = entries.iter().map(|(_, d)| d.chars().count()).max().unwrap_or(0);
+        let col_w = key_w + desc_w + 4;
+        let w = u16::try_from((col_w * columns).max(notes.iter().map(|n| n.len()).max().unwrap_or(0)) + 3)
+            .unwrap_or(u16::MAX);
+        let h = u16::try_from(per_column + notes_h + 2).unwrap_or(u16::MAX);
+        let title = Line::from(Span::styled(format!(" {} ", strings::HELP_TITLE), t.title));
+        let inner = boxed(centered(area, w, h), buf, title, t.title, true);
+        for (i, (keys, what)) in entries.iter().enumerate() {
+            let (col, row) = (i / per_column, i % per_column);
+            let y = inner.y.saturating_add(u16::try_from(row).unwrap_or(u16::MAX));
+            let x = inner.x.saturating_add(u16::try_from(1 + col * col_w).unwrap_or(u16::MAX));
+            if y >= inner.bottom().saturating_sub(u16::try_from(notes_h).unwrap_or(0)) {
+                continue;
+            }
+            let x = put(buf, inner, x, y, &format!("{keys:>key_w$}"), t.key);
+            put(buf, inner, x.saturating_add(2), y, what, t.text);
+        }
+        let bottom = inner.bottom();
+        for (i, note) in notes.iter().rev().enumerate() {
+            let y = bottom.saturating_sub(1 + u16::try_from(i).unwrap_or(0));
+            if y >= inner.y {
+                put(buf, inner, inner.x + 1, y, note, if note.starts_with("read-only") { t.warning } else { t.dim });
+            }
+        }
+    }
+}

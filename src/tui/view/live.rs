@@ -1,0 +1,250 @@
+//! The Live rollouts screen: the deployment list, and the selected deployment's phase pipeline,
+//! host heatmap and event tail.
+//!
+//! Only what is on screen is built: the visible list rows, the visible heatmap rows and the last
+//! lines of the tail, so the cost of a frame does not grow with the size of the deployment.
+
+use super::{boxed, target};
+use crate::tui::app::{App, Focus};
+use crate::tui::strings;
+use crate::tui::theme::{HostState, deployment_symbol};
+use crate::tui::widgets::gauge::{Part, bar};
+use crate::tui::widgets::heatmap::{Heatmap, host_state, tally};
+use crate::tui::widgets::pipeline::Pipeline;
+use crate::tui::widgets::tail::EventTail;
+use crate::tui::widgets::{clip, put};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+/// Where the Live screen's parts go at a given body size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Geometry {
+    pub list: Rect,
+    pub title: Rect,
+    pub pipeline: Rect,
+    pub hosts: Rect,
+    pub events: Rect,
+    /// Deployment rows that fit in the list.
+    pub list_rows: usize,
+    /// Heatmap grid size in cells.
+    pub host_cols: usize,
+    pub host_rows: usize,
+    /// Event lines that fit in the tail.
+    pub tail_rows: usize,
+}
+
+impl Geometry {
+    /// The layout of a body area for a list of `rows` deployments.
+    #[must_use]
+    pub fn of(body: Rect, rows: usize) -> Self {
+        let want = u16::try_from(rows.max(1) + 3).unwrap_or(u16::MAX);
+        let list_h = want.clamp(5, (body.height * 2 / 5).max(5)).min(body.height);
+        let list = Rect::new(body.x, body.y, body.width, list_h);
+        let rest = body.height - list_h;
+        let mut y = body.y + list_h;
+        let title = Rect::new(body.x, y, body.width, rest.min(1));
+        y += title.height;
+        let pipeline_h = if rest >= 8 { 2 } else { 0 };
+        let pipeline = Rect::new(body.x + 1, y, body.width.saturating_sub(2), pipeline_h);
+        y += pipeline_h;
+        let boxes_h = body.bottom().saturating_sub(y);
+        let hosts_w = (body.width * 45 / 100).max(12).min(body.width);
+        let hosts = Rect::new(body.x, y, hosts_w, boxes_h);
+        let events = Rect::new(body.x + hosts_w, y, body.width - hosts_w, boxes_h);
+        let inner_h = usize::from(boxes_h.saturating_sub(2));
+        Self {
+            list,
+            title,
+            pipeline,
+            hosts,
+            events,
+            list_rows: usize::from(list_h.saturating_sub(3)),
+            host_cols: usize::from(hosts_w.saturating_sub(2)),
+            host_rows: if inner_h >= 2 { inner_h - 1 } else { inner_h },
+            tail_rows: inner_h,
+        }
+    }
+}
+
+/// The Live rollouts screen.
+pub struct LiveScreen<'a> {
+    pub app: &'a App,
+}
+
+impl Widget for LiveScreen<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let g = Geometry::of(area, self.app.live.shown.len());
+        self.list(&g, buf);
+        self.detail(&g, buf);
+    }
+}
+
+/// Widths of the list columns (after the status symbol) for an inner width.
+fn columns(width: u16) -> [u16; 8] {
+    let fixed = 8 + 12 + 9 + 9 + 5 + 4;
+    let rest = width.saturating_sub(2 + fixed);
+    let release = (rest / 2).clamp(10, 40);
+    let progress = rest.saturating_sub(release).min(40);
+    [8, release, 12, 9, 9, progress, 5, 4]
+}
+
+impl LiveScreen<'_> {
+    fn list(&self, g: &Geometry, buf: &mut Buffer) {
+        let (app, t) = (self.app, &self.app.theme);
+        let live = &app.live;
+        let mut title = vec![Span::styled(
+            format!(" {} {}/{} ", strings::DEPLOYMENTS, live.shown.len(), live.deployments.len()),
+            t.title,
+        )];
+        if live.filtering || !live.filter.is_empty() {
+            let cursor = if live.filtering { "▏" } else { "" };
+            title.push(Span::styled(format!("/{}{cursor} ", live.filter), t.warning));
+        }
+        let border = if live.focus == Focus::List { t.title } else { t.border };
+        let inner = boxed(g.list, buf, Line::from(title), border, false);
+        if inner.height == 0 {
+            return;
+        }
+        if live.shown.is_empty() {
+            let text = if live.deployments.is_empty() { strings::NO_DEPLOYMENTS } else { strings::NO_MATCH };
+            put(buf, inner, inner.x + 1, inner.y, text, t.dim);
+            return;
+        }
+        let widths = columns(inner.width);
+        let mut x = inner.x + 2;
+        for (w, h) in widths.iter().zip(&strings::LIST_HEADER[1..]) {
+            put(buf, inner, x, inner.y, h, t.dim);
+            x += w;
+        }
+        let rows = (inner.y + 1)..inner.bottom();
+        let selected = live.selected_row();
+        for (y, (row, &i)) in rows.zip(live.shown.iter().enumerate().skip(live.list_offset)) {
+            let d = &live.deployments[i];
+            let line = Rect::new(inner.x, y, inner.width, 1);
+            if Some(row) == selected {
+                buf.set_style(line, t.selected);
+            }
+            let mut sym = [0u8; 4];
+            put(buf, line, inner.x, y, deployment_symbol(d.status).encode_utf8(&mut sym), t.deployment(d.status));
+            let release = format!("{}@{}", d.release, d.version);
+            let phase = d.current_phase.as_deref().unwrap_or("-");
+            let cells: [(&str, Style); 5] = [
+                (&d.key.to_string(), t.text),
+                (&release, t.text),
+                (&d.environment, t.text),
+                (&d.model, t.dim),
+                (phase, t.text),
+            ];
+            let mut x = inner.x + 2;
+            for ((text, style), w) in cells.iter().zip(widths) {
+                put(buf, line, x, y, &clip(text, usize::from(w.saturating_sub(1))), *style);
+                x += w;
+            }
+            let done = d.succeeded + d.failed;
+            let count = format!(" {done}/{}", d.targets);
+            let pw = widths[5].saturating_sub(1);
+            let bar_w = pw.saturating_sub(u16::try_from(count.len()).unwrap_or(pw)).min(20);
+            let parts = [
+                Part { count: d.succeeded, symbol: '█', style: t.gauge_done },
+                Part { count: d.failed, symbol: '▓', style: t.gauge_failed },
+            ];
+            let at = Rect::new(x, y, bar_w, 1).intersection(line);
+            bar(buf, at, d.targets, &parts, Part { count: 0, symbol: '░', style: t.gauge_empty });
+            put(buf, line, x + bar_w, y, &count, t.text);
+            x += widths[5];
+            let fail_style = if d.failed > 0 { t.host(HostState::Failed) } else { t.dim };
+            put(buf, line, x, y, &d.failed.to_string(), fail_style);
+            x += widths[6];
+            let age = d.started_at.map_or_else(|| "-".to_owned(), |since| strings::age(app.now - since));
+            put(buf, line, x, y, &age, t.dim);
+        }
+    }
+
+    fn detail(&self, g: &Geometry, buf: &mut Buffer) {
+        let (app, t) = (self.app, &self.app.theme);
+        let live = &app.live;
+        let (Some(summary), Some(detail)) = (live.summary(), live.detail.as_ref()) else {
+            let text = if live.selected.is_some() { strings::LOADING } else { strings::NO_SELECTION };
+            put(buf, g.title, g.title.x + 1, g.title.y, text, t.dim);
+            return;
+        };
+        let title = format!(
+            "{} {}@{} → {} · {} · {} · requested by {}",
+            summary.key,
+            summary.release,
+            summary.version,
+            summary.environment,
+            summary.model,
+            summary.status.as_str().replace('_', " "),
+            summary.requested_by
+        );
+        let x = put(buf, g.title, g.title.x + 1, g.title.y, &title, t.title);
+        if let Some(change) =
+            summary.change_ref.as_deref().filter(|c| usize::from(x) + 2 + c.len() <= usize::from(g.title.right()))
+        {
+            put(buf, g.title, x + 2, g.title.y, change, t.dim);
+        }
+        Pipeline { phases: &detail.phases, theme: t }.render(g.pipeline, buf);
+
+        let silent_before = app.now - app.session.config.dashboard.silent_after;
+        let counts = tally(&detail.targets, silent_before);
+        let mut spans = vec![Span::styled(format!(" {} {} ", strings::HOSTS, detail.targets.len()), t.title)];
+        for (state, n) in HostState::ALL.iter().zip(counts) {
+            if n > 0 {
+                spans.push(Span::styled(format!("{}{n} ", state.symbol()), t.host(*state)));
+            }
+        }
+        let border = if live.focus == Focus::Hosts { t.title } else { t.border };
+        let inner = boxed(g.hosts, buf, Line::from(spans), border, false);
+        let grid = Rect::new(inner.x, inner.y, inner.width, u16::try_from(g.host_rows).unwrap_or(0).min(inner.height));
+        let cursor = (live.focus == Focus::Hosts).then_some(detail.cursor);
+        Heatmap { targets: &detail.targets, cursor, offset_rows: detail.host_offset, silent_before, theme: t }
+            .render(grid, buf);
+        if detail.targets.is_empty() {
+            put(buf, inner, inner.x, inner.y, strings::NO_TARGETS, t.dim);
+        }
+        if inner.height >= 2 && live.focus != Focus::Hosts {
+            let mut x = inner.x;
+            for state in HostState::ALL {
+                let mut sym = [0u8; 4];
+                x = put(buf, inner, x, inner.bottom() - 1, state.symbol().encode_utf8(&mut sym), t.host(state)) + 1;
+                x = put(buf, inner, x, inner.bottom() - 1, state.short(), t.dim) + 1;
+            }
+        } else if let (Some(target), true) = (detail.cursor_target(), inner.height >= 2) {
+            let state = host_state(target, silent_before);
+            let step = match (&target.last_step, target.last_status) {
+                (Some(s), Some(st)) => format!(" {s} {st}"),
+                _ => String::new(),
+            };
+            let info = format!("{} {} {}{step}", target.name, target.phase, state.label());
+            put(buf, inner, inner.x, inner.bottom() - 1, &info, t.host(state));
+        }
+
+        let mut title = vec![Span::styled(format!(" {} ", strings::EVENTS), t.title)];
+        if detail.tail_scroll > 0 {
+            let waiting = format!("{} new · {} ", detail.unseen, strings::FOLLOW_HINT);
+            title.push(Span::styled(waiting, t.warning));
+        }
+        let inner = boxed(g.events, buf, Line::from(title), t.border, false);
+        if detail.tail.is_empty() {
+            put(buf, inner, inner.x, inner.y, strings::NO_EVENTS, t.dim);
+        }
+        EventTail {
+            events: &detail.tail,
+            scroll: detail.tail_scroll,
+            zone: app.session.config.timezone,
+            show_target: true,
+            theme: t,
+        }
+        .render(inner, buf);
+
+        if let Some(pane) = &live.target {
+            let area = g.hosts.union(g.events);
+            let found = detail.target_named(&pane.name);
+            target::TargetOverlay { app, pane, target: found, silent_before }.render(area, buf);
+        }
+    }
+}
