@@ -67,7 +67,8 @@ fn print_detail(out: &mut impl Write, d: &DeploymentDetail, tz: chrono_tz::Tz) -
             };
             let note =
                 t.last_error.as_deref().filter(|_| t.status == crate::domain::TargetStatus::Failed).unwrap_or("");
-            writeln!(out, "    {:<24} {:<10} {:<22} {}", t.name, t.status, last, first_line(note))?;
+            let line = format!("    {:<24} {:<10} {:<22} {}", t.name, t.status, last, first_line(note));
+            writeln!(out, "{}", line.trim_end())?;
         }
     }
     Ok(())
