@@ -24,6 +24,9 @@ use tokio::sync::mpsc::UnboundedSender;
 pub const POLL: Duration = Duration::from_millis(30);
 /// Events of the selected deployment kept for the tail.
 pub const TAIL_CAP: usize = 500;
+/// New events of the selected deployment read per refresh; past this many the tail restarts
+/// from the newest ones (nobody reads hundreds of lines per 30 ms, and reading them costs).
+pub const TAIL_FETCH: usize = 200;
 /// Events of one target shown when it is opened.
 pub const TARGET_EVENTS: usize = 200;
 /// Deployments listed (newest first, before the running-first ordering).
@@ -54,6 +57,8 @@ pub struct DetailUpdate {
     /// New events, oldest first; with `reset_tail` they replace the tail.
     pub events: Vec<StoredEvent>,
     pub reset_tail: bool,
+    /// How many new events the deployment has (may be more than `events` holds).
+    pub new_events: usize,
 }
 
 /// The events of one opened target.
@@ -161,8 +166,9 @@ impl Loader {
                     phases: s.phases(key)?,
                     targets: if all_targets { s.targets(key)? } else { s.targets_changed_since(key, seen)? },
                     all_targets,
-                    events: if count == 0 { Vec::new() } else { s.deployment_events_after(key, seen, TAIL_CAP)? },
-                    reset_tail: count > TAIL_CAP,
+                    events: if count == 0 { Vec::new() } else { s.deployment_events_after(key, seen, TAIL_FETCH)? },
+                    reset_tail: count > TAIL_FETCH,
+                    new_events: count,
                 });
             }
             let seq = touched.iter().map(|t| t.newest_seq).max().unwrap_or(seen);
@@ -182,6 +188,7 @@ impl Loader {
                 all_targets: true,
                 events: s.events(key, TAIL_CAP)?,
                 reset_tail: true,
+                new_events: 0,
             })
         })
     }

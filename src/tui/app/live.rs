@@ -53,6 +53,9 @@ pub struct Detail {
     pub tail_scroll: usize,
     /// Events that arrived while scrolled up.
     pub unseen: usize,
+    /// Too many events arrived while scrolled up to keep the tail contiguous: the tail stays
+    /// as the user sees it and is reloaded when they follow again.
+    pub stale: bool,
 }
 
 /// One target opened with Enter.
@@ -98,6 +101,7 @@ impl Detail {
             tail: VecDeque::new(),
             tail_scroll: 0,
             unseen: 0,
+            stale: false,
         }
     }
 
@@ -184,6 +188,11 @@ impl Live {
                     }
                 }
             }
+        }
+        if !d.all_targets && (detail.stale || (d.reset_tail && detail.tail_scroll > 0)) {
+            detail.stale = true;
+            detail.unseen += d.new_events;
+            return;
         }
         if d.reset_tail {
             detail.tail.clear();
@@ -285,7 +294,13 @@ impl Live {
             }
             (Action::PageUp, _) => self.scroll_tail(|s| s + page),
             (Action::PageDown, _) => self.scroll_tail(|s| s.saturating_sub(page)),
-            (Action::Follow, _) => self.scroll_tail(|_| 0),
+            (Action::Follow, _) => {
+                self.scroll_tail(|_| 0);
+                if let Some(d) = self.detail.as_mut().filter(|d| d.stale) {
+                    d.stale = false;
+                    return vec![Cmd::Select(Some(d.key))];
+                }
+            }
             (Action::Back, Focus::Hosts) => self.focus = Focus::List,
             (Action::Back, Focus::List) if !self.filter.is_empty() => return self.set_filter(String::new(), g),
             (Action::Open, Focus::List) if self.detail.as_ref().is_some_and(|d| !d.targets.is_empty()) => {

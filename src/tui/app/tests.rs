@@ -86,6 +86,7 @@ fn detail(key: i64, events: Vec<StoredEvent>, all: bool) -> DetailUpdate {
         targets: if all { (1..=60).map(target).collect() } else { Vec::new() },
         all_targets: all,
         reset_tail: all,
+        new_events: events.len(),
         events,
     }
 }
@@ -288,4 +289,24 @@ fn a_changed_summary_reorders_the_list_but_keeps_the_selection() {
     assert_eq!(shown(&app), vec![3, 2, 1]);
     assert_eq!(app.live.selected, Some(DeploymentKey(2)));
     assert_eq!(app.live.summary().map(|s| s.succeeded), Some(25));
+}
+
+#[test]
+fn a_flood_while_scrolled_up_freezes_the_tail_and_end_reloads_it() {
+    let mut app = app();
+    key(&mut app, KeyCode::PageUp);
+    let before: Vec<i64> = app.live.detail.as_ref().expect("detail").tail.iter().map(|e| e.seq).collect();
+    let mut flood = detail(2, (1_000..1_200).map(|s| event(s, 2, "web-04")).collect(), false);
+    (flood.reset_tail, flood.new_events) = (true, 5_000);
+    app.update(Msg::Data(Box::new(Refresh { detail: Some(flood), ..Refresh::default() })));
+    let d = app.live.detail.as_ref().expect("detail");
+    assert_eq!(d.tail.iter().map(|e| e.seq).collect::<Vec<_>>(), before, "what the user reads stays");
+    assert_eq!((d.unseen, d.stale), (5_000, true));
+    assert_eq!(key(&mut app, KeyCode::End), vec![Cmd::Select(Some(DeploymentKey(2)))]);
+    app.update(Msg::Data(Box::new(Refresh {
+        detail: Some(detail(2, vec![event(1_300, 2, "web-04")], true)),
+        ..Refresh::default()
+    })));
+    let d = app.live.detail.as_ref().expect("detail");
+    assert_eq!((d.tail.len(), d.tail_scroll, d.unseen, d.stale), (1, 0, 0, false));
 }

@@ -210,7 +210,7 @@ impl LiveScreen<'_> {
             let mut x = inner.x;
             for state in HostState::ALL {
                 let mut sym = [0u8; 4];
-                x = put(buf, inner, x, inner.bottom() - 1, state.symbol().encode_utf8(&mut sym), t.host(state)) + 1;
+                x = put(buf, inner, x, inner.bottom() - 1, state.symbol().encode_utf8(&mut sym), t.host(state));
                 x = put(buf, inner, x, inner.bottom() - 1, state.short(), t.dim) + 1;
             }
         } else if let (Some(target), true) = (detail.cursor_target(), inner.height >= 2) {
