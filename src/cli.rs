@@ -4,7 +4,9 @@
 //! or input error. Each subcommand lives in its own file as `run(ctx, args)`.
 
 mod bench;
+mod bench_latency;
 mod config_cmd;
+mod demo;
 mod emit;
 mod events;
 mod ingest;
@@ -51,9 +53,24 @@ pub enum Command {
     /// Check or show the configuration
     #[command(subcommand)]
     Config(config_cmd::Command),
+    /// Open the dashboard (the default when no command is given)
+    Tui(TuiArgs),
+    /// A seeded log, the real receiver and simulated agents, on the dashboard
+    Demo(demo::Args),
     /// Measure shipdeck on this machine
     #[command(subcommand)]
     Bench(bench::Command),
+}
+
+/// Options of the dashboard.
+#[derive(Debug, Default, clap::Args)]
+pub struct TuiArgs {
+    /// Hide every action that writes to the log
+    #[arg(long)]
+    pub read_only: bool,
+    /// Show this receiver address in the header
+    #[arg(long, value_name = "ADDR")]
+    pub receiver: Option<String>,
 }
 
 /// What every command may need.
@@ -121,7 +138,9 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
     let config = Config::load(cli.config.as_deref()).map_err(|e| usage(e.to_string()))?;
     let ctx = Context { config, db_flag: cli.db, clock };
     match cli.command {
-        None => dashboard(&ctx),
+        None => dashboard(&ctx, &TuiArgs::default()),
+        Some(Command::Tui(a)) => dashboard(&ctx, &a),
+        Some(Command::Demo(a)) => demo::run(&ctx, ctx.db_flag.clone(), &a),
         Some(Command::Plan(a)) => plan::run(&ctx, &a),
         Some(Command::Status(a)) => status::run(&ctx, &a),
         Some(Command::Events(a)) => events::run(&ctx, &a),
@@ -134,8 +153,16 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
     }
 }
 
-fn dashboard(_ctx: &Context) -> anyhow::Result<i32> {
-    Err(usage("the dashboard is not built yet: use `shipdeck status`, `shipdeck list` or `shipdeck serve`"))
+fn dashboard(ctx: &Context, args: &TuiArgs) -> anyhow::Result<i32> {
+    let opts = crate::tui::TuiOptions {
+        db: ctx.db_path()?,
+        config: ctx.config.clone(),
+        clock: ctx.clock.clone(),
+        read_only: args.read_only,
+        receiver: args.receiver.clone(),
+    };
+    runtime()?.block_on(crate::tui::run(opts))?;
+    Ok(0)
 }
 
 /// The exit code for an error: 2 for usage and input errors, 1 otherwise.

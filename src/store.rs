@@ -109,6 +109,12 @@ impl Store {
         StoreError::Sql { path: self.path.clone(), source }
     }
 
+    /// Trades durability for speed while loading generated data (the demo's history): commits
+    /// stop waiting for the disk. Never use it for events an agent is told were stored.
+    pub fn relax_durability_for_bulk_load(&mut self) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "synchronous", "OFF").map_err(|e| self.sql(e))
+    }
+
     /// The raw connection, for benchmarks that compare against plain SQLite.
     #[doc(hidden)]
     pub fn connection(&mut self) -> &mut Connection {

@@ -5,6 +5,7 @@
 //! append rate for the same rows, so the number means something on any machine.
 
 use super::Context;
+use crate::demo::rng::Rng;
 use crate::domain::{AgentEvent, DeploymentKey, EventStatus, ReleaseRef};
 use crate::server::{Receiver, ServerOptions};
 use crate::store::{PlanRequest, Store, Submission};
@@ -16,6 +17,14 @@ use std::time::{Duration, Instant};
 pub enum Command {
     /// Agents posting NDJSON to the receiver on loopback, against SQLite's raw append rate
     Ingest(IngestArgs),
+    /// Commit-to-dashboard latency while the receiver ingests a steady stream
+    Latency(super::bench_latency::Args),
+    /// The dashboard: frame cost, refresh cost, start to first frame, memory
+    Dashboard {
+        /// Reuse (or keep) the 1,000,000-event log here
+        #[arg(long, value_name = "PATH")]
+        db: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -47,6 +56,8 @@ pub struct IngestArgs {
 pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
     match cmd {
         Command::Ingest(a) => ingest(ctx, a),
+        Command::Latency(a) => super::bench_latency::run(ctx, a),
+        Command::Dashboard { db } => crate::tui::bench::bench(db.clone()).map(|()| 0),
     }
 }
 
@@ -58,45 +69,11 @@ fn ingest(ctx: &Context, a: &IngestArgs) -> anyhow::Result<i32> {
     std::fs::create_dir_all(&dir)?;
     let db = dir.join("bench.db");
     let _ = std::fs::remove_file(&db);
-    let model = ctx.config.model("phased").map_err(super::usage)?.clone();
-    let now = ctx.clock.now();
-
     println!(
         "shipdeck bench ingest: {} agents x {} requests x {} events ({} hosts per request, {} targets), log prefilled with {} events",
         a.agents, a.requests, a.batch, a.hosts_per_request, a.targets, a.prefill
     );
-    let t = Instant::now();
-    let mut store = Store::open(&db)?;
-    let hosts = |n: usize, prefix: &str| (0..n).map(|i| format!("{prefix}-{i:05}")).collect::<Vec<_>>();
-    let plan = |store: &mut Store, targets: Vec<String>| -> anyhow::Result<DeploymentKey> {
-        let req = PlanRequest {
-            release: "bench-svc@1.0.0".parse::<ReleaseRef>().map_err(|e| anyhow::anyhow!(e))?,
-            environment: "production".into(),
-            model_name: "phased".into(),
-            model: &model,
-            targets,
-            change_ref: None,
-            requested_by: "bench".into(),
-            planned_start: now,
-            now,
-        };
-        Ok(store.plan(&req)?.0)
-    };
-    // History: past deployments of 1,000 hosts with 10 events each, in 10,000-event commits.
-    let mut filled = 0;
-    while filled < a.prefill {
-        let key = plan(&mut store, hosts(1_000, "old"))?;
-        let n = (a.prefill - filled).min(10_000);
-        let mut rng = Rng::seeded(filled as u64);
-        let events = (0..n)
-            .map(|i| (i + 1, agent_event(key, &format!("old-{:05}", i % 1_000), i / 1_000, now, &mut rng)))
-            .collect();
-        store.ingest(&[Submission { events, received_ms: now.timestamp_millis() }])?;
-        filled += n;
-    }
-    let live = plan(&mut store, hosts(a.targets, "web"))?;
-    drop(store);
-    println!("prefill: {} events in {:.1} s", a.prefill, t.elapsed().as_secs_f64());
+    let live = prefill(ctx, &db, a.prefill, a.targets)?;
 
     // The receiver and the agents share this process (and its two cores, on the CI machine).
     reset_peak_rss();
@@ -108,7 +85,7 @@ fn ingest(ctx: &Context, a: &IngestArgs) -> anyhow::Result<i32> {
     println!("peak RSS during the run: {} MiB", peak / 1024);
 
     let total = a.agents * a.requests * a.batch;
-    let raw = raw_append(&db, total, now)?;
+    let raw = raw_append(&db, total, ctx.clock.now())?;
     println!("raw append (one prepared statement, 10,000-row transactions, no index): {raw:.0} rows/s");
     println!("ratio end to end / raw: {:.3}", e2e / raw);
 
@@ -138,8 +115,46 @@ fn ingest(ctx: &Context, a: &IngestArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// Writes `events` events of past deployments (1,000 hosts, 10 events each, in 10,000-event
+/// commits) and plans a live deployment of `targets` hosts `web-00000`...; returns its key.
+pub(super) fn prefill(ctx: &Context, db: &Path, events: usize, targets: usize) -> anyhow::Result<DeploymentKey> {
+    let model = ctx.config.model("phased").map_err(super::usage)?.clone();
+    let now = ctx.clock.now();
+    let t = Instant::now();
+    let mut store = Store::open(db)?;
+    let hosts = |n: usize, prefix: &str| (0..n).map(|i| format!("{prefix}-{i:05}")).collect::<Vec<_>>();
+    let plan = |store: &mut Store, targets: Vec<String>| -> anyhow::Result<DeploymentKey> {
+        let req = PlanRequest {
+            release: ReleaseRef { name: "bench-svc".into(), version: "1.0.0".into() },
+            environment: "production".into(),
+            model_name: "phased".into(),
+            model: &model,
+            targets,
+            change_ref: None,
+            requested_by: "bench".into(),
+            planned_start: now,
+            now,
+        };
+        Ok(store.plan(&req)?.0)
+    };
+    let mut filled = 0;
+    while filled < events {
+        let key = plan(&mut store, hosts(1_000, "old"))?;
+        let n = (events - filled).min(10_000);
+        let mut rng = Rng::seeded(filled as u64);
+        let batch = (0..n)
+            .map(|i| (i + 1, agent_event(key, &format!("old-{:05}", i % 1_000), i / 1_000, now, &mut rng)))
+            .collect();
+        store.ingest(&[Submission { events: batch, received_ms: now.timestamp_millis() }])?;
+        filled += n;
+    }
+    let live = plan(&mut store, hosts(targets, "web"))?;
+    println!("prefill: {events} events in {:.1} s", t.elapsed().as_secs_f64());
+    Ok(live)
+}
+
 /// The n-th event of a host: its lifecycle steps started and succeeded, then progress notes.
-fn agent_event(key: DeploymentKey, target: &str, n: usize, at: DateTime<Utc>, rng: &mut Rng) -> AgentEvent {
+pub(super) fn agent_event(key: DeploymentKey, target: &str, n: usize, at: DateTime<Utc>, rng: &mut Rng) -> AgentEvent {
     let (step, status) = match n {
         0..=5 => (STEPS[n / 2], if n % 2 == 0 { EventStatus::Started } else { EventStatus::Succeeded }),
         _ => ("verify", EventStatus::Info),
@@ -158,7 +173,7 @@ fn agent_event(key: DeploymentKey, target: &str, n: usize, at: DateTime<Utc>, rn
 }
 
 /// Appends an event as one NDJSON line, as an agent would write it.
-fn push_ndjson_line(body: &mut String, e: &AgentEvent) {
+pub(super) fn push_ndjson_line(body: &mut String, e: &AgentEvent) {
     use std::fmt::Write;
     let _ = writeln!(
         body,
@@ -171,27 +186,6 @@ fn push_ndjson_line(body: &mut String, e: &AgentEvent) {
         e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         e.message.as_deref().unwrap_or_default()
     );
-}
-
-/// A small xorshift generator: random UUIDv4 ids without a system call per id.
-struct Rng(u64);
-
-impl Rng {
-    fn seeded(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn uuid_v4(&mut self) -> String {
-        let bytes = (u128::from(self.next()) << 64 | u128::from(self.next())).to_le_bytes();
-        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
-    }
 }
 
 async fn post_all(ctx: &Context, db: &Path, live: DeploymentKey, a: &IngestArgs) -> anyhow::Result<(usize, Duration)> {
@@ -217,7 +211,7 @@ async fn post_all(ctx: &Context, db: &Path, live: DeploymentKey, a: &IngestArgs)
             // Request r carries events of `spread` hosts of this agent, in turn; a host's k-th
             // appearance brings its next events (lifecycle steps, then progress notes).
             let mut sent = vec![0usize; per_agent];
-            let mut rng = Rng::seeded(agent as u64 + 1);
+            let mut rng = Rng::seeded(agent as u64 + 1000);
             for r in 0..requests {
                 let mut body = String::with_capacity(batch * 200);
                 for i in 0..batch {

@@ -1,0 +1,156 @@
+//! The demo's past: a few hundred deployments over ~90 days across services and environments,
+//! with successes, failures and rollbacks, written through the same store paths as live data
+//! (plan, then events ingested at the times they happened).
+
+use super::rng::Rng;
+use crate::config::Config;
+use crate::domain::{AgentEvent, DeploymentKey, EventStatus, ReleaseRef};
+use crate::store::{PlanRequest, Store, StoreError, Submission};
+use chrono::{DateTime, Duration, Utc};
+
+/// A service of the demo estate: its model and fleet size per environment.
+pub struct Service {
+    pub name: &'static str,
+    pub model: &'static str,
+    pub prefix: &'static str,
+    pub production_hosts: usize,
+}
+
+pub const SERVICES: [Service; 6] = [
+    Service { name: "payments-api", model: "phased", prefix: "pay", production_hosts: 40 },
+    Service { name: "checkout-web", model: "rolling", prefix: "web", production_hosts: 36 },
+    Service { name: "search-svc", model: "canary", prefix: "srch", production_hosts: 24 },
+    Service { name: "auth-gateway", model: "phased", prefix: "auth", production_hosts: 20 },
+    Service { name: "inventory-db", model: "big-bang", prefix: "inv", production_hosts: 6 },
+    Service { name: "notify-worker", model: "rolling", prefix: "ntf", production_hosts: 30 },
+];
+
+/// Error texts agents really report.
+pub const FAILURES: [(&str, &str); 6] = [
+    (
+        "install",
+        "dpkg: error processing package (--configure): installed post-installation script returned error exit status 1",
+    ),
+    ("install", "No space left on device while unpacking /var/cache/apt/archives (need 212 MB, 41 MB free)"),
+    ("download", "checksum mismatch: expected sha256 9f2c41e0..., got 03b7d9aa... (artifact re-uploaded?)"),
+    ("verify", "health check failed: GET /healthz returned 503 for 120s (dependency 'ledger-db' unreachable)"),
+    (
+        "verify",
+        "smoke test 'checkout-happy-path' failed: expected HTTP 200, got 500 (NullPointerException in CartService)",
+    ),
+    ("install", "systemd: unit failed to start within 90s (Main process exited, code=exited, status=78/CONFIG)"),
+];
+
+/// What the history holds, for the summary.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Seeded {
+    pub deployments: usize,
+    pub events: usize,
+    pub failed: usize,
+}
+
+/// Writes `count` past deployments ending before `now`.
+pub fn seed(
+    store: &mut Store,
+    config: &Config,
+    rng: &mut Rng,
+    now: DateTime<Utc>,
+    count: usize,
+) -> Result<Seeded, StoreError> {
+    store.relax_durability_for_bulk_load()?;
+    let mut seeded = Seeded::default();
+    let mut versions = [0u64; SERVICES.len()];
+    // Oldest first, so keys grow with time like a real log.
+    let mut starts: Vec<i64> =
+        (0..count).map(|_| i64::try_from(rng.range(3_600, 90 * 86_400)).unwrap_or(3_600)).collect();
+    starts.sort_unstable_by(|a, b| b.cmp(a));
+    for ago in starts {
+        let si = usize::try_from(rng.range(0, SERVICES.len() as u64)).unwrap_or(0);
+        let service = &SERVICES[si];
+        versions[si] += 1;
+        let production = rng.chance(0.6);
+        let (env, hosts, model_name) = if production {
+            (if rng.chance(0.15) { "dr-site" } else { "production" }, service.production_hosts, service.model)
+        } else {
+            ("staging", usize::try_from(rng.range(3, 7)).unwrap_or(4), "big-bang")
+        };
+        let Ok(model) = config.model(model_name) else { continue };
+        let start = now - Duration::seconds(ago);
+        let version = format!("{}.{}.{}", 1 + versions[si] / 40, versions[si] / 8 % 5, versions[si] % 8);
+        let targets: Vec<String> = (1..=hosts).map(|i| format!("{}-{}-{i:02}", service.prefix, &env[..3])).collect();
+        let req = PlanRequest {
+            release: ReleaseRef { name: service.name.into(), version },
+            environment: env.into(),
+            model_name: model_name.into(),
+            model,
+            targets,
+            change_ref: production.then(|| format!("CHG-{}", 4000 + seeded.deployments)),
+            requested_by: rng.pick(&["dana", "omar", "sam", "priya"]).to_string(),
+            planned_start: start,
+            now: start - Duration::hours(i64::try_from(rng.range(2, 48)).unwrap_or(4)),
+        };
+        let (key, phases) = store.plan(&req)?;
+        // About one deployment in eight fails in some phase.
+        let doomed = rng.chance(0.12).then(|| usize::try_from(rng.range(0, phases.len() as u64)).unwrap_or(0));
+        let mut t = start;
+        for (pi, phase) in phases.iter().enumerate() {
+            let failing = if doomed == Some(pi) { phase.failure_budget + 1 } else { usize::from(rng.chance(0.1)) };
+            let (events, end) =
+                phase_events(key, &model.steps, &phase.targets, failing.min(phase.targets.len()), rng, t);
+            seeded.events += events.len();
+            let (begun, rest): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.at == t);
+            for (batch, at) in [(begun, t), (rest, end)] {
+                let events = batch.into_iter().enumerate().map(|(i, e)| (i + 1, e)).collect();
+                store.ingest(&[Submission { events, received_ms: at.timestamp_millis() }])?;
+            }
+            if doomed == Some(pi) {
+                seeded.failed += 1;
+                break;
+            }
+            // Approval, bake and the next window take a while.
+            t = end + Duration::minutes(i64::try_from(rng.range(10, 90)).unwrap_or(20));
+        }
+        seeded.deployments += 1;
+    }
+    Ok(seeded)
+}
+
+/// Events of one phase: every host starts at `start`; `failing` hosts fail a step for good.
+fn phase_events(
+    key: DeploymentKey,
+    steps: &[String],
+    hosts: &[String],
+    failing: usize,
+    rng: &mut Rng,
+    start: DateTime<Utc>,
+) -> (Vec<AgentEvent>, DateTime<Utc>) {
+    let mut events = Vec::with_capacity(hosts.len() * steps.len() * 2);
+    let mut end = start;
+    for (hi, host) in hosts.iter().enumerate() {
+        let mut t = start;
+        let fails_at = (hi < failing).then(|| usize::try_from(rng.range(0, steps.len() as u64)).unwrap_or(0));
+        for (si, step) in steps.iter().enumerate() {
+            let ev = |status: EventStatus, at: DateTime<Utc>, message: Option<String>, id: String| AgentEvent {
+                id,
+                deployment: key.to_string(),
+                target: Some(host.clone()),
+                phase: None,
+                step: step.clone(),
+                status,
+                at,
+                message,
+                data: None,
+            };
+            events.push(ev(EventStatus::Started, t, None, rng.uuid_v4()));
+            t += Duration::seconds(i64::try_from(rng.range(15, 180)).unwrap_or(30));
+            if fails_at == Some(si) {
+                let text = FAILURES.iter().find(|(s, _)| s == step).map_or("step failed", |(_, m)| m);
+                events.push(ev(EventStatus::Failed, t, Some(text.to_owned()), rng.uuid_v4()));
+                break;
+            }
+            events.push(ev(EventStatus::Succeeded, t, None, rng.uuid_v4()));
+        }
+        end = end.max(t);
+    }
+    (events, end)
+}

@@ -1,0 +1,136 @@
+//! The dashboard in a real terminal: tmux runs `shipdeck demo`, keys go in with send-keys, and
+//! what a person would see comes back with capture-pane.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A private tmux server (its own socket) running one window.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(cols: u16, rows: u16, command: &str) -> Self {
+        let socket = format!("shipdeck-e2e-{}", std::process::id());
+        let tmux = Self { socket };
+        let status = Command::new("tmux")
+            .args(["-L", &tmux.socket, "-f", "/dev/null", "new-session", "-d", "-x", &cols.to_string(), "-y", &rows.to_string(), command])
+            .env("TERM", "xterm-256color")
+            .env_remove("NO_COLOR")
+            .env("XDG_CONFIG_HOME", "/nonexistent-shipdeck-test")
+            .status()
+            .expect("tmux runs (CI installs it: apt-get install tmux)");
+        assert!(status.success(), "tmux new-session failed");
+        tmux
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").args(["-L", &self.socket]).args(args).output().expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.tmux(&["send-keys", "-t", "0", k]);
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "0"])
+    }
+
+    /// Waits until the screen shows `text`; panics with the screen when it never does.
+    #[track_caller]
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "never showed {text:?}; the screen:\n{screen}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn resize(&self, cols: u16, rows: u16) {
+        self.tmux(&["resize-window", "-t", "0", "-x", &cols.to_string(), "-y", &rows.to_string()]);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+#[test]
+fn a_deployment_manager_walks_through_the_demo_and_the_terminal_is_sane_after_quit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("demo.db");
+    let bin = env!("CARGO_BIN_EXE_shipdeck");
+    // After the dashboard quits, print the exit code and whether the tty is back in canonical
+    // (cooked) mode, then keep the pane open for reading.
+    let command = format!(
+        "{bin} demo --speed 4 --history 60 --db {}; echo EXIT=$?; stty -a | grep -o -- '-\\?icanon' | sed 's/^/TTY=/'; sleep 30",
+        db.display()
+    );
+    let t = Tmux::start(160, 45, &command);
+
+    let home = t.wait_for("Deployments");
+    assert!(home.contains("1 Live") && home.contains("2 Approvals") && home.contains("6 Metrics"), "{home}");
+    assert!(home.contains("receiver 127.0.0.1:"), "the header names the demo's receiver:\n{home}");
+    t.wait_for("payments-api@2.5.0");
+    // Live data arrives through the receiver: a rollout makes progress on screen.
+    t.wait_for("wave-1");
+
+    // Views by number and Tab.
+    t.keys(&["3"]);
+    t.wait_for("weekday-evenings");
+    t.keys(&["Tab"]);
+    t.wait_for("Notifications");
+    t.keys(&["1"]);
+    t.wait_for("Hosts");
+
+    // Filter the list by release.
+    t.keys(&["/", "c", "h", "e", "c", "k", "o", "u", "t", "Enter"]);
+    let filtered = t.wait_for("checkout-web@7.12.1");
+    let list: String = filtered.lines().take_while(|l| !l.starts_with('└')).collect::<Vec<_>>().join("\n");
+    assert!(!list.contains("payments-api"), "the filter hides other releases:\n{filtered}");
+
+    // Open the deployment's hosts, then one host.
+    t.keys(&["Enter", "Enter"]);
+    let target = t.wait_for("web-prd-001");
+    assert!(target.contains("Events") || target.contains("events"), "{target}");
+    t.keys(&["Escape", "Escape", "Escape"]);
+
+    // Help is generated from the keymap.
+    t.keys(&["?"]);
+    let help = t.wait_for("Keys");
+    assert!(help.contains("pause / resume live updates"), "{help}");
+    t.keys(&["Escape"]);
+
+    // Pause.
+    t.keys(&["Space"]);
+    t.wait_for("PAUSED");
+    t.keys(&["Space"]);
+
+    // Resizing never breaks the screen; too small says so.
+    t.resize(30, 8);
+    t.wait_for("too small");
+    t.resize(100, 30);
+    t.wait_for("Deployments");
+
+    t.keys(&["q"]);
+    let after = t.wait_for("EXIT=");
+    assert!(after.contains("EXIT=0"), "{after}");
+    assert!(after.contains("the log is kept at"), "{after}");
+    let tty = t.wait_for("TTY=");
+    assert!(tty.contains("TTY=icanon") && !tty.contains("TTY=-icanon"), "raw mode was left on:\n{tty}");
+    assert_eq!(t.tmux(&["display-message", "-p", "-t", "0", "#{alternate_on}"]).trim(), "0", "still on the alternate screen");
+    assert_eq!(t.tmux(&["display-message", "-p", "-t", "0", "#{cursor_flag}"]).trim(), "1", "the cursor is hidden");
+}
