@@ -62,7 +62,11 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
     drop(req_tx);
     follower.join().map_err(|_| anyhow::anyhow!("the loader thread panicked"))?;
     let seen = seen.join().map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
-    println!("load: {posted} events in {:.1} s = {:.0} events/s", elapsed.as_secs_f64(), posted as f64 / elapsed.as_secs_f64());
+    println!(
+        "load: {posted} events in {:.1} s = {:.0} events/s",
+        elapsed.as_secs_f64(),
+        posted as f64 / elapsed.as_secs_f64()
+    );
 
     // Every event of the run: when its agent sent it, and when the dashboard first knew of it.
     let store = Store::open_existing(&db)?;
@@ -94,12 +98,21 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
 }
 
 fn wall_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
 }
 
 /// Paced agents: each posts a batch of `BATCH` events at a fixed interval.
-async fn load(ctx: &Context, db: &Path, live: crate::domain::DeploymentKey, a: &Args) -> anyhow::Result<(usize, Duration)> {
-    let receiver = Receiver::bind("127.0.0.1:0", ServerOptions { db: db.to_path_buf(), token: None, clock: ctx.clock.clone() }).await?;
+async fn load(
+    ctx: &Context,
+    db: &Path,
+    live: crate::domain::DeploymentKey,
+    a: &Args,
+) -> anyhow::Result<(usize, Duration)> {
+    let receiver =
+        Receiver::bind("127.0.0.1:0", ServerOptions { db: db.to_path_buf(), token: None, clock: ctx.clock.clone() })
+            .await?;
     let url = format!("http://{}/v1/events", receiver.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(receiver.serve(async {

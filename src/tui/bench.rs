@@ -295,13 +295,3 @@ pub fn bench(db: Option<PathBuf>) -> anyhow::Result<()> {
     println!("         (VmHWM includes building the log when it was not reused)");
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    /// `cargo test --release --lib tui::bench -- --ignored --nocapture`
-    #[test]
-    #[ignore = "a benchmark: builds a 1,000,000-event log"]
-    fn dashboard_bench() {
-        super::bench(std::env::var_os("SHIPDECK_BENCH_DB").map(Into::into)).expect("bench runs");
-    }
-}
