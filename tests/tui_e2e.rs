@@ -16,7 +16,19 @@ impl Tmux {
         let socket = format!("shipdeck-e2e-{}", std::process::id());
         let tmux = Self { socket };
         let status = Command::new("tmux")
-            .args(["-L", &tmux.socket, "-f", "/dev/null", "new-session", "-d", "-x", &cols.to_string(), "-y", &rows.to_string(), command])
+            .args([
+                "-L",
+                &tmux.socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                &cols.to_string(),
+                "-y",
+                &rows.to_string(),
+                command,
+            ])
             .env("TERM", "xterm-256color")
             .env_remove("NO_COLOR")
             .env("XDG_CONFIG_HOME", "/nonexistent-shipdeck-test")
@@ -131,6 +143,10 @@ fn a_deployment_manager_walks_through_the_demo_and_the_terminal_is_sane_after_qu
     assert!(after.contains("the log is kept at"), "{after}");
     let tty = t.wait_for("TTY=");
     assert!(tty.contains("TTY=icanon") && !tty.contains("TTY=-icanon"), "raw mode was left on:\n{tty}");
-    assert_eq!(t.tmux(&["display-message", "-p", "-t", "0", "#{alternate_on}"]).trim(), "0", "still on the alternate screen");
+    assert_eq!(
+        t.tmux(&["display-message", "-p", "-t", "0", "#{alternate_on}"]).trim(),
+        "0",
+        "still on the alternate screen"
+    );
     assert_eq!(t.tmux(&["display-message", "-p", "-t", "0", "#{cursor_flag}"]).trim(), "1", "the cursor is hidden");
 }
