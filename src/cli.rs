@@ -3,12 +3,16 @@
 //! Exit codes are a contract (DESIGN.md): 0 success, 1 a failure the command reports, 2 a usage
 //! or input error. Each subcommand lives in its own file as `run(ctx, args)`.
 
+mod approve;
+mod audit;
 mod bench;
+mod bench_gates;
 mod bench_latency;
 mod config_cmd;
 mod demo;
 mod emit;
 mod events;
+mod gate;
 mod ingest;
 mod list;
 mod plan;
@@ -60,6 +64,22 @@ pub enum Command {
     /// Measure shipdeck on this machine
     #[command(subcommand)]
     Bench(bench::Command),
+    /// Approve a phase's gate
+    Approve(approve::ApproveArgs),
+    /// Reject a phase's gate (halts the deployment)
+    Reject(approve::RejectArgs),
+    /// Run a failed phase again
+    Retry(approve::RecoverArgs),
+    /// Stop a deployment whose phase failed
+    Abort(approve::RecoverArgs),
+    /// Roll back a deployment whose phase failed
+    Rollback(approve::RecoverArgs),
+    /// Wait for, show or list gates
+    #[command(subcommand)]
+    Gate(gate::Command),
+    /// Verify or list the audit trail of decisions
+    #[command(subcommand)]
+    Audit(audit::Command),
 }
 
 /// Options of the dashboard.
@@ -149,6 +169,13 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Emit(a)) => emit::run(&ctx, &a),
         Some(Command::Ingest(a)) => ingest::run(&ctx, &a),
         Some(Command::Bench(c)) => bench::run(&ctx, &c),
+        Some(Command::Approve(a)) => approve::approve(&ctx, &a),
+        Some(Command::Reject(a)) => approve::reject(&ctx, &a),
+        Some(Command::Retry(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Retry, &a),
+        Some(Command::Abort(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Abort, &a),
+        Some(Command::Rollback(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Rollback, &a),
+        Some(Command::Gate(c)) => gate::run(&ctx, &c),
+        Some(Command::Audit(c)) => audit::run(&ctx, &c),
         Some(Command::Config(_)) => unreachable!("handled above"),
     }
 }

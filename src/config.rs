@@ -7,6 +7,7 @@
 
 mod locate;
 mod sections;
+mod team;
 
 pub use sections::{DashboardConfig, Person, ReceiverConfig, Stakeholder};
 

@@ -5,6 +5,7 @@
 
 pub mod duration;
 pub mod event;
+pub mod gate;
 pub mod lifecycle;
 pub mod model;
 pub mod phase;

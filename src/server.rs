@@ -6,6 +6,7 @@
 //! bounded, as is the number of bodies read at once: under overload agents wait, the process
 //! does not grow.
 
+mod gates;
 mod routes;
 mod writer;
 
@@ -50,6 +51,8 @@ pub(crate) struct AppState {
     token: Option<Arc<str>>,
     clock: SharedClock,
     bodies: Arc<tokio::sync::Semaphore>,
+    /// Wakes gate long-polls when another process commits.
+    gates: gates::Watcher,
 }
 
 /// A receiver bound to a port and ready to serve.
@@ -71,6 +74,7 @@ impl Receiver {
             token: opts.token.map(Arc::from),
             clock: opts.clock,
             bodies: Arc::new(tokio::sync::Semaphore::new(MAX_BODIES_IN_FLIGHT)),
+            gates: gates::Watcher::new(opts.db.clone()),
         };
         Ok(Self { listener, router: routes::router(state), writer })
     }

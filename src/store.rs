@@ -7,12 +7,14 @@
 //! in `PRAGMA user_version`; a log written by a newer shipdeck is refused, never downgraded.
 
 mod dedupe;
+mod gates;
 mod ingest;
 pub mod live;
 mod migrations;
 mod planning;
 mod queries;
 
+pub use gates::{AuditProblem, DecisionOutcome, DecisionRequest, GateError};
 pub use ingest::{IngestOutcome, Rejection, Submission};
 pub use planning::PlanRequest;
 pub use queries::ListFilter;

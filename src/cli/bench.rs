@@ -19,6 +19,8 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Commit-to-dashboard latency while the receiver ingests a steady stream
     Latency(super::bench_latency::Args),
+    /// How soon `gate wait` and the gate long-poll notice a decision (p50/p99)
+    Gates(super::bench_gates::Args),
     /// The dashboard: frame cost, refresh cost, start to first frame, memory
     Dashboard {
         /// Reuse (or keep) the 1,000,000-event log here
@@ -57,6 +59,7 @@ pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
     match cmd {
         Command::Ingest(a) => ingest(ctx, a),
         Command::Latency(a) => super::bench_latency::run(ctx, a),
+        Command::Gates(a) => super::bench_gates::run(ctx, a),
         Command::Dashboard { db } => crate::tui::bench::bench(db.clone()).map(|()| 0),
     }
 }

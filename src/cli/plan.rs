@@ -60,6 +60,8 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let targets = read_targets(&args.targets)?;
     let requested_by = args.requested_by.clone().unwrap_or_else(|| ctx.operator());
     let mut store = Store::open(&ctx.db_path()?)?;
+    // A gate that opens at plan notifies the people the config names.
+    store.sync_team(&ctx.config.members(), &ctx.config.subscriptions())?;
     let req = PlanRequest {
         release,
         environment: args.env.clone(),

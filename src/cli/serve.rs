@@ -14,6 +14,8 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let listen = args.listen.clone().unwrap_or_else(|| ctx.config.receiver.listen.clone());
     let db = ctx.db_path()?;
     let token = ctx.config.receiver.resolved_token();
+    // Gates that open as events arrive notify the people the config names.
+    crate::store::Store::open(&db)?.sync_team(&ctx.config.members(), &ctx.config.subscriptions())?;
     let opts = ServerOptions { db: db.clone(), token: token.clone(), clock: ctx.clock.clone() };
     super::runtime()?.block_on(async move {
         let receiver = Receiver::bind(&listen, opts).await?;

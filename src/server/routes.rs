@@ -16,16 +16,17 @@ pub(super) fn router(state: AppState) -> Router {
         .route("/v1/health", get(health))
         .route("/v1/events", post(post_events))
         .route("/v1/deployments/{key}", get(get_deployment))
+        .route("/v1/deployments/{key}/gates/{phase}", get(super::gates::get_gate))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint (see the README's agent API)") })
         .with_state(state)
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({ "error": message.into() }))).into_response()
 }
 
 /// Checks `Authorization: Bearer <token>` when a token is configured; `Some` is the refusal.
-fn denied(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+pub(super) fn denied(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     let expected = state.token.as_ref()?;
     let given =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));

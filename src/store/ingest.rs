@@ -386,7 +386,13 @@ fn update_phase(
     Ok(())
 }
 
-fn update_deployment(tx: &Transaction<'_>, id: i64, newest_seq: i64, now_ms: i64) -> rusqlite::Result<()> {
+/// Re-derives a deployment's status; gates (`gates::awaiting`) may make it `awaiting_approval`.
+pub(super) fn update_deployment(
+    tx: &rusqlite::Connection,
+    id: i64,
+    newest_seq: i64,
+    now_ms: i64,
+) -> rusqlite::Result<()> {
     let current: DeploymentStatus = tx
         .prepare_cached("SELECT status FROM deployments WHERE id = ?1")?
         .query_row([id], |r| r.get::<_, String>(0))?
@@ -398,8 +404,13 @@ fn update_deployment(tx: &Transaction<'_>, id: i64, newest_seq: i64, now_ms: i64
         .map(|s| s.map(|s| s.parse().unwrap_or(crate::domain::PhaseStatus::Pending)))
         .collect::<rusqlite::Result<Vec<_>>>()?;
     // Events never undo a decision that halted the deployment.
-    let status = if current.is_halted() { current } else { DeploymentStatus::from_phases(&phases) };
-    let started = (status != DeploymentStatus::Planned).then_some(now_ms);
+    let status = if current.is_halted() {
+        current
+    } else {
+        super::gates::awaiting(tx, id, DeploymentStatus::from_phases(&phases), now_ms)?
+    };
+    // Awaiting the first phase's approval is not a start.
+    let started = phases.iter().any(|p| *p != crate::domain::PhaseStatus::Pending).then_some(now_ms);
     let finished = status.is_final().then_some(now_ms);
     tx.prepare_cached(
         "UPDATE deployments SET status = ?2, started_ms = coalesce(started_ms, ?3),

@@ -90,6 +90,8 @@ impl Store {
                 }
             }
         }
+        // A gate on the first phase is pending from now on.
+        super::ingest::update_deployment(&tx, deployment_id, 0, now).map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok((DeploymentKey(deployment_id), phases))
     }

@@ -67,7 +67,8 @@ fn events_drive_target_phase_and_deployment_status() {
     assert_eq!(d.phases[0].status, PhaseStatus::Succeeded);
     assert_eq!(d.phases[0].succeeded, 2);
     assert_eq!(d.phases[1].status, PhaseStatus::Pending);
-    assert_eq!(d.summary.status, DeploymentStatus::Running);
+    // wave-1 has a gate, pending now that the pilot succeeded.
+    assert_eq!(d.summary.status, DeploymentStatus::AwaitingApproval);
     assert_eq!(d.summary.current_phase.as_deref(), Some("wave-1"));
     assert_eq!(d.target_list[0].status, TargetStatus::Succeeded);
     assert_eq!(d.target_list[0].last_step.as_deref(), Some("verify"));

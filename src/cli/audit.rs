@@ -1,0 +1,77 @@
+//! `shipdeck audit verify | list`: the hash-chained trail of every gate decision.
+
+use super::{Context, Reported, usage};
+use crate::domain::DeploymentKey;
+use crate::store::Store;
+use std::io::Write;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Check the chain: exit 0 when intact, 1 naming the first record changed, removed or inserted
+    Verify,
+    /// List decisions, oldest first
+    List {
+        /// Only this deployment's decisions
+        #[arg(long, value_name = "KEY")]
+        deployment: Option<String>,
+        /// Print JSON, one record per line
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
+    let store = Store::open_existing(&ctx.db_path()?)?;
+    match cmd {
+        Command::Verify => match store.audit_verify()? {
+            Ok(n) => {
+                println!("audit trail intact: {n} record(s)");
+                Ok(0)
+            }
+            Err(problem) => Err(Reported(problem.to_string()).into()),
+        },
+        Command::List { deployment, json } => {
+            let key = match deployment {
+                Some(k) => Some(k.parse::<DeploymentKey>().map_err(|e| usage(e.to_string()))?),
+                None => None,
+            };
+            let records = store.audit_records(key)?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let tz = ctx.config.timezone;
+            for r in &records {
+                if *json {
+                    serde_json::to_writer(&mut out, r)?;
+                    writeln!(out)?;
+                    continue;
+                }
+                let role = r.role.as_deref().map_or(String::new(), |x| format!(" as {x}"));
+                let os = r
+                    .os_user
+                    .as_deref()
+                    .filter(|u| *u != r.person)
+                    .map_or(String::new(), |u| format!(" (OS account {u})"));
+                let text = [
+                    r.reason.as_deref().map(|x| format!("reason: {x}")),
+                    r.comment.as_deref().map(|x| format!("comment: {x}")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; ");
+                writeln!(
+                    out,
+                    "{:>4}  {}  {} {:<10} {:<8} {}{role}{os}  {text}  {}",
+                    r.id,
+                    r.decided_at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z"),
+                    r.deployment,
+                    r.phase,
+                    r.decision,
+                    r.person,
+                    &r.hash[..12.min(r.hash.len())]
+                )?;
+            }
+            out.flush()?;
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! `shipdeck bench gates`: how soon `gate wait` and the long-poll notice a decision.
+//!
+//! Each round plans a deployment whose first phase is gated, starts a waiter (the code of
+//! `gate wait`, on the log file or long-polling the real receiver on loopback), lets it settle
+//! for a few milliseconds, records an approval from this process and measures from just before
+//! that decision's transaction to the moment the waiter returns. Conservative: the time of the
+//! decision itself (policy check, audit append, commit) is counted as latency.
+
+use super::Context;
+use super::gate::{wait_local, wait_server};
+use crate::domain::gate::Decision;
+use crate::domain::gate::view::WaitOutcome;
+use crate::domain::{DeploymentKey, GatePolicy, ReleaseRef};
+use crate::server::{Receiver, ServerOptions};
+use crate::store::{DecisionRequest, PlanRequest, Store};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Rounds for each of the two waiters
+    #[arg(long, default_value_t = 100)]
+    rounds: usize,
+}
+
+pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
+    let tmp = tempfile::Builder::new().prefix("shipdeck-bench-gates").tempdir()?;
+    let db = tmp.path().join("gates.db");
+    let model = ctx.config.model("phased").map_err(super::usage)?.clone();
+    let roles = model.phases[0].gate.as_ref().map(|g: &GatePolicy| g.roles.clone()).unwrap_or_default();
+    let mut store = Store::open(&db)?;
+    let plan = |store: &mut Store| -> anyhow::Result<DeploymentKey> {
+        let now = ctx.clock.now();
+        let req = PlanRequest {
+            release: "bench-svc@1.0.0".parse::<ReleaseRef>().map_err(|e| anyhow::anyhow!(e))?,
+            // Not production: the configured freezes and windows are not what is measured.
+            environment: "bench".into(),
+            model_name: "phased".into(),
+            model: &model,
+            targets: vec!["a".into(), "b".into(), "c".into()],
+            change_ref: None,
+            requested_by: "bench-requester".into(),
+            planned_start: now,
+            now,
+        };
+        Ok(store.plan(&req)?.0)
+    };
+    let approve = |store: &mut Store, key: DeploymentKey| -> anyhow::Result<()> {
+        store
+            .decide(&DecisionRequest {
+                key,
+                phase: &model.phases[0].name,
+                decision: Decision::Approve,
+                person: "bench-approver",
+                roles: &roles,
+                os_user: "bench",
+                comment: None,
+                reason: None,
+                windows: &[],
+                freezes: &[],
+                now: ctx.clock.now(),
+            })
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(())
+    };
+    let phase = model.phases[0].name.clone();
+    println!(
+        "shipdeck bench gates: {} rounds each; latency from the approval's transaction to the waiter's return",
+        a.rounds
+    );
+
+    let mut file = Vec::with_capacity(a.rounds);
+    for i in 0..a.rounds {
+        let key = plan(&mut store)?;
+        let (db, phase) = (db.clone(), phase.clone());
+        let waiter = std::thread::spawn(move || -> anyhow::Result<(Option<WaitOutcome>, Instant)> {
+            let deadline = Some(Instant::now() + Duration::from_secs(10));
+            let out = wait_local(&db, key, &phase, deadline, &mut |_| {})?;
+            Ok((out, Instant::now()))
+        });
+        std::thread::sleep(settle(i));
+        let before = Instant::now();
+        approve(&mut store, key)?;
+        let (outcome, noticed) = waiter.join().map_err(|_| anyhow::anyhow!("the waiter panicked"))??;
+        anyhow::ensure!(outcome == Some(WaitOutcome::Approved), "round {i}: the file waiter saw {outcome:?}");
+        file.push(noticed.saturating_duration_since(before));
+    }
+    report("gate wait (log file, data_version poll)", &mut file);
+
+    let rt = super::runtime()?;
+    let mut poll = rt.block_on(long_polls(ctx, &db, a.rounds, &phase, &mut store, &plan, &approve))?;
+    report("gate wait --server (long-poll over loopback HTTP)", &mut poll);
+    Ok(0)
+}
+
+/// A few milliseconds so the waiter is in its steady state, varied to sample its poll phase.
+fn settle(i: usize) -> Duration {
+    Duration::from_millis(30 + (i as u64 * 7) % 23)
+}
+
+type PlanFn<'a> = dyn Fn(&mut Store) -> anyhow::Result<DeploymentKey> + 'a;
+type ApproveFn<'a> = dyn Fn(&mut Store, DeploymentKey) -> anyhow::Result<()> + 'a;
+
+async fn long_polls(
+    ctx: &Context,
+    db: &Path,
+    rounds: usize,
+    phase: &str,
+    store: &mut Store,
+    plan: &PlanFn<'_>,
+    approve: &ApproveFn<'_>,
+) -> anyhow::Result<Vec<Duration>> {
+    let receiver =
+        Receiver::bind("127.0.0.1:0", ServerOptions { db: db.to_path_buf(), token: None, clock: ctx.clock.clone() })
+            .await?;
+    let url = format!("http://{}", receiver.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(receiver.serve(async {
+        let _ = stop_rx.await;
+    }));
+    let mut out = Vec::with_capacity(rounds);
+    for i in 0..rounds {
+        let key = plan(store)?;
+        let (url, phase) = (url.clone(), phase.to_owned());
+        let waiter = tokio::spawn(async move {
+            let deadline = Some(Instant::now() + Duration::from_secs(10));
+            let outcome = wait_server(&url, None, key, &phase, deadline, true).await;
+            (outcome, Instant::now())
+        });
+        tokio::time::sleep(settle(i)).await;
+        let before = Instant::now();
+        // The decision is made here, as the CLI would from another process.
+        tokio::task::block_in_place(|| approve(store, key))?;
+        let (outcome, noticed) = waiter.await?;
+        let outcome = outcome?;
+        anyhow::ensure!(outcome == Some(WaitOutcome::Approved), "round {i}: the long-poll saw {outcome:?}");
+        out.push(noticed.saturating_duration_since(before));
+    }
+    let _ = stop_tx.send(());
+    server.await??;
+    Ok(out)
+}
+
+fn report(what: &str, samples: &mut [Duration]) {
+    samples.sort();
+    let at = |q: f64| {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+        let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+        samples[i].as_secs_f64() * 1e3
+    };
+    if samples.is_empty() {
+        return;
+    }
+    println!(
+        "{what}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} decisions (target: p99 < 200 ms)",
+        at(0.5),
+        at(0.99),
+        at(1.0),
+        samples.len()
+    );
+}

@@ -1,0 +1,293 @@
+//! `shipdeck gate wait | show | inbox`: pipelines block on a gate; people see what waits.
+//!
+//! `gate wait` against the local log polls `PRAGMA data_version` every 20 ms (a read of a
+//! counter, no query) and reads the gate only when another process committed; against a
+//! receiver (`--server`) it long-polls `GET /v1/deployments/{key}/gates/{phase}?wait=S`.
+//! Exit codes: 0 approved, 1 rejected or the deployment halted, 3 timed out, 2 usage error.
+
+use super::approve::gate_error;
+use super::{Context, Reported, usage};
+use crate::domain::DeploymentKey;
+use crate::domain::gate::Decider;
+use crate::domain::gate::view::{GateView, WaitOutcome};
+use crate::store::Store;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How often the local log is checked for another process's commit.
+pub const POLL: Duration = Duration::from_millis(20);
+/// Longest single long-poll request; the client asks again until its own timeout.
+const LONG_POLL_SECS: u64 = 30;
+/// Exit code of a wait that timed out.
+pub const TIMED_OUT: i32 = 3;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Block until a gate is decided: exit 0 approved, 1 rejected or halted, 3 timed out
+    Wait(WaitArgs),
+    /// Show a gate: state, approvals so far, what is missing
+    Show(ShowArgs),
+    /// Pending gates and failed phases, oldest first, and whether you can act on them now
+    Inbox {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WaitArgs {
+    /// The deployment (DEP-<n>)
+    key: String,
+    /// The phase whose gate to wait for
+    phase: String,
+    /// Give up after this long (e.g. 30m, 2h) with exit code 3 [default: wait forever]
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
+    /// Ask this receiver instead of reading the local log (e.g. http://deploy-host:7480)
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// Bearer token for --server
+    #[arg(long, env = "SHIPDECK_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The deployment (DEP-<n>)
+    key: String,
+    /// The phase whose gate to show
+    phase: String,
+    /// Print JSON (the same document as the long-poll endpoint)
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
+    match cmd {
+        Command::Wait(a) => wait(ctx, a),
+        Command::Show(a) => show(ctx, a),
+        Command::Inbox { json } => inbox(ctx, *json),
+    }
+}
+
+fn parse_key(key: &str) -> anyhow::Result<DeploymentKey> {
+    key.parse().map_err(|e: crate::domain::BadKey| usage(e.to_string()))
+}
+
+fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
+    let key = parse_key(&a.key)?;
+    let timeout = match &a.timeout {
+        None => None,
+        Some(t) => Some(
+            crate::domain::duration::parse(t)
+                .ok()
+                .and_then(|d| d.to_std().ok())
+                .ok_or_else(|| usage(format!("--timeout \"{t}\" is not a duration (e.g. 90s, 30m, 2h)")))?,
+        ),
+    };
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let outcome = match &a.server {
+        None => wait_local(&ctx.db_path()?, key, &a.phase, deadline, &mut progress)?,
+        Some(url) => {
+            super::runtime()?.block_on(wait_server(url, a.token.as_deref(), key, &a.phase, deadline, false))?
+        }
+    };
+    let what = format!("{key} {}", a.phase);
+    match outcome {
+        Some(WaitOutcome::Approved) => {
+            println!("approved");
+            Ok(0)
+        }
+        Some(WaitOutcome::Rejected) => Err(Reported(format!("{what}: the gate was rejected")).into()),
+        Some(WaitOutcome::Halted) => {
+            Err(Reported(format!("{what}: the deployment was halted before the gate was decided")).into())
+        }
+        None => {
+            eprintln!("shipdeck: {what}: timed out after {} waiting for the gate", a.timeout.as_deref().unwrap_or("?"));
+            Ok(TIMED_OUT)
+        }
+    }
+}
+
+/// Prints a line to stderr when the gate's state or approvals change.
+fn progress(view: &GateView) {
+    let who: Vec<&str> = view.approvals.iter().map(|a| a.person.as_str()).collect();
+    eprintln!(
+        "{} {}: {} ({} of {} approvals{}), deployment {}",
+        view.deployment,
+        view.phase,
+        view.state,
+        view.approvals.len(),
+        view.required,
+        if who.is_empty() { String::new() } else { format!(": {}", who.join(", ")) },
+        view.deployment_status
+    );
+}
+
+/// Waits on the local log until the gate is decided (`None`: the deadline passed).
+pub fn wait_local(
+    db: &Path,
+    key: DeploymentKey,
+    phase: &str,
+    deadline: Option<Instant>,
+    on_change: &mut dyn FnMut(&GateView),
+) -> anyhow::Result<Option<WaitOutcome>> {
+    let store = Store::open_existing(db)?;
+    let mut seen: Option<i64> = None;
+    let mut last: Option<GateView> = None;
+    loop {
+        let version = store.data_version()?;
+        if seen != Some(version) {
+            seen = Some(version);
+            let view = store.gate(key, phase).map_err(|e| gate_error(e, "gate wait"))?;
+            if let Some(outcome) = view.outcome() {
+                return Ok(Some(outcome));
+            }
+            if last.as_ref() != Some(&view) {
+                on_change(&view);
+                last = Some(view);
+            }
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(None);
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Waits by long-polling a receiver until the gate is decided (`None`: the deadline passed).
+pub async fn wait_server(
+    server: &str,
+    token: Option<&str>,
+    key: DeploymentKey,
+    phase: &str,
+    deadline: Option<Instant>,
+    quiet: bool,
+) -> anyhow::Result<Option<WaitOutcome>> {
+    let client = reqwest::Client::new();
+    let base = format!("{}/v1/deployments/{key}/gates/{phase}", server.trim_end_matches('/'));
+    let mut last_state = String::new();
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|l| l.is_zero()) {
+            return Ok(None);
+        }
+        let wait = left.map_or(Duration::from_secs(LONG_POLL_SECS), |l| l.min(Duration::from_secs(LONG_POLL_SECS)));
+        let mut req =
+            client.get(format!("{base}?wait={:.3}", wait.as_secs_f64())).timeout(wait + Duration::from_secs(10));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                // The receiver may be restarting: try again until the deadline.
+                eprintln!("shipdeck: cannot reach {server}: {e}; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        let status = resp.status();
+        let body: serde_json::Value = serde_json::from_str(&resp.text().await.unwrap_or_default()).unwrap_or_default();
+        let message = body["error"].as_str().unwrap_or("no reason given").to_owned();
+        match status.as_u16() {
+            200 => {}
+            400 | 404 => return Err(usage(format!("{server}: {message}"))),
+            401 => return Err(Reported(format!("{server} refused the request: {message}")).into()),
+            _ => {
+                eprintln!("shipdeck: {server} answered {status}: {message}; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        }
+        match body["outcome"].as_str() {
+            Some("approved") => return Ok(Some(WaitOutcome::Approved)),
+            Some("rejected") => return Ok(Some(WaitOutcome::Rejected)),
+            Some("halted") => return Ok(Some(WaitOutcome::Halted)),
+            _ => {}
+        }
+        let state = format!("{} {}", body["state"], body["approvals"]);
+        if state != last_state && !quiet {
+            let who: Vec<&str> = body["approvals"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x["person"].as_str()).collect())
+                .unwrap_or_default();
+            eprintln!("{key} {phase}: {} (approvals: {})", body["state"].as_str().unwrap_or("?"), who.join(", "));
+            last_state = state;
+        }
+    }
+}
+
+fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
+    let key = parse_key(&a.key)?;
+    let store = Store::open_existing(&ctx.db_path()?)?;
+    let view = store.gate(key, &a.phase).map_err(|e| gate_error(e, "gate show"))?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &view.document())?;
+        writeln!(out)?;
+        return Ok(0);
+    }
+    let p = &view.policy;
+    writeln!(out, "{} {}: {} (deployment {})", view.deployment, view.phase, view.state, view.deployment_status)?;
+    writeln!(
+        out,
+        "policy: {} approval(s) from {}{}{}{}",
+        view.required,
+        if p.roles.is_empty() { "anyone".to_owned() } else { p.roles.join(" or ") },
+        if p.allow_self { ", self-approval allowed" } else { ", no self-approval" },
+        if p.bake.is_zero() { String::new() } else { format!(", bake {}", crate::domain::duration::format(p.bake)) },
+        if p.windows.is_empty() { String::new() } else { format!(", windows {}", p.windows.join(", ")) },
+    )?;
+    for ap in &view.approvals {
+        let role = ap.role.as_deref().map_or(String::new(), |r| format!(" as {r}"));
+        writeln!(
+            out,
+            "  approved by {}{role} at {}",
+            ap.person,
+            ap.at.with_timezone(&ctx.config.timezone).format("%Y-%m-%d %H:%M %Z")
+        )?;
+    }
+    if let Some(r) = &view.rejection {
+        writeln!(out, "  rejected by {}: {}", r.person, r.reason)?;
+    }
+    if view.outcome().is_none() {
+        writeln!(out, "missing: {} approval(s)", view.missing())?;
+    }
+    Ok(0)
+}
+
+fn inbox(ctx: &Context, json: bool) -> anyhow::Result<i32> {
+    let name = ctx.operator();
+    let roles = ctx.config.person(&name).map(|p| p.roles.clone()).unwrap_or_default();
+    let store = Store::open_existing(&ctx.db_path()?)?;
+    let items = store.inbox(
+        Decider { name: &name, roles: &roles },
+        &ctx.config.windows,
+        &ctx.config.freezes,
+        ctx.clock.now(),
+    )?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &items)?;
+        writeln!(out)?;
+        return Ok(0);
+    }
+    for it in &items {
+        let offers: Vec<&str> = it.offers.iter().map(|d| d.as_str()).collect();
+        let why = it.blocked.as_ref().map_or_else(|| "you can act now".to_owned(), ToString::to_string);
+        writeln!(
+            out,
+            "{} {} {}@{} -> {}  [{}]  {why}",
+            it.deployment,
+            it.phase,
+            it.release,
+            it.version,
+            it.environment,
+            offers.join("/")
+        )?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,53 @@
+//! The team as gates and notifications need it: people with their roles, and stakeholder rules
+//! expanded to the people they name (by name or by role).
+
+use super::Config;
+use crate::domain::gate::view::{Member, Subscription};
+
+impl Config {
+    /// Every configured person with their roles.
+    #[must_use]
+    pub fn members(&self) -> Vec<Member> {
+        self.people.iter().map(|p| Member { name: p.name.clone(), roles: p.roles.clone() }).collect()
+    }
+
+    /// Who hears about which happening, one row per person, kind and environment list.
+    #[must_use]
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        let mut out = Vec::new();
+        for s in &self.stakeholders {
+            let people = self
+                .people
+                .iter()
+                .filter(|p| s.people.contains(&p.name) || p.roles.iter().any(|r| s.roles.contains(r)));
+            for p in people {
+                for kind in &s.notify_on {
+                    out.push(Subscription {
+                        person: p.name.clone(),
+                        kind: kind.clone(),
+                        environments: s.environments.clone(),
+                    });
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stakeholder_rules_expand_to_people_by_name_and_role() {
+        let c = Config::built_in();
+        let subs = c.subscriptions();
+        let has = |person: &str, kind: &str| subs.iter().any(|s| s.person == person && s.kind == kind);
+        assert!(has("dana", "gate_pending") && has("omar", "gate_pending"), "deployment managers by role");
+        assert!(has("priya", "gate_decided") && has("lee", "gate_decided"), "service owners by name");
+        assert!(!has("sam", "gate_pending"));
+        assert_eq!(c.members().len(), c.people.len());
+    }
+}

@@ -1,0 +1,415 @@
+//! Gates: the approval between phases, and the decisions offered on a failed phase.
+//!
+//! A gate is *waiting* until the phase before it succeeds (a gate on the first phase is pending
+//! from the moment the deployment is planned), then *pending* until enough distinct allowed
+//! people approve it (*approved*) or anyone allowed rejects it (*rejected*, which halts the
+//! deployment). A phase that failed its budget offers retry, abort or rollback instead.
+//!
+//! Every decision is checked here, against the policy copied into the phase when it was planned
+//! and the config's windows and freezes, at the instant the store records it. Checks run in a
+//! fixed order and a refusal names the one rule that blocked and, for time rules, when it opens.
+
+use super::schedule::{ChangeWindow, Freeze};
+use super::{DeploymentStatus, GatePolicy, PhaseStatus};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+pub mod view;
+
+/// What someone decides at a gate or on a failed phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Reject,
+    Retry,
+    Abort,
+    Rollback,
+}
+
+impl Decision {
+    pub const ALL: [Self; 5] = [Self::Approve, Self::Reject, Self::Retry, Self::Abort, Self::Rollback];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Reject => "reject",
+            Self::Retry => "retry",
+            Self::Abort => "abort",
+            Self::Rollback => "rollback",
+        }
+    }
+
+    /// Whether this decision is made on a failed phase rather than at a gate.
+    #[must_use]
+    pub fn on_failed_phase(self) -> bool {
+        matches!(self, Self::Retry | Self::Abort | Self::Rollback)
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl FromStr for Decision {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|d| d.as_str() == s).ok_or_else(|| format!("unknown decision \"{s}\""))
+    }
+}
+
+/// Where a gate stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateState {
+    /// The phase before it has not succeeded yet.
+    Waiting,
+    /// Open for decisions.
+    Pending,
+    Approved,
+    Rejected,
+}
+
+impl GateState {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    /// Whether nothing more will change it.
+    #[must_use]
+    pub fn is_decided(self) -> bool {
+        matches!(self, Self::Approved | Self::Rejected)
+    }
+}
+
+impl fmt::Display for GateState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// The person deciding, as the config knows them.
+#[derive(Debug, Clone, Copy)]
+pub struct Decider<'a> {
+    pub name: &'a str,
+    pub roles: &'a [String],
+}
+
+/// A decision already recorded on a phase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recorded {
+    pub person: String,
+    pub decision: Decision,
+    pub at: DateTime<Utc>,
+}
+
+/// The phase before a gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Previous {
+    /// The gate is on the first phase: its approval authorises the deployment to start.
+    None,
+    /// The phase before has not succeeded.
+    NotYet,
+    /// The phase before succeeded at this instant (bake time counts from here).
+    SucceededAt(DateTime<Utc>),
+}
+
+/// Everything a gate check looks at besides the person and the time.
+#[derive(Debug, Clone, Copy)]
+pub struct GateFacts<'a> {
+    pub policy: &'a GatePolicy,
+    pub deployment_status: DeploymentStatus,
+    pub environment: &'a str,
+    pub requester: &'a str,
+    pub previous: Previous,
+    /// Decisions on this phase so far, oldest first.
+    pub decisions: &'a [Recorded],
+    pub windows: &'a [ChangeWindow],
+    pub freezes: &'a [Freeze],
+}
+
+/// A decision that passed the policy, with what it was allowed under (kept in the audit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allowed {
+    /// The role the person acted in (`None`: allowed as requester or by an open policy).
+    pub role: Option<String>,
+    /// The freeze overridden, if any (its reason is recorded with the decision).
+    pub freeze_override: Option<String>,
+    /// The change window the approval fell in, if the policy names windows.
+    pub window: Option<String>,
+    /// The gate's state before and after this decision.
+    pub before: GateState,
+    pub after: GateState,
+    /// Distinct approvers, this decision included, and how many the policy needs.
+    pub approvals: u32,
+    pub required: u32,
+}
+
+/// Why a decision is refused: exactly one rule, with when it opens for time rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum Refusal {
+    #[error("the deployment is {status}: nothing more can be decided on it")]
+    Halted { status: DeploymentStatus },
+    #[error("the gate is waiting: the phase before it has not succeeded yet")]
+    Waiting,
+    #[error("the gate is already {state}")]
+    Decided { state: GateState },
+    #[error("the phase is {status}, not failed: retry, abort and rollback are offered on failed phases")]
+    NotFailed { status: PhaseStatus },
+    #[error("{person} holds none of the roles allowed to decide here ({})", roles.join(", "))]
+    Role { person: String, roles: Vec<String> },
+    #[error("{person} requested this deployment and may not approve it (the gate does not allow self-approval)")]
+    SelfApproval { person: String },
+    #[error("{person} already approved this gate at {}; one person counts once", when(*at))]
+    AlreadyApproved { person: String, at: DateTime<Utc> },
+    #[error("environment {environment} is frozen by \"{name}\" until {}{}", when(*until), override_hint(override_roles))]
+    Freeze { name: String, environment: String, until: DateTime<Utc>, override_roles: Vec<String> },
+    #[error("freeze \"{name}\" holds until {}: overriding it as {role} needs a written reason (--reason)", when(*until))]
+    FreezeReasonRequired { name: String, role: String, until: DateTime<Utc> },
+    #[error("bake time: the phase before succeeded at {}, approval is possible from {}", when(*since), when(*until))]
+    Bake { since: DateTime<Utc>, until: DateTime<Utc> },
+    #[error("outside the change windows ({}): {}", windows.join(", "), opens_text(opens.as_ref()))]
+    Window { windows: Vec<String>, opens: Option<(String, DateTime<Utc>)> },
+    #[error("a {decision} needs a written reason (--reason)")]
+    ReasonRequired { decision: Decision },
+}
+
+impl Refusal {
+    /// When the rule that blocked stops blocking, for time rules.
+    #[must_use]
+    pub fn opens_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Freeze { until, .. } | Self::Bake { until, .. } => Some(*until),
+            Self::Window { opens, .. } => opens.as_ref().map(|o| o.1),
+            _ => None,
+        }
+    }
+}
+
+fn when(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn override_hint(roles: &[String]) -> String {
+    if roles.is_empty() {
+        " (no role may override it)".into()
+    } else {
+        format!(" (only {} may override it, with --reason)", roles.join(" or "))
+    }
+}
+
+fn opens_text(opens: Option<&(String, DateTime<Utc>)>) -> String {
+    opens.map_or_else(|| "none of them opens again".into(), |(name, at)| format!("\"{name}\" opens at {}", when(*at)))
+}
+
+/// Distinct approvers so far, each with their first approval.
+#[must_use]
+pub fn approvers(decisions: &[Recorded]) -> Vec<&Recorded> {
+    let mut seen: Vec<&Recorded> = Vec::new();
+    for d in decisions.iter().filter(|d| d.decision == Decision::Approve) {
+        if !seen.iter().any(|s| s.person == d.person) {
+            seen.push(d);
+        }
+    }
+    seen
+}
+
+fn approval_count(decisions: &[Recorded]) -> u32 {
+    u32::try_from(approvers(decisions).len()).unwrap_or(u32::MAX)
+}
+
+/// The gate's state from its decisions and the phase before it.
+#[must_use]
+pub fn state(policy: &GatePolicy, previous: Previous, decisions: &[Recorded]) -> GateState {
+    if decisions.iter().any(|d| d.decision == Decision::Reject) {
+        GateState::Rejected
+    } else if approval_count(decisions) >= policy.approvals.max(1) {
+        GateState::Approved
+    } else if previous == Previous::NotYet {
+        GateState::Waiting
+    } else {
+        GateState::Pending
+    }
+}
+
+/// The first of the person's roles that the list allows (`Some(None)`: the list is open).
+fn allowed_role(decider: Decider<'_>, roles: &[String]) -> Option<Option<String>> {
+    if roles.is_empty() {
+        return Some(decider.roles.first().cloned());
+    }
+    decider.roles.iter().find(|r| roles.contains(r)).map(|r| Some(r.clone()))
+}
+
+/// The freeze of this environment in force at `now`, if any (the one that lasts longest).
+#[must_use]
+pub fn active_freeze<'f>(freezes: &'f [Freeze], environment: &str, now: DateTime<Utc>) -> Option<&'f Freeze> {
+    freezes.iter().filter(|f| f.applies_to(environment) && f.active_at(now)).max_by_key(|f| f.until)
+}
+
+/// Checks the freeze rule: `Ok(Some(name))` when overridden by an allowed role with a reason.
+fn check_freeze(
+    freezes: &[Freeze],
+    override_roles: &[String],
+    environment: &str,
+    decider: Decider<'_>,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, Refusal> {
+    let Some(freeze) = active_freeze(freezes, environment, now) else { return Ok(None) };
+    let role = decider.roles.iter().find(|r| override_roles.contains(r));
+    match (role, reason.map(str::trim).filter(|r| !r.is_empty())) {
+        (Some(_), Some(_)) => Ok(Some(freeze.name.clone())),
+        (Some(role), None) => {
+            Err(Refusal::FreezeReasonRequired { name: freeze.name.clone(), role: role.clone(), until: freeze.until })
+        }
+        (None, _) => Err(Refusal::Freeze {
+            name: freeze.name.clone(),
+            environment: environment.to_owned(),
+            until: freeze.until,
+            override_roles: override_roles.to_vec(),
+        }),
+    }
+}
+
+/// Checks the window rule: the open window's name, or when the first of them opens next.
+fn check_window(
+    policy: &GatePolicy,
+    windows: &[ChangeWindow],
+    environment: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, Refusal> {
+    if policy.windows.is_empty() {
+        return Ok(None);
+    }
+    let named: Vec<&ChangeWindow> =
+        windows.iter().filter(|w| policy.windows.contains(&w.name) && w.applies_to(environment)).collect();
+    if named.is_empty() {
+        // None of the named windows covers this environment: the rule does not apply here.
+        return Ok(None);
+    }
+    if let Some(open) = named.iter().find(|w| w.open_at(now).is_some()) {
+        return Ok(Some(open.name.clone()));
+    }
+    let opens = named.iter().filter_map(|w| w.next_open(now).map(|(s, _)| (w.name.clone(), s))).min_by_key(|o| o.1);
+    Err(Refusal::Window { windows: named.iter().map(|w| w.name.clone()).collect(), opens })
+}
+
+/// Checks an approval or a rejection at a gate.
+pub fn check_gate(
+    decision: Decision,
+    facts: &GateFacts<'_>,
+    decider: Decider<'_>,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Allowed, Refusal> {
+    let policy = facts.policy;
+    if facts.deployment_status.is_halted() || facts.deployment_status == DeploymentStatus::Succeeded {
+        return Err(Refusal::Halted { status: facts.deployment_status });
+    }
+    let before = state(policy, facts.previous, facts.decisions);
+    if before.is_decided() {
+        return Err(Refusal::Decided { state: before });
+    }
+    let required = policy.approvals.max(1);
+    let count = approval_count(facts.decisions);
+    if decision == Decision::Reject {
+        if reason.is_none_or(|r| r.trim().is_empty()) {
+            return Err(Refusal::ReasonRequired { decision });
+        }
+        // Anyone allowed to approve may stop it, and so may the person who asked for it.
+        let role = match allowed_role(decider, &policy.roles) {
+            Some(role) => role,
+            None if decider.name == facts.requester => None,
+            None => return Err(Refusal::Role { person: decider.name.into(), roles: policy.roles.clone() }),
+        };
+        let after = GateState::Rejected;
+        return Ok(Allowed { role, freeze_override: None, window: None, before, after, approvals: count, required });
+    }
+    if before == GateState::Waiting {
+        return Err(Refusal::Waiting);
+    }
+    let Some(role) = allowed_role(decider, &policy.roles) else {
+        return Err(Refusal::Role { person: decider.name.into(), roles: policy.roles.clone() });
+    };
+    if decider.name == facts.requester && !policy.allow_self {
+        return Err(Refusal::SelfApproval { person: decider.name.into() });
+    }
+    if let Some(mine) = approvers(facts.decisions).into_iter().find(|d| d.person == decider.name) {
+        return Err(Refusal::AlreadyApproved { person: decider.name.into(), at: mine.at });
+    }
+    let freeze_override =
+        check_freeze(facts.freezes, &policy.freeze_override_roles, facts.environment, decider, reason, now)?;
+    if let (Previous::SucceededAt(since), true) = (facts.previous, policy.bake > chrono::TimeDelta::zero()) {
+        let until = since + policy.bake;
+        if now < until {
+            return Err(Refusal::Bake { since, until });
+        }
+    }
+    let window = check_window(policy, facts.windows, facts.environment, now)?;
+    let approvals = count + 1;
+    let after = if approvals >= required { GateState::Approved } else { GateState::Pending };
+    Ok(Allowed { role, freeze_override, window, before, after, approvals, required })
+}
+
+/// Everything a decision on a failed phase looks at besides the person and the time.
+#[derive(Debug, Clone, Copy)]
+pub struct RecoveryFacts<'a> {
+    pub phase_status: PhaseStatus,
+    pub deployment_status: DeploymentStatus,
+    pub environment: &'a str,
+    pub requester: &'a str,
+    /// Roles that may act on the deployment's failed phases: every role its gates name
+    /// (empty: anyone configured).
+    pub roles: &'a [String],
+    /// Roles that may retry during a freeze, with a reason.
+    pub freeze_override_roles: &'a [String],
+    pub freezes: &'a [Freeze],
+}
+
+/// Checks retry, abort or rollback on a failed phase.
+///
+/// Abort and rollback stop change, so no time rule holds them back; retry deploys again, so a
+/// freeze of the environment blocks it unless overridden with a reason.
+pub fn check_recovery(
+    decision: Decision,
+    facts: &RecoveryFacts<'_>,
+    decider: Decider<'_>,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Allowed, Refusal> {
+    if facts.deployment_status.is_halted() {
+        return Err(Refusal::Halted { status: facts.deployment_status });
+    }
+    if facts.phase_status != PhaseStatus::Failed {
+        return Err(Refusal::NotFailed { status: facts.phase_status });
+    }
+    let role = match allowed_role(decider, facts.roles) {
+        Some(role) => role,
+        None if decider.name == facts.requester => None,
+        None => return Err(Refusal::Role { person: decider.name.into(), roles: facts.roles.to_vec() }),
+    };
+    let freeze_override = if decision == Decision::Retry {
+        check_freeze(facts.freezes, facts.freeze_override_roles, facts.environment, decider, reason, now)?
+    } else {
+        None
+    };
+    // A failed phase has no gate state of its own; the audit records the phase's status.
+    let (before, after) = (GateState::Pending, GateState::Approved);
+    Ok(Allowed { role, freeze_override, window: None, before, after, approvals: 0, required: 0 })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,196 @@
+//! What the log says about gates, decisions and notifications: the shapes of `gate wait`, the
+//! long-poll endpoint, `audit list --json` and the dashboard's Approvals and Notifications views.
+
+use super::{Decision, GateState, Refusal};
+use crate::domain::records::PhaseView;
+use crate::domain::{DeploymentKey, DeploymentStatus, GatePolicy};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+fn key_text<S: serde::Serializer>(k: &DeploymentKey, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(k)
+}
+
+/// A person's approval as counted by a gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Approval {
+    pub person: String,
+    pub role: Option<String>,
+    pub at: DateTime<Utc>,
+    pub comment: Option<String>,
+}
+
+/// A rejection and its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    pub person: String,
+    pub at: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// One gate as pipelines and the dashboard see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateView {
+    #[serde(serialize_with = "key_text")]
+    pub deployment: DeploymentKey,
+    pub phase: String,
+    pub phase_index: usize,
+    pub state: GateState,
+    pub deployment_status: DeploymentStatus,
+    /// Distinct approvals needed, and those given so far (first approval of each person).
+    pub required: u32,
+    pub approvals: Vec<Approval>,
+    pub rejection: Option<Rejection>,
+    pub policy: GatePolicy,
+    /// When it became pending (`None` while waiting).
+    pub opened_at: Option<DateTime<Utc>>,
+    /// The phase before the gate (`None` on the first phase).
+    pub previous: Option<PhaseView>,
+}
+
+/// How `gate wait` ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitOutcome {
+    Approved,
+    Rejected,
+    /// The deployment was aborted or rolled back (or finished) before the gate was decided.
+    Halted,
+}
+
+impl GateView {
+    /// Whether a waiting pipeline can stop waiting, and how it ends.
+    #[must_use]
+    pub fn outcome(&self) -> Option<WaitOutcome> {
+        match self.state {
+            GateState::Approved => Some(WaitOutcome::Approved),
+            GateState::Rejected => Some(WaitOutcome::Rejected),
+            _ if self.deployment_status.is_halted() || self.deployment_status == DeploymentStatus::Succeeded => {
+                Some(WaitOutcome::Halted)
+            }
+            _ => None,
+        }
+    }
+
+    /// The JSON answer of `gate show --json` and the long-poll endpoint: the gate with its
+    /// `outcome` for waiters (`approved`, `rejected`, `halted`, or `null` while undecided).
+    #[must_use]
+    pub fn document(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        v["outcome"] = serde_json::to_value(self.outcome()).unwrap_or_default();
+        v
+    }
+
+    /// Approvals still missing.
+    #[must_use]
+    pub fn missing(&self) -> u32 {
+        self.required.saturating_sub(u32::try_from(self.approvals.len()).unwrap_or(u32::MAX))
+    }
+}
+
+/// What an Approvals inbox entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// A pending gate: approve or reject.
+    Gate,
+    /// A phase over its failure budget: retry, abort or rollback.
+    FailedPhase,
+}
+
+/// One thing a deployment manager may act on, with the context to decide.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionItem {
+    pub kind: ActionKind,
+    #[serde(serialize_with = "key_text")]
+    pub deployment: DeploymentKey,
+    pub release: String,
+    pub version: String,
+    pub environment: String,
+    pub requested_by: String,
+    pub phase: String,
+    /// Decisions offered.
+    pub offers: Vec<Decision>,
+    /// Since when it waits (gate opened, or phase failed); the inbox is oldest first.
+    pub since: DateTime<Utc>,
+    /// The gate, for `Gate` items.
+    pub gate: Option<GateView>,
+    /// The phase whose result matters: the one before the gate, or the failed one.
+    pub result: Option<PhaseView>,
+    /// The most frequent error messages of that phase's failed targets, with their counts.
+    pub top_errors: Vec<(String, usize)>,
+    /// Why the person asked about cannot take the first offered decision now (`None`: they can).
+    pub blocked: Option<Refusal>,
+}
+
+impl ActionItem {
+    /// Whether it waits on the person asked about: they may act now, or only time stands in
+    /// the way (bake, window, freeze); not when their role or the rules exclude them.
+    #[must_use]
+    pub fn needs_me(&self) -> bool {
+        match &self.blocked {
+            None => true,
+            Some(r) => r.opens_at().is_some() || matches!(r, Refusal::FreezeReasonRequired { .. }),
+        }
+    }
+}
+
+/// One audit record: a decision as it was made, hash-chained to the one before.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    #[serde(serialize_with = "key_text")]
+    pub deployment: DeploymentKey,
+    pub phase: String,
+    pub decision: Decision,
+    pub person: String,
+    pub role: Option<String>,
+    pub os_user: Option<String>,
+    pub comment: Option<String>,
+    pub reason: Option<String>,
+    /// The policy check at the time (JSON).
+    pub policy_state: serde_json::Value,
+    pub decided_at: DateTime<Utc>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// A stored notification for one person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notification {
+    pub id: i64,
+    pub recipient: String,
+    /// gate_pending, gate_decided, ...
+    pub kind: String,
+    #[serde(serialize_with = "opt_key_text")]
+    pub deployment: Option<DeploymentKey>,
+    pub phase: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+fn opt_key_text<S: serde::Serializer>(k: &Option<DeploymentKey>, s: S) -> Result<S::Ok, S::Error> {
+    match k {
+        Some(k) => s.collect_str(k),
+        None => s.serialize_none(),
+    }
+}
+
+/// A person of the team, as gates and notifications need them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub name: String,
+    pub roles: Vec<String>,
+}
+
+/// A stakeholder rule expanded to one person: they hear about `kind` in these environments.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Subscription {
+    pub person: String,
+    pub kind: String,
+    /// Empty means all.
+    pub environments: Vec<String>,
+}

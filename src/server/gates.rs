@@ -1,0 +1,135 @@
+//! `GET /v1/deployments/{key}/gates/{phase}?wait=SECONDS`: a gate's state, long-polled.
+//!
+//! Decisions are committed by other processes (the CLI, dashboards), so the receiver learns of
+//! them from the file: one watcher thread per receiver polls `PRAGMA data_version` every 20 ms
+//! while anyone long-polls and wakes the waiting requests, which re-read their gate and answer
+//! as soon as it differs from what they first saw (or when `wait` runs out).
+
+use super::AppState;
+use crate::domain::DeploymentKey;
+use crate::domain::gate::view::GateView;
+use crate::store::{GateError, Store, StoreError};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How often the watcher looks for another process's commit.
+const POLL: Duration = Duration::from_millis(20);
+/// The longest `wait` honoured.
+const MAX_WAIT_SECS: f64 = 300.0;
+
+/// Wakes long-polls when the log changes; started by the first long-poll.
+#[derive(Clone)]
+pub(crate) struct Watcher {
+    db: PathBuf,
+    changes: Arc<Mutex<Option<watch::Receiver<u64>>>>,
+}
+
+impl Watcher {
+    pub(crate) fn new(db: PathBuf) -> Self {
+        Self { db, changes: Arc::new(Mutex::new(None)) }
+    }
+
+    fn subscribe(&self) -> Result<watch::Receiver<u64>, StoreError> {
+        let mut slot = self.changes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(rx) = slot.as_ref() {
+            return Ok(rx.clone());
+        }
+        let store = Store::open_existing(&self.db)?;
+        let (tx, rx) = watch::channel(0u64);
+        std::thread::Builder::new()
+            .name("shipdeck-gate-watch".into())
+            .spawn(move || watch_log(&store, &tx))
+            .map_err(|e| StoreError::Plan(format!("cannot start the gate watcher: {e}")))?;
+        *slot = Some(rx.clone());
+        Ok(rx)
+    }
+}
+
+/// Bumps the channel whenever another connection commits; stops with the receiver.
+fn watch_log(store: &Store, tx: &watch::Sender<u64>) {
+    let mut seen = store.data_version().ok();
+    // The watcher's own receiver lives in `Watcher`: when the receiver is dropped, it closes.
+    while !tx.is_closed() {
+        std::thread::sleep(POLL);
+        let now = store.data_version().ok();
+        if now != seen {
+            seen = now;
+            tx.send_modify(|n| *n += 1);
+        }
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct WaitQuery {
+    wait: Option<f64>,
+}
+
+async fn read(state: &AppState, key: DeploymentKey, phase: &str) -> Result<GateView, Response> {
+    let reader = state.reader.clone();
+    let phase = phase.to_owned();
+    let view = tokio::task::spawn_blocking(move || {
+        let store = reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        store.gate(key, &phase)
+    })
+    .await
+    .map_err(|e| super::routes::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    view.map_err(|e| match e {
+        GateError::Store(StoreError::UnknownDeployment(k)) => {
+            super::routes::error(StatusCode::NOT_FOUND, format!("unknown deployment \"{k}\""))
+        }
+        e @ (GateError::UnknownPhase { .. } | GateError::NoGate { .. }) => {
+            super::routes::error(StatusCode::NOT_FOUND, e.to_string())
+        }
+        e => super::routes::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    })
+}
+
+/// `GET /v1/deployments/{key}/gates/{phase}?wait=SECONDS`.
+pub(super) async fn get_gate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((key, phase)): Path<(String, String)>,
+    Query(q): Query<WaitQuery>,
+) -> Response {
+    if let Some(denied) = super::routes::denied(&state, &headers) {
+        return denied;
+    }
+    let key = match key.parse::<DeploymentKey>() {
+        Ok(k) => k,
+        Err(e) => return super::routes::error(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    let wait = q.wait.unwrap_or(0.0);
+    if !wait.is_finite() || wait < 0.0 {
+        return super::routes::error(StatusCode::BAD_REQUEST, format!("wait={wait} is not a number of seconds >= 0"));
+    }
+    let wait = Duration::from_secs_f64(wait.min(MAX_WAIT_SECS));
+    // Subscribe before the first read, so a commit after it is never missed.
+    let mut changes = if wait.is_zero() { None } else { state.gates.subscribe().ok() };
+    if let Some(c) = changes.as_mut() {
+        c.borrow_and_update();
+    }
+    let first = match read(&state, key, &phase).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(mut changes) = changes.filter(|_| first.outcome().is_none()) else {
+        return axum::Json(first.document()).into_response();
+    };
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Ok(())) = tokio::time::timeout_at(deadline, changes.changed()).await {
+        match read(&state, key, &phase).await {
+            Ok(v) if v != first => return axum::Json(v.document()).into_response(),
+            Ok(_) => {}
+            Err(r) => return r,
+        }
+    }
+    match read(&state, key, &phase).await {
+        Ok(v) => axum::Json(v.document()).into_response(),
+        Err(r) => r,
+    }
+}

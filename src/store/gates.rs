@@ -1,0 +1,325 @@
+//! Gate decisions: the policy check and its record in one `BEGIN IMMEDIATE` transaction.
+//!
+//! Taking the write lock before reading the decisions so far means two people approving at the
+//! same moment from separate processes are checked one after the other: the second sees the
+//! first, so counts are exact and a gate is never approved twice. The same transaction appends
+//! the audit record, applies the decision's effect (halt, re-open, or nothing) and stores the
+//! notifications it causes. Ingest and planning call [`awaiting`] to derive `awaiting_approval`
+//! and to open gates whose phase before has just succeeded.
+
+mod audit;
+mod views;
+
+pub use audit::AuditProblem;
+
+use super::{Store, StoreError};
+use crate::clock::to_ms;
+use crate::domain::gate::{self, Allowed, Decider, Decision, GateFacts, GateState, Previous, Recorded, Refusal};
+use crate::domain::schedule::{ChangeWindow, Freeze};
+use crate::domain::{DeploymentKey, DeploymentStatus, GatePolicy, PhaseCounts, PhaseStatus};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+
+/// A decision someone wants recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct DecisionRequest<'a> {
+    pub key: DeploymentKey,
+    pub phase: &'a str,
+    pub decision: Decision,
+    /// The person as configured, and their roles.
+    pub person: &'a str,
+    pub roles: &'a [String],
+    /// The OS account that made the decision (the audit shows who acted under whose name).
+    pub os_user: &'a str,
+    pub comment: Option<&'a str>,
+    /// The written reason of a rejection or of a freeze override.
+    pub reason: Option<&'a str>,
+    pub windows: &'a [ChangeWindow],
+    pub freezes: &'a [Freeze],
+    pub now: DateTime<Utc>,
+}
+
+/// A recorded decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecisionOutcome {
+    /// The audit record's number.
+    pub audit_id: i64,
+    pub decision: Decision,
+    pub allowed: Allowed,
+    /// The deployment's status after the decision.
+    pub deployment_status: DeploymentStatus,
+}
+
+/// Why a decision was not recorded or a gate cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The policy refused it: the decision was not recorded.
+    #[error("refused: {0}")]
+    Refused(Refusal),
+    #[error("\"{phase}\" is not a phase of {key} (phases: {known})")]
+    UnknownPhase { key: DeploymentKey, phase: String, known: String },
+    #[error("phase \"{phase}\" of {key} has no gate, so there is nothing to approve or reject (gated phases: {gated})")]
+    NoGate { key: DeploymentKey, phase: String, gated: String },
+}
+
+/// A phase as gate rules need it.
+#[derive(Debug, Clone)]
+pub(super) struct PhaseRow {
+    pub id: i64,
+    pub name: String,
+    pub status: PhaseStatus,
+    pub gate: Option<GatePolicy>,
+    pub finished_ms: Option<i64>,
+    pub opened_ms: Option<i64>,
+}
+
+/// A deployment as gate rules need it.
+#[derive(Debug, Clone)]
+pub(super) struct DeploymentRow {
+    pub id: i64,
+    pub environment: String,
+    pub requested_by: String,
+    pub status: DeploymentStatus,
+    pub release: String,
+}
+
+pub(super) fn load_deployment(conn: &Connection, id: i64) -> rusqlite::Result<Option<DeploymentRow>> {
+    conn.prepare_cached(
+        "SELECT d.id, d.environment, d.requested_by, d.status, r.name || '@' || r.version
+         FROM deployments d JOIN releases r ON r.id = d.release_id WHERE d.id = ?1",
+    )?
+    .query_row([id], |r| {
+        Ok(DeploymentRow {
+            id: r.get(0)?,
+            environment: r.get(1)?,
+            requested_by: r.get(2)?,
+            status: r.get::<_, String>(3)?.parse().unwrap_or(DeploymentStatus::Planned),
+            release: r.get(4)?,
+        })
+    })
+    .optional()
+}
+
+pub(super) fn load_phases(conn: &Connection, deployment: i64) -> rusqlite::Result<Vec<PhaseRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, name, status, gate, finished_ms, gate_opened_ms FROM phases WHERE deployment_id = ?1 ORDER BY idx",
+    )?;
+    let rows = stmt.query_map([deployment], |r| {
+        Ok(PhaseRow {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            status: r.get::<_, String>(2)?.parse().unwrap_or(PhaseStatus::Pending),
+            gate: r.get::<_, Option<String>>(3)?.and_then(|g| serde_json::from_str(&g).ok()),
+            finished_ms: r.get(4)?,
+            opened_ms: r.get(5)?,
+        })
+    })?;
+    rows.collect()
+}
+
+pub(super) fn load_decisions(conn: &Connection, phase: i64) -> rusqlite::Result<Vec<Recorded>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT person, decision, decided_ms FROM gate_decisions WHERE phase_id = ?1 ORDER BY id")?;
+    let rows = stmt.query_map([phase], |r| {
+        Ok(Recorded {
+            person: r.get(0)?,
+            decision: r.get::<_, String>(1)?.parse().unwrap_or(Decision::Approve),
+            at: crate::clock::from_ms(r.get(2)?),
+        })
+    })?;
+    rows.collect()
+}
+
+/// The phase before the one at `pos`, as the gate on it sees it.
+pub(super) fn previous_of(phases: &[PhaseRow], pos: usize) -> Previous {
+    match pos.checked_sub(1).map(|i| &phases[i]) {
+        None => Previous::None,
+        Some(p) if p.status == PhaseStatus::Succeeded => {
+            Previous::SucceededAt(crate::clock::from_ms(p.finished_ms.unwrap_or(0)))
+        }
+        Some(_) => Previous::NotYet,
+    }
+}
+
+fn find_phase(key: DeploymentKey, phases: &[PhaseRow], name: &str) -> Result<usize, GateError> {
+    phases.iter().position(|p| p.name == name).ok_or_else(|| GateError::UnknownPhase {
+        key,
+        phase: name.to_owned(),
+        known: phases.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
+    })
+}
+
+fn no_gate(key: DeploymentKey, phases: &[PhaseRow], name: &str) -> GateError {
+    let gated: Vec<&str> = phases.iter().filter(|p| p.gate.is_some()).map(|p| p.name.as_str()).collect();
+    GateError::NoGate {
+        key,
+        phase: name.to_owned(),
+        gated: if gated.is_empty() { "none".into() } else { gated.join(", ") },
+    }
+}
+
+/// Every role named by the deployment's gates, for deciding on failed phases.
+fn union<'a>(lists: impl Iterator<Item = &'a Vec<String>>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in lists.flatten() {
+        if !out.contains(r) {
+            out.push(r.clone());
+        }
+    }
+    out
+}
+
+impl Store {
+    /// Checks a decision against the policy and records it, in one write transaction.
+    ///
+    /// `Err(GateError::Refused)` names the rule that blocked; nothing was written then.
+    pub fn decide(&mut self, req: &DecisionRequest<'_>) -> Result<DecisionOutcome, GateError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let outcome = decide_in(&tx, req).map_err(sql)??;
+        tx.commit().map_err(sql)?;
+        Ok(outcome)
+    }
+}
+
+fn decide_in(conn: &Connection, req: &DecisionRequest<'_>) -> rusqlite::Result<Result<DecisionOutcome, GateError>> {
+    let Some(dep) = load_deployment(conn, req.key.0)? else {
+        return Ok(Err(StoreError::UnknownDeployment(req.key.to_string()).into()));
+    };
+    let phases = load_phases(conn, dep.id)?;
+    let pos = match find_phase(req.key, &phases, req.phase) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    let phase = &phases[pos];
+    let decisions = load_decisions(conn, phase.id)?;
+    let decider = Decider { name: req.person, roles: req.roles };
+    let checked = if req.decision.on_failed_phase() {
+        let roles = union(phases.iter().filter_map(|p| p.gate.as_ref()).map(|g| &g.roles));
+        let overrides = union(phases.iter().filter_map(|p| p.gate.as_ref()).map(|g| &g.freeze_override_roles));
+        let facts = gate::RecoveryFacts {
+            phase_status: phase.status,
+            deployment_status: dep.status,
+            environment: &dep.environment,
+            requester: &dep.requested_by,
+            roles: &roles,
+            freeze_override_roles: &overrides,
+            freezes: req.freezes,
+        };
+        gate::check_recovery(req.decision, &facts, decider, req.reason, req.now)
+    } else {
+        let Some(policy) = &phase.gate else { return Ok(Err(no_gate(req.key, &phases, req.phase))) };
+        let facts = GateFacts {
+            policy,
+            deployment_status: dep.status,
+            environment: &dep.environment,
+            requester: &dep.requested_by,
+            previous: previous_of(&phases, pos),
+            decisions: &decisions,
+            windows: req.windows,
+            freezes: req.freezes,
+        };
+        gate::check_gate(req.decision, &facts, decider, req.reason, req.now)
+    };
+    let allowed = match checked {
+        Ok(a) => a,
+        Err(refusal) => return Ok(Err(GateError::Refused(refusal))),
+    };
+    let now_ms = to_ms(req.now);
+    let policy_state = serde_json::json!({
+        "check": allowed,
+        "deployment_status": dep.status,
+        "phase_status": phase.status,
+        "approvals_before": gate::approvers(&decisions).iter().map(|d| &d.person).collect::<Vec<_>>(),
+        "policy": phase.gate,
+    });
+    let audit_id = audit::append(
+        conn,
+        &audit::NewRecord {
+            deployment_id: dep.id,
+            phase_id: phase.id,
+            decision: req.decision,
+            person: req.person,
+            role: allowed.role.as_deref(),
+            os_user: req.os_user,
+            comment: req.comment.map(str::trim).filter(|c| !c.is_empty()),
+            reason: req.reason.map(str::trim).filter(|c| !c.is_empty()),
+            policy_state: &policy_state.to_string(),
+            decided_ms: now_ms,
+        },
+    )?;
+    match req.decision {
+        Decision::Approve => {}
+        Decision::Reject | Decision::Abort => halt(conn, dep.id, DeploymentStatus::Aborted, now_ms)?,
+        Decision::Rollback => halt(conn, dep.id, DeploymentStatus::RolledBack, now_ms)?,
+        Decision::Retry => reopen(conn, phase.id, now_ms)?,
+    }
+    super::ingest::update_deployment(conn, dep.id, 0, now_ms)?;
+    let status = load_deployment(conn, dep.id)?.map_or(dep.status, |d| d.status);
+    views::notify_decision(conn, &dep, &phase.name, req, &allowed, now_ms)?;
+    Ok(Ok(DecisionOutcome { audit_id, decision: req.decision, allowed, deployment_status: status }))
+}
+
+/// A decision stops the deployment for good: events never undo it.
+fn halt(conn: &Connection, deployment: i64, status: DeploymentStatus, now_ms: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE deployments SET status = ?2, finished_ms = coalesce(finished_ms, ?3) WHERE id = ?1")?
+        .execute(params![deployment, status.as_str(), now_ms])?;
+    Ok(())
+}
+
+/// Retry: the phase's failed targets start over, so the phase runs again within its budget.
+fn reopen(conn: &Connection, phase: i64, now_ms: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE targets SET status = 'pending', progress = '[]', last_error = NULL WHERE phase_id = ?1 AND status = 'failed'",
+    )?
+    .execute([phase])?;
+    let (total, succeeded, running, budget): (usize, usize, usize, usize) = conn
+        .prepare_cached("SELECT target_count, succeeded, running, failure_budget FROM phases WHERE id = ?1")?
+        .query_row([phase], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    let status = PhaseCounts { total, succeeded, failed: 0, running }.status(budget);
+    let finished = (status == PhaseStatus::Succeeded).then_some(now_ms);
+    conn.prepare_cached("UPDATE phases SET failed = 0, status = ?2, finished_ms = ?3 WHERE id = ?1")?
+        .execute(params![phase, status.as_str(), finished])?;
+    Ok(())
+}
+
+/// The deployment's status given the status its phases imply: `awaiting_approval` while the
+/// next phase's gate is pending. Opens that gate (and notifies who may approve it) the first
+/// time it is found pending.
+pub(super) fn awaiting(
+    conn: &Connection,
+    deployment: i64,
+    derived: DeploymentStatus,
+    now_ms: i64,
+) -> rusqlite::Result<DeploymentStatus> {
+    if !matches!(derived, DeploymentStatus::Planned | DeploymentStatus::Running) {
+        return Ok(derived);
+    }
+    let phases = load_phases(conn, deployment)?;
+    let Some(pos) = phases.iter().position(|p| p.status != PhaseStatus::Succeeded) else { return Ok(derived) };
+    let next = &phases[pos];
+    // Agents that went ahead of the gate make the deployment run, approved or not.
+    let ahead = phases[pos..].iter().any(|p| p.status != PhaseStatus::Pending);
+    let Some(policy) = next.gate.as_ref().filter(|_| !ahead) else {
+        return Ok(derived);
+    };
+    let decisions = load_decisions(conn, next.id)?;
+    if gate::state(policy, previous_of(&phases, pos), &decisions) != GateState::Pending {
+        return Ok(derived);
+    }
+    if next.opened_ms.is_none() {
+        conn.prepare_cached("UPDATE phases SET gate_opened_ms = ?2 WHERE id = ?1")?
+            .execute(params![next.id, now_ms])?;
+        if let Some(dep) = load_deployment(conn, deployment)? {
+            views::notify_pending(conn, &dep, next, policy, &phases, pos, now_ms)?;
+        }
+    }
+    Ok(DeploymentStatus::AwaitingApproval)
+}
+
+#[cfg(test)]
+mod tests;

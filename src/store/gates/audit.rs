@@ -1,0 +1,257 @@
+//! The audit trail of decisions: `gate_decisions` rows, hash-chained.
+//!
+//! Each record's hash is SHA-256 over a canonical JSON serialization of its fields in a fixed
+//! order, the previous record's hash included; `audit_head` holds the count and the newest
+//! hash. Changing a record breaks its hash, removing one leaves a gap in the numbers or a short
+//! count, inserting one breaks the link to the record before. Anyone able to write the file can
+//! still rewrite the whole chain: publish the head hash (`audit list --json`) elsewhere to
+//! anchor it.
+
+use super::super::{Store, StoreError};
+use crate::clock::from_ms;
+use crate::domain::DeploymentKey;
+use crate::domain::gate::Decision;
+use crate::domain::gate::view::AuditRecord;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// The previous hash of the first record.
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A decision about to be appended.
+pub(super) struct NewRecord<'a> {
+    pub deployment_id: i64,
+    pub phase_id: i64,
+    pub decision: Decision,
+    pub person: &'a str,
+    pub role: Option<&'a str>,
+    pub os_user: &'a str,
+    pub comment: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub policy_state: &'a str,
+    pub decided_ms: i64,
+}
+
+/// The hashed fields, in their canonical order. Never reorder or rename: old hashes would break.
+#[derive(Serialize)]
+struct Canonical<'a> {
+    id: i64,
+    prev_hash: &'a str,
+    deployment_id: i64,
+    phase_id: i64,
+    decision: &'a str,
+    person: &'a str,
+    role: Option<&'a str>,
+    os_user: Option<&'a str>,
+    comment: Option<&'a str>,
+    reason: Option<&'a str>,
+    policy_state: Option<&'a str>,
+    decided_ms: i64,
+}
+
+fn hash(c: &Canonical<'_>) -> String {
+    let bytes = serde_json::to_vec(c).unwrap_or_default();
+    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Appends a record after the current head; returns its number.
+pub(super) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite::Result<i64> {
+    let head: Option<(i64, String)> = conn
+        .query_row("SELECT count, hash FROM audit_head WHERE id = 1", [], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    let (count, prev) = head.unwrap_or((0, GENESIS.to_owned()));
+    let id: i64 = conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM gate_decisions", [], |row| row.get(0))?;
+    let c = Canonical {
+        id,
+        prev_hash: &prev,
+        deployment_id: r.deployment_id,
+        phase_id: r.phase_id,
+        decision: r.decision.as_str(),
+        person: r.person,
+        role: r.role,
+        os_user: Some(r.os_user),
+        comment: r.comment,
+        reason: r.reason,
+        policy_state: Some(r.policy_state),
+        decided_ms: r.decided_ms,
+    };
+    let h = hash(&c);
+    conn.prepare_cached(
+        "INSERT INTO gate_decisions (id, deployment_id, phase_id, decision, person, role, os_user, comment, reason,
+                                     policy_state, decided_ms, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        id,
+        r.deployment_id,
+        r.phase_id,
+        c.decision,
+        r.person,
+        r.role,
+        r.os_user,
+        r.comment,
+        r.reason,
+        r.policy_state,
+        r.decided_ms,
+        prev,
+        h
+    ])?;
+    conn.prepare_cached(
+        "INSERT INTO audit_head (id, count, hash) VALUES (1, ?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET count = excluded.count, hash = excluded.hash",
+    )?
+    .execute(params![count + 1, h])?;
+    Ok(id)
+}
+
+/// The first problem `audit verify` finds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditProblem {
+    #[error("audit record {id} was changed: its content no longer matches its hash")]
+    Changed { id: i64 },
+    #[error("audit record {id} was removed: record {next} follows record {prev}")]
+    Removed { id: i64, prev: i64, next: i64 },
+    #[error("audit record {id} was inserted or the record before it was changed: it does not follow record {prev}")]
+    Inserted { id: i64, prev: i64 },
+    #[error(
+        "audit records after record {last} were removed: the trail should hold {expected} records, it holds {found}"
+    )]
+    RemovedAtEnd { last: i64, expected: i64, found: i64 },
+    #[error("audit record {id} was inserted after the newest recorded one (the trail should hold {expected} records)")]
+    InsertedAtEnd { id: i64, expected: i64 },
+    #[error("the audit trail's head does not match its newest record {last}")]
+    Head { last: i64 },
+}
+
+const RECORD_SELECT: &str = "
+    SELECT g.id, g.deployment_id, g.phase_id, g.decision, g.person, g.role, g.os_user, g.comment, g.reason,
+           g.policy_state, g.decided_ms, g.prev_hash, g.hash, coalesce(p.name, '?'), coalesce(g.deployment_id, p.deployment_id, 0)
+    FROM gate_decisions g LEFT JOIN phases p ON p.id = g.phase_id";
+
+type RawRow = (
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+);
+
+fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok((
+        r.get(0)?,
+        r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+        r.get::<_, Option<String>>(11)?.unwrap_or_default(),
+        r.get::<_, Option<String>>(12)?.unwrap_or_default(),
+        r.get(13)?,
+        r.get(14)?,
+    ))
+}
+
+fn canonical(row: &RawRow) -> Canonical<'_> {
+    Canonical {
+        id: row.0,
+        prev_hash: &row.11,
+        deployment_id: row.1,
+        phase_id: row.2,
+        decision: &row.3,
+        person: &row.4,
+        role: row.5.as_deref(),
+        os_user: row.6.as_deref(),
+        comment: row.7.as_deref(),
+        reason: row.8.as_deref(),
+        policy_state: row.9.as_deref(),
+        decided_ms: row.10,
+    }
+}
+
+fn record(row: RawRow) -> AuditRecord {
+    AuditRecord {
+        id: row.0,
+        deployment: DeploymentKey(row.14),
+        phase: row.13,
+        decision: row.3.parse().unwrap_or(Decision::Approve),
+        person: row.4,
+        role: row.5,
+        os_user: row.6,
+        comment: row.7,
+        reason: row.8,
+        policy_state: row.9.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or(serde_json::Value::Null),
+        decided_at: from_ms(row.10),
+        prev_hash: row.11,
+        hash: row.12,
+    }
+}
+
+impl Store {
+    /// Every audit record, oldest first (or only those of one deployment).
+    pub fn audit_records(&self, deployment: Option<DeploymentKey>) -> Result<Vec<AuditRecord>, StoreError> {
+        let sql = format!("{RECORD_SELECT} WHERE ?1 IS NULL OR g.deployment_id = ?1 ORDER BY g.id");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.sql(e))?;
+        let rows = stmt.query_map([deployment.map(|k| k.0)], raw).map_err(|e| self.sql(e))?;
+        let rows = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.sql(e))?;
+        Ok(rows.into_iter().map(record).collect())
+    }
+
+    /// Walks the whole chain: `Ok(count)` when intact, else the first problem.
+    pub fn audit_verify(&self) -> Result<Result<i64, AuditProblem>, StoreError> {
+        self.read_snapshot(|s| {
+            let sql = format!("{RECORD_SELECT} ORDER BY g.id");
+            let mut stmt = s.conn.prepare(&sql).map_err(|e| s.sql(e))?;
+            let mut rows = stmt.query([]).map_err(|e| s.sql(e))?;
+            let mut prev: Option<(i64, String)> = None;
+            let mut count = 0;
+            while let Some(r) = rows.next().map_err(|e| s.sql(e))? {
+                let row = raw(r).map_err(|e| s.sql(e))?;
+                count += 1;
+                let (prev_id, prev_hash) = prev.clone().unwrap_or((0, GENESIS.to_owned()));
+                if row.0 != prev_id + 1 {
+                    return Ok(Err(AuditProblem::Removed { id: prev_id + 1, prev: prev_id, next: row.0 }));
+                }
+                if row.11 != prev_hash {
+                    return Ok(Err(AuditProblem::Inserted { id: row.0, prev: prev_id }));
+                }
+                if hash(&canonical(&row)) != row.12 {
+                    return Ok(Err(AuditProblem::Changed { id: row.0 }));
+                }
+                prev = Some((row.0, row.12));
+            }
+            let head: Option<(i64, String)> = s
+                .conn
+                .query_row("SELECT count, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(|e| s.sql(e))?;
+            let (expected, head_hash) = head.unwrap_or((0, GENESIS.to_owned()));
+            let (last, last_hash) = prev.unwrap_or((0, GENESIS.to_owned()));
+            if count < expected {
+                return Ok(Err(AuditProblem::RemovedAtEnd { last, expected, found: count }));
+            }
+            if count > expected {
+                return Ok(Err(AuditProblem::InsertedAtEnd { id: expected + 1, expected }));
+            }
+            if head_hash != last_hash {
+                return Ok(Err(AuditProblem::Head { last }));
+            }
+            Ok(Ok(count))
+        })
+    }
+}

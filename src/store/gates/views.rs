@@ -1,0 +1,435 @@
+//! Reading gates (for `gate wait`, the long-poll and the Approvals inbox), storing and reading
+//! notifications, and the copy of the team that addresses them.
+
+use super::super::{Store, StoreError};
+use super::{DecisionRequest, DeploymentRow, GateError, PhaseRow, find_phase, load_deployment, load_phases, no_gate};
+use crate::clock::from_ms;
+use crate::domain::gate::view::{
+    ActionItem, ActionKind, Approval, GateView, Member, Notification, Rejection, Subscription,
+};
+use crate::domain::gate::{self, Allowed, Decider, Decision, GateFacts, GateState};
+use crate::domain::schedule::{ChangeWindow, Freeze};
+use crate::domain::{DeploymentKey, DeploymentStatus, GatePolicy, PhaseStatus};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+
+/// People subscribed to `kind` for `environment`.
+fn subscribers(conn: &Connection, kind: &str, environment: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT person FROM subscriptions WHERE kind = ?1
+         AND (environments = '[]' OR ?2 IN (SELECT value FROM json_each(environments))) ORDER BY person",
+    )?;
+    let rows = stmt.query_map(params![kind, environment], |r| r.get(0))?;
+    rows.collect()
+}
+
+fn insert(
+    conn: &Connection,
+    recipients: &[String],
+    (deployment, phase_id): (i64, i64),
+    kind: &str,
+    subject: &str,
+    body: &str,
+    now_ms: i64,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO notifications (deployment_id, phase_id, kind, recipient, subject, body, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for r in recipients {
+        stmt.execute(params![deployment, phase_id, kind, r, subject, body, now_ms])?;
+    }
+    Ok(())
+}
+
+fn push_unique(list: &mut Vec<String>, more: impl IntoIterator<Item = String>) {
+    for m in more {
+        if !list.contains(&m) {
+            list.push(m);
+        }
+    }
+}
+
+/// A gate opened: tell the people allowed to approve it, and those subscribed to gate_pending.
+pub(super) fn notify_pending(
+    conn: &Connection,
+    dep: &DeploymentRow,
+    phase: &PhaseRow,
+    policy: &GatePolicy,
+    phases: &[PhaseRow],
+    pos: usize,
+    now_ms: i64,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached("SELECT name, roles FROM team ORDER BY name")?;
+    let team = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut recipients: Vec<String> = team
+        .into_iter()
+        .filter(|(name, roles)| {
+            let roles: Vec<String> = serde_json::from_str(roles).unwrap_or_default();
+            (policy.roles.is_empty() || roles.iter().any(|r| policy.roles.contains(r)))
+                && (policy.allow_self || *name != dep.requested_by)
+        })
+        .map(|(name, _)| name)
+        .collect();
+    push_unique(&mut recipients, subscribers(conn, "gate_pending", &dep.environment)?);
+    let after = pos.checked_sub(1).map_or_else(
+        || "its approval authorises the deployment to start".to_owned(),
+        |i| format!("phase {} succeeded", phases[i].name),
+    );
+    let subject = format!("DEP-{} {}: approval needed ({} of {})", dep.id, phase.name, dep.release, dep.environment);
+    let roles = if policy.roles.is_empty() { "anyone".to_owned() } else { policy.roles.join(" or ") };
+    let body = format!(
+        "{} needs {} approval(s) from {roles}; {after}. Requested by {}.",
+        phase.name, policy.approvals, dep.requested_by
+    );
+    insert(conn, &recipients, (dep.id, phase.id), "gate_pending", &subject, &body, now_ms)
+}
+
+/// A decision was made: tell the requester and those subscribed to gate_decided.
+pub(super) fn notify_decision(
+    conn: &Connection,
+    dep: &DeploymentRow,
+    phase: &str,
+    req: &DecisionRequest<'_>,
+    allowed: &Allowed,
+    now_ms: i64,
+) -> rusqlite::Result<()> {
+    let mut recipients = vec![dep.requested_by.clone()];
+    push_unique(&mut recipients, subscribers(conn, "gate_decided", &dep.environment)?);
+    recipients.retain(|r| r != req.person);
+    let what = match req.decision {
+        Decision::Approve if allowed.after == GateState::Approved => "approved (gate open)".to_owned(),
+        Decision::Approve => format!("approved ({} of {})", allowed.approvals, allowed.required),
+        Decision::Reject => "rejected: deployment halted".to_owned(),
+        Decision::Retry => "retried".to_owned(),
+        Decision::Abort => "aborted".to_owned(),
+        Decision::Rollback => "rolled back".to_owned(),
+    };
+    let subject = format!("DEP-{} {phase}: {what} by {}", dep.id, req.person);
+    let body = [req.reason.map(|r| format!("Reason: {r}")), req.comment.map(|c| format!("Comment: {c}"))]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let phase_id: i64 = conn
+        .prepare_cached("SELECT id FROM phases WHERE deployment_id = ?1 AND name = ?2")?
+        .query_row(params![dep.id, phase], |r| r.get(0))?;
+    insert(conn, &recipients, (dep.id, phase_id), "gate_decided", &subject, &body, now_ms)
+}
+
+type TeamRows = Vec<(String, String)>;
+type SubscriptionRows = Vec<(String, String, String)>;
+
+impl Store {
+    /// One gate as it stands now.
+    pub fn gate(&self, key: DeploymentKey, phase: &str) -> Result<GateView, GateError> {
+        self.read_snapshot(|s| Ok(s.gate_in(key, phase)))?
+    }
+
+    fn gate_in(&self, key: DeploymentKey, phase: &str) -> Result<GateView, GateError> {
+        let sql = |e| GateError::Store(self.sql(e));
+        let dep = load_deployment(&self.conn, key.0)
+            .map_err(sql)?
+            .ok_or_else(|| StoreError::UnknownDeployment(key.to_string()))?;
+        let phases = load_phases(&self.conn, dep.id).map_err(sql)?;
+        let pos = find_phase(key, &phases, phase)?;
+        let row = &phases[pos];
+        let Some(policy) = row.gate.clone() else { return Err(no_gate(key, &phases, phase)) };
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT person, decision, role, comment, reason, decided_ms FROM gate_decisions WHERE phase_id = ?1 ORDER BY id",
+            )
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map([row.id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })
+            .map_err(sql)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql)?;
+        let mut approvals: Vec<Approval> = Vec::new();
+        let mut rejection = None;
+        let mut recorded = Vec::new();
+        for (person, decision, role, comment, reason, ms) in rows {
+            let decision: Decision = decision.parse().unwrap_or(Decision::Approve);
+            recorded.push(gate::Recorded { person: person.clone(), decision, at: from_ms(ms) });
+            match decision {
+                Decision::Approve if !approvals.iter().any(|a| a.person == person) => {
+                    approvals.push(Approval { person, role, at: from_ms(ms), comment });
+                }
+                Decision::Reject if rejection.is_none() => {
+                    rejection = Some(Rejection { person, at: from_ms(ms), reason: reason.unwrap_or_default() });
+                }
+                _ => {}
+            }
+        }
+        let views = self.phases(key)?;
+        let state = gate::state(&policy, super::previous_of(&phases, pos), &recorded);
+        Ok(GateView {
+            deployment: key,
+            phase: row.name.clone(),
+            phase_index: pos,
+            state,
+            deployment_status: dep.status,
+            required: policy.approvals.max(1),
+            approvals,
+            rejection,
+            policy,
+            opened_at: row.opened_ms.map(from_ms),
+            previous: pos.checked_sub(1).and_then(|i| views.get(i).cloned()),
+        })
+    }
+
+    /// Pending gates and failed phases, oldest first, each with the context to decide and why
+    /// `person` cannot act on it now, if they cannot.
+    pub fn inbox(
+        &self,
+        person: Decider<'_>,
+        windows: &[ChangeWindow],
+        freezes: &[Freeze],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ActionItem>, StoreError> {
+        self.read_snapshot(|s| s.inbox_in(person, windows, freezes, now))
+    }
+
+    fn inbox_in(
+        &self,
+        person: Decider<'_>,
+        windows: &[ChangeWindow],
+        freezes: &[Freeze],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ActionItem>, StoreError> {
+        let open = [DeploymentStatus::Planned, DeploymentStatus::AwaitingApproval, DeploymentStatus::Failed];
+        let filter = super::super::ListFilter { statuses: open.to_vec(), limit: 0 };
+        let mut items = Vec::new();
+        for d in self.list(&filter)? {
+            let sql = |e| self.sql(e);
+            let phases = load_phases(&self.conn, d.key.0).map_err(sql)?;
+            let views = self.phases(d.key)?;
+            let item = |kind, phase: &PhaseRow, offers: Vec<Decision>, since, gate, result: Option<usize>| ActionItem {
+                kind,
+                deployment: d.key,
+                release: d.release.clone(),
+                version: d.version.clone(),
+                environment: d.environment.clone(),
+                requested_by: d.requested_by.clone(),
+                phase: phase.name.clone(),
+                offers,
+                since,
+                gate,
+                result: result.and_then(|i| views.get(i).cloned()),
+                top_errors: Vec::new(),
+                blocked: None,
+            };
+            if let Some(pos) = phases.iter().position(|p| p.status == PhaseStatus::Failed) {
+                let phase = &phases[pos];
+                let offers = vec![Decision::Retry, Decision::Abort, Decision::Rollback];
+                let since = from_ms(phase.finished_ms.unwrap_or(0));
+                let mut it = item(ActionKind::FailedPhase, phase, offers, since, None, Some(pos));
+                it.top_errors = self.top_errors(phase.id)?;
+                it.blocked = self.dry_run(d.key, &phase.name, Decision::Retry, person, windows, freezes, now);
+                items.push(it);
+            } else if d.status == DeploymentStatus::AwaitingApproval {
+                let Some(pos) = phases.iter().position(|p| p.status != PhaseStatus::Succeeded) else { continue };
+                let phase = &phases[pos];
+                let view = match self.gate_in(d.key, &phase.name) {
+                    Ok(v) => v,
+                    Err(GateError::Store(e)) => return Err(e),
+                    Err(_) => continue,
+                };
+                let since = view.opened_at.unwrap_or(d.created_at);
+                let offers = vec![Decision::Approve, Decision::Reject];
+                let prev = pos.checked_sub(1);
+                let mut it = item(ActionKind::Gate, phase, offers, since, Some(view), prev);
+                if let Some(i) = prev {
+                    it.top_errors = self.top_errors(phases[i].id)?;
+                }
+                it.blocked = self.dry_run(d.key, &phase.name, Decision::Approve, person, windows, freezes, now);
+                items.push(it);
+            }
+        }
+        items.sort_by_key(|i| (i.since, i.deployment));
+        Ok(items)
+    }
+
+    /// The refusal a decision would meet now, without recording anything.
+    #[allow(clippy::too_many_arguments)]
+    fn dry_run(
+        &self,
+        key: DeploymentKey,
+        phase: &str,
+        decision: Decision,
+        person: Decider<'_>,
+        windows: &[ChangeWindow],
+        freezes: &[Freeze],
+        now: DateTime<Utc>,
+    ) -> Option<gate::Refusal> {
+        let dep = load_deployment(&self.conn, key.0).ok()??;
+        let phases = load_phases(&self.conn, dep.id).ok()?;
+        let pos = phases.iter().position(|p| p.name == phase)?;
+        let decisions = super::load_decisions(&self.conn, phases[pos].id).ok()?;
+        let result = if decision.on_failed_phase() {
+            let roles = super::union(phases.iter().filter_map(|p| p.gate.as_ref()).map(|g| &g.roles));
+            let overrides =
+                super::union(phases.iter().filter_map(|p| p.gate.as_ref()).map(|g| &g.freeze_override_roles));
+            let facts = gate::RecoveryFacts {
+                phase_status: phases[pos].status,
+                deployment_status: dep.status,
+                environment: &dep.environment,
+                requester: &dep.requested_by,
+                roles: &roles,
+                freeze_override_roles: &overrides,
+                freezes,
+            };
+            gate::check_recovery(decision, &facts, person, None, now)
+        } else {
+            let policy = phases[pos].gate.as_ref()?;
+            let facts = GateFacts {
+                policy,
+                deployment_status: dep.status,
+                environment: &dep.environment,
+                requester: &dep.requested_by,
+                previous: super::previous_of(&phases, pos),
+                decisions: &decisions,
+                windows,
+                freezes,
+            };
+            gate::check_gate(decision, &facts, person, None, now)
+        };
+        result.err()
+    }
+
+    /// The most frequent error messages of a phase's failed targets (at most 3).
+    fn top_errors(&self, phase_id: i64) -> Result<Vec<(String, usize)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT last_error, count(*) FROM targets WHERE phase_id = ?1 AND status = 'failed' AND last_error IS NOT NULL
+                 GROUP BY last_error ORDER BY count(*) DESC, last_error LIMIT 3",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt.query_map([phase_id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| self.sql(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.sql(e))
+    }
+
+    /// A person's notifications, newest first (`unread_only`: only those not read yet).
+    pub fn notifications(
+        &self,
+        recipient: &str,
+        unread_only: bool,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT n.id, n.recipient, n.kind, n.deployment_id, p.name, n.subject, n.body, n.created_ms, n.read_ms, n.delivered_ms
+                 FROM notifications n LEFT JOIN phases p ON p.id = n.phase_id
+                 WHERE n.recipient = ?1 AND (?2 = 0 OR n.read_ms IS NULL) ORDER BY n.id DESC LIMIT ?3",
+            )
+            .map_err(|e| self.sql(e))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![recipient, unread_only, limit], |r| {
+                Ok(Notification {
+                    id: r.get(0)?,
+                    recipient: r.get(1)?,
+                    kind: r.get(2)?,
+                    deployment: r.get::<_, Option<i64>>(3)?.map(DeploymentKey),
+                    phase: r.get(4)?,
+                    subject: r.get(5)?,
+                    body: r.get(6)?,
+                    created_at: from_ms(r.get(7)?),
+                    read_at: r.get::<_, Option<i64>>(8)?.map(from_ms),
+                    delivered_at: r.get::<_, Option<i64>>(9)?.map(from_ms),
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.sql(e))
+    }
+
+    /// How many notifications a person has not read.
+    pub fn unread_count(&self, recipient: &str) -> Result<usize, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM notifications WHERE recipient = ?1 AND read_ms IS NULL",
+                [recipient],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Marks a person's notifications read: these ids, or all when `ids` is empty.
+    pub fn mark_read(&mut self, recipient: &str, ids: &[i64], now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        self.conn
+            .execute(
+                "UPDATE notifications SET read_ms = ?3 WHERE recipient = ?1 AND read_ms IS NULL
+                 AND (?2 = '[]' OR id IN (SELECT value FROM json_each(?2)))",
+                params![recipient, ids, now.timestamp_millis()],
+            )
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Copies the team and stakeholder rules into the log (only when they changed), so that
+    /// every process that opens gates — the receiver too — addresses notifications alike.
+    pub fn sync_team(&mut self, members: &[Member], subscriptions: &[Subscription]) -> Result<(), StoreError> {
+        let team: Vec<(String, String)> = members
+            .iter()
+            .map(|m| (m.name.clone(), serde_json::to_string(&m.roles).unwrap_or_else(|_| "[]".into())))
+            .collect();
+        let subs: Vec<(String, String, String)> = subscriptions
+            .iter()
+            .map(|s| {
+                (
+                    s.person.clone(),
+                    s.kind.clone(),
+                    serde_json::to_string(&s.environments).unwrap_or_else(|_| "[]".into()),
+                )
+            })
+            .collect();
+        let read = |conn: &Connection| -> rusqlite::Result<(TeamRows, SubscriptionRows)> {
+            let t = conn
+                .prepare("SELECT name, roles FROM team ORDER BY name")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let s = conn
+                .prepare("SELECT person, kind, environments FROM subscriptions ORDER BY person, kind, environments")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((t, s))
+        };
+        let (mut want_t, mut want_s) = (team, subs);
+        want_t.sort();
+        want_t.dedup_by(|a, b| a.0 == b.0);
+        want_s.sort();
+        want_s.dedup();
+        if read(&self.conn).map_err(|e| self.sql(e))? == (want_t.clone(), want_s.clone()) {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql)?;
+        tx.execute_batch("DELETE FROM team; DELETE FROM subscriptions;").map_err(sql)?;
+        for (name, roles) in &want_t {
+            tx.execute("INSERT INTO team (name, roles) VALUES (?1, ?2)", params![name, roles]).map_err(sql)?;
+        }
+        for (person, kind, envs) in &want_s {
+            tx.execute(
+                "INSERT INTO subscriptions (person, kind, environments) VALUES (?1, ?2, ?3)",
+                params![person, kind, envs],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+}
