@@ -68,6 +68,25 @@ impl Env {
         Run::from(bin().arg("--db").arg(&self.db).args(args).stdin(Stdio::null()).output().expect("runs"))
     }
 
+    /// Runs `shipdeck --db <log> ARGS` with extra environment (e.g. `SHIPDECK_OPERATOR`).
+    pub fn run_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
+        Run::from(self.command(env, args).output().expect("runs"))
+    }
+
+    /// Starts `shipdeck --db <log> ARGS` with extra environment; wait on it with [`finish`].
+    pub fn spawn(&self, env: &[(&str, &str)], args: &[&str]) -> Child {
+        self.command(env, args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawns")
+    }
+
+    fn command(&self, env: &[(&str, &str)], args: &[&str]) -> Command {
+        let mut c = bin();
+        c.arg("--db").arg(&self.db).args(args).stdin(Stdio::null());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c
+    }
+
     /// Runs with stdin.
     pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
         let mut child = bin()
@@ -223,6 +242,11 @@ fn dechunk(body: &str) -> String {
         out.push_str(&after[..n]);
         rest = after[n..].trim_start_matches("\r\n");
     }
+}
+
+/// Waits for a spawned command and collects what it did.
+pub fn finish(child: Child) -> Run {
+    Run::from(child.wait_with_output().expect("waits"))
 }
 
 /// One NDJSON event line.
