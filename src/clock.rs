@@ -52,3 +52,43 @@ pub fn to_ms(t: DateTime<Utc>) -> i64 {
 pub fn from_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
+
+/// A clock that starts at a chosen instant and runs `speed` times faster than real time (the
+/// demo: bake times and windows pass at the demo's pace).
+#[derive(Debug, Clone, Copy)]
+pub struct ScaledClock {
+    origin: DateTime<Utc>,
+    started: std::time::Instant,
+    speed: f64,
+}
+
+impl ScaledClock {
+    #[must_use]
+    pub fn new(origin: DateTime<Utc>, speed: f64) -> Self {
+        Self { origin, started: std::time::Instant::now(), speed }
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now(&self) -> DateTime<Utc> {
+        let elapsed = self.started.elapsed().as_secs_f64() * self.speed;
+        #[allow(clippy::cast_possible_truncation)]
+        let ms = (elapsed * 1_000.0) as i64;
+        self.origin + chrono::TimeDelta::milliseconds(ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scaled_clock_starts_at_its_origin_and_runs_faster() {
+        let origin = DateTime::from_timestamp(1_790_000_000, 0).expect("valid");
+        let c = ScaledClock::new(origin, 1_000.0);
+        let first = c.now();
+        assert!(first >= origin && first < origin + chrono::TimeDelta::seconds(5));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(c.now() - first >= chrono::TimeDelta::seconds(10), "20 ms at 1000x is 20 s");
+    }
+}

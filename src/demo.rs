@@ -7,6 +7,7 @@
 
 pub mod agents;
 pub mod history;
+pub mod pipeline;
 pub mod rng;
 
 use crate::clock::SharedClock;
@@ -15,9 +16,10 @@ use crate::domain::records::DeploymentSummary;
 use crate::domain::{DeploymentKey, ReleaseRef};
 use crate::server::{Receiver, ServerOptions};
 use crate::store::{PlanRequest, Store};
-use agents::{Agents, GateWait, Rollout};
+use agents::{Agents, Rollout};
 use anyhow::Context;
 use chrono::Duration;
+use pipeline::{Deciders, LogPipeline, Pipeline};
 use rng::Rng;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -56,6 +58,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
         )));
     }
     let mut store = Store::open(&db)?;
+    store.sync_team(&opts.config.members(), &opts.config.subscriptions())?;
     let mut rng = Rng::seeded(opts.seed);
     let now = opts.clock.now();
     let seeded = history::seed(&mut store, &opts.config, &mut rng, now - Duration::hours(2), opts.history)?;
@@ -73,15 +76,17 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
             let _ = stopped.await;
         }));
         let agents = Agents::new(addr, opts.speed);
-        let gate: GateWait = std::sync::Arc::new(|_, _| Box::pin(async { true }));
+        let deciders = if opts.headless { Deciders::Colleagues } else { Deciders::Operator };
+        let pipeline: std::sync::Arc<dyn Pipeline> =
+            std::sync::Arc::new(LogPipeline::new(Store::open(&db)?, opts.config.clone(), opts.clock.clone(), deciders));
         let sims: Vec<_> = live
             .rollouts
             .iter()
             .cloned()
             .enumerate()
             .map(|(i, r)| {
-                let (agents, gate) = (agents.clone(), gate.clone());
-                tokio::spawn(async move { agents.run(r, gate, opts.seed + i as u64).await })
+                let (agents, pipeline) = (agents.clone(), pipeline.clone());
+                tokio::spawn(async move { agents.run(r, pipeline, opts.seed + i as u64).await })
             })
             .collect();
         if opts.headless {
@@ -113,6 +118,39 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(db)
+}
+
+/// When the demo's clock starts: now if a production change window is open for the next 90
+/// minutes and no freeze applies, else shortly after the next such opening, so that gates with
+/// window rules can be approved during the demo.
+#[must_use]
+pub fn start_time(config: &Config, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    let windows: Vec<_> = config.windows.iter().filter(|w| w.applies_to("production")).collect();
+    if windows.is_empty() {
+        return now;
+    }
+    let usable = |t: chrono::DateTime<chrono::Utc>| {
+        windows.iter().any(|w| w.open_at(t).is_some_and(|(_, end)| end - t >= Duration::minutes(90)))
+            && !config.freezes.iter().any(|f| f.applies_to("production") && f.active_at(t))
+    };
+    let mut t = now;
+    for _ in 0..200 {
+        if usable(t) {
+            return t;
+        }
+        // The next opening of any window after the one (if any) open now.
+        let next = windows
+            .iter()
+            .filter_map(|w| w.next_open(w.open_at(t).map_or(t, |(_, end)| end)))
+            .map(|(s, _)| s)
+            .filter(|s| *s > t)
+            .min();
+        match next {
+            Some(s) => t = s + Duration::minutes(5),
+            None => break,
+        }
+    }
+    now
 }
 
 fn plan_live(
@@ -147,7 +185,7 @@ fn plan_live(
         if later.is_some() {
             continue; // scheduled for tonight's window: nothing runs yet
         }
-        let silent = (model_name == "phased").then(|| phases.get(1).and_then(|p| p.targets.get(3)).cloned()).flatten();
+        let silent = (model_name == "phased").then(|| phases.get(2).and_then(|p| p.targets.get(5)).cloned()).flatten();
         live.rollouts.push(Rollout {
             key,
             steps: model.steps.clone(),
@@ -179,4 +217,25 @@ fn print_summary(seeded: &history::Seeded, agents: &Agents, live: &[DeploymentSu
         );
     }
     println!("log: {}", db.display());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339(s).expect("valid").with_timezone(&chrono::Utc)
+    }
+
+    #[test]
+    fn the_demo_starts_inside_a_change_window_and_outside_freezes() {
+        let config = Config::built_in();
+        // Thursday 26 Nov 2026, 10:00 UTC: the weekday-evenings window opens at 18:00 Berlin.
+        assert_eq!(start_time(&config, utc("2026-11-26T10:00:00Z")), utc("2026-11-26T17:05:00Z"));
+        // Inside the window with enough time left: start right away.
+        assert_eq!(start_time(&config, utc("2026-11-26T18:00:00Z")), utc("2026-11-26T18:00:00Z"));
+        // During the year-end freeze: the first window after it.
+        let t = start_time(&config, utc("2026-12-22T10:00:00Z"));
+        assert!(t >= utc("2027-01-04T07:00:00Z"), "{t}");
+    }
 }

@@ -24,6 +24,10 @@ pub fn run(ctx: &Context, db: Option<PathBuf>, args: &Args) -> anyhow::Result<i3
     if !(args.speed.is_finite() && args.speed > 0.0) {
         return Err(super::usage(format!("--speed {} must be a positive number", args.speed)));
     }
+    // The demo keeps its own time: it starts inside a change window and runs `speed` times faster,
+    // so bake times pass and window rules can be met while you watch.
+    let start = crate::demo::start_time(&ctx.config, ctx.clock.now());
+    let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::ScaledClock::new(start, args.speed));
     let db = crate::demo::run(DemoOptions {
         db,
         speed: args.speed,
@@ -31,7 +35,7 @@ pub fn run(ctx: &Context, db: Option<PathBuf>, args: &Args) -> anyhow::Result<i3
         headless: args.headless,
         history: args.history,
         config: ctx.config.clone(),
-        clock: ctx.clock.clone(),
+        clock,
     })?;
     if !args.headless {
         eprintln!("shipdeck demo: the log is kept at {}", db.display());

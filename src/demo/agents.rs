@@ -3,16 +3,15 @@
 //! that goes silent.
 
 use super::history::FAILURES;
+use super::pipeline::{After, Pipeline};
 use super::rng::Rng;
 use crate::domain::{DeploymentKey, EventStatus};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// Asked before a phase starts; resolves to whether the pipeline may go on (false: halted).
-pub type GateWait = Arc<dyn Fn(DeploymentKey, String) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+/// Demo seconds after which the pipeline reports a silent host failed.
+const SILENT_GIVE_UP_SECS: f64 = 240.0;
 
 /// What the agents did, for the summary.
 #[derive(Debug, Default)]
@@ -59,34 +58,51 @@ impl Agents {
         }
     }
 
-    /// Carries out a rollout phase by phase, asking `gate` before each phase.
-    pub async fn run(&self, rollout: Rollout, gate: GateWait, seed: u64) {
+    /// Carries out a rollout phase by phase, asking the pipeline before and after each phase.
+    pub async fn run(&self, rollout: Rollout, pipeline: Arc<dyn Pipeline>, seed: u64) {
         let mut rng = Rng::seeded(seed);
         for (phase, hosts) in &rollout.phases {
-            if !gate(rollout.key, phase.clone()).await {
+            if !pipeline.before_phase(rollout.key, phase).await {
                 return;
             }
-            let slots = Arc::new(tokio::sync::Semaphore::new(rollout.parallel.max(1)));
-            let mut tasks = Vec::with_capacity(hosts.len());
-            for host in hosts {
-                let plan = HostPlan {
-                    key: rollout.key,
-                    host: host.clone(),
-                    steps: rollout.steps.clone(),
-                    fail_at: rng.chance(rollout.failure_rate).then(|| rng.range(0, rollout.steps.len() as u64)),
-                    silent: rollout.silent.as_deref() == Some(host.as_str()),
-                };
-                let (agents, slots, host_seed) = (self.clone(), slots.clone(), rng.next_u64());
-                tasks.push(tokio::spawn(async move {
-                    let Ok(_slot) = slots.acquire_owned().await else { return };
-                    agents.host(plan, Rng::seeded(host_seed)).await;
-                }));
-                // Hosts do not all start in the same millisecond.
-                self.pause(&mut rng, 0.2, 1.0).await;
+            let mut wave = hosts.clone();
+            let mut failure_rate = rollout.failure_rate;
+            loop {
+                self.phase(&rollout, &wave, failure_rate, &mut rng).await;
+                match pipeline.after_phase(rollout.key, phase).await {
+                    After::Next => break,
+                    After::Stop => return,
+                    After::Rerun(again) => {
+                        wave = again;
+                        failure_rate /= 4.0;
+                    }
+                }
             }
-            for t in tasks {
-                let _ = t.await;
-            }
+        }
+    }
+
+    /// Deploys `hosts` of a phase, `rollout.parallel` at a time, and waits for all of them.
+    async fn phase(&self, rollout: &Rollout, hosts: &[String], failure_rate: f64, rng: &mut Rng) {
+        let slots = Arc::new(tokio::sync::Semaphore::new(rollout.parallel.max(1)));
+        let mut tasks = Vec::with_capacity(hosts.len());
+        for host in hosts {
+            let plan = HostPlan {
+                key: rollout.key,
+                host: host.clone(),
+                steps: rollout.steps.clone(),
+                fail_at: rng.chance(failure_rate).then(|| rng.range(0, rollout.steps.len() as u64)),
+                silent: rollout.silent.as_deref() == Some(host.as_str()),
+            };
+            let (agents, slots, host_seed) = (self.clone(), slots.clone(), rng.next_u64());
+            tasks.push(tokio::spawn(async move {
+                let Ok(_slot) = slots.acquire_owned().await else { return };
+                agents.host(plan, Rng::seeded(host_seed)).await;
+            }));
+            // Hosts do not all start in the same millisecond.
+            self.pause(rng, 0.2, 1.0).await;
+        }
+        for t in tasks {
+            let _ = t.await;
         }
     }
 
@@ -94,7 +110,12 @@ impl Agents {
         for (i, step) in plan.steps.iter().enumerate() {
             self.post(&plan, step, EventStatus::Started, None, &mut rng).await;
             if plan.silent {
-                // The agent's host dies mid-step: nothing more is ever heard from it.
+                // The host dies mid-step and its agent falls silent. The dashboard shows it as
+                // silent; minutes later the pipeline gives up on it and reports it failed.
+                self.pause(&mut rng, SILENT_GIVE_UP_SECS, SILENT_GIVE_UP_SECS).await;
+                let message =
+                    format!("agent lost: no report for {SILENT_GIVE_UP_SECS:.0}s; marked failed by the pipeline");
+                self.post(&plan, step, EventStatus::Failed, Some(message), &mut rng).await;
                 return;
             }
             self.pause(&mut rng, 3.0, 14.0).await;

@@ -5,11 +5,11 @@
 //! `(deployment_id, seq)` index, so their cost follows the number of new events, not the size of
 //! the log.
 
+use super::queries::{EVENT_SELECT, event, target};
 use super::{Store, StoreError};
-use crate::clock::from_ms;
+use crate::domain::DeploymentKey;
 use crate::domain::records::{StoredEvent, TargetView};
-use crate::domain::{DeploymentKey, EventStatus, TargetStatus};
-use rusqlite::{Row, params};
+use rusqlite::params;
 
 /// Deployments by status, for the dashboard's header.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -26,40 +26,6 @@ pub struct Touched {
     pub deployment: DeploymentKey,
     pub count: usize,
     pub newest_seq: i64,
-}
-
-const EVENT_SELECT: &str = "
-    SELECT e.seq, e.event_id, e.deployment_id, p.name, t.name, e.step, e.status, e.at_ms, e.received_ms, e.message, e.data
-    FROM events e LEFT JOIN phases p ON p.id = e.phase_id LEFT JOIN targets t ON t.id = e.target_id";
-
-fn event(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
-    Ok(StoredEvent {
-        seq: r.get(0)?,
-        id: r.get(1)?,
-        deployment: DeploymentKey(r.get(2)?),
-        phase: r.get(3)?,
-        target: r.get(4)?,
-        step: r.get(5)?,
-        status: r.get::<_, String>(6)?.parse().unwrap_or(EventStatus::Info),
-        at: from_ms(r.get(7)?),
-        received_at: from_ms(r.get(8)?),
-        message: r.get(9)?,
-        data: r.get(10)?,
-    })
-}
-
-fn target(r: &Row<'_>) -> rusqlite::Result<TargetView> {
-    Ok(TargetView {
-        name: r.get(0)?,
-        phase: r.get(1)?,
-        status: r.get::<_, String>(2)?.parse().unwrap_or(TargetStatus::Pending),
-        last_step: r.get(3)?,
-        last_status: r.get::<_, Option<String>>(4)?.and_then(|s| s.parse().ok()),
-        last_message: r.get(5)?,
-        last_error: r.get(6)?,
-        last_at: r.get::<_, Option<i64>>(7)?.map(from_ms),
-        seen_at: r.get::<_, Option<i64>>(8)?.map(from_ms),
-    })
 }
 
 impl Store {
@@ -146,8 +112,8 @@ impl Store {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::domain::ReleaseRef;
     use crate::domain::event::parse_line;
+    use crate::domain::{ReleaseRef, TargetStatus};
     use crate::store::{PlanRequest, Submission};
     use chrono::{DateTime, Utc};
 

@@ -54,11 +54,27 @@ fn summary(r: &Row<'_>) -> rusqlite::Result<DeploymentSummary> {
     })
 }
 
-const EVENT_SELECT: &str = "
+/// Maps a row of `name, phase, status, last_step, last_status, last_message, last_error,
+/// last_at_ms, seen_ms` to a target.
+pub(super) fn target(r: &Row<'_>) -> rusqlite::Result<TargetView> {
+    Ok(TargetView {
+        name: r.get(0)?,
+        phase: r.get(1)?,
+        status: r.get::<_, String>(2)?.parse().unwrap_or(crate::domain::TargetStatus::Pending),
+        last_step: r.get(3)?,
+        last_status: r.get::<_, Option<String>>(4)?.and_then(|s| s.parse().ok()),
+        last_message: r.get(5)?,
+        last_error: r.get(6)?,
+        last_at: r.get::<_, Option<i64>>(7)?.map(from_ms),
+        seen_at: r.get::<_, Option<i64>>(8)?.map(from_ms),
+    })
+}
+
+pub(super) const EVENT_SELECT: &str = "
     SELECT e.seq, e.event_id, e.deployment_id, p.name, t.name, e.step, e.status, e.at_ms, e.received_ms, e.message, e.data
     FROM events e LEFT JOIN phases p ON p.id = e.phase_id LEFT JOIN targets t ON t.id = e.target_id";
 
-fn event(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
+pub(super) fn event(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     Ok(StoredEvent {
         seq: r.get(0)?,
         id: r.get(1)?,
@@ -155,21 +171,7 @@ impl Store {
                  FROM targets t JOIN phases p ON p.id = t.phase_id WHERE t.deployment_id = ?1 ORDER BY p.idx, t.id",
             )
             .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([key.0], |r| {
-                Ok(TargetView {
-                    name: r.get(0)?,
-                    phase: r.get(1)?,
-                    status: r.get::<_, String>(2)?.parse().unwrap_or(crate::domain::TargetStatus::Pending),
-                    last_step: r.get(3)?,
-                    last_status: r.get::<_, Option<String>>(4)?.and_then(|s| s.parse().ok()),
-                    last_message: r.get(5)?,
-                    last_error: r.get(6)?,
-                    last_at: r.get::<_, Option<i64>>(7)?.map(from_ms),
-                    seen_at: r.get::<_, Option<i64>>(8)?.map(from_ms),
-                })
-            })
-            .map_err(|e| self.sql(e))?;
+        let rows = stmt.query_map([key.0], target).map_err(|e| self.sql(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.sql(e))
     }
 

@@ -1,0 +1,162 @@
+//! The demo's pipeline: what a CI/CD pipeline does between phases. Before a gated phase it
+//! blocks until the gate is decided (as `shipdeck gate wait` would); after a phase that failed
+//! its budget it waits for someone to retry, abort or roll back. In a headless demo simulated
+//! colleagues take those decisions; on screen, the operator does, and colleagues only add the
+//! approvals still missing after the operator's own.
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::domain::gate::{Decision, GateState};
+use crate::domain::{DeploymentKey, PhaseStatus, TargetStatus};
+use crate::store::{DecisionRequest, GateError, Store};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A boxed future, for the pipeline's object-safe trait.
+pub type Pending<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What happens after a phase's hosts all reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum After {
+    /// On to the next phase.
+    Next,
+    /// A retry was decided: deploy these hosts again.
+    Rerun(Vec<String>),
+    /// The deployment was stopped (rejected, aborted or rolled back).
+    Stop,
+}
+
+/// The agents ask the pipeline before and after each phase.
+pub trait Pipeline: Send + Sync {
+    /// Resolves when the phase may start; `false` when the deployment was stopped.
+    fn before_phase<'a>(&'a self, key: DeploymentKey, phase: &'a str) -> Pending<'a, bool>;
+    /// Resolves once the phase's outcome is settled.
+    fn after_phase<'a>(&'a self, key: DeploymentKey, phase: &'a str) -> Pending<'a, After>;
+}
+
+/// Who takes decisions in the demo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deciders {
+    /// Simulated colleagues decide everything.
+    Colleagues,
+    /// The person at the dashboard decides; colleagues only complete approvals they started.
+    Operator,
+}
+
+/// A pipeline backed by the demo's log.
+pub struct LogPipeline {
+    store: Arc<Mutex<Store>>,
+    config: Config,
+    clock: SharedClock,
+    deciders: Deciders,
+    /// Real time between two looks at the log.
+    poll: Duration,
+}
+
+impl LogPipeline {
+    pub fn new(store: Store, config: Config, clock: SharedClock, deciders: Deciders) -> Self {
+        Self { store: Arc::new(Mutex::new(store)), config, clock, deciders, poll: Duration::from_millis(200) }
+    }
+
+    fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let mut store = self.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut store)
+    }
+
+    /// Records a decision as the first configured person who may take it; `Ok(false)` when the
+    /// policy refuses everyone right now (a time rule: try again later).
+    fn decide_as_colleague(&self, key: DeploymentKey, phase: &str, decision: Decision, requester: &str) -> bool {
+        let now = self.clock.now();
+        let reason = (decision == Decision::Reject).then_some("demo: rejected by a simulated colleague");
+        for person in self.config.people.iter().filter(|p| p.name != requester) {
+            let req = DecisionRequest {
+                key,
+                phase,
+                decision,
+                person: &person.name,
+                roles: &person.roles,
+                os_user: "shipdeck-demo",
+                comment: Some("simulated colleague (shipdeck demo)"),
+                reason,
+                windows: &self.config.windows,
+                freezes: &self.config.freezes,
+                now,
+            };
+            match self.with_store(|s| s.decide(&req)) {
+                Ok(_) => return true,
+                Err(GateError::Refused(_)) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+}
+
+impl Pipeline for LogPipeline {
+    fn before_phase<'a>(&'a self, key: DeploymentKey, phase: &'a str) -> Pending<'a, bool> {
+        Box::pin(async move {
+            loop {
+                let gate = match self.with_store(|s| s.gate(key, phase)) {
+                    Ok(g) => g,
+                    Err(GateError::NoGate { .. }) => return true,
+                    Err(_) => return false,
+                };
+                if gate.deployment_status.is_halted() {
+                    return false;
+                }
+                match gate.state {
+                    GateState::Approved => return true,
+                    GateState::Rejected => return false,
+                    GateState::Pending => {
+                        let operator_started = !gate.approvals.is_empty();
+                        if self.deciders == Deciders::Colleagues || operator_started {
+                            let requester =
+                                self.with_store(|s| s.summary(key).map(|d| d.requested_by)).unwrap_or_default();
+                            self.decide_as_colleague(key, phase, Decision::Approve, &requester);
+                        }
+                    }
+                    GateState::Waiting => {}
+                }
+                tokio::time::sleep(self.poll).await;
+            }
+        })
+    }
+
+    fn after_phase<'a>(&'a self, key: DeploymentKey, phase: &'a str) -> Pending<'a, After> {
+        Box::pin(async move {
+            let mut retried = false;
+            loop {
+                let Ok(detail) = self.with_store(|s| s.detail(key, true)) else { return After::Stop };
+                if detail.summary.status.is_halted() {
+                    return After::Stop;
+                }
+                let Some(p) = detail.phases.iter().find(|p| p.name == phase) else { return After::Stop };
+                match p.status {
+                    PhaseStatus::Failed => {
+                        if self.deciders == Deciders::Colleagues {
+                            let decision = if retried { Decision::Rollback } else { Decision::Retry };
+                            retried |= self.decide_as_colleague(key, phase, decision, "");
+                        }
+                    }
+                    PhaseStatus::Succeeded => return After::Next,
+                    // After a retry the failed hosts are pending again: deploy them once more.
+                    PhaseStatus::Running | PhaseStatus::Pending => {
+                        let again: Vec<String> = detail
+                            .target_list
+                            .iter()
+                            .filter(|t| t.phase == phase && t.status == TargetStatus::Pending)
+                            .map(|t| t.name.clone())
+                            .collect();
+                        if again.is_empty() {
+                            return After::Next;
+                        }
+                        return After::Rerun(again);
+                    }
+                }
+                tokio::time::sleep(self.poll).await;
+            }
+        })
+    }
+}

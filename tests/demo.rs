@@ -1,0 +1,56 @@
+//! `shipdeck demo --headless`: the whole path (history, receiver, agents over HTTP, gates
+//! decided by simulated colleagues) runs to the end on a fresh log.
+
+mod support;
+
+use support::Env;
+
+#[test]
+fn the_headless_demo_runs_every_live_rollout_to_the_end_through_the_real_receiver() {
+    let env = Env::new();
+    let run = env.run(&["demo", "--headless", "--speed", "100", "--history", "40", "--seed", "3"]);
+    let out = run.ok();
+    assert!(out.contains("history: 40 past deployments"), "{out}");
+    assert!(out.contains(", 0 rejected, 0 posts failed"), "{out}");
+    let accepted: u64 = out
+        .split("events accepted")
+        .next()
+        .and_then(|s| s.rsplit(' ').nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no accepted count in {out}"));
+    assert!(accepted > 500, "{out}");
+
+    let list = env.run(&["list", "--json", "--limit", "0"]).json();
+    let deployments = list.as_array().expect("a list");
+    assert_eq!(deployments.len(), 43);
+    let live = |release: &str| deployments.iter().find(|d| d["release"] == release && d["version"] != "1.0.0").cloned();
+    let phased = deployments
+        .iter()
+        .find(|d| d["release"] == "payments-api" && d["version"] == "2.5.0")
+        .expect("the phased rollout");
+    assert_eq!(phased["status"], "succeeded", "{phased}");
+    assert_eq!(phased["targets"], 100);
+    let rolling = deployments
+        .iter()
+        .find(|d| d["release"] == "checkout-web" && d["version"] == "7.12.1")
+        .expect("the rolling one");
+    assert_eq!(rolling["status"], "succeeded", "{rolling}");
+    let scheduled = deployments
+        .iter()
+        .find(|d| d["release"] == "search-svc" && d["version"] == "3.4.0")
+        .expect("the scheduled one");
+    assert_eq!(scheduled["status"], "planned", "it starts in tonight's window: {scheduled}");
+    assert!(live("payments-api").is_some());
+
+    // Every gate of the phased rollout was approved by people allowed to, and the trail holds.
+    let audit: Vec<serde_json::Value> = env
+        .run(&["audit", "list", "--json"])
+        .ok()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON record a line"))
+        .collect();
+    let approvals: Vec<&serde_json::Value> = audit.iter().filter(|r| r["decision"] == "approve").collect();
+    assert_eq!(approvals.len(), 4, "pilot 1 + wave-1 2 + wave-2 1: {audit:?}");
+    assert!(approvals.iter().all(|r| r["person"] != "sam"), "the requester never approves their own: {audit:?}");
+    assert_eq!(env.run(&["audit", "verify"]).code, 0);
+}
