@@ -97,8 +97,9 @@ fn a_deployment_manager_walks_through_the_demo_and_the_terminal_is_sane_after_qu
     assert!(home.contains("1 Live") && home.contains("2 Approvals") && home.contains("6 Metrics"), "{home}");
     assert!(home.contains("receiver 127.0.0.1:"), "the header names the demo's receiver:\n{home}");
     t.wait_for("payments-api@2.5.0");
-    // Live data arrives through the receiver: a rollout makes progress on screen.
-    t.wait_for("wave-1");
+    // Live data arrives through the receiver: the rolling rollout (no gates) moves on to its
+    // second batch on screen.
+    t.wait_for("batch-2");
 
     // Views by number and Tab.
     t.keys(&["3"]);
