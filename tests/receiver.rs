@@ -207,3 +207,41 @@ fn ingest_imports_a_file_with_the_same_validation_and_summary() {
     assert_eq!((again.json()["accepted"].as_u64(), again.json()["duplicates"].as_u64()), (Some(0), Some(2)));
     assert_eq!(env.event_ids(&key), vec!["a", "c"]);
 }
+
+#[test]
+fn the_example_agent_script_reports_a_host_through_its_lifecycle() {
+    let env = Env::new();
+    let key = env.plan("phased", 2);
+    let server = env.serve();
+    let agent = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/agent.sh");
+    let run = |host: &str, step_command: &str| {
+        std::process::Command::new("sh")
+            .args([agent, &key, host])
+            .env("SHIPDECK_URL", format!("http://{}", server.addr))
+            .env("AGENT_STEP_COMMAND", step_command)
+            .output()
+            .expect("sh runs the agent")
+    };
+    assert!(run("web-01", "true").status.success());
+    // A failing step is reported with its output, quotes and all, and the agent stops.
+    let failing = env.path("fail.sh");
+    std::fs::write(&failing, "#!/bin/sh\n[ \"$1\" = install ] && { echo 'dpkg: \"disk\" full'; exit 1; }; exit 0\n")
+        .expect("writes");
+    let out = run("web-02", &format!("sh {}", failing.display()));
+    assert!(!out.status.success());
+    let status = env.run(&["status", &key, "--json"]).json();
+    let targets = status["target_list"].as_array().expect("targets");
+    assert_eq!(targets[0]["status"], "succeeded");
+    assert_eq!(targets[1]["status"], "failed");
+    assert_eq!(targets[1]["last_error"], "dpkg: \"disk\" full");
+    // An event the receiver refuses (a step the model does not have) stops the agent at once.
+    let refused = std::process::Command::new("sh")
+        .args([agent, &key, "web-01"])
+        .env("SHIPDECK_URL", format!("http://{}", server.addr))
+        .env("AGENT_STEPS", "reboot")
+        .output()
+        .expect("sh runs the agent");
+    assert_eq!(refused.status.code(), Some(2));
+    let why = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(why.contains("(422)") && why.contains("reboot") && why.contains("is not a lifecycle step"), "{why}");
+}
