@@ -113,16 +113,23 @@ impl Context {
     /// The operator's name: SHIPDECK_OPERATOR, else the config's operator, else the OS login.
     #[must_use]
     pub fn operator(&self) -> String {
-        std::env::var("SHIPDECK_OPERATOR")
-            .ok()
-            .filter(|o| !o.is_empty())
-            .or_else(|| self.config.operator.clone())
-            .or_else(|| {
-                let login = os_user();
-                self.config.people.iter().find(|p| p.login.as_deref() == Some(login.as_str())).map(|p| p.name.clone())
-            })
-            .unwrap_or_else(os_user)
+        operator_for(&self.config)
     }
+}
+
+/// The operator under a config: SHIPDECK_OPERATOR, else its operator, else the OS login
+/// matched to a person's `login` (else the login itself).
+#[must_use]
+pub fn operator_for(config: &Config) -> String {
+    std::env::var("SHIPDECK_OPERATOR")
+        .ok()
+        .filter(|o| !o.is_empty())
+        .or_else(|| config.operator.clone())
+        .or_else(|| {
+            let login = os_user();
+            config.people.iter().find(|p| p.login.as_deref() == Some(login.as_str())).map(|p| p.name.clone())
+        })
+        .unwrap_or_else(os_user)
 }
 
 /// The OS account running this process.
@@ -187,6 +194,8 @@ fn dashboard(ctx: &Context, args: &TuiArgs) -> anyhow::Result<i32> {
         clock: ctx.clock.clone(),
         read_only: args.read_only,
         receiver: args.receiver.clone(),
+        operator: ctx.operator(),
+        os_user: os_user(),
     };
     runtime()?.block_on(crate::tui::run(opts))?;
     Ok(0)

@@ -100,6 +100,8 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
                 clock: opts.clock.clone(),
                 read_only: false,
                 receiver: Some(addr.to_string()),
+                operator: crate::cli::operator_for(&opts.config),
+                os_user: crate::cli::os_user(),
             };
             let result = crate::tui::run(tui).await;
             for s in &sims {

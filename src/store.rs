@@ -7,6 +7,7 @@
 //! in `PRAGMA user_version`; a log written by a newer shipdeck is refused, never downgraded.
 
 mod dedupe;
+mod estimates;
 mod gates;
 mod ingest;
 pub mod live;
@@ -14,6 +15,7 @@ mod migrations;
 mod planning;
 mod queries;
 
+pub use estimates::Estimate;
 pub use gates::{AuditProblem, DecisionOutcome, DecisionRequest, GateError};
 pub use ingest::{IngestOutcome, Rejection, Submission};
 pub use planning::PlanRequest;

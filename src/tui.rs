@@ -43,6 +43,10 @@ pub struct TuiOptions {
     pub read_only: bool,
     /// The receiver's address, shown in the header when one runs alongside.
     pub receiver: Option<String>,
+    /// Who decisions are made as (`SHIPDECK_OPERATOR`, else the config's `operator`, else the
+    /// OS login matched to a person), and the OS account recorded beside them.
+    pub operator: String,
+    pub os_user: String,
 }
 
 /// Builds the app state and the loader with its first data, before any terminal is touched.
@@ -50,9 +54,16 @@ fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
     let keymap = Keymap::from_config(&opts.config.dashboard.keys)?;
     let theme = Theme::select(&opts.config.dashboard.theme, Theme::no_color_env());
     let store = Store::open_existing(&opts.db)?;
-    let mut loader = Loader::new(store, opts.clock.clone(), opts.config.timezone);
+    let setup = data::GateSetup::new(&opts.config, &opts.operator, &opts.os_user);
+    let mut loader = Loader::new(store, opts.clock.clone(), opts.config.timezone).with_gates(setup);
     let first = loader.initial().with_context(|| format!("cannot read the deployment log {}", opts.db.display()))?;
-    let session = Session { db: opts.db.display().to_string(), receiver: opts.receiver, config: opts.config };
+    let session = Session {
+        db: opts.db.display().to_string(),
+        receiver: opts.receiver,
+        config: opts.config,
+        operator: opts.operator,
+        os_user: opts.os_user,
+    };
     let mut app = App::new(session, keymap, theme, opts.read_only, opts.clock.now());
     if let Ok((w, h)) = crossterm::terminal::size() {
         app.update(Msg::Resize(w, h));
@@ -123,6 +134,8 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
                         Cmd::Select(key) => drop(req_tx.send(Request::Select(key))),
                         Cmd::LoadTarget(key, name) => drop(req_tx.send(Request::Target(key, name))),
                         Cmd::Pause(p) => drop(req_tx.send(Request::Pause(p))),
+                        Cmd::Decide(d) => drop(req_tx.send(Request::Decide(d))),
+                        Cmd::MarkRead(ids) => drop(req_tx.send(Request::MarkRead(ids))),
                     }
                 }
             }

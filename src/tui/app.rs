@@ -4,11 +4,13 @@
 //! [`Msg`]s; what the outside world must do (load a deployment, quit) goes out as [`Cmd`]s. The
 //! run loop and the tests drive it the same way.
 
+pub mod approvals;
 mod live;
 
+pub use approvals::{Approvals, Dialog};
 pub use live::{Detail, Focus, Live, TargetPane, display_rank, first_selection};
 
-use super::data::Refresh;
+use super::data::{DecisionCmd, Refresh};
 use super::keymap::{Action, CTRL_C, Key, Keymap};
 use super::theme::Theme;
 use super::view;
@@ -28,6 +30,8 @@ pub enum Msg {
     /// The clock moved (redraws ages, the header clock and silence).
     Tick(DateTime<Utc>),
     Resize(u16, u16),
+    /// The answer to a [`Cmd::Decide`]: what was recorded, or the rule that refused it.
+    Decided(Result<String, String>),
 }
 
 /// Something the run loop must do.
@@ -40,6 +44,10 @@ pub enum Cmd {
     LoadTarget(DeploymentKey, String),
     /// Stop or resume following the log.
     Pause(bool),
+    /// Record a decision the operator confirmed.
+    Decide(DecisionCmd),
+    /// Mark these notifications read.
+    MarkRead(Vec<i64>),
 }
 
 /// The dashboard's views, in tab order.
@@ -74,6 +82,9 @@ pub struct Session {
     pub db: String,
     pub receiver: Option<String>,
     pub config: Config,
+    /// Who decisions are made as, and the OS account recorded beside them.
+    pub operator: String,
+    pub os_user: String,
 }
 
 /// The whole state of the dashboard.
@@ -93,6 +104,12 @@ pub struct App {
     /// The last error of the data source, shown in the footer until data flows again.
     pub error: Option<String>,
     pub live: Live,
+    pub approvals: Approvals,
+    /// The open confirm dialog.
+    pub dialog: Option<Dialog>,
+    /// The last decision's result or refusal, shown in the footer until the next key:
+    /// (`true` when it was recorded, text).
+    pub status: Option<(bool, String)>,
 }
 
 impl App {
@@ -112,6 +129,9 @@ impl App {
             counts: StatusCounts::default(),
             error: None,
             live: Live::default(),
+            approvals: Approvals::default(),
+            dialog: None,
+            status: None,
         }
     }
 
@@ -124,6 +144,9 @@ impl App {
                 self.error = None;
                 if let Some(counts) = refresh.counts {
                     self.counts = counts;
+                }
+                if let Some(gates) = refresh.gates.clone() {
+                    self.approvals.apply(gates);
                 }
                 let geometry = self.geometry();
                 self.live.apply(*refresh, &geometry)
@@ -142,6 +165,21 @@ impl App {
                 self.live.keep_in_view(&geometry);
                 Vec::new()
             }
+            Msg::Decided(result) => {
+                match (&result, self.dialog.as_mut()) {
+                    (Ok(_), _) => self.dialog = None,
+                    (Err(e), Some(d)) => {
+                        d.sending = false;
+                        d.error = Some(e.clone());
+                    }
+                    (Err(_), None) => {}
+                }
+                self.status = Some(match result {
+                    Ok(t) => (true, t),
+                    Err(t) => (false, t),
+                });
+                Vec::new()
+            }
         }
     }
 
@@ -157,6 +195,10 @@ impl App {
             self.quit = true;
             return vec![Cmd::Quit];
         }
+        if self.dialog.is_some() {
+            return self.dialog_key(key);
+        }
+        self.status = None;
         if self.live.filtering && self.tab == Tab::Live {
             if let Some(cmds) = self.filter_key(key) {
                 return cmds;
@@ -193,6 +235,15 @@ impl App {
             Action::ViewNotifications => self.go(Tab::Notifications),
             Action::ViewHistory => self.go(Tab::History),
             Action::ViewMetrics => self.go(Tab::Metrics),
+            a if a.writes() => self.decide(a),
+            other if self.tab == Tab::Approvals => self.approvals_action(other),
+            other if self.tab == Tab::Notifications => {
+                if other == Action::Open && !self.read_only {
+                    return self.approvals.mark_selected_read(self.now);
+                }
+                self.approvals.navigate_notes(other);
+                Vec::new()
+            }
             other if self.tab == Tab::Live => {
                 let geometry = self.geometry();
                 self.live.action(other, &geometry)
@@ -203,6 +254,57 @@ impl App {
 
     fn go(&mut self, tab: Tab) -> Vec<Cmd> {
         self.tab = tab;
+        Vec::new()
+    }
+
+    /// The entry a decision key acts on: the selected one in Approvals, the selected
+    /// deployment's in Live.
+    #[must_use]
+    pub fn decision_target(&self) -> Option<&crate::tui::data::Pending> {
+        match self.tab {
+            Tab::Approvals => self.approvals.current(),
+            Tab::Live => self.live.selected.and_then(|k| self.approvals.for_deployment(k)),
+            _ => None,
+        }
+    }
+
+    /// A decision key: opens the confirm dialog, or says why the operator cannot.
+    fn decide(&mut self, action: Action) -> Vec<Cmd> {
+        let Some(decision) = approvals::decision_of(action).filter(|_| !self.read_only) else { return Vec::new() };
+        let Some(pending) = self.decision_target() else { return Vec::new() };
+        match approvals::open(pending, decision, &self.session.operator) {
+            Ok(dialog) => self.dialog = Some(dialog),
+            Err(why) => self.status = Some((false, why)),
+        }
+        Vec::new()
+    }
+
+    fn approvals_action(&mut self, action: Action) -> Vec<Cmd> {
+        if action != Action::Open {
+            self.approvals.navigate(action);
+            return Vec::new();
+        }
+        // Enter shows the entry's deployment in Live.
+        let Some(key) = self.approvals.current().map(|p| p.item.deployment) else { return Vec::new() };
+        self.tab = Tab::Live;
+        let geometry = self.geometry();
+        self.live.show(key, &geometry)
+    }
+
+    /// Keys while the confirm dialog is open: text goes into its comment, Enter confirms, Esc
+    /// cancels; nothing else acts.
+    fn dialog_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        let Some(dialog) = self.dialog.as_mut() else { return Vec::new() };
+        let typed = !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        match key.code {
+            KeyCode::Esc => self.dialog = None,
+            KeyCode::Enter => return dialog.confirm(),
+            KeyCode::Backspace if !dialog.sending => {
+                dialog.text.pop();
+            }
+            KeyCode::Char(c) if typed && !dialog.sending => dialog.text.push(c),
+            _ => {}
+        }
         Vec::new()
     }
 

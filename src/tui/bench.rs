@@ -171,7 +171,13 @@ fn start(path: &Path, clock: &SharedClock) -> anyhow::Result<(App, Loader, Termi
     let store = Store::open_existing(path)?;
     let mut loader = Loader::new(store, clock.clone(), config.timezone);
     let first = loader.initial()?;
-    let session = Session { db: path.display().to_string(), receiver: None, config };
+    let session = Session {
+        db: path.display().to_string(),
+        receiver: None,
+        config,
+        operator: "bench".into(),
+        os_user: "bench".into(),
+    };
     let mut app = App::new(session, Keymap::default(), Theme::colour(), false, clock.now());
     app.update(Msg::Resize(SIZE.0, SIZE.1));
     app.update(Msg::Data(Box::new(first)));

@@ -6,6 +6,14 @@
 //! deployment's new events, phases and the targets those events changed. Nothing folds the
 //! history: the dashboard holds the deployment list, one deployment's targets and a bounded
 //! tail of its events.
+//!
+//! With an operator ([`Loader::with_gates`]) it also reads their Approvals inbox and
+//! notifications (at most once a second while the log changes, and every few seconds anyway,
+//! since bake times and windows open with the clock), and makes the decisions they confirm.
+
+mod gates;
+
+pub use gates::{DecisionCmd, GateData, GateSetup, NOTIFICATIONS_SHOWN, Pending};
 
 use super::app::{Msg, first_selection};
 use crate::clock::SharedClock;
@@ -17,7 +25,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// How often the log is checked for commits by other processes.
@@ -33,6 +41,10 @@ pub const TARGET_EVENTS: usize = 200;
 pub const LIST_LIMIT: usize = 1_000;
 /// Past this many new events of the selected deployment, its targets are reloaded whole.
 const RELOAD_TARGETS_AFTER: usize = 5_000;
+/// The gates are read again at most this often while the log changes...
+const GATES_MIN: Duration = Duration::from_secs(1);
+/// ...and at least this often, for bake times and windows that open with the clock.
+const GATES_EVERY: Duration = Duration::from_secs(5);
 
 /// What changed in the log since the last refresh.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -44,6 +56,8 @@ pub struct Refresh {
     pub counts: Option<StatusCounts>,
     pub detail: Option<DetailUpdate>,
     pub target: Option<TargetEvents>,
+    /// The operator's inbox and notifications, when they were read.
+    pub gates: Option<GateData>,
 }
 
 /// News about the selected deployment.
@@ -75,6 +89,10 @@ pub enum Request {
     Select(Option<DeploymentKey>),
     Target(DeploymentKey, String),
     Pause(bool),
+    /// Record a confirmed decision.
+    Decide(DecisionCmd),
+    /// Mark these notifications read (all when empty).
+    MarkRead(Vec<i64>),
 }
 
 /// Reads the log incrementally; used by the data thread and by the benchmark.
@@ -86,12 +104,31 @@ pub struct Loader {
     last_seq: i64,
     newest_deployment: i64,
     selected: Option<DeploymentKey>,
+    setup: Option<GateSetup>,
+    estimates: gates::EstimateCache,
 }
 
 impl Loader {
     #[must_use]
     pub fn new(store: Store, clock: SharedClock, tz: Tz) -> Self {
-        Self { store, clock, tz, data_version: 0, last_seq: 0, newest_deployment: 0, selected: None }
+        Self {
+            store,
+            clock,
+            tz,
+            data_version: 0,
+            last_seq: 0,
+            newest_deployment: 0,
+            selected: None,
+            setup: None,
+            estimates: gates::EstimateCache::new(),
+        }
+    }
+
+    /// Also reads the operator's gates and notifications, and makes their decisions.
+    #[must_use]
+    pub fn with_gates(mut self, setup: GateSetup) -> Self {
+        self.setup = Some(setup);
+        self
     }
 
     /// Everything the first frame needs: the list, counts and the first deployment in detail.
@@ -113,7 +150,8 @@ impl Loader {
             Some(key) => Some(self.full_detail(key)?),
             None => None,
         };
-        Ok(Refresh { list: Some(list), changed: Vec::new(), counts: Some(counts), detail, target: None })
+        let gates = self.gates()?;
+        Ok(Refresh { list: Some(list), changed: Vec::new(), counts: Some(counts), detail, target: None, gates })
     }
 
     /// The selected deployment changed: its phases, every target and its tail.
@@ -203,6 +241,8 @@ impl Loader {
     /// The data thread: answers requests and polls the log until the dashboard hangs up.
     pub fn run(mut self, requests: &Receiver<Request>, out: &UnboundedSender<Msg>) {
         let mut paused = false;
+        let mut gates_at = Instant::now();
+        let mut gates_dirty = false;
         loop {
             let mut pending: Vec<Request> = Vec::new();
             match requests.recv_timeout(POLL) {
@@ -222,17 +262,40 @@ impl Loader {
                     Request::Select(key) if Some(i) == last_select => self.select(key),
                     Request::Select(_) => continue,
                     Request::Target(key, name) => self.target(key, name),
+                    Request::Decide(cmd) => {
+                        let decided = self.decide(&cmd);
+                        if out.send(Msg::Decided(decided)).is_err() {
+                            return;
+                        }
+                        gates_at = Instant::now();
+                        self.after_write()
+                    }
+                    Request::MarkRead(ids) => {
+                        gates_at = Instant::now();
+                        self.mark_read(&ids).and_then(|_| self.after_write())
+                    }
                 };
                 if !send(out, answer) {
                     return;
                 }
             }
-            if !paused {
-                let polled = self.poll().transpose();
-                if let Some(answer) = polled {
-                    if !send(out, answer) {
-                        return;
-                    }
+            if paused {
+                continue;
+            }
+            let polled = self.poll().transpose();
+            if let Some(answer) = polled {
+                gates_dirty = true;
+                if !send(out, answer) {
+                    return;
+                }
+            }
+            let due = gates_at.elapsed() >= GATES_EVERY || (gates_dirty && gates_at.elapsed() >= GATES_MIN);
+            if self.setup.is_some() && due {
+                gates_at = Instant::now();
+                gates_dirty = false;
+                let answer = self.gates().map(|gates| Refresh { gates, ..Refresh::default() });
+                if !send(out, answer) {
+                    return;
                 }
             }
         }

@@ -34,10 +34,15 @@ pub enum Action {
     Pause,
     Help,
     Quit,
+    Approve,
+    Reject,
+    Retry,
+    Abort,
+    Rollback,
 }
 
 impl Action {
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 28] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -61,6 +66,11 @@ impl Action {
         Self::Pause,
         Self::Help,
         Self::Quit,
+        Self::Approve,
+        Self::Reject,
+        Self::Retry,
+        Self::Abort,
+        Self::Rollback,
     ];
 
     /// The name used in `[dashboard.keys]`.
@@ -73,6 +83,12 @@ impl Action {
     #[must_use]
     pub fn describe(self) -> &'static str {
         self.info().1
+    }
+
+    /// Whether the action writes to the log (hidden in read-only mode).
+    #[must_use]
+    pub fn writes(self) -> bool {
+        matches!(self, Self::Approve | Self::Reject | Self::Retry | Self::Abort | Self::Rollback)
     }
 
     /// The default keys.
@@ -92,7 +108,7 @@ impl Action {
             Self::PageUp => ("page_up", "scroll events up", &["pgup"]),
             Self::PageDown => ("page_down", "scroll events down", &["pgdn"]),
             Self::Follow => ("follow", "follow new events again", &["end"]),
-            Self::Open => ("open", "open: list → hosts → target", &["enter"]),
+            Self::Open => ("open", "open / show / mark read", &["enter"]),
             Self::Back => ("back", "back / close", &["esc"]),
             Self::NextView => ("next_view", "next view", &["tab"]),
             Self::PrevView => ("prev_view", "previous view", &["backtab"]),
@@ -106,6 +122,11 @@ impl Action {
             Self::Pause => ("pause", "pause / resume live updates", &["space"]),
             Self::Help => ("help", "this help", &["?"]),
             Self::Quit => ("quit", "quit", &["q"]),
+            Self::Approve => ("approve", "approve the gate", &["a"]),
+            Self::Reject => ("reject", "reject the gate (reason)", &["r"]),
+            Self::Retry => ("retry", "retry the failed phase", &["R"]),
+            Self::Abort => ("abort", "abort the deployment", &["x"]),
+            Self::Rollback => ("rollback", "roll back the deployment", &["b"]),
         }
     }
 }
@@ -305,7 +326,14 @@ impl Keymap {
     /// `(keys, description)` for every action, in a stable order: what `?` shows.
     #[must_use]
     pub fn help(&self) -> Vec<(String, &'static str)> {
-        Action::ALL.iter().map(|a| (self.label(*a), a.describe())).collect()
+        self.help_where(|_| true)
+    }
+
+    /// `(keys, description)` for the actions that `keep` lets through (read-only mode drops
+    /// the ones that write).
+    #[must_use]
+    pub fn help_where(&self, keep: impl Fn(Action) -> bool) -> Vec<(String, &'static str)> {
+        Action::ALL.iter().filter(|a| keep(**a)).map(|a| (self.label(*a), a.describe())).collect()
     }
 }
 
@@ -326,7 +354,9 @@ mod tests {
         assert_eq!(k.action(&press(KeyCode::BackTab, KeyModifiers::SHIFT)), Some(Action::PrevView));
         assert_eq!(k.action(&press(KeyCode::Char('G'), KeyModifiers::SHIFT)), Some(Action::Bottom));
         assert_eq!(k.action(&press(KeyCode::Char(' '), KeyModifiers::NONE)), Some(Action::Pause));
-        assert_eq!(k.action(&press(KeyCode::Char('x'), KeyModifiers::NONE)), None);
+        assert_eq!(k.action(&press(KeyCode::Char('z'), KeyModifiers::NONE)), None);
+        assert_eq!(k.action(&press(KeyCode::Char('R'), KeyModifiers::SHIFT)), Some(Action::Retry));
+        assert_eq!(k.action(&press(KeyCode::Char('r'), KeyModifiers::NONE)), Some(Action::Reject));
         assert_eq!(k.label(Action::Up), "↑/k");
     }
 

@@ -3,6 +3,8 @@
 //! Labels, titles, hints and notices live here so wording stays consistent across screens and
 //! can be reviewed (or translated) without reading rendering code.
 
+pub mod gates;
+
 /// The product name shown at the left of the header.
 pub const APP_NAME: &str = "shipdeck";
 
@@ -35,6 +37,8 @@ pub const SILENT: &str = "silent";
 pub const TODAY_FAILED: &str = "failed today";
 pub const RUNNING: &str = "running";
 pub const AWAITING: &str = "awaiting approval";
+/// Before the operator's name in the header.
+pub const OPERATOR: &str = "as";
 
 /// The placeholder of a view that is not built yet: (title, what it will show).
 #[must_use]

@@ -1,10 +1,11 @@
 //! Screen tests: snapshots of every view from a real log and a fixed clock, every terminal size
 //! without panic, and the data source following another process's commits.
 
+mod approvals;
 mod fixture;
 
 use super::app::{App, Cmd, Msg, Session, Tab};
-use super::data::Loader;
+use super::data::{GateSetup, Loader};
 use super::keymap::Keymap;
 use super::theme::Theme;
 use crate::config::Config;
@@ -21,9 +22,15 @@ use ratatui::widgets::Widget;
 fn app(fx: &fixture::Fixture, w: u16, h: u16) -> (App, Loader) {
     let store = Store::open_existing(&fx.path).expect("opens");
     let config = Config::built_in();
-    let mut loader = Loader::new(store, fixture::clock(), config.timezone);
-    let session =
-        Session { db: "/var/lib/shipdeck/shipdeck.db".into(), receiver: Some("127.0.0.1:7480".into()), config };
+    let setup = GateSetup::new(&config, fixture::OPERATOR, fixture::OPERATOR);
+    let mut loader = Loader::new(store, fixture::clock(), config.timezone).with_gates(setup);
+    let session = Session {
+        db: "/var/lib/shipdeck/shipdeck.db".into(),
+        receiver: Some("127.0.0.1:7480".into()),
+        config,
+        operator: fixture::OPERATOR.into(),
+        os_user: fixture::OPERATOR.into(),
+    };
     let mut app = App::new(session, Keymap::default(), Theme::colour(), false, fixture::now());
     app.update(Msg::Resize(w, h));
     let cmds = app.update(Msg::Data(Box::new(loader.initial().expect("loads"))));
@@ -41,6 +48,12 @@ fn serve(app: &mut App, loader: &mut Loader, cmds: Vec<Cmd>) {
         let refresh = match cmd {
             Cmd::Select(key) => loader.select(key),
             Cmd::LoadTarget(key, name) => loader.target(key, name),
+            Cmd::Decide(d) => {
+                let decided = loader.decide(&d);
+                app.update(Msg::Decided(decided));
+                loader.after_write()
+            }
+            Cmd::MarkRead(ids) => loader.mark_read(&ids).and_then(|_| loader.after_write()),
             Cmd::Quit | Cmd::Pause(_) => continue,
         };
         let more = app.update(Msg::Data(Box::new(refresh.expect("loads"))));
@@ -154,9 +167,10 @@ fn every_size_from_1x1_to_120x40_renders_without_panic() {
             (&app).render(buf.area, &mut buf);
         }
     }
-    // The other screens and the help overlay, on a coarser grid.
-    for key in ['2', '3', '6', '?'] {
-        press(&mut app, KeyCode::Char(key));
+    // The other screens, the confirm dialog and the help overlay, on a coarser grid.
+    let keys = [KeyCode::Char('3'), KeyCode::Char('4'), KeyCode::Char('6'), KeyCode::Char('?'), KeyCode::Esc];
+    for key in keys.into_iter().chain([KeyCode::Char('2'), KeyCode::Char('R')]) {
+        press(&mut app, key);
         for w in (1..=120).step_by(7) {
             for h in 1..=40 {
                 app.update(Msg::Resize(w, h));
@@ -166,6 +180,7 @@ fn every_size_from_1x1_to_120x40_renders_without_panic() {
             }
         }
     }
+    assert!(app.dialog.is_some(), "the confirm dialog was drawn at every size too");
 }
 
 #[test]

@@ -3,15 +3,19 @@
 //! Rendering only reads the [`App`]; every size renders without panic, and below
 //! [`MIN_SIZE`] a "too small" notice replaces the screens.
 
+pub mod approvals;
 pub mod coming_soon;
+pub mod dialog;
 pub mod help;
 pub mod live;
+pub mod notifications;
 pub mod schedule;
 pub mod target;
 
 use super::app::{App, Focus, Tab};
 use super::keymap::Action;
 use super::strings;
+use super::theme::HostState;
 use super::widgets::{clip_left, put};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -56,9 +60,14 @@ impl Widget for &App {
         match self.tab {
             Tab::Live => live::LiveScreen { app: self }.render(screen.body, buf),
             Tab::Schedule => schedule::ScheduleScreen { app: self }.render(screen.body, buf),
+            Tab::Approvals => approvals::ApprovalsScreen { app: self }.render(screen.body, buf),
+            Tab::Notifications => notifications::NotificationsScreen { app: self }.render(screen.body, buf),
             other => coming_soon::ComingSoon { tab: other.index(), theme: &self.theme }.render(screen.body, buf),
         }
         footer(self, screen.footer, buf);
+        if let Some(d) = &self.dialog {
+            dialog::DialogOverlay { app: self, dialog: d }.render(screen.body, buf);
+        }
         if self.help {
             help::HelpOverlay { app: self }.render(screen.body, buf);
         }
@@ -98,7 +107,8 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     let clock_w = u16::try_from(clock.chars().count()).unwrap_or(0);
     let right = area.right().saturating_sub(clock_w + 1);
     put(buf, area, right, area.y, &clock, t.header);
-    let mut x = put(buf, area, area.x + 1, area.y, strings::APP_NAME, t.header.patch(t.title)) + 2;
+    let mut x = put(buf, area, area.x + 1, area.y, strings::APP_NAME, t.header.patch(t.title)) + 1;
+    x = put(buf, area, x, area.y, &format!("{} {}", strings::OPERATOR, app.session.operator), t.header) + 2;
     if app.paused {
         x = put(buf, area, x, area.y, &format!(" {} ", strings::PAUSED), t.paused) + 2;
     }
@@ -106,6 +116,10 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
         x = put(buf, area, x, area.y, strings::READ_ONLY, t.header) + 2;
     }
     x = put(buf, area, x, area.y, &counts, t.header) + 2;
+    if app.approvals.unread > 0 {
+        let unread = format!("{} {}", app.approvals.unread, strings::gates::UNREAD);
+        x = put(buf, area, x, area.y, &unread, t.header) + 2;
+    }
     let receiver = app.session.receiver.as_ref().map(|r| format!("receiver {r}  ")).unwrap_or_default();
     let room = usize::from(right.saturating_sub(x).saturating_sub(2));
     let receiver_w = receiver.chars().count();
@@ -117,10 +131,29 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn tabs(app: &App, area: Rect, buf: &mut Buffer) {
+    // Entries the operator can act on and unread notifications beside their tabs, when they fit.
+    let counted = |with: bool| -> Vec<String> {
+        strings::TAB_TITLES
+            .iter()
+            .enumerate()
+            .map(|(i, title)| {
+                let count = match Tab::ALL[i] {
+                    Tab::Approvals if with => app.approvals.actionable(),
+                    Tab::Notifications if with => app.approvals.unread,
+                    _ => 0,
+                };
+                if count > 0 { format!(" {} {title} ({count}) ", i + 1) } else { format!(" {} {title} ", i + 1) }
+            })
+            .collect()
+    };
+    let mut labels = counted(true);
+    if labels.iter().map(|l| l.chars().count() + 1).sum::<usize>() >= usize::from(area.width) {
+        labels = counted(false);
+    }
     let mut x = area.x + 1;
-    for (i, title) in strings::TAB_TITLES.iter().enumerate() {
+    for (i, label) in labels.iter().enumerate() {
         let style = if i == app.tab.index() { app.theme.tab_active } else { app.theme.tab };
-        x = put(buf, area, x, area.y, &format!(" {} {title} ", i + 1), style) + 1;
+        x = put(buf, area, x, area.y, label, style) + 1;
     }
 }
 
@@ -133,6 +166,18 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
     let live = &app.live;
     let on_live = app.tab == Tab::Live;
+    if let Some(p) = app.decision_target().filter(|_| !app.read_only && live.target.is_none()) {
+        for d in &p.item.offers {
+            out.push((k(crate::tui::app::approvals::action_of(*d)), d.as_str()));
+        }
+    }
+    if app.tab == Tab::Approvals && !app.approvals.items.is_empty() {
+        out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
+        out.push((k(Action::Open), "deployment"));
+    }
+    if app.tab == Tab::Notifications && !app.read_only && app.approvals.unread > 0 {
+        out.push((k(Action::Open), "mark read"));
+    }
     if on_live && live.target.is_some() {
         out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "scroll"));
         out.push((k(Action::Back), "close"));
@@ -163,6 +208,14 @@ fn footer(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     if let Some(e) = &app.error {
         put(buf, area, area.x + 1, area.y, &format!("log error: {e}"), t.warning);
+        return;
+    }
+    if app.dialog.is_some() && !app.help {
+        put(buf, area, area.x + 1, area.y, strings::gates::CONFIRM_HINT, t.key);
+        return;
+    }
+    if let Some((ok, text)) = &app.status {
+        put(buf, area, area.x + 1, area.y, text, if *ok { t.host(HostState::Succeeded) } else { t.warning });
         return;
     }
     if app.live.filtering && app.tab == Tab::Live && !app.help {

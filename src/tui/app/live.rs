@@ -250,6 +250,20 @@ impl Live {
         cmds
     }
 
+    /// Selects a deployment (clearing a filter that hides it), as when coming from another view.
+    pub(super) fn show(&mut self, key: DeploymentKey, g: &Geometry) -> Vec<Cmd> {
+        let mut cmds = Vec::new();
+        if !self.filter.is_empty() && !self.shown.iter().any(|&i| self.deployments[i].key == key) {
+            self.filtering = false;
+            cmds = self.set_filter(String::new(), g);
+        }
+        if self.deployments.iter().any(|d| d.key == key) {
+            cmds = self.select(Some(key), None);
+        }
+        self.keep_in_view(g);
+        cmds
+    }
+
     /// Moves the list and heatmap windows so the selection and the cursor are on screen.
     pub(super) fn keep_in_view(&mut self, g: &Geometry) {
         let row = self.selected_row().unwrap_or(0);

@@ -93,7 +93,13 @@ fn detail(key: i64, events: Vec<StoredEvent>, all: bool) -> DetailUpdate {
 
 /// An app at 80x24 with three deployments: DEP-2 running (selected), DEP-3 planned, DEP-1 failed.
 fn app() -> App {
-    let session = Session { db: "log.db".into(), receiver: None, config: Config::built_in() };
+    let session = Session {
+        db: "log.db".into(),
+        receiver: None,
+        config: Config::built_in(),
+        operator: "lee".into(),
+        os_user: "lee".into(),
+    };
     let mut app = App::new(session, Keymap::default(), Theme::mono(), false, t0());
     app.update(Msg::Resize(80, 24));
     let list = vec![

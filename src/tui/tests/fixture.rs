@@ -1,13 +1,17 @@
 //! A small, realistic deployment log built through the real planning and ingest APIs.
 //!
-//! Four deployments: an old success in staging, a canary that failed this morning, a phased
-//! rollout under way (with a failure, running hosts and one silent host) and a planned rolling
-//! deployment. The clock is fixed, so ages, silence and the header clock never change.
+//! Seven deployments: an old success in staging, a canary that failed this morning, a phased
+//! rollout under way (with a failure, running hosts and one silent host), a planned rolling
+//! deployment, and three phased ones at a gate: one approved once of twice, one still baking
+//! before an evening change window, one whose first phase awaits a deployment manager. Gates
+//! are decided through the real `Store::decide`. The clock is fixed, so ages, silence and the
+//! header clock never change.
 
 use crate::clock::FixedClock;
 use crate::config::Config;
+use crate::domain::gate::Decision;
 use crate::domain::{AgentEvent, DeploymentKey, EventStatus, ReleaseRef};
-use crate::store::{PlanRequest, Store, Submission};
+use crate::store::{DecisionRequest, PlanRequest, Store, Submission};
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,7 +25,7 @@ pub fn clock() -> crate::clock::SharedClock {
     Arc::new(FixedClock(now()))
 }
 
-fn at(text: &str) -> DateTime<Utc> {
+pub fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).expect("valid time").with_timezone(&Utc)
 }
 
@@ -30,9 +34,32 @@ pub struct Fixture {
     pub path: PathBuf,
     /// The phased rollout under way.
     pub running: DeploymentKey,
+    /// Staging, wave-1 approved by priya, one more approval needed: lee may approve it.
+    pub half_approved: DeploymentKey,
+    /// Production, wave-1 baking until 11:35, window opens at 18:00.
+    pub baking: DeploymentKey,
+    /// Production, its pilot gate needs a deployment or change manager (not lee).
+    pub not_lee: DeploymentKey,
+    /// The canary that failed.
+    pub failed: DeploymentKey,
 }
 
+/// The operator of the screen tests: a service owner and SRE.
+pub const OPERATOR: &str = "lee";
+
 fn plan(store: &mut Store, release: &str, env: &str, model: &str, hosts: &[String], planned: &str) -> DeploymentKey {
+    plan_by(store, release, env, model, hosts, planned, "dana")
+}
+
+fn plan_by(
+    store: &mut Store,
+    release: &str,
+    env: &str,
+    model: &str,
+    hosts: &[String],
+    planned: &str,
+    requester: &str,
+) -> DeploymentKey {
     let config = Config::built_in();
     let req = PlanRequest {
         release: release.parse::<ReleaseRef>().expect("valid release"),
@@ -41,11 +68,41 @@ fn plan(store: &mut Store, release: &str, env: &str, model: &str, hosts: &[Strin
         model: config.model(model).expect("model"),
         targets: hosts.to_vec(),
         change_ref: (env == "production").then(|| "CHG-1042".to_owned()),
-        requested_by: "dana".into(),
+        requested_by: requester.into(),
         planned_start: at(planned),
         now: at(planned),
     };
     store.plan(&req).expect("plans").0
+}
+
+/// Records a decision as `person` at `when`, as the dashboard and the CLI do.
+pub fn decide(store: &mut Store, key: DeploymentKey, phase: &str, person: &str, decision: Decision, when: &str) {
+    let config = Config::built_in();
+    let roles = config.person(person).expect("a person").roles.clone();
+    let req = DecisionRequest {
+        key,
+        phase,
+        decision,
+        person,
+        roles: &roles,
+        os_user: person,
+        comment: None,
+        reason: (decision == Decision::Reject).then_some("not now"),
+        windows: &config.windows,
+        freezes: &config.freezes,
+        now: at(when),
+    };
+    store.decide(&req).expect("decided");
+}
+
+/// Every host of `hosts` runs the three phased steps from `from`, all received at `received`.
+fn phase_ok(store: &mut Store, key: DeploymentKey, hosts: &[String], from: &str, received: &str) {
+    let mut evs = Vec::new();
+    for h in hosts {
+        let ok = Some(EventStatus::Succeeded);
+        evs.extend(events(&Run { key, host: h, steps: &["download", "install", "verify"], from, last: ok, error: "" }));
+    }
+    ingest(store, evs, received);
 }
 
 /// One target's steps, each `started` then `succeeded` (or `failed` with a message at the end).
@@ -111,6 +168,8 @@ pub fn build() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("shipdeck.db");
     let mut store = Store::open(&path).expect("opens");
+    let config = Config::built_in();
+    store.sync_team(&config.members(), &config.subscriptions()).expect("team");
     let ok = Some(EventStatus::Succeeded);
     let steps3: &[&str] = &["download", "install", "verify"];
 
@@ -145,6 +204,7 @@ pub fn build() -> Fixture {
 
     let payments =
         plan(&mut store, "payments-api@2.4.1", "production", "phased", &hosts("web", 100), "2026-11-26T10:00:00Z");
+    decide(&mut store, payments, "pilot", "omar", Decision::Approve, "2026-11-26T10:00:00Z");
     for (i, h) in hosts("web", 2).iter().enumerate() {
         let from = format!("2026-11-26T10:0{i}:00Z");
         ingest(
@@ -193,5 +253,19 @@ pub fn build() -> Fixture {
     ingest(&mut store, evs, "2026-11-26T10:29:00Z");
 
     plan(&mut store, "checkout@5.0.0", "production", "rolling", &hosts("co", 30), "2026-11-26T18:00:00Z");
-    Fixture { _dir: dir, path, running: payments }
+
+    let orders = hosts("ord", 40);
+    let half_approved =
+        plan_by(&mut store, "orders-api@1.4.0", "staging", "phased", &orders, "2026-11-26T09:30:00Z", "sam");
+    decide(&mut store, half_approved, "pilot", "omar", Decision::Approve, "2026-11-26T09:31:00Z");
+    phase_ok(&mut store, half_approved, &orders[..2], "2026-11-26T09:40:00Z", "2026-11-26T09:50:00Z");
+    decide(&mut store, half_approved, "wave-1", "priya", Decision::Approve, "2026-11-26T10:15:00Z");
+
+    let billing = hosts("bil", 40);
+    let baking = plan(&mut store, "billing@8.2.0", "production", "phased", &billing, "2026-11-26T10:00:00Z");
+    decide(&mut store, baking, "pilot", "omar", Decision::Approve, "2026-11-26T10:05:00Z");
+    phase_ok(&mut store, baking, &billing[..2], "2026-11-26T10:10:00Z", "2026-11-26T10:25:00Z");
+
+    let not_lee = plan(&mut store, "ledger@3.0.0", "production", "phased", &hosts("led", 12), "2026-11-26T09:00:00Z");
+    Fixture { _dir: dir, path, running: payments, half_approved, baking, not_lee, failed: search }
 }

@@ -19,7 +19,8 @@ pub struct HelpOverlay<'a> {
 impl Widget for HelpOverlay<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let t = &self.app.theme;
-        let mut entries = self.app.keymap.help();
+        let read_only = self.app.read_only;
+        let mut entries = self.app.keymap.help_where(|a| !(read_only && a.writes()));
         entries.insert(0, ("Ctrl-C".to_owned(), "quit (always)"));
         let mut notes = vec![strings::HELP_CLOSE];
         if self.app.read_only {

@@ -1,0 +1,200 @@
+//! State of the Approvals and Notifications views and of the confirm dialog.
+//!
+//! The inbox comes from the data thread already checked against the policy for the operator;
+//! here it is ordered (what the operator can act on now first, oldest first within), navigated,
+//! and turned into decisions. A decision key opens a [`Dialog`]; only its confirm (Enter) sends
+//! a [`Cmd::Decide`], and the answer — recorded, or the rule that refused it — comes back as
+//! `Msg::Decided`.
+
+pub mod timing;
+
+use super::Cmd;
+use crate::domain::DeploymentKey;
+use crate::domain::gate::view::{ActionItem, Notification};
+use crate::domain::gate::{Decision, Refusal};
+use crate::tui::data::{DecisionCmd, GateData, Pending};
+use crate::tui::keymap::Action;
+use crate::tui::strings::gates as text;
+
+/// The operator's inbox and notifications.
+#[derive(Debug, Default)]
+pub struct Approvals {
+    /// Entries in display order.
+    pub items: Vec<Pending>,
+    pub selected: usize,
+    pub notifications: Vec<Notification>,
+    pub unread: usize,
+    pub note_selected: usize,
+    /// Whether data about gates arrived at all (an empty inbox then means "nothing for you").
+    pub loaded: bool,
+}
+
+/// The confirm dialog of one decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dialog {
+    pub decision: Decision,
+    /// The entry decided on, as it was when the dialog opened.
+    pub pending: Pending,
+    /// The comment, or the reason when one is required.
+    pub text: String,
+    pub reason_required: bool,
+    /// Sent, waiting for the answer.
+    pub sending: bool,
+    /// What the last confirm ran into: a missing reason, or the rule that refused it.
+    pub error: Option<String>,
+}
+
+/// How urgent an entry is for the operator: 0 they can act now, 1 only time stands in the
+/// way, 2 someone else must act.
+fn group(item: &ActionItem) -> u8 {
+    match &item.blocked {
+        None | Some(Refusal::FreezeReasonRequired { .. }) => 0,
+        Some(_) if item.needs_me() => 1,
+        Some(_) => 2,
+    }
+}
+
+impl Approvals {
+    /// Takes a new read of the gates; keeps the selected entry selected when it is still there.
+    pub(super) fn apply(&mut self, data: GateData) {
+        let was = self.current().map(|p| (p.item.deployment, p.item.phase.clone()));
+        let mut items = data.inbox;
+        items.sort_by_key(|p| (group(&p.item), p.item.since, p.item.deployment));
+        self.selected = was
+            .and_then(|(k, ph)| items.iter().position(|p| p.item.deployment == k && p.item.phase == ph))
+            .unwrap_or(self.selected)
+            .min(items.len().saturating_sub(1));
+        self.items = items;
+        let was_note = self.notifications.get(self.note_selected).map(|n| n.id);
+        self.notifications = data.notifications;
+        // Newest first by when they happened (ids follow arrival, which may differ).
+        self.notifications.sort_by_key(|n| std::cmp::Reverse((n.created_at, n.id)));
+        self.note_selected = was_note
+            .and_then(|id| self.notifications.iter().position(|n| n.id == id))
+            .unwrap_or(self.note_selected)
+            .min(self.notifications.len().saturating_sub(1));
+        self.unread = data.unread;
+        self.loaded = true;
+    }
+
+    /// The selected entry.
+    #[must_use]
+    pub fn current(&self) -> Option<&Pending> {
+        self.items.get(self.selected)
+    }
+
+    /// The entry of a deployment (its next pending gate or its failed phase).
+    #[must_use]
+    pub fn for_deployment(&self, key: DeploymentKey) -> Option<&Pending> {
+        self.items.iter().find(|p| p.item.deployment == key)
+    }
+
+    /// How many entries the operator can act on now.
+    #[must_use]
+    pub fn actionable(&self) -> usize {
+        self.items.iter().filter(|p| group(&p.item) == 0).count()
+    }
+
+    pub(super) fn navigate(&mut self, action: Action) {
+        self.selected = step(self.selected, self.items.len(), action);
+    }
+
+    pub(super) fn navigate_notes(&mut self, action: Action) {
+        self.note_selected = step(self.note_selected, self.notifications.len(), action);
+    }
+
+    /// Marks the selected notification read, here at once and in the log through the command.
+    pub(super) fn mark_selected_read(&mut self, now: chrono::DateTime<chrono::Utc>) -> Vec<Cmd> {
+        let Some(n) = self.notifications.get_mut(self.note_selected).filter(|n| n.read_at.is_none()) else {
+            return Vec::new();
+        };
+        n.read_at = Some(now);
+        self.unread = self.unread.saturating_sub(1);
+        vec![Cmd::MarkRead(vec![n.id])]
+    }
+}
+
+fn step(at: usize, len: usize, action: Action) -> usize {
+    let last = len.saturating_sub(1);
+    match action {
+        Action::Up => at.saturating_sub(1),
+        Action::Down => (at + 1).min(last),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => at,
+    }
+}
+
+/// The decision a key asks for.
+#[must_use]
+pub fn decision_of(action: Action) -> Option<Decision> {
+    match action {
+        Action::Approve => Some(Decision::Approve),
+        Action::Reject => Some(Decision::Reject),
+        Action::Retry => Some(Decision::Retry),
+        Action::Abort => Some(Decision::Abort),
+        Action::Rollback => Some(Decision::Rollback),
+        _ => None,
+    }
+}
+
+/// The key action of a decision.
+#[must_use]
+pub fn action_of(decision: Decision) -> Action {
+    match decision {
+        Decision::Approve => Action::Approve,
+        Decision::Reject => Action::Reject,
+        Decision::Retry => Action::Retry,
+        Decision::Abort => Action::Abort,
+        Decision::Rollback => Action::Rollback,
+    }
+}
+
+/// What a decision key does on an entry: open the confirm dialog, or say at once why not.
+///
+/// The inbox was checked for the first decision it offers (approve, or retry); a refusal other
+/// than a missing freeze-override reason is shown right away. A refusal by role holds for every
+/// decision, except that a requester may always reject their own deployment. Anything else is
+/// left to the check made when the decision is recorded.
+pub fn open(pending: &Pending, decision: Decision, operator: &str) -> Result<Dialog, String> {
+    let item = &pending.item;
+    if !item.offers.contains(&decision) {
+        return Err(text::not_offered(decision, item));
+    }
+    let first = item.offers.first().copied();
+    let mut reason_required = decision == Decision::Reject;
+    match &item.blocked {
+        Some(Refusal::FreezeReasonRequired { .. }) if Some(decision) == first => reason_required = true,
+        Some(r @ Refusal::Role { .. }) if !(decision == Decision::Reject && item.requested_by == operator) => {
+            return Err(text::cannot(decision, r));
+        }
+        Some(r) if Some(decision) == first => return Err(text::cannot(decision, r)),
+        _ => {}
+    }
+    Ok(Dialog { decision, pending: pending.clone(), text: String::new(), reason_required, sending: false, error: None })
+}
+
+impl Dialog {
+    /// Enter: the command to send, or nothing when a required reason is missing.
+    pub fn confirm(&mut self) -> Vec<Cmd> {
+        if self.sending {
+            return Vec::new();
+        }
+        let written = Some(self.text.trim().to_owned()).filter(|t| !t.is_empty());
+        if self.reason_required && written.is_none() {
+            self.error = Some(text::reason_required(self.decision).to_owned());
+            return Vec::new();
+        }
+        self.sending = true;
+        self.error = None;
+        let (comment, reason) = if self.reason_required { (None, written) } else { (written, None) };
+        let item = &self.pending.item;
+        vec![Cmd::Decide(DecisionCmd {
+            key: item.deployment,
+            phase: item.phase.clone(),
+            decision: self.decision,
+            comment,
+            reason,
+        })]
+    }
+}

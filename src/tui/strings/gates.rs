@@ -1,0 +1,135 @@
+//! Wording of the Approvals and Notifications views, the confirm dialog and decision results.
+
+use crate::domain::DeploymentKey;
+use crate::domain::gate::view::{ActionItem, ActionKind};
+use crate::domain::gate::{Decision, GateState, Refusal};
+use crate::store::DecisionOutcome;
+
+pub const APPROVALS: &str = "Needs you";
+pub const OTHERS: &str = "others";
+pub const NOTIFICATIONS: &str = "Notifications for";
+pub const UNREAD: &str = "unread";
+pub const LOADING: &str = "reading the gates...";
+pub const EMPTY: &str = "Nothing needs a decision: no pending gate and no failed phase.";
+pub const NO_NOTIFICATIONS: &str =
+    "No notifications yet. Gates that open and decisions on your deployments show up here.";
+pub const NO_OPERATOR: &str = "the dashboard has no operator to decide as";
+pub const LIST_HEADER: [&str; 7] = ["", "KEY", "RELEASE", "ENV", "PHASE", "AGE", "STATUS"];
+pub const READY: &str = "ready";
+pub const NOT_YOURS: &str = "not yours";
+pub const SENDING: &str = "recording...";
+pub const CONFIRM_HINT: &str = "Enter confirm · Esc cancel";
+pub const COMMENT: &str = "Comment (optional):";
+pub const REASON: &str = "Reason (required):";
+pub const BEFORE: &str = "Before:";
+pub const FAILED: &str = "Failed:";
+pub const APPROVALS_SO_FAR: &str = "Approvals:";
+pub const POLICY: &str = "Policy:";
+pub const MISSING: &str = "Missing:";
+pub const NEXT: &str = "Next:";
+pub const RETRY: &str = "Retry:";
+pub const YOU: &str = "You:";
+pub const NONE_YET: &str = "none yet";
+pub const NOTHING_MISSING: &str = "nothing, it can be decided now";
+pub const NO_ETA: &str = "no ETA (no phase of this model has succeeded yet)";
+
+/// `approve of DEP-5 wave-1 by lee`: names a decision in results.
+#[must_use]
+pub fn what(decision: Decision, key: DeploymentKey, phase: &str, operator: &str) -> String {
+    format!("{decision} of {key} {phase} by {operator}")
+}
+
+#[must_use]
+pub fn not_a_person(what: &str, name: &str) -> String {
+    format!(
+        "{what} refused: \"{name}\" is not a person in the config's [[people]] (set SHIPDECK_OPERATOR or `operator` to your name)"
+    )
+}
+
+/// What the dashboard says when a decision was recorded (as the CLI says it).
+#[must_use]
+pub fn recorded(what: &str, out: &DecisionOutcome) -> String {
+    let a = &out.allowed;
+    let role = a.role.as_deref().map_or(String::new(), |r| format!(" as {r}"));
+    let effect = match out.decision {
+        Decision::Approve if a.after == GateState::Approved => {
+            format!("gate approved ({} of {})", a.approvals, a.required)
+        }
+        Decision::Approve => format!("{} of {} approvals", a.approvals, a.required),
+        _ => format!("deployment {}", out.deployment_status.as_str().replace('_', " ")),
+    };
+    format!("recorded: {what}{role}: {effect} (audit record {})", out.audit_id)
+}
+
+#[must_use]
+pub fn not_offered(decision: Decision, item: &ActionItem) -> String {
+    let offers: Vec<&str> = item.offers.iter().map(|d| d.as_str()).collect();
+    format!("cannot {decision} {} {}: it offers {}", item.deployment, item.phase, offers.join(", "))
+}
+
+#[must_use]
+pub fn cannot(decision: Decision, refusal: &Refusal) -> String {
+    format!("cannot {decision}: {refusal}")
+}
+
+#[must_use]
+pub fn reason_required(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Reject => "a rejection needs a reason: type it, then Enter",
+        _ => "overriding the freeze needs a written reason: type it, then Enter",
+    }
+}
+
+/// The dialog's title.
+#[must_use]
+pub fn dialog_title(decision: Decision, key: DeploymentKey, phase: &str) -> String {
+    let verb = match decision {
+        Decision::Approve => "Approve",
+        Decision::Reject => "Reject",
+        Decision::Retry => "Retry",
+        Decision::Abort => "Abort",
+        Decision::Rollback => "Roll back",
+    };
+    format!(" {verb} {key} {phase}? ")
+}
+
+/// What confirming does, said before it is done.
+#[must_use]
+pub fn effect(decision: Decision, item: &ActionItem) -> String {
+    let missing = item.gate.as_ref().map_or(1, crate::domain::gate::view::GateView::missing);
+    match decision {
+        Decision::Approve if missing <= 1 => format!("Approving opens {}: the deployment may start it.", item.phase),
+        Decision::Approve => format!("Your approval counts; {} more needed after it.", missing - 1),
+        Decision::Reject => "Rejecting halts the deployment for good.".to_owned(),
+        Decision::Retry => format!("Retry runs the failed hosts of {} again.", item.phase),
+        Decision::Abort => "Abort stops the deployment for good.".to_owned(),
+        Decision::Rollback => "Rollback marks the deployment rolled back; agents undo it.".to_owned(),
+    }
+}
+
+/// `gate 1/2` or `failed 3/20`: the entry's kind in the list.
+#[must_use]
+pub fn kind(item: &ActionItem) -> String {
+    match (item.kind, &item.gate, &item.result) {
+        (ActionKind::Gate, Some(g), _) => format!("gate {}/{}", g.approvals.len(), g.required),
+        (ActionKind::FailedPhase, _, Some(r)) => format!("failed {}/{}", r.failed, r.targets),
+        (ActionKind::Gate, ..) => "gate".to_owned(),
+        (ActionKind::FailedPhase, ..) => "failed".to_owned(),
+    }
+}
+
+/// A refusal in a few words, for the list's status column.
+#[must_use]
+pub fn short(refusal: &Refusal, zone: chrono_tz::Tz) -> String {
+    let at = |t: &chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).format("%H:%M").to_string();
+    match refusal {
+        Refusal::Bake { until, .. } => format!("bake to {}", at(until)),
+        Refusal::Window { opens: Some((_, t)), .. } => format!("window {}", at(t)),
+        Refusal::Window { opens: None, .. } => "no window".to_owned(),
+        Refusal::Freeze { until, .. } => format!("frozen to {}", at(until)),
+        Refusal::FreezeReasonRequired { .. } => "reason needed".to_owned(),
+        Refusal::SelfApproval { .. } => "your own".to_owned(),
+        Refusal::AlreadyApproved { .. } => "you approved".to_owned(),
+        _ => NOT_YOURS.to_owned(),
+    }
+}

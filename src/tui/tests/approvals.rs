@@ -1,0 +1,257 @@
+//! The Approvals and Notifications views and the confirm dialog on a real log: keys in, state
+//! and commands out, decisions recorded through the data source, and snapshots.
+
+use super::{app, fixture, press, screen, serve};
+use crate::domain::gate::Decision;
+use crate::domain::gate::view::ActionKind;
+use crate::store::Store;
+use crate::tui::app::approvals::timing::{EtaWarning, timing};
+use crate::tui::app::{Cmd, Msg, Tab};
+use crate::tui::data::DecisionCmd;
+use chrono::TimeDelta;
+use crossterm::event::KeyCode;
+
+fn keys(app: &mut crate::tui::app::App, codes: &[KeyCode]) -> Vec<Cmd> {
+    codes.iter().flat_map(|c| press(app, *c)).collect()
+}
+
+fn typed(app: &mut crate::tui::app::App, text: &str) -> Vec<Cmd> {
+    text.chars().flat_map(|c| press(app, KeyCode::Char(c))).collect()
+}
+
+/// The Approvals view with `key`'s entry selected.
+fn select(app: &mut crate::tui::app::App, key: crate::domain::DeploymentKey) {
+    press(app, KeyCode::Char('2'));
+    press(app, KeyCode::Char('g'));
+    while app.approvals.current().is_some_and(|p| p.item.deployment != key) {
+        let before = app.approvals.selected;
+        press(app, KeyCode::Char('j'));
+        assert_ne!(before, app.approvals.selected, "{key} is not in the inbox");
+    }
+}
+
+#[test]
+fn the_inbox_puts_what_the_operator_can_do_now_first_and_the_header_counts_pending_gates() {
+    let fx = fixture::build();
+    let (app, _loader) = app(&fx, 80, 24);
+    let order: Vec<_> = app.approvals.items.iter().map(|p| p.item.deployment).collect();
+    assert_eq!(order, vec![fx.failed, fx.half_approved, fx.baking, fx.not_lee]);
+    let gates = app.approvals.items.iter().filter(|p| p.item.kind == ActionKind::Gate).count();
+    assert_eq!(app.counts.awaiting_approval, gates, "◆ counts every deployment waiting at a gate");
+    assert_eq!(gates, 3);
+    let baking = &app.approvals.items[2];
+    assert_eq!(baking.phase.as_ref().map(|p| p.targets), Some(8), "wave-1 takes a fifth of 40 hosts");
+    assert!(baking.eta.is_some_and(|e| e > TimeDelta::zero()), "past pilots give an ETA");
+}
+
+#[test]
+fn approving_needs_the_confirm_and_records_through_the_data_source() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 80, 24);
+    select(&mut app, fx.half_approved);
+    assert_eq!(press(&mut app, KeyCode::Char('a')), vec![], "the key only opens the dialog");
+    let dialog = app.dialog.as_ref().expect("a confirm dialog");
+    assert_eq!((dialog.decision, dialog.reason_required), (Decision::Approve, false));
+    // Typing goes into the comment, not to the keymap ('q' does not quit, 'j' does not move).
+    assert_eq!(typed(&mut app, "lgtm q j"), vec![]);
+    assert!(!app.quit);
+    let cmds = press(&mut app, KeyCode::Enter);
+    let want = DecisionCmd {
+        key: fx.half_approved,
+        phase: "wave-1".into(),
+        decision: Decision::Approve,
+        comment: Some("lgtm q j".into()),
+        reason: None,
+    };
+    assert_eq!(cmds, vec![Cmd::Decide(want)]);
+    assert!(app.dialog.as_ref().is_some_and(|d| d.sending));
+    serve(&mut app, &mut loader, cmds);
+    assert!(app.dialog.is_none(), "recorded: the dialog closes");
+    let (ok, status) = app.status.clone().expect("a result");
+    assert!(ok && status.contains("gate approved (2 of 2)"), "{status}");
+    let gate = Store::open_existing(&fx.path).expect("opens").gate(fx.half_approved, "wave-1").expect("gate");
+    assert_eq!(gate.approvals.iter().map(|a| a.person.as_str()).collect::<Vec<_>>(), vec!["priya", "lee"]);
+    assert_eq!(gate.approvals[1].comment.as_deref(), Some("lgtm q j"));
+    assert!(app.approvals.for_deployment(fx.half_approved).is_none(), "the inbox was read again");
+}
+
+#[test]
+fn esc_cancels_and_nothing_is_written() {
+    let fx = fixture::build();
+    let (mut app, _loader) = app(&fx, 80, 24);
+    select(&mut app, fx.half_approved);
+    let mut cmds = press(&mut app, KeyCode::Char('a'));
+    cmds.extend(typed(&mut app, "oops"));
+    cmds.extend(press(&mut app, KeyCode::Esc));
+    assert_eq!(cmds, vec![]);
+    assert!(app.dialog.is_none());
+    let gate = Store::open_existing(&fx.path).expect("opens").gate(fx.half_approved, "wave-1").expect("gate");
+    assert_eq!(gate.approvals.len(), 1);
+}
+
+#[test]
+fn a_rejection_needs_a_reason_and_halts_the_deployment() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 80, 24);
+    select(&mut app, fx.half_approved);
+    press(&mut app, KeyCode::Char('r'));
+    assert!(app.dialog.as_ref().is_some_and(|d| d.reason_required));
+    assert_eq!(keys(&mut app, &[KeyCode::Char(' '), KeyCode::Enter]), vec![], "a blank reason is no reason");
+    let error = app.dialog.as_ref().and_then(|d| d.error.clone()).expect("says why");
+    assert!(error.contains("needs a reason"), "{error}");
+    assert!(screen(&app).contains("needs a reason"));
+    typed(&mut app, "pilot logs show errors");
+    let cmds = press(&mut app, KeyCode::Enter);
+    assert!(matches!(&cmds[..], [Cmd::Decide(d)] if d.reason.as_deref() == Some("pilot logs show errors")));
+    serve(&mut app, &mut loader, cmds);
+    let status = app.status.clone().expect("a result").1;
+    assert!(status.contains("deployment aborted"), "{status}");
+    let gate = Store::open_existing(&fx.path).expect("opens").gate(fx.half_approved, "wave-1").expect("gate");
+    assert_eq!(gate.rejection.map(|r| r.reason), Some("pilot logs show errors".into()));
+}
+
+#[test]
+fn an_operator_without_the_role_sees_the_rule_and_gets_no_dialog() {
+    let fx = fixture::build();
+    let (mut app, _loader) = app(&fx, 80, 24);
+    select(&mut app, fx.not_lee);
+    assert_eq!(press(&mut app, KeyCode::Char('a')), vec![]);
+    assert!(app.dialog.is_none());
+    let (ok, status) = app.status.clone().expect("says why");
+    assert!(!ok);
+    assert!(status.contains("lee holds none of the roles allowed to decide here (deployment_manager, change_manager)"));
+    assert!(screen(&app).contains("lee holds none of the roles"), "{}", screen(&app));
+}
+
+#[test]
+fn a_decision_refused_when_recorded_shows_the_rule_in_the_dialog() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 80, 24);
+    select(&mut app, fx.half_approved);
+    press(&mut app, KeyCode::Char('a'));
+    // Meanwhile omar rejected it in another terminal; the inbox has not been read again yet.
+    let mut other = Store::open_existing(&fx.path).expect("opens");
+    fixture::decide(&mut other, fx.half_approved, "wave-1", "omar", Decision::Reject, "2026-11-26T10:29:00Z");
+    let cmds = press(&mut app, KeyCode::Enter);
+    serve(&mut app, &mut loader, cmds);
+    let dialog = app.dialog.as_ref().expect("stays open");
+    let error = dialog.error.clone().expect("the rule");
+    assert!(error.contains("refused: the deployment is aborted"), "{error}");
+    assert!(!dialog.sending);
+    assert!(!app.status.clone().expect("status").0);
+}
+
+#[test]
+fn read_only_hides_every_decision() {
+    let fx = fixture::build();
+    let (mut app, _loader) = app(&fx, 80, 24);
+    app.read_only = true;
+    select(&mut app, fx.half_approved);
+    for k in ['a', 'r', 'R', 'x', 'b'] {
+        assert_eq!(press(&mut app, KeyCode::Char(k)), vec![]);
+        assert!(app.dialog.is_none() && app.status.is_none(), "{k} does nothing");
+    }
+    let text = screen(&app);
+    assert!(!text.contains("a approve") && !text.contains("r reject"), "{text}");
+    press(&mut app, KeyCode::Char('?'));
+    let help = screen(&app);
+    assert!(!help.contains("approve the gate") && help.contains("read-only"), "{help}");
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('4'));
+    assert_eq!(press(&mut app, KeyCode::Enter), vec![], "marking read writes too");
+}
+
+#[test]
+fn the_live_view_acts_on_the_selected_deployments_gate() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 80, 24);
+    select(&mut app, fx.half_approved);
+    let cmds = press(&mut app, KeyCode::Enter);
+    assert_eq!(app.tab, Tab::Live, "Enter shows the deployment in Live");
+    serve(&mut app, &mut loader, cmds);
+    assert_eq!(app.live.selected, Some(fx.half_approved));
+    assert!(screen(&app).contains("a approve"), "{}", screen(&app));
+    press(&mut app, KeyCode::Char('a'));
+    let dialog = app.dialog.as_ref().expect("the same dialog from Live");
+    assert_eq!((dialog.pending.item.deployment, dialog.decision), (fx.half_approved, Decision::Approve));
+}
+
+#[test]
+fn a_failed_phase_offers_retry_abort_and_rollback_only() {
+    let fx = fixture::build();
+    let (mut app, _loader) = app(&fx, 80, 24);
+    select(&mut app, fx.failed);
+    press(&mut app, KeyCode::Char('a'));
+    assert!(app.dialog.is_none());
+    assert!(app.status.clone().expect("says why").1.contains("it offers retry, abort, rollback"));
+    for (k, d) in [('R', Decision::Retry), ('x', Decision::Abort), ('b', Decision::Rollback)] {
+        press(&mut app, KeyCode::Char(k));
+        assert_eq!(app.dialog.as_ref().map(|d| d.decision), Some(d));
+        press(&mut app, KeyCode::Esc);
+    }
+}
+
+#[test]
+fn notifications_are_newest_first_and_enter_marks_one_read() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 80, 24);
+    let unread = app.approvals.unread;
+    assert!(unread > 0, "lee hears about decisions on production deployments");
+    let times: Vec<_> = app.approvals.notifications.iter().map(|n| n.created_at).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    press(&mut app, KeyCode::Char('4'));
+    let text = screen(&app);
+    assert!(text.contains(&format!("{unread} unread")), "the header counts them: {text}");
+    let cmds = press(&mut app, KeyCode::Enter);
+    assert_eq!(cmds, vec![Cmd::MarkRead(vec![app.approvals.notifications[0].id])]);
+    serve(&mut app, &mut loader, cmds);
+    assert_eq!(app.approvals.unread, unread - 1);
+    let store = Store::open_existing(&fx.path).expect("opens");
+    assert_eq!(store.unread_count(fixture::OPERATOR).expect("counts"), unread - 1);
+    assert_eq!(press(&mut app, KeyCode::Enter), vec![], "already read");
+}
+
+#[test]
+fn an_eta_past_the_window_or_into_a_freeze_is_a_warning() {
+    let fx = fixture::build();
+    let (app, _loader) = app(&fx, 80, 24);
+    let config = &app.session.config;
+    let mut baking = app.approvals.for_deployment(fx.baking).expect("in the inbox").clone();
+    let t = timing(&baking, &config.windows, &config.freezes, app.now);
+    assert_eq!(t.start, fixture::at("2026-11-26T17:00:00Z"), "the window opens at 18:00 Berlin");
+    assert_eq!(t.warning, None);
+    baking.eta = Some(TimeDelta::hours(6));
+    let t = timing(&baking, &config.windows, &config.freezes, app.now);
+    let closes = fixture::at("2026-11-26T22:00:00Z");
+    assert_eq!(t.warning, Some(EtaWarning::PastWindow { name: "weekday-evenings".into(), closes }));
+    // A failed phase retried the week before the year-end freeze, for ten days.
+    let mut failed = app.approvals.for_deployment(fx.failed).expect("in the inbox").clone();
+    failed.eta = Some(TimeDelta::days(30));
+    let t = timing(&failed, &config.windows, &config.freezes, app.now);
+    assert!(matches!(t.warning, Some(EtaWarning::IntoFreeze { ref name, .. }) if name == "year-end"), "{t:?}");
+    assert!(t.bake_until.is_none());
+}
+
+#[test]
+fn snapshots_of_the_approvals_view_and_the_confirm_dialog() {
+    let fx = fixture::build();
+    for (w, h) in [(80, 24), (200, 50)] {
+        let (mut app, _loader) = app(&fx, w, h);
+        select(&mut app, fx.half_approved);
+        insta::assert_snapshot!(format!("approvals_inbox_{w}x{h}"), screen(&app));
+        press(&mut app, KeyCode::Char('r'));
+        typed(&mut app, "pilot error rate too high");
+        insta::assert_snapshot!(format!("confirm_reject_{w}x{h}"), screen(&app));
+        press(&mut app, KeyCode::Esc);
+        select(&mut app, fx.baking);
+        insta::assert_snapshot!(format!("approvals_baking_{w}x{h}"), screen(&app));
+    }
+}
+
+#[test]
+fn a_decision_result_without_a_dialog_still_shows() {
+    let fx = fixture::build();
+    let (mut app, _loader) = app(&fx, 80, 24);
+    app.update(Msg::Decided(Err("approve of DEP-9 pilot by lee refused: something".into())));
+    assert!(screen(&app).contains("refused: something"));
+}

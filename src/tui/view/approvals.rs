@@ -1,0 +1,295 @@
+//! The Approvals screen ("needs me"): every pending gate and failed phase, what the operator can
+//! act on first, and for the selected one the context to decide — the previous phase's result
+//! and top errors, approvals so far, what is still missing, the next phase's size and ETA with
+//! its window and freeze risk, and what the operator may do about it.
+
+use super::boxed;
+use crate::domain::gate::view::ActionKind;
+use crate::domain::gate::{Decision, Refusal};
+use crate::tui::app::App;
+use crate::tui::app::approvals::action_of;
+use crate::tui::app::approvals::timing::{EtaWarning, Timing, WindowState, timing};
+use crate::tui::data::Pending;
+use crate::tui::strings::{self, gates as text};
+use crate::tui::theme::{HostState, phase_host_state};
+use crate::tui::widgets::{clip, put};
+use chrono::{DateTime, TimeDelta, Utc};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+/// The Approvals screen.
+pub struct ApprovalsScreen<'a> {
+    pub app: &'a App,
+}
+
+impl Widget for ApprovalsScreen<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let rows = u16::try_from(self.app.approvals.items.len().max(1) + 3).unwrap_or(u16::MAX);
+        let list_h = rows.clamp(5, (area.height * 2 / 5).max(5)).min(area.height);
+        let list = Rect::new(area.x, area.y, area.width, list_h);
+        let detail = Rect::new(area.x, area.y + list_h, area.width, area.height - list_h);
+        self.list(list, buf);
+        self.detail(detail, buf);
+    }
+}
+
+/// A time in the display zone: `18:00` today, `Fri 27 Nov 18:00` on another day.
+pub fn when(app: &App, t: DateTime<Utc>) -> String {
+    let zone = app.session.config.timezone;
+    let (local, today) = (t.with_timezone(&zone), app.now.with_timezone(&zone));
+    if local.date_naive() == today.date_naive() {
+        local.format("%H:%M").to_string()
+    } else {
+        local.format("%a %d %b %H:%M").to_string()
+    }
+}
+
+/// `5m`, `1h 20m`: a duration for people.
+fn span_of(d: TimeDelta) -> String {
+    let m = (d.num_seconds().max(0) + 59) / 60;
+    match m {
+        0..60 => format!("{m}m"),
+        _ if m % 60 == 0 => format!("{}h", m / 60),
+        _ => format!("{}h {}m", m / 60, m % 60),
+    }
+}
+
+/// The list's status cell: kind and progress, and why it waits (or `ready`).
+fn status_cell(app: &App, p: &Pending) -> (String, Style) {
+    let t = &app.theme;
+    let zone = app.session.config.timezone;
+    let (why, style) = match &p.item.blocked {
+        None => (text::READY.to_owned(), t.host(HostState::Succeeded)),
+        Some(r @ Refusal::FreezeReasonRequired { .. }) => (text::short(r, zone), t.warning),
+        Some(r) if p.item.needs_me() => (text::short(r, zone), t.warning),
+        Some(r) => (text::short(r, zone), t.dim),
+    };
+    (format!("{} · {why}", text::kind(&p.item)), style)
+}
+
+impl ApprovalsScreen<'_> {
+    fn list(&self, area: Rect, buf: &mut Buffer) {
+        let (app, t) = (self.app, &self.app.theme);
+        let a = &app.approvals;
+        let mine = a.actionable();
+        let title = Line::from(vec![
+            Span::styled(format!(" {} {mine} ", text::APPROVALS), t.title),
+            Span::styled(format!("· {} {} ", text::OTHERS, a.items.len() - mine), t.dim),
+        ]);
+        let inner = boxed(area, buf, title, t.title, false);
+        if inner.height == 0 {
+            return;
+        }
+        if a.items.is_empty() {
+            let msg = if a.loaded { text::EMPTY } else { text::LOADING };
+            put(buf, inner, inner.x + 1, inner.y, msg, t.dim);
+            return;
+        }
+        let rest = inner.width.saturating_sub(2 + 7 + 11 + 9 + 5);
+        let release_w = (rest * 45 / 100).clamp(8, 32);
+        let widths = [7, release_w, 11, 9, 5, rest.saturating_sub(release_w)];
+        let mut x = inner.x + 2;
+        for (w, h) in widths.iter().zip(&text::LIST_HEADER[1..]) {
+            put(buf, inner, x, inner.y, h, t.dim);
+            x += w;
+        }
+        let rows = usize::from(inner.height.saturating_sub(1)).max(1);
+        let offset = (a.selected + 1).saturating_sub(rows);
+        for (i, p) in a.items.iter().enumerate().skip(offset).take(rows) {
+            let y = inner.y + 1 + u16::try_from(i - offset).unwrap_or(0);
+            let line = Rect::new(inner.x, y, inner.width, 1);
+            if i == a.selected {
+                buf.set_style(line, t.selected);
+            }
+            let (sym, sym_style) = match p.item.kind {
+                ActionKind::Gate => ("◆", t.warning),
+                ActionKind::FailedPhase => ("✗", t.host(HostState::Failed)),
+            };
+            put(buf, line, inner.x, y, sym, sym_style);
+            let (status, status_style) = status_cell(app, p);
+            let release = format!("{}@{}", p.item.release, p.item.version);
+            let cells: [(String, Style); 6] = [
+                (p.item.deployment.to_string(), t.text),
+                (release, t.text),
+                (p.item.environment.clone(), t.text),
+                (p.item.phase.clone(), t.text),
+                (strings::age(app.now - p.item.since), t.dim),
+                (status, status_style),
+            ];
+            let mut x = inner.x + 2;
+            for ((cell, style), w) in cells.iter().zip(widths) {
+                put(buf, line, x, y, &clip(cell, usize::from(w.saturating_sub(1))), *style);
+                x += w;
+            }
+        }
+    }
+
+    fn detail(&self, area: Rect, buf: &mut Buffer) {
+        let (app, t) = (self.app, &self.app.theme);
+        let Some(p) = app.approvals.current() else {
+            boxed(area, buf, Line::default(), t.border, false);
+            return;
+        };
+        let title = Line::from(Span::styled(
+            format!(" {} {}@{} → {} ", p.item.deployment, p.item.release, p.item.version, p.item.environment),
+            t.title,
+        ));
+        let inner = boxed(area, buf, title, t.border, false);
+        Paragraph::new(context_lines(app, p)).wrap(Wrap { trim: false }).render(inner, buf);
+    }
+}
+
+fn label(t: &crate::tui::theme::Theme, l: &str) -> Span<'static> {
+    Span::styled(format!("{l:<11}"), t.dim)
+}
+
+/// The context to decide on one entry, line by line (shared with the confirm dialog).
+#[must_use]
+pub fn context_lines<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
+    let t = &app.theme;
+    let item = &p.item;
+    let cfg = &app.session.config;
+    let timing = timing(p, &cfg.windows, &cfg.freezes, app.now);
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("{} · {} · ", item.phase, p.model), t.text),
+        Span::styled(
+            format!("requested by {} · waiting {}", item.requested_by, strings::age(app.now - item.since)),
+            t.dim,
+        ),
+    ])];
+    let head = if item.kind == ActionKind::Gate { text::BEFORE } else { text::FAILED };
+    match &item.result {
+        Some(r) => {
+            let state = phase_host_state(r.status);
+            lines.push(Line::from(vec![
+                label(t, head),
+                Span::styled(format!("{} {} {}", r.name, state.symbol(), r.status), t.host(state)),
+                Span::styled(
+                    format!(
+                        ": {} of {} hosts ok, {} failed (budget {})",
+                        r.succeeded, r.targets, r.failed, r.failure_budget
+                    ),
+                    t.text,
+                ),
+            ]));
+        }
+        None => lines
+            .push(Line::from(vec![label(t, head), Span::styled("first phase: approval starts the deployment", t.dim)])),
+    }
+    for (msg, n) in &item.top_errors {
+        lines.push(Line::from(vec![label(t, ""), Span::styled(format!("{n}× {msg}"), t.host(HostState::Failed))]));
+    }
+    if let Some(g) = &item.gate {
+        let who: Vec<String> = g
+            .approvals
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}{} at {}",
+                    a.person,
+                    a.role.as_deref().map_or(String::new(), |r| format!(" ({r})")),
+                    when(app, a.at)
+                )
+            })
+            .collect();
+        let so_far = if who.is_empty() { text::NONE_YET.to_owned() } else { who.join(", ") };
+        lines.push(Line::from(vec![
+            label(t, text::APPROVALS_SO_FAR),
+            Span::styled(format!("{} of {}: {so_far}", g.approvals.len(), g.required), t.text),
+        ]));
+        lines.push(Line::from(vec![label(t, text::POLICY), Span::styled(policy(&g.policy), t.dim)]));
+        lines.push(Line::from(vec![
+            label(t, text::MISSING),
+            Span::styled(missing(app, g.missing(), &timing), t.warning),
+        ]));
+    }
+    lines.push(next_line(app, p, &timing));
+    if let Some(w) = &timing.warning {
+        let msg = match w {
+            EtaWarning::PastWindow { name, closes } => {
+                format!("⚠ it would still run when {name} closes at {}", when(app, *closes))
+            }
+            EtaWarning::IntoFreeze { name, from } => {
+                format!("⚠ it would run into the freeze {name} from {}", when(app, *from))
+            }
+        };
+        lines.push(Line::from(vec![label(t, ""), Span::styled(msg, t.warning)]));
+    }
+    lines.push(you_line(app, p));
+    lines
+}
+
+fn policy(g: &crate::domain::GatePolicy) -> String {
+    let mut parts =
+        vec![if g.roles.is_empty() { "anyone configured".to_owned() } else { format!("roles {}", g.roles.join(", ")) }];
+    if !g.allow_self {
+        parts.push("no self-approval".into());
+    }
+    if g.bake > TimeDelta::zero() {
+        parts.push(format!("bake {}", span_of(g.bake)));
+    }
+    if !g.windows.is_empty() {
+        parts.push(format!("windows {}", g.windows.join(", ")));
+    }
+    parts.join(" · ")
+}
+
+fn missing(app: &App, approvals: u32, timing: &Timing) -> String {
+    let mut parts = Vec::new();
+    if approvals > 0 {
+        parts.push(format!("{approvals} more approval{}", if approvals == 1 { "" } else { "s" }));
+    }
+    if let Some(until) = timing.bake_until {
+        parts.push(format!("bake {} left (until {})", span_of(until - app.now), when(app, until)));
+    }
+    match &timing.window {
+        WindowState::Closed { name, opens, .. } => parts.push(format!("{name} opens {}", when(app, *opens))),
+        WindowState::Never => parts.push("no window opens again".to_owned()),
+        WindowState::Open { .. } | WindowState::NotRequired => {}
+    }
+    if let Some((name, until)) = &timing.freeze {
+        parts.push(format!("freeze {name} until {}", when(app, *until)));
+    }
+    if parts.is_empty() { text::NOTHING_MISSING.to_owned() } else { parts.join(" · ") }
+}
+
+fn next_line<'a>(app: &App, p: &Pending, timing: &Timing) -> Line<'a> {
+    let t = &app.theme;
+    let gate = p.item.kind == ActionKind::Gate;
+    let size = match (&p.phase, gate) {
+        (Some(ph), true) => format!("{}, {} hosts", ph.name, ph.targets),
+        (Some(ph), false) => format!("{} failed hosts of {}", ph.failed, ph.name),
+        (None, _) => p.item.phase.clone(),
+    };
+    let eta = match (p.eta, timing.end) {
+        (Some(eta), Some(end)) => {
+            format!(" · ETA {} ({} hosts measured) · ends ~{}", span_of(eta), p.eta_hosts, when(app, end))
+        }
+        _ => format!(" · {}", text::NO_ETA),
+    };
+    Line::from(vec![
+        label(t, if gate { text::NEXT } else { text::RETRY }),
+        Span::styled(format!("{size}{eta}"), t.text),
+    ])
+}
+
+fn you_line<'a>(app: &App, p: &Pending) -> Line<'a> {
+    let t = &app.theme;
+    let me = &app.session.operator;
+    if app.read_only {
+        return Line::from(vec![label(t, text::YOU), Span::styled(format!("{me} · {}", strings::READ_ONLY), t.dim)]);
+    }
+    let keys: Vec<String> = p.item.offers.iter().map(|d| format!("{} {d}", app.keymap.label(action_of(*d)))).collect();
+    let first = p.item.offers.first().copied().unwrap_or(Decision::Approve);
+    let (msg, style) = match &p.item.blocked {
+        None => (format!("{me} can decide now: {}", keys.join(" · ")), t.host(HostState::Succeeded)),
+        Some(Refusal::FreezeReasonRequired { .. }) => {
+            (format!("{me} may override the freeze with a reason: {}", keys.join(" · ")), t.warning)
+        }
+        Some(r) => (format!("{me}: {}", text::cannot(first, r)), t.warning),
+    };
+    Line::from(vec![label(t, text::YOU), Span::styled(msg, style)])
+}

@@ -1,0 +1,54 @@
+//! The Notifications screen: the operator's notifications, newest first, unread ones marked;
+//! Enter marks the selected one read.
+
+use super::approvals::when;
+use super::boxed;
+use crate::tui::app::App;
+use crate::tui::strings::gates as text;
+use crate::tui::widgets::{clip, put};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+/// The Notifications screen.
+pub struct NotificationsScreen<'a> {
+    pub app: &'a App,
+}
+
+impl Widget for NotificationsScreen<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let (app, t) = (self.app, &self.app.theme);
+        let a = &app.approvals;
+        let title = Line::from(vec![
+            Span::styled(format!(" {} {} ", text::NOTIFICATIONS, app.session.operator), t.title),
+            Span::styled(format!("· {} {} ", a.unread, text::UNREAD), if a.unread > 0 { t.warning } else { t.dim }),
+        ]);
+        let inner = boxed(area, buf, title, t.title, false);
+        if inner.height == 0 {
+            return;
+        }
+        if a.notifications.is_empty() {
+            let msg = if a.loaded { text::NO_NOTIFICATIONS } else { text::LOADING };
+            put(buf, inner, inner.x + 1, inner.y, msg, t.dim);
+            return;
+        }
+        let rows = usize::from(inner.height);
+        let offset = (a.note_selected + 1).saturating_sub(rows);
+        for (i, n) in a.notifications.iter().enumerate().skip(offset).take(rows) {
+            let y = inner.y + u16::try_from(i - offset).unwrap_or(0);
+            let line = Rect::new(inner.x, y, inner.width, 1);
+            if i == a.note_selected {
+                buf.set_style(line, t.selected);
+            }
+            let unread = n.read_at.is_none();
+            let (mark, style) = if unread { ("●", t.warning) } else { (" ", t.dim) };
+            let mut x = put(buf, line, inner.x, y, mark, style) + 1;
+            x = put(buf, line, x, y, &format!("{:>5}", when(app, n.created_at)), t.dim) + 2;
+            let body = if n.body.is_empty() { String::new() } else { format!("  {}", n.body) };
+            let room = usize::from(line.right().saturating_sub(x));
+            let msg = clip(&format!("{}{body}", n.subject), room);
+            put(buf, line, x, y, &msg, if unread { t.text } else { t.dim });
+        }
+    }
+}
