@@ -44,15 +44,6 @@ pub const OPERATOR: &str = "as";
 #[must_use]
 pub fn coming_soon(tab: usize) -> (&'static str, &'static str) {
     match tab {
-        1 => (
-            "Approvals - coming soon",
-            "The approvals inbox will list the gates that need you: who requested the deployment, the policy \
-             (approvals, roles, bake time, change window, freeze), and keys to approve or reject.",
-        ),
-        3 => (
-            "Notifications - coming soon",
-            "Notifications for stakeholders (gate pending, phase failed, deployment finished) will be listed here.",
-        ),
         4 => (
             "History - coming soon",
             "Past deployments and failure reviews will be listed here: what failed, where, when, what was done \
