@@ -100,7 +100,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
                 clock: opts.clock.clone(),
                 read_only: false,
                 receiver: Some(addr.to_string()),
-                operator: crate::cli::operator_for(&opts.config),
+                operator: operator(&opts.config),
                 os_user: crate::cli::os_user(),
             };
             let result = crate::tui::run(tui).await;
@@ -121,6 +121,17 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
     })?;
     Ok(db)
 }
+
+/// Who the person at the demo's dashboard is: whoever `SHIPDECK_OPERATOR` or the config names
+/// when that is a configured person, else `dana`, a deployment manager who did not request the
+/// live rollouts, so the demo's gates are theirs to decide.
+fn operator(config: &Config) -> String {
+    let named = crate::cli::operator_for(config);
+    if config.person(&named).is_some() { named } else { DEMO_OPERATOR.to_owned() }
+}
+
+/// The demo's default operator.
+const DEMO_OPERATOR: &str = "dana";
 
 /// When the demo's clock starts: now if a production change window is open for the next 90
 /// minutes and no freeze applies, else shortly after the next such opening, so that gates with
@@ -203,7 +214,10 @@ fn plan_live(
 fn print_summary(seeded: &history::Seeded, agents: &Agents, live: &[DeploymentSummary], db: &std::path::Path) {
     let s = &agents.stats;
     println!("shipdeck demo finished");
-    println!("history: {} past deployments ({} failed), {} events", seeded.deployments, seeded.failed, seeded.events);
+    println!(
+        "history: {} past deployments ({} failed, {} of them rolled back), {} events",
+        seeded.deployments, seeded.failed, seeded.rolled_back, seeded.events
+    );
     println!(
         "agents: {} posts, {} events accepted, {} duplicates (resends), {} rejected, {} posts failed",
         s.posted.load(Ordering::Relaxed),

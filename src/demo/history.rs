@@ -4,8 +4,9 @@
 
 use super::rng::Rng;
 use crate::config::Config;
+use crate::domain::gate::Decision;
 use crate::domain::{AgentEvent, DeploymentKey, EventStatus, ReleaseRef};
-use crate::store::{PlanRequest, Store, StoreError, Submission};
+use crate::store::{DecisionRequest, PlanRequest, Store, StoreError, Submission};
 use chrono::{DateTime, Duration, Utc};
 
 /// A service of the demo estate: its model and fleet size per environment.
@@ -47,6 +48,7 @@ pub struct Seeded {
     pub deployments: usize,
     pub events: usize,
     pub failed: usize,
+    pub rolled_back: usize,
 }
 
 /// Writes `count` past deployments ending before `now`.
@@ -94,7 +96,12 @@ pub fn seed(
         let doomed = rng.chance(0.12).then(|| usize::try_from(rng.range(0, phases.len() as u64)).unwrap_or(0));
         let mut t = start;
         for (pi, phase) in phases.iter().enumerate() {
-            let failing = if doomed == Some(pi) { phase.failure_budget + 1 } else { usize::from(rng.chance(0.1)) };
+            // A doomed phase exceeds its budget; others sometimes lose a host within it.
+            let failing = if doomed == Some(pi) {
+                phase.failure_budget + 1
+            } else {
+                usize::from(phase.failure_budget > 0 && rng.chance(0.2))
+            };
             let (events, end) =
                 phase_events(key, &model.steps, &phase.targets, failing.min(phase.targets.len()), rng, t);
             seeded.events += events.len();
@@ -105,6 +112,31 @@ pub fn seed(
             }
             if doomed == Some(pi) {
                 seeded.failed += 1;
+                // Most failed rollouts were rolled back or aborted by someone on call; the
+                // rest were left failed (and show up in History as such).
+                let decision =
+                    if rng.chance(0.7) { Some(Decision::Rollback) } else { rng.chance(0.5).then_some(Decision::Abort) };
+                if let Some(decision) = decision {
+                    let on_call = config.person("omar").or_else(|| config.people.first());
+                    if let Some(person) = on_call {
+                        let req = DecisionRequest {
+                            key,
+                            phase: &phase.name,
+                            decision,
+                            person: &person.name,
+                            roles: &person.roles,
+                            os_user: "shipdeck-demo",
+                            comment: Some("failure budget exceeded; see the failed hosts"),
+                            reason: None,
+                            windows: &config.windows,
+                            freezes: &config.freezes,
+                            now: end + Duration::minutes(i64::try_from(rng.range(5, 40)).unwrap_or(10)),
+                        };
+                        if store.decide(&req).is_ok() {
+                            seeded.rolled_back += usize::from(decision == Decision::Rollback);
+                        }
+                    }
+                }
                 break;
             }
             // Approval, bake and the next window take a while.
