@@ -112,29 +112,27 @@ pub fn seed(
             }
             if doomed == Some(pi) {
                 seeded.failed += 1;
-                // Most failed rollouts were rolled back or aborted by someone on call; the
-                // rest were left failed (and show up in History as such).
-                let decision =
-                    if rng.chance(0.7) { Some(Decision::Rollback) } else { rng.chance(0.5).then_some(Decision::Abort) };
-                if let Some(decision) = decision {
-                    let on_call = config.person("omar").or_else(|| config.people.first());
-                    if let Some(person) = on_call {
-                        let req = DecisionRequest {
-                            key,
-                            phase: &phase.name,
-                            decision,
-                            person: &person.name,
-                            roles: &person.roles,
-                            os_user: "shipdeck-demo",
-                            comment: Some("failure budget exceeded; see the failed hosts"),
-                            reason: None,
-                            windows: &config.windows,
-                            freezes: &config.freezes,
-                            now: end + Duration::minutes(i64::try_from(rng.range(5, 40)).unwrap_or(10)),
-                        };
-                        if store.decide(&req).is_ok() {
-                            seeded.rolled_back += usize::from(decision == Decision::Rollback);
-                        }
+                // Someone on call rolled it back or aborted it: the first person whose role
+                // the policy allows.
+                let decision = if rng.chance(0.7) { Decision::Rollback } else { Decision::Abort };
+                let at = end + Duration::minutes(i64::try_from(rng.range(5, 40)).unwrap_or(10));
+                for person in &config.people {
+                    let req = DecisionRequest {
+                        key,
+                        phase: &phase.name,
+                        decision,
+                        person: &person.name,
+                        roles: &person.roles,
+                        os_user: "shipdeck-demo",
+                        comment: Some("failure budget exceeded; see the failed hosts"),
+                        reason: None,
+                        windows: &config.windows,
+                        freezes: &config.freezes,
+                        now: at,
+                    };
+                    if store.decide(&req).is_ok() {
+                        seeded.rolled_back += usize::from(decision == Decision::Rollback);
+                        break;
                     }
                 }
                 break;
@@ -143,6 +141,10 @@ pub fn seed(
             t = end + Duration::minutes(i64::try_from(rng.range(10, 90)).unwrap_or(20));
         }
         seeded.deployments += 1;
+    }
+    // What the history told people was read long ago.
+    for person in &config.people {
+        store.mark_read(&person.name, &[], now)?;
     }
     Ok(seeded)
 }

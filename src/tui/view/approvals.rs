@@ -88,9 +88,10 @@ impl ApprovalsScreen<'_> {
             put(buf, inner, inner.x + 1, inner.y, msg, t.dim);
             return;
         }
-        let rest = inner.width.saturating_sub(2 + 7 + 11 + 9 + 5);
+        // DEP-<n> keys up to five digits fit.
+        let rest = inner.width.saturating_sub(2 + 10 + 11 + 9 + 5);
         let release_w = (rest * 45 / 100).clamp(8, 32);
-        let widths = [7, release_w, 11, 9, 5, rest.saturating_sub(release_w)];
+        let widths = [10, release_w, 11, 9, 5, rest.saturating_sub(release_w)];
         let mut x = inner.x + 2;
         for (w, h) in widths.iter().zip(&text::LIST_HEADER[1..]) {
             put(buf, inner, x, inner.y, h, t.dim);
