@@ -92,7 +92,16 @@ impl Approvals {
     /// How many entries the operator can act on now.
     #[must_use]
     pub fn actionable(&self) -> usize {
-        self.items.iter().filter(|p| group(&p.item) == 0).count()
+        self.counts()[0]
+    }
+
+    /// Entries the operator can act on now, once time allows, and that need someone else.
+    pub fn counts(&self) -> [usize; 3] {
+        let mut counts = [0; 3];
+        for p in &self.items {
+            counts[usize::from(group(&p.item))] += 1;
+        }
+        counts
     }
 
     pub(super) fn navigate(&mut self, action: Action) {

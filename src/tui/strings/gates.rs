@@ -7,6 +7,8 @@ use crate::store::DecisionOutcome;
 
 pub const APPROVALS: &str = "Needs you";
 pub const OTHERS: &str = "others";
+/// Entries that are the operator's once a bake time, window or freeze allows.
+pub const LATER: &str = "later";
 pub const NOTIFICATIONS: &str = "Notifications for";
 pub const UNREAD: &str = "unread";
 pub const LOADING: &str = "reading the gates...";

@@ -74,10 +74,10 @@ impl ApprovalsScreen<'_> {
     fn list(&self, area: Rect, buf: &mut Buffer) {
         let (app, t) = (self.app, &self.app.theme);
         let a = &app.approvals;
-        let mine = a.actionable();
+        let [now, later, others] = a.counts();
         let title = Line::from(vec![
-            Span::styled(format!(" {} {mine} ", text::APPROVALS), t.title),
-            Span::styled(format!("· {} {} ", text::OTHERS, a.items.len() - mine), t.dim),
+            Span::styled(format!(" {} {now} ", text::APPROVALS), t.title),
+            Span::styled(format!("· {} {later} · {} {others} ", text::LATER, text::OTHERS), t.dim),
         ]);
         let inner = boxed(area, buf, title, t.title, false);
         if inner.height == 0 {
