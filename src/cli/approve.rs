@@ -75,9 +75,9 @@ pub fn open_with_team(ctx: &Context) -> anyhow::Result<Store> {
 }
 
 /// Maps gate errors: refusals exit 1, unknown phases and gates are usage errors (2).
-pub fn gate_error(e: GateError, what: &str) -> anyhow::Error {
+pub fn gate_error(e: GateError, what: &str, tz: chrono_tz::Tz) -> anyhow::Error {
     match e {
-        GateError::Refused(r) => Reported(format!("{what} refused: {r}")).into(),
+        GateError::Refused(r) => Reported(format!("{what} refused: {}", r.describe(tz))).into(),
         GateError::Store(s) => s.into(),
         other @ (GateError::UnknownPhase { .. } | GateError::NoGate { .. }) => usage(other.to_string()),
     }
@@ -115,7 +115,7 @@ fn record(
         freezes: &ctx.config.freezes,
         now: ctx.clock.now(),
     };
-    let out = store.decide(&req).map_err(|e| gate_error(e, &what))?;
+    let out = store.decide(&req).map_err(|e| gate_error(e, &what, ctx.config.timezone))?;
     let a = &out.allowed;
     let role = a.role.as_deref().map_or(String::new(), |r| format!(" as {r}"));
     let effect = match decision {

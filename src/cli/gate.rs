@@ -141,7 +141,7 @@ pub fn wait_local(
         let version = store.data_version()?;
         if seen != Some(version) {
             seen = Some(version);
-            let view = store.gate(key, phase).map_err(|e| gate_error(e, "gate wait"))?;
+            let view = store.gate(key, phase).map_err(|e| gate_error(e, "gate wait", chrono_tz::Tz::UTC))?;
             if let Some(outcome) = view.outcome() {
                 return Ok(Some(outcome));
             }
@@ -223,7 +223,7 @@ pub async fn wait_server(
 fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
     let key = parse_key(&a.key)?;
     let store = Store::open_existing(&ctx.db_path()?)?;
-    let view = store.gate(key, &a.phase).map_err(|e| gate_error(e, "gate show"))?;
+    let view = store.gate(key, &a.phase).map_err(|e| gate_error(e, "gate show", ctx.config.timezone))?;
     let mut out = std::io::stdout().lock();
     if a.json {
         serde_json::to_writer_pretty(&mut out, &view.document())?;
@@ -277,7 +277,7 @@ fn inbox(ctx: &Context, json: bool) -> anyhow::Result<i32> {
     }
     for it in &items {
         let offers: Vec<&str> = it.offers.iter().map(|d| d.as_str()).collect();
-        let why = it.blocked.as_ref().map_or_else(|| "you can act now".to_owned(), ToString::to_string);
+        let why = it.blocked.as_ref().map_or_else(|| "you can act now".to_owned(), |r| r.describe(ctx.config.timezone));
         writeln!(
             out,
             "{} {} {}@{} -> {}  [{}]  {why}",

@@ -188,6 +188,27 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// The refusal as one sentence with its times in `tz` (`Display` writes them in UTC).
+    #[must_use]
+    pub fn describe(&self, tz: chrono_tz::Tz) -> String {
+        let mut text = self.to_string();
+        for t in self.instants() {
+            text = text.replace(&when(t), &t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string());
+        }
+        text
+    }
+
+    /// Every instant the sentence names.
+    fn instants(&self) -> Vec<DateTime<Utc>> {
+        match self {
+            Self::AlreadyApproved { at, .. } => vec![*at],
+            Self::Freeze { until, .. } | Self::FreezeReasonRequired { until, .. } => vec![*until],
+            Self::Bake { since, until } => vec![*since, *until],
+            Self::Window { opens, .. } => opens.iter().map(|o| o.1).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// When the rule that blocked stops blocking, for time rules.
     #[must_use]
     pub fn opens_at(&self) -> Option<DateTime<Utc>> {

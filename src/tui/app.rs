@@ -272,7 +272,7 @@ impl App {
     fn decide(&mut self, action: Action) -> Vec<Cmd> {
         let Some(decision) = approvals::decision_of(action).filter(|_| !self.read_only) else { return Vec::new() };
         let Some(pending) = self.decision_target() else { return Vec::new() };
-        match approvals::open(pending, decision, &self.session.operator) {
+        match approvals::open(pending, decision, &self.session.operator, self.session.config.timezone) {
             Ok(dialog) => self.dialog = Some(dialog),
             Err(why) => self.status = Some((false, why)),
         }

@@ -338,3 +338,17 @@ fn failed_phases_offer_retry_abort_and_rollback_to_allowed_people() {
     );
     assert!(recover(Decision::Rollback, Failed, "omar", &["deployment_manager"], None, frozen).is_ok());
 }
+
+#[test]
+fn a_refusal_names_its_times_in_the_zone_asked_for() {
+    let since = DateTime::parse_from_rfc3339("2026-11-26T19:33:00Z").expect("valid").with_timezone(&Utc);
+    let r = Refusal::Bake { since, until: since + chrono::TimeDelta::minutes(10) };
+    assert_eq!(
+        r.to_string(),
+        "bake time: the phase before succeeded at 2026-11-26 19:33 UTC, approval is possible from 2026-11-26 19:43 UTC"
+    );
+    assert_eq!(
+        r.describe(chrono_tz::Europe::Berlin),
+        "bake time: the phase before succeeded at 2026-11-26 20:33 CET, approval is possible from 2026-11-26 20:43 CET"
+    );
+}

@@ -165,7 +165,7 @@ pub fn action_of(decision: Decision) -> Action {
 /// than a missing freeze-override reason is shown right away. A refusal by role holds for every
 /// decision, except that a requester may always reject their own deployment. Anything else is
 /// left to the check made when the decision is recorded.
-pub fn open(pending: &Pending, decision: Decision, operator: &str) -> Result<Dialog, String> {
+pub fn open(pending: &Pending, decision: Decision, operator: &str, tz: chrono_tz::Tz) -> Result<Dialog, String> {
     let item = &pending.item;
     if !item.offers.contains(&decision) {
         return Err(text::not_offered(decision, item));
@@ -175,9 +175,9 @@ pub fn open(pending: &Pending, decision: Decision, operator: &str) -> Result<Dia
     match &item.blocked {
         Some(Refusal::FreezeReasonRequired { .. }) if Some(decision) == first => reason_required = true,
         Some(r @ Refusal::Role { .. }) if !(decision == Decision::Reject && item.requested_by == operator) => {
-            return Err(text::cannot(decision, r));
+            return Err(text::cannot(decision, r, tz));
         }
-        Some(r) if Some(decision) == first => return Err(text::cannot(decision, r)),
+        Some(r) if Some(decision) == first => return Err(text::cannot(decision, r, tz)),
         _ => {}
     }
     Ok(Dialog { decision, pending: pending.clone(), text: String::new(), reason_required, sending: false, error: None })

@@ -158,7 +158,7 @@ impl Loader {
         };
         match self.store.decide(&req) {
             Ok(out) => Ok(strings::gates::recorded(&what, &out)),
-            Err(GateError::Refused(r)) => Err(format!("{what} refused: {r}")),
+            Err(GateError::Refused(r)) => Err(format!("{what} refused: {}", r.describe(self.tz))),
             Err(e) => Err(format!("{what} failed: {e}")),
         }
     }

@@ -70,8 +70,8 @@ pub fn not_offered(decision: Decision, item: &ActionItem) -> String {
 }
 
 #[must_use]
-pub fn cannot(decision: Decision, refusal: &Refusal) -> String {
-    format!("cannot {decision}: {refusal}")
+pub fn cannot(decision: Decision, refusal: &Refusal, tz: chrono_tz::Tz) -> String {
+    format!("cannot {decision}: {}", refusal.describe(tz))
 }
 
 #[must_use]

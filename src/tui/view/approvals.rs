@@ -290,7 +290,7 @@ fn you_line<'a>(app: &App, p: &Pending) -> Line<'a> {
         Some(Refusal::FreezeReasonRequired { .. }) => {
             (format!("{me} may override the freeze with a reason: {}", keys.join(" · ")), t.warning)
         }
-        Some(r) => (format!("{me}: {}", text::cannot(first, r)), t.warning),
+        Some(r) => (format!("{me}: {}", text::cannot(first, r, app.session.config.timezone)), t.warning),
     };
     Line::from(vec![label(t, text::YOU), Span::styled(msg, style)])
 }
