@@ -5,67 +5,8 @@
 
 mod support;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use support::tmux::Tmux;
 use support::{Env, finish};
-
-/// A private tmux server (its own socket) running the dashboard.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(command: &str) -> Self {
-        let tmux = Self { socket: format!("shipdeck-gates-e2e-{}", std::process::id()) };
-        let status = Command::new("tmux")
-            .args(["-L", &tmux.socket, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40", command])
-            .env("TERM", "xterm-256color")
-            .env_remove("NO_COLOR")
-            .status()
-            .expect("tmux runs (CI installs it: apt-get install tmux)");
-        assert!(status.success(), "tmux new-session failed");
-        tmux
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux").args(["-L", &self.socket]).args(args).output().expect("tmux");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Presses keys by name (`a`, `Enter`, `Escape`).
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            self.tmux(&["send-keys", "-t", "0", k]);
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    /// Types text literally.
-    fn text(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "0", "-l", text]);
-        std::thread::sleep(Duration::from_millis(150));
-    }
-
-    /// Waits until the screen shows `text`; panics with the screen when it never does.
-    #[track_caller]
-    fn wait_for(&self, text: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.tmux(&["capture-pane", "-p", "-t", "0"]);
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "never showed {text:?}; the screen:\n{screen}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        self.tmux(&["kill-server"]);
-    }
-}
 
 #[test]
 fn a_pipeline_waiting_on_a_gate_goes_on_when_the_dashboard_approves_and_stops_when_it_rejects() {
@@ -80,7 +21,7 @@ fn a_pipeline_waiting_on_a_gate_goes_on_when_the_dashboard_approves_and_stops_wh
          {bin} --db {}",
         env.db.display()
     );
-    let t = Tmux::start(&command);
+    let t = Tmux::start("gates-e2e", 120, 40, &command);
     let home = t.wait_for("Deployments");
     assert!(home.contains("as omar"), "the header names the operator:\n{home}");
 

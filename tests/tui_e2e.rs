@@ -3,82 +3,7 @@
 
 mod support;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-/// A private tmux server (its own socket) running one window.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(cols: u16, rows: u16, command: &str) -> Self {
-        let socket = format!("shipdeck-e2e-{}", std::process::id());
-        let tmux = Self { socket };
-        let status = Command::new("tmux")
-            .args([
-                "-L",
-                &tmux.socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-x",
-                &cols.to_string(),
-                "-y",
-                &rows.to_string(),
-                command,
-            ])
-            .env("TERM", "xterm-256color")
-            .env_remove("NO_COLOR")
-            .env("XDG_CONFIG_HOME", "/nonexistent-shipdeck-test")
-            .status()
-            .expect("tmux runs (CI installs it: apt-get install tmux)");
-        assert!(status.success(), "tmux new-session failed");
-        tmux
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux").args(["-L", &self.socket]).args(args).output().expect("tmux");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            self.tmux(&["send-keys", "-t", "0", k]);
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "0"])
-    }
-
-    /// Waits until the screen shows `text`; panics with the screen when it never does.
-    #[track_caller]
-    fn wait_for(&self, text: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "never showed {text:?}; the screen:\n{screen}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn resize(&self, cols: u16, rows: u16) {
-        self.tmux(&["resize-window", "-t", "0", "-x", &cols.to_string(), "-y", &rows.to_string()]);
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        self.tmux(&["kill-server"]);
-    }
-}
+use support::tmux::Tmux;
 
 #[test]
 fn a_deployment_manager_walks_through_the_demo_and_the_terminal_is_sane_after_quit() {
@@ -91,7 +16,7 @@ fn a_deployment_manager_walks_through_the_demo_and_the_terminal_is_sane_after_qu
         "{bin} demo --speed 4 --history 60 --db {}; echo EXIT=$?; stty -a | grep -o -- '-\\?icanon' | sed 's/^/TTY=/'; sleep 30",
         db.display()
     );
-    let t = Tmux::start(160, 45, &command);
+    let t = Tmux::start("tui-e2e", 160, 45, &command);
 
     let home = t.wait_for("Deployments");
     assert!(home.contains("1 Live") && home.contains("2 Approvals") && home.contains("6 Metrics"), "{home}");

@@ -2,6 +2,8 @@
 //! receiver on a loopback port, behind a few fluent helpers.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod tmux;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
