@@ -76,3 +76,27 @@ fn a_deployment_manager_walks_through_the_demo_and_the_terminal_is_sane_after_qu
     );
     assert_eq!(t.tmux(&["display-message", "-p", "-t", "0", "#{cursor_flag}"]).trim(), "1", "the cursor is hidden");
 }
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let env = support::Env::new();
+    env.plan("phased", 4);
+    let bin = env!("CARGO_BIN_EXE_shipdeck");
+    let command = format!(
+        "{bin} --db {}; echo EXIT=$?; stty -a | grep -o -- '-\\?icanon' | sed 's/^/TTY=/'; sleep 30",
+        env.db.display()
+    );
+    let t = Tmux::start("sigterm", 100, 30, &command);
+    t.wait_for("Deployments");
+    let pid = t.tmux(&["display-message", "-p", "-t", "0", "#{pane_pid}"]);
+    // The pane runs a shell; the dashboard is its child.
+    let pid = pid.trim();
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).expect("the shell's children");
+    let child = children.split_whitespace().next().expect("the dashboard's pid").to_owned();
+    let killed = std::process::Command::new("kill").args(["-TERM", &child]).status().expect("kill runs");
+    assert!(killed.success());
+    let after = t.wait_for("TTY=");
+    assert!(after.contains("EXIT=0"), "SIGTERM is a clean stop:\n{after}");
+    assert!(after.contains("TTY=icanon") && !after.contains("TTY=-icanon"), "raw mode was left on:\n{after}");
+    assert_eq!(t.tmux(&["display-message", "-p", "-t", "0", "#{alternate_on}"]).trim(), "0");
+}
