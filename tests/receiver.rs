@@ -178,6 +178,19 @@ fn emit_posts_one_event_and_reports_refusals() {
     let usage = env.run(&[&base[..], &["--target", "web-01", "--step", "download", "--status", "finished"]].concat());
     assert_eq!(usage.code, 2);
     assert!(usage.stderr.contains("unknown status \"finished\""), "{}", usage.stderr);
+    let tls = env.run(&[
+        "emit",
+        "--server",
+        "https://deploy.example",
+        "--deployment",
+        &key,
+        "--step",
+        "download",
+        "--status",
+        "info",
+    ]);
+    assert_eq!(tls.code, 2);
+    assert!(tls.stderr.contains("\"https://deploy.example\" is not an http:// URL"), "{}", tls.stderr);
     drop(server);
     let down = env.run(&[&base[..], &["--target", "web-01", "--step", "download", "--status", "info"]].concat());
     assert_eq!(down.code, 1);

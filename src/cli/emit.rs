@@ -40,6 +40,12 @@ pub struct Args {
 
 pub fn run(_ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     args.status.parse::<EventStatus>().map_err(usage)?;
+    if !args.server.starts_with("http://") {
+        return Err(usage(format!(
+            "--server \"{}\" is not an http:// URL (emit speaks plain HTTP; post to a TLS endpoint with curl)",
+            args.server
+        )));
+    }
     let id = args.id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let mut event = json!({ "id": id, "deployment": args.deployment, "step": args.step, "status": args.status });
     for (field, value) in
