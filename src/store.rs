@@ -59,6 +59,8 @@ pub struct Store {
     plans: HashMap<i64, Arc<ingest::PlanFacts>>,
     /// Ids already stored, per deployment written to (see `dedupe`).
     dedupe: dedupe::DedupeIndex,
+    /// Targets' derived state between this connection's commits (see `ingest`).
+    targets: ingest::TargetCache,
 }
 
 impl std::fmt::Debug for Store {
@@ -95,7 +97,13 @@ impl Store {
         conn.pragma_update(None, "cache_size", -65_536).map_err(open_err)?;
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(open_err)?;
         migrations::apply(&mut conn, path)?;
-        Ok(Self { conn, path: path.to_path_buf(), plans: HashMap::new(), dedupe: dedupe::DedupeIndex::default() })
+        Ok(Self {
+            conn,
+            path: path.to_path_buf(),
+            plans: HashMap::new(),
+            dedupe: dedupe::DedupeIndex::default(),
+            targets: ingest::TargetCache::default(),
+        })
     }
 
     /// The file this log lives in.

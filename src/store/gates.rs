@@ -177,6 +177,8 @@ impl Store {
     ///
     /// `Err(GateError::Refused)` names the rule that blocked; nothing was written then.
     pub fn decide(&mut self, req: &DecisionRequest<'_>) -> Result<DecisionOutcome, GateError> {
+        // A retry rewrites targets' state behind this connection's own ingest cache.
+        self.targets.clear();
         let path = self.path.clone();
         let sql = |source| StoreError::Sql { path: path.clone(), source };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;

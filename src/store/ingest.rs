@@ -100,6 +100,28 @@ struct TargetState {
     last_error: Option<String>,
     head_seq: Option<i64>,
     seen_ms: i64,
+    /// Changed by the batch in progress.
+    touched: bool,
+}
+
+/// Targets' derived state kept by a writer between its commits, so a busy target is not read
+/// back and decoded for every batch. It is valid only while no other connection has committed:
+/// `PRAGMA data_version`, read under the write lock, says whether one has.
+#[derive(Default)]
+pub(super) struct TargetCache {
+    version: Option<i64>,
+    states: HashMap<i64, TargetState>,
+}
+
+/// Targets kept at most; past that the cache starts again.
+const MAX_CACHED_TARGETS: usize = 100_000;
+
+impl TargetCache {
+    /// Forgets everything (after a failed commit, or a write that changed targets directly).
+    pub(super) fn clear(&mut self) {
+        self.version = None;
+        self.states.clear();
+    }
 }
 
 /// Why a line does not fit the log; becomes a [`Rejection`].
@@ -111,13 +133,15 @@ impl Store {
     /// Lines that do not fit the log are rejected one by one; the others are stored. An error
     /// means nothing of any request was stored (the caller answers 503 and agents resend).
     pub fn ingest(&mut self, submissions: &[Submission]) -> Result<Vec<IngestOutcome>, StoreError> {
-        let Self { conn, path, plans, dedupe } = self;
+        let Self { conn, path, plans, dedupe, targets } = self;
         let sql = |source| StoreError::Sql { path: path.clone(), source };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
-        let result = fold_all(&tx, plans, dedupe, submissions).and_then(|outcomes| tx.commit().map(|()| outcomes));
+        let result =
+            fold_all(&tx, plans, dedupe, targets, submissions).and_then(|outcomes| tx.commit().map(|()| outcomes));
         if result.is_err() {
-            // The in-memory id index may hold ids of the rolled-back rows.
+            // The in-memory indexes may hold state of the rolled-back rows.
             dedupe.reset();
+            targets.clear();
         }
         result.map_err(sql)
     }
@@ -127,10 +151,17 @@ fn fold_all(
     tx: &Transaction<'_>,
     plans: &mut HashMap<i64, Arc<PlanFacts>>,
     dedupe: &mut DedupeIndex,
+    cache: &mut TargetCache,
     submissions: &[Submission],
 ) -> rusqlite::Result<Vec<IngestOutcome>> {
     dedupe.sync(tx)?;
-    let mut batch = Batch { tx, plans, dedupe, targets: HashMap::new(), newest_seq: BTreeMap::new() };
+    let version: i64 = tx.pragma_query_value(None, "data_version", |r| r.get(0))?;
+    if cache.version != Some(version) || cache.states.len() > MAX_CACHED_TARGETS {
+        cache.states.clear();
+    }
+    cache.version = Some(version);
+    let mut batch =
+        Batch { tx, plans, dedupe, targets: &mut cache.states, touched: Vec::new(), newest_seq: BTreeMap::new() };
     let mut outcomes = Vec::with_capacity(submissions.len());
     for sub in submissions {
         let mut out = IngestOutcome::default();
@@ -151,7 +182,9 @@ struct Batch<'a, 't> {
     tx: &'a Transaction<'t>,
     plans: &'a mut HashMap<i64, Arc<PlanFacts>>,
     dedupe: &'a mut DedupeIndex,
-    targets: HashMap<i64, TargetState>,
+    targets: &'a mut HashMap<i64, TargetState>,
+    /// Targets this batch changed, in first-touch order.
+    touched: Vec<i64>,
     /// Touched deployments and their newest event seq.
     newest_seq: BTreeMap<i64, i64>,
 }
@@ -233,6 +266,10 @@ impl Batch<'_, '_> {
         self.dedupe.record(deployment, hash, seq);
         self.newest_seq.insert(deployment, seq);
         if let Some(state) = target.as_mut() {
+            if !state.touched {
+                state.touched = true;
+                self.touched.push(target_id.unwrap_or_default());
+            }
             state.head_seq = Some(seq);
             state.fold(ev, step_idx, (at_ms, seq), received_ms);
         }
@@ -246,7 +283,9 @@ impl Batch<'_, '_> {
             "UPDATE targets SET status = ?2, progress = ?3, last_step = ?4, last_status = ?5, last_message = ?6,
                     last_error = ?7, last_at_ms = ?8, last_seq = ?9, seen_ms = ?10, head_seq = ?11 WHERE id = ?1",
         )?;
-        for (id, t) in &self.targets {
+        for id in &self.touched {
+            let Some(t) = self.targets.get_mut(id) else { continue };
+            t.touched = false;
             let after = t.progress.status(t.step_count);
             let progress = serde_json::to_string(&t.progress).unwrap_or_else(|_| "[]".into());
             update.execute(params![
@@ -263,6 +302,7 @@ impl Batch<'_, '_> {
                 t.head_seq
             ])?;
             phase_shifts.entry(t.phase_id).or_default().push((t.before, after));
+            t.before = after;
             self.newest_seq.entry(t.deployment).or_default();
         }
         for (phase_id, shifts) in phase_shifts {
@@ -332,6 +372,7 @@ fn load_target(
             last_error: r.get(7)?,
             seen_ms: r.get::<_, Option<i64>>(8)?.unwrap_or(0),
             head_seq: r.get(9)?,
+            touched: false,
         })
     })
 }

@@ -150,3 +150,19 @@ fn opening_a_missing_log_for_reading_says_so() {
     assert!(err.to_string().starts_with("no deployment log at"), "{err}");
     assert!(!dir.path().join("nope.db").exists());
 }
+
+#[test]
+fn a_writer_sees_what_another_process_wrote_to_a_target_it_holds_in_memory() {
+    let (dir, mut a) = open();
+    let key = planned(&mut a, "phased", 10);
+    let mut b = Store::open(&dir.path().join("log.db")).expect("a second connection");
+    // `a` caches web-01's state; `b` (another process) records a failure of it; `a` goes on.
+    submit(&mut a, &[ev(key, "1", "web-01", "download", "succeeded", 1)]);
+    submit(&mut b, &[ev(key, "2", "web-01", "install", "failed", 2)]);
+    submit(&mut a, &[ev(key, "3", "web-01", "verify", "started", 3)]);
+    let d = a.detail(key, true).expect("detail");
+    assert_eq!(d.target_list[0].status, TargetStatus::Failed, "the failure written by the other connection counts");
+    assert_eq!((d.phases[0].failed, d.phases[0].running), (1, 0), "counts moved exactly once");
+    // The other connection's id is known to `a` too: a resend through `a` is a duplicate.
+    assert_eq!(submit(&mut a, &[ev(key, "2", "web-01", "install", "failed", 2)]).duplicates, 1);
+}
