@@ -2,11 +2,12 @@
 //! with successes, failures and rollbacks, written through the same store paths as live data
 //! (plan, then events ingested at the times they happened).
 
+use super::pipeline::{ColleagueDecision, decide_as_colleague};
 use super::rng::Rng;
 use crate::config::Config;
 use crate::domain::gate::Decision;
 use crate::domain::{AgentEvent, DeploymentKey, EventStatus, ReleaseRef};
-use crate::store::{DecisionRequest, PlanRequest, Store, StoreError, Submission};
+use crate::store::{PlanRequest, Store, StoreError, Submission};
 use chrono::{DateTime, Duration, Utc};
 
 /// A service of the demo estate: its model and fleet size per environment.
@@ -115,25 +116,16 @@ pub fn seed(
                 // Someone on call rolled it back or aborted it: the first person whose role
                 // the policy allows.
                 let decision = if rng.chance(0.7) { Decision::Rollback } else { Decision::Abort };
-                let at = end + Duration::minutes(i64::try_from(rng.range(5, 40)).unwrap_or(10));
-                for person in &config.people {
-                    let req = DecisionRequest {
-                        key,
-                        phase: &phase.name,
-                        decision,
-                        person: &person.name,
-                        roles: &person.roles,
-                        os_user: "shipdeck-demo",
-                        comment: Some("failure budget exceeded; see the failed hosts"),
-                        reason: None,
-                        windows: &config.windows,
-                        freezes: &config.freezes,
-                        now: at,
-                    };
-                    if store.decide(&req).is_ok() {
-                        seeded.rolled_back += usize::from(decision == Decision::Rollback);
-                        break;
-                    }
+                let d = ColleagueDecision {
+                    key,
+                    phase: &phase.name,
+                    decision,
+                    not_by: "",
+                    comment: "failure budget exceeded; see the failed hosts",
+                    now: end + Duration::minutes(i64::try_from(rng.range(5, 40)).unwrap_or(10)),
+                };
+                if decide_as_colleague(store, config, &d) {
+                    seeded.rolled_back += usize::from(decision == Decision::Rollback);
                 }
                 break;
             }

@@ -64,33 +64,58 @@ impl LogPipeline {
         let mut store = self.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut store)
     }
+}
 
-    /// Records a decision as the first configured person who may take it; `Ok(false)` when the
-    /// policy refuses everyone right now (a time rule: try again later).
-    fn decide_as_colleague(&self, key: DeploymentKey, phase: &str, decision: Decision, requester: &str) -> bool {
-        let now = self.clock.now();
-        let reason = (decision == Decision::Reject).then_some("demo: rejected by a simulated colleague");
-        for person in self.config.people.iter().filter(|p| p.name != requester) {
-            let req = DecisionRequest {
-                key,
-                phase,
-                decision,
-                person: &person.name,
-                roles: &person.roles,
-                os_user: "shipdeck-demo",
-                comment: Some("simulated colleague (shipdeck demo)"),
-                reason,
-                windows: &self.config.windows,
-                freezes: &self.config.freezes,
-                now,
-            };
-            match self.with_store(|s| s.decide(&req)) {
-                Ok(_) => return true,
-                Err(GateError::Refused(_)) => {}
-                Err(_) => return false,
-            }
+/// A decision a simulated colleague takes.
+pub struct ColleagueDecision<'a> {
+    pub key: DeploymentKey,
+    pub phase: &'a str,
+    pub decision: Decision,
+    /// Someone who must not take it (the requester, for an approval).
+    pub not_by: &'a str,
+    /// Kept in the audit trail; also the reason of a rejection.
+    pub comment: &'a str,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// Records the decision as the first configured person whose decision the policy accepts;
+/// `false` when it refuses everyone (a time rule: try again later) or the log failed.
+pub fn decide_as_colleague(store: &mut Store, config: &Config, d: &ColleagueDecision<'_>) -> bool {
+    let reason = (d.decision == Decision::Reject).then_some(d.comment);
+    for person in config.people.iter().filter(|p| p.name != d.not_by) {
+        let req = DecisionRequest {
+            key: d.key,
+            phase: d.phase,
+            decision: d.decision,
+            person: &person.name,
+            roles: &person.roles,
+            os_user: "shipdeck-demo",
+            comment: Some(d.comment),
+            reason,
+            windows: &config.windows,
+            freezes: &config.freezes,
+            now: d.now,
+        };
+        match store.decide(&req) {
+            Ok(_) => return true,
+            Err(GateError::Refused(_)) => {}
+            Err(_) => return false,
         }
-        false
+    }
+    false
+}
+
+impl LogPipeline {
+    fn colleague(&self, key: DeploymentKey, phase: &str, decision: Decision, not_by: &str) -> bool {
+        let d = ColleagueDecision {
+            key,
+            phase,
+            decision,
+            not_by,
+            comment: "simulated colleague (shipdeck demo)",
+            now: self.clock.now(),
+        };
+        self.with_store(|s| decide_as_colleague(s, &self.config, &d))
     }
 }
 
@@ -114,7 +139,7 @@ impl Pipeline for LogPipeline {
                         if self.deciders == Deciders::Colleagues || operator_started {
                             let requester =
                                 self.with_store(|s| s.summary(key).map(|d| d.requested_by)).unwrap_or_default();
-                            self.decide_as_colleague(key, phase, Decision::Approve, &requester);
+                            self.colleague(key, phase, Decision::Approve, &requester);
                         }
                     }
                     GateState::Waiting => {}
@@ -137,7 +162,7 @@ impl Pipeline for LogPipeline {
                     PhaseStatus::Failed => {
                         if self.deciders == Deciders::Colleagues {
                             let decision = if retried { Decision::Rollback } else { Decision::Retry };
-                            retried |= self.decide_as_colleague(key, phase, decision, "");
+                            retried |= self.colleague(key, phase, decision, "");
                         }
                     }
                     PhaseStatus::Succeeded => return After::Next,
