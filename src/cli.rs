@@ -8,6 +8,7 @@ mod audit;
 mod bench;
 mod bench_gates;
 mod bench_latency;
+mod check;
 mod config_cmd;
 mod demo;
 mod emit;
@@ -77,6 +78,8 @@ pub enum Command {
     /// Wait for, show or list gates
     #[command(subcommand)]
     Gate(gate::Command),
+    /// Tick a checklist item of a deployment (a recorded decision)
+    Check(check::Args),
     /// Verify or list the audit trail of decisions
     #[command(subcommand)]
     Audit(audit::Command),
@@ -197,6 +200,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Rollback(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Rollback, &a),
         Some(Command::Gate(c)) => gate::run(&ctx, &c),
         Some(Command::Audit(c)) => audit::run(&ctx, &c),
+        Some(Command::Check(a)) => check::run(&ctx, &a),
         Some(Command::Config(_)) => unreachable!("handled above"),
     }
 }

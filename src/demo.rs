@@ -190,6 +190,7 @@ fn plan_live(
             targets,
             change_ref: Some(format!("CHG-{}", 5000 + rng.range(0, 999))),
             requested_by: "sam".into(),
+            release_record: Default::default(),
             planned_start: now + later.unwrap_or_else(Duration::zero),
             now,
         };

@@ -3,6 +3,8 @@
 //! The store persists these types, the receiver validates into them, the dashboard renders them.
 //! Most unit tests of shipdeck live here, next to the rules they pin down.
 
+pub mod checklist;
+pub mod conformance;
 pub mod duration;
 pub mod event;
 pub mod gate;
@@ -11,6 +13,7 @@ pub mod model;
 pub mod phase;
 pub mod plan;
 pub mod records;
+pub mod release;
 pub mod schedule;
 pub mod status;
 

@@ -6,6 +6,8 @@
 //! "database is locked" never reaches a user. The schema evolves by numbered migrations recorded
 //! in `PRAGMA user_version`; a log written by a newer shipdeck is refused, never downgraded.
 
+mod checklists;
+mod conformance;
 mod dedupe;
 mod estimates;
 mod gates;
@@ -15,6 +17,8 @@ mod migrations;
 mod planning;
 mod queries;
 
+pub use checklists::{TickError, TickOutcome, TickRequest};
+pub use conformance::TimeRules;
 pub use estimates::Estimate;
 pub use gates::{AuditProblem, DecisionOutcome, DecisionRequest, GateError};
 pub use ingest::{IngestOutcome, Rejection, Submission};
@@ -61,6 +65,8 @@ pub struct Store {
     dedupe: dedupe::DedupeIndex,
     /// Targets' derived state between this connection's commits (see `ingest`).
     targets: ingest::TargetCache,
+    /// The config's windows and freezes, for conformance flags (see `conformance`).
+    rules: Arc<conformance::TimeRules>,
 }
 
 impl std::fmt::Debug for Store {
@@ -103,6 +109,7 @@ impl Store {
             plans: HashMap::new(),
             dedupe: dedupe::DedupeIndex::default(),
             targets: ingest::TargetCache::default(),
+            rules: Arc::default(),
         })
     }
 

@@ -78,8 +78,11 @@ fn concurrent_approvals_from_separate_processes_count_exactly() {
     assert_eq!(env.run(&["audit", "verify"]).code, 0);
 }
 
+/// A phased deployment whose `pre` checklist (required by the pilot gate) is ticked.
 fn plan_phased(env: &Env) -> String {
-    env.plan("phased", 10)
+    let key = env.plan("phased", 10);
+    env.run_env(&[("SHIPDECK_OPERATOR", "sam")], &["check", &key, "artifacts", "--evidence", "checksums match"]).ok();
+    key
 }
 
 #[test]
@@ -153,7 +156,8 @@ fn editing_an_audit_row_by_hand_makes_verify_fail_naming_it() {
         let key = plan_phased(&env);
         env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["approve", &key, "pilot"]).ok();
     }
-    assert!(env.run(&["audit", "verify"]).ok().contains("intact: 3 record(s)"));
+    // Each plan's tick of `artifacts` and each approval: six records.
+    assert!(env.run(&["audit", "verify"]).ok().contains("intact: 6 record(s)"));
     let list = env.run(&["audit", "list", "--json"]);
     let second: serde_json::Value = serde_json::from_str(list.ok().lines().nth(1).expect("3 lines")).expect("json");
     assert_eq!((second["person"].as_str(), second["decision"].as_str()), (Some("omar"), Some("approve")));

@@ -135,6 +135,7 @@ pub(super) fn prefill(ctx: &Context, db: &Path, events: usize, targets: usize) -
             targets,
             change_ref: None,
             requested_by: "bench".into(),
+            release_record: Default::default(),
             planned_start: now,
             now,
         };

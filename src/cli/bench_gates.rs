@@ -40,6 +40,7 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
             targets: vec!["a".into(), "b".into(), "c".into()],
             change_ref: None,
             requested_by: "bench-requester".into(),
+            release_record: Default::default(),
             planned_start: now,
             now,
         };

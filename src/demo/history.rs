@@ -89,6 +89,7 @@ pub fn seed(
             targets,
             change_ref: production.then(|| format!("CHG-{}", 4000 + seeded.deployments)),
             requested_by: rng.pick(&["dana", "omar", "sam", "priya"]).to_string(),
+            release_record: Default::default(),
             planned_start: start,
             now: start - Duration::hours(i64::try_from(rng.range(2, 48)).unwrap_or(4)),
         };

@@ -5,6 +5,7 @@
 //! gate (the approval policy before it may start). Deployments copy what they need of their
 //! model when planned, so editing the config never rewrites history.
 
+use super::checklist::Checklists;
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -52,6 +53,13 @@ pub struct DeploymentModel {
     /// Lifecycle steps every target goes through, in order (e.g. download, install, verify).
     pub steps: Vec<String>,
     pub phases: Vec<PhaseSpec>,
+    /// Change windows every phase's activity must fall in (empty: any time); agents' events
+    /// outside them are flagged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<String>,
+    /// What is verified before (`pre`, `environment`) and after (`post`) a deployment.
+    #[serde(default, skip_serializing_if = "Checklists::is_empty")]
+    pub checklists: Checklists,
 }
 
 /// One ordered stage of a model.
@@ -124,6 +132,9 @@ pub struct GatePolicy {
     /// Roles that may approve during a freeze, with a written reason.
     #[serde(default)]
     pub freeze_override_roles: Vec<String>,
+    /// Checklists (`pre`, `environment`) that must be done before approval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require: Vec<String>,
 }
 
 fn one() -> u32 {

@@ -88,6 +88,8 @@ mod tests {
                     gate: None,
                 })
                 .collect(),
+            windows: vec![],
+            checklists: crate::domain::checklist::Checklists::default(),
         }
     }
 

@@ -80,6 +80,12 @@ pub struct DeploymentDetail {
     pub phases: Vec<PhaseView>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub target_list: Vec<TargetView>,
+    /// Components, notes, change and test evidence, as planned (`None`: planned without).
+    pub release_record: Option<super::release::ReleaseRecord>,
+    /// The checklist items copied from the model, with who ticked them.
+    pub checklist: Vec<super::checklist::Item>,
+    /// What agents did that was not authorised.
+    pub conformance: Vec<super::conformance::Flag>,
 }
 
 /// An event as stored in the log.

@@ -130,6 +130,7 @@ mod tests {
             targets: (1..=hosts).map(|i| format!("h{i}")).collect(),
             change_ref: None,
             requested_by: "dana".into(),
+            release_record: Default::default(),
             planned_start: t0(),
             now: t0(),
         };

@@ -71,7 +71,7 @@ pub(super) fn target(r: &Row<'_>) -> rusqlite::Result<TargetView> {
 }
 
 pub(super) const EVENT_SELECT: &str = "
-    SELECT e.seq, e.event_id, e.deployment_id, p.name, t.name, e.step, e.status, e.at_ms, e.received_ms, e.message, e.data
+    SELECT e.seq, e.event_id, e.deployment_id, p.name, coalesce(t.name, e.target_name), e.step, e.status, e.at_ms, e.received_ms, e.message, e.data
     FROM events e LEFT JOIN phases p ON p.id = e.phase_id LEFT JOIN targets t ON t.id = e.target_id";
 
 pub(super) fn event(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
@@ -125,7 +125,15 @@ impl Store {
         let summary = self.summary(key)?;
         let phases = self.phases(key)?;
         let target_list = if with_targets { self.targets(key)? } else { Vec::new() };
-        Ok(DeploymentDetail { summary, phases, target_list })
+        let release_record = self
+            .conn
+            .prepare_cached("SELECT release_record FROM deployments WHERE id = ?1")
+            .and_then(|mut s| s.query_row([key.0], |r| r.get::<_, Option<String>>(0)))
+            .map_err(|e| self.sql(e))?
+            .and_then(|json| serde_json::from_str(&json).ok());
+        let checklist = self.checklist(key)?;
+        let conformance = self.conformance(Some(key))?;
+        Ok(DeploymentDetail { summary, phases, target_list, release_record, checklist, conformance })
     }
 
     /// The phases of a deployment, in order.

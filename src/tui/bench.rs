@@ -92,6 +92,7 @@ fn plan(
         targets: hosts,
         change_ref: Some("CHG-1".into()),
         requested_by: "bench".into(),
+        release_record: Default::default(),
         planned_start: base(),
         now: base(),
     };

@@ -121,6 +121,8 @@ pub struct ActionItem {
     pub top_errors: Vec<(String, usize)>,
     /// Why the person asked about cannot take the first offered decision now (`None`: they can).
     pub blocked: Option<Refusal>,
+    /// Agents ran past this gate without approval: it waits for a retroactive decision.
+    pub ran_past: bool,
 }
 
 impl ActionItem {
@@ -130,7 +132,10 @@ impl ActionItem {
     pub fn needs_me(&self) -> bool {
         match &self.blocked {
             None => true,
-            Some(r) => r.opens_at().is_some() || matches!(r, Refusal::FreezeReasonRequired { .. }),
+            Some(r) => {
+                r.opens_at().is_some()
+                    || matches!(r, Refusal::FreezeReasonRequired { .. } | Refusal::RetroactiveReasonRequired)
+            }
         }
     }
 }
@@ -142,7 +147,12 @@ pub struct AuditRecord {
     #[serde(serialize_with = "key_text")]
     pub deployment: DeploymentKey,
     pub phase: String,
-    pub decision: Decision,
+    /// A gate decision (approve, reject, retry, abort, rollback), `check` (a checklist tick)
+    /// or `flag` (a conformance flag raised by agents' events).
+    pub decision: String,
+    /// The checklist item or the flag a `check` or `flag` record is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
     pub person: String,
     pub role: Option<String>,
     pub os_user: Option<String>,

@@ -10,7 +10,6 @@
 use super::super::{Store, StoreError};
 use crate::clock::from_ms;
 use crate::domain::DeploymentKey;
-use crate::domain::gate::Decision;
 use crate::domain::gate::view::AuditRecord;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -20,10 +19,13 @@ use sha2::{Digest, Sha256};
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// A decision about to be appended.
-pub(super) struct NewRecord<'a> {
+pub(in crate::store) struct NewRecord<'a> {
     pub deployment_id: i64,
     pub phase_id: i64,
-    pub decision: Decision,
+    /// A gate decision's name, `check` (a checklist tick) or `flag` (a conformance flag).
+    pub decision: &'a str,
+    /// The checklist item or flag a `check` or `flag` record is about.
+    pub subject: Option<&'a str>,
     pub person: &'a str,
     pub role: Option<&'a str>,
     pub os_user: &'a str,
@@ -48,6 +50,9 @@ struct Canonical<'a> {
     reason: Option<&'a str>,
     policy_state: Option<&'a str>,
     decided_ms: i64,
+    /// Added with checklists and flags; absent from gate decisions, so their hashes are as before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
 }
 
 fn hash(c: &Canonical<'_>) -> String {
@@ -56,7 +61,7 @@ fn hash(c: &Canonical<'_>) -> String {
 }
 
 /// Appends a record after the current head; returns its number.
-pub(super) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite::Result<i64> {
+pub(in crate::store) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite::Result<i64> {
     let head: Option<(i64, String)> = conn
         .query_row("SELECT count, hash FROM audit_head WHERE id = 1", [], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
@@ -67,7 +72,7 @@ pub(super) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite::Result<i
         prev_hash: &prev,
         deployment_id: r.deployment_id,
         phase_id: r.phase_id,
-        decision: r.decision.as_str(),
+        decision: r.decision,
         person: r.person,
         role: r.role,
         os_user: Some(r.os_user),
@@ -75,12 +80,13 @@ pub(super) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite::Result<i
         reason: r.reason,
         policy_state: Some(r.policy_state),
         decided_ms: r.decided_ms,
+        subject: r.subject,
     };
     let h = hash(&c);
     conn.prepare_cached(
         "INSERT INTO gate_decisions (id, deployment_id, phase_id, decision, person, role, os_user, comment, reason,
-                                     policy_state, decided_ms, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                     policy_state, decided_ms, prev_hash, hash, subject)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         id,
@@ -95,7 +101,8 @@ pub(super) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite::Result<i
         r.policy_state,
         r.decided_ms,
         prev,
-        h
+        h,
+        r.subject
     ])?;
     conn.prepare_cached(
         "INSERT INTO audit_head (id, count, hash) VALUES (1, ?1, ?2)
@@ -126,7 +133,7 @@ pub enum AuditProblem {
 
 const RECORD_SELECT: &str = "
     SELECT g.id, g.deployment_id, g.phase_id, g.decision, g.person, g.role, g.os_user, g.comment, g.reason,
-           g.policy_state, g.decided_ms, g.prev_hash, g.hash, coalesce(p.name, '?'), coalesce(g.deployment_id, p.deployment_id, 0)
+           g.policy_state, g.decided_ms, g.prev_hash, g.hash, coalesce(p.name, '?'), coalesce(g.deployment_id, p.deployment_id, 0), g.subject
     FROM gate_decisions g LEFT JOIN phases p ON p.id = g.phase_id";
 
 type RawRow = (
@@ -145,6 +152,7 @@ type RawRow = (
     String,
     String,
     i64,
+    Option<String>,
 );
 
 fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
@@ -164,6 +172,7 @@ fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
         r.get::<_, Option<String>>(12)?.unwrap_or_default(),
         r.get(13)?,
         r.get(14)?,
+        r.get(15)?,
     ))
 }
 
@@ -181,6 +190,7 @@ fn canonical(row: &RawRow) -> Canonical<'_> {
         reason: row.8.as_deref(),
         policy_state: row.9.as_deref(),
         decided_ms: row.10,
+        subject: row.15.as_deref(),
     }
 }
 
@@ -189,7 +199,8 @@ fn record(row: RawRow) -> AuditRecord {
         id: row.0,
         deployment: DeploymentKey(row.14),
         phase: row.13,
-        decision: row.3.parse().unwrap_or(Decision::Approve),
+        decision: row.3,
+        subject: row.15,
         person: row.4,
         role: row.5,
         os_user: row.6,

@@ -27,10 +27,32 @@ fn plan(store: &mut Store, config: &Config, model: &str, hosts: usize) -> Deploy
         targets: (1..=hosts).map(|i| format!("web-{i:02}")).collect(),
         change_ref: None,
         requested_by: "dana".into(),
+        release_record: Default::default(),
         planned_start: t0(),
         now: t0(),
     };
-    store.plan(&req).expect("plans").0
+    let key = store.plan(&req).expect("plans").0;
+    tick_pre(store, config, model, key);
+    key
+}
+
+/// Ticks the `pre` checklist the shipped pilot gate requires, as its release engineer.
+fn tick_pre(store: &mut Store, config: &Config, model: &str, key: DeploymentKey) {
+    let model = config.model(model).expect("model");
+    for item in &model.checklists.pre {
+        let roles = vec!["release_engineer".to_owned()];
+        let req = crate::store::TickRequest {
+            key,
+            item: &item.id,
+            person: "sam",
+            roles: &roles,
+            os_user: "sam",
+            evidence: Some("checksums match"),
+            failed: false,
+            now: t0(),
+        };
+        store.tick(&req).expect("ticks");
+    }
 }
 
 fn decide(
@@ -160,10 +182,12 @@ fn the_audit_chain_notices_a_changed_or_removed_record() {
         let key = plan(&mut store, &config, "phased", 4);
         decide(&mut store, &config, key, "pilot", Decision::Approve, "omar", None).expect("recorded");
     }
-    assert_eq!(store.audit_verify().expect("reads"), Ok(3));
+    // Each plan's `pre` tick is a decision too: tick, approval, tick, approval, ...
+    assert_eq!(store.audit_verify().expect("reads"), Ok(6));
     let records = store.audit_records(None).expect("records");
     assert_eq!(records[1].prev_hash, records[0].hash);
-    assert_eq!(records[0].os_user.as_deref(), Some("ci"));
+    assert_eq!((records[0].decision.as_str(), records[0].subject.as_deref()), ("check", Some("artifacts")));
+    assert_eq!((records[1].decision.as_str(), records[1].os_user.as_deref()), ("approve", Some("ci")));
     store.connection().execute("UPDATE gate_decisions SET comment = 'edited' WHERE id = 2", []).expect("edits");
     assert_eq!(store.audit_verify().expect("reads"), Err(AuditProblem::Changed { id: 2 }));
     store.connection().execute("DELETE FROM gate_decisions WHERE id = 2", []).expect("deletes");

@@ -72,7 +72,7 @@ pub struct TargetPane {
 #[must_use]
 pub fn display_rank(status: DeploymentStatus) -> u8 {
     match status {
-        DeploymentStatus::Running => 0,
+        DeploymentStatus::Running | DeploymentStatus::Verifying => 0,
         DeploymentStatus::AwaitingApproval => 1,
         DeploymentStatus::Planned => 2,
         _ => 3,

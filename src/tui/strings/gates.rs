@@ -109,6 +109,9 @@ pub fn effect(decision: Decision, item: &ActionItem) -> String {
     }
 }
 
+/// A gate that agents ran past, in the list's status column and the detail.
+pub const RAN_PAST: &str = "ran without approval";
+
 /// `gate 1/2` or `failed 3/20`: the entry's kind in the list.
 #[must_use]
 pub fn kind(item: &ActionItem) -> String {
@@ -130,6 +133,8 @@ pub fn short(refusal: &Refusal, zone: chrono_tz::Tz) -> String {
         Refusal::Window { opens: None, .. } => "no window".to_owned(),
         Refusal::Freeze { until, .. } => format!("frozen to {}", at(until)),
         Refusal::FreezeReasonRequired { .. } => "reason needed".to_owned(),
+        Refusal::RetroactiveReasonRequired => RAN_PAST.to_owned(),
+        Refusal::Checklist { .. } => "checklist".to_owned(),
         Refusal::SelfApproval { .. } => "your own".to_owned(),
         Refusal::AlreadyApproved { .. } => "you approved".to_owned(),
         _ => NOT_YOURS.to_owned(),

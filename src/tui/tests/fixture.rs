@@ -69,10 +69,27 @@ fn plan_by(
         targets: hosts.to_vec(),
         change_ref: (env == "production").then(|| "CHG-1042".to_owned()),
         requested_by: requester.into(),
+        release_record: Default::default(),
         planned_start: at(planned),
         now: at(planned),
     };
-    store.plan(&req).expect("plans").0
+    let key = store.plan(&req).expect("plans").0;
+    // The shipped pilot gate requires the `pre` checklist: the release engineer ticks it.
+    let sam = vec!["release_engineer".to_owned()];
+    for item in &config.model(model).expect("model").checklists.pre {
+        let req = crate::store::TickRequest {
+            key,
+            item: &item.id,
+            person: "sam",
+            roles: &sam,
+            os_user: "sam",
+            evidence: Some("checksums match"),
+            failed: false,
+            now: at(planned),
+        };
+        store.tick(&req).expect("ticks");
+    }
+    key
 }
 
 /// Records a decision as `person` at `when`, as the dashboard and the CLI do.
