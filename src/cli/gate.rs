@@ -8,7 +8,6 @@
 use super::approve::gate_error;
 use super::{Context, Reported, usage};
 use crate::domain::DeploymentKey;
-use crate::domain::gate::Decider;
 use crate::domain::gate::view::{GateView, WaitOutcome};
 use crate::store::Store;
 use std::io::Write;
@@ -91,7 +90,7 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
     let outcome = match &a.server {
         None => wait_local(&ctx.db_path()?, key, &a.phase, deadline, &mut progress)?,
         Some(url) => {
-            super::runtime()?.block_on(wait_server(url, a.token.as_deref(), key, &a.phase, deadline, false))?
+            crate::runtime::build()?.block_on(wait_server(url, a.token.as_deref(), key, &a.phase, deadline, false))?
         }
     };
     let what = format!("{key} {}", a.phase);
@@ -260,15 +259,9 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
 }
 
 fn inbox(ctx: &Context, json: bool) -> anyhow::Result<i32> {
-    let name = ctx.operator();
-    let roles = ctx.config.person(&name).map(|p| p.roles.clone()).unwrap_or_default();
+    let operator = crate::decide::Operator::resolve(&ctx.config);
     let store = Store::open_existing(&ctx.db_path()?)?;
-    let items = store.inbox(
-        Decider { name: &name, roles: &roles },
-        &ctx.config.windows,
-        &ctx.config.freezes,
-        ctx.clock.now(),
-    )?;
+    let items = store.inbox(operator.decider(), &ctx.config.windows, &ctx.config.freezes, ctx.clock.now())?;
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &items)?;

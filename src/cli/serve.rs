@@ -17,7 +17,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     // Gates that open as events arrive notify the people the config names.
     crate::store::Store::open(&db)?.sync_team(&ctx.config.members(), &ctx.config.subscriptions())?;
     let opts = ServerOptions { db: db.clone(), token: token.clone(), clock: ctx.clock.clone() };
-    super::runtime()?.block_on(async move {
+    crate::runtime::build()?.block_on(async move {
         let receiver = Receiver::bind(&listen, opts).await?;
         let addr = receiver.local_addr()?;
         eprintln!(
