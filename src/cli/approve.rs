@@ -128,6 +128,6 @@ fn record(
         _ => format!("deployment {}", out.deployment_status),
     };
     let freeze = a.freeze_override.as_deref().map_or(String::new(), |f| format!(", overriding freeze \"{f}\""));
-    println!("recorded: {key} {phase} {decision} by {name}{role}{freeze}: {effect} (audit record {})", out.audit_id);
+    sayln!("recorded: {key} {phase} {decision} by {name}{role}{freeze}: {effect} (audit record {})", out.audit_id);
     Ok(0)
 }
