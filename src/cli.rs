@@ -3,6 +3,25 @@
 //! Exit codes are a contract (DESIGN.md): 0 success, 1 a failure the command reports, 2 a usage
 //! or input error. Each subcommand lives in its own file as `run(ctx, args)`.
 
+/// Writes one line of human-readable output through [`crate::domain::text::sanitize`], so text
+/// from agents, the log or the config can never drive the terminal. JSON output does not use it.
+macro_rules! outln {
+    ($out:expr) => { writeln!($out) };
+    ($out:expr, $($arg:tt)*) => {
+        writeln!($out, "{}", $crate::domain::text::sanitize(&format!($($arg)*)))
+    };
+}
+
+/// [`outln!`] to stdout.
+macro_rules! sayln {
+    ($($arg:tt)*) => { println!("{}", $crate::domain::text::sanitize(&format!($($arg)*))) };
+}
+
+/// [`outln!`] to stderr.
+macro_rules! esayln {
+    ($($arg:tt)*) => { eprintln!("{}", $crate::domain::text::sanitize(&format!($($arg)*))) };
+}
+
 mod approve;
 mod audit;
 mod bench;

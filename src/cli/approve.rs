@@ -108,6 +108,6 @@ fn record(
     let mut store = Store::open_existing(&ctx.db_path()?)?;
     let rules = Rules::from_config(&ctx.config);
     let recorded = decide(&mut store, &rules, &operator, &ask, ctx.clock.now()).map_err(decide_error)?;
-    println!("{recorded}");
+    sayln!("{recorded}");
     Ok(0)
 }

@@ -96,7 +96,7 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
     let what = format!("{key} {}", a.phase);
     match outcome {
         Some(WaitOutcome::Approved) => {
-            println!("approved");
+            sayln!("approved");
             Ok(0)
         }
         Some(WaitOutcome::Rejected) => Err(Reported(format!("{what}: the gate was rejected")).into()),
@@ -104,7 +104,7 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
             Err(Reported(format!("{what}: the deployment was halted before the gate was decided")).into())
         }
         None => {
-            eprintln!("shipdeck: {what}: timed out after {} waiting for the gate", a.timeout.as_deref().unwrap_or("?"));
+            esayln!("shipdeck: {what}: timed out after {} waiting for the gate", a.timeout.as_deref().unwrap_or("?"));
             Ok(TIMED_OUT)
         }
     }
@@ -113,7 +113,7 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
 /// Prints a line to stderr when the gate's state or approvals change.
 fn progress(view: &GateView) {
     let who: Vec<&str> = view.approvals.iter().map(|a| a.person.as_str()).collect();
-    eprintln!(
+    esayln!(
         "{} {}: {} ({} of {} approvals{}), deployment {}",
         view.deployment,
         view.phase,
@@ -183,7 +183,7 @@ pub async fn wait_server(
             Ok(r) => r,
             Err(e) => {
                 // The receiver may be restarting: try again until the deadline.
-                eprintln!("shipdeck: cannot reach {server}: {e}; retrying");
+                esayln!("shipdeck: cannot reach {server}: {e}; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
@@ -196,7 +196,7 @@ pub async fn wait_server(
             400 | 404 => return Err(usage(format!("{server}: {message}"))),
             401 => return Err(Reported(format!("{server} refused the request: {message}")).into()),
             _ => {
-                eprintln!("shipdeck: {server} answered {status}: {message}; retrying");
+                esayln!("shipdeck: {server} answered {status}: {message}; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
@@ -213,7 +213,7 @@ pub async fn wait_server(
                 .as_array()
                 .map(|a| a.iter().filter_map(|x| x["person"].as_str()).collect())
                 .unwrap_or_default();
-            eprintln!("{key} {phase}: {} (approvals: {})", body["state"].as_str().unwrap_or("?"), who.join(", "));
+            esayln!("{key} {phase}: {} (approvals: {})", body["state"].as_str().unwrap_or("?"), who.join(", "));
             last_state = state;
         }
     }
@@ -230,8 +230,8 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let p = &view.policy;
-    writeln!(out, "{} {}: {} (deployment {})", view.deployment, view.phase, view.state, view.deployment_status)?;
-    writeln!(
+    outln!(out, "{} {}: {} (deployment {})", view.deployment, view.phase, view.state, view.deployment_status)?;
+    outln!(
         out,
         "policy: {} approval(s) from {}{}{}{}",
         view.required,
@@ -242,7 +242,7 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
     )?;
     for ap in &view.approvals {
         let role = ap.role.as_deref().map_or(String::new(), |r| format!(" as {r}"));
-        writeln!(
+        outln!(
             out,
             "  approved by {}{role} at {}",
             ap.person,
@@ -250,10 +250,10 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
         )?;
     }
     if let Some(r) = &view.rejection {
-        writeln!(out, "  rejected by {}: {}", r.person, r.reason)?;
+        outln!(out, "  rejected by {}: {}", r.person, r.reason)?;
     }
     if view.outcome().is_none() {
-        writeln!(out, "missing: {} approval(s)", view.missing())?;
+        outln!(out, "missing: {} approval(s)", view.missing())?;
     }
     Ok(0)
 }
@@ -271,7 +271,7 @@ fn inbox(ctx: &Context, json: bool) -> anyhow::Result<i32> {
     for it in &items {
         let offers: Vec<&str> = it.offers.iter().map(|d| d.as_str()).collect();
         let why = it.blocked.as_ref().map_or_else(|| "you can act now".to_owned(), |r| r.describe(ctx.config.timezone));
-        writeln!(
+        outln!(
             out,
             "{} {} {}@{} -> {}  [{}]  {why}",
             it.deployment,
