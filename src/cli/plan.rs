@@ -32,10 +32,20 @@ pub struct Args {
 }
 
 /// Target names from a file (one per line, `#` comments) or a comma-separated list.
+///
+/// A value that looks like a path (it contains `/`, ends in `.txt`, `.csv` or `.toml`, or names
+/// a folder) but is not a readable file is an error naming it: planning one host called
+/// `hosts.txt` would skip every control meant for the real fleet.
 pub fn read_targets(arg: &str) -> anyhow::Result<Vec<String>> {
     let path = Path::new(arg);
     let text = if !arg.contains(',') && path.is_file() {
         std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read targets file \"{arg}\": {e}")))?
+    } else if !arg.contains(',') && path.is_dir() {
+        return Err(usage(format!("--targets \"{arg}\" is a folder, not a file of host names")));
+    } else if !arg.contains(',') && looks_like_path(arg) {
+        return Err(usage(format!(
+            "--targets \"{arg}\" looks like a file but there is no such file (give a file of host names or a comma-separated list)"
+        )));
     } else {
         arg.replace(',', "\n")
     };
@@ -45,6 +55,12 @@ pub fn read_targets(arg: &str) -> anyhow::Result<Vec<String>> {
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
         .collect())
+}
+
+/// Whether a `--targets` value is meant as a file name rather than a host name.
+fn looks_like_path(arg: &str) -> bool {
+    let lower = arg.to_ascii_lowercase();
+    arg.contains('/') || [".txt", ".csv", ".toml"].iter().any(|ext| lower.ends_with(ext))
 }
 
 pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
