@@ -95,3 +95,23 @@ fn gate_wait_on_a_receiver_says_where_the_gate_stands_before_it_changes() {
         run.stderr
     );
 }
+
+#[test]
+fn an_undeclared_environment_is_refused_listing_the_declared_ones() {
+    let env = Env::new();
+    let run = env.run(&["plan", "--release", "api@1", "--env", "prod", "--model", "phased", "--targets", "a,b,c"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown environment \"prod\" (declared: production, dr-site, staging)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!env.db.exists(), "nothing was planned");
+    let file = env.path("typo.toml");
+    let shipped = env.run(&["config", "default"]).ok().to_owned();
+    std::fs::write(&file, shipped.replace("environments = [\"production\"]\ndays", "environments = [\"prod\"]\ndays"))
+        .expect("writes");
+    let check = env.run(&["config", "check", file.to_str().expect("utf-8")]);
+    assert_eq!(check.code, 2, "{}", check.stdout);
+    assert!(check.stderr.contains("key \"windows[0].environments\": unknown environment \"prod\""), "{}", check.stderr);
+}

@@ -11,7 +11,7 @@ pub struct Args {
     /// What to deploy, as NAME@VERSION
     #[arg(long, value_name = "NAME@VERSION")]
     release: String,
-    /// The environment to deploy into (e.g. production)
+    /// The environment to deploy into, as declared in [[environments]] (e.g. production)
     #[arg(long, value_name = "ENV")]
     env: String,
     /// The deployment model from the config (e.g. phased)
@@ -65,7 +65,7 @@ fn looks_like_path(arg: &str) -> bool {
 
 pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let release: ReleaseRef = args.release.parse().map_err(|e: crate::domain::BadRelease| usage(e.to_string()))?;
-    let model = ctx.config.model(&args.model).map_err(usage)?;
+    let model = ctx.config.model_for(&args.model, &args.env).map_err(usage)?;
     let now = ctx.clock.now();
     let planned_start = match &args.start {
         None => now,

@@ -72,6 +72,20 @@ pub struct Person {
     pub email: Option<String>,
 }
 
+/// `[[environments]]`: a place deployments go to. Nothing may name an environment that is not
+/// declared, so a typo (`prod` for `production`) cannot slip past windows and freezes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub name: String,
+    /// Whether it counts as production.
+    #[serde(default)]
+    pub production: bool,
+    /// The most deployments that may run in it at once (not enforced yet).
+    #[serde(default)]
+    pub max_concurrent: Option<u32>,
+}
+
 /// `[[stakeholders]]`: who hears about what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,6 +154,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     dashboard: DashboardConfig,
     #[serde(default)]
+    environments: Vec<Environment>,
+    #[serde(default)]
     people: Vec<Person>,
     #[serde(default)]
     stakeholders: Vec<Stakeholder>,
@@ -199,6 +215,36 @@ impl RawConfig {
                 format!("unknown theme \"{}\" (default or mono)", self.dashboard.theme),
             ));
         }
+        let mut envs = std::collections::HashSet::new();
+        for (i, e) in self.environments.iter().enumerate() {
+            if e.name.trim().is_empty() || e.name.chars().any(char::is_whitespace) {
+                return Err((format!("environments[{i}].name"), format!("\"{}\" is not an environment name", e.name)));
+            }
+            if !envs.insert(e.name.as_str()) {
+                return Err((
+                    format!("environments[{i}].name"),
+                    format!("environment \"{}\" is declared twice", e.name),
+                ));
+            }
+        }
+        let declared = |path: String, named: &[String]| -> Result<(), Invalid> {
+            match named.iter().find(|n| !envs.contains(n.as_str())) {
+                None => Ok(()),
+                Some(n) => Err((path, unknown_environment(n, &self.environments))),
+            }
+        };
+        for (i, w) in self.windows.iter().enumerate() {
+            declared(format!("windows[{i}].environments"), &w.environments)?;
+        }
+        for (i, f) in self.freezes.iter().enumerate() {
+            declared(format!("freezes[{i}].environments"), &f.environments)?;
+        }
+        for (i, s) in self.stakeholders.iter().enumerate() {
+            declared(format!("stakeholders[{i}].environments"), &s.environments)?;
+        }
+        for (name, model) in &self.models {
+            declared(format!("models.{name}.environments"), &model.environments)?;
+        }
         let mut names = std::collections::HashSet::new();
         for (i, p) in self.people.iter().enumerate() {
             if !names.insert(p.name.as_str()) {
@@ -229,6 +275,7 @@ impl RawConfig {
             operator: self.operator.filter(|o| !o.is_empty()),
             timezone,
             db: self.db,
+            environments: self.environments,
             receiver: self.receiver,
             dashboard: self.dashboard,
             people: self.people,
@@ -316,4 +363,15 @@ fn check_model(
         }
     }
     Ok(())
+}
+
+/// "unknown environment "prod" (declared: production, staging)", the one wording for config
+/// checks and commands.
+#[must_use]
+pub fn unknown_environment(name: &str, declared: &[Environment]) -> String {
+    if declared.is_empty() {
+        return format!("unknown environment \"{name}\" (none is declared: add [[environments]] to the config)");
+    }
+    let known: Vec<&str> = declared.iter().map(|e| e.name.as_str()).collect();
+    format!("unknown environment \"{name}\" (declared: {})", known.join(", "))
 }
