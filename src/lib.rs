@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod keymap;
 pub mod server;
 pub mod store;
 pub mod tui;

@@ -115,3 +115,23 @@ fn an_undeclared_environment_is_refused_listing_the_declared_ones() {
     assert_eq!(check.code, 2, "{}", check.stdout);
     assert!(check.stderr.contains("key \"windows[0].environments\": unknown environment \"prod\""), "{}", check.stderr);
 }
+
+#[test]
+fn config_check_and_the_dashboard_refuse_clashing_keys_alike_with_exit_2() {
+    let env = Env::new();
+    let file = env.path("keys.toml");
+    let shipped = env.run(&["config", "default"]).ok().to_owned();
+    std::fs::write(&file, shipped.replace("# filter = \"f\"", "filter = \"q\"")).expect("writes");
+    let path = file.to_str().expect("utf-8");
+    let check = env.run(&["config", "check", path]);
+    assert_eq!(check.code, 2, "{}", check.stdout);
+    assert!(
+        check.stderr.contains("key \"dashboard.keys.filter\": key \"q\" is bound to both filter and quit"),
+        "{}",
+        check.stderr
+    );
+    env.plan("phased", 2);
+    let dashboard = env.run(&["--config", path, "tui"]);
+    assert_eq!(dashboard.code, 2, "{}", dashboard.stderr);
+    assert_eq!(dashboard.stderr, check.stderr, "the same validation, the same words");
+}

@@ -209,6 +209,10 @@ impl RawConfig {
                 format!("\"{}\" is not an address (e.g. 127.0.0.1:7480)", self.receiver.listen),
             ));
         }
+        // The dashboard builds its keymap with this same function, so what passes here runs there.
+        if let Err(e) = crate::keymap::Keymap::from_config(&self.dashboard.keys) {
+            return Err((e.config_path(&self.dashboard.keys), e.to_string()));
+        }
         if !["default", "mono"].contains(&self.dashboard.theme.as_str()) {
             return Err((
                 "dashboard.theme".into(),

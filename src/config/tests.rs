@@ -112,3 +112,22 @@ fn a_model_for_some_environments_is_refused_elsewhere() {
     let none = Config::parse("", "empty").expect("valid");
     assert!(none.model_for("m", "production").expect_err("fails closed").contains("none is declared"));
 }
+
+#[test]
+fn key_bindings_that_clash_or_name_no_action_are_config_errors() {
+    // The dashboard builds its keymap with the same function: what passes here runs there.
+    let err = error_of("[dashboard.keys]\nfilter = \"q\"\n");
+    assert_eq!(
+        err,
+        "team.toml:2: key \"dashboard.keys.filter\": key \"q\" is bound to both filter and quit; rebind one of them"
+    );
+    let err = error_of("[dashboard.keys]\nquit = \"ctrl-q\"\napprove_all = \"A\"\n");
+    assert!(
+        err.starts_with("team.toml:3: key \"dashboard.keys.approve_all\": unknown action \"approve_all\""),
+        "{err}"
+    );
+    assert!(err.contains("view_notifications"), "the error lists the actions: {err}");
+    let err = error_of("[dashboard.keys]\nhelp = \"ctrl-\"\n");
+    assert!(err.contains("key \"dashboard.keys.help\": \"ctrl-\" is not a key"), "{err}");
+    assert!(Config::parse("[dashboard.keys]\nfilter = \"f\"\n", "ok.toml").is_ok());
+}
