@@ -47,7 +47,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Parser)]
 #[command(name = "shipdeck", version, about, propagate_version = true)]
 pub struct Cli {
-    /// The deployment log (SQLite file) [default: from config, else ~/.local/share/shipdeck/shipdeck.db]
+    /// The deployment log (SQLite file) [default: from config, else ~/.local/share/shipdeck/shipdeck.db; demo: a new temporary folder]
     #[arg(long, global = true, env = "SHIPDECK_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// The config file [default: ~/.config/shipdeck/shipdeck.toml when present, else built-in]
@@ -90,9 +90,9 @@ pub enum Command {
     /// Run a failed phase again
     Retry(approve::RecoverArgs),
     /// Stop a deployment whose phase failed
-    Abort(approve::RecoverArgs),
+    Abort(approve::StopArgs),
     /// Roll back a deployment whose phase failed
-    Rollback(approve::RecoverArgs),
+    Rollback(approve::StopArgs),
     /// Wait for, show or list gates
     #[command(subcommand)]
     Gate(gate::Command),
@@ -174,8 +174,8 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Approve(a)) => approve::approve(&ctx, &a),
         Some(Command::Reject(a)) => approve::reject(&ctx, &a),
         Some(Command::Retry(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Retry, &a),
-        Some(Command::Abort(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Abort, &a),
-        Some(Command::Rollback(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Rollback, &a),
+        Some(Command::Abort(a)) => approve::stop(&ctx, crate::domain::gate::Decision::Abort, &a),
+        Some(Command::Rollback(a)) => approve::stop(&ctx, crate::domain::gate::Decision::Rollback, &a),
         Some(Command::Gate(c)) => gate::run(&ctx, &c),
         Some(Command::Audit(c)) => audit::run(&ctx, &c),
         Some(Command::Config(_)) => unreachable!("handled above"),

@@ -18,6 +18,7 @@ pub mod decide;
 pub mod demo;
 pub mod domain;
 pub mod runtime;
+pub mod keymap;
 pub mod server;
 pub mod store;
 pub mod tui;

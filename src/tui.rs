@@ -9,7 +9,7 @@
 pub mod app;
 pub mod bench;
 pub mod data;
-pub mod keymap;
+pub use crate::keymap;
 pub mod strings;
 pub mod theme;
 pub mod view;
@@ -49,7 +49,8 @@ pub struct TuiOptions {
 
 /// Builds the app state and the loader with its first data, before any terminal is touched.
 fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
-    let keymap = Keymap::from_config(&opts.config.dashboard.keys)?;
+    let keymap = Keymap::from_config(&opts.config.dashboard.keys)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", e.config_path(&opts.config.dashboard.keys)))?;
     let theme = Theme::select(&opts.config.dashboard.theme, Theme::no_color_env());
     let store = Store::open_existing(&opts.db)?;
     let desk = crate::decide::Desk::new(&opts.config, opts.operator.clone());

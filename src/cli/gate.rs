@@ -114,15 +114,25 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
 fn progress(view: &GateView) {
     let who: Vec<&str> = view.approvals.iter().map(|a| a.person.as_str()).collect();
     esayln!(
-        "{} {}: {} ({} of {} approvals{}), deployment {}",
-        view.deployment,
-        view.phase,
-        view.state,
-        view.approvals.len(),
-        view.required,
-        if who.is_empty() { String::new() } else { format!(": {}", who.join(", ")) },
-        view.deployment_status
+        "{}",
+        progress_line(
+            &view.deployment.to_string(),
+            &view.phase,
+            view.state.as_str(),
+            &who,
+            u64::from(view.required),
+            view.deployment_status.as_str()
+        )
     );
+}
+
+/// The progress line of `gate wait`, the same against the local log and a receiver.
+fn progress_line(key: &str, phase: &str, state: &str, who: &[&str], required: u64, status: &str) -> String {
+    format!(
+        "{key} {phase}: {state} ({} of {required} approvals{}), deployment {status}",
+        who.len(),
+        if who.is_empty() { String::new() } else { format!(": {}", who.join(", ")) },
+    )
 }
 
 /// Waits on the local log until the gate is decided (`None`: the deadline passed).
@@ -173,7 +183,13 @@ pub async fn wait_server(
         if left.is_some_and(|l| l.is_zero()) {
             return Ok(None);
         }
-        let wait = left.map_or(Duration::from_secs(LONG_POLL_SECS), |l| l.min(Duration::from_secs(LONG_POLL_SECS)));
+        // The first request answers at once, so the waiter says where the gate stands before
+        // long-polling for a change (the local mode does the same).
+        let wait = if last_state.is_empty() {
+            Duration::ZERO
+        } else {
+            left.map_or(Duration::from_secs(LONG_POLL_SECS), |l| l.min(Duration::from_secs(LONG_POLL_SECS)))
+        };
         let mut req =
             client.get(format!("{base}?wait={:.3}", wait.as_secs_f64())).timeout(wait + Duration::from_secs(10));
         if let Some(t) = token {
@@ -183,7 +199,11 @@ pub async fn wait_server(
             Ok(r) => r,
             Err(e) => {
                 // The receiver may be restarting: try again until the deadline.
-                esayln!("shipdeck: cannot reach {server}: {e}; retrying");
+                if e.is_connect() {
+                    esayln!("shipdeck: nothing listens at {server} (is `shipdeck serve` running?); retrying");
+                } else {
+                    esayln!("shipdeck: cannot reach {server}: {e}; retrying");
+                }
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
@@ -208,12 +228,24 @@ pub async fn wait_server(
             _ => {}
         }
         let state = format!("{} {}", body["state"], body["approvals"]);
-        if state != last_state && !quiet {
+        if state != last_state && quiet {
+            last_state = state;
+        } else if state != last_state {
             let who: Vec<&str> = body["approvals"]
                 .as_array()
                 .map(|a| a.iter().filter_map(|x| x["person"].as_str()).collect())
                 .unwrap_or_default();
-            esayln!("{key} {phase}: {} (approvals: {})", body["state"].as_str().unwrap_or("?"), who.join(", "));
+            esayln!(
+                "{}",
+                progress_line(
+                    &key.to_string(),
+                    phase,
+                    body["state"].as_str().unwrap_or("?"),
+                    &who,
+                    body["required"].as_u64().unwrap_or(0),
+                    body["deployment_status"].as_str().unwrap_or("?")
+                )
+            );
             last_state = state;
         }
     }
