@@ -93,7 +93,7 @@ impl Store {
         // WAL survives in the file; setting it again is cheap. FULL sync: an acknowledged event
         // survives power loss too, and group commit keeps the cost per event small.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
         conn.pragma_update(None, "cache_size", -65_536).map_err(open_err)?;
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(open_err)?;
         migrations::apply(&mut conn, path)?;
@@ -119,6 +119,17 @@ impl Store {
 
     fn sql(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sql { path: self.path.clone(), source }
+    }
+
+    /// The `synchronous` level in force on this connection (`FULL` unless relaxed for a bulk load).
+    pub fn synchronous(&self) -> Result<&'static str, StoreError> {
+        let level: i64 = self.conn.pragma_query_value(None, "synchronous", |r| r.get(0)).map_err(|e| self.sql(e))?;
+        Ok(match level {
+            0 => "OFF",
+            1 => "NORMAL",
+            2 => "FULL",
+            _ => "EXTRA",
+        })
     }
 
     /// Trades durability for speed while loading generated data (the demo's history): commits

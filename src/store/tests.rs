@@ -166,3 +166,16 @@ fn a_writer_sees_what_another_process_wrote_to_a_target_it_holds_in_memory() {
     // The other connection's id is known to `a` too: a resend through `a` is a duplicate.
     assert_eq!(submit(&mut a, &[ev(key, "2", "web-01", "install", "failed", 2)]).duplicates, 1);
 }
+
+/// The receiver's writer and reader (`Store::open`) and every CLI command and dashboard
+/// (`Store::open_existing`) commit with `synchronous=FULL`, as the README promises.
+#[test]
+fn every_connection_commits_with_synchronous_full() {
+    let (dir, created) = open();
+    assert_eq!(created.synchronous().expect("reads"), "FULL");
+    let existing = Store::open_existing(&dir.path().join("log.db")).expect("opens");
+    assert_eq!(existing.synchronous().expect("reads"), "FULL");
+    let mut bulk = Store::open(&dir.path().join("log.db")).expect("opens");
+    bulk.relax_durability_for_bulk_load().expect("relaxes");
+    assert_eq!(bulk.synchronous().expect("reads"), "OFF", "only the demo's history load relaxes it");
+}
