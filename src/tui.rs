@@ -39,7 +39,7 @@ pub struct TuiOptions {
     pub db: PathBuf,
     pub config: Config,
     pub clock: SharedClock,
-    /// Hide every action that writes to the log.
+    /// Open the log read-only at the SQLite level and hide every action that writes to it.
     pub read_only: bool,
     /// The receiver's address, shown in the header when one runs alongside.
     pub receiver: Option<String>,
@@ -53,7 +53,7 @@ pub struct TuiOptions {
 fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
     let keymap = Keymap::from_config(&opts.config.dashboard.keys)?;
     let theme = Theme::select(&opts.config.dashboard.theme, Theme::no_color_env());
-    let store = Store::open_existing(&opts.db)?;
+    let store = if opts.read_only { Store::open_read_only(&opts.db)? } else { Store::open_existing(&opts.db)? };
     let setup = data::GateSetup::new(&opts.config, &opts.operator, &opts.os_user);
     let mut loader = Loader::new(store, opts.clock.clone(), opts.config.timezone).with_gates(setup);
     let first = loader.initial().with_context(|| format!("cannot read the deployment log {}", opts.db.display()))?;

@@ -12,7 +12,6 @@ use crate::domain::gate::Decider;
 use crate::domain::gate::view::{GateView, WaitOutcome};
 use crate::store::Store;
 use std::io::Write;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// How often the local log is checked for another process's commit.
@@ -89,7 +88,7 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
     };
     let deadline = timeout.map(|t| Instant::now() + t);
     let outcome = match &a.server {
-        None => wait_local(&ctx.db_path()?, key, &a.phase, deadline, &mut progress)?,
+        None => wait_local(&ctx.open_log()?, key, &a.phase, deadline, &mut progress)?,
         Some(url) => {
             super::runtime()?.block_on(wait_server(url, a.token.as_deref(), key, &a.phase, deadline, false))?
         }
@@ -128,13 +127,12 @@ fn progress(view: &GateView) {
 
 /// Waits on the local log until the gate is decided (`None`: the deadline passed).
 pub fn wait_local(
-    db: &Path,
+    store: &Store,
     key: DeploymentKey,
     phase: &str,
     deadline: Option<Instant>,
     on_change: &mut dyn FnMut(&GateView),
 ) -> anyhow::Result<Option<WaitOutcome>> {
-    let store = Store::open_existing(db)?;
     let mut seen: Option<i64> = None;
     let mut last: Option<GateView> = None;
     loop {
@@ -222,7 +220,7 @@ pub async fn wait_server(
 
 fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
     let key = parse_key(&a.key)?;
-    let store = Store::open_existing(&ctx.db_path()?)?;
+    let store = ctx.open_log()?;
     let view = store.gate(key, &a.phase).map_err(|e| gate_error(e, "gate show", ctx.config.timezone))?;
     let mut out = std::io::stdout().lock();
     if a.json {
@@ -262,7 +260,7 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
 fn inbox(ctx: &Context, json: bool) -> anyhow::Result<i32> {
     let name = ctx.operator();
     let roles = ctx.config.person(&name).map(|p| p.roles.clone()).unwrap_or_default();
-    let store = Store::open_existing(&ctx.db_path()?)?;
+    let store = ctx.open_log()?;
     let items = store.inbox(
         Decider { name: &name, roles: &roles },
         &ctx.config.windows,
