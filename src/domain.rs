@@ -13,6 +13,7 @@ pub mod plan;
 pub mod records;
 pub mod schedule;
 pub mod status;
+pub mod text;
 
 pub use event::{AgentEvent, EventStatus};
 pub use lifecycle::{TargetProgress, TargetStatus};
