@@ -53,6 +53,10 @@ pub struct Cli {
     /// The config file [default: ~/.config/shipdeck/shipdeck.toml when present, else built-in]
     #[arg(long, global = true, env = "SHIPDECK_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Open the log read-only (at the SQLite level): the dashboard hides every action that
+    /// writes, commands that write refuse, a log that needs a migration is reported
+    #[arg(long, global = true)]
+    pub read_only: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -101,12 +105,35 @@ pub enum Command {
     Audit(audit::Command),
 }
 
+impl Command {
+    /// The name of a command that writes to the log (refused under `--read-only`).
+    fn writes(&self) -> Option<&'static str> {
+        match self {
+            Self::Plan(_) => Some("plan"),
+            Self::Serve(_) => Some("serve"),
+            Self::Ingest(_) => Some("ingest"),
+            Self::Demo(_) => Some("demo"),
+            Self::Approve(_) => Some("approve"),
+            Self::Reject(_) => Some("reject"),
+            Self::Retry(_) => Some("retry"),
+            Self::Abort(_) => Some("abort"),
+            Self::Rollback(_) => Some("rollback"),
+            Self::Status(_)
+            | Self::Events(_)
+            | Self::List(_)
+            | Self::Emit(_)
+            | Self::Config(_)
+            | Self::Tui(_)
+            | Self::Bench(_)
+            | Self::Gate(_)
+            | Self::Audit(_) => None,
+        }
+    }
+}
+
 /// Options of the dashboard.
 #[derive(Debug, Default, clap::Args)]
 pub struct TuiArgs {
-    /// Hide every action that writes to the log
-    #[arg(long)]
-    pub read_only: bool,
     /// Show this receiver address in the header
     #[arg(long, value_name = "ADDR")]
     pub receiver: Option<String>,
@@ -117,6 +144,8 @@ pub struct Context {
     pub config: Config,
     db_flag: Option<PathBuf>,
     pub clock: SharedClock,
+    /// `--read-only`: the log is opened read-only and commands that write refuse.
+    pub read_only: bool,
 }
 
 impl Context {
@@ -127,6 +156,16 @@ impl Context {
             .or_else(|| self.config.db.clone())
             .or_else(crate::config::default_db_path)
             .ok_or_else(|| usage("cannot tell where the deployment log is: pass --db PATH or set SHIPDECK_DB"))
+    }
+
+    /// Opens the existing log for reading: read-only at the SQLite level under `--read-only`.
+    pub fn open_log(&self) -> anyhow::Result<crate::store::Store> {
+        let path = self.db_path()?;
+        Ok(if self.read_only {
+            crate::store::Store::open_read_only(&path)?
+        } else {
+            crate::store::Store::open_existing(&path)?
+        })
     }
 
     /// The operator's name (see [`crate::decide::identity`]).
@@ -158,7 +197,10 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         return config_cmd::run(cmd, cli.config.as_deref());
     }
     let config = Config::load(cli.config.as_deref()).map_err(|e| usage(e.to_string()))?;
-    let ctx = Context { config, db_flag: cli.db, clock };
+    if let Some(name) = cli.command.as_ref().and_then(Command::writes).filter(|_| cli.read_only) {
+        return Err(usage(format!("`{name}` writes to the deployment log, and --read-only was given")));
+    }
+    let ctx = Context { config, db_flag: cli.db, clock, read_only: cli.read_only };
     match cli.command {
         None => dashboard(&ctx, &TuiArgs::default()),
         Some(Command::Tui(a)) => dashboard(&ctx, &a),
@@ -187,7 +229,7 @@ fn dashboard(ctx: &Context, args: &TuiArgs) -> anyhow::Result<i32> {
         db: ctx.db_path()?,
         config: ctx.config.clone(),
         clock: ctx.clock.clone(),
-        read_only: args.read_only,
+        read_only: ctx.read_only,
         receiver: args.receiver.clone(),
         operator: crate::decide::Operator::resolve(&ctx.config),
     };
@@ -207,7 +249,11 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
     }
     match err.downcast_ref::<StoreError>() {
         Some(
-            StoreError::Missing(_) | StoreError::UnknownDeployment(_) | StoreError::Plan(_) | StoreError::TooNew { .. },
+            StoreError::Missing(_)
+            | StoreError::UnknownDeployment(_)
+            | StoreError::Plan(_)
+            | StoreError::TooNew { .. }
+            | StoreError::NeedsMigration { .. },
         ) => 2,
         _ => 1,
     }

@@ -39,7 +39,7 @@ pub struct TuiOptions {
     pub db: PathBuf,
     pub config: Config,
     pub clock: SharedClock,
-    /// Hide every action that writes to the log.
+    /// Open the log read-only at the SQLite level and hide every action that writes to it.
     pub read_only: bool,
     /// The receiver's address, shown in the header when one runs alongside.
     pub receiver: Option<String>,
@@ -52,7 +52,7 @@ fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
     let keymap = Keymap::from_config(&opts.config.dashboard.keys)
         .map_err(|e| anyhow::anyhow!("{}: {e}", e.config_path(&opts.config.dashboard.keys)))?;
     let theme = Theme::select(&opts.config.dashboard.theme, Theme::no_color_env());
-    let store = Store::open_existing(&opts.db)?;
+    let store = if opts.read_only { Store::open_read_only(&opts.db)? } else { Store::open_existing(&opts.db)? };
     let desk = crate::decide::Desk::new(&opts.config, opts.operator.clone());
     let mut loader = Loader::new(store, opts.clock.clone(), opts.config.timezone).with_gates(desk);
     let first = loader.initial().with_context(|| format!("cannot read the deployment log {}", opts.db.display()))?;

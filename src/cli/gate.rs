@@ -11,7 +11,6 @@ use crate::domain::DeploymentKey;
 use crate::domain::gate::view::{GateView, WaitOutcome};
 use crate::store::Store;
 use std::io::Write;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// How often the local log is checked for another process's commit.
@@ -88,7 +87,7 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
     };
     let deadline = timeout.map(|t| Instant::now() + t);
     let outcome = match &a.server {
-        None => wait_local(&ctx.db_path()?, key, &a.phase, deadline, &mut progress)?,
+        None => wait_local(&ctx.open_log()?, key, &a.phase, deadline, &mut progress)?,
         Some(url) => {
             crate::runtime::build()?.block_on(wait_server(url, a.token.as_deref(), key, &a.phase, deadline, false))?
         }
@@ -137,13 +136,12 @@ fn progress_line(key: &str, phase: &str, state: &str, who: &[&str], required: u6
 
 /// Waits on the local log until the gate is decided (`None`: the deadline passed).
 pub fn wait_local(
-    db: &Path,
+    store: &Store,
     key: DeploymentKey,
     phase: &str,
     deadline: Option<Instant>,
     on_change: &mut dyn FnMut(&GateView),
 ) -> anyhow::Result<Option<WaitOutcome>> {
-    let store = Store::open_existing(db)?;
     let mut seen: Option<i64> = None;
     let mut last: Option<GateView> = None;
     loop {
@@ -253,7 +251,7 @@ pub async fn wait_server(
 
 fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
     let key = parse_key(&a.key)?;
-    let store = Store::open_existing(&ctx.db_path()?)?;
+    let store = ctx.open_log()?;
     let view = store.gate(key, &a.phase).map_err(|e| gate_error(e, "gate show", ctx.config.timezone))?;
     let mut out = std::io::stdout().lock();
     if a.json {
@@ -292,7 +290,7 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
 
 fn inbox(ctx: &Context, json: bool) -> anyhow::Result<i32> {
     let operator = crate::decide::Operator::resolve(&ctx.config);
-    let store = Store::open_existing(&ctx.db_path()?)?;
+    let store = ctx.open_log()?;
     let items = store.inbox(operator.decider(), &ctx.config.windows, &ctx.config.freezes, ctx.clock.now())?;
     let mut out = std::io::stdout().lock();
     if json {

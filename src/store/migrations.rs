@@ -33,3 +33,16 @@ pub fn apply(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     }
     tx.commit().map_err(sql)
 }
+
+/// For a read-only connection: the log must already be at [`LATEST`]; an older one is reported
+/// (a read-only open never migrates), a newer one refused as always.
+pub fn check(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let found: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|source| StoreError::Sql { path: path.to_path_buf(), source })?;
+    match found.cmp(&LATEST) {
+        std::cmp::Ordering::Equal => Ok(()),
+        std::cmp::Ordering::Greater => Err(StoreError::TooNew { path: path.to_path_buf(), found, known: LATEST }),
+        std::cmp::Ordering::Less => Err(StoreError::NeedsMigration { path: path.to_path_buf(), found, needed: LATEST }),
+    }
+}
