@@ -4,6 +4,7 @@
 //! Most unit tests of shipdeck live here, next to the rules they pin down.
 
 pub mod duration;
+pub mod errors;
 pub mod event;
 pub mod gate;
 pub mod lifecycle;
