@@ -9,6 +9,7 @@
 mod dedupe;
 mod estimates;
 mod gates;
+mod history;
 mod ingest;
 pub mod live;
 mod migrations;
@@ -17,6 +18,7 @@ mod queries;
 
 pub use estimates::Estimate;
 pub use gates::{AuditProblem, DecisionOutcome, DecisionRequest, GateError};
+pub use history::ActionRow;
 pub use ingest::{IngestOutcome, Rejection, Submission};
 pub use planning::PlanRequest;
 pub use queries::ListFilter;
@@ -51,6 +53,8 @@ pub enum StoreError {
     UnknownDeployment(String),
     #[error("{0}")]
     Plan(String),
+    #[error("{key} has no action {n} (see `shipdeck review {key}`)")]
+    UnknownAction { key: String, n: usize },
     #[error("the deployment log {path} failed: {source}")]
     Sql { path: PathBuf, source: rusqlite::Error },
 }

@@ -5,7 +5,11 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 
 /// Migration `n` (1-based) is `MIGRATIONS[n - 1]`. Append only; never edit a shipped one.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_gates.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_gates.sql"),
+    include_str!("migrations/0003_reviews.sql"),
+];
 
 /// The schema version this build writes.
 #[allow(clippy::cast_possible_wrap)]
