@@ -123,8 +123,8 @@ impl Context {
 pub struct UsageError(pub String);
 
 /// A usage or input error, as an `anyhow::Error`.
-pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    UsageError(message.into()).into()
+pub fn usage(message: impl std::fmt::Display) -> anyhow::Error {
+    UsageError(message.to_string()).into()
 }
 
 /// A failure the command reports (exit code 1) after printing what it has to say.

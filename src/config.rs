@@ -47,6 +47,8 @@ pub enum ConfigError {
     Read { path: String, source: std::io::Error },
     #[error("{file}:{line}: {key}{message}")]
     Invalid { file: String, line: usize, key: String, message: String },
+    #[error("unknown deployment model \"{name}\" (configured: {known})")]
+    UnknownModel { name: String, known: String },
 }
 
 impl Config {
@@ -100,10 +102,10 @@ impl Config {
     }
 
     /// The model with this name, or an error listing the ones that exist.
-    pub fn model(&self, name: &str) -> Result<&DeploymentModel, String> {
-        self.models.get(name).ok_or_else(|| {
-            let known: Vec<&str> = self.models.keys().map(String::as_str).collect();
-            format!("unknown deployment model \"{name}\" (configured: {})", known.join(", "))
+    pub fn model(&self, name: &str) -> Result<&DeploymentModel, ConfigError> {
+        self.models.get(name).ok_or_else(|| ConfigError::UnknownModel {
+            name: name.to_owned(),
+            known: self.models.keys().map(String::as_str).collect::<Vec<_>>().join(", "),
         })
     }
 }

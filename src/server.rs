@@ -10,7 +10,7 @@ mod gates;
 mod routes;
 mod writer;
 
-pub use writer::Writer;
+pub use writer::{WriteError, Writer};
 
 use crate::clock::SharedClock;
 use crate::store::{Store, StoreError};
@@ -31,6 +31,10 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    #[error("cannot start the receiver's {what} thread: {source}")]
+    Thread { what: &'static str, source: std::io::Error },
+    #[error("the receiver's start-up task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// What the receiver needs.
@@ -67,10 +71,14 @@ impl Receiver {
     pub async fn bind(addr: &str, opts: ServerOptions) -> Result<Self, ServerError> {
         let listener =
             TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr: addr.to_owned(), source })?;
-        let writer = Writer::start(Store::open(&opts.db)?);
+        // Opening (and perhaps migrating) the log blocks: not on a runtime worker.
+        let db = opts.db.clone();
+        let (write, read) =
+            tokio::task::spawn_blocking(move || Ok::<_, StoreError>((Store::open(&db)?, Store::open(&db)?))).await??;
+        let writer = Writer::start(write).map_err(|source| ServerError::Thread { what: "log writer", source })?;
         let state = AppState {
             writer: writer.clone(),
-            reader: Arc::new(Mutex::new(Store::open(&opts.db)?)),
+            reader: Arc::new(Mutex::new(read)),
             token: opts.token.map(Arc::from),
             clock: opts.clock,
             bodies: Arc::new(tokio::sync::Semaphore::new(MAX_BODIES_IN_FLIGHT)),

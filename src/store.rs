@@ -45,8 +45,9 @@ pub enum StoreError {
     CreateDir { path: PathBuf, source: std::io::Error },
     #[error("unknown deployment \"{0}\"")]
     UnknownDeployment(String),
-    #[error("{0}")]
-    Plan(String),
+    /// The plan asked for cannot be made (nothing was written).
+    #[error(transparent)]
+    Plan(#[from] crate::domain::plan::PlanError),
     #[error("the deployment log {path} failed: {source}")]
     Sql { path: PathBuf, source: rusqlite::Error },
 }

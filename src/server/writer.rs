@@ -5,7 +5,7 @@
 //! bounded queue commits whatever has gathered while the previous commit ran, so the cost of
 //! a commit is shared by every waiting request.
 
-use crate::store::{IngestOutcome, Store, Submission};
+use crate::store::{IngestOutcome, Store, StoreError, Submission};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -14,7 +14,17 @@ const QUEUE_DEPTH: usize = 256;
 /// Events committed together at most.
 const MAX_GROUP_EVENTS: usize = 20_000;
 
-type Reply = oneshot::Sender<Result<IngestOutcome, String>>;
+type Reply = oneshot::Sender<Result<IngestOutcome, WriteError>>;
+
+/// Why a submission was not stored (nothing of it was).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    #[error("the log writer has stopped")]
+    Stopped,
+    /// The group's transaction failed; every submission in it shares the one error.
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+}
 
 /// A handle to the writer thread; cheap to clone.
 #[derive(Clone)]
@@ -24,26 +34,22 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `store`.
-    #[must_use]
-    pub fn start(store: Store) -> Self {
+    /// Starts the writer thread on `store`; `Err` when the system refuses a thread.
+    pub fn start(store: Store) -> std::io::Result<Self> {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
         let (done_tx, done_rx) = oneshot::channel();
-        std::thread::Builder::new()
-            .name("shipdeck-writer".into())
-            .spawn(move || {
-                run(store, rx);
-                let _ = done_tx.send(());
-            })
-            .unwrap_or_else(|e| panic!("cannot start the log writer thread: {e}"));
-        Self { queue, done: Arc::new(tokio::sync::Mutex::new(Some(done_rx))) }
+        std::thread::Builder::new().name("shipdeck-writer".into()).spawn(move || {
+            run(store, rx);
+            let _ = done_tx.send(());
+        })?;
+        Ok(Self { queue, done: Arc::new(tokio::sync::Mutex::new(Some(done_rx))) })
     }
 
     /// Stores one submission; resolves after its commit. `Err` means nothing was stored.
-    pub async fn submit(&self, submission: Submission) -> Result<IngestOutcome, String> {
+    pub async fn submit(&self, submission: Submission) -> Result<IngestOutcome, WriteError> {
         let (reply, answer) = oneshot::channel();
-        self.queue.send((submission, reply)).await.map_err(|_| "the log writer has stopped".to_owned())?;
-        answer.await.map_err(|_| "the log writer has stopped".to_owned())?
+        self.queue.send((submission, reply)).await.map_err(|_| WriteError::Stopped)?;
+        answer.await.map_err(|_| WriteError::Stopped)?
     }
 
     /// Waits until every queued submission is committed and the writer has stopped.
@@ -80,9 +86,9 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<(Submission, Reply)>) {
                 }
             }
             Err(e) => {
-                let msg = e.to_string();
+                let e = WriteError::Store(Arc::new(e));
                 for reply in replies {
-                    let _ = reply.send(Err(msg.clone()));
+                    let _ = reply.send(Err(e.clone()));
                 }
             }
         }
