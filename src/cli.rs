@@ -6,13 +6,11 @@
 mod approve;
 mod audit;
 mod bench;
-mod bench_gates;
-mod bench_latency;
 mod config_cmd;
 mod demo;
 mod emit;
 mod events;
-mod gate;
+pub mod gate;
 mod ingest;
 mod list;
 mod plan;
@@ -61,9 +59,8 @@ pub enum Command {
     Tui(TuiArgs),
     /// A seeded log, the real receiver and simulated agents, on the dashboard
     Demo(demo::Args),
-    /// Measure shipdeck on this machine
-    #[command(subcommand)]
-    Bench(bench::Command),
+    /// Measure shipdeck on this machine (runs `shipdeck-bench`, built with --features bench)
+    Bench(bench::Args),
     /// Approve a phase's gate
     Approve(approve::ApproveArgs),
     /// Reject a phase's gate (halts the deployment)
@@ -151,7 +148,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Serve(a)) => serve::run(&ctx, &a),
         Some(Command::Emit(a)) => emit::run(&ctx, &a),
         Some(Command::Ingest(a)) => ingest::run(&ctx, &a),
-        Some(Command::Bench(c)) => bench::run(&ctx, &c),
+        Some(Command::Bench(a)) => bench::run(&a),
         Some(Command::Approve(a)) => approve::approve(&ctx, &a),
         Some(Command::Reject(a)) => approve::reject(&ctx, &a),
         Some(Command::Retry(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Retry, &a),
