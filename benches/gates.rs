@@ -67,7 +67,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
         let (db, phase) = (db.clone(), phase.clone());
         let waiter = std::thread::spawn(move || -> anyhow::Result<(Option<WaitOutcome>, Instant)> {
             let deadline = Some(Instant::now() + Duration::from_secs(10));
-            let out = wait_local(&db, key, &phase, deadline, &mut |_| {})?;
+            let out = wait_local(&Store::open_existing(&db)?, key, &phase, deadline, &mut |_| {})?;
             Ok((out, Instant::now()))
         });
         std::thread::sleep(settle(i));

@@ -3,6 +3,25 @@
 //! Exit codes are a contract (DESIGN.md): 0 success, 1 a failure the command reports, 2 a usage
 //! or input error. Each subcommand lives in its own file as `run(ctx, args)`.
 
+/// Writes one line of human-readable output through [`crate::domain::text::sanitize`], so text
+/// from agents, the log or the config can never drive the terminal. JSON output does not use it.
+macro_rules! outln {
+    ($out:expr) => { writeln!($out) };
+    ($out:expr, $($arg:tt)*) => {
+        writeln!($out, "{}", $crate::domain::text::sanitize(&format!($($arg)*)))
+    };
+}
+
+/// [`outln!`] to stdout.
+macro_rules! sayln {
+    ($($arg:tt)*) => { println!("{}", $crate::domain::text::sanitize(&format!($($arg)*))) };
+}
+
+/// [`outln!`] to stderr.
+macro_rules! esayln {
+    ($($arg:tt)*) => { eprintln!("{}", $crate::domain::text::sanitize(&format!($($arg)*))) };
+}
+
 mod approve;
 mod audit;
 mod bench;
@@ -26,12 +45,16 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Parser)]
 #[command(name = "shipdeck", version, about, propagate_version = true)]
 pub struct Cli {
-    /// The deployment log (SQLite file) [default: from config, else ~/.local/share/shipdeck/shipdeck.db]
+    /// The deployment log (SQLite file) [default: from config, else ~/.local/share/shipdeck/shipdeck.db; demo: a new temporary folder]
     #[arg(long, global = true, env = "SHIPDECK_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// The config file [default: ~/.config/shipdeck/shipdeck.toml when present, else built-in]
     #[arg(long, global = true, env = "SHIPDECK_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Open the log read-only (at the SQLite level): the dashboard hides every action that
+    /// writes, commands that write refuse, a log that needs a migration is reported
+    #[arg(long, global = true)]
+    pub read_only: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -68,9 +91,9 @@ pub enum Command {
     /// Run a failed phase again
     Retry(approve::RecoverArgs),
     /// Stop a deployment whose phase failed
-    Abort(approve::RecoverArgs),
+    Abort(approve::StopArgs),
     /// Roll back a deployment whose phase failed
-    Rollback(approve::RecoverArgs),
+    Rollback(approve::StopArgs),
     /// Wait for, show or list gates
     #[command(subcommand)]
     Gate(gate::Command),
@@ -79,12 +102,35 @@ pub enum Command {
     Audit(audit::Command),
 }
 
+impl Command {
+    /// The name of a command that writes to the log (refused under `--read-only`).
+    fn writes(&self) -> Option<&'static str> {
+        match self {
+            Self::Plan(_) => Some("plan"),
+            Self::Serve(_) => Some("serve"),
+            Self::Ingest(_) => Some("ingest"),
+            Self::Demo(_) => Some("demo"),
+            Self::Approve(_) => Some("approve"),
+            Self::Reject(_) => Some("reject"),
+            Self::Retry(_) => Some("retry"),
+            Self::Abort(_) => Some("abort"),
+            Self::Rollback(_) => Some("rollback"),
+            Self::Status(_)
+            | Self::Events(_)
+            | Self::List(_)
+            | Self::Emit(_)
+            | Self::Config(_)
+            | Self::Tui(_)
+            | Self::Bench(_)
+            | Self::Gate(_)
+            | Self::Audit(_) => None,
+        }
+    }
+}
+
 /// Options of the dashboard.
 #[derive(Debug, Default, clap::Args)]
 pub struct TuiArgs {
-    /// Hide every action that writes to the log
-    #[arg(long)]
-    pub read_only: bool,
     /// Show this receiver address in the header
     #[arg(long, value_name = "ADDR")]
     pub receiver: Option<String>,
@@ -95,6 +141,8 @@ pub struct Context {
     pub config: Config,
     db_flag: Option<PathBuf>,
     pub clock: SharedClock,
+    /// `--read-only`: the log is opened read-only and commands that write refuse.
+    pub read_only: bool,
 }
 
 impl Context {
@@ -105,6 +153,16 @@ impl Context {
             .or_else(|| self.config.db.clone())
             .or_else(crate::config::default_db_path)
             .ok_or_else(|| usage("cannot tell where the deployment log is: pass --db PATH or set SHIPDECK_DB"))
+    }
+
+    /// Opens the existing log for reading: read-only at the SQLite level under `--read-only`.
+    pub fn open_log(&self) -> anyhow::Result<crate::store::Store> {
+        let path = self.db_path()?;
+        Ok(if self.read_only {
+            crate::store::Store::open_read_only(&path)?
+        } else {
+            crate::store::Store::open_existing(&path)?
+        })
     }
 
     /// The operator's name (see [`crate::decide::identity`]).
@@ -136,7 +194,10 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         return config_cmd::run(cmd, cli.config.as_deref());
     }
     let config = Config::load(cli.config.as_deref()).map_err(|e| usage(e.to_string()))?;
-    let ctx = Context { config, db_flag: cli.db, clock };
+    if let Some(name) = cli.command.as_ref().and_then(Command::writes).filter(|_| cli.read_only) {
+        return Err(usage(format!("`{name}` writes to the deployment log, and --read-only was given")));
+    }
+    let ctx = Context { config, db_flag: cli.db, clock, read_only: cli.read_only };
     match cli.command {
         None => dashboard(&ctx, &TuiArgs::default()),
         Some(Command::Tui(a)) => dashboard(&ctx, &a),
@@ -152,8 +213,8 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Approve(a)) => approve::approve(&ctx, &a),
         Some(Command::Reject(a)) => approve::reject(&ctx, &a),
         Some(Command::Retry(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Retry, &a),
-        Some(Command::Abort(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Abort, &a),
-        Some(Command::Rollback(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Rollback, &a),
+        Some(Command::Abort(a)) => approve::stop(&ctx, crate::domain::gate::Decision::Abort, &a),
+        Some(Command::Rollback(a)) => approve::stop(&ctx, crate::domain::gate::Decision::Rollback, &a),
         Some(Command::Gate(c)) => gate::run(&ctx, &c),
         Some(Command::Audit(c)) => audit::run(&ctx, &c),
         Some(Command::Config(_)) => unreachable!("handled above"),
@@ -165,7 +226,7 @@ fn dashboard(ctx: &Context, args: &TuiArgs) -> anyhow::Result<i32> {
         db: ctx.db_path()?,
         config: ctx.config.clone(),
         clock: ctx.clock.clone(),
-        read_only: args.read_only,
+        read_only: ctx.read_only,
         receiver: args.receiver.clone(),
         operator: crate::decide::Operator::resolve(&ctx.config),
     };
@@ -185,7 +246,11 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
     }
     match err.downcast_ref::<StoreError>() {
         Some(
-            StoreError::Missing(_) | StoreError::UnknownDeployment(_) | StoreError::Plan(_) | StoreError::TooNew { .. },
+            StoreError::Missing(_)
+            | StoreError::UnknownDeployment(_)
+            | StoreError::Plan(_)
+            | StoreError::TooNew { .. }
+            | StoreError::NeedsMigration { .. },
         ) => 2,
         _ => 1,
     }

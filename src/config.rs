@@ -9,7 +9,7 @@ mod locate;
 mod sections;
 mod team;
 
-pub use sections::{DashboardConfig, Person, ReceiverConfig, Stakeholder};
+pub use sections::{DashboardConfig, Environment, Person, ReceiverConfig, Stakeholder};
 
 use crate::domain::DeploymentModel;
 use crate::domain::schedule::{ChangeWindow, Freeze};
@@ -31,6 +31,8 @@ pub struct Config {
     pub db: Option<PathBuf>,
     pub receiver: ReceiverConfig,
     pub dashboard: DashboardConfig,
+    /// Where deployments may go; nothing else may be named.
+    pub environments: Vec<Environment>,
     pub people: Vec<Person>,
     pub stakeholders: Vec<Stakeholder>,
     pub models: BTreeMap<String, DeploymentModel>,
@@ -49,6 +51,11 @@ pub enum ConfigError {
     Invalid { file: String, line: usize, key: String, message: String },
     #[error("unknown deployment model \"{name}\" (configured: {known})")]
     UnknownModel { name: String, known: String },
+    /// The sentence names the environment and the declared ones.
+    #[error("{0}")]
+    UnknownEnvironment(String),
+    #[error("model \"{name}\" is for {environments} only, not \"{environment}\"")]
+    ModelNotFor { name: String, environments: String, environment: String },
 }
 
 impl Config {
@@ -99,6 +106,28 @@ impl Config {
     #[must_use]
     pub fn person(&self, name: &str) -> Option<&Person> {
         self.people.iter().find(|p| p.name == name)
+    }
+
+    /// The declared environment with this name, or an error listing the declared ones.
+    pub fn environment(&self, name: &str) -> Result<&Environment, ConfigError> {
+        self.environments
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| ConfigError::UnknownEnvironment(sections::unknown_environment(name, &self.environments)))
+    }
+
+    /// The model to deploy into `environment` with: both declared, and the model meant for it.
+    pub fn model_for(&self, name: &str, environment: &str) -> Result<&DeploymentModel, ConfigError> {
+        self.environment(environment)?;
+        let model = self.model(name)?;
+        if !model.environments.is_empty() && !model.environments.iter().any(|e| e == environment) {
+            return Err(ConfigError::ModelNotFor {
+                name: name.to_owned(),
+                environments: model.environments.join(", "),
+                environment: environment.to_owned(),
+            });
+        }
+        Ok(model)
     }
 
     /// The model with this name, or an error listing the ones that exist.

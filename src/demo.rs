@@ -182,7 +182,7 @@ fn plan_live(
         ("search-svc", "3.4.0", "canary", "srch-prd", 24, Some(Duration::hours(6))),
     ];
     for (service, version, model_name, prefix, hosts, later) in specs {
-        let model = config.model(model_name).map_err(anyhow::Error::msg)?;
+        let model = config.model_for(model_name, "production").map_err(anyhow::Error::msg)?;
         let targets: Vec<String> = (1..=hosts).map(|i| format!("{prefix}-{i:03}")).collect();
         let req = PlanRequest {
             release: ReleaseRef { name: service.into(), version: version.into() },

@@ -17,6 +17,7 @@ pub mod config;
 pub mod decide;
 pub mod demo;
 pub mod domain;
+pub mod keymap;
 pub mod runtime;
 pub mod server;
 pub mod store;

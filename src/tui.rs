@@ -8,7 +8,7 @@
 
 pub mod app;
 pub mod data;
-pub mod keymap;
+pub use crate::keymap;
 pub mod strings;
 pub mod theme;
 pub mod view;
@@ -38,7 +38,7 @@ pub struct TuiOptions {
     pub db: PathBuf,
     pub config: Config,
     pub clock: SharedClock,
-    /// Hide every action that writes to the log.
+    /// Open the log read-only at the SQLite level and hide every action that writes to it.
     pub read_only: bool,
     /// The receiver's address, shown in the header when one runs alongside.
     pub receiver: Option<String>,
@@ -48,9 +48,10 @@ pub struct TuiOptions {
 
 /// Builds the app state and the loader with its first data, before any terminal is touched.
 fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
-    let keymap = Keymap::from_config(&opts.config.dashboard.keys)?;
+    let keymap = Keymap::from_config(&opts.config.dashboard.keys)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", e.config_path(&opts.config.dashboard.keys)))?;
     let theme = Theme::select(&opts.config.dashboard.theme, Theme::no_color_env());
-    let store = Store::open_existing(&opts.db)?;
+    let store = if opts.read_only { Store::open_read_only(&opts.db)? } else { Store::open_existing(&opts.db)? };
     let desk = crate::decide::Desk::new(&opts.config, opts.operator.clone());
     let mut loader = Loader::new(store, opts.clock.clone(), opts.config.timezone).with_gates(desk);
     let first = loader.initial().with_context(|| format!("cannot read the deployment log {}", opts.db.display()))?;

@@ -9,6 +9,9 @@ use support::{Env, finish};
 /// A team of eight approvers and a model whose first phase needs five of them.
 const TEAM: &str = r#"
 timezone = "UTC"
+[[environments]]
+name = "prod"
+production = true
 [[people]]
 name = "req"
 roles = ["requester"]

@@ -40,7 +40,7 @@ pub struct RejectArgs {
     comment: Option<String>,
 }
 
-/// `retry`, `abort` and `rollback`.
+/// `retry`.
 #[derive(Debug, clap::Args)]
 pub struct RecoverArgs {
     /// The deployment (DEP-<n>)
@@ -55,6 +55,21 @@ pub struct RecoverArgs {
     reason: Option<String>,
 }
 
+/// `abort` and `rollback`: no time rule holds them back, so the reason is only kept.
+#[derive(Debug, clap::Args)]
+pub struct StopArgs {
+    /// The deployment (DEP-<n>)
+    key: String,
+    /// The failed phase
+    phase: String,
+    /// A comment kept in the audit trail
+    #[arg(long)]
+    comment: Option<String>,
+    /// Why it is stopped, kept in the audit trail
+    #[arg(long)]
+    reason: Option<String>,
+}
+
 pub fn approve(ctx: &Context, a: &ApproveArgs) -> anyhow::Result<i32> {
     record(ctx, Decision::Approve, &a.key, &a.phase, a.comment.as_deref(), a.reason.as_deref())
 }
@@ -64,6 +79,10 @@ pub fn reject(ctx: &Context, a: &RejectArgs) -> anyhow::Result<i32> {
 }
 
 pub fn recover(ctx: &Context, decision: Decision, a: &RecoverArgs) -> anyhow::Result<i32> {
+    record(ctx, decision, &a.key, &a.phase, a.comment.as_deref(), a.reason.as_deref())
+}
+
+pub fn stop(ctx: &Context, decision: Decision, a: &StopArgs) -> anyhow::Result<i32> {
     record(ctx, decision, &a.key, &a.phase, a.comment.as_deref(), a.reason.as_deref())
 }
 
@@ -108,6 +127,6 @@ fn record(
     let mut store = Store::open_existing(&ctx.db_path()?)?;
     let rules = Rules::from_config(&ctx.config);
     let recorded = decide(&mut store, &rules, &operator, &ask, ctx.clock.now()).map_err(decide_error)?;
-    println!("{recorded}");
+    sayln!("{recorded}");
     Ok(0)
 }

@@ -80,6 +80,7 @@ mod tests {
         DeploymentModel {
             technique: Technique::Phased,
             description: String::new(),
+            environments: Vec::new(),
             steps: vec!["install".into()],
             phases: shares
                 .iter()

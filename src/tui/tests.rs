@@ -133,7 +133,12 @@ fn help_filter_and_pause_at_80x24() {
     let fx = fixture::build();
     let (mut app, mut loader) = app(&fx, 80, 24);
     press(&mut app, KeyCode::Char('?'));
-    insta::assert_snapshot!("help_80x24", screen(&app));
+    let text = screen(&app);
+    // `?` lists the names [dashboard.keys] takes, every one of them.
+    for action in crate::keymap::Action::ALL {
+        assert!(text.contains(action.name()), "{} missing from help:\n{text}", action.name());
+    }
+    insta::assert_snapshot!("help_80x24", text);
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Char(' '));
     press(&mut app, KeyCode::Char('/'));

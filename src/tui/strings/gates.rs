@@ -77,7 +77,10 @@ pub fn effect(decision: Decision, item: &ActionItem) -> String {
         Decision::Reject => "Rejecting halts the deployment for good.".to_owned(),
         Decision::Retry => format!("Retry runs the failed hosts of {} again.", item.phase),
         Decision::Abort => "Abort stops the deployment for good.".to_owned(),
-        Decision::Rollback => "Rollback marks the deployment rolled back; agents undo it.".to_owned(),
+        Decision::Rollback => {
+            "Rollback marks the deployment rolled back and stops it; no agent is told: undoing the change on the hosts is up to you."
+                .to_owned()
+        },
     }
 }
 

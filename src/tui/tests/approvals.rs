@@ -187,6 +187,11 @@ fn a_failed_phase_offers_retry_abort_and_rollback_only() {
     for (k, d) in [('R', Decision::Retry), ('x', Decision::Abort), ('b', Decision::Rollback)] {
         press(&mut app, KeyCode::Char(k));
         assert_eq!(app.dialog.as_ref().map(|d| d.decision), Some(d));
+        if d == Decision::Rollback {
+            // Nothing tells agents to undo anything: the dialog must not promise it.
+            let text = screen(&app);
+            assert!(text.contains("no agent is told") && !text.contains("agents undo"), "{text}");
+        }
         press(&mut app, KeyCode::Esc);
     }
 }
