@@ -161,6 +161,7 @@ impl Receiver {
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let Self { listener, router, writer, limits, stop } = self;
         let connections = Arc::new(Semaphore::new(limits.max_connections));
+        let refusals = Arc::new(Semaphore::new(REFUSALS_IN_FLIGHT));
         let graceful = GracefulShutdown::new();
         let mut http = hyper::server::conn::http1::Builder::new();
         // header_read_timeout runs while a connection waits for a request's head: it closes
@@ -192,7 +193,13 @@ impl Receiver {
                     );
                     at_cap = true;
                 }
-                refuse(&stream);
+                // Answer over-cap clients from a bounded number of small tasks; past that, close.
+                if let Ok(slot) = refusals.clone().try_acquire_owned() {
+                    tokio::spawn(async move {
+                        refuse(stream).await;
+                        drop(slot);
+                    });
+                }
                 continue;
             };
             if at_cap {
@@ -216,15 +223,28 @@ impl Receiver {
     }
 }
 
-/// Answers a connection over the cap with 503 and closes it, without waiting on the client.
-fn refuse(stream: &TcpStream) {
+/// Over-cap connections answered at once; more are closed without an answer.
+const REFUSALS_IN_FLIGHT: usize = 64;
+
+/// Answers a connection over the cap with 503 and closes it, within a second whatever the
+/// client does. The request is read (and dropped) before closing: closing a socket with unread
+/// bytes resets the connection, and the client would lose the answer.
+async fn refuse(mut stream: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     const BODY: &str = r#"{"error":"too many connections: the receiver is at its connection cap, retry shortly"}"#;
     let reply = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
          connection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
         BODY.len()
     );
-    let _ = stream.try_write(reply.as_bytes());
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(reply.as_bytes()).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
 }
 
 /// Raises this process's soft limit on open files to the hard limit, so the connection cap,
