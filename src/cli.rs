@@ -25,13 +25,11 @@ macro_rules! esayln {
 mod approve;
 mod audit;
 mod bench;
-mod bench_gates;
-mod bench_latency;
 mod config_cmd;
 mod demo;
 mod emit;
 mod events;
-mod gate;
+pub mod gate;
 mod history;
 mod ingest;
 mod list;
@@ -87,9 +85,8 @@ pub enum Command {
     Tui(TuiArgs),
     /// A seeded log, the real receiver and simulated agents, on the dashboard
     Demo(demo::Args),
-    /// Measure shipdeck on this machine
-    #[command(subcommand)]
-    Bench(bench::Command),
+    /// Measure shipdeck on this machine (runs `shipdeck-bench`, built with --features bench)
+    Bench(bench::Args),
     /// Approve a phase's gate
     Approve(approve::ApproveArgs),
     /// Reject a phase's gate (halts the deployment)
@@ -194,8 +191,8 @@ impl Context {
 pub struct UsageError(pub String);
 
 /// A usage or input error, as an `anyhow::Error`.
-pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    UsageError(message.into()).into()
+pub fn usage(message: impl std::fmt::Display) -> anyhow::Error {
+    UsageError(message.to_string()).into()
 }
 
 /// A failure the command reports (exit code 1) after printing what it has to say.
@@ -225,7 +222,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Serve(a)) => serve::run(&ctx, &a),
         Some(Command::Emit(a)) => emit::run(&ctx, &a),
         Some(Command::Ingest(a)) => ingest::run(&ctx, &a),
-        Some(Command::Bench(c)) => bench::run(&ctx, &c),
+        Some(Command::Bench(a)) => bench::run(&a),
         Some(Command::Approve(a)) => approve::approve(&ctx, &a),
         Some(Command::Reject(a)) => approve::reject(&ctx, &a),
         Some(Command::Retry(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Retry, &a),

@@ -38,6 +38,11 @@ impl fmt::Display for DeploymentKey {
     }
 }
 
+/// A value that does not parse, in one sentence that names it (as users and agents see it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
 /// A string that is not a deployment key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("\"{0}\" is not a deployment key (expected DEP-<number>, e.g. DEP-12)")]

@@ -100,18 +100,18 @@ fn a_model_for_some_environments_is_refused_elsewhere() {
     assert!(c.environment("production").expect("declared").production);
     assert!(!c.environment("staging").expect("declared").production);
     assert_eq!(
-        c.model_for("phased", "prod").expect_err("undeclared"),
+        c.model_for("phased", "prod").expect_err("undeclared").to_string(),
         "unknown environment \"prod\" (declared: production, dr-site, staging)"
     );
     let text = "[[environments]]\nname = \"production\"\n[[environments]]\nname = \"staging\"\n[models.m]\ntechnique = \"big-bang\"\nenvironments = [\"staging\"]\nsteps = [\"install\"]\n[[models.m.phases]]\nname = \"a\"\ntargets = \"rest\"\n";
     let c = Config::parse(text, "t.toml").expect("valid");
     assert!(c.model_for("m", "staging").is_ok());
     assert_eq!(
-        c.model_for("m", "production").expect_err("not for it"),
+        c.model_for("m", "production").expect_err("not for it").to_string(),
         "model \"m\" is for staging only, not \"production\""
     );
     let none = Config::parse("", "empty").expect("valid");
-    assert!(none.model_for("m", "production").expect_err("fails closed").contains("none is declared"));
+    assert!(none.model_for("m", "production").expect_err("fails closed").to_string().contains("none is declared"));
 }
 
 #[test]
