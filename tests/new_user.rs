@@ -135,3 +135,77 @@ fn config_check_and_the_dashboard_refuse_clashing_keys_alike_with_exit_2() {
     assert_eq!(dashboard.code, 2, "{}", dashboard.stderr);
     assert_eq!(dashboard.stderr, check.stderr, "the same validation, the same words");
 }
+
+/// A team whose gate may only be approved in a one-off window far ahead.
+const LATER: &str = r#"
+timezone = "UTC"
+[[environments]]
+name = "production"
+[[people]]
+name = "dana"
+roles = ["dm"]
+[[people]]
+name = "omar"
+roles = ["dm"]
+[models.gated]
+technique = "pilot"
+steps = ["install"]
+[[models.gated.phases]]
+name = "pilot"
+targets = "rest"
+gate = { approvals = 1, roles = ["dm"], windows = ["later"] }
+[[windows]]
+name = "later"
+from = "2099-01-01T00:00"
+until = "2099-01-02T00:00"
+"#;
+
+#[test]
+fn gate_show_lists_every_rule_still_missing_and_refusals_name_when_all_hold() {
+    let env = Env::new();
+    let config = env.path("later.toml");
+    std::fs::write(&config, LATER).expect("writes");
+    let c = config.to_str().expect("utf-8");
+    let plan = env.run(&[
+        "--config",
+        c,
+        "plan",
+        "--release",
+        "api@1",
+        "--env",
+        "production",
+        "--model",
+        "gated",
+        "--targets",
+        "a,b",
+        "--requested-by",
+        "dana",
+        "--start",
+        "2098-06-01T00:00:00Z",
+    ]);
+    plan.ok();
+    let show = env.run(&["--config", c, "gate", "show", "DEP-1", "pilot"]);
+    let missing: Vec<&str> = show.ok().lines().filter(|l| l.starts_with("missing: ")).collect();
+    assert_eq!(
+        missing,
+        vec![
+            "missing: 1 approval(s)",
+            "missing: the planned start, 2098-06-01 00:00 UTC",
+            "missing: a change window: later opens 2099-01-01 00:00 UTC",
+            "missing: every time rule holds from 2099-01-01 00:00 UTC",
+        ],
+        "{}",
+        show.stdout
+    );
+    let refused = env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["--config", c, "approve", "DEP-1", "pilot"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(
+            "the deployment is planned to start at 2098-06-01 00:00 UTC; with every time rule, approval is possible from 2099-01-01 00:00 UTC"
+        ),
+        "{}",
+        refused.stderr
+    );
+    let inbox = env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["--config", c, "gate", "inbox"]);
+    assert!(inbox.ok().contains("approval is possible from 2099-01-01 00:00 UTC"), "{}", inbox.stdout);
+}
