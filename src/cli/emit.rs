@@ -56,7 +56,7 @@ pub fn run(_ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         }
     }
     let url = format!("{}/v1/events", args.server.trim_end_matches('/'));
-    let (status, body) = super::runtime()?.block_on(async {
+    let (status, body) = crate::runtime::build()?.block_on(async {
         let mut req =
             reqwest::Client::new().post(&url).header("content-type", "application/x-ndjson").body(event.to_string());
         if let Some(t) = &args.token {

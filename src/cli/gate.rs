@@ -8,11 +8,9 @@
 use super::approve::gate_error;
 use super::{Context, Reported, usage};
 use crate::domain::DeploymentKey;
-use crate::domain::gate::Decider;
 use crate::domain::gate::view::{GateView, WaitOutcome};
 use crate::store::Store;
 use std::io::Write;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// How often the local log is checked for another process's commit.
@@ -89,15 +87,15 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
     };
     let deadline = timeout.map(|t| Instant::now() + t);
     let outcome = match &a.server {
-        None => wait_local(&ctx.db_path()?, key, &a.phase, deadline, &mut progress)?,
+        None => wait_local(&ctx.open_log()?, key, &a.phase, deadline, &mut progress)?,
         Some(url) => {
-            super::runtime()?.block_on(wait_server(url, a.token.as_deref(), key, &a.phase, deadline, false))?
+            crate::runtime::build()?.block_on(wait_server(url, a.token.as_deref(), key, &a.phase, deadline, false))?
         }
     };
     let what = format!("{key} {}", a.phase);
     match outcome {
         Some(WaitOutcome::Approved) => {
-            println!("approved");
+            sayln!("approved");
             Ok(0)
         }
         Some(WaitOutcome::Rejected) => Err(Reported(format!("{what}: the gate was rejected")).into()),
@@ -105,7 +103,7 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
             Err(Reported(format!("{what}: the deployment was halted before the gate was decided")).into())
         }
         None => {
-            eprintln!("shipdeck: {what}: timed out after {} waiting for the gate", a.timeout.as_deref().unwrap_or("?"));
+            esayln!("shipdeck: {what}: timed out after {} waiting for the gate", a.timeout.as_deref().unwrap_or("?"));
             Ok(TIMED_OUT)
         }
     }
@@ -114,7 +112,7 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
 /// Prints a line to stderr when the gate's state or approvals change.
 fn progress(view: &GateView) {
     let who: Vec<&str> = view.approvals.iter().map(|a| a.person.as_str()).collect();
-    eprintln!(
+    esayln!(
         "{}",
         progress_line(
             &view.deployment.to_string(),
@@ -138,13 +136,12 @@ fn progress_line(key: &str, phase: &str, state: &str, who: &[&str], required: u6
 
 /// Waits on the local log until the gate is decided (`None`: the deadline passed).
 pub fn wait_local(
-    db: &Path,
+    store: &Store,
     key: DeploymentKey,
     phase: &str,
     deadline: Option<Instant>,
     on_change: &mut dyn FnMut(&GateView),
 ) -> anyhow::Result<Option<WaitOutcome>> {
-    let store = Store::open_existing(db)?;
     let mut seen: Option<i64> = None;
     let mut last: Option<GateView> = None;
     loop {
@@ -201,9 +198,9 @@ pub async fn wait_server(
             Err(e) => {
                 // The receiver may be restarting: try again until the deadline.
                 if e.is_connect() {
-                    eprintln!("shipdeck: nothing listens at {server} (is `shipdeck serve` running?); retrying");
+                    esayln!("shipdeck: nothing listens at {server} (is `shipdeck serve` running?); retrying");
                 } else {
-                    eprintln!("shipdeck: cannot reach {server}: {e}; retrying");
+                    esayln!("shipdeck: cannot reach {server}: {e}; retrying");
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
@@ -217,7 +214,7 @@ pub async fn wait_server(
             400 | 404 => return Err(usage(format!("{server}: {message}"))),
             401 => return Err(Reported(format!("{server} refused the request: {message}")).into()),
             _ => {
-                eprintln!("shipdeck: {server} answered {status}: {message}; retrying");
+                esayln!("shipdeck: {server} answered {status}: {message}; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
@@ -236,7 +233,7 @@ pub async fn wait_server(
                 .as_array()
                 .map(|a| a.iter().filter_map(|x| x["person"].as_str()).collect())
                 .unwrap_or_default();
-            eprintln!(
+            esayln!(
                 "{}",
                 progress_line(
                     &key.to_string(),
@@ -254,7 +251,7 @@ pub async fn wait_server(
 
 fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
     let key = parse_key(&a.key)?;
-    let store = Store::open_existing(&ctx.db_path()?)?;
+    let store = ctx.open_log()?;
     let view = store.gate(key, &a.phase).map_err(|e| gate_error(e, "gate show", ctx.config.timezone))?;
     let mut out = std::io::stdout().lock();
     if a.json {
@@ -263,8 +260,8 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let p = &view.policy;
-    writeln!(out, "{} {}: {} (deployment {})", view.deployment, view.phase, view.state, view.deployment_status)?;
-    writeln!(
+    outln!(out, "{} {}: {} (deployment {})", view.deployment, view.phase, view.state, view.deployment_status)?;
+    outln!(
         out,
         "policy: {} approval(s) from {}{}{}{}",
         view.required,
@@ -275,7 +272,7 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
     )?;
     for ap in &view.approvals {
         let role = ap.role.as_deref().map_or(String::new(), |r| format!(" as {r}"));
-        writeln!(
+        outln!(
             out,
             "  approved by {}{role} at {}",
             ap.person,
@@ -283,11 +280,11 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
         )?;
     }
     if let Some(r) = &view.rejection {
-        writeln!(out, "  rejected by {}: {}", r.person, r.reason)?;
+        outln!(out, "  rejected by {}: {}", r.person, r.reason)?;
     }
     if view.outcome().is_none() {
         for line in still_missing(ctx, &view) {
-            writeln!(out, "missing: {line}")?;
+            outln!(out, "missing: {line}")?;
         }
     }
     Ok(0)
@@ -333,15 +330,9 @@ fn still_missing(ctx: &Context, view: &GateView) -> Vec<String> {
 }
 
 fn inbox(ctx: &Context, json: bool) -> anyhow::Result<i32> {
-    let name = ctx.operator();
-    let roles = ctx.config.person(&name).map(|p| p.roles.clone()).unwrap_or_default();
-    let store = Store::open_existing(&ctx.db_path()?)?;
-    let items = store.inbox(
-        Decider { name: &name, roles: &roles },
-        &ctx.config.windows,
-        &ctx.config.freezes,
-        ctx.clock.now(),
-    )?;
+    let operator = crate::decide::Operator::resolve(&ctx.config);
+    let store = ctx.open_log()?;
+    let items = store.inbox(operator.decider(), &ctx.config.windows, &ctx.config.freezes, ctx.clock.now())?;
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &items)?;
@@ -351,7 +342,7 @@ fn inbox(ctx: &Context, json: bool) -> anyhow::Result<i32> {
     for it in &items {
         let offers: Vec<&str> = it.offers.iter().map(|d| d.as_str()).collect();
         let why = it.blocked.as_ref().map_or_else(|| "you can act now".to_owned(), |r| r.describe(ctx.config.timezone));
-        writeln!(
+        outln!(
             out,
             "{} {} {}@{} -> {}  [{}]  {why}",
             it.deployment,

@@ -91,15 +91,11 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     };
     let (key, phases) = store.plan(&req)?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{key}")?;
-    writeln!(
-        out,
-        "planned {} to {} with model {} ({})",
-        req.release, req.environment, req.model_name, model.technique
-    )?;
+    outln!(out, "{key}")?;
+    outln!(out, "planned {} to {} with model {} ({})", req.release, req.environment, req.model_name, model.technique)?;
     for (i, p) in phases.iter().enumerate() {
         let gate = p.gate.as_ref().map_or(String::new(), |g| format!(", gate: {} approval(s)", g.approvals));
-        writeln!(
+        outln!(
             out,
             "  {}. {:<12} {:>6} targets, failure budget {}{gate}",
             i + 1,

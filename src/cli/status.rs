@@ -3,7 +3,6 @@
 use super::{Context, usage};
 use crate::domain::DeploymentKey;
 use crate::domain::records::DeploymentDetail;
-use crate::store::Store;
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
@@ -17,7 +16,7 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let key: DeploymentKey = args.key.parse().map_err(|e: crate::domain::BadKey| usage(e.to_string()))?;
-    let store = Store::open_existing(&ctx.db_path()?)?;
+    let store = ctx.open_log()?;
     let detail = store.detail(key, true)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
@@ -33,8 +32,8 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
 fn print_detail(out: &mut impl Write, d: &DeploymentDetail, tz: chrono_tz::Tz) -> std::io::Result<()> {
     let s = &d.summary;
     let when = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string();
-    writeln!(out, "{}  {}@{} -> {}  [{}]", s.key, s.release, s.version, s.environment, s.status)?;
-    writeln!(
+    outln!(out, "{}  {}@{} -> {}  [{}]", s.key, s.release, s.version, s.environment, s.status)?;
+    outln!(
         out,
         "model {} ({}), requested by {}{}, planned {}",
         s.model,
@@ -43,10 +42,10 @@ fn print_detail(out: &mut impl Write, d: &DeploymentDetail, tz: chrono_tz::Tz) -
         s.change_ref.as_ref().map_or(String::new(), |c| format!(", change {c}")),
         when(s.planned_at)
     )?;
-    writeln!(out, "targets {}: {} done, {} failed, {} running", s.targets, s.succeeded, s.failed, s.running)?;
+    outln!(out, "targets {}: {} done, {} failed, {} running", s.targets, s.succeeded, s.failed, s.running)?;
     for p in &d.phases {
         writeln!(out)?;
-        writeln!(
+        outln!(
             out,
             "phase {}. {} [{}]  done {}  failed {}  running {}  pending {}  budget left {} of {}{}",
             p.index + 1,
@@ -68,7 +67,7 @@ fn print_detail(out: &mut impl Write, d: &DeploymentDetail, tz: chrono_tz::Tz) -
             let note =
                 t.last_error.as_deref().filter(|_| t.status == crate::domain::TargetStatus::Failed).unwrap_or("");
             let line = format!("    {:<24} {:<10} {:<22} {}", t.name, t.status, last, first_line(note));
-            writeln!(out, "{}", line.trim_end())?;
+            outln!(out, "{}", line.trim_end())?;
         }
     }
     Ok(())

@@ -20,22 +20,45 @@ pub struct ReceiverConfig {
     pub token: Option<String>,
     /// Environment variable that holds the token.
     pub token_env: String,
+    /// A request body must arrive completely within this time, or the request gets 408.
+    #[serde(with = "duration::serde_text")]
+    pub body_timeout: TimeDelta,
+    /// A connection that sends no request (idle keep-alive, slow headers) is closed after this.
+    #[serde(with = "duration::serde_text")]
+    pub idle_timeout: TimeDelta,
+    /// Connections served at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// How far an event's `at` may lie in the future, and before its deployment was planned.
+    #[serde(with = "duration::serde_text")]
+    pub clock_skew: TimeDelta,
 }
 
 impl Default for ReceiverConfig {
     fn default() -> Self {
-        Self { listen: "127.0.0.1:7480".into(), token: None, token_env: "SHIPDECK_TOKEN".into() }
+        Self {
+            listen: "127.0.0.1:7480".into(),
+            token: None,
+            token_env: "SHIPDECK_TOKEN".into(),
+            body_timeout: TimeDelta::seconds(30),
+            idle_timeout: TimeDelta::seconds(60),
+            max_connections: 4096,
+            clock_skew: TimeDelta::minutes(5),
+        }
     }
 }
 
 impl ReceiverConfig {
     /// The token in force: the environment variable named by `token_env`, else `token`.
+    ///
+    /// Surrounding whitespace is not part of a token (a trailing newline from a secrets file
+    /// would otherwise make it impossible to match); clients trim theirs the same way.
     #[must_use]
     pub fn resolved_token(&self) -> Option<String> {
         std::env::var(&self.token_env)
             .ok()
+            .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty())
-            .or_else(|| self.token.clone().filter(|t| !t.is_empty()))
+            .or_else(|| self.token.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned))
     }
 }
 
@@ -208,6 +231,20 @@ impl RawConfig {
                 "receiver.listen".into(),
                 format!("\"{}\" is not an address (e.g. 127.0.0.1:7480)", self.receiver.listen),
             ));
+        }
+        for (key, value) in [
+            ("receiver.body_timeout", self.receiver.body_timeout),
+            ("receiver.idle_timeout", self.receiver.idle_timeout),
+        ] {
+            if value <= TimeDelta::zero() {
+                return Err((key.into(), "must be longer than 0s".into()));
+            }
+        }
+        if self.receiver.max_connections == 0 {
+            return Err(("receiver.max_connections".into(), "must be at least 1".into()));
+        }
+        if self.receiver.clock_skew < TimeDelta::zero() {
+            return Err(("receiver.clock_skew".into(), "must not be negative".into()));
         }
         // The dashboard builds its keymap with this same function, so what passes here runs there.
         if let Err(e) = crate::keymap::Keymap::from_config(&self.dashboard.keys) {

@@ -7,7 +7,7 @@ use crate::domain::gate::view::ActionKind;
 use crate::store::Store;
 use crate::tui::app::approvals::timing::{EtaWarning, timing};
 use crate::tui::app::{Cmd, Msg, Tab};
-use crate::tui::data::DecisionCmd;
+use crate::tui::data::{Decided, DecisionCmd};
 use chrono::TimeDelta;
 use crossterm::event::KeyCode;
 
@@ -257,6 +257,6 @@ fn snapshots_of_the_approvals_view_and_the_confirm_dialog() {
 fn a_decision_result_without_a_dialog_still_shows() {
     let fx = fixture::build();
     let (mut app, _loader) = app(&fx, 80, 24);
-    app.update(Msg::Decided(Err("approve of DEP-9 pilot by lee refused: something".into())));
+    app.update(Msg::Decided(Decided::NotRecorded("approve of DEP-9 pilot by lee refused: something".into())));
     assert!(screen(&app).contains("refused: something"));
 }
