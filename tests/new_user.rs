@@ -209,3 +209,33 @@ fn gate_show_lists_every_rule_still_missing_and_refusals_name_when_all_hold() {
     let inbox = env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["--config", c, "gate", "inbox"]);
     assert!(inbox.ok().contains("approval is possible from 2099-01-01 00:00 UTC"), "{}", inbox.stdout);
 }
+
+#[test]
+fn a_short_target_list_keeps_every_gate_and_plan_says_where_it_went() {
+    let env = Env::new();
+    let run = env.run(&[
+        "plan",
+        "--release",
+        "api@1",
+        "--env",
+        "production",
+        "--model",
+        "phased",
+        "--targets",
+        "web-01",
+        "--requested-by",
+        "dana",
+    ]);
+    let out = run.ok();
+    assert!(
+        out.contains(
+            "note: 1 target(s) cannot fill the 3 phases of model phased: wave-1, wave-2 get(s) none; the gate of \
+             wave-1, wave-2 applies to pilot, which now needs the strictest of them: 2 approval(s) from \
+             deployment_manager or service_owner, bake 10m, windows weekday-evenings, weekend-nights"
+        ),
+        "{out}"
+    );
+    let gate = env.run(&["gate", "show", "DEP-1", "pilot", "--json"]).json();
+    assert_eq!(gate["required"], 2, "{gate}");
+    assert_eq!(gate["policy"]["windows"], serde_json::json!(["weekday-evenings", "weekend-nights"]));
+}
