@@ -239,3 +239,27 @@ fn a_short_target_list_keeps_every_gate_and_plan_says_where_it_went() {
     assert_eq!(gate["required"], 2, "{gate}");
     assert_eq!(gate["policy"]["windows"], serde_json::json!(["weekday-evenings", "weekend-nights"]));
 }
+
+#[test]
+fn events_are_listed_by_when_they_happened_not_when_they_arrived() {
+    let env = Env::new();
+    let key = env.plan("big-bang", 2);
+    let line = |id: &str, target: &str, step: &str, at: &str| {
+        format!(
+            r#"{{"id":"{id}","deployment":"{key}","target":"{target}","step":"{step}","status":"succeeded","at":"{at}"}}"#
+        )
+    };
+    let ndjson = [
+        line("a", "web-01", "install", "2026-11-20T10:05:00Z"),
+        line("b", "web-02", "install", "2026-11-20T10:01:00Z"),
+        line("c", "web-01", "verify", "2026-11-20T10:09:00Z"),
+        line("d", "web-02", "verify", "2026-11-20T10:05:00Z"),
+    ]
+    .join("\n");
+    env.run_with_stdin(&["ingest", "-"], &ndjson).ok();
+    let ids: Vec<String> = env.event_ids(&key);
+    assert_eq!(ids, vec!["b", "a", "d", "c"], "by `at`, arrival breaking the tie of a and d");
+    let text = env.run(&["events", &key]).ok().to_owned();
+    let first = text.lines().next().expect("a line");
+    assert!(first.starts_with("2026-11-20 11:01:00") || first.starts_with("11-20 11:01:00"), "{text}");
+}
