@@ -35,6 +35,8 @@ use tokio::sync::{Semaphore, watch};
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Bytes of request bodies held in memory at once, over all requests.
 const BODY_BUDGET_BYTES: usize = 64 * MAX_BODY_BYTES;
+/// Connections over the cap being answered 503 at once.
+const REFUSING: usize = 64;
 /// How long shutdown waits for requests in flight before the receiver exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
@@ -121,7 +123,9 @@ impl Receiver {
     pub async fn bind_with(addr: &str, opts: ServerOptions, limits: Limits) -> Result<Self, ServerError> {
         let listener =
             TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr: addr.to_owned(), source })?;
-        let writer = Writer::start(Store::open(&opts.db)?, opts.clock.clone());
+        let mut store = Store::open(&opts.db)?;
+        store.set_clock_skew(limits.clock_skew);
+        let writer = Writer::start(store, opts.clock.clone());
         let (stop, stopping) = watch::channel(false);
         let state = AppState {
             writer: writer.clone(),
@@ -152,6 +156,7 @@ impl Receiver {
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let Self { listener, router, writer, limits, stop } = self;
         let connections = Arc::new(Semaphore::new(limits.max_connections));
+        let refusing = Arc::new(Semaphore::new(REFUSING));
         let graceful = GracefulShutdown::new();
         let mut http = hyper::server::conn::http1::Builder::new();
         // header_read_timeout runs while a connection waits for a request's head: it closes
@@ -183,7 +188,7 @@ impl Receiver {
                     );
                     at_cap = true;
                 }
-                refuse(&stream);
+                refuse(stream, &refusing);
                 continue;
             };
             if at_cap {
@@ -207,15 +212,30 @@ impl Receiver {
     }
 }
 
-/// Answers a connection over the cap with 503 and closes it, without waiting on the client.
-fn refuse(stream: &TcpStream) {
+/// Answers a connection over the cap with 503 and closes it. The request is drained for a
+/// moment first, so the client reads the answer instead of a reset; at most [`REFUSING`] such
+/// connections are kept, the rest are closed at once.
+fn refuse(stream: TcpStream, refusing: &Arc<Semaphore>) {
     const BODY: &str = r#"{"error":"too many connections: the receiver is at its connection cap, retry shortly"}"#;
-    let reply = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
-         connection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    let _ = stream.try_write(reply.as_bytes());
+    let Ok(permit) = refusing.clone().try_acquire_owned() else { return };
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let reply = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
+             connection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
+            BODY.len()
+        );
+        let mut stream = stream;
+        let answer = async {
+            stream.write_all(reply.as_bytes()).await?;
+            stream.shutdown().await?;
+            let mut sink = [0u8; 1024];
+            while stream.read(&mut sink).await? > 0 {}
+            Ok::<_, std::io::Error>(())
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
+        drop(permit);
+    });
 }
 
 /// Raises this process's soft limit on open files to the hard limit, so the connection cap,
