@@ -4,13 +4,16 @@
 //! Most unit tests of shipdeck live here, next to the rules they pin down.
 
 pub mod duration;
+pub mod errors;
 pub mod event;
 pub mod gate;
+pub mod history;
 pub mod lifecycle;
 pub mod model;
 pub mod phase;
 pub mod plan;
 pub mod records;
+pub mod review;
 pub mod schedule;
 pub mod status;
 pub mod text;

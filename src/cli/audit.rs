@@ -2,7 +2,6 @@
 
 use super::{Context, Reported, usage};
 use crate::domain::DeploymentKey;
-use crate::store::Store;
 use std::io::Write;
 
 #[derive(Debug, clap::Subcommand)]
@@ -21,7 +20,7 @@ pub enum Command {
 }
 
 pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
-    let store = Store::open_existing(&ctx.db_path()?)?;
+    let store = ctx.open_log()?;
     match cmd {
         Command::Verify => match store.audit_verify()? {
             Ok(n) => {

@@ -75,7 +75,7 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
         let (db, phase) = (db.clone(), phase.clone());
         let waiter = std::thread::spawn(move || -> anyhow::Result<(Option<WaitOutcome>, Instant)> {
             let deadline = Some(Instant::now() + Duration::from_secs(10));
-            let out = wait_local(&db, key, &phase, deadline, &mut |_| {})?;
+            let out = wait_local(&Store::open_existing(&db)?, key, &phase, deadline, &mut |_| {})?;
             Ok((out, Instant::now()))
         });
         std::thread::sleep(settle(i));
@@ -87,7 +87,7 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
     }
     report("gate wait (log file, data_version poll)", &mut file);
 
-    let rt = super::runtime()?;
+    let rt = crate::runtime::build()?;
     let mut poll = rt.block_on(long_polls(ctx, &db, a.rounds, &phase, &mut store, &plan, &approve))?;
     report("gate wait --server (long-poll over loopback HTTP)", &mut poll);
     Ok(0)

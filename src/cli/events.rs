@@ -2,7 +2,6 @@
 
 use super::{Context, usage};
 use crate::domain::DeploymentKey;
-use crate::store::Store;
 use chrono::Datelike;
 use std::io::Write;
 
@@ -20,7 +19,7 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let key: DeploymentKey = args.key.parse().map_err(|e: crate::domain::BadKey| usage(e.to_string()))?;
-    let store = Store::open_existing(&ctx.db_path()?)?;
+    let store = ctx.open_log()?;
     let events = store.events(key, args.limit)?;
     let tz = ctx.config.timezone;
     let this_year = ctx.clock.now().with_timezone(&tz).year();

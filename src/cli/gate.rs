@@ -8,11 +8,9 @@
 use super::approve::gate_error;
 use super::{Context, Reported, usage};
 use crate::domain::DeploymentKey;
-use crate::domain::gate::Decider;
 use crate::domain::gate::view::{GateView, WaitOutcome};
 use crate::store::Store;
 use std::io::Write;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// How often the local log is checked for another process's commit.
@@ -89,9 +87,9 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
     };
     let deadline = timeout.map(|t| Instant::now() + t);
     let outcome = match &a.server {
-        None => wait_local(&ctx.db_path()?, key, &a.phase, deadline, &mut progress)?,
+        None => wait_local(&ctx.open_log()?, key, &a.phase, deadline, &mut progress)?,
         Some(url) => {
-            super::runtime()?.block_on(wait_server(url, a.token.as_deref(), key, &a.phase, deadline, false))?
+            crate::runtime::build()?.block_on(wait_server(url, a.token.as_deref(), key, &a.phase, deadline, false))?
         }
     };
     let what = format!("{key} {}", a.phase);
@@ -115,26 +113,35 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
 fn progress(view: &GateView) {
     let who: Vec<&str> = view.approvals.iter().map(|a| a.person.as_str()).collect();
     esayln!(
-        "{} {}: {} ({} of {} approvals{}), deployment {}",
-        view.deployment,
-        view.phase,
-        view.state,
-        view.approvals.len(),
-        view.required,
-        if who.is_empty() { String::new() } else { format!(": {}", who.join(", ")) },
-        view.deployment_status
+        "{}",
+        progress_line(
+            &view.deployment.to_string(),
+            &view.phase,
+            view.state.as_str(),
+            &who,
+            u64::from(view.required),
+            view.deployment_status.as_str()
+        )
     );
+}
+
+/// The progress line of `gate wait`, the same against the local log and a receiver.
+fn progress_line(key: &str, phase: &str, state: &str, who: &[&str], required: u64, status: &str) -> String {
+    format!(
+        "{key} {phase}: {state} ({} of {required} approvals{}), deployment {status}",
+        who.len(),
+        if who.is_empty() { String::new() } else { format!(": {}", who.join(", ")) },
+    )
 }
 
 /// Waits on the local log until the gate is decided (`None`: the deadline passed).
 pub fn wait_local(
-    db: &Path,
+    store: &Store,
     key: DeploymentKey,
     phase: &str,
     deadline: Option<Instant>,
     on_change: &mut dyn FnMut(&GateView),
 ) -> anyhow::Result<Option<WaitOutcome>> {
-    let store = Store::open_existing(db)?;
     let mut seen: Option<i64> = None;
     let mut last: Option<GateView> = None;
     loop {
@@ -174,7 +181,13 @@ pub async fn wait_server(
         if left.is_some_and(|l| l.is_zero()) {
             return Ok(None);
         }
-        let wait = left.map_or(Duration::from_secs(LONG_POLL_SECS), |l| l.min(Duration::from_secs(LONG_POLL_SECS)));
+        // The first request answers at once, so the waiter says where the gate stands before
+        // long-polling for a change (the local mode does the same).
+        let wait = if last_state.is_empty() {
+            Duration::ZERO
+        } else {
+            left.map_or(Duration::from_secs(LONG_POLL_SECS), |l| l.min(Duration::from_secs(LONG_POLL_SECS)))
+        };
         let mut req =
             client.get(format!("{base}?wait={:.3}", wait.as_secs_f64())).timeout(wait + Duration::from_secs(10));
         if let Some(t) = token {
@@ -184,7 +197,11 @@ pub async fn wait_server(
             Ok(r) => r,
             Err(e) => {
                 // The receiver may be restarting: try again until the deadline.
-                esayln!("shipdeck: cannot reach {server}: {e}; retrying");
+                if e.is_connect() {
+                    esayln!("shipdeck: nothing listens at {server} (is `shipdeck serve` running?); retrying");
+                } else {
+                    esayln!("shipdeck: cannot reach {server}: {e}; retrying");
+                }
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
@@ -209,12 +226,24 @@ pub async fn wait_server(
             _ => {}
         }
         let state = format!("{} {}", body["state"], body["approvals"]);
-        if state != last_state && !quiet {
+        if state != last_state && quiet {
+            last_state = state;
+        } else if state != last_state {
             let who: Vec<&str> = body["approvals"]
                 .as_array()
                 .map(|a| a.iter().filter_map(|x| x["person"].as_str()).collect())
                 .unwrap_or_default();
-            esayln!("{key} {phase}: {} (approvals: {})", body["state"].as_str().unwrap_or("?"), who.join(", "));
+            esayln!(
+                "{}",
+                progress_line(
+                    &key.to_string(),
+                    phase,
+                    body["state"].as_str().unwrap_or("?"),
+                    &who,
+                    body["required"].as_u64().unwrap_or(0),
+                    body["deployment_status"].as_str().unwrap_or("?")
+                )
+            );
             last_state = state;
         }
     }
@@ -222,7 +251,7 @@ pub async fn wait_server(
 
 fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
     let key = parse_key(&a.key)?;
-    let store = Store::open_existing(&ctx.db_path()?)?;
+    let store = ctx.open_log()?;
     let view = store.gate(key, &a.phase).map_err(|e| gate_error(e, "gate show", ctx.config.timezone))?;
     let mut out = std::io::stdout().lock();
     if a.json {
@@ -260,15 +289,9 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
 }
 
 fn inbox(ctx: &Context, json: bool) -> anyhow::Result<i32> {
-    let name = ctx.operator();
-    let roles = ctx.config.person(&name).map(|p| p.roles.clone()).unwrap_or_default();
-    let store = Store::open_existing(&ctx.db_path()?)?;
-    let items = store.inbox(
-        Decider { name: &name, roles: &roles },
-        &ctx.config.windows,
-        &ctx.config.freezes,
-        ctx.clock.now(),
-    )?;
+    let operator = crate::decide::Operator::resolve(&ctx.config);
+    let store = ctx.open_log()?;
+    let items = store.inbox(operator.decider(), &ctx.config.windows, &ctx.config.freezes, ctx.clock.now())?;
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &items)?;

@@ -2,7 +2,7 @@
 
 use super::{Context, usage};
 use crate::domain::DeploymentStatus;
-use crate::store::{ListFilter, Store};
+use crate::store::ListFilter;
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
@@ -21,7 +21,7 @@ pub struct Args {
 pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let statuses =
         args.status.iter().map(|s| s.parse::<DeploymentStatus>().map_err(usage)).collect::<anyhow::Result<Vec<_>>>()?;
-    let store = Store::open_existing(&ctx.db_path()?)?;
+    let store = ctx.open_log()?;
     let list = store.list(&ListFilter { statuses, limit: args.limit })?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {

@@ -35,7 +35,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
             limits.max_connections = room;
         }
     }
-    super::runtime()?.block_on(async move {
+    crate::runtime::build()?.block_on(async move {
         let receiver = Receiver::bind_with(&listen, opts, limits).await?;
         let addr = receiver.local_addr()?;
         eprintln!(

@@ -3,7 +3,6 @@
 use super::{Context, usage};
 use crate::domain::DeploymentKey;
 use crate::domain::records::DeploymentDetail;
-use crate::store::Store;
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
@@ -17,7 +16,7 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let key: DeploymentKey = args.key.parse().map_err(|e: crate::domain::BadKey| usage(e.to_string()))?;
-    let store = Store::open_existing(&ctx.db_path()?)?;
+    let store = ctx.open_log()?;
     let detail = store.detail(key, true)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {

@@ -34,7 +34,7 @@ pub struct DeploymentSummary {
     pub last_event_seq: i64,
 }
 
-fn key_text<S: serde::Serializer>(k: &DeploymentKey, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn key_text<S: serde::Serializer>(k: &DeploymentKey, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(k)
 }
 
