@@ -368,3 +368,34 @@ fn data_is_kept_as_written_a_bom_is_skipped_and_an_array_is_not_an_event() {
     let out = env.run(&["events", &key, "--json"]);
     assert!(out.ok().contains(&format!(r#""data":{data}"#)), "{}", out.stdout);
 }
+
+#[test]
+fn health_says_failing_while_commits_fail_and_ok_after() {
+    let env = Env::new();
+    let key = env.plan("big-bang", 2);
+    let server = env.serve();
+    let fresh = server.get("/v1/health");
+    assert_eq!((fresh.status, fresh.json()["status"].as_str()), (200, Some("ok")), "{}", fresh.body);
+    assert!(fresh.json()["last_commit"].is_null());
+    // Every write of an event now fails, as on a full disk.
+    let db = rusqlite::Connection::open(&env.db).expect("opens");
+    db.execute_batch(
+        "CREATE TRIGGER broken BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END;",
+    )
+    .expect("trigger");
+    let post = server.post("/v1/events", support::event("a", &key, "web-01", "install", "info").as_bytes());
+    assert_eq!(post.status, 503, "{}", post.body);
+    let failing = server.get("/v1/health");
+    assert_eq!(failing.status, 503, "{}", failing.body);
+    let json = failing.json();
+    assert_eq!(json["status"], "failing");
+    assert!(json["last_error"]["error"].as_str().expect("error").contains("simulated write failure"), "{json}");
+    assert!(json["last_error"]["at"].is_string() && json["last_commit"].is_null(), "{json}");
+
+    db.execute_batch("DROP TRIGGER broken;").expect("drop");
+    let post = server.post("/v1/events", support::event("a", &key, "web-01", "install", "info").as_bytes());
+    assert_eq!(post.status, 200, "{}", post.body);
+    let healthy = server.get("/v1/health");
+    assert_eq!(healthy.status, 200, "{}", healthy.body);
+    assert!(healthy.json()["last_error"].is_null() && healthy.json()["last_commit"].is_string(), "{}", healthy.body);
+}
