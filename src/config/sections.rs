@@ -42,7 +42,7 @@ impl Default for ReceiverConfig {
             body_timeout: TimeDelta::seconds(30),
             idle_timeout: TimeDelta::seconds(60),
             max_connections: 4096,
-            clock_skew: TimeDelta::minutes(5),
+            clock_skew: crate::domain::event::DEFAULT_CLOCK_SKEW,
         }
     }
 }
