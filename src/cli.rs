@@ -3,6 +3,25 @@
 //! Exit codes are a contract (DESIGN.md): 0 success, 1 a failure the command reports, 2 a usage
 //! or input error. Each subcommand lives in its own file as `run(ctx, args)`.
 
+/// Writes one line of human-readable output through [`crate::domain::text::sanitize`], so text
+/// from agents, the log or the config can never drive the terminal. JSON output does not use it.
+macro_rules! outln {
+    ($out:expr) => { writeln!($out) };
+    ($out:expr, $($arg:tt)*) => {
+        writeln!($out, "{}", $crate::domain::text::sanitize(&format!($($arg)*)))
+    };
+}
+
+/// [`outln!`] to stdout.
+macro_rules! sayln {
+    ($($arg:tt)*) => { println!("{}", $crate::domain::text::sanitize(&format!($($arg)*))) };
+}
+
+/// [`outln!`] to stderr.
+macro_rules! esayln {
+    ($($arg:tt)*) => { eprintln!("{}", $crate::domain::text::sanitize(&format!($($arg)*))) };
+}
+
 mod approve;
 mod audit;
 mod bench;
@@ -28,7 +47,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Parser)]
 #[command(name = "shipdeck", version, about, propagate_version = true)]
 pub struct Cli {
-    /// The deployment log (SQLite file) [default: from config, else ~/.local/share/shipdeck/shipdeck.db]
+    /// The deployment log (SQLite file) [default: from config, else ~/.local/share/shipdeck/shipdeck.db; demo: a new temporary folder]
     #[arg(long, global = true, env = "SHIPDECK_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// The config file [default: ~/.config/shipdeck/shipdeck.toml when present, else built-in]
@@ -75,9 +94,9 @@ pub enum Command {
     /// Run a failed phase again
     Retry(approve::RecoverArgs),
     /// Stop a deployment whose phase failed
-    Abort(approve::RecoverArgs),
+    Abort(approve::StopArgs),
     /// Roll back a deployment whose phase failed
-    Rollback(approve::RecoverArgs),
+    Rollback(approve::StopArgs),
     /// Wait for, show or list gates
     #[command(subcommand)]
     Gate(gate::Command),
@@ -149,49 +168,11 @@ impl Context {
         })
     }
 
-    /// The operator's name: SHIPDECK_OPERATOR, else the config's operator, else the OS login.
+    /// The operator's name (see [`crate::decide::identity`]).
     #[must_use]
     pub fn operator(&self) -> String {
-        operator_for(&self.config)
+        crate::decide::identity::operator_name(&self.config)
     }
-}
-
-/// The operator under a config: SHIPDECK_OPERATOR, else its operator, else the OS login
-/// matched to a person's `login` (else the login itself).
-#[must_use]
-pub fn operator_for(config: &Config) -> String {
-    std::env::var("SHIPDECK_OPERATOR")
-        .ok()
-        .filter(|o| !o.is_empty())
-        .or_else(|| config.operator.clone())
-        .or_else(|| {
-            let login = os_user();
-            config.people.iter().find(|p| p.login.as_deref() == Some(login.as_str())).map(|p| p.name.clone())
-        })
-        .unwrap_or_else(os_user)
-}
-
-/// The OS account running this process.
-#[must_use]
-pub fn os_user() -> String {
-    ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
-        .or_else(account_of_process)
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// The account name of this process's user id, from the system's user database (services and
-/// cron jobs often run without USER set).
-fn account_of_process() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.to_owned();
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|l| {
-        let mut fields = l.split(':');
-        let name = fields.next()?;
-        (fields.nth(1)? == uid).then(|| name.to_owned())
-    })
 }
 
 /// An error in what the user asked for (exit code 2).
@@ -235,8 +216,8 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Approve(a)) => approve::approve(&ctx, &a),
         Some(Command::Reject(a)) => approve::reject(&ctx, &a),
         Some(Command::Retry(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Retry, &a),
-        Some(Command::Abort(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Abort, &a),
-        Some(Command::Rollback(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Rollback, &a),
+        Some(Command::Abort(a)) => approve::stop(&ctx, crate::domain::gate::Decision::Abort, &a),
+        Some(Command::Rollback(a)) => approve::stop(&ctx, crate::domain::gate::Decision::Rollback, &a),
         Some(Command::Gate(c)) => gate::run(&ctx, &c),
         Some(Command::Audit(c)) => audit::run(&ctx, &c),
         Some(Command::Config(_)) => unreachable!("handled above"),
@@ -250,10 +231,9 @@ fn dashboard(ctx: &Context, args: &TuiArgs) -> anyhow::Result<i32> {
         clock: ctx.clock.clone(),
         read_only: ctx.read_only,
         receiver: args.receiver.clone(),
-        operator: ctx.operator(),
-        os_user: os_user(),
+        operator: crate::decide::Operator::resolve(&ctx.config),
     };
-    runtime()?.block_on(crate::tui::run(opts))?;
+    crate::runtime::build()?.block_on(crate::tui::run(opts))?;
     Ok(0)
 }
 
@@ -261,7 +241,10 @@ fn dashboard(ctx: &Context, args: &TuiArgs) -> anyhow::Result<i32> {
 #[must_use]
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     use crate::store::StoreError;
-    if err.downcast_ref::<UsageError>().is_some() || err.downcast_ref::<crate::config::ConfigError>().is_some() {
+    if err.downcast_ref::<UsageError>().is_some()
+        || err.downcast_ref::<crate::config::ConfigError>().is_some()
+        || err.downcast_ref::<crate::demo::LogExists>().is_some()
+    {
         return 2;
     }
     match err.downcast_ref::<StoreError>() {
@@ -281,11 +264,6 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain()
         .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
-}
-
-/// Builds a tokio runtime for commands that need one.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
 /// Reads a file argument, or stdin for `-`.

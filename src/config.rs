@@ -9,7 +9,7 @@ mod locate;
 mod sections;
 mod team;
 
-pub use sections::{DashboardConfig, Person, ReceiverConfig, Stakeholder};
+pub use sections::{DashboardConfig, Environment, Person, ReceiverConfig, Stakeholder};
 
 use crate::domain::DeploymentModel;
 use crate::domain::schedule::{ChangeWindow, Freeze};
@@ -31,6 +31,8 @@ pub struct Config {
     pub db: Option<PathBuf>,
     pub receiver: ReceiverConfig,
     pub dashboard: DashboardConfig,
+    /// Where deployments may go; nothing else may be named.
+    pub environments: Vec<Environment>,
     pub people: Vec<Person>,
     pub stakeholders: Vec<Stakeholder>,
     pub models: BTreeMap<String, DeploymentModel>,
@@ -97,6 +99,27 @@ impl Config {
     #[must_use]
     pub fn person(&self, name: &str) -> Option<&Person> {
         self.people.iter().find(|p| p.name == name)
+    }
+
+    /// The declared environment with this name, or an error listing the declared ones.
+    pub fn environment(&self, name: &str) -> Result<&Environment, String> {
+        self.environments
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| sections::unknown_environment(name, &self.environments))
+    }
+
+    /// The model to deploy into `environment` with: both declared, and the model meant for it.
+    pub fn model_for(&self, name: &str, environment: &str) -> Result<&DeploymentModel, String> {
+        self.environment(environment)?;
+        let model = self.model(name)?;
+        if !model.environments.is_empty() && !model.environments.iter().any(|e| e == environment) {
+            return Err(format!(
+                "model \"{name}\" is for {} only, not \"{environment}\"",
+                model.environments.join(", ")
+            ));
+        }
+        Ok(model)
     }
 
     /// The model with this name, or an error listing the ones that exist.

@@ -33,7 +33,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Errors of the log.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("no deployment log at {0} (plan a deployment or run `shipdeck demo` to create one, or pass --db)")]
+    #[error("no deployment log at {0} (`shipdeck plan` creates it; pass --db or set SHIPDECK_DB to use another file)")]
     Missing(PathBuf),
     #[error("cannot open the deployment log {path}: {source}")]
     Open { path: PathBuf, source: rusqlite::Error },

@@ -54,3 +54,13 @@ fn the_headless_demo_runs_every_live_rollout_to_the_end_through_the_real_receive
     assert!(approvals.iter().all(|r| r["person"] != "sam"), "the requester never approves their own: {audit:?}");
     assert_eq!(env.run(&["audit", "verify"]).code, 0);
 }
+
+#[test]
+fn the_demo_refuses_to_write_over_an_existing_file_with_exit_2() {
+    let env = Env::new();
+    std::fs::write(&env.db, b"precious").expect("writes");
+    let run = env.run(&["demo", "--headless", "--history", "1"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("\"{}\" already exists", env.db.display())), "{}", run.stderr);
+    assert_eq!(std::fs::read(&env.db).expect("reads"), b"precious");
+}

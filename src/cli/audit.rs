@@ -24,7 +24,7 @@ pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
     match cmd {
         Command::Verify => match store.audit_verify()? {
             Ok(n) => {
-                println!("audit trail intact: {n} record(s)");
+                sayln!("audit trail intact: {n} record(s)");
                 Ok(0)
             }
             Err(problem) => Err(Reported(problem.to_string()).into()),
@@ -57,7 +57,7 @@ pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
                 .flatten()
                 .collect::<Vec<_>>()
                 .join("; ");
-                writeln!(
+                outln!(
                     out,
                     "{:>4}  {}  {} {:<10} {:<8} {}{role}{os}  {text}  {}",
                     r.id,

@@ -80,7 +80,7 @@ fn ingest(ctx: &Context, a: &IngestArgs) -> anyhow::Result<i32> {
 
     // The receiver and the agents share this process (and its two cores, on the CI machine).
     reset_peak_rss();
-    let rt = super::runtime()?;
+    let rt = crate::runtime::build()?;
     let (accepted, elapsed) = rt.block_on(post_all(ctx, &db, live, a))?;
     let peak = peak_rss_kib();
     let e2e = accepted as f64 / elapsed.as_secs_f64();

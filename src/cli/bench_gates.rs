@@ -87,7 +87,7 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
     }
     report("gate wait (log file, data_version poll)", &mut file);
 
-    let rt = super::runtime()?;
+    let rt = crate::runtime::build()?;
     let mut poll = rt.block_on(long_polls(ctx, &db, a.rounds, &phase, &mut store, &plan, &approve))?;
     report("gate wait --server (long-poll over loopback HTTP)", &mut poll);
     Ok(0)

@@ -58,7 +58,7 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
         seen
     });
 
-    let (posted, elapsed) = super::runtime()?.block_on(load(ctx, &db, live, a))?;
+    let (posted, elapsed) = crate::runtime::build()?.block_on(load(ctx, &db, live, a))?;
     drop(req_tx);
     follower.join().map_err(|_| anyhow::anyhow!("the loader thread panicked"))?;
     let seen = seen.join().map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;

@@ -28,14 +28,20 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         serde_json::to_writer_pretty(&mut out, &list)?;
         writeln!(out)?;
     } else {
-        writeln!(
+        outln!(
             out,
             "{:<9} {:<32} {:<12} {:<10} {:<18} {:>11} {:>6}",
-            "KEY", "RELEASE", "ENV", "MODEL", "STATUS", "DONE", "FAILED"
+            "KEY",
+            "RELEASE",
+            "ENV",
+            "MODEL",
+            "STATUS",
+            "DONE",
+            "FAILED"
         )?;
         for d in &list {
             let release = format!("{}@{}", d.release, d.version);
-            writeln!(
+            outln!(
                 out,
                 "{:<9} {:<32} {:<12} {:<10} {:<18} {:>11} {:>6}",
                 d.key.to_string(),

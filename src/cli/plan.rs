@@ -11,7 +11,7 @@ pub struct Args {
     /// What to deploy, as NAME@VERSION
     #[arg(long, value_name = "NAME@VERSION")]
     release: String,
-    /// The environment to deploy into (e.g. production)
+    /// The environment to deploy into, as declared in [[environments]] (e.g. production)
     #[arg(long, value_name = "ENV")]
     env: String,
     /// The deployment model from the config (e.g. phased)
@@ -32,10 +32,20 @@ pub struct Args {
 }
 
 /// Target names from a file (one per line, `#` comments) or a comma-separated list.
+///
+/// A value that looks like a path (it contains `/`, ends in `.txt`, `.csv` or `.toml`, or names
+/// a folder) but is not a readable file is an error naming it: planning one host called
+/// `hosts.txt` would skip every control meant for the real fleet.
 pub fn read_targets(arg: &str) -> anyhow::Result<Vec<String>> {
     let path = Path::new(arg);
     let text = if !arg.contains(',') && path.is_file() {
         std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read targets file \"{arg}\": {e}")))?
+    } else if !arg.contains(',') && path.is_dir() {
+        return Err(usage(format!("--targets \"{arg}\" is a folder, not a file of host names")));
+    } else if !arg.contains(',') && looks_like_path(arg) {
+        return Err(usage(format!(
+            "--targets \"{arg}\" looks like a file but there is no such file (give a file of host names or a comma-separated list)"
+        )));
     } else {
         arg.replace(',', "\n")
     };
@@ -47,9 +57,15 @@ pub fn read_targets(arg: &str) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
+/// Whether a `--targets` value is meant as a file name rather than a host name.
+fn looks_like_path(arg: &str) -> bool {
+    let lower = arg.to_ascii_lowercase();
+    arg.contains('/') || [".txt", ".csv", ".toml"].iter().any(|ext| lower.ends_with(ext))
+}
+
 pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let release: ReleaseRef = args.release.parse().map_err(|e: crate::domain::BadRelease| usage(e.to_string()))?;
-    let model = ctx.config.model(&args.model).map_err(usage)?;
+    let model = ctx.config.model_for(&args.model, &args.env).map_err(usage)?;
     let now = ctx.clock.now();
     let planned_start = match &args.start {
         None => now,
@@ -75,15 +91,11 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     };
     let (key, phases) = store.plan(&req)?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{key}")?;
-    writeln!(
-        out,
-        "planned {} to {} with model {} ({})",
-        req.release, req.environment, req.model_name, model.technique
-    )?;
+    outln!(out, "{key}")?;
+    outln!(out, "planned {} to {} with model {} ({})", req.release, req.environment, req.model_name, model.technique)?;
     for (i, p) in phases.iter().enumerate() {
         let gate = p.gate.as_ref().map_or(String::new(), |g| format!(", gate: {} approval(s)", g.approvals));
-        writeln!(
+        outln!(
             out,
             "  {}. {:<12} {:>6} targets, failure budget {}{gate}",
             i + 1,

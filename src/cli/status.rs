@@ -32,8 +32,8 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
 fn print_detail(out: &mut impl Write, d: &DeploymentDetail, tz: chrono_tz::Tz) -> std::io::Result<()> {
     let s = &d.summary;
     let when = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string();
-    writeln!(out, "{}  {}@{} -> {}  [{}]", s.key, s.release, s.version, s.environment, s.status)?;
-    writeln!(
+    outln!(out, "{}  {}@{} -> {}  [{}]", s.key, s.release, s.version, s.environment, s.status)?;
+    outln!(
         out,
         "model {} ({}), requested by {}{}, planned {}",
         s.model,
@@ -42,10 +42,10 @@ fn print_detail(out: &mut impl Write, d: &DeploymentDetail, tz: chrono_tz::Tz) -
         s.change_ref.as_ref().map_or(String::new(), |c| format!(", change {c}")),
         when(s.planned_at)
     )?;
-    writeln!(out, "targets {}: {} done, {} failed, {} running", s.targets, s.succeeded, s.failed, s.running)?;
+    outln!(out, "targets {}: {} done, {} failed, {} running", s.targets, s.succeeded, s.failed, s.running)?;
     for p in &d.phases {
         writeln!(out)?;
-        writeln!(
+        outln!(
             out,
             "phase {}. {} [{}]  done {}  failed {}  running {}  pending {}  budget left {} of {}{}",
             p.index + 1,
@@ -67,7 +67,7 @@ fn print_detail(out: &mut impl Write, d: &DeploymentDetail, tz: chrono_tz::Tz) -
             let note =
                 t.last_error.as_deref().filter(|_| t.status == crate::domain::TargetStatus::Failed).unwrap_or("");
             let line = format!("    {:<24} {:<10} {:<22} {}", t.name, t.status, last, first_line(note));
-            writeln!(out, "{}", line.trim_end())?;
+            outln!(out, "{}", line.trim_end())?;
         }
     }
     Ok(())

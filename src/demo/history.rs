@@ -77,7 +77,7 @@ pub fn seed(
         } else {
             ("staging", usize::try_from(rng.range(3, 7)).unwrap_or(4), "big-bang")
         };
-        let Ok(model) = config.model(model_name) else { continue };
+        let Ok(model) = config.model_for(model_name, env) else { continue };
         let start = now - Duration::seconds(ago);
         let version = format!("{}.{}.{}", 1 + versions[si] / 40, versions[si] / 8 % 5, versions[si] % 8);
         let targets: Vec<String> = (1..=hosts).map(|i| format!("{}-{}-{i:02}", service.prefix, &env[..3])).collect();

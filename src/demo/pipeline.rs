@@ -6,9 +6,10 @@
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::decide::{Ask, Operator, Rules, decide};
 use crate::domain::gate::{Decision, GateState};
 use crate::domain::{DeploymentKey, PhaseStatus, TargetStatus};
-use crate::store::{DecisionRequest, GateError, Store};
+use crate::store::{GateError, Store};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -78,27 +79,23 @@ pub struct ColleagueDecision<'a> {
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
-/// Records the decision as the first configured person whose decision the policy accepts;
-/// `false` when it refuses everyone (a time rule: try again later) or the log failed.
+/// Records the decision as the first configured person whose decision the policy accepts,
+/// through the same [`decide`] as the CLI and the dashboard; `false` when it refuses everyone
+/// (a time rule: try again later) or the log failed.
 pub fn decide_as_colleague(store: &mut Store, config: &Config, d: &ColleagueDecision<'_>) -> bool {
-    let reason = (d.decision == Decision::Reject).then_some(d.comment);
+    let rules = Rules::from_config(config);
+    let ask = Ask {
+        key: d.key,
+        phase: d.phase.to_owned(),
+        decision: d.decision,
+        comment: Some(d.comment.to_owned()),
+        reason: (d.decision == Decision::Reject).then(|| d.comment.to_owned()),
+    };
     for person in config.people.iter().filter(|p| p.name != d.not_by) {
-        let req = DecisionRequest {
-            key: d.key,
-            phase: d.phase,
-            decision: d.decision,
-            person: &person.name,
-            roles: &person.roles,
-            os_user: "shipdeck-demo",
-            comment: Some(d.comment),
-            reason,
-            windows: &config.windows,
-            freezes: &config.freezes,
-            now: d.now,
-        };
-        match store.decide(&req) {
+        let colleague = Operator::named(config, &person.name, "shipdeck-demo");
+        match decide(store, &rules, &colleague, &ask, d.now) {
             Ok(_) => return true,
-            Err(GateError::Refused(_)) => {}
+            Err(e) if e.is_refusal() => {}
             Err(_) => return false,
         }
     }

@@ -49,6 +49,9 @@ pub struct DeploymentModel {
     /// What the model is for, shown when planning.
     #[serde(default)]
     pub description: String,
+    /// Environments it may be used in; empty means any declared one.
+    #[serde(default)]
+    pub environments: Vec<String>,
     /// Lifecycle steps every target goes through, in order (e.g. download, install, verify).
     pub steps: Vec<String>,
     pub phases: Vec<PhaseSpec>,

@@ -78,6 +78,7 @@ mod tests {
         DeploymentModel {
             technique: Technique::Phased,
             description: String::new(),
+            environments: Vec::new(),
             steps: vec!["install".into()],
             phases: shares
                 .iter()

@@ -79,7 +79,10 @@ impl FromStr for DeploymentStatus {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| format!("unknown deployment status \"{s}\""))
+        Self::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| {
+            let known: Vec<&str> = Self::ALL.iter().map(|t| t.as_str()).collect();
+            format!("unknown deployment status \"{s}\" (one of {})", known.join(", "))
+        })
     }
 }
 

@@ -121,7 +121,17 @@ pub(super) async fn get_gate(
         return axum::Json(first.document()).into_response();
     };
     let deadline = tokio::time::Instant::now() + wait;
-    while let Ok(Ok(())) = tokio::time::timeout_at(deadline, changes.changed()).await {
+    let mut stopping = state.stopping.clone();
+    // On shutdown a held long-poll is answered with the state as it is, not left hanging.
+    loop {
+        let changed = tokio::select! {
+            biased;
+            _ = stopping.wait_for(|s| *s) => break,
+            c = tokio::time::timeout_at(deadline, changes.changed()) => c,
+        };
+        if !matches!(changed, Ok(Ok(()))) {
+            break;
+        }
         match read(&state, key, &phase).await {
             Ok(v) if v != first => return axum::Json(v.document()).into_response(),
             Ok(_) => {}
