@@ -3,20 +3,41 @@
 //! Exit codes are a contract (DESIGN.md): 0 success, 1 a failure the command reports, 2 a usage
 //! or input error. Each subcommand lives in its own file as `run(ctx, args)`.
 
+/// Writes one line of human-readable output through [`crate::domain::text::sanitize`], so text
+/// from agents, the log or the config can never drive the terminal. JSON output does not use it.
+macro_rules! outln {
+    ($out:expr) => { writeln!($out) };
+    ($out:expr, $($arg:tt)*) => {
+        writeln!($out, "{}", $crate::domain::text::sanitize(&format!($($arg)*)))
+    };
+}
+
+/// [`outln!`] to stdout.
+macro_rules! sayln {
+    ($($arg:tt)*) => { println!("{}", $crate::domain::text::sanitize(&format!($($arg)*))) };
+}
+
+/// [`outln!`] to stderr.
+macro_rules! esayln {
+    ($($arg:tt)*) => { eprintln!("{}", $crate::domain::text::sanitize(&format!($($arg)*))) };
+}
+
 mod approve;
 mod audit;
 mod bench;
-mod bench_gates;
-mod bench_latency;
 mod check;
 mod config_cmd;
+mod conformance;
 mod demo;
 mod emit;
 mod events;
-mod gate;
+pub mod gate;
+mod history;
 mod ingest;
 mod list;
 mod plan;
+mod report;
+mod review;
 mod serve;
 mod status;
 
@@ -29,12 +50,16 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Parser)]
 #[command(name = "shipdeck", version, about, propagate_version = true)]
 pub struct Cli {
-    /// The deployment log (SQLite file) [default: from config, else ~/.local/share/shipdeck/shipdeck.db]
+    /// The deployment log (SQLite file) [default: from config, else ~/.local/share/shipdeck/shipdeck.db; demo: a new temporary folder]
     #[arg(long, global = true, env = "SHIPDECK_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// The config file [default: ~/.config/shipdeck/shipdeck.toml when present, else built-in]
     #[arg(long, global = true, env = "SHIPDECK_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Open the log read-only (at the SQLite level): the dashboard hides every action that
+    /// writes, commands that write refuse, a log that needs a migration is reported
+    #[arg(long, global = true)]
+    pub read_only: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -62,9 +87,8 @@ pub enum Command {
     Tui(TuiArgs),
     /// A seeded log, the real receiver and simulated agents, on the dashboard
     Demo(demo::Args),
-    /// Measure shipdeck on this machine
-    #[command(subcommand)]
-    Bench(bench::Command),
+    /// Measure shipdeck on this machine (runs `shipdeck-bench`, built with --features bench)
+    Bench(bench::Args),
     /// Approve a phase's gate
     Approve(approve::ApproveArgs),
     /// Reject a phase's gate (halts the deployment)
@@ -72,25 +96,62 @@ pub enum Command {
     /// Run a failed phase again
     Retry(approve::RecoverArgs),
     /// Stop a deployment whose phase failed
-    Abort(approve::RecoverArgs),
+    Abort(approve::StopArgs),
     /// Roll back a deployment whose phase failed
-    Rollback(approve::RecoverArgs),
+    Rollback(approve::StopArgs),
     /// Wait for, show or list gates
     #[command(subcommand)]
     Gate(gate::Command),
     /// Tick a checklist item of a deployment (a recorded decision)
     Check(check::Args),
+    /// List conformance flags: what agents did that was not authorised
+    Conformance(conformance::Args),
     /// Verify or list the audit trail of decisions
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Finished deployments, newest first, with filters
+    History(history::Args),
+    /// Write a failure review, list reviews owed and open actions, mark actions done
+    Review(review::Args),
+    /// The post-deployment report of a deployment, for the change record
+    Report(report::Args),
+}
+
+impl Command {
+    /// The name of a command that writes to the log (refused under `--read-only`).
+    fn writes(&self) -> Option<&'static str> {
+        match self {
+            Self::Plan(_) => Some("plan"),
+            Self::Serve(_) => Some("serve"),
+            Self::Ingest(_) => Some("ingest"),
+            Self::Demo(_) => Some("demo"),
+            Self::Approve(_) => Some("approve"),
+            Self::Reject(_) => Some("reject"),
+            Self::Retry(_) => Some("retry"),
+            Self::Abort(_) => Some("abort"),
+            Self::Rollback(_) => Some("rollback"),
+            Self::Review(a) if a.writes() => Some("review"),
+            Self::Check(_) => Some("check"),
+            Self::Status(_)
+            | Self::Events(_)
+            | Self::List(_)
+            | Self::Emit(_)
+            | Self::Config(_)
+            | Self::Tui(_)
+            | Self::Bench(_)
+            | Self::Gate(_)
+            | Self::Audit(_)
+            | Self::History(_)
+            | Self::Review(_)
+            | Self::Report(_)
+            | Self::Conformance(_) => None,
+        }
+    }
 }
 
 /// Options of the dashboard.
 #[derive(Debug, Default, clap::Args)]
 pub struct TuiArgs {
-    /// Hide every action that writes to the log
-    #[arg(long)]
-    pub read_only: bool,
     /// Show this receiver address in the header
     #[arg(long, value_name = "ADDR")]
     pub receiver: Option<String>,
@@ -101,6 +162,8 @@ pub struct Context {
     pub config: Config,
     db_flag: Option<PathBuf>,
     pub clock: SharedClock,
+    /// `--read-only`: the log is opened read-only and commands that write refuse.
+    pub read_only: bool,
 }
 
 impl Context {
@@ -113,49 +176,21 @@ impl Context {
             .ok_or_else(|| usage("cannot tell where the deployment log is: pass --db PATH or set SHIPDECK_DB"))
     }
 
-    /// The operator's name: SHIPDECK_OPERATOR, else the config's operator, else the OS login.
+    /// Opens the existing log for reading: read-only at the SQLite level under `--read-only`.
+    pub fn open_log(&self) -> anyhow::Result<crate::store::Store> {
+        let path = self.db_path()?;
+        Ok(if self.read_only {
+            crate::store::Store::open_read_only(&path)?
+        } else {
+            crate::store::Store::open_existing(&path)?
+        })
+    }
+
+    /// The operator's name (see [`crate::decide::identity`]).
     #[must_use]
     pub fn operator(&self) -> String {
-        operator_for(&self.config)
+        crate::decide::identity::operator_name(&self.config)
     }
-}
-
-/// The operator under a config: SHIPDECK_OPERATOR, else its operator, else the OS login
-/// matched to a person's `login` (else the login itself).
-#[must_use]
-pub fn operator_for(config: &Config) -> String {
-    std::env::var("SHIPDECK_OPERATOR")
-        .ok()
-        .filter(|o| !o.is_empty())
-        .or_else(|| config.operator.clone())
-        .or_else(|| {
-            let login = os_user();
-            config.people.iter().find(|p| p.login.as_deref() == Some(login.as_str())).map(|p| p.name.clone())
-        })
-        .unwrap_or_else(os_user)
-}
-
-/// The OS account running this process.
-#[must_use]
-pub fn os_user() -> String {
-    ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
-        .or_else(account_of_process)
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// The account name of this process's user id, from the system's user database (services and
-/// cron jobs often run without USER set).
-fn account_of_process() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.to_owned();
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|l| {
-        let mut fields = l.split(':');
-        let name = fields.next()?;
-        (fields.nth(1)? == uid).then(|| name.to_owned())
-    })
 }
 
 /// An error in what the user asked for (exit code 2).
@@ -164,8 +199,8 @@ fn account_of_process() -> Option<String> {
 pub struct UsageError(pub String);
 
 /// A usage or input error, as an `anyhow::Error`.
-pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    UsageError(message.into()).into()
+pub fn usage(message: impl std::fmt::Display) -> anyhow::Error {
+    UsageError(message.to_string()).into()
 }
 
 /// A failure the command reports (exit code 1) after printing what it has to say.
@@ -180,7 +215,10 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         return config_cmd::run(cmd, cli.config.as_deref());
     }
     let config = Config::load(cli.config.as_deref()).map_err(|e| usage(e.to_string()))?;
-    let ctx = Context { config, db_flag: cli.db, clock };
+    if let Some(name) = cli.command.as_ref().and_then(Command::writes).filter(|_| cli.read_only) {
+        return Err(usage(format!("`{name}` writes to the deployment log, and --read-only was given")));
+    }
+    let ctx = Context { config, db_flag: cli.db, clock, read_only: cli.read_only };
     match cli.command {
         None => dashboard(&ctx, &TuiArgs::default()),
         Some(Command::Tui(a)) => dashboard(&ctx, &a),
@@ -192,15 +230,19 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Serve(a)) => serve::run(&ctx, &a),
         Some(Command::Emit(a)) => emit::run(&ctx, &a),
         Some(Command::Ingest(a)) => ingest::run(&ctx, &a),
-        Some(Command::Bench(c)) => bench::run(&ctx, &c),
+        Some(Command::Bench(a)) => bench::run(&a),
         Some(Command::Approve(a)) => approve::approve(&ctx, &a),
         Some(Command::Reject(a)) => approve::reject(&ctx, &a),
         Some(Command::Retry(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Retry, &a),
-        Some(Command::Abort(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Abort, &a),
-        Some(Command::Rollback(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Rollback, &a),
+        Some(Command::Abort(a)) => approve::stop(&ctx, crate::domain::gate::Decision::Abort, &a),
+        Some(Command::Rollback(a)) => approve::stop(&ctx, crate::domain::gate::Decision::Rollback, &a),
         Some(Command::Gate(c)) => gate::run(&ctx, &c),
         Some(Command::Audit(c)) => audit::run(&ctx, &c),
         Some(Command::Check(a)) => check::run(&ctx, &a),
+        Some(Command::Conformance(a)) => conformance::run(&ctx, &a),
+        Some(Command::History(a)) => history::run(&ctx, &a),
+        Some(Command::Review(a)) => review::run(&ctx, &a),
+        Some(Command::Report(a)) => report::run(&ctx, &a),
         Some(Command::Config(_)) => unreachable!("handled above"),
     }
 }
@@ -210,12 +252,11 @@ fn dashboard(ctx: &Context, args: &TuiArgs) -> anyhow::Result<i32> {
         db: ctx.db_path()?,
         config: ctx.config.clone(),
         clock: ctx.clock.clone(),
-        read_only: args.read_only,
+        read_only: ctx.read_only,
         receiver: args.receiver.clone(),
-        operator: ctx.operator(),
-        os_user: os_user(),
+        operator: crate::decide::Operator::resolve(&ctx.config),
     };
-    runtime()?.block_on(crate::tui::run(opts))?;
+    crate::runtime::build()?.block_on(crate::tui::run(opts))?;
     Ok(0)
 }
 
@@ -223,12 +264,20 @@ fn dashboard(ctx: &Context, args: &TuiArgs) -> anyhow::Result<i32> {
 #[must_use]
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     use crate::store::StoreError;
-    if err.downcast_ref::<UsageError>().is_some() || err.downcast_ref::<crate::config::ConfigError>().is_some() {
+    if err.downcast_ref::<UsageError>().is_some()
+        || err.downcast_ref::<crate::config::ConfigError>().is_some()
+        || err.downcast_ref::<crate::demo::LogExists>().is_some()
+    {
         return 2;
     }
     match err.downcast_ref::<StoreError>() {
         Some(
-            StoreError::Missing(_) | StoreError::UnknownDeployment(_) | StoreError::Plan(_) | StoreError::TooNew { .. },
+            StoreError::Missing(_)
+            | StoreError::UnknownDeployment(_)
+            | StoreError::UnknownAction { .. }
+            | StoreError::Plan(_)
+            | StoreError::TooNew { .. }
+            | StoreError::NeedsMigration { .. },
         ) => 2,
         _ => 1,
     }
@@ -239,11 +288,6 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain()
         .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
-}
-
-/// Builds a tokio runtime for commands that need one.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
 /// Reads a file argument, or stdin for `-`.

@@ -12,6 +12,7 @@ pub mod rng;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::decide::Operator;
 use crate::domain::records::DeploymentSummary;
 use crate::domain::{DeploymentKey, ReleaseRef};
 use crate::server::{Receiver, ServerOptions};
@@ -39,6 +40,11 @@ pub struct DemoOptions {
     pub clock: SharedClock,
 }
 
+/// The demo writes a new log and refuses to touch an existing file.
+#[derive(Debug, thiserror::Error)]
+#[error("\"{}\" already exists; the demo writes a new log (pass another --db, or none for a temporary one)", .0.display())]
+pub struct LogExists(pub PathBuf);
+
 /// The live deployments of a demo.
 struct Live {
     rollouts: Vec<Rollout>,
@@ -52,10 +58,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
         None => tempfile::Builder::new().prefix("shipdeck-demo-").tempdir()?.keep().join("shipdeck-demo.db"),
     };
     if db.exists() {
-        anyhow::bail!(crate::cli::UsageError(format!(
-            "\"{}\" already exists; the demo writes a new log (pass another --db, or none for a temporary one)",
-            db.display()
-        )));
+        return Err(LogExists(db).into());
     }
     let mut store = Store::open(&db)?;
     store.sync_team(&opts.config.members(), &opts.config.subscriptions())?;
@@ -64,21 +67,23 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
     let seeded = history::seed(&mut store, &opts.config, &mut rng, now - Duration::hours(2), opts.history)?;
     let live = plan_live(&mut store, &opts.config, &mut rng, now)?;
     drop(store);
+    let deciders = if opts.headless { Deciders::Colleagues } else { Deciders::Operator };
+    let pipeline: std::sync::Arc<dyn Pipeline> =
+        std::sync::Arc::new(LogPipeline::new(Store::open(&db)?, opts.config.clone(), opts.clock.clone(), deciders));
 
-    let runtime = crate::cli::runtime()?;
-    runtime.block_on(async {
-        let receiver =
-            Receiver::bind("127.0.0.1:0", ServerOptions { db: db.clone(), token: None, clock: opts.clock.clone() })
-                .await?;
+    let runtime = crate::runtime::build()?;
+    let agents = runtime.block_on(async {
+        let receiver = Receiver::bind(
+            "127.0.0.1:0",
+            ServerOptions { db: db.clone(), token: None, clock: opts.clock.clone(), rules: opts.config.time_rules() },
+        )
+        .await?;
         let addr = receiver.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(receiver.serve(async {
             let _ = stopped.await;
         }));
         let agents = Agents::new(addr, opts.speed);
-        let deciders = if opts.headless { Deciders::Colleagues } else { Deciders::Operator };
-        let pipeline: std::sync::Arc<dyn Pipeline> =
-            std::sync::Arc::new(LogPipeline::new(Store::open(&db)?, opts.config.clone(), opts.clock.clone(), deciders));
         let sims: Vec<_> = live
             .rollouts
             .iter()
@@ -101,7 +106,6 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
                 read_only: false,
                 receiver: Some(addr.to_string()),
                 operator: operator(&opts.config),
-                os_user: crate::cli::os_user(),
             };
             let result = crate::tui::run(tui).await;
             for s in &sims {
@@ -111,23 +115,23 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
         }
         let _ = stop.send(());
         server.await.context("the receiver task failed")??;
-        if opts.headless {
-            let store = Store::open_existing(&db)?;
-            let summaries: Vec<DeploymentSummary> =
-                live.keys.iter().map(|k| store.summary(*k)).collect::<Result<_, _>>()?;
-            print_summary(&seeded, &agents, &summaries, &db);
-        }
-        Ok::<_, anyhow::Error>(())
+        Ok::<_, anyhow::Error>(agents)
     })?;
+    if opts.headless {
+        let store = Store::open_existing(&db)?;
+        let summaries: Vec<DeploymentSummary> =
+            live.keys.iter().map(|k| store.summary(*k)).collect::<Result<_, _>>()?;
+        print_summary(&seeded, &agents, &summaries, &db);
+    }
     Ok(db)
 }
 
 /// Who the person at the demo's dashboard is: whoever `SHIPDECK_OPERATOR` or the config names
 /// when that is a configured person, else `dana`, a deployment manager who did not request the
 /// live rollouts, so the demo's gates are theirs to decide.
-fn operator(config: &Config) -> String {
-    let named = crate::cli::operator_for(config);
-    if config.person(&named).is_some() { named } else { DEMO_OPERATOR.to_owned() }
+fn operator(config: &Config) -> Operator {
+    let named = Operator::resolve(config);
+    if named.is_person() { named } else { Operator::named(config, DEMO_OPERATOR, &named.os_user) }
 }
 
 /// The demo's default operator.
@@ -180,7 +184,7 @@ fn plan_live(
         ("search-svc", "3.4.0", "canary", "srch-prd", 24, Some(Duration::hours(6))),
     ];
     for (service, version, model_name, prefix, hosts, later) in specs {
-        let model = config.model(model_name).map_err(anyhow::Error::msg)?;
+        let model = config.model_for(model_name, "production").map_err(anyhow::Error::msg)?;
         let targets: Vec<String> = (1..=hosts).map(|i| format!("{prefix}-{i:03}")).collect();
         let req = PlanRequest {
             release: ReleaseRef { name: service.into(), version: version.into() },

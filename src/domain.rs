@@ -6,16 +6,21 @@
 pub mod checklist;
 pub mod conformance;
 pub mod duration;
+pub mod errors;
 pub mod event;
 pub mod gate;
+pub mod history;
 pub mod lifecycle;
 pub mod model;
 pub mod phase;
 pub mod plan;
 pub mod records;
 pub mod release;
+pub mod report;
+pub mod review;
 pub mod schedule;
 pub mod status;
+pub mod text;
 
 pub use event::{AgentEvent, EventStatus};
 pub use lifecycle::{TargetProgress, TargetStatus};
@@ -35,6 +40,11 @@ impl fmt::Display for DeploymentKey {
         write!(f, "DEP-{}", self.0)
     }
 }
+
+/// A value that does not parse, in one sentence that names it (as users and agents see it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
 
 /// A string that is not a deployment key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use shipdeck::cli;
+use shipdeck::domain::text::sanitize;
 
 fn main() {
     let args = cli::Cli::parse();
@@ -9,11 +10,9 @@ fn main() {
         Ok(code) => code,
         Err(e) if cli::is_broken_pipe(&e) => 0,
         Err(e) => {
-            if e.downcast_ref::<cli::Reported>().is_none() {
-                eprintln!("shipdeck: {e:#}");
-            } else {
-                eprintln!("shipdeck: {e}");
-            }
+            // Errors quote values from agents, the log and the config: make them inert.
+            let text = if e.downcast_ref::<cli::Reported>().is_none() { format!("{e:#}") } else { e.to_string() };
+            eprintln!("shipdeck: {}", sanitize(&text));
             cli::exit_code(&e)
         }
     };

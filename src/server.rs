@@ -2,27 +2,43 @@
 //!
 //! Thin by design: parse, validate, hand to the log's single writer, answer. The writer
 //! commits many requests in one transaction (group commit) and answers each request only after
-//! its lines are committed, so an acknowledged event is never lost. The queue to the writer is
-//! bounded, as is the number of bodies read at once: under overload agents wait, the process
-//! does not grow.
+//! its lines are committed, so an acknowledged event is never lost.
+//!
+//! No client can hold the others up: connections are capped, a connection that sends nothing
+//! is closed after `idle_timeout`, a body must arrive within `body_timeout` (else 408), and the
+//! memory held by bodies being read is bounded in bytes, so slow bodies wait for nobody's slot.
+//! On shutdown held long-polls are answered with the current state, bodies still arriving are
+//! refused (nothing of them stored), and the process is gone within [`SHUTDOWN_GRACE`].
 
+mod body;
 mod gates;
 mod routes;
 mod writer;
 
-pub use writer::Writer;
+pub use writer::{WriteError, WriteHealth, Writer};
 
 use crate::clock::SharedClock;
+use crate::config::ReceiverConfig;
 use crate::store::{Store, StoreError};
+use chrono::TimeDelta;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use tokio::net::TcpListener;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
-/// Request bodies read and parsed at the same time; more requests wait their turn.
-const MAX_BODIES_IN_FLIGHT: usize = 64;
+/// Bytes of request bodies held in memory at once, over all requests.
+const BODY_BUDGET_BYTES: usize = 64 * MAX_BODY_BYTES;
+/// Connections over the cap being answered 503 at once.
+const REFUSING: usize = 64;
+/// How long shutdown waits for requests in flight before the receiver exits anyway.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// Errors starting the receiver.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +47,10 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    #[error("cannot start the receiver's {what} thread: {source}")]
+    Thread { what: &'static str, source: std::io::Error },
+    #[error("the receiver's start-up task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// What the receiver needs.
@@ -40,6 +60,35 @@ pub struct ServerOptions {
     /// Bearer token agents must present; `None` accepts everyone.
     pub token: Option<String>,
     pub clock: SharedClock,
+    /// The config's windows and freezes, for conformance flags on what agents report.
+    pub rules: crate::store::TimeRules,
+}
+
+/// The limits that keep one client from starving the others (the `[receiver]` settings).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub body_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub clock_skew: TimeDelta,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::from(&ReceiverConfig::default())
+    }
+}
+
+impl From<&ReceiverConfig> for Limits {
+    fn from(c: &ReceiverConfig) -> Self {
+        let std = |d: TimeDelta| d.to_std().unwrap_or(Duration::ZERO);
+        Self {
+            body_timeout: std(c.body_timeout),
+            idle_timeout: std(c.idle_timeout),
+            max_connections: c.max_connections,
+            clock_skew: c.clock_skew,
+        }
+    }
 }
 
 /// Shared by all requests.
@@ -48,9 +97,14 @@ pub(crate) struct AppState {
     writer: Writer,
     /// A read connection for status queries (the writer has its own).
     reader: Arc<Mutex<Store>>,
-    token: Option<Arc<str>>,
+    /// The SHA-256 of the configured token: compared in constant time, length not revealed.
+    token: Option<[u8; 32]>,
     clock: SharedClock,
-    bodies: Arc<tokio::sync::Semaphore>,
+    /// Bytes of bodies being read; a request waits for room, never for another's slot.
+    body_budget: Arc<Semaphore>,
+    limits: Limits,
+    /// Becomes `true` when the receiver shuts down.
+    stopping: watch::Receiver<bool>,
     /// Wakes gate long-polls when another process commits.
     gates: gates::Watcher,
 }
@@ -60,23 +114,42 @@ pub struct Receiver {
     listener: TcpListener,
     router: axum::Router,
     writer: Writer,
+    limits: Limits,
+    stop: watch::Sender<bool>,
 }
 
 impl Receiver {
-    /// Opens the log, starts the writer and binds `addr` (port 0 picks a free port).
+    /// Opens the log, starts the writer and binds `addr` (port 0 picks a free port), with the
+    /// default limits.
     pub async fn bind(addr: &str, opts: ServerOptions) -> Result<Self, ServerError> {
+        Self::bind_with(addr, opts, Limits::default()).await
+    }
+
+    /// [`Receiver::bind`] with explicit limits.
+    pub async fn bind_with(addr: &str, opts: ServerOptions, limits: Limits) -> Result<Self, ServerError> {
         let listener =
             TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr: addr.to_owned(), source })?;
-        let writer = Writer::start(Store::open(&opts.db)?);
+        // Opening (and perhaps migrating) the log blocks: not on a runtime worker.
+        let db = opts.db.clone();
+        let (write, read) =
+            tokio::task::spawn_blocking(move || Ok::<_, StoreError>((Store::open(&db)?, Store::open(&db)?))).await??;
+        let mut write = write;
+        write.set_clock_skew(limits.clock_skew);
+        write.set_time_rules(opts.rules.clone());
+        let writer = Writer::start(write, opts.clock.clone())
+            .map_err(|source| ServerError::Thread { what: "log writer", source })?;
+        let (stop, stopping) = watch::channel(false);
         let state = AppState {
             writer: writer.clone(),
-            reader: Arc::new(Mutex::new(Store::open(&opts.db)?)),
-            token: opts.token.map(Arc::from),
+            reader: Arc::new(Mutex::new(read)),
+            token: opts.token.as_deref().map(routes::digest),
             clock: opts.clock,
-            bodies: Arc::new(tokio::sync::Semaphore::new(MAX_BODIES_IN_FLIGHT)),
+            body_budget: Arc::new(Semaphore::new(BODY_BUDGET_BYTES)),
+            limits,
+            stopping,
             gates: gates::Watcher::new(opts.db.clone()),
         };
-        Ok(Self { listener, router: routes::router(state), writer })
+        Ok(Self { listener, router: routes::router(state), writer, limits, stop })
     }
 
     /// The address actually bound.
@@ -90,10 +163,95 @@ impl Receiver {
         self.writer.clone()
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests and commits.
+    /// Serves until `shutdown` completes, then answers what is held, commits and returns
+    /// within [`SHUTDOWN_GRACE`] (plus the last commit) whatever clients do.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
-        self.writer.close().await;
+        let Self { listener, router, writer, limits, stop } = self;
+        let connections = Arc::new(Semaphore::new(limits.max_connections));
+        let refusing = Arc::new(Semaphore::new(REFUSING));
+        let graceful = GracefulShutdown::new();
+        let mut http = hyper::server::conn::http1::Builder::new();
+        // header_read_timeout runs while a connection waits for a request's head: it closes
+        // idle keep-alive connections and slow-header clients alike. half_close: a client that
+        // shuts down its sending side after the request still gets its answer.
+        http.timer(TokioTimer::new()).header_read_timeout(limits.idle_timeout).half_close(true);
+        let mut at_cap = false;
+        tokio::pin!(shutdown);
+        loop {
+            let stream = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors or similar: say so, and do not spin.
+                        eprintln!("shipdeck receiver: cannot accept a connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            let Ok(permit) = connections.clone().try_acquire_owned() else {
+                if !at_cap {
+                    eprintln!(
+                        "shipdeck receiver: connection cap of {} reached (receiver.max_connections); \
+                         answering new connections 503 until some close",
+                        limits.max_connections
+                    );
+                    at_cap = true;
+                }
+                refuse(stream, &refusing);
+                continue;
+            };
+            if at_cap {
+                eprintln!("shipdeck receiver: below the connection cap again");
+                at_cap = false;
+            }
+            let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                let _ = conn.await;
+                drop(permit);
+            });
+        }
+        drop(listener);
+        // Long-polls answer now and bodies still arriving are refused; then wait a little for
+        // answers to be written, and go.
+        let _ = stop.send(true);
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+        writer.close().await;
         Ok(())
     }
+}
+
+/// Answers a connection over the cap with 503 and closes it. The request is drained for a
+/// moment first, so the client reads the answer instead of a reset; at most [`REFUSING`] such
+/// connections are kept, the rest are closed at once.
+fn refuse(stream: TcpStream, refusing: &Arc<Semaphore>) {
+    const BODY: &str = r#"{"error":"too many connections: the receiver is at its connection cap, retry shortly"}"#;
+    let Ok(permit) = refusing.clone().try_acquire_owned() else { return };
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let reply = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
+             connection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
+            BODY.len()
+        );
+        let mut stream = stream;
+        let answer = async {
+            stream.write_all(reply.as_bytes()).await?;
+            stream.shutdown().await?;
+            let mut sink = [0u8; 1024];
+            while stream.read(&mut sink).await? > 0 {}
+            Ok::<_, std::io::Error>(())
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
+        drop(permit);
+    });
+}
+
+/// Raises this process's soft limit on open files to the hard limit, so the connection cap,
+/// not the descriptor table, is what bounds the receiver. Returns the soft limit now in force.
+pub fn raise_open_files_limit() -> Option<u64> {
+    rlimit::increase_nofile_limit(u64::MAX).ok()
 }

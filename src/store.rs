@@ -6,21 +6,25 @@
 //! "database is locked" never reaches a user. The schema evolves by numbered migrations recorded
 //! in `PRAGMA user_version`; a log written by a newer shipdeck is refused, never downgraded.
 
+#[cfg(feature = "bench")]
+mod bench;
 mod checklists;
 mod conformance;
 mod dedupe;
 mod estimates;
 mod gates;
+mod history;
 mod ingest;
 pub mod live;
 mod migrations;
 mod planning;
 mod queries;
 
+pub use crate::domain::conformance::TimeRules;
 pub use checklists::{TickError, TickOutcome, TickRequest};
-pub use conformance::TimeRules;
 pub use estimates::Estimate;
 pub use gates::{AuditProblem, DecisionOutcome, DecisionRequest, GateError};
+pub use history::ActionRow;
 pub use ingest::{IngestOutcome, Rejection, Submission};
 pub use planning::PlanRequest;
 pub use queries::ListFilter;
@@ -37,7 +41,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Errors of the log.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("no deployment log at {0} (plan a deployment or run `shipdeck demo` to create one, or pass --db)")]
+    #[error("no deployment log at {0} (`shipdeck plan` creates it; pass --db or set SHIPDECK_DB to use another file)")]
     Missing(PathBuf),
     #[error("cannot open the deployment log {path}: {source}")]
     Open { path: PathBuf, source: rusqlite::Error },
@@ -45,12 +49,19 @@ pub enum StoreError {
         "the deployment log {path} was written by a newer shipdeck (schema version {found}, this one knows up to {known}); upgrade shipdeck to use it"
     )]
     TooNew { path: PathBuf, found: i64, known: i64 },
+    #[error(
+        "the deployment log {path} is at schema version {found} and this shipdeck needs version {needed}; it was opened read-only, so it was not migrated (open it once without --read-only to migrate it)"
+    )]
+    NeedsMigration { path: PathBuf, found: i64, needed: i64 },
     #[error("cannot create the folder {path}: {source}")]
     CreateDir { path: PathBuf, source: std::io::Error },
     #[error("unknown deployment \"{0}\"")]
     UnknownDeployment(String),
-    #[error("{0}")]
-    Plan(String),
+    /// The plan asked for cannot be made (nothing was written).
+    #[error(transparent)]
+    Plan(#[from] crate::domain::plan::PlanError),
+    #[error("{key} has no action {n} (see `shipdeck review {key}`)")]
+    UnknownAction { key: String, n: usize },
     #[error("the deployment log {path} failed: {source}")]
     Sql { path: PathBuf, source: rusqlite::Error },
 }
@@ -65,8 +76,10 @@ pub struct Store {
     dedupe: dedupe::DedupeIndex,
     /// Targets' derived state between this connection's commits (see `ingest`).
     targets: ingest::TargetCache,
+    /// How far an event's `at` may lie in the future or before its deployment was planned.
+    clock_skew: chrono::TimeDelta,
     /// The config's windows and freezes, for conformance flags (see `conformance`).
-    rules: Arc<conformance::TimeRules>,
+    rules: Arc<TimeRules>,
 }
 
 impl std::fmt::Debug for Store {
@@ -92,25 +105,55 @@ impl Store {
         Self::open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
     }
 
+    /// Opens an existing log read-only at the SQLite level: nothing this connection does can
+    /// change the file, and a log that needs a migration is reported, not migrated.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.to_path_buf()));
+        }
+        Self::open_with(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+    }
+
     fn open_with(path: &Path, flags: OpenFlags) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
         let mut conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        if flags.contains(OpenFlags::SQLITE_OPEN_READ_ONLY) {
+            migrations::check(&conn, path)?;
+            return Ok(Self::with_connection(conn, path));
+        }
         // WAL survives in the file; setting it again is cheap. FULL sync: an acknowledged event
         // survives power loss too, and group commit keeps the cost per event small.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
         conn.pragma_update(None, "cache_size", -65_536).map_err(open_err)?;
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(open_err)?;
         migrations::apply(&mut conn, path)?;
-        Ok(Self {
+        Ok(Self::with_connection(conn, path))
+    }
+
+    fn with_connection(conn: Connection, path: &Path) -> Self {
+        Self {
             conn,
             path: path.to_path_buf(),
             plans: HashMap::new(),
             dedupe: dedupe::DedupeIndex::default(),
             targets: ingest::TargetCache::default(),
+            clock_skew: crate::domain::event::DEFAULT_CLOCK_SKEW,
             rules: Arc::default(),
-        })
+        }
+    }
+
+    /// Whether this connection was opened read-only.
+    #[must_use]
+    pub fn is_read_only(&self) -> bool {
+        self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false)
+    }
+
+    /// Sets how far an event's `at` may lie in the future or before its deployment was planned
+    /// (`receiver.clock_skew`); events outside are rejected, naming the line.
+    pub fn set_clock_skew(&mut self, skew: chrono::TimeDelta) {
+        self.clock_skew = skew;
     }
 
     /// The file this log lives in.
@@ -128,16 +171,21 @@ impl Store {
         StoreError::Sql { path: self.path.clone(), source }
     }
 
+    /// The `synchronous` level in force on this connection (`FULL` unless relaxed for a bulk load).
+    pub fn synchronous(&self) -> Result<&'static str, StoreError> {
+        let level: i64 = self.conn.pragma_query_value(None, "synchronous", |r| r.get(0)).map_err(|e| self.sql(e))?;
+        Ok(match level {
+            0 => "OFF",
+            1 => "NORMAL",
+            2 => "FULL",
+            _ => "EXTRA",
+        })
+    }
+
     /// Trades durability for speed while loading generated data (the demo's history): commits
     /// stop waiting for the disk. Never use it for events an agent is told were stored.
     pub fn relax_durability_for_bulk_load(&mut self) -> Result<(), StoreError> {
         self.conn.pragma_update(None, "synchronous", "OFF").map_err(|e| self.sql(e))
-    }
-
-    /// The raw connection, for benchmarks that compare against plain SQLite.
-    #[doc(hidden)]
-    pub fn connection(&mut self) -> &mut Connection {
-        &mut self.conn
     }
 }
 

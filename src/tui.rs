@@ -7,9 +7,8 @@
 //! quit, Ctrl-C, SIGTERM and panic.
 
 pub mod app;
-pub mod bench;
 pub mod data;
-pub mod keymap;
+pub use crate::keymap;
 pub mod strings;
 pub mod theme;
 pub mod view;
@@ -39,30 +38,29 @@ pub struct TuiOptions {
     pub db: PathBuf,
     pub config: Config,
     pub clock: SharedClock,
-    /// Hide every action that writes to the log.
+    /// Open the log read-only at the SQLite level and hide every action that writes to it.
     pub read_only: bool,
     /// The receiver's address, shown in the header when one runs alongside.
     pub receiver: Option<String>,
-    /// Who decisions are made as (`SHIPDECK_OPERATOR`, else the config's `operator`, else the
-    /// OS login matched to a person), and the OS account recorded beside them.
-    pub operator: String,
-    pub os_user: String,
+    /// Who decisions are made as, with the OS account recorded beside them.
+    pub operator: crate::decide::Operator,
 }
 
 /// Builds the app state and the loader with its first data, before any terminal is touched.
 fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
-    let keymap = Keymap::from_config(&opts.config.dashboard.keys)?;
+    let keymap = Keymap::from_config(&opts.config.dashboard.keys)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", e.config_path(&opts.config.dashboard.keys)))?;
     let theme = Theme::select(&opts.config.dashboard.theme, Theme::no_color_env());
-    let store = Store::open_existing(&opts.db)?;
-    let setup = data::GateSetup::new(&opts.config, &opts.operator, &opts.os_user);
-    let mut loader = Loader::new(store, opts.clock.clone(), opts.config.timezone).with_gates(setup);
+    let store = if opts.read_only { Store::open_read_only(&opts.db)? } else { Store::open_existing(&opts.db)? };
+    let desk = crate::decide::Desk::new(&opts.config, opts.operator.clone());
+    let mut loader = Loader::new(store, opts.clock.clone(), opts.config.timezone).with_gates(desk);
     let first = loader.initial().with_context(|| format!("cannot read the deployment log {}", opts.db.display()))?;
     let session = Session {
         db: opts.db.display().to_string(),
         receiver: opts.receiver,
         config: opts.config,
-        operator: opts.operator,
-        os_user: opts.os_user,
+        operator: opts.operator.name,
+        os_user: opts.operator.os_user,
     };
     let mut app = App::new(session, keymap, theme, opts.read_only, opts.clock.now());
     if let Ok((w, h)) = crossterm::terminal::size() {

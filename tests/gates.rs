@@ -9,6 +9,9 @@ use support::{Env, finish};
 /// A team of eight approvers and a model whose first phase needs five of them.
 const TEAM: &str = r#"
 timezone = "UTC"
+[[environments]]
+name = "prod"
+production = true
 [[people]]
 name = "req"
 roles = ["requester"]
@@ -68,6 +71,12 @@ fn concurrent_approvals_from_separate_processes_count_exactly() {
         }
     }
     assert_eq!(runs.iter().filter(|r| r.code == 0).count(), 5, "exactly the five needed are recorded");
+    let said: Vec<&str> = runs.iter().filter(|r| r.code == 0).map(|r| r.stdout.as_str()).collect();
+    for (n, words) in
+        [(1, "1 of 5 approvals, 4 missing"), (4, "4 of 5 approvals, 1 missing"), (5, "gate approved (5 of 5)")]
+    {
+        assert_eq!(said.iter().filter(|s| s.contains(words)).count(), 1, "approval {n} says \"{words}\": {said:?}");
+    }
     let gate = env.run(&["--config", &config, "gate", "show", "DEP-1", "first", "--json"]).json();
     assert_eq!(gate["state"], "approved");
     assert_eq!(gate["approvals"].as_array().expect("approvals").len(), 5);

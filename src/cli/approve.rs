@@ -1,14 +1,14 @@
 //! `shipdeck approve | reject | retry | abort | rollback KEY PHASE`: record a decision.
 //!
-//! The operator (`SHIPDECK_OPERATOR`, else the config's `operator`, else the OS login matched
-//! to a person) must be a person in the config; their roles come from there and the OS account
-//! is recorded beside the name. The policy is checked in the transaction that records the
-//! decision: exit 0 when recorded, 1 naming the rule that refused it, 2 for a usage error.
+//! Who decides, the check and the wording are [`crate::decide`]'s, shared with the dashboard
+//! and the demo; this file parses the arguments and maps the result to exit codes: 0 when
+//! recorded, 1 naming the rule that refused it, 2 for a usage error.
 
 use super::{Context, Reported, usage};
+use crate::decide::{Ask, DecideError, Operator, Rules, decide};
 use crate::domain::DeploymentKey;
-use crate::domain::gate::{Decision, GateState};
-use crate::store::{DecisionRequest, GateError, Store};
+use crate::domain::gate::Decision;
+use crate::store::{GateError, Store};
 
 /// `approve`.
 #[derive(Debug, clap::Args)]
@@ -40,7 +40,7 @@ pub struct RejectArgs {
     comment: Option<String>,
 }
 
-/// `retry`, `abort` and `rollback`.
+/// `retry`.
 #[derive(Debug, clap::Args)]
 pub struct RecoverArgs {
     /// The deployment (DEP-<n>)
@@ -51,6 +51,21 @@ pub struct RecoverArgs {
     #[arg(long)]
     comment: Option<String>,
     /// Written reason for retrying during a freeze (needs a freeze override role)
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+/// `abort` and `rollback`: no time rule holds them back, so the reason is only kept.
+#[derive(Debug, clap::Args)]
+pub struct StopArgs {
+    /// The deployment (DEP-<n>)
+    key: String,
+    /// The failed phase
+    phase: String,
+    /// A comment kept in the audit trail
+    #[arg(long)]
+    comment: Option<String>,
+    /// Why it is stopped, kept in the audit trail
     #[arg(long)]
     reason: Option<String>,
 }
@@ -67,11 +82,8 @@ pub fn recover(ctx: &Context, decision: Decision, a: &RecoverArgs) -> anyhow::Re
     record(ctx, decision, &a.key, &a.phase, a.comment.as_deref(), a.reason.as_deref())
 }
 
-/// Opens the log for writing decisions, with the config's team copied in.
-pub fn open_with_team(ctx: &Context) -> anyhow::Result<Store> {
-    let mut store = Store::open_existing(&ctx.db_path()?)?;
-    store.sync_team(&ctx.config.members(), &ctx.config.subscriptions())?;
-    Ok(store)
+pub fn stop(ctx: &Context, decision: Decision, a: &StopArgs) -> anyhow::Result<i32> {
+    record(ctx, decision, &a.key, &a.phase, a.comment.as_deref(), a.reason.as_deref())
 }
 
 /// Maps gate errors: refusals exit 1, unknown phases and gates are usage errors (2).
@@ -80,6 +92,18 @@ pub fn gate_error(e: GateError, what: &str, tz: chrono_tz::Tz) -> anyhow::Error 
         GateError::Refused(r) => Reported(format!("{what} refused: {}", r.describe(tz))).into(),
         GateError::Store(s) => s.into(),
         other @ (GateError::UnknownPhase { .. } | GateError::NoGate { .. }) => usage(other.to_string()),
+    }
+}
+
+/// Maps a decision's failure to the exit codes: refusals 1, a wrong ask 2, the log's own
+/// errors as the log says (a missing log or unknown deployment is 2).
+fn decide_error(e: DecideError) -> anyhow::Error {
+    match e {
+        DecideError::Store { source, .. } => source.into(),
+        DecideError::Ask(g) => usage(g.to_string()),
+        refused @ (DecideError::NotAPerson { .. } | DecideError::Refused { .. }) => {
+            Reported(refused.to_string()).into()
+        }
     }
 }
 
@@ -92,42 +116,17 @@ fn record(
     reason: Option<&str>,
 ) -> anyhow::Result<i32> {
     let key: DeploymentKey = key.parse().map_err(|e: crate::domain::BadKey| usage(e.to_string()))?;
-    let name = ctx.operator();
-    let what = format!("{decision} of {key} {phase} by {name}");
-    let Some(person) = ctx.config.person(&name) else {
-        return Err(Reported(format!(
-            "{what} refused: \"{name}\" is not a person in the config's [[people]] (set SHIPDECK_OPERATOR or `operator` to your name)"
-        ))
-        .into());
-    };
-    let mut store = open_with_team(ctx)?;
-    let os_user = super::os_user();
-    let req = DecisionRequest {
+    let ask = Ask {
         key,
-        phase,
+        phase: phase.to_owned(),
         decision,
-        person: &person.name,
-        roles: &person.roles,
-        os_user: &os_user,
-        comment,
-        reason,
-        windows: &ctx.config.windows,
-        freezes: &ctx.config.freezes,
-        now: ctx.clock.now(),
+        comment: comment.map(str::to_owned),
+        reason: reason.map(str::to_owned),
     };
-    let out = store.decide(&req).map_err(|e| gate_error(e, &what, ctx.config.timezone))?;
-    let a = &out.allowed;
-    let role = a.role.as_deref().map_or(String::new(), |r| format!(" as {r}"));
-    let effect = match decision {
-        Decision::Approve if a.after == GateState::Approved => {
-            format!("gate approved ({} of {})", a.approvals, a.required)
-        }
-        Decision::Approve => {
-            format!("{} of {} approvals, {} missing", a.approvals, a.required, a.required - a.approvals)
-        }
-        _ => format!("deployment {}", out.deployment_status),
-    };
-    let freeze = a.freeze_override.as_deref().map_or(String::new(), |f| format!(", overriding freeze \"{f}\""));
-    println!("recorded: {key} {phase} {decision} by {name}{role}{freeze}: {effect} (audit record {})", out.audit_id);
+    let operator = Operator::resolve(&ctx.config);
+    let mut store = Store::open_existing(&ctx.db_path()?)?;
+    let rules = Rules::from_config(&ctx.config);
+    let recorded = decide(&mut store, &rules, &operator, &ask, ctx.clock.now()).map_err(decide_error)?;
+    sayln!("{recorded}");
     Ok(0)
 }

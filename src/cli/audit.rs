@@ -2,7 +2,6 @@
 
 use super::{Context, Reported, usage};
 use crate::domain::DeploymentKey;
-use crate::store::Store;
 use std::io::Write;
 
 #[derive(Debug, clap::Subcommand)]
@@ -21,11 +20,11 @@ pub enum Command {
 }
 
 pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
-    let store = Store::open_existing(&ctx.db_path()?)?;
+    let store = ctx.open_log()?;
     match cmd {
         Command::Verify => match store.audit_verify()? {
             Ok(n) => {
-                println!("audit trail intact: {n} record(s)");
+                sayln!("audit trail intact: {n} record(s)");
                 Ok(0)
             }
             Err(problem) => Err(Reported(problem.to_string()).into()),
@@ -58,7 +57,7 @@ pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
                 .flatten()
                 .collect::<Vec<_>>()
                 .join("; ");
-                writeln!(
+                outln!(
                     out,
                     "{:>4}  {}  {} {:<10} {:<8} {}{role}{os}  {text}  {}",
                     r.id,

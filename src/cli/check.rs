@@ -1,13 +1,14 @@
 //! `shipdeck check KEY ITEM [--evidence E] [--failed]`: tick a checklist item.
 //!
-//! Ticking is a decision like an approval: the operator must be a person of the team, hold one
-//! of the item's roles and give evidence where the item requires it. The rule is checked in the
-//! transaction that records the tick and its audit record; exit 0 when recorded, 1 naming the
-//! rule that refused it, 2 for a usage error (an unknown deployment or item).
+//! Ticking is a decision like an approval, taken through the one decision path
+//! (`crate::decide`): the operator must be a person of the team, hold one of the item's roles
+//! and give evidence where the item requires it. Exit 0 when recorded, 1 naming the rule that
+//! refused it, 2 for a usage error (an unknown deployment or item).
 
 use super::{Context, Reported, usage};
+use crate::decide::{Operator, Rules, TickAsk, TickFailure, checklist};
 use crate::domain::DeploymentKey;
-use crate::store::{TickError, TickRequest};
+use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -25,34 +26,17 @@ pub struct Args {
 
 pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
     let key: DeploymentKey = a.key.parse().map_err(|e: crate::domain::BadKey| usage(e.to_string()))?;
-    let name = ctx.operator();
-    let what = format!("check of {key} {} by {name}", a.item);
-    let Some(person) = ctx.config.person(&name) else {
-        return Err(Reported(format!(
-            "{what} refused: \"{name}\" is not a person in the config's [[people]] (set SHIPDECK_OPERATOR or `operator` to your name)"
-        ))
-        .into());
-    };
-    let mut store = super::approve::open_with_team(ctx)?;
-    let os_user = super::os_user();
-    let req = TickRequest {
-        key,
-        item: &a.item,
-        person: &person.name,
-        roles: &person.roles,
-        os_user: &os_user,
-        evidence: a.evidence.as_deref(),
-        failed: a.failed,
-        now: ctx.clock.now(),
-    };
-    let out = store.tick(&req).map_err(|e| match e {
-        TickError::Refused(r) => Reported(format!("{what} refused: {r}")).into(),
-        TickError::Store(s) => s.into(),
-        other @ TickError::UnknownItem { .. } => usage(other.to_string()),
+    let ask = TickAsk { key, item: a.item.clone(), evidence: a.evidence.clone(), failed: a.failed };
+    let operator = Operator::resolve(&ctx.config);
+    let mut store = Store::open_existing(&ctx.db_path()?)?;
+    let rules = Rules::from_config(&ctx.config);
+    let ticked = checklist::tick(&mut store, &rules, &operator, &ask, ctx.clock.now()).map_err(|e| match e {
+        TickFailure::Store { source, .. } => (*source).into(),
+        TickFailure::Ask(t) => usage(t.to_string()),
+        refused @ (TickFailure::NotAPerson { .. } | TickFailure::Refused { .. }) => {
+            Reported(refused.to_string()).into()
+        }
     })?;
-    println!(
-        "recorded: {key} {} {} by {name} as {}: deployment {} (audit record {})",
-        out.item.id, out.item.state, out.role, out.deployment_status, out.audit_id
-    );
+    sayln!("{ticked}");
     Ok(0)
 }

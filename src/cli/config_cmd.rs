@@ -25,16 +25,21 @@ pub fn run(cmd: &Command, configured: Option<&Path>) -> anyhow::Result<i32> {
             let c = Config::load(file.as_deref().or(configured)).map_err(|e| usage(e.to_string()))?;
             let models: Vec<&str> = c.models.keys().map(String::as_str).collect();
             println!(
-                "ok: {} ({} people, {} stakeholder rules, models: {}, {} windows, {} freezes, zone {})",
+                "ok: {} ({}, {}, models: {}, {}, {}, zone {})",
                 c.source,
-                c.people.len(),
-                c.stakeholders.len(),
+                count(c.people.len(), "person", "people"),
+                count(c.stakeholders.len(), "stakeholder rule", "stakeholder rules"),
                 models.join(", "),
-                c.windows.len(),
-                c.freezes.len(),
+                count(c.windows.len(), "window", "windows"),
+                count(c.freezes.len(), "freeze", "freezes"),
                 c.timezone
             );
             Ok(0)
         }
     }
+}
+
+/// `1 freeze`, `2 freezes`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

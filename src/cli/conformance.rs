@@ -5,7 +5,6 @@
 
 use super::{Context, usage};
 use crate::domain::DeploymentKey;
-use crate::domain::text::sanitize;
 use crate::store::Store;
 use std::io::Write;
 
@@ -29,7 +28,7 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
     let when = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if flags.is_empty() && !a.json {
-        writeln!(out, "no conformance flags")?;
+        outln!(out, "no conformance flags")?;
     }
     for f in &flags {
         if a.json {
@@ -37,13 +36,13 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
             writeln!(out)?;
             continue;
         }
-        let samples = f.sample_targets.iter().map(|t| sanitize(t)).collect::<Vec<_>>().join(", ");
-        writeln!(
+        let samples = f.sample_targets.join(", ");
+        outln!(
             out,
             "{}  {:<20} {:<10} {:>6}x  {} .. {}  {}",
             f.deployment,
             f.kind,
-            sanitize(f.phase.as_deref().unwrap_or("-")),
+            f.phase.as_deref().unwrap_or("-"),
             f.count,
             when(f.first_at),
             when(f.last_at),

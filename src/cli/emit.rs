@@ -56,13 +56,19 @@ pub fn run(_ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         }
     }
     let url = format!("{}/v1/events", args.server.trim_end_matches('/'));
-    let (status, body) = super::runtime()?.block_on(async {
+    let (status, body) = crate::runtime::build()?.block_on(async {
         let mut req =
             reqwest::Client::new().post(&url).header("content-type", "application/x-ndjson").body(event.to_string());
         if let Some(t) = &args.token {
             req = req.bearer_auth(t);
         }
-        let resp = req.send().await.map_err(|e| Reported(format!("cannot post to {url}: {e}")))?;
+        let resp = req.send().await.map_err(|e| {
+            if e.is_connect() {
+                Reported(format!("nothing listens at {} (is `shipdeck serve` running there?)", args.server))
+            } else {
+                Reported(format!("cannot post to {url}: {e}"))
+            }
+        })?;
         let status = resp.status();
         let body = resp.text().await.unwrap_or_default();
         Ok::<_, Reported>((status, body))

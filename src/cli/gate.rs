@@ -8,11 +8,9 @@
 use super::approve::gate_error;
 use super::{Context, Reported, usage};
 use crate::domain::DeploymentKey;
-use crate::domain::gate::Decider;
 use crate::domain::gate::view::{GateView, WaitOutcome};
 use crate::store::Store;
 use std::io::Write;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// How often the local log is checked for another process's commit.
@@ -89,15 +87,15 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
     };
     let deadline = timeout.map(|t| Instant::now() + t);
     let outcome = match &a.server {
-        None => wait_local(&ctx.db_path()?, key, &a.phase, deadline, &mut progress)?,
+        None => wait_local(&ctx.open_log()?, key, &a.phase, deadline, &mut progress)?,
         Some(url) => {
-            super::runtime()?.block_on(wait_server(url, a.token.as_deref(), key, &a.phase, deadline, false))?
+            crate::runtime::build()?.block_on(wait_server(url, a.token.as_deref(), key, &a.phase, deadline, false))?
         }
     };
     let what = format!("{key} {}", a.phase);
     match outcome {
         Some(WaitOutcome::Approved) => {
-            println!("approved");
+            sayln!("approved");
             Ok(0)
         }
         Some(WaitOutcome::Rejected) => Err(Reported(format!("{what}: the gate was rejected")).into()),
@@ -105,7 +103,7 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
             Err(Reported(format!("{what}: the deployment was halted before the gate was decided")).into())
         }
         None => {
-            eprintln!("shipdeck: {what}: timed out after {} waiting for the gate", a.timeout.as_deref().unwrap_or("?"));
+            esayln!("shipdeck: {what}: timed out after {} waiting for the gate", a.timeout.as_deref().unwrap_or("?"));
             Ok(TIMED_OUT)
         }
     }
@@ -114,27 +112,36 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
 /// Prints a line to stderr when the gate's state or approvals change.
 fn progress(view: &GateView) {
     let who: Vec<&str> = view.approvals.iter().map(|a| a.person.as_str()).collect();
-    eprintln!(
-        "{} {}: {} ({} of {} approvals{}), deployment {}",
-        view.deployment,
-        view.phase,
-        view.state,
-        view.approvals.len(),
-        view.required,
-        if who.is_empty() { String::new() } else { format!(": {}", who.join(", ")) },
-        view.deployment_status
+    esayln!(
+        "{}",
+        progress_line(
+            &view.deployment.to_string(),
+            &view.phase,
+            view.state.as_str(),
+            &who,
+            u64::from(view.required),
+            view.deployment_status.as_str()
+        )
     );
+}
+
+/// The progress line of `gate wait`, the same against the local log and a receiver.
+fn progress_line(key: &str, phase: &str, state: &str, who: &[&str], required: u64, status: &str) -> String {
+    format!(
+        "{key} {phase}: {state} ({} of {required} approvals{}), deployment {status}",
+        who.len(),
+        if who.is_empty() { String::new() } else { format!(": {}", who.join(", ")) },
+    )
 }
 
 /// Waits on the local log until the gate is decided (`None`: the deadline passed).
 pub fn wait_local(
-    db: &Path,
+    store: &Store,
     key: DeploymentKey,
     phase: &str,
     deadline: Option<Instant>,
     on_change: &mut dyn FnMut(&GateView),
 ) -> anyhow::Result<Option<WaitOutcome>> {
-    let store = Store::open_existing(db)?;
     let mut seen: Option<i64> = None;
     let mut last: Option<GateView> = None;
     loop {
@@ -174,7 +181,13 @@ pub async fn wait_server(
         if left.is_some_and(|l| l.is_zero()) {
             return Ok(None);
         }
-        let wait = left.map_or(Duration::from_secs(LONG_POLL_SECS), |l| l.min(Duration::from_secs(LONG_POLL_SECS)));
+        // The first request answers at once, so the waiter says where the gate stands before
+        // long-polling for a change (the local mode does the same).
+        let wait = if last_state.is_empty() {
+            Duration::ZERO
+        } else {
+            left.map_or(Duration::from_secs(LONG_POLL_SECS), |l| l.min(Duration::from_secs(LONG_POLL_SECS)))
+        };
         let mut req =
             client.get(format!("{base}?wait={:.3}", wait.as_secs_f64())).timeout(wait + Duration::from_secs(10));
         if let Some(t) = token {
@@ -184,7 +197,11 @@ pub async fn wait_server(
             Ok(r) => r,
             Err(e) => {
                 // The receiver may be restarting: try again until the deadline.
-                eprintln!("shipdeck: cannot reach {server}: {e}; retrying");
+                if e.is_connect() {
+                    esayln!("shipdeck: nothing listens at {server} (is `shipdeck serve` running?); retrying");
+                } else {
+                    esayln!("shipdeck: cannot reach {server}: {e}; retrying");
+                }
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
@@ -197,7 +214,7 @@ pub async fn wait_server(
             400 | 404 => return Err(usage(format!("{server}: {message}"))),
             401 => return Err(Reported(format!("{server} refused the request: {message}")).into()),
             _ => {
-                eprintln!("shipdeck: {server} answered {status}: {message}; retrying");
+                esayln!("shipdeck: {server} answered {status}: {message}; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
@@ -209,12 +226,24 @@ pub async fn wait_server(
             _ => {}
         }
         let state = format!("{} {}", body["state"], body["approvals"]);
-        if state != last_state && !quiet {
+        if state != last_state && quiet {
+            last_state = state;
+        } else if state != last_state {
             let who: Vec<&str> = body["approvals"]
                 .as_array()
                 .map(|a| a.iter().filter_map(|x| x["person"].as_str()).collect())
                 .unwrap_or_default();
-            eprintln!("{key} {phase}: {} (approvals: {})", body["state"].as_str().unwrap_or("?"), who.join(", "));
+            esayln!(
+                "{}",
+                progress_line(
+                    &key.to_string(),
+                    phase,
+                    body["state"].as_str().unwrap_or("?"),
+                    &who,
+                    body["required"].as_u64().unwrap_or(0),
+                    body["deployment_status"].as_str().unwrap_or("?")
+                )
+            );
             last_state = state;
         }
     }
@@ -222,7 +251,7 @@ pub async fn wait_server(
 
 fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
     let key = parse_key(&a.key)?;
-    let store = Store::open_existing(&ctx.db_path()?)?;
+    let store = ctx.open_log()?;
     let view = store.gate(key, &a.phase).map_err(|e| gate_error(e, "gate show", ctx.config.timezone))?;
     let mut out = std::io::stdout().lock();
     if a.json {
@@ -231,8 +260,8 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let p = &view.policy;
-    writeln!(out, "{} {}: {} (deployment {})", view.deployment, view.phase, view.state, view.deployment_status)?;
-    writeln!(
+    outln!(out, "{} {}: {} (deployment {})", view.deployment, view.phase, view.state, view.deployment_status)?;
+    outln!(
         out,
         "policy: {} approval(s) from {}{}{}{}",
         view.required,
@@ -243,7 +272,7 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
     )?;
     for ap in &view.approvals {
         let role = ap.role.as_deref().map_or(String::new(), |r| format!(" as {r}"));
-        writeln!(
+        outln!(
             out,
             "  approved by {}{role} at {}",
             ap.person,
@@ -251,24 +280,59 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
         )?;
     }
     if let Some(r) = &view.rejection {
-        writeln!(out, "  rejected by {}: {}", r.person, r.reason)?;
+        outln!(out, "  rejected by {}: {}", r.person, r.reason)?;
     }
     if view.outcome().is_none() {
-        writeln!(out, "missing: {} approval(s)", view.missing())?;
+        for line in still_missing(ctx, &view) {
+            outln!(out, "missing: {line}")?;
+        }
     }
     Ok(0)
 }
 
+/// Every rule that still stands between an undecided gate and its approval: approvals, and the
+/// time rules as the gate check sees them, with when they all hold.
+fn still_missing(ctx: &Context, view: &GateView) -> Vec<String> {
+    use crate::domain::gate::timing::{WindowState, time_rules};
+    let zone = ctx.config.timezone;
+    let at = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string();
+    let now = ctx.clock.now();
+    let mut lines = Vec::new();
+    if view.missing() > 0 {
+        lines.push(format!("{} approval(s)", view.missing()));
+    }
+    if view.state == crate::domain::gate::GateState::Waiting {
+        lines.push("the phase before it to succeed".to_owned());
+        return lines;
+    }
+    let rules = time_rules(&view.time_facts(&ctx.config.windows, &ctx.config.freezes), now);
+    if let Some(t) = rules.planned_start {
+        lines.push(format!("the planned start, {}", at(t)));
+    }
+    if let Some(t) = rules.bake_until {
+        lines.push(format!("bake time, until {}", at(t)));
+    }
+    match &rules.window {
+        WindowState::Closed { name, opens, .. } => lines.push(format!("a change window: {name} opens {}", at(*opens))),
+        WindowState::Never => lines.push("a change window: none of them opens again".to_owned()),
+        WindowState::Open { .. } | WindowState::NotRequired => {}
+    }
+    if let Some((name, until)) = &rules.freeze {
+        lines.push(format!("the end of freeze \"{name}\", {}", at(*until)));
+    }
+    if !rules.all_hold(now) {
+        lines.push(rules.earliest.map_or_else(
+            || "no time in the coming weeks meets every time rule".to_owned(),
+            |t| format!("every time rule holds from {}", at(t)),
+        ));
+    }
+    lines
+}
+
 fn inbox(ctx: &Context, json: bool) -> anyhow::Result<i32> {
-    let name = ctx.operator();
-    let roles = ctx.config.person(&name).map(|p| p.roles.clone()).unwrap_or_default();
-    let store = Store::open_existing(&ctx.db_path()?)?;
-    let items = store.inbox(
-        Decider { name: &name, roles: &roles },
-        &ctx.config.windows,
-        &ctx.config.freezes,
-        ctx.clock.now(),
-    )?;
+    let operator = crate::decide::Operator::resolve(&ctx.config);
+    let store = ctx.open_log()?;
+    let items = store.inbox(operator.decider(), &ctx.config.windows, &ctx.config.freezes, ctx.clock.now())?;
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &items)?;
@@ -278,7 +342,7 @@ fn inbox(ctx: &Context, json: bool) -> anyhow::Result<i32> {
     for it in &items {
         let offers: Vec<&str> = it.offers.iter().map(|d| d.as_str()).collect();
         let why = it.blocked.as_ref().map_or_else(|| "you can act now".to_owned(), |r| r.describe(ctx.config.timezone));
-        writeln!(
+        outln!(
             out,
             "{} {} {}@{} -> {}  [{}]  {why}",
             it.deployment,

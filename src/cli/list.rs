@@ -2,7 +2,7 @@
 
 use super::{Context, usage};
 use crate::domain::DeploymentStatus;
-use crate::store::{ListFilter, Store};
+use crate::store::ListFilter;
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
@@ -21,21 +21,27 @@ pub struct Args {
 pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let statuses =
         args.status.iter().map(|s| s.parse::<DeploymentStatus>().map_err(usage)).collect::<anyhow::Result<Vec<_>>>()?;
-    let store = Store::open_existing(&ctx.db_path()?)?;
+    let store = ctx.open_log()?;
     let list = store.list(&ListFilter { statuses, limit: args.limit })?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
         serde_json::to_writer_pretty(&mut out, &list)?;
         writeln!(out)?;
     } else {
-        writeln!(
+        outln!(
             out,
             "{:<9} {:<32} {:<12} {:<10} {:<18} {:>11} {:>6}",
-            "KEY", "RELEASE", "ENV", "MODEL", "STATUS", "DONE", "FAILED"
+            "KEY",
+            "RELEASE",
+            "ENV",
+            "MODEL",
+            "STATUS",
+            "DONE",
+            "FAILED"
         )?;
         for d in &list {
             let release = format!("{}@{}", d.release, d.version);
-            writeln!(
+            outln!(
                 out,
                 "{:<9} {:<32} {:<12} {:<10} {:<18} {:>11} {:>6}",
                 d.key.to_string(),

@@ -12,7 +12,7 @@ pub struct Args {
     /// What to deploy, as NAME@VERSION [default: the release file's `release`]
     #[arg(long, value_name = "NAME@VERSION")]
     release: Option<String>,
-    /// The environment to deploy into (e.g. production)
+    /// The environment to deploy into, as declared in [[environments]] (e.g. production)
     #[arg(long, value_name = "ENV")]
     env: String,
     /// The deployment model from the config (e.g. phased)
@@ -84,10 +84,20 @@ fn release_record(args: &Args) -> anyhow::Result<(ReleaseRef, ReleaseRecord)> {
 }
 
 /// Target names from a file (one per line, `#` comments) or a comma-separated list.
+///
+/// A value that looks like a path (it contains `/`, ends in `.txt`, `.csv` or `.toml`, or names
+/// a folder) but is not a readable file is an error naming it: planning one host called
+/// `hosts.txt` would skip every control meant for the real fleet.
 pub fn read_targets(arg: &str) -> anyhow::Result<Vec<String>> {
     let path = Path::new(arg);
     let text = if !arg.contains(',') && path.is_file() {
         std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read targets file \"{arg}\": {e}")))?
+    } else if !arg.contains(',') && path.is_dir() {
+        return Err(usage(format!("--targets \"{arg}\" is a folder, not a file of host names")));
+    } else if !arg.contains(',') && looks_like_path(arg) {
+        return Err(usage(format!(
+            "--targets \"{arg}\" looks like a file but there is no such file (give a file of host names or a comma-separated list)"
+        )));
     } else {
         arg.replace(',', "\n")
     };
@@ -99,9 +109,15 @@ pub fn read_targets(arg: &str) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
+/// Whether a `--targets` value is meant as a file name rather than a host name.
+fn looks_like_path(arg: &str) -> bool {
+    let lower = arg.to_ascii_lowercase();
+    arg.contains('/') || [".txt", ".csv", ".toml"].iter().any(|ext| lower.ends_with(ext))
+}
+
 pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let (release, release_record) = release_record(args)?;
-    let model = ctx.config.model(&args.model).map_err(usage)?;
+    let model = ctx.config.model_for(&args.model, &args.env).map_err(usage)?;
     let now = ctx.clock.now();
     let planned_start = match &args.start {
         None => now,
@@ -128,15 +144,11 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     };
     let (key, phases) = store.plan(&req)?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{key}")?;
-    writeln!(
-        out,
-        "planned {} to {} with model {} ({})",
-        req.release, req.environment, req.model_name, model.technique
-    )?;
+    outln!(out, "{key}")?;
+    outln!(out, "planned {} to {} with model {} ({})", req.release, req.environment, req.model_name, model.technique)?;
     for (i, p) in phases.iter().enumerate() {
         let gate = p.gate.as_ref().map_or(String::new(), |g| format!(", gate: {} approval(s)", g.approvals));
-        writeln!(
+        outln!(
             out,
             "  {}. {:<12} {:>6} targets, failure budget {}{gate}",
             i + 1,
@@ -145,5 +157,47 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
             p.failure_budget
         )?;
     }
+    // A short target list must not drop a control silently: say which phases got no target
+    // and where their gates went.
+    for p in phases.iter().filter(|p| !p.absorbed.is_empty()) {
+        let gated: Vec<&str> = p
+            .absorbed
+            .iter()
+            .filter(|name| model.phases.iter().any(|s| s.name == **name && s.gate.is_some()))
+            .map(String::as_str)
+            .collect();
+        let gates = match (&p.gate, gated.is_empty()) {
+            (Some(g), false) => format!(
+                "; the gate of {} applies to {}, which now needs the strictest of them: {}",
+                gated.join(", "),
+                p.name,
+                describe_gate(g)
+            ),
+            _ => String::new(),
+        };
+        outln!(
+            out,
+            "note: {} target(s) cannot fill the {} phases of model {}: {} get(s) none{gates}",
+            req.targets.len(),
+            model.phases.len(),
+            req.model_name,
+            p.absorbed.join(", "),
+        )?;
+    }
     Ok(0)
+}
+
+/// `2 approval(s) from deployment_manager or service_owner, bake 10m, windows a, b`.
+fn describe_gate(g: &crate::domain::GatePolicy) -> String {
+    let mut text = format!("{} approval(s)", g.approvals);
+    if !g.roles.is_empty() {
+        text.push_str(&format!(" from {}", g.roles.join(" or ")));
+    }
+    if !g.bake.is_zero() {
+        text.push_str(&format!(", bake {}", crate::domain::duration::format(g.bake)));
+    }
+    if !g.windows.is_empty() {
+        text.push_str(&format!(", windows {}", g.windows.join(", ")));
+    }
+    text
 }

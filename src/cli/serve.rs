@@ -1,7 +1,10 @@
 //! `shipdeck serve`: the agent event receiver.
 
 use super::Context;
-use crate::server::{Receiver, ServerOptions};
+use crate::server::{Limits, Receiver, ServerOptions};
+
+/// Descriptors kept back from the connection cap: the log, the listener, the runtime.
+const FILES_KEPT_BACK: u64 = 64;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,15 +19,38 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let token = ctx.config.receiver.resolved_token();
     // Gates that open as events arrive notify the people the config names.
     crate::store::Store::open(&db)?.sync_team(&ctx.config.members(), &ctx.config.subscriptions())?;
-    let opts = ServerOptions { db: db.clone(), token: token.clone(), clock: ctx.clock.clone() };
-    super::runtime()?.block_on(async move {
-        let receiver = Receiver::bind(&listen, opts).await?;
+    let opts = ServerOptions {
+        db: db.clone(),
+        token: token.clone(),
+        clock: ctx.clock.clone(),
+        rules: ctx.config.time_rules(),
+    };
+    let mut limits = Limits::from(&ctx.config.receiver);
+    // The connection cap, not the descriptor table, must be what bounds the receiver: raise the
+    // soft limit, and keep the cap below what it allows (the log and the runtime need a few).
+    let mut lowered = None;
+    if let Some(files) = crate::server::raise_open_files_limit() {
+        let room = usize::try_from(files.saturating_sub(FILES_KEPT_BACK)).unwrap_or(usize::MAX).max(1);
+        if room < limits.max_connections {
+            lowered = Some(format!(
+                "shipdeck receiver: open files are limited to {files}; serving at most {room} connections \
+                 instead of receiver.max_connections = {}",
+                limits.max_connections
+            ));
+            limits.max_connections = room;
+        }
+    }
+    crate::runtime::build()?.block_on(async move {
+        let receiver = Receiver::bind_with(&listen, opts, limits).await?;
         let addr = receiver.local_addr()?;
         eprintln!(
             "shipdeck receiver on http://{addr} (log {}; {})",
             db.display(),
             if token.is_some() { "bearer token required" } else { "no token: anyone who can connect may post" }
         );
+        if let Some(note) = lowered {
+            eprintln!("{note}");
+        }
         receiver.serve(shutdown_signal()).await?;
         eprintln!("shipdeck receiver stopped; every acknowledged event is committed");
         Ok(0)

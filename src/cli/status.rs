@@ -3,7 +3,6 @@
 use super::{Context, usage};
 use crate::domain::DeploymentKey;
 use crate::domain::records::DeploymentDetail;
-use crate::store::Store;
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
@@ -17,7 +16,7 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let key: DeploymentKey = args.key.parse().map_err(|e: crate::domain::BadKey| usage(e.to_string()))?;
-    let store = Store::open_existing(&ctx.db_path()?)?;
+    let store = ctx.open_log()?;
     let detail = store.detail(key, true)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
@@ -33,8 +32,8 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
 fn print_detail(out: &mut impl Write, d: &DeploymentDetail, tz: chrono_tz::Tz) -> std::io::Result<()> {
     let s = &d.summary;
     let when = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string();
-    writeln!(out, "{}  {}@{} -> {}  [{}]", s.key, s.release, s.version, s.environment, s.status)?;
-    writeln!(
+    outln!(out, "{}  {}@{} -> {}  [{}]", s.key, s.release, s.version, s.environment, s.status)?;
+    outln!(
         out,
         "model {} ({}), requested by {}{}, planned {}",
         s.model,
@@ -43,10 +42,13 @@ fn print_detail(out: &mut impl Write, d: &DeploymentDetail, tz: chrono_tz::Tz) -
         s.change_ref.as_ref().map_or(String::new(), |c| format!(", change {c}")),
         when(s.planned_at)
     )?;
-    writeln!(out, "targets {}: {} done, {} failed, {} running", s.targets, s.succeeded, s.failed, s.running)?;
+    outln!(out, "targets {}: {} done, {} failed, {} running", s.targets, s.succeeded, s.failed, s.running)?;
+    print_release(out, d)?;
+    print_checklist(out, d, &when)?;
+    print_conformance(out, d, &when)?;
     for p in &d.phases {
         writeln!(out)?;
-        writeln!(
+        outln!(
             out,
             "phase {}. {} [{}]  done {}  failed {}  running {}  pending {}  budget left {} of {}{}",
             p.index + 1,
@@ -68,8 +70,73 @@ fn print_detail(out: &mut impl Write, d: &DeploymentDetail, tz: chrono_tz::Tz) -
             let note =
                 t.last_error.as_deref().filter(|_| t.status == crate::domain::TargetStatus::Failed).unwrap_or("");
             let line = format!("    {:<24} {:<10} {:<22} {}", t.name, t.status, last, first_line(note));
-            writeln!(out, "{}", line.trim_end())?;
+            outln!(out, "{}", line.trim_end())?;
         }
+    }
+    Ok(())
+}
+
+fn print_release(out: &mut impl Write, d: &DeploymentDetail) -> std::io::Result<()> {
+    let Some(r) = d.release_record.as_ref().filter(|r| !r.is_empty()) else { return Ok(()) };
+    writeln!(out)?;
+    outln!(out, "release record")?;
+    for c in &r.components {
+        outln!(out, "  component {c}")?;
+    }
+    if let Some(n) = &r.notes {
+        outln!(out, "  notes     {}", first_line(n))?;
+    }
+    if let Some(u) = &r.notes_url {
+        outln!(out, "  notes     {u}")?;
+    }
+    for e in &r.evidence {
+        outln!(out, "  evidence  {e}")?;
+    }
+    Ok(())
+}
+
+fn print_checklist(
+    out: &mut impl Write,
+    d: &DeploymentDetail,
+    when: &dyn Fn(chrono::DateTime<chrono::Utc>) -> String,
+) -> std::io::Result<()> {
+    use crate::domain::checklist::ItemState;
+    if d.checklist.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    outln!(out, "checklist")?;
+    for i in &d.checklist {
+        let mark = match i.state {
+            ItemState::Open => "[ ]",
+            ItemState::Done => "[x]",
+            ItemState::Failed => "[!]",
+        };
+        let who = match (&i.ticked_by, i.ticked_at) {
+            (Some(by), Some(at)) => format!("  {} by {by} at {}", i.state, when(at)),
+            _ if i.roles.is_empty() => format!("  auto: {}", i.auto.as_deref().unwrap_or("?")),
+            _ => format!("  by {}", i.roles.join(" or ")),
+        };
+        let evidence = i.evidence.as_deref().map_or(String::new(), |e| format!(" ({})", first_line(e)));
+        outln!(out, "  {mark} {:<12} {:<16} {}{who}{evidence}", i.list, i.id, i.text)?;
+    }
+    Ok(())
+}
+
+fn print_conformance(
+    out: &mut impl Write,
+    d: &DeploymentDetail,
+    when: &dyn Fn(chrono::DateTime<chrono::Utc>) -> String,
+) -> std::io::Result<()> {
+    if d.conformance.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    outln!(out, "conformance flags ({})", d.conformance.len())?;
+    for f in &d.conformance {
+        let targets =
+            if f.sample_targets.is_empty() { String::new() } else { format!("; {}", f.sample_targets.join(", ")) };
+        outln!(out, "  ! {}, {} to {}{targets}", f.headline(), when(f.first_at), when(f.last_at))?;
     }
     Ok(())
 }

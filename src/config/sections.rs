@@ -20,22 +20,45 @@ pub struct ReceiverConfig {
     pub token: Option<String>,
     /// Environment variable that holds the token.
     pub token_env: String,
+    /// A request body must arrive completely within this time, or the request gets 408.
+    #[serde(with = "duration::serde_text")]
+    pub body_timeout: TimeDelta,
+    /// A connection that sends no request (idle keep-alive, slow headers) is closed after this.
+    #[serde(with = "duration::serde_text")]
+    pub idle_timeout: TimeDelta,
+    /// Connections served at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// How far an event's `at` may lie in the future, and before its deployment was planned.
+    #[serde(with = "duration::serde_text")]
+    pub clock_skew: TimeDelta,
 }
 
 impl Default for ReceiverConfig {
     fn default() -> Self {
-        Self { listen: "127.0.0.1:7480".into(), token: None, token_env: "SHIPDECK_TOKEN".into() }
+        Self {
+            listen: "127.0.0.1:7480".into(),
+            token: None,
+            token_env: "SHIPDECK_TOKEN".into(),
+            body_timeout: TimeDelta::seconds(30),
+            idle_timeout: TimeDelta::seconds(60),
+            max_connections: 4096,
+            clock_skew: crate::domain::event::DEFAULT_CLOCK_SKEW,
+        }
     }
 }
 
 impl ReceiverConfig {
     /// The token in force: the environment variable named by `token_env`, else `token`.
+    ///
+    /// Surrounding whitespace is not part of a token (a trailing newline from a secrets file
+    /// would otherwise make it impossible to match); clients trim theirs the same way.
     #[must_use]
     pub fn resolved_token(&self) -> Option<String> {
         std::env::var(&self.token_env)
             .ok()
+            .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty())
-            .or_else(|| self.token.clone().filter(|t| !t.is_empty()))
+            .or_else(|| self.token.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned))
     }
 }
 
@@ -70,6 +93,20 @@ pub struct Person {
     pub login: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
+}
+
+/// `[[environments]]`: a place deployments go to. Nothing may name an environment that is not
+/// declared, so a typo (`prod` for `production`) cannot slip past windows and freezes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub name: String,
+    /// Whether it counts as production.
+    #[serde(default)]
+    pub production: bool,
+    /// The most deployments that may run in it at once (not enforced yet).
+    #[serde(default)]
+    pub max_concurrent: Option<u32>,
 }
 
 /// `[[stakeholders]]`: who hears about what.
@@ -140,6 +177,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     dashboard: DashboardConfig,
     #[serde(default)]
+    environments: Vec<Environment>,
+    #[serde(default)]
     people: Vec<Person>,
     #[serde(default)]
     stakeholders: Vec<Stakeholder>,
@@ -149,6 +188,8 @@ pub(super) struct RawConfig {
     windows: Vec<RawWindow>,
     #[serde(default)]
     freezes: Vec<RawFreeze>,
+    #[serde(default)]
+    reviews: super::ReviewsConfig,
 }
 
 fn utc() -> String {
@@ -193,11 +234,59 @@ impl RawConfig {
                 format!("\"{}\" is not an address (e.g. 127.0.0.1:7480)", self.receiver.listen),
             ));
         }
+        for (key, value) in [
+            ("receiver.body_timeout", self.receiver.body_timeout),
+            ("receiver.idle_timeout", self.receiver.idle_timeout),
+        ] {
+            if value <= TimeDelta::zero() {
+                return Err((key.into(), "must be longer than 0s".into()));
+            }
+        }
+        if self.receiver.max_connections == 0 {
+            return Err(("receiver.max_connections".into(), "must be at least 1".into()));
+        }
+        if self.receiver.clock_skew < TimeDelta::zero() {
+            return Err(("receiver.clock_skew".into(), "must not be negative".into()));
+        }
+        // The dashboard builds its keymap with this same function, so what passes here runs there.
+        if let Err(e) = crate::keymap::Keymap::from_config(&self.dashboard.keys) {
+            return Err((e.config_path(&self.dashboard.keys), e.to_string()));
+        }
         if !["default", "mono"].contains(&self.dashboard.theme.as_str()) {
             return Err((
                 "dashboard.theme".into(),
                 format!("unknown theme \"{}\" (default or mono)", self.dashboard.theme),
             ));
+        }
+        let mut envs = std::collections::HashSet::new();
+        for (i, e) in self.environments.iter().enumerate() {
+            if e.name.trim().is_empty() || e.name.chars().any(char::is_whitespace) {
+                return Err((format!("environments[{i}].name"), format!("\"{}\" is not an environment name", e.name)));
+            }
+            if !envs.insert(e.name.as_str()) {
+                return Err((
+                    format!("environments[{i}].name"),
+                    format!("environment \"{}\" is declared twice", e.name),
+                ));
+            }
+        }
+        let declared = |path: String, named: &[String]| -> Result<(), Invalid> {
+            match named.iter().find(|n| !envs.contains(n.as_str())) {
+                None => Ok(()),
+                Some(n) => Err((path, unknown_environment(n, &self.environments))),
+            }
+        };
+        for (i, w) in self.windows.iter().enumerate() {
+            declared(format!("windows[{i}].environments"), &w.environments)?;
+        }
+        for (i, f) in self.freezes.iter().enumerate() {
+            declared(format!("freezes[{i}].environments"), &f.environments)?;
+        }
+        for (i, s) in self.stakeholders.iter().enumerate() {
+            declared(format!("stakeholders[{i}].environments"), &s.environments)?;
+        }
+        for (name, model) in &self.models {
+            declared(format!("models.{name}.environments"), &model.environments)?;
         }
         let mut names = std::collections::HashSet::new();
         for (i, p) in self.people.iter().enumerate() {
@@ -225,10 +314,12 @@ impl RawConfig {
         for (name, model) in &self.models {
             check_model(name, model, &windows, &roles)?;
         }
+        self.reviews.check(&self.environments)?;
         Ok(Config {
             operator: self.operator.filter(|o| !o.is_empty()),
             timezone,
             db: self.db,
+            environments: self.environments,
             receiver: self.receiver,
             dashboard: self.dashboard,
             people: self.people,
@@ -236,6 +327,7 @@ impl RawConfig {
             models: self.models,
             windows,
             freezes,
+            reviews: self.reviews,
             source: String::new(),
         })
     }
@@ -329,4 +421,15 @@ fn check_model(
         }
     }
     Ok(())
+}
+
+/// "unknown environment "prod" (declared: production, staging)", the one wording for config
+/// checks and commands.
+#[must_use]
+pub fn unknown_environment(name: &str, declared: &[Environment]) -> String {
+    if declared.is_empty() {
+        return format!("unknown environment \"{name}\" (none is declared: add [[environments]] to the config)");
+    }
+    let known: Vec<&str> = declared.iter().map(|e| e.name.as_str()).collect();
+    format!("unknown environment \"{name}\" (declared: {})", known.join(", "))
 }

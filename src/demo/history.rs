@@ -2,9 +2,10 @@
 //! with successes, failures and rollbacks, written through the same store paths as live data
 //! (plan, then events ingested at the times they happened).
 
-use super::pipeline::{ColleagueDecision, decide_as_colleague};
+use super::pipeline::{ColleagueDecision, approve_as_colleagues, decide_as_colleague, tick_as_colleagues};
 use super::rng::Rng;
 use crate::config::Config;
+use crate::domain::checklist::List;
 use crate::domain::gate::Decision;
 use crate::domain::{AgentEvent, DeploymentKey, EventStatus, ReleaseRef};
 use crate::store::{PlanRequest, Store, StoreError, Submission};
@@ -77,7 +78,7 @@ pub fn seed(
         } else {
             ("staging", usize::try_from(rng.range(3, 7)).unwrap_or(4), "big-bang")
         };
-        let Ok(model) = config.model(model_name) else { continue };
+        let Ok(model) = config.model_for(model_name, env) else { continue };
         let start = now - Duration::seconds(ago);
         let version = format!("{}.{}.{}", 1 + versions[si] / 40, versions[si] / 8 % 5, versions[si] % 8);
         let targets: Vec<String> = (1..=hosts).map(|i| format!("{}-{}-{i:02}", service.prefix, &env[..3])).collect();
@@ -93,11 +94,29 @@ pub fn seed(
             planned_start: start,
             now: start - Duration::hours(i64::try_from(rng.range(2, 48)).unwrap_or(4)),
         };
+        let requester = req.requested_by.clone();
         let (key, phases) = store.plan(&req)?;
+        tick_as_colleagues(store, config, key, &[List::Pre, List::Environment], req.now);
         // About one deployment in eight fails in some phase.
         let doomed = rng.chance(0.12).then(|| usize::try_from(rng.range(0, phases.len() as u64)).unwrap_or(0));
         let mut t = start;
+        let mut halted = false;
         for (pi, phase) in phases.iter().enumerate() {
+            if phase.gate.is_some() {
+                // Approval waits for its bake and window, as it did for real.
+                match approve_as_colleagues(store, config, key, &phase.name, &requester, t) {
+                    // Not approvable before now: it is still waiting at its gate.
+                    Some(approved) if approved > now => {
+                        halted = true;
+                        break;
+                    }
+                    Some(approved) => t = approved.max(t),
+                    None => {
+                        halted = true;
+                        break;
+                    }
+                }
+            }
             // A doomed phase exceeds its budget; others sometimes lose a host within it.
             let failing = if doomed == Some(pi) {
                 phase.failure_budget + 1
@@ -132,6 +151,10 @@ pub fn seed(
             }
             // Approval, bake and the next window take a while.
             t = end + Duration::minutes(i64::try_from(rng.range(10, 90)).unwrap_or(20));
+        }
+        if doomed.is_none() && !halted {
+            // A service owner verified the outcome.
+            tick_as_colleagues(store, config, key, &[List::Post], t);
         }
         seeded.deployments += 1;
     }

@@ -6,9 +6,11 @@
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::decide::{Ask, DecideError, Operator, Rules, TickAsk, checklist, decide};
+use crate::domain::checklist::{ItemState, List};
 use crate::domain::gate::{Decision, GateState};
 use crate::domain::{DeploymentKey, PhaseStatus, TargetStatus};
-use crate::store::{DecisionRequest, GateError, Store};
+use crate::store::{GateError, Store};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -46,9 +48,12 @@ pub enum Deciders {
 }
 
 /// A pipeline backed by the demo's log.
+///
+/// Its store is used from `spawn_blocking` only: a read or a decision may wait for another
+/// writer's lock (the busy timeout), which must never stall a runtime worker.
 pub struct LogPipeline {
     store: Arc<Mutex<Store>>,
-    config: Config,
+    config: Arc<Config>,
     clock: SharedClock,
     deciders: Deciders,
     /// Real time between two looks at the log.
@@ -57,12 +62,27 @@ pub struct LogPipeline {
 
 impl LogPipeline {
     pub fn new(store: Store, config: Config, clock: SharedClock, deciders: Deciders) -> Self {
-        Self { store: Arc::new(Mutex::new(store)), config, clock, deciders, poll: Duration::from_millis(200) }
+        Self {
+            store: Arc::new(Mutex::new(store)),
+            config: Arc::new(config),
+            clock,
+            deciders,
+            poll: Duration::from_millis(200),
+        }
     }
 
-    fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
-        let mut store = self.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut store)
+    /// Runs `f` on the store on a blocking thread; `None` if that thread panicked.
+    async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store, &Config) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (store, config) = (self.store.clone(), self.config.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut store = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&mut store, &config)
+        })
+        .await
+        .ok()
     }
 }
 
@@ -78,44 +98,120 @@ pub struct ColleagueDecision<'a> {
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
-/// Records the decision as the first configured person whose decision the policy accepts;
-/// `false` when it refuses everyone (a time rule: try again later) or the log failed.
+/// Records the decision as the first configured person whose decision the policy accepts,
+/// through the same [`decide`] as the CLI and the dashboard; `false` when it refuses everyone
+/// (a time rule: try again later) or the log failed.
 pub fn decide_as_colleague(store: &mut Store, config: &Config, d: &ColleagueDecision<'_>) -> bool {
-    let reason = (d.decision == Decision::Reject).then_some(d.comment);
+    let rules = Rules::from_config(config);
+    let ask = Ask {
+        key: d.key,
+        phase: d.phase.to_owned(),
+        decision: d.decision,
+        comment: Some(d.comment.to_owned()),
+        reason: (d.decision == Decision::Reject).then(|| d.comment.to_owned()),
+    };
     for person in config.people.iter().filter(|p| p.name != d.not_by) {
-        let req = DecisionRequest {
-            key: d.key,
-            phase: d.phase,
-            decision: d.decision,
-            person: &person.name,
-            roles: &person.roles,
-            os_user: "shipdeck-demo",
-            comment: Some(d.comment),
-            reason,
-            windows: &config.windows,
-            freezes: &config.freezes,
-            now: d.now,
-        };
-        match store.decide(&req) {
+        let colleague = Operator::named(config, &person.name, "shipdeck-demo");
+        match decide(store, &rules, &colleague, &ask, d.now) {
             Ok(_) => return true,
-            Err(GateError::Refused(_)) => {}
+            Err(e) if e.is_refusal() => {}
             Err(_) => return false,
         }
     }
     false
 }
 
-impl LogPipeline {
-    fn colleague(&self, key: DeploymentKey, phase: &str, decision: Decision, not_by: &str) -> bool {
-        let d = ColleagueDecision {
+/// Ticks the open, hand-ticked items of `lists` as the first colleagues whose tick the rules
+/// accept (a release engineer checks the artifacts, an SRE the backups, a service owner the
+/// outcome), through the same tick path as `shipdeck check` and the dashboard.
+pub fn tick_as_colleagues(
+    store: &mut Store,
+    config: &Config,
+    key: DeploymentKey,
+    lists: &[List],
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let Ok(items) = store.checklist(key) else { return };
+    let rules = Rules::from_config(config);
+    for item in items.iter().filter(|i| lists.contains(&i.list) && i.state == ItemState::Open && !i.roles.is_empty()) {
+        let ask = TickAsk {
             key,
-            phase,
-            decision,
-            not_by,
-            comment: "simulated colleague (shipdeck demo)",
-            now: self.clock.now(),
+            item: item.id.clone(),
+            evidence: Some("checked by a simulated colleague (shipdeck demo)".into()),
+            failed: false,
         };
-        self.with_store(|s| decide_as_colleague(s, &self.config, &d))
+        for person in &config.people {
+            let colleague = Operator::named(config, &person.name, "shipdeck-demo");
+            match checklist::tick(store, &rules, &colleague, &ask, now) {
+                Ok(_) => break,
+                Err(e) if e.is_refusal() => {}
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Approves a gate as colleagues until it is approved, waiting out time rules (bake, windows,
+/// the planned start): the instant it was approved, or `None` when no one may approve it.
+/// The history uses it, so that past rollouts went through their gates as live ones do.
+pub fn approve_as_colleagues(
+    store: &mut Store,
+    config: &Config,
+    key: DeploymentKey,
+    phase: &str,
+    requester: &str,
+    mut now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let rules = Rules::from_config(config);
+    let ask = Ask {
+        key,
+        phase: phase.to_owned(),
+        decision: Decision::Approve,
+        comment: Some("simulated colleague (shipdeck demo)".into()),
+        reason: None,
+    };
+    for _ in 0..16 {
+        if store.gate(key, phase).ok()?.state == GateState::Approved {
+            return Some(now);
+        }
+        let mut later = None;
+        for person in config.people.iter().filter(|p| p.name != requester) {
+            let colleague = Operator::named(config, &person.name, "shipdeck-demo");
+            match decide(store, &rules, &colleague, &ask, now) {
+                Ok(_) => {
+                    later = None;
+                    break;
+                }
+                Err(DecideError::Refused { refusal, .. }) if refusal.is_time_rule() => {
+                    later = later.or(refusal.opens_at());
+                }
+                Err(e) if e.is_refusal() => {}
+                Err(_) => return None,
+            }
+        }
+        if let Some(t) = later {
+            now = t.max(now);
+        }
+    }
+    None
+}
+
+impl LogPipeline {
+    async fn colleague(&self, key: DeploymentKey, phase: &str, decision: Decision, not_by: String) -> bool {
+        let (phase, now) = (phase.to_owned(), self.clock.now());
+        self.with_store(move |s, config| {
+            let d = ColleagueDecision {
+                key,
+                phase: &phase,
+                decision,
+                not_by: &not_by,
+                comment: "simulated colleague (shipdeck demo)",
+                now,
+            };
+            decide_as_colleague(s, config, &d)
+        })
+        .await
+        .unwrap_or(false)
     }
 }
 
@@ -123,10 +219,11 @@ impl Pipeline for LogPipeline {
     fn before_phase<'a>(&'a self, key: DeploymentKey, phase: &'a str) -> Pending<'a, bool> {
         Box::pin(async move {
             loop {
-                let gate = match self.with_store(|s| s.gate(key, phase)) {
-                    Ok(g) => g,
-                    Err(GateError::NoGate { .. }) => return true,
-                    Err(_) => return false,
+                let name = phase.to_owned();
+                let gate = match self.with_store(move |s, _| s.gate(key, &name)).await {
+                    Some(Ok(g)) => g,
+                    Some(Err(GateError::NoGate { .. })) => return true,
+                    Some(Err(_)) | None => return false,
                 };
                 if gate.deployment_status.is_halted() {
                     return false;
@@ -135,11 +232,21 @@ impl Pipeline for LogPipeline {
                     GateState::Approved => return true,
                     GateState::Rejected => return false,
                     GateState::Pending => {
+                        // Colleagues do the checks the gate requires; the approval stays with
+                        // whoever decides in this demo.
+                        let lists: Vec<List> = gate.policy.require.iter().filter_map(|l| l.parse().ok()).collect();
+                        if !lists.is_empty() {
+                            let now = self.clock.now();
+                            self.with_store(move |s, config| tick_as_colleagues(s, config, key, &lists, now)).await;
+                        }
                         let operator_started = !gate.approvals.is_empty();
                         if self.deciders == Deciders::Colleagues || operator_started {
-                            let requester =
-                                self.with_store(|s| s.summary(key).map(|d| d.requested_by)).unwrap_or_default();
-                            self.colleague(key, phase, Decision::Approve, &requester);
+                            let requester = self
+                                .with_store(move |s, _| s.summary(key).map(|d| d.requested_by))
+                                .await
+                                .and_then(Result::ok)
+                                .unwrap_or_default();
+                            self.colleague(key, phase, Decision::Approve, requester).await;
                         }
                     }
                     GateState::Waiting => {}
@@ -153,7 +260,9 @@ impl Pipeline for LogPipeline {
         Box::pin(async move {
             let mut retried = false;
             loop {
-                let Ok(detail) = self.with_store(|s| s.detail(key, true)) else { return After::Stop };
+                let Some(Ok(detail)) = self.with_store(move |s, _| s.detail(key, true)).await else {
+                    return After::Stop;
+                };
                 if detail.summary.status.is_halted() {
                     return After::Stop;
                 }
@@ -162,10 +271,18 @@ impl Pipeline for LogPipeline {
                     PhaseStatus::Failed => {
                         if self.deciders == Deciders::Colleagues {
                             let decision = if retried { Decision::Rollback } else { Decision::Retry };
-                            retried |= self.colleague(key, phase, decision, "");
+                            retried |= self.colleague(key, phase, decision, String::new()).await;
                         }
                     }
-                    PhaseStatus::Succeeded => return After::Next,
+                    PhaseStatus::Succeeded => {
+                        // After the last phase, a service owner verifies the outcome.
+                        if detail.summary.status == crate::domain::DeploymentStatus::Verifying {
+                            let now = self.clock.now();
+                            self.with_store(move |s, config| tick_as_colleagues(s, config, key, &[List::Post], now))
+                                .await;
+                        }
+                        return After::Next;
+                    }
                     // After a retry the failed hosts are pending again: deploy them once more.
                     PhaseStatus::Running | PhaseStatus::Pending => {
                         let again: Vec<String> = detail

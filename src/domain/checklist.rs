@@ -236,7 +236,8 @@ pub fn check_tick(
     roles: &[String],
     evidence: Option<&str>,
 ) -> Result<String, TickRefusal> {
-    if status.is_final() {
+    // A failed deployment may still be retried; a halted or finished one is over.
+    if status.is_halted() || status == DeploymentStatus::Succeeded {
         return Err(TickRefusal::Closed { status });
     }
     if item.state != ItemState::Open {

@@ -46,10 +46,13 @@ impl fmt::Display for TargetStatus {
 }
 
 impl FromStr for TargetStatus {
-    type Err = String;
+    type Err = super::Invalid;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| format!("unknown target status \"{s}\""))
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| super::Invalid(format!("unknown target status \"{s}\"")))
     }
 }
 
@@ -96,6 +99,27 @@ impl TargetProgress {
                 }
             }
         }
+    }
+
+    /// The earliest step that failed and stands failed: its index and the agent's time (ms).
+    #[must_use]
+    pub fn failure(&self) -> Option<(usize, i64)> {
+        self.steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| match m.outcome {
+                Some((EventStatus::Failed, (at, _))) => Some((i, at)),
+                _ => None,
+            })
+            .min_by_key(|&(i, at)| (at, i))
+    }
+
+    /// How long each step took that started and then succeeded: `(step index, ms)`.
+    pub fn step_durations(&self) -> impl Iterator<Item = (usize, i64)> + '_ {
+        self.steps.iter().enumerate().filter_map(|(i, m)| match (m.started, m.outcome) {
+            (Some((start, _)), Some((EventStatus::Succeeded, (end, _)))) if end >= start => Some((i, end - start)),
+            _ => None,
+        })
     }
 
     /// The status of a target whose model has `step_count` lifecycle steps.
@@ -173,5 +197,19 @@ mod tests {
         let back: TargetProgress = serde_json::from_str(&text).expect("parses");
         assert_eq!(back, p);
         assert_eq!(back.status(3), TargetStatus::Failed);
+    }
+
+    #[test]
+    fn failure_and_step_durations_come_from_the_marks() {
+        let mut p = TargetProgress::default();
+        p.apply(0, Started, (100, 1));
+        p.apply(0, Succeeded, (160, 2));
+        p.apply(1, Started, (170, 3));
+        p.apply(1, Failed, (200, 4));
+        assert_eq!(p.failure(), Some((1, 200)));
+        assert_eq!(p.step_durations().collect::<Vec<_>>(), [(0, 60)]);
+        p.apply(1, Succeeded, (260, 5));
+        assert_eq!(p.failure(), None, "a retry that succeeded clears the failure");
+        assert_eq!(p.step_durations().collect::<Vec<_>>(), [(0, 60), (1, 90)]);
     }
 }

@@ -1,5 +1,6 @@
 //! HTTP routes of the agent API (`/v1/...`).
 
+use super::body::BodyError;
 use super::{AppState, MAX_BODY_BYTES};
 use crate::domain::DeploymentKey;
 use crate::domain::event::parse_ndjson;
@@ -26,15 +27,29 @@ pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response 
 }
 
 /// Checks `Authorization: Bearer <token>` when a token is configured; `Some` is the refusal.
+///
+/// The scheme is case-insensitive (RFC 9110); tokens are compared as SHA-256 digests in
+/// constant time, so neither the content nor the length of the token leaks through timing.
 pub(super) fn denied(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     let expected = state.token.as_ref()?;
-    let given =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer);
     match given {
-        Some(token) if constant_time_eq(token.trim().as_bytes(), expected.as_bytes()) => None,
+        Some(token) if constant_time_eq(&digest(token), expected) => None,
         Some(_) => Some(unauthorized("wrong bearer token")),
         None => Some(unauthorized("missing bearer token: send Authorization: Bearer <token>")),
     }
+}
+
+/// The token of an `Authorization` value with the Bearer scheme, in any case, trimmed.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The SHA-256 of a token (surrounding whitespace is not part of it).
+pub(super) fn digest(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.trim().as_bytes()).into()
 }
 
 fn unauthorized(message: &str) -> Response {
@@ -43,12 +58,26 @@ fn unauthorized(message: &str) -> Response {
     r
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Equal digests, in time independent of where they differ.
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn health() -> Response {
-    axum::Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })).into_response()
+/// `GET /v1/health`: whether the receiver can store events. While the last commit failed the
+/// answer is 503 with `"status": "failing"` and the error, so a monitor sees a full disk or a
+/// broken log before agents pile up resends.
+async fn health(State(state): State<AppState>) -> Response {
+    let h = state.writer.health();
+    let stamp = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let failing = h.last_error.is_some();
+    let body = json!({
+        "status": if failing { "failing" } else { "ok" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "last_commit": h.last_commit.map(stamp),
+        "last_error": h.last_error.map(|(at, error)| json!({ "at": stamp(at), "error": error })),
+    });
+    let status = if failing { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    (status, axum::Json(body)).into_response()
 }
 
 /// `POST /v1/events`: NDJSON, one event a line. Answers after the accepted lines are committed.
@@ -56,21 +85,31 @@ async fn post_events(State(state): State<AppState>, request: Request) -> Respons
     if let Some(denied) = denied(&state, request.headers()) {
         return denied;
     }
-    // Bound how many bodies are held in memory at once; the rest wait here.
-    let Ok(_permit) = state.bodies.acquire().await else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "the receiver is shutting down");
-    };
-    let bytes = match axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await {
+    let mut stopping = state.stopping.clone();
+    let body = super::body::read(
+        request.into_body(),
+        state.limits.body_timeout,
+        MAX_BODY_BYTES,
+        &state.body_budget,
+        &mut stopping,
+    )
+    .await;
+    let body = match body {
         Ok(b) => b,
-        Err(e) if is_too_large(&e) => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("body is over the limit of {MAX_BODY_BYTES} bytes; send smaller batches"),
-            );
+        Err(e) => {
+            let status = match e {
+                BodyError::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
+                BodyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                BodyError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+                BodyError::Read(_) => StatusCode::BAD_REQUEST,
+            };
+            // The rest of the body is not read: the connection cannot carry another request.
+            let mut r = error(status, e.to_string());
+            r.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+            return r;
         }
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}")),
     };
-    let text = match std::str::from_utf8(&bytes) {
+    let text = match std::str::from_utf8(&body.bytes) {
         Ok(t) => t,
         Err(e) => {
             return error(
@@ -102,17 +141,6 @@ async fn post_events(State(state): State<AppState>, request: Request) -> Respons
         }
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, format!("nothing was stored, resend: {e}")),
     }
-}
-
-fn is_too_large(e: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if err.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = err.source();
-    }
-    false
 }
 
 /// `GET /v1/deployments/{key}`: the same JSON as `shipdeck status --json`.

@@ -3,10 +3,13 @@
 //!
 //! One transaction per request would cap ingest at the disk's sync rate; one writer draining a
 //! bounded queue commits whatever has gathered while the previous commit ran, so the cost of
-//! a commit is shared by every waiting request.
+//! a commit is shared by every waiting request. It also remembers how its last commits went,
+//! so `/v1/health` can say when writes fail.
 
-use crate::store::{IngestOutcome, Store, Submission};
-use std::sync::Arc;
+use crate::clock::SharedClock;
+use crate::store::{IngestOutcome, Store, StoreError, Submission};
+use chrono::{DateTime, Utc};
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 /// Requests waiting for the writer; senders wait when it is full (back-pressure to agents).
@@ -14,76 +17,130 @@ const QUEUE_DEPTH: usize = 256;
 /// Events committed together at most.
 const MAX_GROUP_EVENTS: usize = 20_000;
 
-type Reply = oneshot::Sender<Result<IngestOutcome, String>>;
+type Reply = oneshot::Sender<Result<IngestOutcome, WriteError>>;
+
+/// Why a submission was not stored (nothing of it was).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    #[error("the log writer has stopped")]
+    Stopped,
+    /// The group's transaction failed; every submission in it shares the one error.
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+}
+
+enum Job {
+    Submit(Submission, Reply),
+    /// Answered once everything queued before it is committed.
+    Flush(oneshot::Sender<()>),
+}
+
+/// How the writer's commits have gone: what `/v1/health` reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteHealth {
+    /// When a commit last succeeded.
+    pub last_commit: Option<DateTime<Utc>>,
+    /// The error of the last commit, when it failed; cleared by the next success.
+    pub last_error: Option<(DateTime<Utc>, String)>,
+}
 
 /// A handle to the writer thread; cheap to clone.
 #[derive(Clone)]
 pub struct Writer {
-    queue: mpsc::Sender<(Submission, Reply)>,
-    done: Arc<tokio::sync::Mutex<Option<oneshot::Receiver<()>>>>,
+    queue: mpsc::Sender<Job>,
+    health: Arc<Mutex<WriteHealth>>,
 }
 
 impl Writer {
-    /// Starts the writer thread on `store`.
-    #[must_use]
-    pub fn start(store: Store) -> Self {
+    /// Starts the writer thread on `store`; `clock` stamps the health record. `Err` when the
+    /// system refuses a thread.
+    pub fn start(store: Store, clock: SharedClock) -> std::io::Result<Self> {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
-        let (done_tx, done_rx) = oneshot::channel();
-        std::thread::Builder::new()
-            .name("shipdeck-writer".into())
-            .spawn(move || {
-                run(store, rx);
-                let _ = done_tx.send(());
-            })
-            .unwrap_or_else(|e| panic!("cannot start the log writer thread: {e}"));
-        Self { queue, done: Arc::new(tokio::sync::Mutex::new(Some(done_rx))) }
+        let health = Arc::new(Mutex::new(WriteHealth::default()));
+        let shared = health.clone();
+        std::thread::Builder::new().name("shipdeck-writer".into()).spawn(move || run(store, rx, &shared, &clock))?;
+        Ok(Self { queue, health })
     }
 
     /// Stores one submission; resolves after its commit. `Err` means nothing was stored.
-    pub async fn submit(&self, submission: Submission) -> Result<IngestOutcome, String> {
+    pub async fn submit(&self, submission: Submission) -> Result<IngestOutcome, WriteError> {
         let (reply, answer) = oneshot::channel();
-        self.queue.send((submission, reply)).await.map_err(|_| "the log writer has stopped".to_owned())?;
-        answer.await.map_err(|_| "the log writer has stopped".to_owned())?
+        self.queue.send(Job::Submit(submission, reply)).await.map_err(|_| WriteError::Stopped)?;
+        answer.await.map_err(|_| WriteError::Stopped)?
     }
 
-    /// Waits until every queued submission is committed and the writer has stopped.
-    /// Call after all other handles are dropped or idle.
+    /// How the last commits went.
+    #[must_use]
+    pub fn health(&self) -> WriteHealth {
+        self.health.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Waits until every submission queued so far is committed (or the writer has stopped).
+    ///
+    /// Unlike waiting for the thread to end, this does not depend on every other handle being
+    /// dropped: a client that never goes away cannot hold the receiver's shutdown.
     pub async fn close(self) {
-        let done = self.done.lock().await.take();
-        drop(self.queue);
-        if let Some(done) = done {
-            // Other clones may still hold the queue open; the thread ends when the last does.
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(30), done).await;
+        let (done, finished) = oneshot::channel();
+        if self.queue.send(Job::Flush(done)).await.is_ok() {
+            let _ = finished.await;
         }
     }
 }
 
-fn run(mut store: Store, mut rx: mpsc::Receiver<(Submission, Reply)>) {
+fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, health: &Mutex<WriteHealth>, clock: &SharedClock) {
     let mut group: Vec<(Submission, Reply)> = Vec::new();
+    let mut flushes = Vec::new();
     while let Some(first) = rx.blocking_recv() {
-        let mut events = first.0.events.len();
-        group.push(first);
-        while events < MAX_GROUP_EVENTS {
-            match rx.try_recv() {
-                Ok(job) => {
-                    events += job.0.events.len();
-                    group.push(job);
+        let mut events = 0;
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Submit(s, reply) => {
+                    events += s.events.len();
+                    group.push((s, reply));
                 }
-                Err(_) => break,
+                // Everything before the flush is in this group; answer it after the commit.
+                Job::Flush(done) => {
+                    flushes.push(done);
+                    break;
+                }
+            }
+            if events < MAX_GROUP_EVENTS {
+                next = rx.try_recv().ok();
             }
         }
-        let (subs, replies): (Vec<Submission>, Vec<Reply>) = group.drain(..).unzip();
-        match store.ingest(&subs) {
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
-                }
+        if !group.is_empty() {
+            commit(&mut store, &mut group, health, clock);
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+fn commit(store: &mut Store, group: &mut Vec<(Submission, Reply)>, health: &Mutex<WriteHealth>, clock: &SharedClock) {
+    let (subs, replies): (Vec<Submission>, Vec<Reply>) = group.drain(..).unzip();
+    let result = store.ingest(&subs);
+    {
+        let mut h = health.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &result {
+            Ok(_) => {
+                h.last_commit = Some(clock.now());
+                h.last_error = None;
             }
-            Err(e) => {
-                let msg = e.to_string();
-                for reply in replies {
-                    let _ = reply.send(Err(msg.clone()));
-                }
+            Err(e) => h.last_error = Some((clock.now(), e.to_string())),
+        }
+    }
+    match result {
+        Ok(outcomes) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(outcome));
+            }
+        }
+        Err(e) => {
+            let e = WriteError::Store(Arc::new(e));
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
             }
         }
     }

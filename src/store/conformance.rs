@@ -9,20 +9,11 @@
 use super::gates::{self, load_decisions, load_phases, previous_of};
 use super::{Store, StoreError};
 use crate::clock::from_ms;
-use crate::domain::conformance::{Flag, FlagKind, Tally};
+use crate::domain::conformance::{Flag, FlagKind, Tally, TimeRules};
 use crate::domain::gate::{self as gate_rules, GateState};
-use crate::domain::schedule::{ChangeWindow, Freeze};
 use crate::domain::{DeploymentKey, DeploymentStatus};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
-
-/// The config's windows and freezes, as the receiver knows them. Without them (a log opened by
-/// a tool that has no config) window and freeze flags are not raised.
-#[derive(Debug, Clone, Default)]
-pub struct TimeRules {
-    pub windows: Vec<ChangeWindow>,
-    pub freezes: Vec<Freeze>,
-}
 
 /// What one deployment has authorised, read once per batch.
 #[derive(Debug)]

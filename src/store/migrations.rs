@@ -8,7 +8,8 @@ use std::path::Path;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_gates.sql"),
-    include_str!("migrations/0003_verification.sql"),
+    include_str!("migrations/0003_reviews.sql"),
+    include_str!("migrations/0004_verification.sql"),
 ];
 
 /// The schema version this build writes.
@@ -36,4 +37,17 @@ pub fn apply(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         tx.pragma_update(None, "user_version", i + 1).map_err(sql)?;
     }
     tx.commit().map_err(sql)
+}
+
+/// For a read-only connection: the log must already be at [`LATEST`]; an older one is reported
+/// (a read-only open never migrates), a newer one refused as always.
+pub fn check(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let found: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|source| StoreError::Sql { path: path.to_path_buf(), source })?;
+    match found.cmp(&LATEST) {
+        std::cmp::Ordering::Equal => Ok(()),
+        std::cmp::Ordering::Greater => Err(StoreError::TooNew { path: path.to_path_buf(), found, known: LATEST }),
+        std::cmp::Ordering::Less => Err(StoreError::NeedsMigration { path: path.to_path_buf(), found, needed: LATEST }),
+    }
 }

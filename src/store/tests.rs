@@ -178,3 +178,59 @@ fn a_writer_sees_what_another_process_wrote_to_a_target_it_holds_in_memory() {
     // The other connection's id is known to `a` too: a resend through `a` is a duplicate.
     assert_eq!(submit(&mut a, &[ev(key, "2", "web-01", "install", "failed", 2)]).duplicates, 1);
 }
+
+/// The receiver's writer and reader (`Store::open`) and every CLI command and dashboard
+/// (`Store::open_existing`) commit with `synchronous=FULL`, as the README promises.
+#[test]
+fn every_connection_commits_with_synchronous_full() {
+    let (dir, created) = open();
+    assert_eq!(created.synchronous().expect("reads"), "FULL");
+    let existing = Store::open_existing(&dir.path().join("log.db")).expect("opens");
+    assert_eq!(existing.synchronous().expect("reads"), "FULL");
+    let mut bulk = Store::open(&dir.path().join("log.db")).expect("opens");
+    bulk.relax_durability_for_bulk_load().expect("relaxes");
+    assert_eq!(bulk.synchronous().expect("reads"), "OFF", "only the demo's history load relaxes it");
+}
+
+#[cfg(unix)]
+fn make_read_only(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+}
+
+#[test]
+#[cfg(unix)]
+fn a_read_only_file_opens_read_only_and_nothing_can_be_written() {
+    let (dir, mut store) = open();
+    let key = planned(&mut store, "phased", 3);
+    drop(store);
+    let path = dir.path().join("log.db");
+    make_read_only(&path);
+    let mut ro = Store::open_read_only(&path).expect("a read-only file opens read-only");
+    assert!(ro.is_read_only());
+    assert_eq!(ro.detail(key, true).expect("reads").target_list.len(), 3);
+    let events = vec![(1, parse_line(&ev(key, "x", "web-01", "download", "started", 1), t0()).expect("valid"))];
+    let err = ro
+        .ingest(&[Submission { events, received_ms: t0().timestamp_millis() + 60_000 }])
+        .expect_err("the connection cannot write");
+    assert!(err.to_string().contains("readonly"), "{err}");
+}
+
+#[test]
+fn a_read_only_open_reports_a_log_that_needs_a_migration_and_leaves_it_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&path).expect("creates");
+        conn.execute_batch(include_str!("migrations/0001_init.sql")).expect("first migration");
+        conn.pragma_update(None, "user_version", 1).expect("version");
+    }
+    let err = Store::open_read_only(&path).expect_err("needs a migration");
+    assert!(matches!(err, StoreError::NeedsMigration { found: 1, .. }), "{err}");
+    assert!(err.to_string().contains("without --read-only"), "{err}");
+    let conn = rusqlite::Connection::open(&path).expect("reopens");
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).expect("reads");
+    assert_eq!(version, 1, "not migrated");
+    drop(conn);
+    Store::open_existing(&path).expect("a read-write open migrates it");
+}

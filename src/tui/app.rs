@@ -10,7 +10,7 @@ mod live;
 pub use approvals::{Approvals, Dialog};
 pub use live::{Detail, Focus, Live, TargetPane, display_rank, first_selection};
 
-use super::data::{DecisionCmd, Refresh};
+use super::data::{Decided, DecisionCmd, Refresh};
 use super::keymap::{Action, CTRL_C, Key, Keymap};
 use super::theme::Theme;
 use super::view;
@@ -31,7 +31,7 @@ pub enum Msg {
     Tick(DateTime<Utc>),
     Resize(u16, u16),
     /// The answer to a [`Cmd::Decide`]: what was recorded, or the rule that refused it.
-    Decided(Result<String, String>),
+    Decided(Decided),
 }
 
 /// Something the run loop must do.
@@ -165,18 +165,18 @@ impl App {
                 self.live.keep_in_view(&geometry);
                 Vec::new()
             }
-            Msg::Decided(result) => {
-                match (&result, self.dialog.as_mut()) {
-                    (Ok(_), _) => self.dialog = None,
-                    (Err(e), Some(d)) => {
+            Msg::Decided(decided) => {
+                match (&decided, self.dialog.as_mut()) {
+                    (Decided::Recorded(_), _) => self.dialog = None,
+                    (Decided::NotRecorded(e), Some(d)) => {
                         d.sending = false;
                         d.error = Some(e.clone());
                     }
-                    (Err(_), None) => {}
+                    (Decided::NotRecorded(_), None) => {}
                 }
-                self.status = Some(match result {
-                    Ok(t) => (true, t),
-                    Err(t) => (false, t),
+                self.status = Some(match decided {
+                    Decided::Recorded(t) => (true, t),
+                    Decided::NotRecorded(t) => (false, t),
                 });
                 Vec::new()
             }
@@ -274,7 +274,7 @@ impl App {
         let Some(pending) = self.decision_target() else { return Vec::new() };
         match approvals::open(pending, decision, &self.session.operator, self.session.config.timezone) {
             Ok(dialog) => self.dialog = Some(dialog),
-            Err(why) => self.status = Some((false, why)),
+            Err(why) => self.status = Some((false, why.0)),
         }
         Vec::new()
     }

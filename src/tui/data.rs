@@ -13,10 +13,11 @@
 
 mod gates;
 
-pub use gates::{DecisionCmd, GateData, GateSetup, NOTIFICATIONS_SHOWN, Pending};
+pub use gates::{Decided, DecisionCmd, GateData, NOTIFICATIONS_SHOWN, Pending};
 
 use super::app::{Msg, first_selection};
 use crate::clock::SharedClock;
+use crate::decide::Desk;
 use crate::domain::DeploymentKey;
 use crate::domain::records::{DeploymentSummary, PhaseView, StoredEvent, TargetView};
 use crate::store::live::StatusCounts;
@@ -104,7 +105,7 @@ pub struct Loader {
     last_seq: i64,
     newest_deployment: i64,
     selected: Option<DeploymentKey>,
-    setup: Option<GateSetup>,
+    desk: Option<Desk>,
     estimates: gates::EstimateCache,
 }
 
@@ -119,15 +120,15 @@ impl Loader {
             last_seq: 0,
             newest_deployment: 0,
             selected: None,
-            setup: None,
+            desk: None,
             estimates: gates::EstimateCache::new(),
         }
     }
 
     /// Also reads the operator's gates and notifications, and makes their decisions.
     #[must_use]
-    pub fn with_gates(mut self, setup: GateSetup) -> Self {
-        self.setup = Some(setup);
+    pub fn with_gates(mut self, desk: Desk) -> Self {
+        self.desk = Some(desk);
         self
     }
 
@@ -290,7 +291,7 @@ impl Loader {
                 }
             }
             let due = gates_at.elapsed() >= GATES_EVERY || (gates_dirty && gates_at.elapsed() >= GATES_MIN);
-            if self.setup.is_some() && due {
+            if self.desk.is_some() && due {
                 gates_at = Instant::now();
                 gates_dirty = false;
                 let answer = self.gates().map(|gates| Refresh { gates, ..Refresh::default() });

@@ -30,6 +30,8 @@ pub const FOLLOW_HINT: &str = "End to follow";
 pub const TOO_SMALL: &str = "Terminal too small";
 pub const HELP_TITLE: &str = "Keys";
 pub const HELP_CLOSE: &str = "? or Esc closes this help · Ctrl-C always quits";
+/// Under the keys: what the middle column is.
+pub const HELP_NAMES: &str = "rebind with [dashboard.keys] name = \"key\"";
 pub const TARGET_LAST_ERROR: &str = "Last error";
 pub const TARGET_NO_ERROR: &str = "no error reported";
 pub const TARGET_EVENTS: &str = "Events of this target";

@@ -5,7 +5,7 @@ mod approvals;
 mod fixture;
 
 use super::app::{App, Cmd, Msg, Session, Tab};
-use super::data::{GateSetup, Loader};
+use super::data::Loader;
 use super::keymap::Keymap;
 use super::theme::Theme;
 use crate::config::Config;
@@ -22,8 +22,11 @@ use ratatui::widgets::Widget;
 fn app(fx: &fixture::Fixture, w: u16, h: u16) -> (App, Loader) {
     let store = Store::open_existing(&fx.path).expect("opens");
     let config = Config::built_in();
-    let setup = GateSetup::new(&config, fixture::OPERATOR, fixture::OPERATOR);
-    let mut loader = Loader::new(store, fixture::clock(), config.timezone).with_gates(setup);
+    let desk = crate::decide::Desk::new(
+        &config,
+        crate::decide::Operator::named(&config, fixture::OPERATOR, fixture::OPERATOR),
+    );
+    let mut loader = Loader::new(store, fixture::clock(), config.timezone).with_gates(desk);
     let session = Session {
         db: "/var/lib/shipdeck/shipdeck.db".into(),
         receiver: Some("127.0.0.1:7480".into()),
@@ -130,7 +133,12 @@ fn help_filter_and_pause_at_80x24() {
     let fx = fixture::build();
     let (mut app, mut loader) = app(&fx, 80, 24);
     press(&mut app, KeyCode::Char('?'));
-    insta::assert_snapshot!("help_80x24", screen(&app));
+    let text = screen(&app);
+    // `?` lists the names [dashboard.keys] takes, every one of them.
+    for action in crate::keymap::Action::ALL {
+        assert!(text.contains(action.name()), "{} missing from help:\n{text}", action.name());
+    }
+    insta::assert_snapshot!("help_80x24", text);
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Char(' '));
     press(&mut app, KeyCode::Char('/'));

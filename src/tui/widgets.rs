@@ -19,7 +19,8 @@ pub fn put(buf: &mut Buffer, area: Rect, x: u16, y: u16, text: &str, style: Styl
         return x;
     }
     let max = usize::from(area.right() - x);
-    buf.set_stringn(x, y, text, max, style).0
+    // Agent and log text is shown, not obeyed: the same escapes as every CLI output.
+    buf.set_stringn(x, y, crate::domain::text::sanitize(text), max, style).0
 }
 
 /// Shortens `text` to at most `width` columns, marking the cut with `…` at the start.
@@ -69,5 +70,13 @@ mod tests {
         assert_eq!(put(&mut buf, area, 2, 0, "abcdefgh", Style::new()), 6);
         assert_eq!(put(&mut buf, area, 2, 1, "zz", Style::new()), 2);
         assert_eq!(buf, Buffer::with_lines(["  abcd    ", "          "]));
+    }
+
+    #[test]
+    fn put_shows_control_characters_and_bidi_overrides_as_escapes() {
+        let mut buf = Buffer::empty(Rect::new(0, 0, 24, 1));
+        let area = buf.area;
+        put(&mut buf, area, 0, 0, "a\u{1b}[2J\u{202e}b\r", Style::new());
+        assert_eq!(buf, Buffer::with_lines(["a\\e[2J\\u{202e}b\\r       "]));
     }
 }

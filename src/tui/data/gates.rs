@@ -1,15 +1,13 @@
 //! The data thread's part in approvals: the operator's inbox (each entry with the phase it
 //! would start and that phase's ETA), their notifications, and the writes the dashboard asks
 //! for — decisions and "mark read" — made here, off the UI thread, through the same
-//! [`Store::decide`] as the CLI.
+//! [`crate::decide`] as the CLI and the demo.
 
 use super::{Loader, Refresh};
-use crate::domain::DeploymentKey;
-use crate::domain::gate::Decision;
-use crate::domain::gate::view::{ActionItem, ActionKind, Member, Notification, Subscription};
+use crate::decide::Desk;
+use crate::domain::gate::view::{ActionItem, ActionKind, Notification};
 use crate::domain::records::PhaseView;
-use crate::domain::schedule::{ChangeWindow, Freeze};
-use crate::store::{DecisionRequest, Estimate, GateError, Store, StoreError};
+use crate::store::{Estimate, Store, StoreError};
 use crate::tui::strings;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::HashMap;
@@ -19,37 +17,6 @@ use std::time::{Duration, Instant};
 pub const NOTIFICATIONS_SHOWN: usize = 200;
 /// Estimates are re-read at most this often per model (they move only when phases finish).
 const ESTIMATE_TTL: Duration = Duration::from_secs(60);
-
-/// Who the dashboard acts as, and the rules and team its decisions are checked against.
-#[derive(Debug, Clone)]
-pub struct GateSetup {
-    /// The operator's name (`SHIPDECK_OPERATOR`, the config's `operator`, or the OS login).
-    pub operator: String,
-    /// Their roles; `None` when the name is not a person in the config.
-    pub roles: Option<Vec<String>>,
-    /// The OS account, recorded beside every decision.
-    pub os_user: String,
-    pub windows: Vec<ChangeWindow>,
-    pub freezes: Vec<Freeze>,
-    pub members: Vec<Member>,
-    pub subscriptions: Vec<Subscription>,
-}
-
-impl GateSetup {
-    /// The setup for `operator` under a configuration.
-    #[must_use]
-    pub fn new(config: &crate::config::Config, operator: &str, os_user: &str) -> Self {
-        Self {
-            operator: operator.to_owned(),
-            roles: config.person(operator).map(|p| p.roles.clone()),
-            os_user: os_user.to_owned(),
-            windows: config.windows.clone(),
-            freezes: config.freezes.clone(),
-            members: config.members(),
-            subscriptions: config.subscriptions(),
-        }
-    }
-}
 
 /// One inbox entry with what the dashboard adds to it.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,14 +41,15 @@ pub struct GateData {
 }
 
 /// A decision the operator confirmed.
+pub type DecisionCmd = crate::decide::Ask;
+
+/// The answer to a decision, in the words of [`crate::decide`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecisionCmd {
-    pub key: DeploymentKey,
-    pub phase: String,
-    pub decision: Decision,
-    pub comment: Option<String>,
-    /// The written reason of a rejection or of a freeze override.
-    pub reason: Option<String>,
+pub enum Decided {
+    /// What was recorded.
+    Recorded(String),
+    /// The rule that refused it, or why nothing could be written.
+    NotRecorded(String),
 }
 
 /// Per-model estimates with the instant they were read.
@@ -99,14 +67,11 @@ fn estimate(store: &Store, cache: &mut EstimateCache, model: &str) -> Result<Opt
 /// The inbox, notifications and unread count of `setup`'s operator at `now`.
 pub(super) fn read(
     store: &Store,
-    setup: &GateSetup,
+    desk: &Desk,
     cache: &mut EstimateCache,
     now: DateTime<Utc>,
 ) -> Result<GateData, StoreError> {
-    let no_roles = Vec::new();
-    let decider =
-        crate::domain::gate::Decider { name: &setup.operator, roles: setup.roles.as_ref().unwrap_or(&no_roles) };
-    let items = store.inbox(decider, &setup.windows, &setup.freezes, now)?;
+    let items = store.inbox(desk.operator.decider(), &desk.rules.windows, &desk.rules.freezes, now)?;
     let mut inbox = Vec::with_capacity(items.len());
     for item in items {
         let model = store.summary(item.deployment)?.model;
@@ -120,54 +85,36 @@ pub(super) fn read(
         let eta = est.filter(|_| size > 0).map(|e| e.phase(size));
         inbox.push(Pending { item, model, phase, eta, eta_hosts: est.map_or(0, |e| e.hosts) });
     }
-    let notifications = store.notifications(&setup.operator, false, NOTIFICATIONS_SHOWN)?;
-    let unread = store.unread_count(&setup.operator)?;
+    let notifications = store.notifications(&desk.operator.name, false, NOTIFICATIONS_SHOWN)?;
+    let unread = store.unread_count(&desk.operator.name)?;
     Ok(GateData { inbox, notifications, unread })
 }
 
 impl Loader {
     /// The operator's gates and notifications now (`None` without an operator, as in benches).
     pub fn gates(&mut self) -> Result<Option<GateData>, StoreError> {
-        let Some(setup) = self.setup.as_ref() else { return Ok(None) };
+        let Some(desk) = self.desk.as_ref() else { return Ok(None) };
         let now = self.clock.now();
         // The inbox and the estimates each read in one snapshot of their own.
-        read(&self.store, setup, &mut self.estimates, now).map(Some)
+        read(&self.store, desk, &mut self.estimates, now).map(Some)
     }
 
-    /// Records a confirmed decision: `Ok` with what was recorded, `Err` with the rule that
-    /// refused it (or why nothing could be written).
-    pub fn decide(&mut self, cmd: &DecisionCmd) -> Result<String, String> {
-        let Some(setup) = self.setup.as_ref() else { return Err(strings::gates::NO_OPERATOR.to_owned()) };
-        let what = strings::gates::what(cmd.decision, cmd.key, &cmd.phase, &setup.operator);
-        let Some(roles) = setup.roles.as_ref() else {
-            return Err(strings::gates::not_a_person(&what, &setup.operator));
+    /// Records a confirmed decision through [`crate::decide`], as the CLI does.
+    pub fn decide(&mut self, cmd: &DecisionCmd) -> Decided {
+        let Some(desk) = self.desk.as_ref() else {
+            return Decided::NotRecorded(strings::gates::NO_OPERATOR.to_owned());
         };
-        self.store.sync_team(&setup.members, &setup.subscriptions).map_err(|e| format!("{what} failed: {e}"))?;
-        let req = DecisionRequest {
-            key: cmd.key,
-            phase: &cmd.phase,
-            decision: cmd.decision,
-            person: &setup.operator,
-            roles,
-            os_user: &setup.os_user,
-            comment: cmd.comment.as_deref(),
-            reason: cmd.reason.as_deref(),
-            windows: &setup.windows,
-            freezes: &setup.freezes,
-            now: self.clock.now(),
-        };
-        match self.store.decide(&req) {
-            Ok(out) => Ok(strings::gates::recorded(&what, &out)),
-            Err(GateError::Refused(r)) => Err(format!("{what} refused: {}", r.describe(self.tz))),
-            Err(e) => Err(format!("{what} failed: {e}")),
+        match desk.decide(&mut self.store, cmd, self.clock.now()) {
+            Ok(recorded) => Decided::Recorded(recorded.to_string()),
+            Err(e) => Decided::NotRecorded(e.to_string()),
         }
     }
 
     /// Marks the operator's notifications read (all of them when `ids` is empty).
     pub fn mark_read(&mut self, ids: &[i64]) -> Result<usize, StoreError> {
-        let Some(setup) = self.setup.as_ref() else { return Ok(0) };
+        let Some(desk) = self.desk.as_ref() else { return Ok(0) };
         let now = self.clock.now();
-        self.store.mark_read(&setup.operator, ids, now)
+        self.store.mark_read(&desk.operator.name, ids, now)
     }
 
     /// What the dashboard must see after this loader wrote: its own commits do not move

@@ -1,9 +1,9 @@
-//! Wording of the Approvals and Notifications views, the confirm dialog and decision results.
+//! Wording of the Approvals and Notifications views and the confirm dialog. What a decision's
+//! result says is [`crate::decide`]'s, the same words as the CLI.
 
 use crate::domain::DeploymentKey;
 use crate::domain::gate::view::{ActionItem, ActionKind};
-use crate::domain::gate::{Decision, GateState, Refusal};
-use crate::store::DecisionOutcome;
+use crate::domain::gate::{Decision, Refusal};
 
 pub const APPROVALS: &str = "Needs you";
 pub const OTHERS: &str = "others";
@@ -34,34 +34,6 @@ pub const YOU: &str = "You:";
 pub const NONE_YET: &str = "none yet";
 pub const NOTHING_MISSING: &str = "nothing, it can be decided now";
 pub const NO_ETA: &str = "no ETA (no phase of this model has succeeded yet)";
-
-/// `approve of DEP-5 wave-1 by lee`: names a decision in results.
-#[must_use]
-pub fn what(decision: Decision, key: DeploymentKey, phase: &str, operator: &str) -> String {
-    format!("{decision} of {key} {phase} by {operator}")
-}
-
-#[must_use]
-pub fn not_a_person(what: &str, name: &str) -> String {
-    format!(
-        "{what} refused: \"{name}\" is not a person in the config's [[people]] (set SHIPDECK_OPERATOR or `operator` to your name)"
-    )
-}
-
-/// What the dashboard says when a decision was recorded (as the CLI says it).
-#[must_use]
-pub fn recorded(what: &str, out: &DecisionOutcome) -> String {
-    let a = &out.allowed;
-    let role = a.role.as_deref().map_or(String::new(), |r| format!(" as {r}"));
-    let effect = match out.decision {
-        Decision::Approve if a.after == GateState::Approved => {
-            format!("gate approved ({} of {})", a.approvals, a.required)
-        }
-        Decision::Approve => format!("{} of {} approvals", a.approvals, a.required),
-        _ => format!("deployment {}", out.deployment_status.as_str().replace('_', " ")),
-    };
-    format!("recorded: {what}{role}: {effect} (audit record {})", out.audit_id)
-}
 
 #[must_use]
 pub fn not_offered(decision: Decision, item: &ActionItem) -> String {
@@ -105,7 +77,10 @@ pub fn effect(decision: Decision, item: &ActionItem) -> String {
         Decision::Reject => "Rejecting halts the deployment for good.".to_owned(),
         Decision::Retry => format!("Retry runs the failed hosts of {} again.", item.phase),
         Decision::Abort => "Abort stops the deployment for good.".to_owned(),
-        Decision::Rollback => "Rollback marks the deployment rolled back; agents undo it.".to_owned(),
+        Decision::Rollback => {
+            "Rollback marks the deployment rolled back and stops it; no agent is told: undoing the change on the hosts is up to you."
+                .to_owned()
+        },
     }
 }
 
@@ -123,15 +98,25 @@ pub fn kind(item: &ActionItem) -> String {
     }
 }
 
-/// A refusal in a few words, for the list's status column.
+/// A refusal in a few words, for the list's status column. Time rules give the instant when
+/// every time rule holds, as the check will.
 #[must_use]
-pub fn short(refusal: &Refusal, zone: chrono_tz::Tz) -> String {
-    let at = |t: &chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).format("%H:%M").to_string();
+pub fn short(refusal: &Refusal, zone: chrono_tz::Tz, now: chrono::DateTime<chrono::Utc>) -> String {
+    let from = |word: &str| {
+        refusal.opens_at().map_or_else(
+            || format!("{word}, no time"),
+            |t| {
+                let (t, today) = (t.with_timezone(&zone), now.with_timezone(&zone).date_naive());
+                let format = if t.date_naive() == today { "%H:%M" } else { "%a %H:%M" };
+                format!("{word} → {}", t.format(format))
+            },
+        )
+    };
     match refusal {
-        Refusal::Bake { until, .. } => format!("bake to {}", at(until)),
-        Refusal::Window { opens: Some((_, t)), .. } => format!("window {}", at(t)),
-        Refusal::Window { opens: None, .. } => "no window".to_owned(),
-        Refusal::Freeze { until, .. } => format!("frozen to {}", at(until)),
+        Refusal::Bake { .. } => from("bake"),
+        Refusal::Window { .. } => from("window"),
+        Refusal::Freeze { .. } => from("frozen"),
+        Refusal::NotStarted { .. } => from("planned"),
         Refusal::FreezeReasonRequired { .. } => "reason needed".to_owned(),
         Refusal::RetroactiveReasonRequired => RAN_PAST.to_owned(),
         Refusal::Checklist { .. } => "checklist".to_owned(),

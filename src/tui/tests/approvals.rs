@@ -7,7 +7,7 @@ use crate::domain::gate::view::ActionKind;
 use crate::store::Store;
 use crate::tui::app::approvals::timing::{EtaWarning, timing};
 use crate::tui::app::{Cmd, Msg, Tab};
-use crate::tui::data::DecisionCmd;
+use crate::tui::data::{Decided, DecisionCmd};
 use chrono::TimeDelta;
 use crossterm::event::KeyCode;
 
@@ -189,6 +189,11 @@ fn a_failed_phase_offers_retry_abort_and_rollback_only() {
     for (k, d) in [('R', Decision::Retry), ('x', Decision::Abort), ('b', Decision::Rollback)] {
         press(&mut app, KeyCode::Char(k));
         assert_eq!(app.dialog.as_ref().map(|d| d.decision), Some(d));
+        if d == Decision::Rollback {
+            // Nothing tells agents to undo anything: the dialog must not promise it.
+            let text = screen(&app);
+            assert!(text.contains("no agent is told") && !text.contains("agents undo"), "{text}");
+        }
         press(&mut app, KeyCode::Esc);
     }
 }
@@ -220,7 +225,7 @@ fn an_eta_past_the_window_or_into_a_freeze_is_a_warning() {
     let config = &app.session.config;
     let mut baking = app.approvals.for_deployment(fx.baking).expect("in the inbox").clone();
     let t = timing(&baking, &config.windows, &config.freezes, app.now);
-    assert_eq!(t.start, fixture::at("2026-11-26T17:00:00Z"), "the window opens at 18:00 Berlin");
+    assert_eq!(t.start, Some(fixture::at("2026-11-26T17:00:00Z")), "the window opens at 18:00 Berlin");
     assert_eq!(t.warning, None);
     baking.eta = Some(TimeDelta::hours(6));
     let t = timing(&baking, &config.windows, &config.freezes, app.now);
@@ -254,6 +259,6 @@ fn snapshots_of_the_approvals_view_and_the_confirm_dialog() {
 fn a_decision_result_without_a_dialog_still_shows() {
     let fx = fixture::build();
     let (mut app, _loader) = app(&fx, 80, 24);
-    app.update(Msg::Decided(Err("approve of DEP-9 pilot by lee refused: something".into())));
+    app.update(Msg::Decided(Decided::NotRecorded("approve of DEP-9 pilot by lee refused: something".into())));
     assert!(screen(&app).contains("refused: something"));
 }

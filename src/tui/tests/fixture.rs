@@ -11,7 +11,7 @@ use crate::clock::FixedClock;
 use crate::config::Config;
 use crate::domain::gate::Decision;
 use crate::domain::{AgentEvent, DeploymentKey, EventStatus, ReleaseRef};
-use crate::store::{DecisionRequest, PlanRequest, Store, Submission};
+use crate::store::{PlanRequest, Store, Submission};
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -95,21 +95,15 @@ fn plan_by(
 /// Records a decision as `person` at `when`, as the dashboard and the CLI do.
 pub fn decide(store: &mut Store, key: DeploymentKey, phase: &str, person: &str, decision: Decision, when: &str) {
     let config = Config::built_in();
-    let roles = config.person(person).expect("a person").roles.clone();
-    let req = DecisionRequest {
+    let ask = crate::decide::Ask {
         key,
-        phase,
+        phase: phase.to_owned(),
         decision,
-        person,
-        roles: &roles,
-        os_user: person,
         comment: None,
-        reason: (decision == Decision::Reject).then_some("not now"),
-        windows: &config.windows,
-        freezes: &config.freezes,
-        now: at(when),
+        reason: (decision == Decision::Reject).then(|| "not now".to_owned()),
     };
-    store.decide(&req).expect("decided");
+    let who = crate::decide::Operator::named(&config, person, person);
+    crate::decide::Desk::new(&config, who).decide(store, &ask, at(when)).expect("decided");
 }
 
 /// Every host of `hosts` runs the three phased steps from `from`, all received at `received`.

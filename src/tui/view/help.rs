@@ -20,9 +20,16 @@ impl Widget for HelpOverlay<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let t = &self.app.theme;
         let read_only = self.app.read_only;
-        let mut entries = self.app.keymap.help_where(|a| !(read_only && a.writes()));
-        entries.insert(0, ("Ctrl-C".to_owned(), "quit (always)"));
-        let mut notes = vec![strings::HELP_CLOSE];
+        // (keys, action name for [dashboard.keys], what it does)
+        let mut entries: Vec<(String, &str, &str)> = self
+            .app
+            .keymap
+            .help_where(|a| !(read_only && a.writes()))
+            .into_iter()
+            .map(|(keys, a)| (keys, a.name(), a.describe()))
+            .collect();
+        entries.insert(0, ("Ctrl-C".to_owned(), "quit (always)", "cannot be rebound"));
+        let mut notes = vec![strings::HELP_NAMES, strings::HELP_CLOSE];
         if self.app.read_only {
             notes.insert(0, "read-only: actions that write to the log are hidden");
         }
@@ -30,15 +37,20 @@ impl Widget for HelpOverlay<'_> {
         let room = usize::from(area.height.saturating_sub(2)).saturating_sub(notes_h).max(1);
         let columns = entries.len().div_ceil(room).max(1);
         let per_column = entries.len().div_ceil(columns);
-        let key_w = entries.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0).min(16);
-        let desc_w = entries.iter().map(|(_, d)| d.chars().count()).max().unwrap_or(0);
-        let col_w = key_w + desc_w + 4;
-        let w = u16::try_from((col_w * columns).max(notes.iter().map(|n| n.len()).max().unwrap_or(0)) + 3)
-            .unwrap_or(u16::MAX);
+        let key_w = entries.iter().map(|(k, ..)| k.chars().count()).max().unwrap_or(0).min(16);
+        let name_w = entries.iter().map(|(_, n, _)| n.len()).max().unwrap_or(0);
+        let desc_w = entries.iter().map(|(.., d)| d.chars().count()).max().unwrap_or(0);
+        // The descriptions go when the names would not fit beside them: the names are what
+        // [dashboard.keys] takes, and they say enough on their own.
+        let full_w = key_w + name_w + desc_w + 6;
+        let with_desc = full_w * columns + 3 <= usize::from(area.width);
+        let col_w = if with_desc { full_w } else { key_w + name_w + 4 };
+        let notes_w = notes.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        let w = u16::try_from((col_w * columns).max(notes_w + 1) + 3).unwrap_or(u16::MAX);
         let h = u16::try_from(per_column + notes_h + 2).unwrap_or(u16::MAX);
         let title = Line::from(Span::styled(format!(" {} ", strings::HELP_TITLE), t.title));
         let inner = boxed(centered(area, w, h), buf, title, t.title, true);
-        for (i, (keys, what)) in entries.iter().enumerate() {
+        for (i, (keys, name, what)) in entries.iter().enumerate() {
             let (col, row) = (i / per_column, i % per_column);
             let y = inner.y.saturating_add(u16::try_from(row).unwrap_or(u16::MAX));
             let x = inner.x.saturating_add(u16::try_from(1 + col * col_w).unwrap_or(u16::MAX));
@@ -46,7 +58,10 @@ impl Widget for HelpOverlay<'_> {
                 continue;
             }
             let x = put(buf, inner, x, y, &format!("{keys:>key_w$}"), t.key);
-            put(buf, inner, x.saturating_add(2), y, what, t.text);
+            let x = put(buf, inner, x.saturating_add(2), y, &format!("{name:<name_w$}"), t.dim);
+            if with_desc {
+                put(buf, inner, x.saturating_add(2), y, what, t.text);
+            }
         }
         let bottom = inner.bottom();
         for (i, note) in notes.iter().rev().enumerate() {

@@ -54,7 +54,7 @@ impl Widget for TargetOverlay<'_> {
                 y += 1;
             }
             let error = target.last_error.as_deref();
-            let text = error.unwrap_or(strings::TARGET_NO_ERROR);
+            let text = crate::domain::text::sanitize_lines(error.unwrap_or(strings::TARGET_NO_ERROR));
             let style = if error.is_some() { t.warning } else { t.dim };
             let room = inner.bottom().saturating_sub(y);
             // The whole error, wrapped, up to half of the pane; the events get the rest.
@@ -63,7 +63,7 @@ impl Widget for TargetOverlay<'_> {
                 .min(room / 2)
                 .max(1.min(room));
             let area = Rect::new(inner.x, y, inner.width, lines);
-            Paragraph::new(text).style(style).wrap(Wrap { trim: false }).render(area, buf);
+            Paragraph::new(text.as_ref()).style(style).wrap(Wrap { trim: false }).render(area, buf);
             y += lines;
         }
         if y >= inner.bottom() {
@@ -81,8 +81,15 @@ impl Widget for TargetOverlay<'_> {
             }
             Some(events) => {
                 let tail: VecDeque<_> = events.iter().skip(events.len().saturating_sub(200)).cloned().collect();
-                EventTail { events: &tail, scroll: self.pane.scroll, zone, show_target: false, theme: t }
-                    .render(area, buf);
+                EventTail {
+                    events: &tail,
+                    scroll: self.pane.scroll,
+                    zone,
+                    now: self.app.now,
+                    show_target: false,
+                    theme: t,
+                }
+                .render(area, buf);
             }
         }
     }

@@ -1,4 +1,4 @@
-//! `shipdeck bench gates`: how soon `gate wait` and the long-poll notice a decision.
+//! `shipdeck-bench gates`: how soon `gate wait` and the long-poll notice a decision.
 //!
 //! Each round plans a deployment whose first phase is gated, starts a waiter (the code of
 //! `gate wait`, on the log file or long-polling the real receiver on loopback), lets it settle
@@ -6,13 +6,14 @@
 //! that decision's transaction to the moment the waiter returns. Conservative: the time of the
 //! decision itself (policy check, audit append, commit) is counted as latency.
 
-use super::Context;
-use super::gate::{wait_local, wait_server};
-use crate::domain::gate::Decision;
-use crate::domain::gate::view::WaitOutcome;
-use crate::domain::{DeploymentKey, GatePolicy, ReleaseRef};
-use crate::server::{Receiver, ServerOptions};
-use crate::store::{DecisionRequest, PlanRequest, Store};
+use crate::Ctx;
+use shipdeck::cli::gate::{wait_local, wait_server};
+use shipdeck::decide::{Ask, Operator, Rules, decide};
+use shipdeck::domain::gate::Decision;
+use shipdeck::domain::gate::view::WaitOutcome;
+use shipdeck::domain::{DeploymentKey, ReleaseRef};
+use shipdeck::server::{Receiver, ServerOptions};
+use shipdeck::store::{PlanRequest, Store};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -23,16 +24,15 @@ pub struct Args {
     rounds: usize,
 }
 
-pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
+pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
     let tmp = tempfile::Builder::new().prefix("shipdeck-bench-gates").tempdir()?;
     let db = tmp.path().join("gates.db");
-    let model = ctx.config.model("phased").map_err(super::usage)?.clone();
-    let roles = model.phases[0].gate.as_ref().map(|g: &GatePolicy| g.roles.clone()).unwrap_or_default();
+    let model = ctx.config.model("phased")?.clone();
     let mut store = Store::open(&db)?;
     let plan = |store: &mut Store| -> anyhow::Result<DeploymentKey> {
         let now = ctx.clock.now();
         let req = PlanRequest {
-            release: "bench-svc@1.0.0".parse::<ReleaseRef>().map_err(|e| anyhow::anyhow!(e))?,
+            release: "bench-svc@1.0.0".parse::<ReleaseRef>()?,
             // Not production: the configured freezes and windows are not what is measured.
             environment: "bench".into(),
             model_name: "phased".into(),
@@ -46,27 +46,19 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
         };
         Ok(store.plan(&req)?.0)
     };
+    // Decided as the CLI decides, by a person allowed to (the first phase's gate names
+    // deployment managers); the environment is not production, so windows and freezes stay out.
+    let approver = Operator::named(&ctx.config, "dana", "bench");
+    let rules = Rules::from_config(&ctx.config);
     let approve = |store: &mut Store, key: DeploymentKey| -> anyhow::Result<()> {
-        store
-            .decide(&DecisionRequest {
-                key,
-                phase: &model.phases[0].name,
-                decision: Decision::Approve,
-                person: "bench-approver",
-                roles: &roles,
-                os_user: "bench",
-                comment: None,
-                reason: None,
-                windows: &[],
-                freezes: &[],
-                now: ctx.clock.now(),
-            })
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let ask =
+            Ask { key, phase: model.phases[0].name.clone(), decision: Decision::Approve, comment: None, reason: None };
+        decide(store, &rules, &approver, &ask, ctx.clock.now())?;
         Ok(())
     };
     let phase = model.phases[0].name.clone();
     println!(
-        "shipdeck bench gates: {} rounds each; latency from the approval's transaction to the waiter's return",
+        "shipdeck-bench gates: {} rounds each; latency from the approval's transaction to the waiter's return",
         a.rounds
     );
 
@@ -76,7 +68,7 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
         let (db, phase) = (db.clone(), phase.clone());
         let waiter = std::thread::spawn(move || -> anyhow::Result<(Option<WaitOutcome>, Instant)> {
             let deadline = Some(Instant::now() + Duration::from_secs(10));
-            let out = wait_local(&db, key, &phase, deadline, &mut |_| {})?;
+            let out = wait_local(&Store::open_existing(&db)?, key, &phase, deadline, &mut |_| {})?;
             Ok((out, Instant::now()))
         });
         std::thread::sleep(settle(i));
@@ -88,10 +80,10 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
     }
     report("gate wait (log file, data_version poll)", &mut file);
 
-    let rt = super::runtime()?;
+    let rt = shipdeck::runtime::build()?;
     let mut poll = rt.block_on(long_polls(ctx, &db, a.rounds, &phase, &mut store, &plan, &approve))?;
     report("gate wait --server (long-poll over loopback HTTP)", &mut poll);
-    Ok(0)
+    Ok(())
 }
 
 /// A few milliseconds so the waiter is in its steady state, varied to sample its poll phase.
@@ -103,7 +95,7 @@ type PlanFn<'a> = dyn Fn(&mut Store) -> anyhow::Result<DeploymentKey> + 'a;
 type ApproveFn<'a> = dyn Fn(&mut Store, DeploymentKey) -> anyhow::Result<()> + 'a;
 
 async fn long_polls(
-    ctx: &Context,
+    ctx: &Ctx,
     db: &Path,
     rounds: usize,
     phase: &str,
@@ -111,9 +103,11 @@ async fn long_polls(
     plan: &PlanFn<'_>,
     approve: &ApproveFn<'_>,
 ) -> anyhow::Result<Vec<Duration>> {
-    let receiver =
-        Receiver::bind("127.0.0.1:0", ServerOptions { db: db.to_path_buf(), token: None, clock: ctx.clock.clone() })
-            .await?;
+    let receiver = Receiver::bind(
+        "127.0.0.1:0",
+        ServerOptions { db: db.to_path_buf(), token: None, clock: ctx.clock.clone(), rules: ctx.config.time_rules() },
+    )
+    .await?;
     let url = format!("http://{}", receiver.local_addr()?);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(receiver.serve(async {

@@ -3,6 +3,10 @@
 //! `[dashboard.keys]` maps an action name to a key (`filter = "f"`); a rebound action loses its
 //! default keys. The `?` overlay and the footer are generated from the [`Keymap`], so they
 //! always show the keys in force. `Ctrl-C` quits whatever the bindings say.
+//!
+//! It sits below both the config and the dashboard: `config check` and the dashboard validate
+//! `[dashboard.keys]` with this one [`Keymap::from_config`], so neither accepts what the other
+//! refuses.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::BTreeMap;
@@ -155,12 +159,12 @@ impl Key {
     }
 
     /// Parses `"f"`, `"G"`, `"ctrl-f"`, `"alt-x"`, `"enter"`, `"pgup"`, `"f5"`, ...
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, crate::domain::Invalid> {
         let bad = || {
-            format!(
+            crate::domain::Invalid(format!(
                 "\"{text}\" is not a key (use a character like \"f\", a name like enter, esc, tab, backtab, space, \
                  up, pgdn, home, end, f1, optionally with ctrl- or alt-)"
-            )
+            ))
         };
         let mut mods = KeyModifiers::NONE;
         let mut rest = text;
@@ -246,12 +250,27 @@ pub const CTRL_C: Key = Key { code: KeyCode::Char('c'), mods: KeyModifiers::CONT
 /// A `[dashboard.keys]` entry that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeymapError {
-    #[error("dashboard.keys: unknown action \"{0}\" (actions: {actions})", actions = action_names())]
+    #[error("unknown action \"{0}\" (actions: {actions})", actions = action_names())]
     UnknownAction(String),
-    #[error("dashboard.keys.{action}: {message}")]
+    #[error("{message}")]
     BadKey { action: String, message: String },
-    #[error("dashboard.keys: key \"{key}\" is bound to both {first} and {second}; rebind one of them")]
+    #[error("key \"{key}\" is bound to both {first} and {second}; rebind one of them")]
     Conflict { key: String, first: &'static str, second: &'static str },
+}
+
+impl KeymapError {
+    /// The config key the error is about (`dashboard.keys.filter`): for a clash, the one of the
+    /// two actions that `keys` rebinds.
+    #[must_use]
+    pub fn config_path(&self, keys: &BTreeMap<String, String>) -> String {
+        match self {
+            Self::UnknownAction(action) | Self::BadKey { action, .. } => format!("dashboard.keys.{action}"),
+            Self::Conflict { first, second, .. } => {
+                let rebound = if keys.contains_key(*second) || !keys.contains_key(*first) { second } else { first };
+                format!("dashboard.keys.{rebound}")
+            }
+        }
+    }
 }
 
 fn action_names() -> String {
@@ -287,7 +306,7 @@ impl Keymap {
             };
             for text in texts {
                 let key = Key::parse(text)
-                    .map_err(|message| KeymapError::BadKey { action: action.name().to_owned(), message })?;
+                    .map_err(|e| KeymapError::BadKey { action: action.name().to_owned(), message: e.0 })?;
                 if key == CTRL_C {
                     return Err(KeymapError::Conflict {
                         key: key.to_string(),
@@ -323,17 +342,17 @@ impl Keymap {
         keys.join("/")
     }
 
-    /// `(keys, description)` for every action, in a stable order: what `?` shows.
+    /// `(keys, description)` for every action, in a stable order.
     #[must_use]
     pub fn help(&self) -> Vec<(String, &'static str)> {
-        self.help_where(|_| true)
+        self.help_where(|_| true).into_iter().map(|(keys, action)| (keys, action.describe())).collect()
     }
 
-    /// `(keys, description)` for the actions that `keep` lets through (read-only mode drops
-    /// the ones that write).
+    /// `(keys, action)` for the actions that `keep` lets through (read-only mode drops the ones
+    /// that write): what `?` shows, with the action's name for `[dashboard.keys]`.
     #[must_use]
-    pub fn help_where(&self, keep: impl Fn(Action) -> bool) -> Vec<(String, &'static str)> {
-        Action::ALL.iter().filter(|a| keep(**a)).map(|a| (self.label(*a), a.describe())).collect()
+    pub fn help_where(&self, keep: impl Fn(Action) -> bool) -> Vec<(String, Action)> {
+        Action::ALL.iter().filter(|a| keep(**a)).map(|a| (self.label(*a), *a)).collect()
     }
 }
 

@@ -1,0 +1,276 @@
+//! Decisions at gates and on failed phases: the one path the CLI, the dashboard and the demo
+//! take.
+//!
+//! Layer: above [`crate::store`] and [`crate::config`], below the front ends (`cli`, `tui`,
+//! `demo`), which only collect an [`Ask`] and show what comes back. [`decide`] does the rest
+//! once: it refuses a name that is not a person, copies the team into the log, builds the
+//! [`DecisionRequest`] (the store checks the policy in the transaction that records it) and
+//! words the outcome: [`Recorded`] on success, [`DecideError`] naming the rule that refused it.
+//! [`identity`] says who the operator is.
+
+pub mod checklist;
+pub mod identity;
+
+pub use checklist::{TickAsk, TickFailure, Ticked};
+pub use identity::{Operator, os_user};
+
+use crate::config::Config;
+use crate::domain::DeploymentKey;
+use crate::domain::gate::view::{Member, Subscription};
+use crate::domain::gate::{Decision, GateState, Refusal};
+use crate::domain::schedule::{ChangeWindow, Freeze};
+use crate::store::{DecisionOutcome, DecisionRequest, GateError, Store, StoreError};
+use chrono::{DateTime, Utc};
+use std::fmt;
+
+/// A decision someone asks for, as a front end collects it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ask {
+    pub key: DeploymentKey,
+    pub phase: String,
+    pub decision: Decision,
+    /// Kept in the audit trail.
+    pub comment: Option<String>,
+    /// The written reason of a rejection or of a freeze override.
+    pub reason: Option<String>,
+}
+
+/// What decisions are checked against and worded in: the config's windows, freezes, team and
+/// display zone.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub windows: Vec<ChangeWindow>,
+    pub freezes: Vec<Freeze>,
+    /// The team copied into the log before each decision, so notifications reach them.
+    pub members: Vec<Member>,
+    pub subscriptions: Vec<Subscription>,
+    /// Refusals name their times in this zone.
+    pub timezone: chrono_tz::Tz,
+}
+
+impl Rules {
+    #[must_use]
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            windows: config.windows.clone(),
+            freezes: config.freezes.clone(),
+            members: config.members(),
+            subscriptions: config.subscriptions(),
+            timezone: config.timezone,
+        }
+    }
+}
+
+/// An operator with the rules they decide under: what a long-lived front end (the dashboard)
+/// keeps.
+#[derive(Debug, Clone)]
+pub struct Desk {
+    pub operator: Operator,
+    pub rules: Rules,
+}
+
+impl Desk {
+    #[must_use]
+    pub fn new(config: &Config, operator: Operator) -> Self {
+        Self { operator, rules: Rules::from_config(config) }
+    }
+
+    /// Records `ask` as this desk's operator at `now`; see [`decide`].
+    pub fn decide(&self, store: &mut Store, ask: &Ask, now: DateTime<Utc>) -> Result<Recorded, DecideError> {
+        decide(store, &self.rules, &self.operator, ask, now)
+    }
+
+    /// Ticks a checklist item as this desk's operator at `now`; see [`checklist::tick`].
+    pub fn tick(&self, store: &mut Store, ask: &TickAsk, now: DateTime<Utc>) -> Result<Ticked, TickFailure> {
+        checklist::tick(store, &self.rules, &self.operator, ask, now)
+    }
+}
+
+/// Names a decision in messages: `approve of DEP-5 wave-1 by lee`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct What {
+    pub decision: Decision,
+    pub key: DeploymentKey,
+    pub phase: String,
+    pub person: String,
+}
+
+impl fmt::Display for What {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} of {} {} by {}", self.decision, self.key, self.phase, self.person)
+    }
+}
+
+/// A recorded decision. Its `Display` is what every front end says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub what: What,
+    pub outcome: DecisionOutcome,
+}
+
+impl fmt::Display for Recorded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let What { decision, key, phase, person } = &self.what;
+        let a = &self.outcome.allowed;
+        let role = a.role.as_deref().map_or(String::new(), |r| format!(" as {r}"));
+        let freeze = a.freeze_override.as_deref().map_or(String::new(), |f| format!(", overriding freeze \"{f}\""));
+        write!(f, "recorded: {key} {phase} {decision} by {person}{role}{freeze}: ")?;
+        match decision {
+            Decision::Approve if a.after == GateState::Approved => {
+                write!(f, "gate approved ({} of {})", a.approvals, a.required)?;
+            }
+            Decision::Approve => write!(
+                f,
+                "{} of {} approvals, {} missing",
+                a.approvals,
+                a.required,
+                a.required.saturating_sub(a.approvals)
+            )?,
+            _ => write!(f, "deployment {}", self.outcome.deployment_status.as_str().replace('_', " "))?,
+        }
+        write!(f, " (audit record {})", self.outcome.audit_id)
+    }
+}
+
+/// Why a decision was not recorded. Its `Display` is what every front end says about it.
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    /// The operator's name is not a person of the config.
+    #[error(
+        "{what} refused: \"{}\" is not a person in the config's [[people]] (set SHIPDECK_OPERATOR or `operator` to your name)",
+        what.person
+    )]
+    NotAPerson { what: Box<What> },
+    /// The policy refused it; `text` names the rule with its times in the configured zone.
+    #[error("{what} refused: {text}")]
+    Refused { what: Box<What>, refusal: Box<Refusal>, text: String },
+    /// The phase does not exist or has no gate: the ask itself is wrong.
+    #[error("{0}")]
+    Ask(GateError),
+    /// The log could not be read or written.
+    #[error("{what} failed: {source}")]
+    Store { what: Box<What>, source: StoreError },
+}
+
+impl DecideError {
+    /// Whether the policy (or the operator's identity) refused the decision, as opposed to a
+    /// wrong ask or a failing log.
+    #[must_use]
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::NotAPerson { .. } | Self::Refused { .. })
+    }
+}
+
+/// Records `ask` as `who` at `now` under `rules`: the one decision path.
+///
+/// A name that is not a person is refused before the log is touched. Otherwise the team is
+/// copied into the log and the store checks the policy and records the decision in one write
+/// transaction, so concurrent deciders are counted exactly.
+pub fn decide(
+    store: &mut Store,
+    rules: &Rules,
+    who: &Operator,
+    ask: &Ask,
+    now: DateTime<Utc>,
+) -> Result<Recorded, DecideError> {
+    let what = What { decision: ask.decision, key: ask.key, phase: ask.phase.clone(), person: who.name.clone() };
+    let Some(roles) = who.roles.as_deref() else { return Err(DecideError::NotAPerson { what: Box::new(what) }) };
+    if let Err(source) = store.sync_team(&rules.members, &rules.subscriptions) {
+        return Err(DecideError::Store { what: Box::new(what), source });
+    }
+    let req = DecisionRequest {
+        key: ask.key,
+        phase: &ask.phase,
+        decision: ask.decision,
+        person: &who.name,
+        roles,
+        os_user: &who.os_user,
+        comment: ask.comment.as_deref(),
+        reason: ask.reason.as_deref(),
+        windows: &rules.windows,
+        freezes: &rules.freezes,
+        now,
+    };
+    match store.decide(&req) {
+        Ok(outcome) => Ok(Recorded { what, outcome }),
+        Err(GateError::Refused(refusal)) => {
+            let text = refusal.describe(rules.timezone);
+            Err(DecideError::Refused { what: Box::new(what), refusal: Box::new(refusal), text })
+        }
+        Err(GateError::Store(source)) => Err(DecideError::Store { what: Box::new(what), source }),
+        Err(e @ (GateError::UnknownPhase { .. } | GateError::NoGate { .. })) => Err(DecideError::Ask(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::DeploymentStatus;
+    use crate::domain::gate::Allowed;
+
+    fn recorded(decision: Decision, approvals: u32, required: u32, freeze: Option<&str>) -> Recorded {
+        let key: DeploymentKey = "DEP-7".parse().expect("key");
+        let after = if approvals >= required { GateState::Approved } else { GateState::Pending };
+        Recorded {
+            what: What { decision, key, phase: "wave-1".into(), person: "omar".into() },
+            outcome: DecisionOutcome {
+                audit_id: 12,
+                decision,
+                allowed: Allowed {
+                    role: Some("deployment_manager".into()),
+                    freeze_override: freeze.map(str::to_owned),
+                    window: None,
+                    before: GateState::Pending,
+                    after,
+                    approvals,
+                    required,
+                },
+                deployment_status: DeploymentStatus::RolledBack,
+            },
+        }
+    }
+
+    #[test]
+    fn an_approval_says_how_many_are_still_missing_and_the_freeze_it_overrode() {
+        assert_eq!(
+            recorded(Decision::Approve, 1, 3, Some("year-end")).to_string(),
+            "recorded: DEP-7 wave-1 approve by omar as deployment_manager, overriding freeze \"year-end\": \
+             1 of 3 approvals, 2 missing (audit record 12)"
+        );
+        assert_eq!(
+            recorded(Decision::Approve, 2, 2, None).to_string(),
+            "recorded: DEP-7 wave-1 approve by omar as deployment_manager: gate approved (2 of 2) (audit record 12)"
+        );
+        assert!(
+            recorded(Decision::Rollback, 0, 0, None)
+                .to_string()
+                .ends_with(": deployment rolled back (audit record 12)")
+        );
+    }
+
+    #[test]
+    fn a_name_that_is_not_a_person_is_refused_before_the_log_is_asked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(&dir.path().join("log.db")).expect("opens");
+        let config = Config::built_in();
+        let ask = Ask {
+            key: "DEP-1".parse().expect("key"),
+            phase: "pilot".into(),
+            decision: Decision::Approve,
+            comment: None,
+            reason: None,
+        };
+        let who = Operator::named(&config, "mallory", "mal");
+        let err = Desk::new(&config, who).decide(&mut store, &ask, chrono::DateTime::UNIX_EPOCH).expect_err("refused");
+        assert!(err.is_refusal());
+        assert_eq!(
+            err.to_string(),
+            "approve of DEP-1 pilot by mallory refused: \"mallory\" is not a person in the config's [[people]] \
+             (set SHIPDECK_OPERATOR or `operator` to your name)"
+        );
+        // A person asking the same is told about the deployment instead: the log was asked.
+        let dana = Operator::named(&config, "dana", "d");
+        let err = Desk::new(&config, dana).decide(&mut store, &ask, chrono::DateTime::UNIX_EPOCH).expect_err("unknown");
+        assert!(matches!(err, DecideError::Store { .. }) && !err.is_refusal(), "{err}");
+    }
+}
