@@ -229,3 +229,148 @@ impl Store {
         rows.collect::<rusqlite::Result<HashMap<_, _>>>().map_err(|e| self.sql(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::domain::event::parse_line;
+    use crate::domain::gate::Decision;
+    use crate::domain::{DeploymentModel, ReleaseRef};
+    use crate::store::{DecisionRequest, PlanRequest, Submission};
+    use chrono::{DateTime, Utc};
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).expect("valid").with_timezone(&Utc)
+    }
+
+    fn plan(store: &mut Store, model_name: &str, model: &DeploymentModel, planned: &str) -> DeploymentKey {
+        let req = PlanRequest {
+            release: "payments-api@2.4.1".parse::<ReleaseRef>().expect("valid"),
+            environment: "production".into(),
+            model_name: model_name.into(),
+            model,
+            targets: (1..=4).map(|i| format!("web-{i:02}")).collect(),
+            change_ref: None,
+            requested_by: "dana".into(),
+            release_record: crate::domain::release::ReleaseRecord::default(),
+            planned_start: utc(planned),
+            now: utc("2026-11-01T00:00:00Z"),
+        };
+        store.plan(&req).expect("plans").0
+    }
+
+    /// Stores one event per `(id, target, at)`, each received when it happened.
+    fn send(store: &mut Store, key: DeploymentKey, events: &[(&str, &str, &str)]) {
+        for (id, target, at) in events {
+            let line = format!(
+                r#"{{"id":"{id}","deployment":"{key}","target":"{target}","step":"install","status":"started","at":"{at}"}}"#
+            );
+            let ev = parse_line(&line, utc(at)).expect("parses");
+            let sub = Submission { events: vec![(1, ev)], received_ms: utc(at).timestamp_millis() };
+            let out = store.ingest(&[sub]).expect("ingests").remove(0);
+            assert_eq!(out.accepted, 1, "{out:?}");
+        }
+    }
+
+    fn kinds(store: &Store, key: DeploymentKey) -> Vec<(FlagKind, Option<String>, u64)> {
+        let mut k: Vec<_> =
+            store.conformance(Some(key)).expect("flags").into_iter().map(|f| (f.kind, f.phase, f.count)).collect();
+        k.sort();
+        k
+    }
+
+    #[test]
+    fn windows_freezes_and_the_planned_start_flag_what_agents_did_and_keep_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(&dir.path().join("log.db")).expect("opens");
+        let config = Config::built_in();
+        store.sync_team(&config.members(), &config.subscriptions()).expect("team");
+        store.set_time_rules(config.time_rules());
+        let mut model = config.model("big-bang").expect("shipped").clone();
+        model.windows = vec!["weekday-evenings".into()];
+        let key = plan(&mut store, "big-bang", &model, "2026-11-26T17:00:00Z");
+        send(
+            &mut store,
+            key,
+            &[
+                // Thursday 18:30 in Berlin: inside weekday-evenings, after the planned start.
+                ("ok", "web-01", "2026-11-26T17:30:00Z"),
+                // Thursday 17:30 in Berlin: before the planned start and outside the window.
+                ("early", "web-02", "2026-11-26T16:30:00Z"),
+                // Tuesday 19:00 in Berlin, inside the window but in the year-end freeze.
+                ("frozen", "web-03", "2026-12-22T18:00:00Z"),
+                ("frozen-2", "web-04", "2026-12-22T18:05:00Z"),
+                // A host nobody planned, in the window.
+                ("stray", "db-09", "2026-11-26T17:40:00Z"),
+            ],
+        );
+        let all = Some("all".to_owned());
+        assert_eq!(
+            kinds(&store, key),
+            vec![
+                (FlagKind::OutsideWindow, all.clone(), 1),
+                (FlagKind::InFreeze, all.clone(), 2),
+                (FlagKind::BeforePlannedStart, all.clone(), 1),
+                (FlagKind::UnplannedTarget, None, 1),
+            ]
+        );
+        let frozen = store.conformance(Some(key)).expect("flags").into_iter().find(|f| f.kind == FlagKind::InFreeze);
+        let frozen = frozen.expect("flagged");
+        assert_eq!((frozen.first_at, frozen.last_at), (utc("2026-12-22T18:00:00Z"), utc("2026-12-22T18:05:00Z")));
+        assert_eq!(frozen.sample_targets, ["web-03", "web-04"]);
+        // Everything was stored all the same: the log is the record of what happened.
+        assert_eq!(store.events(key, 10).expect("events").len(), 5);
+        // Each flag told the requester once and went into the audit trail.
+        let told = store.notifications("dana", false, 20).expect("notifications");
+        assert_eq!(told.iter().filter(|n| n.kind == "conformance_flag").count(), 4);
+        let audit = store.audit_records(Some(key)).expect("audit");
+        assert_eq!(audit.iter().filter(|r| r.decision == "flag").count(), 4);
+        assert_eq!(store.audit_verify().expect("reads"), Ok(4));
+    }
+
+    #[test]
+    fn events_after_a_halt_and_ahead_of_a_gate_are_flagged_and_the_gate_stays_in_the_inbox() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(&dir.path().join("log.db")).expect("opens");
+        let config = Config::built_in();
+        store.sync_team(&config.members(), &config.subscriptions()).expect("team");
+        let model = config.model("phased").expect("shipped").clone();
+        let key = plan(&mut store, "phased", &model, "2026-11-26T08:00:00Z");
+        // The pilot's gate was never approved.
+        send(&mut store, key, &[("a", "web-01", "2026-11-26T09:00:00Z")]);
+        assert_eq!(kinds(&store, key), vec![(FlagKind::AheadOfGate, Some("pilot".into()), 1)]);
+        let omar = config.person("omar").expect("configured");
+        let inbox = store
+            .inbox(
+                crate::domain::gate::Decider { name: "omar", roles: &omar.roles },
+                &config.windows,
+                &config.freezes,
+                utc("2026-11-26T09:01:00Z"),
+            )
+            .expect("inbox");
+        let item = inbox.iter().find(|i| i.deployment == key).expect("the gate agents ran past stays");
+        assert!(item.ran_past && item.phase == "pilot");
+        // Halting it is a retroactive decision; what agents do afterwards is flagged too.
+        let req = DecisionRequest {
+            key,
+            phase: "pilot",
+            decision: Decision::Reject,
+            person: "omar",
+            roles: &omar.roles,
+            os_user: "omar",
+            comment: None,
+            reason: Some("nobody approved this"),
+            windows: &config.windows,
+            freezes: &config.freezes,
+            now: utc("2026-11-26T09:02:00Z"),
+        };
+        store.decide(&req).expect("recorded");
+        send(&mut store, key, &[("b", "web-02", "2026-11-26T09:05:00Z")]);
+        assert_eq!(
+            kinds(&store, key),
+            vec![(FlagKind::AheadOfGate, Some("pilot".into()), 2), (FlagKind::AfterHalt, Some("pilot".into()), 1)]
+        );
+        assert_eq!(store.summary(key).expect("summary").status, DeploymentStatus::Aborted, "events never undo it");
+    }
+}
