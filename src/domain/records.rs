@@ -88,6 +88,14 @@ pub struct DeploymentDetail {
     pub conformance: Vec<super::conformance::Flag>,
 }
 
+/// What verifies a deployment: its release record, checklist and conformance flags.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Verification {
+    pub release_record: Option<super::release::ReleaseRecord>,
+    pub checklist: Vec<super::checklist::Item>,
+    pub conformance: Vec<super::conformance::Flag>,
+}
+
 /// An event as stored in the log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredEvent {

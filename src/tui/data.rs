@@ -74,6 +74,8 @@ pub struct DetailUpdate {
     pub reset_tail: bool,
     /// How many new events the deployment has (may be more than `events` holds).
     pub new_events: usize,
+    /// Its release record, checklist and conformance flags.
+    pub verification: crate::domain::records::Verification,
 }
 
 /// The events of one opened target.
@@ -208,6 +210,7 @@ impl Loader {
                     events: if count == 0 { Vec::new() } else { s.deployment_events_after(key, seen, TAIL_FETCH)? },
                     reset_tail: count > TAIL_FETCH,
                     new_events: count,
+                    verification: s.verification(key)?,
                 });
             }
             let seq = touched.iter().map(|t| t.newest_seq).max().unwrap_or(seen);
@@ -228,6 +231,7 @@ impl Loader {
                 events: s.events(key, TAIL_CAP)?,
                 reset_tail: true,
                 new_events: 0,
+                verification: s.verification(key)?,
             })
         })
     }
