@@ -60,6 +60,9 @@ fn a_release_file_is_recorded_and_a_bad_checksum_writes_nothing() {
     assert_eq!(json["release_record"]["change_ref"], "RFC-77");
     assert_eq!(json["change_ref"], "RFC-77", "the file's change is the deployment's change");
     assert_eq!(json["release_record"]["components"][0]["checksum"], format!("sha256:{HEX}"));
+    // The report for the change record carries it too.
+    let report = env.run(&["report", &key]).ok().to_owned();
+    assert!(report.contains("## Release record") && report.contains("<https://ci.example.com/runs/12>"), "{report}");
 }
 
 #[test]
@@ -139,6 +142,8 @@ fn after_the_last_phase_it_verifies_then_succeeds_and_the_requester_is_told() {
 
     assert_eq!(run("priya", &["check", &key, "signoff"]).code, 0);
     assert_eq!(status(&env)["status"], "succeeded");
+    let report = env.run(&["--config", cfg, "report", &key]).ok().to_owned();
+    assert!(report.contains("| post | Owner signs off | done | priya |"), "{report}");
     let conn = rusqlite::Connection::open(&env.db).expect("opens");
     let told: i64 = conn
         .query_row(

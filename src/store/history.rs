@@ -246,6 +246,7 @@ impl Store {
                 silent_hosts,
                 review_state,
                 review,
+                verification: s.verification(key)?,
             })
         })
     }

@@ -70,21 +70,6 @@ pub fn age(delta: chrono::TimeDelta) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeDelta;
-
-    #[test]
-    fn ages_use_the_largest_whole_unit() {
-        assert_eq!(age(TimeDelta::seconds(-5)), "0s");
-        assert_eq!(age(TimeDelta::seconds(59)), "59s");
-        assert_eq!(age(TimeDelta::seconds(61)), "1m");
-        assert_eq!(age(TimeDelta::hours(5)), "5h");
-        assert_eq!(age(TimeDelta::days(40)), "40d");
-    }
-}
-
 /// `! 2 flags: ran without approval (wave-1), ...`: a deployment's conformance flags, in red.
 #[must_use]
 pub fn flags(flags: &[crate::domain::conformance::Flag]) -> String {
@@ -108,4 +93,19 @@ pub fn checklist(items: &[crate::domain::checklist::Item]) -> String {
 #[must_use]
 pub fn release_record(r: &crate::domain::release::ReleaseRecord) -> String {
     format!("{} component(s), {} evidence link(s)", r.components.len(), r.evidence.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+
+    #[test]
+    fn ages_use_the_largest_whole_unit() {
+        assert_eq!(age(TimeDelta::seconds(-5)), "0s");
+        assert_eq!(age(TimeDelta::seconds(59)), "59s");
+        assert_eq!(age(TimeDelta::seconds(61)), "1m");
+        assert_eq!(age(TimeDelta::hours(5)), "5h");
+        assert_eq!(age(TimeDelta::days(40)), "40d");
+    }
 }
