@@ -30,9 +30,12 @@ mod demo;
 mod emit;
 mod events;
 pub mod gate;
+mod history;
 mod ingest;
 mod list;
 mod plan;
+mod report;
+mod review;
 mod serve;
 mod status;
 
@@ -100,6 +103,12 @@ pub enum Command {
     /// Verify or list the audit trail of decisions
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Finished deployments, newest first, with filters
+    History(history::Args),
+    /// Write a failure review, list reviews owed and open actions, mark actions done
+    Review(review::Args),
+    /// The post-deployment report of a deployment, for the change record
+    Report(report::Args),
 }
 
 impl Command {
@@ -115,6 +124,7 @@ impl Command {
             Self::Retry(_) => Some("retry"),
             Self::Abort(_) => Some("abort"),
             Self::Rollback(_) => Some("rollback"),
+            Self::Review(a) if a.writes() => Some("review"),
             Self::Status(_)
             | Self::Events(_)
             | Self::List(_)
@@ -123,7 +133,10 @@ impl Command {
             | Self::Tui(_)
             | Self::Bench(_)
             | Self::Gate(_)
-            | Self::Audit(_) => None,
+            | Self::Audit(_)
+            | Self::History(_)
+            | Self::Review(_)
+            | Self::Report(_) => None,
         }
     }
 }
@@ -217,6 +230,9 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Rollback(a)) => approve::stop(&ctx, crate::domain::gate::Decision::Rollback, &a),
         Some(Command::Gate(c)) => gate::run(&ctx, &c),
         Some(Command::Audit(c)) => audit::run(&ctx, &c),
+        Some(Command::History(a)) => history::run(&ctx, &a),
+        Some(Command::Review(a)) => review::run(&ctx, &a),
+        Some(Command::Report(a)) => report::run(&ctx, &a),
         Some(Command::Config(_)) => unreachable!("handled above"),
     }
 }
@@ -248,6 +264,7 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         Some(
             StoreError::Missing(_)
             | StoreError::UnknownDeployment(_)
+            | StoreError::UnknownAction { .. }
             | StoreError::Plan(_)
             | StoreError::TooNew { .. }
             | StoreError::NeedsMigration { .. },

@@ -6,9 +6,11 @@
 //! the key, because a config that fails at 2 a.m. must say where.
 
 mod locate;
+mod reviews;
 mod sections;
 mod team;
 
+pub use reviews::ReviewsConfig;
 pub use sections::{DashboardConfig, Environment, Person, ReceiverConfig, Stakeholder};
 
 use crate::domain::DeploymentModel;
@@ -38,6 +40,8 @@ pub struct Config {
     pub models: BTreeMap<String, DeploymentModel>,
     pub windows: Vec<ChangeWindow>,
     pub freezes: Vec<Freeze>,
+    /// Which deployments owe failure reviews, and their causes.
+    pub reviews: ReviewsConfig,
     /// Where this configuration came from (a path, or "built-in").
     pub source: String,
 }

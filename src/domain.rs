@@ -13,6 +13,7 @@ pub mod model;
 pub mod phase;
 pub mod plan;
 pub mod records;
+pub mod report;
 pub mod review;
 pub mod schedule;
 pub mod status;

@@ -35,6 +35,8 @@ use tokio::sync::{Semaphore, watch};
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Bytes of request bodies held in memory at once, over all requests.
 const BODY_BUDGET_BYTES: usize = 64 * MAX_BODY_BYTES;
+/// Connections over the cap being answered 503 at once.
+const REFUSING: usize = 64;
 /// How long shutdown waits for requests in flight before the receiver exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
@@ -129,6 +131,8 @@ impl Receiver {
         let db = opts.db.clone();
         let (write, read) =
             tokio::task::spawn_blocking(move || Ok::<_, StoreError>((Store::open(&db)?, Store::open(&db)?))).await??;
+        let mut write = write;
+        write.set_clock_skew(limits.clock_skew);
         let writer = Writer::start(write, opts.clock.clone())
             .map_err(|source| ServerError::Thread { what: "log writer", source })?;
         let (stop, stopping) = watch::channel(false);
@@ -161,7 +165,7 @@ impl Receiver {
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let Self { listener, router, writer, limits, stop } = self;
         let connections = Arc::new(Semaphore::new(limits.max_connections));
-        let refusals = Arc::new(Semaphore::new(REFUSALS_IN_FLIGHT));
+        let refusing = Arc::new(Semaphore::new(REFUSING));
         let graceful = GracefulShutdown::new();
         let mut http = hyper::server::conn::http1::Builder::new();
         // header_read_timeout runs while a connection waits for a request's head: it closes
@@ -193,13 +197,7 @@ impl Receiver {
                     );
                     at_cap = true;
                 }
-                // Answer over-cap clients from a bounded number of small tasks; past that, close.
-                if let Ok(slot) = refusals.clone().try_acquire_owned() {
-                    tokio::spawn(async move {
-                        refuse(stream).await;
-                        drop(slot);
-                    });
-                }
+                refuse(stream, &refusing);
                 continue;
             };
             if at_cap {
@@ -223,28 +221,30 @@ impl Receiver {
     }
 }
 
-/// Over-cap connections answered at once; more are closed without an answer.
-const REFUSALS_IN_FLIGHT: usize = 64;
-
-/// Answers a connection over the cap with 503 and closes it, within a second whatever the
-/// client does. The request is read (and dropped) before closing: closing a socket with unread
-/// bytes resets the connection, and the client would lose the answer.
-async fn refuse(mut stream: TcpStream) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// Answers a connection over the cap with 503 and closes it. The request is drained for a
+/// moment first, so the client reads the answer instead of a reset; at most [`REFUSING`] such
+/// connections are kept, the rest are closed at once.
+fn refuse(stream: TcpStream, refusing: &Arc<Semaphore>) {
     const BODY: &str = r#"{"error":"too many connections: the receiver is at its connection cap, retry shortly"}"#;
-    let reply = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
-         connection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        stream.write_all(reply.as_bytes()).await?;
-        stream.shutdown().await?;
-        let mut sink = [0u8; 4096];
-        while stream.read(&mut sink).await? > 0 {}
-        Ok::<_, std::io::Error>(())
-    })
-    .await;
+    let Ok(permit) = refusing.clone().try_acquire_owned() else { return };
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let reply = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
+             connection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
+            BODY.len()
+        );
+        let mut stream = stream;
+        let answer = async {
+            stream.write_all(reply.as_bytes()).await?;
+            stream.shutdown().await?;
+            let mut sink = [0u8; 1024];
+            while stream.read(&mut sink).await? > 0 {}
+            Ok::<_, std::io::Error>(())
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
+        drop(permit);
+    });
 }
 
 /// Raises this process's soft limit on open files to the hard limit, so the connection cap,

@@ -74,6 +74,8 @@ pub struct Store {
     dedupe: dedupe::DedupeIndex,
     /// Targets' derived state between this connection's commits (see `ingest`).
     targets: ingest::TargetCache,
+    /// How far an event's `at` may lie in the future or before its deployment was planned.
+    clock_skew: chrono::TimeDelta,
 }
 
 impl std::fmt::Debug for Store {
@@ -133,6 +135,7 @@ impl Store {
             plans: HashMap::new(),
             dedupe: dedupe::DedupeIndex::default(),
             targets: ingest::TargetCache::default(),
+            clock_skew: crate::domain::event::DEFAULT_CLOCK_SKEW,
         }
     }
 
@@ -140,6 +143,12 @@ impl Store {
     #[must_use]
     pub fn is_read_only(&self) -> bool {
         self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false)
+    }
+
+    /// Sets how far an event's `at` may lie in the future or before its deployment was planned
+    /// (`receiver.clock_skew`); events outside are rejected, naming the line.
+    pub fn set_clock_skew(&mut self, skew: chrono::TimeDelta) {
+        self.clock_skew = skew;
     }
 
     /// The file this log lives in.

@@ -133,6 +133,18 @@ fn one() -> u32 {
     1
 }
 
+impl GatePolicy {
+    /// The stricter of two whole policies: the one needing more approvals, then the one bound
+    /// to change windows, then the longer bake, then the one refusing self-approval; on a tie,
+    /// `other`. A whole policy, not a mix of both, so the gate it makes can always be passed
+    /// by the people one of them names.
+    #[must_use]
+    pub fn strictest(&self, other: &Self) -> Self {
+        let rank = |p: &Self| (p.approvals, !p.windows.is_empty(), p.bake, !p.allow_self);
+        if rank(self) > rank(other) { self.clone() } else { other.clone() }
+    }
+}
+
 /// Parses `5`, `"20%"` or `"rest"` (shares) and `2`, `"10%"` (budgets).
 fn parse_percent(text: &str) -> Option<f64> {
     let p: f64 = text.strip_suffix('%')?.trim().parse().ok()?;
