@@ -15,5 +15,6 @@ mod new_user;
 mod read_only;
 mod receiver;
 mod reliability;
+mod reviews;
 mod tui_e2e;
 mod upgrade;

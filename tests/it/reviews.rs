@@ -1,6 +1,6 @@
 //! History, failure reviews and reports against the real binary and a real log.
 
-mod support;
+use crate::support;
 
 use support::Env;
 
