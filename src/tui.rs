@@ -2,13 +2,17 @@
 //!
 //! [`run`] opens the log (a missing or unreadable log fails before the screen is taken), starts
 //! the [`data`] thread that follows the log, and runs one `tokio::select!` loop over terminal
-//! input, data and a clock tick. Each turn drains what is waiting and draws at most once, and
+//! input, data and a clock tick. Layers: [`model`] (plain data) is used by [`data`], [`app`]
+//! and [`view`]; [`layout`] by [`app`] and [`view`]; this loop alone joins `data` and `app`,
+//! wrapping what the loader hands over in a [`Msg`]. Each turn drains what is waiting and draws at most once, and
 //! no more than ~30 times a second however fast events arrive. The terminal is restored on
 //! quit, Ctrl-C, SIGTERM and panic.
 
 pub mod app;
 pub mod data;
 pub use crate::keymap;
+pub mod layout;
+pub mod model;
 pub mod strings;
 pub mod theme;
 pub mod view;
@@ -23,6 +27,7 @@ use crossterm::event::{Event, EventStream};
 use data::{Loader, Request};
 use futures_util::{FutureExt, StreamExt};
 use keymap::Keymap;
+use model::Loaded;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use theme::Theme;
@@ -30,6 +35,8 @@ use tokio::sync::mpsc;
 
 /// Shortest time between two frames (~30 per second).
 const FRAME: Duration = Duration::from_millis(33);
+/// Updates from the data thread waiting for the UI at most.
+const UPDATES_QUEUED: usize = 64;
 /// How often the clock, ages and silence are refreshed without new data.
 const TICK: Duration = Duration::from_millis(500);
 
@@ -73,7 +80,9 @@ fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
 /// Runs the dashboard until the user quits.
 pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
     let (mut app, loader, clock) = prepare(opts)?;
-    let (data_tx, mut data_rx) = mpsc::unbounded_channel::<Msg>();
+    // Bounded: a dashboard that falls behind holds the data thread back (it reads on from its
+    // last sequence number, so nothing is lost) instead of letting updates pile up.
+    let (data_tx, mut data_rx) = mpsc::channel::<Loaded>(UPDATES_QUEUED);
     let (req_tx, req_rx) = std::sync::mpsc::channel::<Request>();
     let worker = std::thread::Builder::new()
         .name("shipdeck-data".into())
@@ -114,10 +123,10 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
                     Some(Err(e)) => return Err(anyhow::Error::from(e).context("cannot read the terminal")),
                     None => break,
                 },
-                Some(msg) = data_rx.recv() => {
-                    msgs.push(msg);
-                    while let Ok(msg) = data_rx.try_recv() {
-                        msgs.push(msg);
+                Some(loaded) = data_rx.recv() => {
+                    msgs.push(Msg::from(loaded));
+                    while let Ok(loaded) = data_rx.try_recv() {
+                        msgs.push(Msg::from(loaded));
                     }
                 }
                 _ = tick.tick() => msgs.push(Msg::Tick(clock.now())),

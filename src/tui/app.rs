@@ -7,15 +7,16 @@
 pub mod approvals;
 mod live;
 
+pub use super::model::{display_rank, first_selection};
 pub use approvals::{Approvals, Dialog};
-pub use live::{Detail, Focus, Live, TargetPane, display_rank, first_selection};
+pub use live::{Detail, Focus, Live, TargetPane};
 
-use super::data::{Decided, DecisionCmd, Refresh};
-use super::keymap::{Action, CTRL_C, Key, Keymap};
+use super::layout::{self, Geometry};
+pub use super::model::Cmd;
+use super::model::{Decided, Loaded, Refresh};
 use super::theme::Theme;
-use super::view;
 use crate::config::Config;
-use crate::domain::DeploymentKey;
+use crate::keymap::{Action, CTRL_C, Key, Keymap};
 use crate::store::live::StatusCounts;
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -34,20 +35,14 @@ pub enum Msg {
     Decided(Decided),
 }
 
-/// Something the run loop must do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cmd {
-    Quit,
-    /// Load this deployment in detail (phases, targets, tail).
-    Select(Option<DeploymentKey>),
-    /// Load the events of one target.
-    LoadTarget(DeploymentKey, String),
-    /// Stop or resume following the log.
-    Pause(bool),
-    /// Record a decision the operator confirmed.
-    Decide(DecisionCmd),
-    /// Mark these notifications read.
-    MarkRead(Vec<i64>),
+impl From<Loaded> for Msg {
+    fn from(loaded: Loaded) -> Self {
+        match loaded {
+            Loaded::Refresh(r) => Self::Data(r),
+            Loaded::Failed(e) => Self::DataError(e),
+            Loaded::Decided(d) => Self::Decided(d),
+        }
+    }
 }
 
 /// The dashboard's views, in tab order.
@@ -185,9 +180,9 @@ impl App {
 
     /// Sizes of the live view's panes at the current terminal size.
     #[must_use]
-    pub fn geometry(&self) -> view::live::Geometry {
-        let screen = view::screen_layout(Rect::new(0, 0, self.size.0, self.size.1));
-        view::live::Geometry::of(screen.body, self.live.shown.len())
+    pub fn geometry(&self) -> Geometry {
+        let screen = layout::screen_layout(Rect::new(0, 0, self.size.0, self.size.1));
+        Geometry::of(screen.body, self.live.shown.len())
     }
 
     fn key(&mut self, key: KeyEvent) -> Vec<Cmd> {
@@ -260,7 +255,7 @@ impl App {
     /// The entry a decision key acts on: the selected one in Approvals, the selected
     /// deployment's in Live.
     #[must_use]
-    pub fn decision_target(&self) -> Option<&crate::tui::data::Pending> {
+    pub fn decision_target(&self) -> Option<&crate::tui::model::Pending> {
         match self.tab {
             Tab::Approvals => self.approvals.current(),
             Tab::Live => self.live.selected.and_then(|k| self.approvals.for_deployment(k)),

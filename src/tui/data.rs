@@ -13,76 +13,33 @@
 
 mod gates;
 
-pub use gates::{Decided, DecisionCmd, GateData, NOTIFICATIONS_SHOWN, Pending};
+// The data types used to live here; code written before `model` existed finds them still.
+pub use super::model::{
+    Decided, DecisionCmd, DetailUpdate, GateData, LIST_LIMIT, NOTIFICATIONS_SHOWN, Pending, Refresh, TAIL_CAP,
+    TAIL_FETCH, TARGET_EVENTS, TargetEvents,
+};
 
-use super::app::{Msg, first_selection};
+use super::model::{Loaded, first_selection};
+use super::strings;
 use crate::clock::SharedClock;
 use crate::decide::Desk;
 use crate::domain::DeploymentKey;
-use crate::domain::records::{DeploymentSummary, PhaseView, StoredEvent, TargetView};
-use crate::store::live::StatusCounts;
 use crate::store::{ListFilter, Store, StoreError};
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::Sender;
 
 /// How often the log is checked for commits by other processes.
 pub const POLL: Duration = Duration::from_millis(30);
-/// Events of the selected deployment kept for the tail.
-pub const TAIL_CAP: usize = 500;
-/// New events of the selected deployment read per refresh; past this many the tail restarts
-/// from the newest ones (nobody reads hundreds of lines per 30 ms, and reading them costs).
-pub const TAIL_FETCH: usize = 200;
-/// Events of one target shown when it is opened.
-pub const TARGET_EVENTS: usize = 200;
-/// Deployments listed (newest first, before the running-first ordering).
-pub const LIST_LIMIT: usize = 1_000;
 /// Past this many new events of the selected deployment, its targets are reloaded whole.
 const RELOAD_TARGETS_AFTER: usize = 5_000;
 /// The gates are read again at most this often while the log changes...
 const GATES_MIN: Duration = Duration::from_secs(1);
 /// ...and at least this often, for bake times and windows that open with the clock.
 const GATES_EVERY: Duration = Duration::from_secs(5);
-
-/// What changed in the log since the last refresh.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Refresh {
-    /// The whole deployment list, when it was reloaded.
-    pub list: Option<Vec<DeploymentSummary>>,
-    /// Deployments whose summary changed.
-    pub changed: Vec<DeploymentSummary>,
-    pub counts: Option<StatusCounts>,
-    pub detail: Option<DetailUpdate>,
-    pub target: Option<TargetEvents>,
-    /// The operator's inbox and notifications, when they were read.
-    pub gates: Option<GateData>,
-}
-
-/// News about the selected deployment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DetailUpdate {
-    pub key: DeploymentKey,
-    pub phases: Vec<PhaseView>,
-    /// Every target (`all_targets`) or only those that changed.
-    pub targets: Vec<TargetView>,
-    pub all_targets: bool,
-    /// New events, oldest first; with `reset_tail` they replace the tail.
-    pub events: Vec<StoredEvent>,
-    pub reset_tail: bool,
-    /// How many new events the deployment has (may be more than `events` holds).
-    pub new_events: usize,
-}
-
-/// The events of one opened target.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TargetEvents {
-    pub key: DeploymentKey,
-    pub name: String,
-    pub events: Vec<StoredEvent>,
-}
 
 /// What the dashboard asks of its data source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,7 +197,10 @@ impl Loader {
     }
 
     /// The data thread: answers requests and polls the log until the dashboard hangs up.
-    pub fn run(mut self, requests: &Receiver<Request>, out: &UnboundedSender<Msg>) {
+    ///
+    /// `out` is bounded: when the dashboard falls behind, this thread waits before it reads
+    /// again, and the next read starts from the last event it handed over, so nothing is lost.
+    pub fn run(mut self, requests: &Receiver<Request>, out: &Sender<Loaded>) {
         let mut paused = false;
         let mut gates_at = Instant::now();
         let mut gates_dirty = false;
@@ -265,7 +225,7 @@ impl Loader {
                     Request::Target(key, name) => self.target(key, name),
                     Request::Decide(cmd) => {
                         let decided = self.decide(&cmd);
-                        if out.send(Msg::Decided(decided)).is_err() {
+                        if out.blocking_send(Loaded::Decided(decided)).is_err() {
                             return;
                         }
                         gates_at = Instant::now();
@@ -303,11 +263,47 @@ impl Loader {
     }
 }
 
+impl Loader {
+    /// The operator's gates and notifications now (`None` without an operator, as in benches).
+    pub fn gates(&mut self) -> Result<Option<GateData>, StoreError> {
+        let Some(desk) = self.desk.as_ref() else { return Ok(None) };
+        let now = self.clock.now();
+        // The inbox and the estimates each read in one snapshot of their own.
+        gates::read(&self.store, desk, &mut self.estimates, now).map(Some)
+    }
+
+    /// Records a confirmed decision through [`crate::decide`], as the CLI does.
+    pub fn decide(&mut self, cmd: &DecisionCmd) -> Decided {
+        let Some(desk) = self.desk.as_ref() else {
+            return Decided::NotRecorded(strings::gates::NO_OPERATOR.to_owned());
+        };
+        match desk.decide(&mut self.store, cmd, self.clock.now()) {
+            Ok(recorded) => Decided::Recorded(recorded.to_string()),
+            Err(e) => Decided::NotRecorded(e.to_string()),
+        }
+    }
+
+    /// Marks the operator's notifications read (all of them when `ids` is empty).
+    pub fn mark_read(&mut self, ids: &[i64]) -> Result<usize, StoreError> {
+        let Some(desk) = self.desk.as_ref() else { return Ok(0) };
+        let now = self.clock.now();
+        self.store.mark_read(&desk.operator.name, ids, now)
+    }
+
+    /// What the dashboard must see after this loader wrote: its own commits do not move
+    /// `data_version`, so the list, the selected deployment and the gates are read now.
+    pub fn after_write(&mut self) -> Result<Refresh, StoreError> {
+        let mut refresh = self.refresh()?;
+        refresh.gates = self.gates()?;
+        Ok(refresh)
+    }
+}
+
 /// Hands a result to the dashboard; `false` when it is gone.
-fn send(out: &UnboundedSender<Msg>, answer: Result<Refresh, StoreError>) -> bool {
-    let msg = match answer {
-        Ok(r) => Msg::Data(Box::new(r)),
-        Err(e) => Msg::DataError(e.to_string()),
+fn send(out: &Sender<Loaded>, answer: Result<Refresh, StoreError>) -> bool {
+    let loaded = match answer {
+        Ok(r) => Loaded::Refresh(Box::new(r)),
+        Err(e) => Loaded::Failed(e.to_string()),
     };
-    out.send(msg).is_ok()
+    out.blocking_send(loaded).is_ok()
 }
