@@ -143,13 +143,15 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
                             drop(req_tx.send(Request::SaveReview(key, content, text)));
                         }
                         Cmd::EditReview(key, text) => {
-                            // The editor owns the terminal until it exits: stop reading keys
-                            // (a new stream starts reading only when polled), leave the screen.
-                            drop(std::mem::replace(&mut input, EventStream::new()));
+                            // The editor owns the terminal until it exits: stop reading keys, then
+                            // leave the screen. The stream must be gone before a new one is made:
+                            // its reader thread holds the terminal's event lock while it waits.
+                            drop(input);
                             ratatui::restore();
                             let edited = crate::decide::review::edit_once(&text, &app.session.config, key)
                                 .map_err(|e| e.to_string());
                             resume(&mut terminal)?;
+                            input = EventStream::new();
                             queue.push_back(Msg::ReviewEdited(key, edited));
                         }
                     }

@@ -125,3 +125,15 @@ fn a_review_written_in_the_editor_is_saved_and_a_broken_one_kept() {
     let text = screen(&app);
     assert!(text.contains("Canary failed"), "{text}");
 }
+
+#[test]
+fn w_after_enter_in_history_opens_the_editor() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 120, 30);
+    let cmds = press(&mut app, KeyCode::Char('5'));
+    serve(&mut app, &mut loader, cmds);
+    let cmds = press(&mut app, KeyCode::Enter);
+    serve(&mut app, &mut loader, cmds);
+    let cmds = press(&mut app, KeyCode::Char('w'));
+    assert!(matches!(cmds.as_slice(), [Cmd::EditReview(..)]), "{cmds:?}");
+}
