@@ -54,11 +54,34 @@ pub struct LogPipeline {
     deciders: Deciders,
     /// Real time between two looks at the log.
     poll: Duration,
+    /// The ETA the inbox would have shown for each phase as it started, to check it against
+    /// how long the phase took.
+    etas: Mutex<Vec<super::eta_check::Predicted>>,
 }
 
 impl LogPipeline {
     pub fn new(store: Store, config: Config, clock: SharedClock, deciders: Deciders) -> Self {
-        Self { store: Arc::new(Mutex::new(store)), config, clock, deciders, poll: Duration::from_millis(200) }
+        Self {
+            store: Arc::new(Mutex::new(store)),
+            config,
+            clock,
+            deciders,
+            poll: Duration::from_millis(200),
+            etas: Mutex::default(),
+        }
+    }
+
+    /// The ETAs predicted so far, one per phase started.
+    pub fn predicted(&self) -> Vec<super::eta_check::Predicted> {
+        self.etas.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Notes the ETA of a phase that starts now, as the Approvals inbox computes it.
+    fn predict(&self, key: DeploymentKey, phase: &str) {
+        let p = self.with_store(|s| super::eta_check::predict(s, key, phase));
+        if let Ok(Some(p)) = p {
+            self.etas.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(p);
+        }
     }
 
     fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
@@ -122,14 +145,20 @@ impl Pipeline for LogPipeline {
             loop {
                 let gate = match self.with_store(|s| s.gate(key, phase)) {
                     Ok(g) => g,
-                    Err(GateError::NoGate { .. }) => return true,
+                    Err(GateError::NoGate { .. }) => {
+                        self.predict(key, phase);
+                        return true;
+                    }
                     Err(_) => return false,
                 };
                 if gate.deployment_status.is_halted() {
                     return false;
                 }
                 match gate.state {
-                    GateState::Approved => return true,
+                    GateState::Approved => {
+                        self.predict(key, phase);
+                        return true;
+                    }
                     GateState::Rejected => return false,
                     GateState::Pending => {
                         let operator_started = !gate.approvals.is_empty();
