@@ -68,9 +68,13 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
     let seeded = history::seed(&mut store, &opts.config, &mut rng, now - Duration::hours(2), opts.history)?;
     let live = plan_live(&mut store, &opts.config, &mut rng, now)?;
     drop(store);
+    let deciders = if opts.headless { Deciders::Colleagues } else { Deciders::Operator };
+    let log_pipeline =
+        std::sync::Arc::new(LogPipeline::new(Store::open(&db)?, opts.config.clone(), opts.clock.clone(), deciders));
+    let pipeline: std::sync::Arc<dyn Pipeline> = log_pipeline.clone();
 
     let runtime = crate::runtime::build()?;
-    runtime.block_on(async {
+    let agents = runtime.block_on(async {
         let receiver =
             Receiver::bind("127.0.0.1:0", ServerOptions { db: db.clone(), token: None, clock: opts.clock.clone() })
                 .await?;
@@ -80,10 +84,6 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
             let _ = stopped.await;
         }));
         let agents = Agents::new(addr, opts.speed);
-        let deciders = if opts.headless { Deciders::Colleagues } else { Deciders::Operator };
-        let log_pipeline =
-            std::sync::Arc::new(LogPipeline::new(Store::open(&db)?, opts.config.clone(), opts.clock.clone(), deciders));
-        let pipeline: std::sync::Arc<dyn Pipeline> = log_pipeline.clone();
         let sims: Vec<_> = live
             .rollouts
             .iter()
@@ -115,15 +115,15 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
         }
         let _ = stop.send(());
         server.await.context("the receiver task failed")??;
-        if opts.headless {
-            let store = Store::open_existing(&db)?;
-            let summaries: Vec<DeploymentSummary> =
-                live.keys.iter().map(|k| store.summary(*k)).collect::<Result<_, _>>()?;
-            print_summary(&seeded, &agents, &summaries, &db);
-            print_eta_check(&eta_check::check(&store, &log_pipeline.predicted())?);
-        }
-        Ok::<_, anyhow::Error>(())
+        Ok::<_, anyhow::Error>(agents)
     })?;
+    if opts.headless {
+        let store = Store::open_existing(&db)?;
+        let summaries: Vec<DeploymentSummary> =
+            live.keys.iter().map(|k| store.summary(*k)).collect::<Result<_, _>>()?;
+        print_summary(&seeded, &agents, &summaries, &db);
+        print_eta_check(&eta_check::check(&store, &log_pipeline.predicted())?);
+    }
     Ok(db)
 }
 

@@ -15,7 +15,7 @@ mod gates;
 mod routes;
 mod writer;
 
-pub use writer::{WriteHealth, Writer};
+pub use writer::{WriteError, WriteHealth, Writer};
 
 use crate::clock::SharedClock;
 use crate::config::ReceiverConfig;
@@ -35,6 +35,8 @@ use tokio::sync::{Semaphore, watch};
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Bytes of request bodies held in memory at once, over all requests.
 const BODY_BUDGET_BYTES: usize = 64 * MAX_BODY_BYTES;
+/// Connections over the cap being answered 503 at once.
+const REFUSING: usize = 64;
 /// How long shutdown waits for requests in flight before the receiver exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
@@ -45,6 +47,10 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    #[error("cannot start the receiver's {what} thread: {source}")]
+    Thread { what: &'static str, source: std::io::Error },
+    #[error("the receiver's start-up task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// What the receiver needs.
@@ -121,11 +127,18 @@ impl Receiver {
     pub async fn bind_with(addr: &str, opts: ServerOptions, limits: Limits) -> Result<Self, ServerError> {
         let listener =
             TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr: addr.to_owned(), source })?;
-        let writer = Writer::start(Store::open(&opts.db)?, opts.clock.clone());
+        // Opening (and perhaps migrating) the log blocks: not on a runtime worker.
+        let db = opts.db.clone();
+        let (write, read) =
+            tokio::task::spawn_blocking(move || Ok::<_, StoreError>((Store::open(&db)?, Store::open(&db)?))).await??;
+        let mut write = write;
+        write.set_clock_skew(limits.clock_skew);
+        let writer = Writer::start(write, opts.clock.clone())
+            .map_err(|source| ServerError::Thread { what: "log writer", source })?;
         let (stop, stopping) = watch::channel(false);
         let state = AppState {
             writer: writer.clone(),
-            reader: Arc::new(Mutex::new(Store::open(&opts.db)?)),
+            reader: Arc::new(Mutex::new(read)),
             token: opts.token.as_deref().map(routes::digest),
             clock: opts.clock,
             body_budget: Arc::new(Semaphore::new(BODY_BUDGET_BYTES)),
@@ -152,6 +165,7 @@ impl Receiver {
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let Self { listener, router, writer, limits, stop } = self;
         let connections = Arc::new(Semaphore::new(limits.max_connections));
+        let refusing = Arc::new(Semaphore::new(REFUSING));
         let graceful = GracefulShutdown::new();
         let mut http = hyper::server::conn::http1::Builder::new();
         // header_read_timeout runs while a connection waits for a request's head: it closes
@@ -183,7 +197,7 @@ impl Receiver {
                     );
                     at_cap = true;
                 }
-                refuse(&stream);
+                refuse(stream, &refusing);
                 continue;
             };
             if at_cap {
@@ -207,15 +221,30 @@ impl Receiver {
     }
 }
 
-/// Answers a connection over the cap with 503 and closes it, without waiting on the client.
-fn refuse(stream: &TcpStream) {
+/// Answers a connection over the cap with 503 and closes it. The request is drained for a
+/// moment first, so the client reads the answer instead of a reset; at most [`REFUSING`] such
+/// connections are kept, the rest are closed at once.
+fn refuse(stream: TcpStream, refusing: &Arc<Semaphore>) {
     const BODY: &str = r#"{"error":"too many connections: the receiver is at its connection cap, retry shortly"}"#;
-    let reply = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
-         connection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    let _ = stream.try_write(reply.as_bytes());
+    let Ok(permit) = refusing.clone().try_acquire_owned() else { return };
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let reply = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
+             connection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
+            BODY.len()
+        );
+        let mut stream = stream;
+        let answer = async {
+            stream.write_all(reply.as_bytes()).await?;
+            stream.shutdown().await?;
+            let mut sink = [0u8; 1024];
+            while stream.read(&mut sink).await? > 0 {}
+            Ok::<_, std::io::Error>(())
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
+        drop(permit);
+    });
 }
 
 /// Raises this process's soft limit on open files to the hard limit, so the connection cap,

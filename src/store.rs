@@ -6,6 +6,8 @@
 //! "database is locked" never reaches a user. The schema evolves by numbered migrations recorded
 //! in `PRAGMA user_version`; a log written by a newer shipdeck is refused, never downgraded.
 
+#[cfg(feature = "bench")]
+mod bench;
 mod dedupe;
 mod estimates;
 mod gates;
@@ -51,8 +53,9 @@ pub enum StoreError {
     CreateDir { path: PathBuf, source: std::io::Error },
     #[error("unknown deployment \"{0}\"")]
     UnknownDeployment(String),
-    #[error("{0}")]
-    Plan(String),
+    /// The plan asked for cannot be made (nothing was written).
+    #[error(transparent)]
+    Plan(#[from] crate::domain::plan::PlanError),
     #[error("{key} has no action {n} (see `shipdeck review {key}`)")]
     UnknownAction { key: String, n: usize },
     #[error("the deployment log {path} failed: {source}")]
@@ -69,6 +72,8 @@ pub struct Store {
     dedupe: dedupe::DedupeIndex,
     /// Targets' derived state between this connection's commits (see `ingest`).
     targets: ingest::TargetCache,
+    /// How far an event's `at` may lie in the future or before its deployment was planned.
+    clock_skew: chrono::TimeDelta,
 }
 
 impl std::fmt::Debug for Store {
@@ -128,6 +133,7 @@ impl Store {
             plans: HashMap::new(),
             dedupe: dedupe::DedupeIndex::default(),
             targets: ingest::TargetCache::default(),
+            clock_skew: crate::domain::event::DEFAULT_CLOCK_SKEW,
         }
     }
 
@@ -135,6 +141,12 @@ impl Store {
     #[must_use]
     pub fn is_read_only(&self) -> bool {
         self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false)
+    }
+
+    /// Sets how far an event's `at` may lie in the future or before its deployment was planned
+    /// (`receiver.clock_skew`); events outside are rejected, naming the line.
+    pub fn set_clock_skew(&mut self, skew: chrono::TimeDelta) {
+        self.clock_skew = skew;
     }
 
     /// The file this log lives in.
@@ -167,12 +179,6 @@ impl Store {
     /// stop waiting for the disk. Never use it for events an agent is told were stored.
     pub fn relax_durability_for_bulk_load(&mut self) -> Result<(), StoreError> {
         self.conn.pragma_update(None, "synchronous", "OFF").map_err(|e| self.sql(e))
-    }
-
-    /// The raw connection, for benchmarks that compare against plain SQLite.
-    #[doc(hidden)]
-    pub fn connection(&mut self) -> &mut Connection {
-        &mut self.conn
     }
 }
 

@@ -298,3 +298,104 @@ fn tokens_are_trimmed_and_the_bearer_scheme_is_case_insensitive() {
     ])
     .ok();
 }
+
+#[test]
+fn an_at_far_in_the_future_or_before_the_plan_is_refused_naming_the_line() {
+    let env = Env::new();
+    let key = env.plan("big-bang", 2);
+    let server = env.serve();
+    let line = |id: &str, at: &str| {
+        format!(
+            r#"{{"id":"{id}","deployment":"{key}","target":"web-01","step":"install","status":"failed","at":"{at}"}}"#
+        )
+    };
+    let body = [line("future", "9999-12-31T23:59:59Z"), line("past", "2000-01-01T00:00:00Z")].join("\n");
+    let reply = server.post("/v1/events", body.as_bytes());
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    let rejected = reply.json()["rejected"].clone();
+    assert_eq!(rejected[0]["line"], 1);
+    let future = rejected[0]["error"].as_str().expect("error");
+    assert!(
+        future.contains("field \"at\"") && future.contains("9999-12-31") && future.contains("clock skew of 5m"),
+        "{future}"
+    );
+    assert_eq!(rejected[1]["line"], 2);
+    let past = rejected[1]["error"].as_str().expect("error");
+    assert!(past.contains("2000-01-01") && past.contains(&format!("before {key} was planned")), "{past}");
+    // Nothing was stored: the target did not fail for good.
+    assert!(env.event_ids(&key).is_empty());
+    assert_eq!(env.run(&["status", &key, "--json"]).json()["failed"], 0);
+}
+
+#[test]
+fn events_show_the_year_when_it_is_not_this_one() {
+    let env = Env::new();
+    let key = env.plan("big-bang", 2);
+    // A generous skew lets an old event in; `events` must not pass it off as this year's.
+    let (server, _) = serve_logged(&env, &config_with(&env, &[("clock_skew", "\"800d\"")]), None);
+    // The receiver runs on the wall clock, so the test asks the same one.
+    let now = shipdeck::clock::system().now();
+    let old = now - chrono::TimeDelta::days(400);
+    let line = format!(
+        r#"{{"id":"old","deployment":"{key}","target":"web-01","step":"install","status":"info","at":"{}"}}"#,
+        old.to_rfc3339()
+    );
+    assert_eq!(server.post("/v1/events", line.as_bytes()).status, 200);
+    let now_line = support::event("new", &key, "web-02", "install", "info");
+    assert_eq!(server.post("/v1/events", now_line.as_bytes()).status, 200);
+    let out = env.run(&["--config", &config_with(&env, &[("timezone", "\"UTC\"")]), "events", &key]);
+    let lines: Vec<&str> = out.ok().lines().collect();
+    assert!(lines[0].starts_with(&old.format("%Y-%m-%d ").to_string()), "{}", out.stdout);
+    assert!(!lines[1].starts_with(&now.format("%Y-").to_string()), "{}", out.stdout);
+}
+
+#[test]
+fn data_is_kept_as_written_a_bom_is_skipped_and_an_array_is_not_an_event() {
+    let env = Env::new();
+    let key = env.plan("big-bang", 2);
+    let server = env.serve();
+    let data = r#"{"big":123456789012345678901234567890,"ratio":1.50,"nested":{"a":[1,2]}}"#;
+    let event = format!(
+        r#"{{"id":"raw","deployment":"{key}","target":"web-01","step":"install","status":"info","data":{data}}}"#
+    );
+    let body = format!("\u{feff}{event}\n[\"a\",\"{key}\",null,null,\"install\",\"info\"]");
+    let reply = server.post("/v1/events", body.as_bytes());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let json = reply.json();
+    assert_eq!(json["accepted"], 1, "the first line after the BOM is an event: {}", reply.body);
+    assert_eq!(json["rejected"][0]["line"], 2);
+    assert!(json["rejected"][0]["error"].as_str().expect("error").contains("JSON array"), "{}", reply.body);
+    let out = env.run(&["events", &key, "--json"]);
+    assert!(out.ok().contains(&format!(r#""data":{data}"#)), "{}", out.stdout);
+}
+
+#[test]
+fn health_says_failing_while_commits_fail_and_ok_after() {
+    let env = Env::new();
+    let key = env.plan("big-bang", 2);
+    let server = env.serve();
+    let fresh = server.get("/v1/health");
+    assert_eq!((fresh.status, fresh.json()["status"].as_str()), (200, Some("ok")), "{}", fresh.body);
+    assert!(fresh.json()["last_commit"].is_null());
+    // Every write of an event now fails, as on a full disk.
+    let db = rusqlite::Connection::open(&env.db).expect("opens");
+    db.execute_batch(
+        "CREATE TRIGGER broken BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END;",
+    )
+    .expect("trigger");
+    let post = server.post("/v1/events", support::event("a", &key, "web-01", "install", "info").as_bytes());
+    assert_eq!(post.status, 503, "{}", post.body);
+    let failing = server.get("/v1/health");
+    assert_eq!(failing.status, 503, "{}", failing.body);
+    let json = failing.json();
+    assert_eq!(json["status"], "failing");
+    assert!(json["last_error"]["error"].as_str().expect("error").contains("simulated write failure"), "{json}");
+    assert!(json["last_error"]["at"].is_string() && json["last_commit"].is_null(), "{json}");
+
+    db.execute_batch("DROP TRIGGER broken;").expect("drop");
+    let post = server.post("/v1/events", support::event("a", &key, "web-01", "install", "info").as_bytes());
+    assert_eq!(post.status, 200, "{}", post.body);
+    let healthy = server.get("/v1/health");
+    assert_eq!(healthy.status, 200, "{}", healthy.body);
+    assert!(healthy.json()["last_error"].is_null() && healthy.json()["last_commit"].is_string(), "{}", healthy.body);
+}

@@ -27,6 +27,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         Box::new(std::io::BufReader::new(f))
     };
     let mut store = Store::open(&ctx.db_path()?)?;
+    store.set_clock_skew(ctx.config.receiver.clock_skew);
     let mut total = IngestOutcome::default();
     let mut chunk = Vec::with_capacity(CHUNK_LINES);
     let mut early = Vec::new();
@@ -52,7 +53,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         }
         match parse_line(&line, ctx.clock.now()) {
             Ok(e) => chunk.push((i + 1, e)),
-            Err(e) => early.push((i + 1, e)),
+            Err(e) => early.push((i + 1, e.0)),
         }
         if chunk.len() >= CHUNK_LINES {
             flush(&mut chunk, &mut early, &mut total)?;

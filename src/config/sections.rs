@@ -42,7 +42,7 @@ impl Default for ReceiverConfig {
             body_timeout: TimeDelta::seconds(30),
             idle_timeout: TimeDelta::seconds(60),
             max_connections: 4096,
-            clock_skew: TimeDelta::minutes(5),
+            clock_skew: crate::domain::event::DEFAULT_CLOCK_SKEW,
         }
     }
 }
@@ -188,6 +188,8 @@ pub(super) struct RawConfig {
     windows: Vec<RawWindow>,
     #[serde(default)]
     freezes: Vec<RawFreeze>,
+    #[serde(default)]
+    reviews: super::ReviewsConfig,
 }
 
 fn utc() -> String {
@@ -312,6 +314,7 @@ impl RawConfig {
         for (name, model) in &self.models {
             check_model(name, model, &windows, &roles)?;
         }
+        self.reviews.check(&self.environments)?;
         Ok(Config {
             operator: self.operator.filter(|o| !o.is_empty()),
             timezone,
@@ -324,6 +327,7 @@ impl RawConfig {
             models: self.models,
             windows,
             freezes,
+            reviews: self.reviews,
             source: String::new(),
         })
     }

@@ -4,7 +4,7 @@
 //! Validation here is everything that can be checked without the log (fields, types, lengths,
 //! statuses, timestamps). Whether the deployment, target and phase exist is the store's check.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -17,6 +17,9 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 pub const MAX_NAME_BYTES: usize = 256;
 /// Largest accepted `data` object, serialized, in bytes.
 pub const MAX_DATA_BYTES: usize = 64 * 1024;
+/// How far an event's `at` may lie after its receipt or before its deployment was planned,
+/// unless configured otherwise (`receiver.clock_skew`).
+pub const DEFAULT_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
 
 /// What happened to a lifecycle step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -57,11 +60,13 @@ impl fmt::Display for EventStatus {
 }
 
 impl FromStr for EventStatus {
-    type Err = String;
+    type Err = super::Invalid;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
-            format!("field \"status\": unknown status \"{s}\" (expected started, succeeded, failed, skipped or info)")
+            super::Invalid(format!(
+                "field \"status\": unknown status \"{s}\" (expected started, succeeded, failed, skipped or info)"
+            ))
         })
     }
 }
@@ -82,7 +87,7 @@ pub struct AgentEvent {
     /// When it happened, as the agent says; the receive time when absent.
     pub at: DateTime<Utc>,
     pub message: Option<String>,
-    /// Free-form JSON object, kept as serialized text.
+    /// Free-form JSON object, kept as the agent wrote it (numbers keep every digit).
     pub data: Option<String>,
 }
 
@@ -102,22 +107,26 @@ struct WireEvent {
     #[serde(default)]
     message: Option<String>,
     #[serde(default)]
-    data: Option<serde_json::Value>,
+    data: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// Parses and validates one NDJSON line. `received` stands in for a missing `at`.
 ///
 /// The error is one sentence naming the field and the bad value, as the agent API returns it.
-pub fn parse_line(line: &str, received: DateTime<Utc>) -> Result<AgentEvent, String> {
+pub fn parse_line(line: &str, received: DateTime<Utc>) -> Result<AgentEvent, super::Invalid> {
+    // serde would take an array as a struct written positionally: an event is an object.
+    if line.trim_start().starts_with('[') {
+        return Err(super::Invalid("the line is a JSON array, not an event: send one JSON object per line".to_owned()));
+    }
     let wire: WireEvent = match serde_json::from_str(line) {
         Ok(w) => w,
         // Parse again, slowly, only to say which field was wrong.
         Err(_) => {
             let de = &mut serde_json::Deserializer::from_str(line);
-            return Err(match serde_path_to_error::deserialize::<_, WireEvent>(de) {
+            return Err(super::Invalid(match serde_path_to_error::deserialize::<_, WireEvent>(de) {
                 Err(e) => describe_json_error(&e),
                 Ok(_) => "not a JSON object".to_owned(),
-            });
+            }));
         }
     };
     check_len("id", &wire.id, MAX_ID_BYTES)?;
@@ -134,20 +143,24 @@ pub fn parse_line(line: &str, received: DateTime<Utc>) -> Result<AgentEvent, Str
     let status = wire.status.parse::<EventStatus>()?;
     let at = match &wire.at {
         None => received,
-        Some(text) => DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| format!("field \"at\": \"{}\" is not an RFC 3339 timestamp ({e})", clip(text)))?,
+        Some(text) => DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| {
+            super::Invalid(format!("field \"at\": \"{}\" is not an RFC 3339 timestamp ({e})", clip(text)))
+        })?,
     };
-    let data = match wire.data {
-        None | Some(serde_json::Value::Null) => None,
-        Some(v @ serde_json::Value::Object(_)) => {
-            let text = v.to_string();
+    let data = match wire.data.as_deref().map(serde_json::value::RawValue::get) {
+        None | Some("null") => None,
+        Some(text) if text.starts_with('{') => {
             if text.len() > MAX_DATA_BYTES {
-                return Err(format!("field \"data\": {} bytes is over the limit of {MAX_DATA_BYTES}", text.len()));
+                return Err(super::Invalid(format!(
+                    "field \"data\": {} bytes is over the limit of {MAX_DATA_BYTES}",
+                    text.len()
+                )));
             }
-            Some(text)
+            Some(text.to_owned())
         }
-        Some(other) => return Err(format!("field \"data\": expected a JSON object, got {}", clip(&other.to_string()))),
+        Some(other) => {
+            return Err(super::Invalid(format!("field \"data\": expected a JSON object, got {}", clip(other))));
+        }
     };
     Ok(AgentEvent {
         id: wire.id,
@@ -168,6 +181,8 @@ pub type Numbered<T> = Vec<(usize, T)>;
 /// Parses an NDJSON body: the valid events with their 1-based line numbers, and the errors of
 /// the others. Blank lines are skipped (they still count for numbering).
 pub fn parse_ndjson(body: &str, received: DateTime<Utc>) -> (Numbered<AgentEvent>, Numbered<String>) {
+    // A byte order mark some editors and Windows tools write is not part of the first line.
+    let body = body.strip_prefix('\u{feff}').unwrap_or(body);
     let mut events = Vec::new();
     let mut errors = Vec::new();
     for (i, line) in body.lines().enumerate() {
@@ -176,22 +191,51 @@ pub fn parse_ndjson(body: &str, received: DateTime<Utc>) -> (Numbered<AgentEvent
         }
         match parse_line(line, received) {
             Ok(e) => events.push((i + 1, e)),
-            Err(e) => errors.push((i + 1, e)),
+            Err(e) => errors.push((i + 1, e.0)),
         }
     }
     (events, errors)
 }
 
-fn check_len(field: &str, value: &str, max: usize) -> Result<(), String> {
-    if value.len() > max {
+/// Whether an event's `at` is believable: at most `skew` after it was received, and at most
+/// `skew` before its deployment was planned. A far-future failure would otherwise leave a target
+/// failed for good; a far-past one would rewrite history.
+pub fn check_at(
+    at: DateTime<Utc>,
+    received: DateTime<Utc>,
+    deployment: &str,
+    planned: DateTime<Utc>,
+    skew: TimeDelta,
+) -> Result<(), String> {
+    let text = || at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    let allowed = super::duration::format(skew);
+    if received.checked_add_signed(skew).is_some_and(|latest| at > latest) {
         return Err(format!(
+            "field \"at\": \"{}\" is {} after the receiver's time (more than the allowed clock skew of {allowed}; check the agent's clock)",
+            text(),
+            super::duration::format(at - received)
+        ));
+    }
+    if planned.checked_sub_signed(skew).is_some_and(|earliest| at < earliest) {
+        return Err(format!(
+            "field \"at\": \"{}\" is before {deployment} was planned ({}; more than the allowed clock skew of {allowed} earlier)",
+            text(),
+            planned.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+    }
+    Ok(())
+}
+
+fn check_len(field: &str, value: &str, max: usize) -> Result<(), super::Invalid> {
+    if value.len() > max {
+        return Err(super::Invalid(format!(
             "field \"{field}\": \"{}\" is {} bytes, over the limit of {max}",
             clip(value),
             value.len()
-        ));
+        )));
     }
     if value.is_empty() && matches!(field, "id" | "deployment" | "step") {
-        return Err(format!("field \"{field}\": must not be empty"));
+        return Err(super::Invalid(format!("field \"{field}\": must not be empty")));
     }
     Ok(())
 }
@@ -227,7 +271,7 @@ mod tests {
         DateTime::from_timestamp(1_790_000_000, 0).expect("valid")
     }
 
-    fn parse(line: &str) -> Result<AgentEvent, String> {
+    fn parse(line: &str) -> Result<AgentEvent, crate::domain::Invalid> {
         parse_line(line, now())
     }
 
@@ -265,12 +309,13 @@ mod tests {
                 "field \"data\": expected a JSON object",
             ),
             (r#"{"id":"a","deployment":"DEP-1","step":"","status":"info"}"#, "field \"step\": must not be empty"),
-            ("[1,2]", "invalid type"),
+            ("[1,2]", "the line is a JSON array, not an event"),
+            (r#"["a","DEP-1",null,null,"s","info"]"#, "the line is a JSON array, not an event"),
             ("{nope", "not a JSON object"),
         ];
         for (line, expected) in cases {
             let err = parse(line).expect_err(line);
-            assert!(err.contains(expected), "{line}\n  got: {err}\n  want: {expected}");
+            assert!(err.0.contains(expected), "{line}\n  got: {err}\n  want: {expected}");
         }
     }
 
@@ -287,11 +332,11 @@ mod tests {
         let id = "x".repeat(MAX_ID_BYTES + 1);
         let err =
             parse(&format!(r#"{{"id":"{id}","deployment":"DEP-1","step":"s","status":"info"}}"#)).expect_err("long id");
-        assert!(err.contains("field \"id\"") && err.contains("129 bytes"), "{err}");
+        assert!(err.0.contains("field \"id\"") && err.0.contains("129 bytes"), "{err}");
         let msg = "m".repeat(MAX_MESSAGE_BYTES + 1);
         let err = parse(&format!(r#"{{"id":"a","deployment":"DEP-1","step":"s","status":"info","message":"{msg}"}}"#))
             .expect_err("long message");
-        assert!(err.contains("field \"message\"") && err.contains("65537 bytes"), "{err}");
+        assert!(err.0.contains("field \"message\"") && err.0.contains("65537 bytes"), "{err}");
         let ok = "x".repeat(MAX_ID_BYTES);
         assert!(parse(&format!(r#"{{"id":"{ok}","deployment":"DEP-1","step":"s","status":"info"}}"#)).is_ok());
     }

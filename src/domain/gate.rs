@@ -59,10 +59,13 @@ impl fmt::Display for Decision {
 }
 
 impl FromStr for Decision {
-    type Err = String;
+    type Err = super::Invalid;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|d| d.as_str() == s).ok_or_else(|| format!("unknown decision \"{s}\""))
+        Self::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| super::Invalid(format!("unknown decision \"{s}\"")))
     }
 }
 

@@ -24,6 +24,8 @@ pub enum PlanError {
     DuplicateTarget(String),
     #[error("target name \"{0}\" is invalid: names are 1 to 256 bytes with no spaces or control characters")]
     BadTargetName(String),
+    #[error("the environment must not be empty (e.g. --env production)")]
+    EmptyEnvironment,
 }
 
 /// Splits `targets` over the model's phases, in order.

@@ -109,9 +109,10 @@ impl StoredEvent {
     }
 }
 
+/// `data` exactly as the agent wrote it: re-parsing into numbers would round big ones.
 fn raw_json<S: serde::Serializer>(d: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
-    match d.as_deref().and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok()) {
-        Some(v) => v.serialize(s),
+    match d.as_deref().and_then(|t| serde_json::value::RawValue::from_string(t.to_owned()).ok()) {
+        Some(raw) => raw.serialize(s),
         None => s.serialize_none(),
     }
 }

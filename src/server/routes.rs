@@ -63,8 +63,21 @@ fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn health() -> Response {
-    axum::Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })).into_response()
+/// `GET /v1/health`: whether the receiver can store events. While the last commit failed the
+/// answer is 503 with `"status": "failing"` and the error, so a monitor sees a full disk or a
+/// broken log before agents pile up resends.
+async fn health(State(state): State<AppState>) -> Response {
+    let h = state.writer.health();
+    let stamp = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let failing = h.last_error.is_some();
+    let body = json!({
+        "status": if failing { "failing" } else { "ok" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "last_commit": h.last_commit.map(stamp),
+        "last_error": h.last_error.map(|(at, error)| json!({ "at": stamp(at), "error": error })),
+    });
+    let status = if failing { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    (status, axum::Json(body)).into_response()
 }
 
 /// `POST /v1/events`: NDJSON, one event a line. Answers after the accepted lines are committed.

@@ -188,7 +188,10 @@ mod tests {
                 });
             }
         }
-        let sub = Submission { events: events.into_iter().enumerate().collect(), received_ms: t0().timestamp_millis() };
+        // Received when the last step was done: an event is never from the receiver's future.
+        let received = t0() + TimeDelta::seconds(secs.iter().copied().max().unwrap_or(0));
+        let sub =
+            Submission { events: events.into_iter().enumerate().collect(), received_ms: received.timestamp_millis() };
         store.ingest(&[sub]).expect("ingests");
     }
 

@@ -7,9 +7,11 @@
 
 use super::dedupe::DedupeIndex;
 use super::{Store, StoreError, id_hash};
+use crate::domain::event::check_at;
 use crate::domain::{
     AgentEvent, DeploymentKey, DeploymentStatus, EventStatus, PhaseCounts, TargetProgress, TargetStatus,
 };
+use chrono::{DateTime, TimeDelta};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -58,6 +60,8 @@ impl IngestOutcome {
 #[derive(Debug)]
 pub(super) struct PlanFacts {
     key: DeploymentKey,
+    /// When the deployment was planned (ms since the epoch).
+    created_ms: i64,
     steps: Vec<String>,
     /// `(phase id, name)` in order.
     phases: Vec<(i64, String)>,
@@ -67,8 +71,11 @@ pub(super) struct PlanFacts {
 
 impl PlanFacts {
     fn load(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<Option<Self>> {
-        let Some(steps) =
-            tx.query_row("SELECT steps FROM deployments WHERE id = ?1", [id], |r| r.get::<_, String>(0)).optional()?
+        let Some((steps, created_ms)) = tx
+            .query_row("SELECT steps, created_ms FROM deployments WHERE id = ?1", [id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .optional()?
         else {
             return Ok(None);
         };
@@ -82,7 +89,7 @@ impl PlanFacts {
             .query_map([id], |r| Ok((r.get::<_, String>(1)?, (r.get::<_, i64>(0)?, r.get::<_, i64>(2)?))))?
             .map(|row| row.map(|(name, (tid, pid))| (name, (tid, index.get(&pid).copied().unwrap_or(0)))))
             .collect::<rusqlite::Result<HashMap<_, _>>>()?;
-        Ok(Some(Self { key: DeploymentKey(id), steps, phases, targets }))
+        Ok(Some(Self { key: DeploymentKey(id), created_ms, steps, phases, targets }))
     }
 }
 
@@ -133,11 +140,11 @@ impl Store {
     /// Lines that do not fit the log are rejected one by one; the others are stored. An error
     /// means nothing of any request was stored (the caller answers 503 and agents resend).
     pub fn ingest(&mut self, submissions: &[Submission]) -> Result<Vec<IngestOutcome>, StoreError> {
-        let Self { conn, path, plans, dedupe, targets } = self;
+        let Self { conn, path, plans, dedupe, targets, clock_skew } = self;
         let sql = |source| StoreError::Sql { path: path.clone(), source };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
-        let result =
-            fold_all(&tx, plans, dedupe, targets, submissions).and_then(|outcomes| tx.commit().map(|()| outcomes));
+        let result = fold_all(&tx, plans, dedupe, targets, *clock_skew, submissions)
+            .and_then(|outcomes| tx.commit().map(|()| outcomes));
         if result.is_err() {
             // The in-memory indexes may hold state of the rolled-back rows.
             dedupe.reset();
@@ -152,6 +159,7 @@ fn fold_all(
     plans: &mut HashMap<i64, Arc<PlanFacts>>,
     dedupe: &mut DedupeIndex,
     cache: &mut TargetCache,
+    clock_skew: TimeDelta,
     submissions: &[Submission],
 ) -> rusqlite::Result<Vec<IngestOutcome>> {
     dedupe.sync(tx)?;
@@ -160,8 +168,15 @@ fn fold_all(
         cache.states.clear();
     }
     cache.version = Some(version);
-    let mut batch =
-        Batch { tx, plans, dedupe, targets: &mut cache.states, touched: Vec::new(), newest_seq: BTreeMap::new() };
+    let mut batch = Batch {
+        tx,
+        plans,
+        dedupe,
+        targets: &mut cache.states,
+        clock_skew,
+        touched: Vec::new(),
+        newest_seq: BTreeMap::new(),
+    };
     let mut outcomes = Vec::with_capacity(submissions.len());
     for sub in submissions {
         let mut out = IngestOutcome::default();
@@ -183,6 +198,7 @@ struct Batch<'a, 't> {
     plans: &'a mut HashMap<i64, Arc<PlanFacts>>,
     dedupe: &'a mut DedupeIndex,
     targets: &'a mut HashMap<i64, TargetState>,
+    clock_skew: TimeDelta,
     /// Targets this batch changed, in first-touch order.
     touched: Vec<i64>,
     /// Touched deployments and their newest event seq.
@@ -213,6 +229,11 @@ impl Batch<'_, '_> {
             Err(e) => return Ok(Err(e)),
         };
         let deployment = facts.key.0;
+        let ms = |t: i64| DateTime::from_timestamp_millis(t).unwrap_or_default();
+        if let Err(e) = check_at(ev.at, ms(received_ms), &facts.key.to_string(), ms(facts.created_ms), self.clock_skew)
+        {
+            return Ok(Err(e));
+        }
         let (target_id, phase_idx) = match locate(&facts, ev) {
             Ok(found) => found,
             Err(e) => return Ok(Err(e)),

@@ -198,7 +198,9 @@ fn a_read_only_file_opens_read_only_and_nothing_can_be_written() {
     assert!(ro.is_read_only());
     assert_eq!(ro.detail(key, true).expect("reads").target_list.len(), 3);
     let events = vec![(1, parse_line(&ev(key, "x", "web-01", "download", "started", 1), t0()).expect("valid"))];
-    let err = ro.ingest(&[Submission { events, received_ms: 0 }]).expect_err("the connection cannot write");
+    let err = ro
+        .ingest(&[Submission { events, received_ms: t0().timestamp_millis() + 60_000 }])
+        .expect_err("the connection cannot write");
     assert!(err.to_string().contains("readonly"), "{err}");
 }
 
