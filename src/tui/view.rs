@@ -192,8 +192,8 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
         out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
         out.push((k(Action::Open), "deployment"));
     }
-    if app.tab == Tab::Notifications && !app.read_only && app.approvals.unread > 0 {
-        out.push((k(Action::Open), "mark read"));
+    if app.tab == Tab::Notifications && !app.approvals.notifications.is_empty() {
+        out.push((k(Action::Open), if app.approvals.note_open { "close" } else { "open" }));
     }
     if on_live && live.target.is_some() {
         out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "scroll"));
