@@ -10,6 +10,8 @@ pub const APP_NAME: &str = "shipdeck";
 
 /// Tab titles, in tab order (number keys 1-6 select them).
 pub const TAB_TITLES: [&str; 6] = ["Live", "Approvals", "Schedule", "Notifications", "History", "Metrics"];
+/// The tab titles when the full ones do not fit.
+pub const TAB_SHORT: [&str; 6] = ["Live", "Appr", "Sched", "Notif", "Hist", "Metr"];
 
 pub const PAUSED: &str = "PAUSED";
 pub const READ_ONLY: &str = "read-only";
