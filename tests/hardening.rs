@@ -399,3 +399,81 @@ fn health_says_failing_while_commits_fail_and_ok_after() {
     assert_eq!(healthy.status, 200, "{}", healthy.body);
     assert!(healthy.json()["last_error"].is_null() && healthy.json()["last_commit"].is_string(), "{}", healthy.body);
 }
+
+/// Runs `shipdeck --db DB ARGS`, as an unprivileged user when the tests run as root (root may
+/// write anywhere, so a read-only folder would prove nothing).
+fn run_unprivileged(db: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let mut cmd = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_shipdeck")]);
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_shipdeck"))
+    };
+    cmd.env("XDG_CONFIG_HOME", "/nonexistent-shipdeck-test").env_remove("SHIPDECK_DB").env_remove("SHIPDECK_CONFIG");
+    let out = cmd.arg("--db").arg(db).args(args).stdin(Stdio::null()).output().expect("runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn broken_logs_are_refused_in_one_sentence_with_exit_2_and_left_alone() {
+    let env = Env::new();
+    let key = env.plan("big-bang", 2);
+    let good = std::fs::read(&env.db).expect("reads the log");
+    let not_sqlite = env.path("notes.txt");
+    std::fs::write(&not_sqlite, "deployment notes\n").expect("writes");
+    let truncated = env.path("truncated.db");
+    std::fs::write(&truncated, &good[..good.len() / 3]).expect("writes");
+    let empty = env.path("empty.db");
+    std::fs::write(&empty, "").expect("writes");
+    let cases = [
+        (not_sqlite.clone(), "is not a shipdeck log (not an SQLite database)"),
+        (truncated.clone(), "restore it from a backup"),
+        (env.dir.path().to_path_buf(), "is a directory, not a log file"),
+        (empty.clone(), "is an empty file (0 bytes), not a log"),
+    ];
+    for (path, expected) in &cases {
+        for args in [vec!["status", key.as_str()], vec!["list"], vec!["events", key.as_str()]] {
+            let out = support::bin().arg("--db").arg(path).args(&args).output().expect("runs");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?} on {}: {stderr}", path.display());
+            assert!(stderr.contains(expected), "{args:?}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "one sentence: {stderr}");
+            assert!(!stderr.contains("file is not a database"), "SQLite's words, not ours: {stderr}");
+        }
+    }
+    // Nothing was turned into a new, empty log.
+    assert_eq!(std::fs::read(&empty).expect("reads"), b"");
+    assert_eq!(std::fs::read(&not_sqlite).expect("reads"), b"deployment notes\n");
+    assert_eq!(std::fs::read(&truncated).expect("reads").len(), good.len() / 3);
+}
+
+#[test]
+#[cfg(unix)]
+fn read_commands_work_on_a_log_in_a_read_only_folder_and_writes_say_why_not() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let key = env.plan("big-bang", 2);
+    let folder = env.path("readonly");
+    std::fs::create_dir(&folder).expect("mkdir");
+    let db = folder.join("log.db");
+    std::fs::copy(&env.db, &db).expect("copies the log");
+    for (path, mode) in [(env.dir.path(), 0o755), (folder.as_path(), 0o555), (db.as_path(), 0o644)] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    for args in [vec!["status", key.as_str()], vec!["list"], vec!["events", key.as_str()]] {
+        let (code, stdout, stderr) = run_unprivileged(&db, &args);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        assert!(stdout.contains(&key) || args[0] == "events", "{args:?}: {stdout}");
+    }
+    let (code, _, stderr) = run_unprivileged(
+        &db,
+        &["plan", "--release", "a@1", "--env", "production", "--model", "big-bang", "--targets", "x"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot be written: its folder is read-only"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).expect("chmod back");
+}
