@@ -477,3 +477,43 @@ fn read_commands_work_on_a_log_in_a_read_only_folder_and_writes_say_why_not() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).expect("chmod back");
 }
+
+#[test]
+fn config_check_the_planner_and_the_dashboard_refuse_a_config_that_would_get_stuck() {
+    let env = Env::new();
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/shipdeck.toml")).expect("config");
+    let stuck = shipped.replacen(
+        "steps = [\"download\", \"install\", \"verify\"]",
+        "steps = [\"install\", \"verify\", \"install\"]",
+        1,
+    );
+    assert_ne!(stuck, shipped);
+    let line =
+        stuck.lines().position(|l| l.contains("steps = [\"install\", \"verify\", \"install\"]")).expect("line") + 1;
+    let path = env.path("stuck.toml");
+    std::fs::write(&path, stuck).expect("writes");
+    let config = path.display().to_string();
+    let expected = format!("stuck.toml:{line}: key \"models.phased.steps[2]\": step \"install\" appears twice");
+    for args in [
+        vec!["config", "check", config.as_str()],
+        vec![
+            "--config",
+            &config,
+            "plan",
+            "--release",
+            "a@1",
+            "--env",
+            "production",
+            "--model",
+            "big-bang",
+            "--targets",
+            "x",
+        ],
+        vec!["--config", &config, "tui"],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(&expected), "{args:?}: {}", out.stderr);
+    }
+}

@@ -312,7 +312,7 @@ impl RawConfig {
         for (name, model) in &self.models {
             check_model(name, model, &windows, &roles)?;
         }
-        Ok(Config {
+        let config = Config {
             operator: self.operator.filter(|o| !o.is_empty()),
             timezone,
             db: self.db,
@@ -325,7 +325,9 @@ impl RawConfig {
             windows,
             freezes,
             source: String::new(),
-        })
+        };
+        config.validate()?;
+        Ok(config)
     }
 }
 
