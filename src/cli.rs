@@ -25,16 +25,17 @@ macro_rules! esayln {
 mod approve;
 mod audit;
 mod bench;
-mod bench_gates;
-mod bench_latency;
 mod config_cmd;
 mod demo;
 mod emit;
 mod events;
-mod gate;
+pub mod gate;
+mod history;
 mod ingest;
 mod list;
 mod plan;
+mod report;
+mod review;
 mod serve;
 mod status;
 
@@ -84,9 +85,8 @@ pub enum Command {
     Tui(TuiArgs),
     /// A seeded log, the real receiver and simulated agents, on the dashboard
     Demo(demo::Args),
-    /// Measure shipdeck on this machine
-    #[command(subcommand)]
-    Bench(bench::Command),
+    /// Measure shipdeck on this machine (runs `shipdeck-bench`, built with --features bench)
+    Bench(bench::Args),
     /// Approve a phase's gate
     Approve(approve::ApproveArgs),
     /// Reject a phase's gate (halts the deployment)
@@ -103,6 +103,12 @@ pub enum Command {
     /// Verify or list the audit trail of decisions
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Finished deployments, newest first, with filters
+    History(history::Args),
+    /// Write a failure review, list reviews owed and open actions, mark actions done
+    Review(review::Args),
+    /// The post-deployment report of a deployment, for the change record
+    Report(report::Args),
 }
 
 impl Command {
@@ -118,6 +124,7 @@ impl Command {
             Self::Retry(_) => Some("retry"),
             Self::Abort(_) => Some("abort"),
             Self::Rollback(_) => Some("rollback"),
+            Self::Review(a) if a.writes() => Some("review"),
             Self::Status(_)
             | Self::Events(_)
             | Self::List(_)
@@ -126,7 +133,10 @@ impl Command {
             | Self::Tui(_)
             | Self::Bench(_)
             | Self::Gate(_)
-            | Self::Audit(_) => None,
+            | Self::Audit(_)
+            | Self::History(_)
+            | Self::Review(_)
+            | Self::Report(_) => None,
         }
     }
 }
@@ -181,8 +191,8 @@ impl Context {
 pub struct UsageError(pub String);
 
 /// A usage or input error, as an `anyhow::Error`.
-pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    UsageError(message.into()).into()
+pub fn usage(message: impl std::fmt::Display) -> anyhow::Error {
+    UsageError(message.to_string()).into()
 }
 
 /// A failure the command reports (exit code 1) after printing what it has to say.
@@ -212,7 +222,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Serve(a)) => serve::run(&ctx, &a),
         Some(Command::Emit(a)) => emit::run(&ctx, &a),
         Some(Command::Ingest(a)) => ingest::run(&ctx, &a),
-        Some(Command::Bench(c)) => bench::run(&ctx, &c),
+        Some(Command::Bench(a)) => bench::run(&a),
         Some(Command::Approve(a)) => approve::approve(&ctx, &a),
         Some(Command::Reject(a)) => approve::reject(&ctx, &a),
         Some(Command::Retry(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Retry, &a),
@@ -220,6 +230,9 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Rollback(a)) => approve::stop(&ctx, crate::domain::gate::Decision::Rollback, &a),
         Some(Command::Gate(c)) => gate::run(&ctx, &c),
         Some(Command::Audit(c)) => audit::run(&ctx, &c),
+        Some(Command::History(a)) => history::run(&ctx, &a),
+        Some(Command::Review(a)) => review::run(&ctx, &a),
+        Some(Command::Report(a)) => report::run(&ctx, &a),
         Some(Command::Config(_)) => unreachable!("handled above"),
     }
 }
@@ -251,6 +264,7 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         Some(
             StoreError::Missing(_)
             | StoreError::UnknownDeployment(_)
+            | StoreError::UnknownAction { .. }
             | StoreError::Plan(_)
             | StoreError::TooNew { .. }
             | StoreError::Unusable { .. }

@@ -7,9 +7,11 @@
 
 mod checks;
 mod locate;
+mod reviews;
 mod sections;
 mod team;
 
+pub use reviews::ReviewsConfig;
 pub use sections::{DashboardConfig, Environment, Person, ReceiverConfig, Stakeholder};
 
 use crate::domain::DeploymentModel;
@@ -39,6 +41,8 @@ pub struct Config {
     pub models: BTreeMap<String, DeploymentModel>,
     pub windows: Vec<ChangeWindow>,
     pub freezes: Vec<Freeze>,
+    /// Which deployments owe failure reviews, and their causes.
+    pub reviews: ReviewsConfig,
     /// Where this configuration came from (a path, or "built-in").
     pub source: String,
 }
@@ -50,6 +54,13 @@ pub enum ConfigError {
     Read { path: String, source: std::io::Error },
     #[error("{file}:{line}: {key}{message}")]
     Invalid { file: String, line: usize, key: String, message: String },
+    #[error("unknown deployment model \"{name}\" (configured: {known})")]
+    UnknownModel { name: String, known: String },
+    /// The sentence names the environment and the declared ones.
+    #[error("{0}")]
+    UnknownEnvironment(String),
+    #[error("model \"{name}\" is for {environments} only, not \"{environment}\"")]
+    ModelNotFor { name: String, environments: String, environment: String },
 }
 
 impl Config {
@@ -103,31 +114,32 @@ impl Config {
     }
 
     /// The declared environment with this name, or an error listing the declared ones.
-    pub fn environment(&self, name: &str) -> Result<&Environment, String> {
+    pub fn environment(&self, name: &str) -> Result<&Environment, ConfigError> {
         self.environments
             .iter()
             .find(|e| e.name == name)
-            .ok_or_else(|| sections::unknown_environment(name, &self.environments))
+            .ok_or_else(|| ConfigError::UnknownEnvironment(sections::unknown_environment(name, &self.environments)))
     }
 
     /// The model to deploy into `environment` with: both declared, and the model meant for it.
-    pub fn model_for(&self, name: &str, environment: &str) -> Result<&DeploymentModel, String> {
+    pub fn model_for(&self, name: &str, environment: &str) -> Result<&DeploymentModel, ConfigError> {
         self.environment(environment)?;
         let model = self.model(name)?;
         if !model.environments.is_empty() && !model.environments.iter().any(|e| e == environment) {
-            return Err(format!(
-                "model \"{name}\" is for {} only, not \"{environment}\"",
-                model.environments.join(", ")
-            ));
+            return Err(ConfigError::ModelNotFor {
+                name: name.to_owned(),
+                environments: model.environments.join(", "),
+                environment: environment.to_owned(),
+            });
         }
         Ok(model)
     }
 
     /// The model with this name, or an error listing the ones that exist.
-    pub fn model(&self, name: &str) -> Result<&DeploymentModel, String> {
-        self.models.get(name).ok_or_else(|| {
-            let known: Vec<&str> = self.models.keys().map(String::as_str).collect();
-            format!("unknown deployment model \"{name}\" (configured: {})", known.join(", "))
+    pub fn model(&self, name: &str) -> Result<&DeploymentModel, ConfigError> {
+        self.models.get(name).ok_or_else(|| ConfigError::UnknownModel {
+            name: name.to_owned(),
+            known: self.models.keys().map(String::as_str).collect::<Vec<_>>().join(", "),
         })
     }
 }

@@ -67,9 +67,12 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
     let seeded = history::seed(&mut store, &opts.config, &mut rng, now - Duration::hours(2), opts.history)?;
     let live = plan_live(&mut store, &opts.config, &mut rng, now)?;
     drop(store);
+    let deciders = if opts.headless { Deciders::Colleagues } else { Deciders::Operator };
+    let pipeline: std::sync::Arc<dyn Pipeline> =
+        std::sync::Arc::new(LogPipeline::new(Store::open(&db)?, opts.config.clone(), opts.clock.clone(), deciders));
 
     let runtime = crate::runtime::build()?;
-    runtime.block_on(async {
+    let agents = runtime.block_on(async {
         let receiver =
             Receiver::bind("127.0.0.1:0", ServerOptions { db: db.clone(), token: None, clock: opts.clock.clone() })
                 .await?;
@@ -79,9 +82,6 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
             let _ = stopped.await;
         }));
         let agents = Agents::new(addr, opts.speed);
-        let deciders = if opts.headless { Deciders::Colleagues } else { Deciders::Operator };
-        let pipeline: std::sync::Arc<dyn Pipeline> =
-            std::sync::Arc::new(LogPipeline::new(Store::open(&db)?, opts.config.clone(), opts.clock.clone(), deciders));
         let sims: Vec<_> = live
             .rollouts
             .iter()
@@ -113,14 +113,14 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
         }
         let _ = stop.send(());
         server.await.context("the receiver task failed")??;
-        if opts.headless {
-            let store = Store::open_existing(&db)?;
-            let summaries: Vec<DeploymentSummary> =
-                live.keys.iter().map(|k| store.summary(*k)).collect::<Result<_, _>>()?;
-            print_summary(&seeded, &agents, &summaries, &db);
-        }
-        Ok::<_, anyhow::Error>(())
+        Ok::<_, anyhow::Error>(agents)
     })?;
+    if opts.headless {
+        let store = Store::open_existing(&db)?;
+        let summaries: Vec<DeploymentSummary> =
+            live.keys.iter().map(|k| store.summary(*k)).collect::<Result<_, _>>()?;
+        print_summary(&seeded, &agents, &summaries, &db);
+    }
     Ok(db)
 }
 

@@ -13,6 +13,7 @@ pub mod model;
 pub mod phase;
 pub mod plan;
 pub mod records;
+pub mod report;
 pub mod review;
 pub mod schedule;
 pub mod status;
@@ -36,6 +37,11 @@ impl fmt::Display for DeploymentKey {
         write!(f, "DEP-{}", self.0)
     }
 }
+
+/// A value that does not parse, in one sentence that names it (as users and agents see it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
 
 /// A string that is not a deployment key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -159,12 +159,12 @@ impl Key {
     }
 
     /// Parses `"f"`, `"G"`, `"ctrl-f"`, `"alt-x"`, `"enter"`, `"pgup"`, `"f5"`, ...
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, crate::domain::Invalid> {
         let bad = || {
-            format!(
+            crate::domain::Invalid(format!(
                 "\"{text}\" is not a key (use a character like \"f\", a name like enter, esc, tab, backtab, space, \
                  up, pgdn, home, end, f1, optionally with ctrl- or alt-)"
-            )
+            ))
         };
         let mut mods = KeyModifiers::NONE;
         let mut rest = text;
@@ -306,7 +306,7 @@ impl Keymap {
             };
             for text in texts {
                 let key = Key::parse(text)
-                    .map_err(|message| KeymapError::BadKey { action: action.name().to_owned(), message })?;
+                    .map_err(|e| KeymapError::BadKey { action: action.name().to_owned(), message: e.0 })?;
                 if key == CTRL_C {
                     return Err(KeymapError::Conflict {
                         key: key.to_string(),

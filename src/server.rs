@@ -15,7 +15,7 @@ mod gates;
 mod routes;
 mod writer;
 
-pub use writer::{WriteHealth, Writer};
+pub use writer::{WriteError, WriteHealth, Writer};
 
 use crate::clock::SharedClock;
 use crate::config::ReceiverConfig;
@@ -47,6 +47,10 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    #[error("cannot start the receiver's {what} thread: {source}")]
+    Thread { what: &'static str, source: std::io::Error },
+    #[error("the receiver's start-up task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// What the receiver needs.
@@ -123,13 +127,18 @@ impl Receiver {
     pub async fn bind_with(addr: &str, opts: ServerOptions, limits: Limits) -> Result<Self, ServerError> {
         let listener =
             TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr: addr.to_owned(), source })?;
-        let mut store = Store::open(&opts.db)?;
-        store.set_clock_skew(limits.clock_skew);
-        let writer = Writer::start(store, opts.clock.clone());
+        // Opening (and perhaps migrating) the log blocks: not on a runtime worker.
+        let db = opts.db.clone();
+        let (write, read) =
+            tokio::task::spawn_blocking(move || Ok::<_, StoreError>((Store::open(&db)?, Store::open(&db)?))).await??;
+        let mut write = write;
+        write.set_clock_skew(limits.clock_skew);
+        let writer = Writer::start(write, opts.clock.clone())
+            .map_err(|source| ServerError::Thread { what: "log writer", source })?;
         let (stop, stopping) = watch::channel(false);
         let state = AppState {
             writer: writer.clone(),
-            reader: Arc::new(Mutex::new(Store::open(&opts.db)?)),
+            reader: Arc::new(Mutex::new(read)),
             token: opts.token.as_deref().map(routes::digest),
             clock: opts.clock,
             body_budget: Arc::new(Semaphore::new(BODY_BUDGET_BYTES)),

@@ -6,6 +6,8 @@
 //! "database is locked" never reaches a user. The schema evolves by numbered migrations recorded
 //! in `PRAGMA user_version`; a log written by a newer shipdeck is refused, never downgraded.
 
+#[cfg(feature = "bench")]
+mod bench;
 mod dedupe;
 mod estimates;
 mod file;
@@ -55,8 +57,9 @@ pub enum StoreError {
     CreateDir { path: PathBuf, source: std::io::Error },
     #[error("unknown deployment \"{0}\"")]
     UnknownDeployment(String),
-    #[error("{0}")]
-    Plan(String),
+    /// The plan asked for cannot be made (nothing was written).
+    #[error(transparent)]
+    Plan(#[from] crate::domain::plan::PlanError),
     #[error("{key} has no action {n} (see `shipdeck review {key}`)")]
     UnknownAction { key: String, n: usize },
     #[error("the deployment log {path} failed: {source}")]
@@ -218,12 +221,6 @@ impl Store {
     /// stop waiting for the disk. Never use it for events an agent is told were stored.
     pub fn relax_durability_for_bulk_load(&mut self) -> Result<(), StoreError> {
         self.conn.pragma_update(None, "synchronous", "OFF").map_err(|e| self.sql(e))
-    }
-
-    /// The raw connection, for benchmarks that compare against plain SQLite.
-    #[doc(hidden)]
-    pub fn connection(&mut self) -> &mut Connection {
-        &mut self.conn
     }
 }
 

@@ -7,7 +7,6 @@
 //! quit, Ctrl-C, SIGTERM and panic.
 
 pub mod app;
-pub mod bench;
 pub mod data;
 pub use crate::keymap;
 pub mod strings;

@@ -197,3 +197,24 @@ fn a_closed_stdout_is_not_an_error() {
     let out = child.wait_with_output().expect("waits");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn bench_runs_the_separate_bench_binary_or_says_how_to_build_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    // A copy of shipdeck alone in a folder: no shipdeck-bench beside it.
+    let exe = env.path("shipdeck");
+    std::fs::copy(env!("CARGO_BIN_EXE_shipdeck"), &exe).expect("copies");
+    let out = std::process::Command::new(&exe).args(["bench", "ingest", "--prefill", "10"]).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cargo build --release --features bench"), "{stderr}");
+    assert!(stderr.contains("shipdeck-bench ingest"), "{stderr}");
+    // With one beside it, its arguments and exit code pass through.
+    let fake = env.path("shipdeck-bench");
+    std::fs::write(&fake, "#!/bin/sh\necho \"bench: $*\"\nexit 3\n").expect("writes");
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = std::process::Command::new(&exe).args(["bench", "ingest", "--prefill", "10"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "bench: ingest --prefill 10");
+}

@@ -41,8 +41,12 @@ fn help_texts_say_what_the_commands_do() {
     assert!(help(&env, &["retry"]).contains("during a freeze"));
     let demo = help(&env, &["demo"]);
     assert!(demo.contains("demo: a new temporary folder"), "{demo}");
+    // The help promises what exists: failure reviews, now that they do.
     let top = help(&env, &[]);
-    assert!(!top.contains("review"), "no failure reviews yet: {top}");
+    for command in ["history", "review", "report"] {
+        assert!(top.contains(&format!("\n  {command} ")), "{command} missing: {top}");
+    }
+    assert!(top.contains("failure reviews"), "{top}");
 }
 
 #[test]
@@ -134,4 +138,138 @@ fn config_check_and_the_dashboard_refuse_clashing_keys_alike_with_exit_2() {
     let dashboard = env.run(&["--config", path, "tui"]);
     assert_eq!(dashboard.code, 2, "{}", dashboard.stderr);
     assert_eq!(dashboard.stderr, check.stderr, "the same validation, the same words");
+}
+
+/// A team whose gate may only be approved in a one-off window far ahead.
+const LATER: &str = r#"
+timezone = "UTC"
+[[environments]]
+name = "production"
+[[people]]
+name = "dana"
+roles = ["dm"]
+[[people]]
+name = "omar"
+roles = ["dm"]
+[models.gated]
+technique = "pilot"
+steps = ["install"]
+[[models.gated.phases]]
+name = "pilot"
+targets = "rest"
+gate = { approvals = 1, roles = ["dm"], windows = ["later"] }
+[[windows]]
+name = "later"
+from = "2099-01-01T00:00"
+until = "2099-01-02T00:00"
+"#;
+
+#[test]
+fn gate_show_lists_every_rule_still_missing_and_refusals_name_when_all_hold() {
+    let env = Env::new();
+    let config = env.path("later.toml");
+    std::fs::write(&config, LATER).expect("writes");
+    let c = config.to_str().expect("utf-8");
+    let plan = env.run(&[
+        "--config",
+        c,
+        "plan",
+        "--release",
+        "api@1",
+        "--env",
+        "production",
+        "--model",
+        "gated",
+        "--targets",
+        "a,b",
+        "--requested-by",
+        "dana",
+        "--start",
+        "2098-06-01T00:00:00Z",
+    ]);
+    plan.ok();
+    let show = env.run(&["--config", c, "gate", "show", "DEP-1", "pilot"]);
+    let missing: Vec<&str> = show.ok().lines().filter(|l| l.starts_with("missing: ")).collect();
+    assert_eq!(
+        missing,
+        vec![
+            "missing: 1 approval(s)",
+            "missing: the planned start, 2098-06-01 00:00 UTC",
+            "missing: a change window: later opens 2099-01-01 00:00 UTC",
+            "missing: every time rule holds from 2099-01-01 00:00 UTC",
+        ],
+        "{}",
+        show.stdout
+    );
+    let refused = env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["--config", c, "approve", "DEP-1", "pilot"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(
+            "the deployment is planned to start at 2098-06-01 00:00 UTC; with every time rule, approval is possible from 2099-01-01 00:00 UTC"
+        ),
+        "{}",
+        refused.stderr
+    );
+    let inbox = env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["--config", c, "gate", "inbox"]);
+    assert!(inbox.ok().contains("approval is possible from 2099-01-01 00:00 UTC"), "{}", inbox.stdout);
+}
+
+#[test]
+fn a_short_target_list_keeps_every_gate_and_plan_says_where_it_went() {
+    let env = Env::new();
+    let run = env.run(&[
+        "plan",
+        "--release",
+        "api@1",
+        "--env",
+        "production",
+        "--model",
+        "phased",
+        "--targets",
+        "web-01",
+        "--requested-by",
+        "dana",
+    ]);
+    let out = run.ok();
+    assert!(
+        out.contains(
+            "note: 1 target(s) cannot fill the 3 phases of model phased: wave-1, wave-2 get(s) none; the gate of \
+             wave-1, wave-2 applies to pilot, which now needs the strictest of them: 2 approval(s) from \
+             deployment_manager or service_owner, bake 10m, windows weekday-evenings, weekend-nights"
+        ),
+        "{out}"
+    );
+    let gate = env.run(&["gate", "show", "DEP-1", "pilot", "--json"]).json();
+    assert_eq!(gate["required"], 2, "{gate}");
+    assert_eq!(gate["policy"]["windows"], serde_json::json!(["weekday-evenings", "weekend-nights"]));
+}
+
+#[test]
+fn events_are_listed_by_when_they_happened_not_when_they_arrived() {
+    let env = Env::new();
+    let key = env.plan("big-bang", 2);
+    let line = |id: &str, target: &str, step: &str, at: &str| {
+        format!(
+            r#"{{"id":"{id}","deployment":"{key}","target":"{target}","step":"{step}","status":"succeeded","at":"{at}"}}"#
+        )
+    };
+    let ndjson = [
+        line("a", "web-01", "install", "2026-11-20T10:05:00Z"),
+        line("b", "web-02", "install", "2026-11-20T10:01:00Z"),
+        line("c", "web-01", "verify", "2026-11-20T10:09:00Z"),
+        line("d", "web-02", "verify", "2026-11-20T10:05:00Z"),
+    ]
+    .join("\n");
+    // Events a week old are believable only with a clock skew that wide (the default refuses
+    // them as before the deployment was planned).
+    let config = env.path("skew.toml");
+    let shipped = env.run(&["config", "default"]).ok().to_owned();
+    std::fs::write(&config, shipped.replace("clock_skew = \"5m\"", "clock_skew = \"30d\"")).expect("writes");
+    let config = config.display().to_string();
+    env.run_with_stdin(&["--config", &config, "ingest", "-"], &ndjson).ok();
+    let ids: Vec<String> = env.event_ids(&key);
+    assert_eq!(ids, vec!["b", "a", "d", "c"], "by `at`, arrival breaking the tie of a and d");
+    let text = env.run(&["events", &key]).ok().to_owned();
+    let first = text.lines().next().expect("a line");
+    assert!(first.starts_with("2026-11-20 11:01:00") || first.starts_with("11-20 11:01:00"), "{text}");
 }

@@ -283,9 +283,50 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
         outln!(out, "  rejected by {}: {}", r.person, r.reason)?;
     }
     if view.outcome().is_none() {
-        outln!(out, "missing: {} approval(s)", view.missing())?;
+        for line in still_missing(ctx, &view) {
+            outln!(out, "missing: {line}")?;
+        }
     }
     Ok(0)
+}
+
+/// Every rule that still stands between an undecided gate and its approval: approvals, and the
+/// time rules as the gate check sees them, with when they all hold.
+fn still_missing(ctx: &Context, view: &GateView) -> Vec<String> {
+    use crate::domain::gate::timing::{WindowState, time_rules};
+    let zone = ctx.config.timezone;
+    let at = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string();
+    let now = ctx.clock.now();
+    let mut lines = Vec::new();
+    if view.missing() > 0 {
+        lines.push(format!("{} approval(s)", view.missing()));
+    }
+    if view.state == crate::domain::gate::GateState::Waiting {
+        lines.push("the phase before it to succeed".to_owned());
+        return lines;
+    }
+    let rules = time_rules(&view.time_facts(&ctx.config.windows, &ctx.config.freezes), now);
+    if let Some(t) = rules.planned_start {
+        lines.push(format!("the planned start, {}", at(t)));
+    }
+    if let Some(t) = rules.bake_until {
+        lines.push(format!("bake time, until {}", at(t)));
+    }
+    match &rules.window {
+        WindowState::Closed { name, opens, .. } => lines.push(format!("a change window: {name} opens {}", at(*opens))),
+        WindowState::Never => lines.push("a change window: none of them opens again".to_owned()),
+        WindowState::Open { .. } | WindowState::NotRequired => {}
+    }
+    if let Some((name, until)) = &rules.freeze {
+        lines.push(format!("the end of freeze \"{name}\", {}", at(*until)));
+    }
+    if !rules.all_hold(now) {
+        lines.push(rules.earliest.map_or_else(
+            || "no time in the coming weeks meets every time rule".to_owned(),
+            |t| format!("every time rule holds from {}", at(t)),
+        ));
+    }
+    lines
 }
 
 fn inbox(ctx: &Context, json: bool) -> anyhow::Result<i32> {

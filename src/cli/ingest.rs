@@ -53,7 +53,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         }
         match parse_line(&line, ctx.clock.now()) {
             Ok(e) => chunk.push((i + 1, e)),
-            Err(e) => early.push((i + 1, e)),
+            Err(e) => early.push((i + 1, e.0)),
         }
         if chunk.len() >= CHUNK_LINES {
             flush(&mut chunk, &mut early, &mut total)?;

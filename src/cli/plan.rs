@@ -104,5 +104,47 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
             p.failure_budget
         )?;
     }
+    // A short target list must not drop a control silently: say which phases got no target
+    // and where their gates went.
+    for p in phases.iter().filter(|p| !p.absorbed.is_empty()) {
+        let gated: Vec<&str> = p
+            .absorbed
+            .iter()
+            .filter(|name| model.phases.iter().any(|s| s.name == **name && s.gate.is_some()))
+            .map(String::as_str)
+            .collect();
+        let gates = match (&p.gate, gated.is_empty()) {
+            (Some(g), false) => format!(
+                "; the gate of {} applies to {}, which now needs the strictest of them: {}",
+                gated.join(", "),
+                p.name,
+                describe_gate(g)
+            ),
+            _ => String::new(),
+        };
+        outln!(
+            out,
+            "note: {} target(s) cannot fill the {} phases of model {}: {} get(s) none{gates}",
+            req.targets.len(),
+            model.phases.len(),
+            req.model_name,
+            p.absorbed.join(", "),
+        )?;
+    }
     Ok(0)
+}
+
+/// `2 approval(s) from deployment_manager or service_owner, bake 10m, windows a, b`.
+fn describe_gate(g: &crate::domain::GatePolicy) -> String {
+    let mut text = format!("{} approval(s)", g.approvals);
+    if !g.roles.is_empty() {
+        text.push_str(&format!(" from {}", g.roles.join(" or ")));
+    }
+    if !g.bake.is_zero() {
+        text.push_str(&format!(", bake {}", crate::domain::duration::format(g.bake)));
+    }
+    if !g.windows.is_empty() {
+        text.push_str(&format!(", windows {}", g.windows.join(", ")));
+    }
+    text
 }

@@ -188,6 +188,8 @@ pub(super) struct RawConfig {
     windows: Vec<RawWindow>,
     #[serde(default)]
     freezes: Vec<RawFreeze>,
+    #[serde(default)]
+    reviews: super::ReviewsConfig,
 }
 
 fn utc() -> String {
@@ -312,6 +314,7 @@ impl RawConfig {
         for (name, model) in &self.models {
             check_model(name, model, &windows, &roles)?;
         }
+        self.reviews.check(&self.environments)?;
         let config = Config {
             operator: self.operator.filter(|o| !o.is_empty()),
             timezone,
@@ -324,6 +327,7 @@ impl RawConfig {
             models: self.models,
             windows,
             freezes,
+            reviews: self.reviews,
             source: String::new(),
         };
         config.validate()?;

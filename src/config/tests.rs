@@ -18,6 +18,7 @@ fn shipped_settings_match_the_code_defaults() {
     assert_eq!(empty.receiver, shipped.receiver);
     assert_eq!(empty.dashboard, shipped.dashboard);
     assert_eq!(empty.operator, shipped.operator);
+    assert_eq!(empty.reviews, shipped.reviews);
 }
 
 fn error_of(text: &str) -> String {
@@ -99,18 +100,18 @@ fn a_model_for_some_environments_is_refused_elsewhere() {
     assert!(c.environment("production").expect("declared").production);
     assert!(!c.environment("staging").expect("declared").production);
     assert_eq!(
-        c.model_for("phased", "prod").expect_err("undeclared"),
+        c.model_for("phased", "prod").expect_err("undeclared").to_string(),
         "unknown environment \"prod\" (declared: production, dr-site, staging)"
     );
     let text = "[[environments]]\nname = \"production\"\n[[environments]]\nname = \"staging\"\n[models.m]\ntechnique = \"big-bang\"\nenvironments = [\"staging\"]\nsteps = [\"install\"]\n[[models.m.phases]]\nname = \"a\"\ntargets = \"rest\"\n";
     let c = Config::parse(text, "t.toml").expect("valid");
     assert!(c.model_for("m", "staging").is_ok());
     assert_eq!(
-        c.model_for("m", "production").expect_err("not for it"),
+        c.model_for("m", "production").expect_err("not for it").to_string(),
         "model \"m\" is for staging only, not \"production\""
     );
     let none = Config::parse("", "empty").expect("valid");
-    assert!(none.model_for("m", "production").expect_err("fails closed").contains("none is declared"));
+    assert!(none.model_for("m", "production").expect_err("fails closed").to_string().contains("none is declared"));
 }
 
 #[test]
@@ -171,4 +172,28 @@ fn configs_that_would_leave_a_deployment_stuck_are_errors_naming_the_line() {
     // The same model with distinct steps and a satisfiable gate is fine.
     let ok = format!("{people}{}", model("\"install\", \"verify\"", "gate = { approvals = 2, roles = [\"dm\"] }\n"));
     assert!(Config::parse(&ok, "ok.toml").is_ok());
+}
+
+#[test]
+fn reviews_are_owed_in_production_environments_unless_named() {
+    let c = Config::built_in();
+    let rule = c.review_rule();
+    assert_eq!(rule.environments, ["production", "dr-site"]);
+    assert_eq!(c.review_owers("sam"), ["sam", "priya", "lee"]);
+    let named = Config::parse(
+        "[[environments]]\nname = \"production\"\nproduction = true\n[[environments]]\nname = \"staging\"\n\n[reviews]\nenvironments = [\"staging\"]\n",
+        "t.toml",
+    )
+    .expect("valid");
+    assert_eq!(named.review_rule().environments, ["staging"]);
+}
+
+#[test]
+fn a_bad_reviews_section_is_named() {
+    let err = error_of("[reviews]\nowed_for = [\"running\"]\n");
+    assert!(err.contains("reviews.owed_for[0]") && err.contains("\"running\" is not a result"), "{err}");
+    let err = error_of("[reviews]\nenvironments = [\"prod\"]\n");
+    assert!(err.contains("reviews.environments[0]") && err.contains("\"prod\""), "{err}");
+    let err = error_of("[reviews]\ncause_categories = [\"code\", \"code\"]\n");
+    assert!(err.contains("named twice"), "{err}");
 }

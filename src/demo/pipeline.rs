@@ -47,9 +47,12 @@ pub enum Deciders {
 }
 
 /// A pipeline backed by the demo's log.
+///
+/// Its store is used from `spawn_blocking` only: a read or a decision may wait for another
+/// writer's lock (the busy timeout), which must never stall a runtime worker.
 pub struct LogPipeline {
     store: Arc<Mutex<Store>>,
-    config: Config,
+    config: Arc<Config>,
     clock: SharedClock,
     deciders: Deciders,
     /// Real time between two looks at the log.
@@ -58,12 +61,27 @@ pub struct LogPipeline {
 
 impl LogPipeline {
     pub fn new(store: Store, config: Config, clock: SharedClock, deciders: Deciders) -> Self {
-        Self { store: Arc::new(Mutex::new(store)), config, clock, deciders, poll: Duration::from_millis(200) }
+        Self {
+            store: Arc::new(Mutex::new(store)),
+            config: Arc::new(config),
+            clock,
+            deciders,
+            poll: Duration::from_millis(200),
+        }
     }
 
-    fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
-        let mut store = self.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut store)
+    /// Runs `f` on the store on a blocking thread; `None` if that thread panicked.
+    async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store, &Config) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (store, config) = (self.store.clone(), self.config.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut store = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&mut store, &config)
+        })
+        .await
+        .ok()
     }
 }
 
@@ -103,16 +121,21 @@ pub fn decide_as_colleague(store: &mut Store, config: &Config, d: &ColleagueDeci
 }
 
 impl LogPipeline {
-    fn colleague(&self, key: DeploymentKey, phase: &str, decision: Decision, not_by: &str) -> bool {
-        let d = ColleagueDecision {
-            key,
-            phase,
-            decision,
-            not_by,
-            comment: "simulated colleague (shipdeck demo)",
-            now: self.clock.now(),
-        };
-        self.with_store(|s| decide_as_colleague(s, &self.config, &d))
+    async fn colleague(&self, key: DeploymentKey, phase: &str, decision: Decision, not_by: String) -> bool {
+        let (phase, now) = (phase.to_owned(), self.clock.now());
+        self.with_store(move |s, config| {
+            let d = ColleagueDecision {
+                key,
+                phase: &phase,
+                decision,
+                not_by: &not_by,
+                comment: "simulated colleague (shipdeck demo)",
+                now,
+            };
+            decide_as_colleague(s, config, &d)
+        })
+        .await
+        .unwrap_or(false)
     }
 }
 
@@ -120,10 +143,11 @@ impl Pipeline for LogPipeline {
     fn before_phase<'a>(&'a self, key: DeploymentKey, phase: &'a str) -> Pending<'a, bool> {
         Box::pin(async move {
             loop {
-                let gate = match self.with_store(|s| s.gate(key, phase)) {
-                    Ok(g) => g,
-                    Err(GateError::NoGate { .. }) => return true,
-                    Err(_) => return false,
+                let name = phase.to_owned();
+                let gate = match self.with_store(move |s, _| s.gate(key, &name)).await {
+                    Some(Ok(g)) => g,
+                    Some(Err(GateError::NoGate { .. })) => return true,
+                    Some(Err(_)) | None => return false,
                 };
                 if gate.deployment_status.is_halted() {
                     return false;
@@ -134,9 +158,12 @@ impl Pipeline for LogPipeline {
                     GateState::Pending => {
                         let operator_started = !gate.approvals.is_empty();
                         if self.deciders == Deciders::Colleagues || operator_started {
-                            let requester =
-                                self.with_store(|s| s.summary(key).map(|d| d.requested_by)).unwrap_or_default();
-                            self.colleague(key, phase, Decision::Approve, &requester);
+                            let requester = self
+                                .with_store(move |s, _| s.summary(key).map(|d| d.requested_by))
+                                .await
+                                .and_then(Result::ok)
+                                .unwrap_or_default();
+                            self.colleague(key, phase, Decision::Approve, requester).await;
                         }
                     }
                     GateState::Waiting => {}
@@ -150,7 +177,9 @@ impl Pipeline for LogPipeline {
         Box::pin(async move {
             let mut retried = false;
             loop {
-                let Ok(detail) = self.with_store(|s| s.detail(key, true)) else { return After::Stop };
+                let Some(Ok(detail)) = self.with_store(move |s, _| s.detail(key, true)).await else {
+                    return After::Stop;
+                };
                 if detail.summary.status.is_halted() {
                     return After::Stop;
                 }
@@ -159,7 +188,7 @@ impl Pipeline for LogPipeline {
                     PhaseStatus::Failed => {
                         if self.deciders == Deciders::Colleagues {
                             let decision = if retried { Decision::Rollback } else { Decision::Retry };
-                            retried |= self.colleague(key, phase, decision, "");
+                            retried |= self.colleague(key, phase, decision, String::new()).await;
                         }
                     }
                     PhaseStatus::Succeeded => return After::Next,

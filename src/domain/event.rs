@@ -60,11 +60,13 @@ impl fmt::Display for EventStatus {
 }
 
 impl FromStr for EventStatus {
-    type Err = String;
+    type Err = super::Invalid;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
-            format!("field \"status\": unknown status \"{s}\" (expected started, succeeded, failed, skipped or info)")
+            super::Invalid(format!(
+                "field \"status\": unknown status \"{s}\" (expected started, succeeded, failed, skipped or info)"
+            ))
         })
     }
 }
@@ -111,20 +113,20 @@ struct WireEvent {
 /// Parses and validates one NDJSON line. `received` stands in for a missing `at`.
 ///
 /// The error is one sentence naming the field and the bad value, as the agent API returns it.
-pub fn parse_line(line: &str, received: DateTime<Utc>) -> Result<AgentEvent, String> {
+pub fn parse_line(line: &str, received: DateTime<Utc>) -> Result<AgentEvent, super::Invalid> {
     // serde would take an array as a struct written positionally: an event is an object.
     if line.trim_start().starts_with('[') {
-        return Err("the line is a JSON array, not an event: send one JSON object per line".to_owned());
+        return Err(super::Invalid("the line is a JSON array, not an event: send one JSON object per line".to_owned()));
     }
     let wire: WireEvent = match serde_json::from_str(line) {
         Ok(w) => w,
         // Parse again, slowly, only to say which field was wrong.
         Err(_) => {
             let de = &mut serde_json::Deserializer::from_str(line);
-            return Err(match serde_path_to_error::deserialize::<_, WireEvent>(de) {
+            return Err(super::Invalid(match serde_path_to_error::deserialize::<_, WireEvent>(de) {
                 Err(e) => describe_json_error(&e),
                 Ok(_) => "not a JSON object".to_owned(),
-            });
+            }));
         }
     };
     check_len("id", &wire.id, MAX_ID_BYTES)?;
@@ -141,19 +143,24 @@ pub fn parse_line(line: &str, received: DateTime<Utc>) -> Result<AgentEvent, Str
     let status = wire.status.parse::<EventStatus>()?;
     let at = match &wire.at {
         None => received,
-        Some(text) => DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| format!("field \"at\": \"{}\" is not an RFC 3339 timestamp ({e})", clip(text)))?,
+        Some(text) => DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| {
+            super::Invalid(format!("field \"at\": \"{}\" is not an RFC 3339 timestamp ({e})", clip(text)))
+        })?,
     };
     let data = match wire.data.as_deref().map(serde_json::value::RawValue::get) {
         None | Some("null") => None,
         Some(text) if text.starts_with('{') => {
             if text.len() > MAX_DATA_BYTES {
-                return Err(format!("field \"data\": {} bytes is over the limit of {MAX_DATA_BYTES}", text.len()));
+                return Err(super::Invalid(format!(
+                    "field \"data\": {} bytes is over the limit of {MAX_DATA_BYTES}",
+                    text.len()
+                )));
             }
             Some(text.to_owned())
         }
-        Some(other) => return Err(format!("field \"data\": expected a JSON object, got {}", clip(other))),
+        Some(other) => {
+            return Err(super::Invalid(format!("field \"data\": expected a JSON object, got {}", clip(other))));
+        }
     };
     Ok(AgentEvent {
         id: wire.id,
@@ -184,7 +191,7 @@ pub fn parse_ndjson(body: &str, received: DateTime<Utc>) -> (Numbered<AgentEvent
         }
         match parse_line(line, received) {
             Ok(e) => events.push((i + 1, e)),
-            Err(e) => errors.push((i + 1, e)),
+            Err(e) => errors.push((i + 1, e.0)),
         }
     }
     (events, errors)
@@ -219,16 +226,16 @@ pub fn check_at(
     Ok(())
 }
 
-fn check_len(field: &str, value: &str, max: usize) -> Result<(), String> {
+fn check_len(field: &str, value: &str, max: usize) -> Result<(), super::Invalid> {
     if value.len() > max {
-        return Err(format!(
+        return Err(super::Invalid(format!(
             "field \"{field}\": \"{}\" is {} bytes, over the limit of {max}",
             clip(value),
             value.len()
-        ));
+        )));
     }
     if value.is_empty() && matches!(field, "id" | "deployment" | "step") {
-        return Err(format!("field \"{field}\": must not be empty"));
+        return Err(super::Invalid(format!("field \"{field}\": must not be empty")));
     }
     Ok(())
 }
@@ -264,7 +271,7 @@ mod tests {
         DateTime::from_timestamp(1_790_000_000, 0).expect("valid")
     }
 
-    fn parse(line: &str) -> Result<AgentEvent, String> {
+    fn parse(line: &str) -> Result<AgentEvent, crate::domain::Invalid> {
         parse_line(line, now())
     }
 
@@ -308,7 +315,7 @@ mod tests {
         ];
         for (line, expected) in cases {
             let err = parse(line).expect_err(line);
-            assert!(err.contains(expected), "{line}\n  got: {err}\n  want: {expected}");
+            assert!(err.0.contains(expected), "{line}\n  got: {err}\n  want: {expected}");
         }
     }
 
@@ -325,11 +332,11 @@ mod tests {
         let id = "x".repeat(MAX_ID_BYTES + 1);
         let err =
             parse(&format!(r#"{{"id":"{id}","deployment":"DEP-1","step":"s","status":"info"}}"#)).expect_err("long id");
-        assert!(err.contains("field \"id\"") && err.contains("129 bytes"), "{err}");
+        assert!(err.0.contains("field \"id\"") && err.0.contains("129 bytes"), "{err}");
         let msg = "m".repeat(MAX_MESSAGE_BYTES + 1);
         let err = parse(&format!(r#"{{"id":"a","deployment":"DEP-1","step":"s","status":"info","message":"{msg}"}}"#))
             .expect_err("long message");
-        assert!(err.contains("field \"message\"") && err.contains("65537 bytes"), "{err}");
+        assert!(err.0.contains("field \"message\"") && err.0.contains("65537 bytes"), "{err}");
         let ok = "x".repeat(MAX_ID_BYTES);
         assert!(parse(&format!(r#"{{"id":"{ok}","deployment":"DEP-1","step":"s","status":"info"}}"#)).is_ok());
     }

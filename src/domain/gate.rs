@@ -7,7 +7,8 @@
 //!
 //! Every decision is checked here, against the policy copied into the phase when it was planned
 //! and the config's windows and freezes, at the instant the store records it. Checks run in a
-//! fixed order and a refusal names the one rule that blocked and, for time rules, when it opens.
+//! fixed order and a refusal names the one rule that blocked and, for time rules, the earliest
+//! instant at which every time rule holds ([`timing`], shared with the Approvals inbox).
 
 use super::schedule::{ChangeWindow, Freeze};
 use super::{DeploymentStatus, GatePolicy, PhaseStatus};
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+pub mod timing;
 pub mod view;
 
 /// What someone decides at a gate or on a failed phase.
@@ -57,10 +59,13 @@ impl fmt::Display for Decision {
 }
 
 impl FromStr for Decision {
-    type Err = String;
+    type Err = super::Invalid;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|d| d.as_str() == s).ok_or_else(|| format!("unknown decision \"{s}\""))
+        Self::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| super::Invalid(format!("unknown decision \"{s}\"")))
     }
 }
 
@@ -134,6 +139,8 @@ pub struct GateFacts<'a> {
     pub environment: &'a str,
     pub requester: &'a str,
     pub previous: Previous,
+    /// When the deployment is planned to start.
+    pub planned_start: DateTime<Utc>,
     /// Decisions on this phase so far, oldest first.
     pub decisions: &'a [Recorded],
     pub windows: &'a [ChangeWindow],
@@ -175,14 +182,33 @@ pub enum Refusal {
     SelfApproval { person: String },
     #[error("{person} already approved this gate at {}; one person counts once", when(*at))]
     AlreadyApproved { person: String, at: DateTime<Utc> },
-    #[error("environment {environment} is frozen by \"{name}\" until {}{}", when(*until), override_hint(override_roles))]
-    Freeze { name: String, environment: String, until: DateTime<Utc>, override_roles: Vec<String> },
+    #[error(
+        "environment {environment} is frozen by \"{name}\" until {}{}{}",
+        when(*until),
+        override_hint(override_roles),
+        possible_text(*possible_from, Some(*until))
+    )]
+    Freeze {
+        name: String,
+        environment: String,
+        until: DateTime<Utc>,
+        override_roles: Vec<String>,
+        /// When every time rule holds (`None`: not in the horizon of the windows).
+        possible_from: Option<DateTime<Utc>>,
+    },
     #[error("freeze \"{name}\" holds until {}: overriding it as {role} needs a written reason (--reason)", when(*until))]
     FreezeReasonRequired { name: String, role: String, until: DateTime<Utc> },
-    #[error("bake time: the phase before succeeded at {}, approval is possible from {}", when(*since), when(*until))]
-    Bake { since: DateTime<Utc>, until: DateTime<Utc> },
-    #[error("outside the change windows ({}): {}", windows.join(", "), opens_text(opens.as_ref()))]
-    Window { windows: Vec<String>, opens: Option<(String, DateTime<Utc>)> },
+    #[error("bake time: the phase before succeeded at {}{}", when(*since), bake_text(*until, *possible_from))]
+    Bake { since: DateTime<Utc>, until: DateTime<Utc>, possible_from: Option<DateTime<Utc>> },
+    #[error(
+        "outside the change windows ({}): {}{}",
+        windows.join(", "),
+        opens_text(opens.as_ref()),
+        possible_text(*possible_from, opens.as_ref().map(|o| o.1))
+    )]
+    Window { windows: Vec<String>, opens: Option<(String, DateTime<Utc>)>, possible_from: Option<DateTime<Utc>> },
+    #[error("the deployment is planned to start at {}{}", when(*at), possible_text(*possible_from, Some(*at)))]
+    NotStarted { at: DateTime<Utc>, possible_from: Option<DateTime<Utc>> },
     #[error("a {decision} needs a written reason (--reason)")]
     ReasonRequired { decision: Decision },
 }
@@ -200,21 +226,37 @@ impl Refusal {
 
     /// Every instant the sentence names.
     fn instants(&self) -> Vec<DateTime<Utc>> {
-        match self {
+        let mut all = match self {
             Self::AlreadyApproved { at, .. } => vec![*at],
-            Self::Freeze { until, .. } | Self::FreezeReasonRequired { until, .. } => vec![*until],
-            Self::Bake { since, until } => vec![*since, *until],
-            Self::Window { opens, .. } => opens.iter().map(|o| o.1).collect(),
+            Self::FreezeReasonRequired { until, .. } => vec![*until],
+            Self::Freeze { until, possible_from, .. } => vec![*until].into_iter().chain(*possible_from).collect(),
+            Self::Bake { since, until, possible_from } => {
+                vec![*since, *until].into_iter().chain(*possible_from).collect()
+            }
+            Self::Window { opens, possible_from, .. } => opens.iter().map(|o| o.1).chain(*possible_from).collect(),
+            Self::NotStarted { at, possible_from } => vec![*at].into_iter().chain(*possible_from).collect(),
             _ => Vec::new(),
-        }
+        };
+        all.sort();
+        all.dedup();
+        all
     }
 
-    /// When the rule that blocked stops blocking, for time rules.
+    /// Whether a time rule blocked (bake, window, freeze, planned start): waiting is enough.
+    #[must_use]
+    pub fn is_time_rule(&self) -> bool {
+        matches!(self, Self::Freeze { .. } | Self::Bake { .. } | Self::Window { .. } | Self::NotStarted { .. })
+    }
+
+    /// For time rules, the earliest instant at which every time rule holds (not only the one
+    /// that blocked); `None` for other rules, or when no instant in the horizon satisfies all.
     #[must_use]
     pub fn opens_at(&self) -> Option<DateTime<Utc>> {
         match self {
-            Self::Freeze { until, .. } | Self::Bake { until, .. } => Some(*until),
-            Self::Window { opens, .. } => opens.as_ref().map(|o| o.1),
+            Self::Freeze { possible_from, .. }
+            | Self::Bake { possible_from, .. }
+            | Self::Window { possible_from, .. }
+            | Self::NotStarted { possible_from, .. } => *possible_from,
             _ => None,
         }
     }
@@ -229,6 +271,23 @@ fn override_hint(roles: &[String]) -> String {
         " (no role may override it)".into()
     } else {
         format!(" (only {} may override it, with --reason)", roles.join(" or "))
+    }
+}
+
+/// `, approval is possible from T`: said whenever it differs from the instant the rule names
+/// (`shown`), so the time given is always the one at which every time rule holds.
+fn possible_text(possible: Option<DateTime<Utc>>, shown: Option<DateTime<Utc>>) -> String {
+    match possible {
+        Some(t) if Some(t) == shown => String::new(),
+        Some(t) => format!("; with every time rule, approval is possible from {}", when(t)),
+        None => "; no time in the coming weeks meets every time rule".into(),
+    }
+}
+
+fn bake_text(until: DateTime<Utc>, possible: Option<DateTime<Utc>>) -> String {
+    match possible {
+        Some(t) if t == until => format!(", approval is possible from {}", when(t)),
+        _ => format!(", it bakes until {}{}", when(until), possible_text(possible, None)),
     }
 }
 
@@ -301,31 +360,45 @@ fn check_freeze(
             environment: environment.to_owned(),
             until: freeze.until,
             override_roles: override_roles.to_vec(),
+            possible_from: Some(freezes_end(freezes, environment, now)),
         }),
     }
 }
 
-/// Checks the window rule: the open window's name, or when the first of them opens next.
+/// When the freezes of an environment in force at `now` end, one running into the next.
+fn freezes_end(freezes: &[Freeze], environment: &str, now: DateTime<Utc>) -> DateTime<Utc> {
+    let mut t = now;
+    while let Some(f) = active_freeze(freezes, environment, t) {
+        t = f.until;
+    }
+    t
+}
+
+/// Checks the window rule: the open window's name (`None`: no named window covers this
+/// environment, so the rule does not apply), or when the first of them opens next.
 fn check_window(
-    policy: &GatePolicy,
-    windows: &[ChangeWindow],
-    environment: &str,
+    time: &timing::TimeFacts<'_>,
     now: DateTime<Utc>,
+    possible_from: impl FnOnce() -> Option<DateTime<Utc>>,
 ) -> Result<Option<String>, Refusal> {
-    if policy.windows.is_empty() {
-        return Ok(None);
+    use timing::WindowState;
+    match timing::window_state(&time.policy.windows, time.windows, time.environment, now) {
+        WindowState::NotRequired => Ok(None),
+        WindowState::Open { name, .. } => Ok(Some(name)),
+        state => {
+            let windows = time
+                .windows
+                .iter()
+                .filter(|w| time.policy.windows.contains(&w.name) && w.applies_to(time.environment))
+                .map(|w| w.name.clone())
+                .collect();
+            let opens = match state {
+                WindowState::Closed { name, opens, .. } => Some((name, opens)),
+                _ => None,
+            };
+            Err(Refusal::Window { windows, opens, possible_from: possible_from() })
+        }
     }
-    let named: Vec<&ChangeWindow> =
-        windows.iter().filter(|w| policy.windows.contains(&w.name) && w.applies_to(environment)).collect();
-    if named.is_empty() {
-        // None of the named windows covers this environment: the rule does not apply here.
-        return Ok(None);
-    }
-    if let Some(open) = named.iter().find(|w| w.open_at(now).is_some()) {
-        return Ok(Some(open.name.clone()));
-    }
-    let opens = named.iter().filter_map(|w| w.next_open(now).map(|(s, _)| (w.name.clone(), s))).min_by_key(|o| o.1);
-    Err(Refusal::Window { windows: named.iter().map(|w| w.name.clone()).collect(), opens })
 }
 
 /// Checks an approval or a rejection at a gate.
@@ -371,15 +444,38 @@ pub fn check_gate(
     if let Some(mine) = approvers(facts.decisions).into_iter().find(|d| d.person == decider.name) {
         return Err(Refusal::AlreadyApproved { person: decider.name.into(), at: mine.at });
     }
+    let time = timing::TimeFacts {
+        policy,
+        environment: facts.environment,
+        previous: facts.previous,
+        planned_start: facts.planned_start,
+        windows: facts.windows,
+        freezes: facts.freezes,
+    };
     let freeze_override =
-        check_freeze(facts.freezes, &policy.freeze_override_roles, facts.environment, decider, reason, now)?;
-    if let (Previous::SucceededAt(since), true) = (facts.previous, policy.bake > chrono::TimeDelta::zero()) {
-        let until = since + policy.bake;
-        if now < until {
-            return Err(Refusal::Bake { since, until });
-        }
+        check_freeze(facts.freezes, &policy.freeze_override_roles, facts.environment, decider, reason, now).map_err(
+            |refusal| match refusal {
+                Refusal::Freeze { name, environment, until, override_roles, .. } => Refusal::Freeze {
+                    name,
+                    environment,
+                    until,
+                    override_roles,
+                    possible_from: timing::earliest(&time, now, false),
+                },
+                other => other,
+            },
+        )?;
+    // Every time refusal gives the instant when all time rules hold, not when its own ends.
+    let possible_from = || timing::earliest(&time, now, freeze_override.is_some());
+    if now < facts.planned_start {
+        return Err(Refusal::NotStarted { at: facts.planned_start, possible_from: possible_from() });
     }
-    let window = check_window(policy, facts.windows, facts.environment, now)?;
+    if let (Previous::SucceededAt(since), Some(until)) = (facts.previous, timing::bake_end(&time))
+        && now < until
+    {
+        return Err(Refusal::Bake { since, until, possible_from: possible_from() });
+    }
+    let window = check_window(&time, now, possible_from)?;
     let approvals = count + 1;
     let after = if approvals >= required { GateState::Approved } else { GateState::Pending };
     Ok(Allowed { role, freeze_override, window, before, after, approvals, required })

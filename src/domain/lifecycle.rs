@@ -46,10 +46,13 @@ impl fmt::Display for TargetStatus {
 }
 
 impl FromStr for TargetStatus {
-    type Err = String;
+    type Err = super::Invalid;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| format!("unknown target status \"{s}\""))
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| super::Invalid(format!("unknown target status \"{s}\"")))
     }
 }
 

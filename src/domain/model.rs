@@ -133,6 +133,18 @@ fn one() -> u32 {
     1
 }
 
+impl GatePolicy {
+    /// The stricter of two whole policies: the one needing more approvals, then the one bound
+    /// to change windows, then the longer bake, then the one refusing self-approval; on a tie,
+    /// `other`. A whole policy, not a mix of both, so the gate it makes can always be passed
+    /// by the people one of them names.
+    #[must_use]
+    pub fn strictest(&self, other: &Self) -> Self {
+        let rank = |p: &Self| (p.approvals, !p.windows.is_empty(), p.bake, !p.allow_self);
+        if rank(self) > rank(other) { self.clone() } else { other.clone() }
+    }
+}
+
 /// Parses `5`, `"20%"` or `"rest"` (shares) and `2`, `"10%"` (budgets).
 fn parse_percent(text: &str) -> Option<f64> {
     let p: f64 = text.strip_suffix('%')?.trim().parse().ok()?;
@@ -141,7 +153,7 @@ fn parse_percent(text: &str) -> Option<f64> {
 
 impl Share {
     /// Parses the text form of a share.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, super::Invalid> {
         let t = text.trim();
         if t.eq_ignore_ascii_case("rest") {
             return Ok(Self::Rest);
@@ -151,22 +163,24 @@ impl Share {
         }
         match t.parse::<usize>() {
             Ok(n) if n > 0 => Ok(Self::Count(n)),
-            _ => {
-                Err(format!("invalid share \"{text}\": use a count of targets (5), a percentage (\"20%\") or \"rest\""))
-            }
+            _ => Err(super::Invalid(format!(
+                "invalid share \"{text}\": use a count of targets (5), a percentage (\"20%\") or \"rest\""
+            ))),
         }
     }
 }
 
 impl Budget {
     /// Parses the text form of a budget.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, super::Invalid> {
         let t = text.trim();
         if let Some(p) = parse_percent(t).or_else(|| (t == "0%").then_some(0.0)) {
             return Ok(Self::Percent(p));
         }
         t.parse::<usize>().map(Self::Count).map_err(|_| {
-            format!("invalid failure budget \"{text}\": use a count of targets (1) or a percentage (\"5%\")")
+            super::Invalid(format!(
+                "invalid failure budget \"{text}\": use a count of targets (1) or a percentage (\"5%\")"
+            ))
         })
     }
 }
@@ -250,7 +264,7 @@ mod tests {
         assert_eq!(Share::parse("rest"), Ok(Share::Rest));
         for bad in ["0", "0%", "120%", "x", "-3", "20 %%"] {
             let err = Share::parse(bad).expect_err(bad);
-            assert!(err.contains(bad), "{err}");
+            assert!(err.0.contains(bad), "{err}");
         }
     }
 
@@ -260,6 +274,6 @@ mod tests {
         assert_eq!(Budget::Percent(5.0).allowed(19), 0);
         assert_eq!(Budget::Count(3).allowed(2), 2);
         assert_eq!(Budget::parse("0%"), Ok(Budget::Percent(0.0)));
-        assert!(Budget::parse("lots").expect_err("bad").contains("\"lots\""));
+        assert!(Budget::parse("lots").expect_err("bad").0.contains("\"lots\""));
     }
 }

@@ -36,10 +36,13 @@ impl fmt::Display for PhaseStatus {
 }
 
 impl FromStr for PhaseStatus {
-    type Err = String;
+    type Err = super::Invalid;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| format!("unknown phase status \"{s}\""))
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| super::Invalid(format!("unknown phase status \"{s}\"")))
     }
 }
 

@@ -100,6 +100,15 @@ pub struct StoredEvent {
     pub data: Option<String>,
 }
 
+impl StoredEvent {
+    /// The order events are shown in, everywhere: by when they happened (`at`), arrival as the
+    /// tie-break. Agents report late and out of order; arrival order misleads.
+    #[must_use]
+    pub fn time_order(&self) -> (DateTime<Utc>, i64) {
+        (self.at, self.seq)
+    }
+}
+
 /// `data` exactly as the agent wrote it: re-parsing into numbers would round big ones.
 fn raw_json<S: serde::Serializer>(d: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
     match d.as_deref().and_then(|t| serde_json::value::RawValue::from_string(t.to_owned()).ok()) {

@@ -190,7 +190,7 @@ pub fn template(facts: &Facts, current: Option<&ReviewContent>, categories: &[St
     for line in &facts.context {
         let _ = writeln!(t, "#   {}", one_line(line));
     }
-    t.push_str("#\n# Save and close the editor to store the review; an empty summary cancels.\n\n");
+    t.push_str("#\n# Save and close the editor to store the review; close it without changes to cancel.\n\n");
     let c = current;
     t.push_str("# draft: work in progress; complete: every section filled, recorded in the audit trail.\n");
     let _ = writeln!(t, "state = \"{}\"", c.map_or("draft", |c| c.state.as_str()));

@@ -76,12 +76,12 @@ impl fmt::Display for DeploymentStatus {
 }
 
 impl FromStr for DeploymentStatus {
-    type Err = String;
+    type Err = super::Invalid;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| {
             let known: Vec<&str> = Self::ALL.iter().map(|t| t.as_str()).collect();
-            format!("unknown deployment status \"{s}\" (one of {})", known.join(", "))
+            super::Invalid(format!("unknown deployment status \"{s}\" (one of {})", known.join(", ")))
         })
     }
 }

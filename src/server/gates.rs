@@ -34,7 +34,9 @@ impl Watcher {
         Self { db, changes: Arc::new(Mutex::new(None)) }
     }
 
-    fn subscribe(&self) -> Result<watch::Receiver<u64>, StoreError> {
+    /// The change feed, starting the watcher thread first if needed. Blocks (it may open the
+    /// log): call it from `spawn_blocking`.
+    fn subscribe(&self) -> Result<watch::Receiver<u64>, super::ServerError> {
         let mut slot = self.changes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(rx) = slot.as_ref() {
             return Ok(rx.clone());
@@ -44,7 +46,7 @@ impl Watcher {
         std::thread::Builder::new()
             .name("shipdeck-gate-watch".into())
             .spawn(move || watch_log(&store, &tx))
-            .map_err(|e| StoreError::Plan(format!("cannot start the gate watcher: {e}")))?;
+            .map_err(|source| super::ServerError::Thread { what: "gate watcher", source })?;
         *slot = Some(rx.clone());
         Ok(rx)
     }
@@ -109,7 +111,16 @@ pub(super) async fn get_gate(
     }
     let wait = Duration::from_secs_f64(wait.min(MAX_WAIT_SECS));
     // Subscribe before the first read, so a commit after it is never missed.
-    let mut changes = if wait.is_zero() { None } else { state.gates.subscribe().ok() };
+    let mut changes = if wait.is_zero() {
+        None
+    } else {
+        let watcher = state.gates.clone();
+        match tokio::task::spawn_blocking(move || watcher.subscribe()).await {
+            Ok(Ok(rx)) => Some(rx),
+            Ok(Err(e)) => return super::routes::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            Err(e) => return super::routes::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    };
     if let Some(c) = changes.as_mut() {
         c.borrow_and_update();
     }

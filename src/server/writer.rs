@@ -7,7 +7,7 @@
 //! so `/v1/health` can say when writes fail.
 
 use crate::clock::SharedClock;
-use crate::store::{IngestOutcome, Store, Submission};
+use crate::store::{IngestOutcome, Store, StoreError, Submission};
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
@@ -17,7 +17,17 @@ const QUEUE_DEPTH: usize = 256;
 /// Events committed together at most.
 const MAX_GROUP_EVENTS: usize = 20_000;
 
-type Reply = oneshot::Sender<Result<IngestOutcome, String>>;
+type Reply = oneshot::Sender<Result<IngestOutcome, WriteError>>;
+
+/// Why a submission was not stored (nothing of it was).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    #[error("the log writer has stopped")]
+    Stopped,
+    /// The group's transaction failed; every submission in it shares the one error.
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+}
 
 enum Job {
     Submit(Submission, Reply),
@@ -42,24 +52,21 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `store`; `clock` stamps the health record.
-    #[must_use]
-    pub fn start(store: Store, clock: SharedClock) -> Self {
+    /// Starts the writer thread on `store`; `clock` stamps the health record. `Err` when the
+    /// system refuses a thread.
+    pub fn start(store: Store, clock: SharedClock) -> std::io::Result<Self> {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
         let health = Arc::new(Mutex::new(WriteHealth::default()));
         let shared = health.clone();
-        std::thread::Builder::new()
-            .name("shipdeck-writer".into())
-            .spawn(move || run(store, rx, &shared, &clock))
-            .unwrap_or_else(|e| panic!("cannot start the log writer thread: {e}"));
-        Self { queue, health }
+        std::thread::Builder::new().name("shipdeck-writer".into()).spawn(move || run(store, rx, &shared, &clock))?;
+        Ok(Self { queue, health })
     }
 
     /// Stores one submission; resolves after its commit. `Err` means nothing was stored.
-    pub async fn submit(&self, submission: Submission) -> Result<IngestOutcome, String> {
+    pub async fn submit(&self, submission: Submission) -> Result<IngestOutcome, WriteError> {
         let (reply, answer) = oneshot::channel();
-        self.queue.send(Job::Submit(submission, reply)).await.map_err(|_| "the log writer has stopped".to_owned())?;
-        answer.await.map_err(|_| "the log writer has stopped".to_owned())?
+        self.queue.send(Job::Submit(submission, reply)).await.map_err(|_| WriteError::Stopped)?;
+        answer.await.map_err(|_| WriteError::Stopped)?
     }
 
     /// How the last commits went.
@@ -131,9 +138,9 @@ fn commit(store: &mut Store, group: &mut Vec<(Submission, Reply)>, health: &Mute
             }
         }
         Err(e) => {
-            let msg = e.to_string();
+            let e = WriteError::Store(Arc::new(e));
             for reply in replies {
-                let _ = reply.send(Err(msg.clone()));
+                let _ = reply.send(Err(e.clone()));
             }
         }
     }

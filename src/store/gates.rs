@@ -84,11 +84,12 @@ pub(super) struct DeploymentRow {
     pub requested_by: String,
     pub status: DeploymentStatus,
     pub release: String,
+    pub planned_start: DateTime<Utc>,
 }
 
 pub(super) fn load_deployment(conn: &Connection, id: i64) -> rusqlite::Result<Option<DeploymentRow>> {
     conn.prepare_cached(
-        "SELECT d.id, d.environment, d.requested_by, d.status, r.name || '@' || r.version
+        "SELECT d.id, d.environment, d.requested_by, d.status, r.name || '@' || r.version, d.planned_ms
          FROM deployments d JOIN releases r ON r.id = d.release_id WHERE d.id = ?1",
     )?
     .query_row([id], |r| {
@@ -98,6 +99,7 @@ pub(super) fn load_deployment(conn: &Connection, id: i64) -> rusqlite::Result<Op
             requested_by: r.get(2)?,
             status: r.get::<_, String>(3)?.parse().unwrap_or(DeploymentStatus::Planned),
             release: r.get(4)?,
+            planned_start: crate::clock::from_ms(r.get(5)?),
         })
     })
     .optional()
@@ -221,6 +223,7 @@ fn decide_in(conn: &Connection, req: &DecisionRequest<'_>) -> rusqlite::Result<R
             environment: &dep.environment,
             requester: &dep.requested_by,
             previous: previous_of(&phases, pos),
+            planned_start: dep.planned_start,
             decisions: &decisions,
             windows: req.windows,
             freezes: req.freezes,

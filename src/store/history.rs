@@ -6,8 +6,9 @@
 
 use super::{Store, StoreError};
 use crate::clock::{from_ms, to_ms};
-use crate::domain::errors::Failure;
+use crate::domain::errors::{self, Failure};
 use crate::domain::history::{HistoryFilter, HistoryRow, ReviewRule, ReviewState};
+use crate::domain::report::{self, PhaseTimes, Report};
 use crate::domain::review::{Action, Completion, Review, ReviewContent};
 use crate::domain::{DeploymentKey, DeploymentStatus, TargetProgress};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -182,13 +183,7 @@ impl Store {
     /// error groups. Read from the targets' derived state: one row per failed host.
     pub fn failures(&self, key: DeploymentKey) -> Result<Vec<Failure>, StoreError> {
         let sql = |e| self.sql(e);
-        let steps: Vec<String> = self
-            .conn
-            .query_row("SELECT steps FROM deployments WHERE id = ?1", [key.0], |r| r.get::<_, String>(0))
-            .optional()
-            .map_err(sql)?
-            .map(|s| serde_json::from_str(&s).unwrap_or_default())
-            .ok_or_else(|| StoreError::UnknownDeployment(key.to_string()))?;
+        let steps = self.steps_of(key)?;
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -206,6 +201,167 @@ impl Store {
             })
             .map_err(sql)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
+    }
+
+    /// The post-deployment report of one deployment (see [`crate::domain::report`]).
+    pub fn report(&self, key: DeploymentKey, rule: &ReviewRule) -> Result<Report, StoreError> {
+        self.read_snapshot(|s| {
+            let detail = s.detail(key, false)?;
+            let failures = s.failures(key)?;
+            let error_groups = errors::group(&failures);
+            let phase_times = s.phase_times(key)?;
+            let decisions = s.audit_records(Some(key))?;
+            // The first failure of each phase, with its host.
+            let mut first: Vec<(String, DateTime<Utc>, String)> = Vec::new();
+            let phase_of = s.target_phases(key)?;
+            for f in &failures {
+                let phase = phase_of.get(&f.target).cloned().unwrap_or_default();
+                match first.iter_mut().find(|(p, _, _)| *p == phase) {
+                    Some(e) if f.at < e.1 => *e = (phase, f.at, f.target.clone()),
+                    Some(_) => {}
+                    None => first.push((phase, f.at, f.target.clone())),
+                }
+            }
+            let d = &detail.summary;
+            let timeline = report::timeline(d, &phase_times, &decisions, &error_groups, &first);
+            let usual = s.usual_step_p50(&d.model, key)?;
+            let step_durations = report::step_stats(s.step_samples(key)?, &usual);
+            let review = s.review(key)?;
+            let review_state = match &review {
+                Some(r) if r.content.state == Completion::Complete => ReviewState::Complete,
+                Some(_) => ReviewState::Draft,
+                None if d.status.is_final() && rule.owes(d.status, &d.environment, d.started_at.is_some()) => {
+                    ReviewState::Owed
+                }
+                None => ReviewState::NotNeeded,
+            };
+            let silent_hosts = s.hosts_in(key, "running")?;
+            Ok(Report {
+                deployment: detail.summary,
+                phases: detail.phases,
+                timeline,
+                decisions,
+                error_groups,
+                step_durations,
+                silent_hosts,
+                review_state,
+                review,
+            })
+        })
+    }
+
+    /// When each phase's gate opened, it started and it ended.
+    fn phase_times(&self, key: DeploymentKey) -> Result<Vec<PhaseTimes>, StoreError> {
+        let sql = |e| self.sql(e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT name, gate_opened_ms, started_ms, finished_ms, status FROM phases WHERE deployment_id = ?1 ORDER BY idx",
+            )
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map([key.0], |r| {
+                Ok(PhaseTimes {
+                    name: r.get(0)?,
+                    gate_opened: r.get::<_, Option<i64>>(1)?.map(from_ms),
+                    started: r.get::<_, Option<i64>>(2)?.map(from_ms),
+                    finished: r.get::<_, Option<i64>>(3)?.map(from_ms),
+                    failed: r.get::<_, String>(4)? == "failed",
+                })
+            })
+            .map_err(sql)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
+    }
+
+    /// Each target's phase, by target name.
+    fn target_phases(&self, key: DeploymentKey) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let sql = |e| self.sql(e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT t.name, p.name FROM targets t JOIN phases p ON p.id = t.phase_id
+                 WHERE t.deployment_id = ?1 AND t.status = 'failed'",
+            )
+            .map_err(sql)?;
+        let rows = stmt.query_map([key.0], |r| Ok((r.get(0)?, r.get(1)?))).map_err(sql)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(sql)
+    }
+
+    /// Names of a deployment's targets in one status.
+    fn hosts_in(&self, key: DeploymentKey, status: &str) -> Result<Vec<String>, StoreError> {
+        let sql = |e| self.sql(e);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name FROM targets WHERE deployment_id = ?1 AND status = ?2 ORDER BY id")
+            .map_err(sql)?;
+        let rows = stmt.query_map(params![key.0, status], |r| r.get(0)).map_err(sql)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(sql)
+    }
+
+    /// Per phase and step, how long each host took (ms), from the targets' step marks.
+    fn step_samples(&self, key: DeploymentKey) -> Result<Vec<(String, String, Vec<i64>)>, StoreError> {
+        let sql = |e| self.sql(e);
+        let steps = self.steps_of(key)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT p.name, t.progress FROM targets t JOIN phases p ON p.id = t.phase_id
+                 WHERE t.deployment_id = ?1 ORDER BY p.idx",
+            )
+            .map_err(sql)?;
+        let mut out: Vec<(String, String, Vec<i64>)> = Vec::new();
+        let mut rows = stmt.query([key.0]).map_err(sql)?;
+        while let Some(r) = rows.next().map_err(sql)? {
+            let phase: String = r.get(0).map_err(sql)?;
+            let progress: TargetProgress =
+                serde_json::from_str(&r.get::<_, String>(1).map_err(sql)?).unwrap_or_default();
+            for (i, ms) in progress.step_durations() {
+                let Some(step) = steps.get(i) else { continue };
+                match out.iter_mut().find(|(p, s, _)| *p == phase && s == step) {
+                    Some(entry) => entry.2.push(ms),
+                    None => out.push((phase.clone(), step.clone(), vec![ms])),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Each step's median duration over the model's newest succeeded deployments before `key`.
+    fn usual_step_p50(&self, model: &str, key: DeploymentKey) -> Result<Vec<(String, i64)>, StoreError> {
+        const SAMPLED: usize = 10;
+        let sql = |e| self.sql(e);
+        let keys: Vec<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM deployments WHERE model = ?1 AND status = 'succeeded' AND id < ?2 ORDER BY id DESC LIMIT ?3",
+            )
+            .and_then(|mut s| s.query_map(params![model, key.0, SAMPLED], |r| r.get(0))?.collect())
+            .map_err(sql)?;
+        let mut by_step: Vec<(String, Vec<i64>)> = Vec::new();
+        for k in keys {
+            for (_, step, samples) in self.step_samples(DeploymentKey(k))? {
+                match by_step.iter_mut().find(|(s, _)| *s == step) {
+                    Some(e) => e.1.extend(samples),
+                    None => by_step.push((step, samples)),
+                }
+            }
+        }
+        Ok(by_step
+            .into_iter()
+            .map(|(step, mut v)| {
+                v.sort_unstable();
+                (step, report::quantile(&v, 0.5))
+            })
+            .collect())
+    }
+
+    fn steps_of(&self, key: DeploymentKey) -> Result<Vec<String>, StoreError> {
+        self.conn
+            .query_row("SELECT steps FROM deployments WHERE id = ?1", [key.0], |r| r.get::<_, String>(0))
+            .optional()
+            .map_err(|e| self.sql(e))?
+            .map(|s| serde_json::from_str(&s).unwrap_or_default())
+            .ok_or_else(|| StoreError::UnknownDeployment(key.to_string()))
     }
 
     /// A deployment's review, if one was written.

@@ -23,9 +23,9 @@ pub struct PlanRequest<'a> {
 impl Store {
     /// Plans a deployment and returns its key and phases.
     pub fn plan(&mut self, req: &PlanRequest<'_>) -> Result<(DeploymentKey, Vec<PlannedPhase>), StoreError> {
-        let phases = plan::plan(req.model, &req.targets).map_err(|e| StoreError::Plan(e.to_string()))?;
+        let phases = plan::plan(req.model, &req.targets)?;
         if req.environment.trim().is_empty() {
-            return Err(StoreError::Plan("the environment must not be empty (e.g. --env production)".into()));
+            return Err(plan::PlanError::EmptyEnvironment.into());
         }
         let now = req.now.timestamp_millis();
         let path = self.path.clone();

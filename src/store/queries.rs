@@ -179,7 +179,8 @@ impl Store {
     pub fn events(&self, key: DeploymentKey, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         self.summary(key)?;
         let sql = format!(
-            "SELECT * FROM ({EVENT_SELECT} WHERE e.deployment_id = ?1 ORDER BY e.seq DESC LIMIT ?2) ORDER BY 1"
+            // The newest arrivals, shown by when they happened (`at`, then arrival).
+            "SELECT * FROM ({EVENT_SELECT} WHERE e.deployment_id = ?1 ORDER BY e.seq DESC LIMIT ?2) ORDER BY 8, 1"
         );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.sql(e))?;
         let rows = stmt.query_map(params![key.0, limit], event).map_err(|e| self.sql(e))?;

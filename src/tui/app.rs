@@ -274,7 +274,7 @@ impl App {
         let Some(pending) = self.decision_target() else { return Vec::new() };
         match approvals::open(pending, decision, &self.session.operator, self.session.config.timezone) {
             Ok(dialog) => self.dialog = Some(dialog),
-            Err(why) => self.status = Some((false, why)),
+            Err(why) => self.status = Some((false, why.0)),
         }
         Vec::new()
     }

@@ -57,6 +57,7 @@ struct Case {
     windows: Vec<ChangeWindow>,
     freezes: Vec<Freeze>,
     status: DeploymentStatus,
+    planned_start: DateTime<Utc>,
 }
 
 impl Case {
@@ -68,6 +69,7 @@ impl Case {
             windows: vec![],
             freezes: vec![],
             status: DeploymentStatus::AwaitingApproval,
+            planned_start: utc("2026-01-01T00:00:00Z"),
         }
     }
 
@@ -78,6 +80,7 @@ impl Case {
             environment: "production",
             requester: "dana",
             previous: self.previous,
+            planned_start: self.planned_start,
             decisions: &self.decisions,
             windows: &self.windows,
             freezes: &self.freezes,
@@ -150,7 +153,14 @@ fn bake_time_counts_from_the_previous_phase_success() {
     let mut c = Case::new();
     c.policy.bake = TimeDelta::minutes(30);
     let err = c.approve("omar", &["deployment_manager"], "2026-11-26T09:29:59Z").expect_err("baking");
-    assert_eq!(err, Refusal::Bake { since: utc("2026-11-26T09:00:00Z"), until: utc("2026-11-26T09:30:00Z") });
+    assert_eq!(
+        err,
+        Refusal::Bake {
+            since: utc("2026-11-26T09:00:00Z"),
+            until: utc("2026-11-26T09:30:00Z"),
+            possible_from: Some(utc("2026-11-26T09:30:00Z"))
+        }
+    );
     assert_eq!(err.opens_at(), Some(utc("2026-11-26T09:30:00Z")));
     assert!(err.to_string().contains("approval is possible from 2026-11-26 09:30 UTC"), "{err}");
     assert!(c.approve("omar", &["deployment_manager"], "2026-11-26T09:30:00Z").is_ok());
@@ -342,7 +352,8 @@ fn failed_phases_offer_retry_abort_and_rollback_to_allowed_people() {
 #[test]
 fn a_refusal_names_its_times_in_the_zone_asked_for() {
     let since = DateTime::parse_from_rfc3339("2026-11-26T19:33:00Z").expect("valid").with_timezone(&Utc);
-    let r = Refusal::Bake { since, until: since + chrono::TimeDelta::minutes(10) };
+    let until = since + chrono::TimeDelta::minutes(10);
+    let r = Refusal::Bake { since, until, possible_from: Some(until) };
     assert_eq!(
         r.to_string(),
         "bake time: the phase before succeeded at 2026-11-26 19:33 UTC, approval is possible from 2026-11-26 19:43 UTC"

@@ -37,6 +37,9 @@ pub struct GateView {
     pub phase_index: usize,
     pub state: GateState,
     pub deployment_status: DeploymentStatus,
+    pub environment: String,
+    /// When the deployment is planned to start (a time rule of its gates).
+    pub planned_start: DateTime<Utc>,
     /// Distinct approvals needed, and those given so far (first approval of each person).
     pub required: u32,
     pub approvals: Vec<Approval>,
@@ -79,6 +82,31 @@ impl GateView {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         v["outcome"] = serde_json::to_value(self.outcome()).unwrap_or_default();
         v
+    }
+
+    /// The facts of this gate's time rules under the config's windows and freezes.
+    #[must_use]
+    pub fn time_facts<'a>(
+        &'a self,
+        windows: &'a [crate::domain::schedule::ChangeWindow],
+        freezes: &'a [crate::domain::schedule::Freeze],
+    ) -> super::timing::TimeFacts<'a> {
+        let previous = match &self.previous {
+            None => super::Previous::None,
+            // As the store reads it: a succeeded phase without an end time baked long ago.
+            Some(p) if p.status == crate::domain::PhaseStatus::Succeeded => {
+                super::Previous::SucceededAt(p.finished_at.unwrap_or(DateTime::UNIX_EPOCH))
+            }
+            Some(_) => super::Previous::NotYet,
+        };
+        super::timing::TimeFacts {
+            policy: &self.policy,
+            environment: &self.environment,
+            previous,
+            planned_start: self.planned_start,
+            windows,
+            freezes,
+        }
     }
 
     /// Approvals still missing.
@@ -130,7 +158,7 @@ impl ActionItem {
     pub fn needs_me(&self) -> bool {
         match &self.blocked {
             None => true,
-            Some(r) => r.opens_at().is_some() || matches!(r, Refusal::FreezeReasonRequired { .. }),
+            Some(r) => r.is_time_rule() || matches!(r, Refusal::FreezeReasonRequired { .. }),
         }
     }
 }

@@ -164,8 +164,8 @@ fn the_audit_chain_notices_a_changed_or_removed_record() {
     let records = store.audit_records(None).expect("records");
     assert_eq!(records[1].prev_hash, records[0].hash);
     assert_eq!(records[0].os_user.as_deref(), Some("ci"));
-    store.connection().execute("UPDATE gate_decisions SET comment = 'edited' WHERE id = 2", []).expect("edits");
+    store.conn.execute("UPDATE gate_decisions SET comment = 'edited' WHERE id = 2", []).expect("edits");
     assert_eq!(store.audit_verify().expect("reads"), Err(AuditProblem::Changed { id: 2 }));
-    store.connection().execute("DELETE FROM gate_decisions WHERE id = 2", []).expect("deletes");
+    store.conn.execute("DELETE FROM gate_decisions WHERE id = 2", []).expect("deletes");
     assert_eq!(store.audit_verify().expect("reads"), Err(AuditProblem::Removed { id: 2, prev: 1, next: 3 }));
 }

@@ -159,25 +159,30 @@ pub fn action_of(decision: Decision) -> Action {
     }
 }
 
+/// Why a decision key opens no dialog, in the footer's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CannotDecide(pub String);
+
 /// What a decision key does on an entry: open the confirm dialog, or say at once why not.
 ///
 /// The inbox was checked for the first decision it offers (approve, or retry); a refusal other
 /// than a missing freeze-override reason is shown right away. A refusal by role holds for every
 /// decision, except that a requester may always reject their own deployment. Anything else is
 /// left to the check made when the decision is recorded.
-pub fn open(pending: &Pending, decision: Decision, operator: &str, tz: chrono_tz::Tz) -> Result<Dialog, String> {
+pub fn open(pending: &Pending, decision: Decision, operator: &str, tz: chrono_tz::Tz) -> Result<Dialog, CannotDecide> {
     let item = &pending.item;
     if !item.offers.contains(&decision) {
-        return Err(text::not_offered(decision, item));
+        return Err(CannotDecide(text::not_offered(decision, item)));
     }
     let first = item.offers.first().copied();
     let mut reason_required = decision == Decision::Reject;
     match &item.blocked {
         Some(Refusal::FreezeReasonRequired { .. }) if Some(decision) == first => reason_required = true,
         Some(r @ Refusal::Role { .. }) if !(decision == Decision::Reject && item.requested_by == operator) => {
-            return Err(text::cannot(decision, r, tz));
+            return Err(CannotDecide(text::cannot(decision, r, tz)));
         }
-        Some(r) if Some(decision) == first => return Err(text::cannot(decision, r, tz)),
+        Some(r) if Some(decision) == first => return Err(CannotDecide(text::cannot(decision, r, tz))),
         _ => {}
     }
     Ok(Dialog { decision, pending: pending.clone(), text: String::new(), reason_required, sending: false, error: None })

@@ -157,7 +157,9 @@ impl Live {
         }
         if let (Some(t), Some(pane)) = (r.target, self.target.as_mut()) {
             if Some(t.key) == self.selected && t.name == pane.name {
-                pane.events = Some(t.events);
+                let mut events = t.events;
+                events.sort_by_key(StoredEvent::time_order);
+                pane.events = Some(events);
             }
         }
         self.keep_in_view(g);
@@ -199,7 +201,8 @@ impl Live {
             detail.tail_scroll = 0;
             detail.unseen = 0;
         }
-        let newest = detail.tail.back().map_or(0, |e| e.seq);
+        // The tail is in time order, so the newest arrival is not necessarily last.
+        let newest = detail.tail.iter().map(|e| e.seq).max().unwrap_or(0);
         let fresh: Vec<StoredEvent> = d.events.into_iter().filter(|e| e.seq > newest).collect();
         if detail.tail_scroll > 0 {
             detail.tail_scroll += fresh.len();
@@ -208,11 +211,13 @@ impl Live {
         if let Some(pane) = self.target.as_mut() {
             if let Some(events) = pane.events.as_mut() {
                 events.extend(fresh.iter().filter(|e| e.target.as_deref() == Some(pane.name.as_str())).cloned());
+                events.sort_by_key(StoredEvent::time_order);
                 let excess = events.len().saturating_sub(crate::tui::data::TARGET_EVENTS);
                 events.drain(..excess);
             }
         }
         detail.tail.extend(fresh);
+        detail.tail.make_contiguous().sort_by_key(StoredEvent::time_order);
         while detail.tail.len() > TAIL_CAP {
             detail.tail.pop_front();
         }

@@ -316,3 +316,28 @@ fn a_flood_while_scrolled_up_freezes_the_tail_and_end_reloads_it() {
     let d = app.live.detail.as_ref().expect("detail");
     assert_eq!((d.tail.len(), d.tail_scroll, d.unseen, d.stale), (1, 0, 0, false));
 }
+
+/// Regression: a late agent's events were shown where they arrived, not when they happened.
+#[test]
+fn the_tail_is_in_time_order_whatever_the_arrival_order() {
+    let mut app = app();
+    let late = |seq: i64, minutes: i64| {
+        let mut e = event(seq, 2, "web-07");
+        e.at = t0() - chrono::TimeDelta::minutes(minutes);
+        e
+    };
+    // Arrive 31, 32, 33; happened 33 first, then 31, then 32 (all before the first 30).
+    let events = vec![late(31, 5), late(32, 3), late(33, 9)];
+    app.update(Msg::Data(Box::new(Refresh { detail: Some(detail(2, events, false)), ..Refresh::default() })));
+    let tail = &app.live.detail.as_ref().expect("detail").tail;
+    let order: Vec<i64> = tail.iter().take(4).map(|e| e.seq).collect();
+    assert_eq!(order, vec![33, 31, 32, 1]);
+    // Nothing is taken twice or lost: the newest arrival is still known after sorting.
+    app.update(Msg::Data(Box::new(Refresh {
+        detail: Some(detail(2, vec![late(33, 9), event(34, 2, "web-07")], false)),
+        ..Refresh::default()
+    })));
+    let tail = &app.live.detail.as_ref().expect("detail").tail;
+    assert_eq!(tail.len(), 34);
+    assert_eq!(tail.back().map(|e| e.seq), Some(34));
+}

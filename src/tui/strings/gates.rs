@@ -95,15 +95,25 @@ pub fn kind(item: &ActionItem) -> String {
     }
 }
 
-/// A refusal in a few words, for the list's status column.
+/// A refusal in a few words, for the list's status column. Time rules give the instant when
+/// every time rule holds, as the check will.
 #[must_use]
-pub fn short(refusal: &Refusal, zone: chrono_tz::Tz) -> String {
-    let at = |t: &chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).format("%H:%M").to_string();
+pub fn short(refusal: &Refusal, zone: chrono_tz::Tz, now: chrono::DateTime<chrono::Utc>) -> String {
+    let from = |word: &str| {
+        refusal.opens_at().map_or_else(
+            || format!("{word}, no time"),
+            |t| {
+                let (t, today) = (t.with_timezone(&zone), now.with_timezone(&zone).date_naive());
+                let format = if t.date_naive() == today { "%H:%M" } else { "%a %H:%M" };
+                format!("{word} → {}", t.format(format))
+            },
+        )
+    };
     match refusal {
-        Refusal::Bake { until, .. } => format!("bake to {}", at(until)),
-        Refusal::Window { opens: Some((_, t)), .. } => format!("window {}", at(t)),
-        Refusal::Window { opens: None, .. } => "no window".to_owned(),
-        Refusal::Freeze { until, .. } => format!("frozen to {}", at(until)),
+        Refusal::Bake { .. } => from("bake"),
+        Refusal::Window { .. } => from("window"),
+        Refusal::Freeze { .. } => from("frozen"),
+        Refusal::NotStarted { .. } => from("planned"),
         Refusal::FreezeReasonRequired { .. } => "reason needed".to_owned(),
         Refusal::SelfApproval { .. } => "your own".to_owned(),
         Refusal::AlreadyApproved { .. } => "you approved".to_owned(),

@@ -223,7 +223,7 @@ fn an_eta_past_the_window_or_into_a_freeze_is_a_warning() {
     let config = &app.session.config;
     let mut baking = app.approvals.for_deployment(fx.baking).expect("in the inbox").clone();
     let t = timing(&baking, &config.windows, &config.freezes, app.now);
-    assert_eq!(t.start, fixture::at("2026-11-26T17:00:00Z"), "the window opens at 18:00 Berlin");
+    assert_eq!(t.start, Some(fixture::at("2026-11-26T17:00:00Z")), "the window opens at 18:00 Berlin");
     assert_eq!(t.warning, None);
     baking.eta = Some(TimeDelta::hours(6));
     let t = timing(&baking, &config.windows, &config.freezes, app.now);

@@ -63,9 +63,9 @@ fn status_cell(app: &App, p: &Pending) -> (String, Style) {
     let zone = app.session.config.timezone;
     let (why, style) = match &p.item.blocked {
         None => (text::READY.to_owned(), t.host(HostState::Succeeded)),
-        Some(r @ Refusal::FreezeReasonRequired { .. }) => (text::short(r, zone), t.warning),
-        Some(r) if p.item.needs_me() => (text::short(r, zone), t.warning),
-        Some(r) => (text::short(r, zone), t.dim),
+        Some(r @ Refusal::FreezeReasonRequired { .. }) => (text::short(r, zone, app.now), t.warning),
+        Some(r) if p.item.needs_me() => (text::short(r, zone, app.now), t.warning),
+        Some(r) => (text::short(r, zone, app.now), t.dim),
     };
     (format!("{} · {why}", text::kind(&p.item)), style)
 }
@@ -253,6 +253,17 @@ fn missing(app: &App, approvals: u32, timing: &Timing) -> String {
     }
     if let Some((name, until)) = &timing.freeze {
         parts.push(format!("freeze {name} until {}", when(app, *until)));
+    }
+    if let Some(at) = timing.planned_start {
+        parts.push(format!("planned start {}", when(app, at)));
+    }
+    let time_rules_wait = timing.start != Some(app.now);
+    if time_rules_wait {
+        // The one instant the check will accept, not the end of the first rule.
+        parts.push(timing.start.map_or_else(
+            || "no time in the coming weeks meets every time rule".to_owned(),
+            |s| format!("all time rules hold from {}", when(app, s)),
+        ));
     }
     if parts.is_empty() { text::NOTHING_MISSING.to_owned() } else { parts.join(" · ") }
 }

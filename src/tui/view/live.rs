@@ -236,6 +236,7 @@ impl LiveScreen<'_> {
             events: &detail.tail,
             scroll: detail.tail_scroll,
             zone: app.session.config.timezone,
+            now: app.now,
             show_target: true,
             theme: t,
         }

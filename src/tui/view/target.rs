@@ -81,8 +81,15 @@ impl Widget for TargetOverlay<'_> {
             }
             Some(events) => {
                 let tail: VecDeque<_> = events.iter().skip(events.len().saturating_sub(200)).cloned().collect();
-                EventTail { events: &tail, scroll: self.pane.scroll, zone, show_target: false, theme: t }
-                    .render(area, buf);
+                EventTail {
+                    events: &tail,
+                    scroll: self.pane.scroll,
+                    zone,
+                    now: self.app.now,
+                    show_target: false,
+                    theme: t,
+                }
+                .render(area, buf);
             }
         }
     }

@@ -28,6 +28,8 @@ pub struct EventTail<'a> {
     /// Lines scrolled up from the newest event.
     pub scroll: usize,
     pub zone: Tz,
+    /// Now, so events of another day carry their date.
+    pub now: chrono::DateTime<chrono::Utc>,
     /// Whether to name the target of each event (off inside one target's view).
     pub show_target: bool,
     pub theme: &'a Theme,
@@ -47,7 +49,9 @@ impl Widget for EventTail<'_> {
                 EventStatus::Started => self.theme.host(HostState::Running),
                 EventStatus::Skipped | EventStatus::Info => self.theme.dim,
             };
-            let time = e.at.with_timezone(&self.zone).format("%H:%M:%S").to_string();
+            let local = e.at.with_timezone(&self.zone);
+            let today = local.date_naive() == self.now.with_timezone(&self.zone).date_naive();
+            let time = local.format(if today { "%H:%M:%S" } else { "%Y-%m-%d %H:%M:%S" }).to_string();
             let mut x = put(buf, area, area.x, y, &time, self.theme.dim) + 1;
             if self.show_target {
                 let name = e.target.as_deref().or(e.phase.as_deref()).unwrap_or("-");
@@ -61,5 +65,49 @@ impl Widget for EventTail<'_> {
                 put(buf, area, x, y, line, self.theme.text);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::DeploymentKey;
+    use chrono::{DateTime, Utc};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).expect("valid").with_timezone(&Utc)
+    }
+
+    #[test]
+    fn events_of_another_day_carry_their_date() {
+        let event = |seq: i64, when: &str| StoredEvent {
+            seq,
+            id: format!("e{seq}"),
+            deployment: DeploymentKey(1),
+            phase: None,
+            target: Some("web-01".into()),
+            step: "install".into(),
+            status: EventStatus::Succeeded,
+            at: at(when),
+            received_at: at(when),
+            message: None,
+            data: None,
+        };
+        let events: VecDeque<_> = [event(1, "2026-11-20T09:15:00Z"), event(2, "2026-11-26T09:15:00Z")].into();
+        let theme = Theme::mono();
+        let area = Rect::new(0, 0, 60, 2);
+        let mut buf = Buffer::empty(area);
+        let tail = EventTail {
+            events: &events,
+            scroll: 0,
+            zone: chrono_tz::UTC,
+            now: at("2026-11-26T12:00:00Z"),
+            show_target: true,
+            theme: &theme,
+        };
+        tail.render(area, &mut buf);
+        let line = |y: u16| (0..60).map(|x| buf[(x, y)].symbol().to_owned()).collect::<String>();
+        assert!(line(0).starts_with("2026-11-20 09:15:00 web-01"), "{}", line(0));
+        assert!(line(1).starts_with("09:15:00 web-01"), "{}", line(1));
     }
 }

@@ -1,26 +1,15 @@
-//! What stands between a gate and its approval in time, and whether the next phase would end
-//! inside its change window and outside freezes: bake time left, when a window opens and
-//! closes, the freeze in force, and the ETA's end. Pure functions of the policy, the config's
-//! windows and freezes, and "now".
+//! What stands between an inbox entry and its decision in time, and whether the next phase
+//! would end inside its change window and outside freezes. The rules themselves (bake, windows,
+//! freezes, the planned start, and the earliest instant they all hold) are
+//! [`crate::domain::gate::timing`]: the same code the gate check refuses with, so the inbox
+//! shows exactly what the check will say. This adds only the ETA's risks.
 
-use crate::domain::gate::active_freeze;
+use crate::domain::gate::timing::time_rules;
+pub use crate::domain::gate::timing::{WindowState, window_state};
 use crate::domain::gate::view::ActionKind;
 use crate::domain::schedule::{ChangeWindow, Freeze};
 use crate::tui::data::Pending;
-use chrono::{DateTime, TimeDelta, Utc};
-
-/// The change-window rule as it stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WindowState {
-    /// The gate names no window covering this environment.
-    NotRequired,
-    /// Open now, until `closes`.
-    Open { name: String, closes: DateTime<Utc> },
-    /// Closed: `name` opens next at `opens` and closes at `closes`.
-    Closed { name: String, opens: DateTime<Utc>, closes: DateTime<Utc> },
-    /// Closed, and none of the windows opens again.
-    Never,
-}
+use chrono::{DateTime, Utc};
 
 /// Why the next phase's ETA is a risk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,29 +28,14 @@ pub struct Timing {
     pub window: WindowState,
     /// The freeze in force now, and until when.
     pub freeze: Option<(String, DateTime<Utc>)>,
-    /// When the next phase could start if decided as soon as the rules allow.
-    pub start: DateTime<Utc>,
+    /// The planned start, while still ahead.
+    pub planned_start: Option<DateTime<Utc>>,
+    /// When the next phase could start if decided as soon as every time rule holds (`None`:
+    /// no instant in the windows' horizon).
+    pub start: Option<DateTime<Utc>>,
     /// When it would end, given the ETA.
     pub end: Option<DateTime<Utc>>,
     pub warning: Option<EtaWarning>,
-}
-
-/// The window rule of a gate naming `names` in `environment` at `now`.
-#[must_use]
-pub fn window_state(names: &[String], windows: &[ChangeWindow], environment: &str, now: DateTime<Utc>) -> WindowState {
-    let named: Vec<&ChangeWindow> =
-        windows.iter().filter(|w| names.contains(&w.name) && w.applies_to(environment)).collect();
-    if named.is_empty() {
-        return WindowState::NotRequired;
-    }
-    if let Some((w, (_, closes))) = named.iter().find_map(|w| w.open_at(now).map(|o| (w, o))) {
-        return WindowState::Open { name: w.name.clone(), closes };
-    }
-    named
-        .iter()
-        .filter_map(|w| w.next_open(now).map(|(opens, closes)| (w, opens, closes)))
-        .min_by_key(|(_, opens, _)| *opens)
-        .map_or(WindowState::Never, |(w, opens, closes)| WindowState::Closed { name: w.name.clone(), opens, closes })
 }
 
 /// The time rules of an inbox entry, and the risk of its ETA.
@@ -69,23 +43,31 @@ pub fn window_state(names: &[String], windows: &[ChangeWindow], environment: &st
 pub fn timing(p: &Pending, windows: &[ChangeWindow], freezes: &[Freeze], now: DateTime<Utc>) -> Timing {
     let env = p.item.environment.as_str();
     let gate = p.item.gate.as_ref().filter(|_| p.item.kind == ActionKind::Gate);
-    let bake_until = gate
-        .and_then(|g| Some(g.previous.as_ref()?.finished_at? + g.policy.bake))
-        .filter(|until| *until > now && gate.is_some_and(|g| g.policy.bake > TimeDelta::zero()));
-    let window = gate.map_or(WindowState::NotRequired, |g| window_state(&g.policy.windows, windows, env, now));
-    let freeze = active_freeze(freezes, env, now).map(|f| (f.name.clone(), f.until));
-    let mut start = now.max(bake_until.unwrap_or(now));
-    let mut closes = None;
-    match &window {
-        WindowState::Open { name, closes: c } => closes = Some((name.clone(), *c)),
-        WindowState::Closed { name, opens, closes: c } => {
-            start = start.max(*opens);
-            closes = Some((name.clone(), *c));
+    let (bake_until, window, freeze, planned_start, start) = match gate {
+        Some(g) => {
+            let rules = time_rules(&g.time_facts(windows, freezes), now);
+            (rules.bake_until, rules.window, rules.freeze, rules.planned_start, rules.earliest)
         }
-        WindowState::NotRequired | WindowState::Never => {}
-    }
-    let end = p.eta.map(|eta| start + eta);
-    let warning = end.and_then(|end| {
+        None => {
+            // A failed phase: only a freeze holds a retry back (abort and rollback never wait).
+            let mut start = now;
+            while let Some(f) = crate::domain::gate::active_freeze(freezes, env, start) {
+                start = f.until;
+            }
+            let freeze = crate::domain::gate::active_freeze(freezes, env, now).map(|f| (f.name.clone(), f.until));
+            (None, WindowState::NotRequired, freeze, None, Some(start))
+        }
+    };
+    // The window the next phase would start in, and when that occurrence closes.
+    let closes = match (gate, start) {
+        (Some(g), Some(s)) => match window_state(&g.policy.windows, windows, env, s) {
+            WindowState::Open { name, closes } => Some((name, closes)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let end = start.zip(p.eta).map(|(s, eta)| s + eta);
+    let warning = start.zip(end).and_then(|(start, end)| {
         if let Some((name, c)) = closes.filter(|(_, c)| end > *c) {
             return Some(EtaWarning::PastWindow { name, closes: c });
         }
@@ -95,7 +77,7 @@ pub fn timing(p: &Pending, windows: &[ChangeWindow], freezes: &[Freeze], now: Da
             .min_by_key(|f| f.from)
             .map(|f| EtaWarning::IntoFreeze { name: f.name.clone(), from: f.from })
     });
-    Timing { bake_until, window, freeze, start, end, warning }
+    Timing { bake_until, window, freeze, planned_start, start, end, warning }
 }
 
 #[cfg(test)]

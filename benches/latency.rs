@@ -1,17 +1,17 @@
-//! `shipdeck bench latency`: how long after its commit an event reaches the dashboard's state,
+//! `shipdeck-bench latency`: how long after its commit an event reaches the dashboard's state,
 //! while the receiver ingests a steady stream.
 //!
 //! Agents post paced batches to the real receiver; the dashboard's own data loader follows the
 //! log on its own thread, as in `shipdeck`. Each batch's `at` is the moment the agent sent it,
 //! which is before the commit, so `seen - at` is an upper bound of commit-to-state latency.
 
-use super::Context;
-use super::bench::{agent_event, prefill, push_ndjson_line};
-use crate::demo::rng::Rng;
-use crate::server::{Receiver, ServerOptions};
-use crate::store::Store;
-use crate::tui::app::Msg;
-use crate::tui::data::{Loader, Request};
+use crate::Ctx;
+use crate::log::{self, Live, agent_event, push_ndjson_line};
+use shipdeck::demo::rng::Rng;
+use shipdeck::server::{Receiver, ServerOptions};
+use shipdeck::store::Store;
+use shipdeck::tui::app::Msg;
+use shipdeck::tui::data::{Loader, Request};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -31,11 +31,12 @@ pub struct Args {
 const AGENTS: usize = 20;
 const BATCH: usize = 100;
 
-pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
+pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
     let tmp = tempfile::Builder::new().prefix("shipdeck-bench").tempdir()?;
     let db = tmp.path().join("bench.db");
-    println!("shipdeck bench latency: {} events/s for {} s into a log of {} events", a.rate, a.seconds, a.prefill);
-    let live = prefill(ctx, &db, a.prefill, 10_000)?;
+    println!("shipdeck-bench latency: {} events/s for {} s into a log of {} events", a.rate, a.seconds, a.prefill);
+    let spec = log::Spec { events: a.prefill, targets: 10_000, live: Live::Planned };
+    let live = log::build(&ctx.config, &db, &spec, ctx.clock.now())?;
 
     // The dashboard's loader, following the log on its own thread with the live one selected.
     let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
@@ -58,7 +59,7 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
         seen
     });
 
-    let (posted, elapsed) = crate::runtime::build()?.block_on(load(ctx, &db, live, a))?;
+    let (posted, elapsed) = shipdeck::runtime::build()?.block_on(load(ctx, &db, live, a))?;
     drop(req_tx);
     follower.join().map_err(|_| anyhow::anyhow!("the loader thread panicked"))?;
     let seen = seen.join().map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
@@ -69,14 +70,10 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
     );
 
     // Every event of the run: when its agent sent it, and when the dashboard first knew of it.
-    let store = Store::open_existing(&db)?;
+    let stamps = Store::open_existing(&db)?.event_stamps(live)?;
     let mut latencies: Vec<i64> = Vec::new();
-    let conn = rusqlite::Connection::open(store.path())?;
-    let mut stmt = conn.prepare("SELECT seq, at_ms FROM events WHERE deployment_id = ?1 ORDER BY seq")?;
-    let rows = stmt.query_map([live.0], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
     let mut i = 0;
-    for row in rows {
-        let (seq, at) = row?;
+    for (seq, at) in stamps {
         while i < seen.len() && seen[i].1 < seq {
             i += 1;
         }
@@ -94,7 +91,7 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
         pct(0.99),
         latencies.last().copied().unwrap_or(0)
     );
-    Ok(0)
+    Ok(())
 }
 
 fn wall_ms() -> i64 {
@@ -105,9 +102,9 @@ fn wall_ms() -> i64 {
 
 /// Paced agents: each posts a batch of `BATCH` events at a fixed interval.
 async fn load(
-    ctx: &Context,
+    ctx: &Ctx,
     db: &Path,
-    live: crate::domain::DeploymentKey,
+    live: shipdeck::domain::DeploymentKey,
     a: &Args,
 ) -> anyhow::Result<(usize, Duration)> {
     let receiver =

@@ -1,4 +1,4 @@
-//! `shipdeck bench gates`: how soon `gate wait` and the long-poll notice a decision.
+//! `shipdeck-bench gates`: how soon `gate wait` and the long-poll notice a decision.
 //!
 //! Each round plans a deployment whose first phase is gated, starts a waiter (the code of
 //! `gate wait`, on the log file or long-polling the real receiver on loopback), lets it settle
@@ -6,13 +6,14 @@
 //! that decision's transaction to the moment the waiter returns. Conservative: the time of the
 //! decision itself (policy check, audit append, commit) is counted as latency.
 
-use super::Context;
-use super::gate::{wait_local, wait_server};
-use crate::domain::gate::Decision;
-use crate::domain::gate::view::WaitOutcome;
-use crate::domain::{DeploymentKey, GatePolicy, ReleaseRef};
-use crate::server::{Receiver, ServerOptions};
-use crate::store::{DecisionRequest, PlanRequest, Store};
+use crate::Ctx;
+use shipdeck::cli::gate::{wait_local, wait_server};
+use shipdeck::decide::{Ask, Operator, Rules, decide};
+use shipdeck::domain::gate::Decision;
+use shipdeck::domain::gate::view::WaitOutcome;
+use shipdeck::domain::{DeploymentKey, ReleaseRef};
+use shipdeck::server::{Receiver, ServerOptions};
+use shipdeck::store::{PlanRequest, Store};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -23,16 +24,15 @@ pub struct Args {
     rounds: usize,
 }
 
-pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
+pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
     let tmp = tempfile::Builder::new().prefix("shipdeck-bench-gates").tempdir()?;
     let db = tmp.path().join("gates.db");
-    let model = ctx.config.model("phased").map_err(super::usage)?.clone();
-    let roles = model.phases[0].gate.as_ref().map(|g: &GatePolicy| g.roles.clone()).unwrap_or_default();
+    let model = ctx.config.model("phased")?.clone();
     let mut store = Store::open(&db)?;
     let plan = |store: &mut Store| -> anyhow::Result<DeploymentKey> {
         let now = ctx.clock.now();
         let req = PlanRequest {
-            release: "bench-svc@1.0.0".parse::<ReleaseRef>().map_err(|e| anyhow::anyhow!(e))?,
+            release: "bench-svc@1.0.0".parse::<ReleaseRef>()?,
             // Not production: the configured freezes and windows are not what is measured.
             environment: "bench".into(),
             model_name: "phased".into(),
@@ -45,27 +45,19 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
         };
         Ok(store.plan(&req)?.0)
     };
+    // Decided as the CLI decides, by a person allowed to (the first phase's gate names
+    // deployment managers); the environment is not production, so windows and freezes stay out.
+    let approver = Operator::named(&ctx.config, "dana", "bench");
+    let rules = Rules::from_config(&ctx.config);
     let approve = |store: &mut Store, key: DeploymentKey| -> anyhow::Result<()> {
-        store
-            .decide(&DecisionRequest {
-                key,
-                phase: &model.phases[0].name,
-                decision: Decision::Approve,
-                person: "bench-approver",
-                roles: &roles,
-                os_user: "bench",
-                comment: None,
-                reason: None,
-                windows: &[],
-                freezes: &[],
-                now: ctx.clock.now(),
-            })
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let ask =
+            Ask { key, phase: model.phases[0].name.clone(), decision: Decision::Approve, comment: None, reason: None };
+        decide(store, &rules, &approver, &ask, ctx.clock.now())?;
         Ok(())
     };
     let phase = model.phases[0].name.clone();
     println!(
-        "shipdeck bench gates: {} rounds each; latency from the approval's transaction to the waiter's return",
+        "shipdeck-bench gates: {} rounds each; latency from the approval's transaction to the waiter's return",
         a.rounds
     );
 
@@ -87,10 +79,10 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
     }
     report("gate wait (log file, data_version poll)", &mut file);
 
-    let rt = crate::runtime::build()?;
+    let rt = shipdeck::runtime::build()?;
     let mut poll = rt.block_on(long_polls(ctx, &db, a.rounds, &phase, &mut store, &plan, &approve))?;
     report("gate wait --server (long-poll over loopback HTTP)", &mut poll);
-    Ok(0)
+    Ok(())
 }
 
 /// A few milliseconds so the waiter is in its steady state, varied to sample its poll phase.
@@ -102,7 +94,7 @@ type PlanFn<'a> = dyn Fn(&mut Store) -> anyhow::Result<DeploymentKey> + 'a;
 type ApproveFn<'a> = dyn Fn(&mut Store, DeploymentKey) -> anyhow::Result<()> + 'a;
 
 async fn long_polls(
-    ctx: &Context,
+    ctx: &Ctx,
     db: &Path,
     rounds: usize,
     phase: &str,

@@ -1,0 +1,172 @@
+//! `shipdeck-bench ingest`: drives the real receiver over loopback HTTP with concurrent agents
+//! into a log that already holds a million events, and compares the end-to-end rate with
+//! SQLite's raw append rate for the same rows, so the number means something on any machine.
+
+use crate::Ctx;
+use crate::log::{self, Live, agent_event, push_ndjson_line};
+use shipdeck::demo::rng::Rng;
+use shipdeck::domain::{AgentEvent, DeploymentKey};
+use shipdeck::server::{Receiver, ServerOptions};
+use shipdeck::store::Store;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Events already in the log before measuring
+    #[arg(long, default_value_t = 1_000_000)]
+    prefill: usize,
+    /// Concurrent agents
+    #[arg(long, default_value_t = 50)]
+    agents: usize,
+    /// Events per request
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Requests each agent sends
+    #[arg(long, default_value_t = 100)]
+    requests: usize,
+    /// Targets of the live deployment
+    #[arg(long, default_value_t = 10_000)]
+    targets: usize,
+    /// Hosts whose events share one request (an agent batches the progress of a few hosts;
+    /// use the batch size for the worst case of one event per host per request)
+    #[arg(long, default_value_t = 10)]
+    hosts_per_request: usize,
+    /// Keep the log here (default: a temporary folder, removed afterwards)
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
+    let tmp = tempfile::Builder::new().prefix("shipdeck-bench").tempdir()?;
+    let dir = a.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let db = dir.join("bench.db");
+    let _ = std::fs::remove_file(&db);
+    println!(
+        "shipdeck-bench ingest: {} agents x {} requests x {} events ({} hosts per request, {} targets), log prefilled with {} events",
+        a.agents, a.requests, a.batch, a.hosts_per_request, a.targets, a.prefill
+    );
+    let now = ctx.clock.now();
+    let spec = log::Spec { events: a.prefill, targets: a.targets, live: Live::Planned };
+    let live = log::build(&ctx.config, &db, &spec, now)?;
+
+    // The receiver and the agents share this process (and its two cores, on the CI machine).
+    reset_peak_rss();
+    let rt = shipdeck::runtime::build()?;
+    let (accepted, elapsed) = rt.block_on(post_all(ctx, &db, live, a))?;
+    let peak = peak_rss_kib();
+    let e2e = accepted as f64 / elapsed.as_secs_f64();
+    println!("end to end: {accepted} events accepted in {:.2} s = {:.0} events/s", elapsed.as_secs_f64(), e2e);
+    println!("peak RSS during the run: {} MiB", peak / 1024);
+
+    let total = a.agents * a.requests * a.batch;
+    let mut rng = Rng::seeded(7);
+    let rows: Vec<AgentEvent> = (0..total)
+        .map(|i| agent_event(DeploymentKey(1), &format!("web-{:05}", i % 10_000), i / 10_000, now, &mut rng))
+        .collect();
+    let raw = Store::open(&db)?.raw_append_rate(&rows)?;
+    println!("raw append (one prepared statement, 10,000-row transactions, no index): {raw:.0} rows/s");
+    println!("ratio end to end / raw: {:.3}", e2e / raw);
+
+    // `status` on the live deployment: in process, and as a user runs it.
+    let store = Store::open_existing(&db)?;
+    let t = Instant::now();
+    let detail = store.detail(live, true)?;
+    let json = serde_json::to_string(&detail)?;
+    let query = t.elapsed();
+    println!(
+        "status query: {} targets, {} phases, {} KiB of JSON in {:.1} ms (log of {} events)",
+        detail.target_list.len(),
+        detail.phases.len(),
+        json.len() / 1024,
+        query.as_secs_f64() * 1e3,
+        store.last_seq()?
+    );
+    let exe = shipdeck_exe()?;
+    let t = Instant::now();
+    let out = std::process::Command::new(&exe).arg("--db").arg(&db).args(["status", &live.to_string()]).output()?;
+    println!(
+        "`shipdeck status {live}` command: {:.1} ms, {} lines",
+        t.elapsed().as_secs_f64() * 1e3,
+        out.stdout.split(|b| *b == b'\n').count()
+    );
+    Ok(())
+}
+
+/// The `shipdeck` binary built beside this one (`cargo build --release --features bench`
+/// builds both).
+fn shipdeck_exe() -> anyhow::Result<PathBuf> {
+    let me = std::env::current_exe()?;
+    let exe = me.with_file_name(format!("shipdeck{}", std::env::consts::EXE_SUFFIX));
+    anyhow::ensure!(
+        exe.is_file(),
+        "no shipdeck binary at {} to time `status` with: build both with `cargo build --release --features bench`",
+        exe.display()
+    );
+    Ok(exe)
+}
+
+async fn post_all(ctx: &Ctx, db: &Path, live: DeploymentKey, a: &Args) -> anyhow::Result<(usize, Duration)> {
+    let receiver =
+        Receiver::bind("127.0.0.1:0", ServerOptions { db: db.to_path_buf(), token: None, clock: ctx.clock.clone() })
+            .await?;
+    let url = format!("http://{}/v1/events", receiver.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(receiver.serve(async {
+        let _ = stop_rx.await;
+    }));
+    let client = reqwest::Client::builder().pool_max_idle_per_host(a.agents).build()?;
+    let per_agent = (a.targets / a.agents).max(1);
+    let spread = a.hosts_per_request.clamp(1, a.batch);
+    let now = ctx.clock.now();
+    let start = Instant::now();
+    let mut agents = Vec::new();
+    for agent in 0..a.agents {
+        let (client, url) = (client.clone(), url.clone());
+        let (requests, batch) = (a.requests, a.batch);
+        agents.push(tokio::spawn(async move {
+            let mut accepted = 0usize;
+            // Request r carries events of `spread` hosts of this agent, in turn; a host's k-th
+            // appearance brings its next events (lifecycle steps, then progress notes).
+            let mut sent = vec![0usize; per_agent];
+            let mut rng = Rng::seeded(agent as u64 + 1000);
+            for r in 0..requests {
+                let mut body = String::with_capacity(batch * 200);
+                for i in 0..batch {
+                    let h = (r * spread + i % spread) % per_agent;
+                    let host = format!("web-{:05}", agent * per_agent + h);
+                    push_ndjson_line(&mut body, &agent_event(live, &host, sent[h], now, &mut rng));
+                    sent[h] += 1;
+                }
+                let bytes = client.post(&url).body(body).send().await?.bytes().await?;
+                let reply: serde_json::Value = serde_json::from_slice(&bytes)?;
+                accepted += usize::try_from(reply["accepted"].as_u64().unwrap_or(0)).unwrap_or(0);
+            }
+            Ok::<_, anyhow::Error>(accepted)
+        }));
+    }
+    let mut accepted = 0;
+    for agent in agents {
+        accepted += agent.await??;
+    }
+    let elapsed = start.elapsed();
+    let _ = stop_tx.send(());
+    server.await??;
+    Ok((accepted, elapsed))
+}
+
+/// Resets the kernel's peak-RSS mark, so the peak measures the run, not the set-up.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak resident set size in KiB (VmHWM), 0 where unknown.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}

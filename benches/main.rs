@@ -1,0 +1,65 @@
+//! `shipdeck-bench`: the measurements the issues ask for, run on this machine's real code paths.
+//!
+//! A separate binary, built only with the `bench` feature, so none of it ships in `shipdeck`:
+//!
+//! ```sh
+//! cargo build --release --features bench
+//! target/release/shipdeck-bench ingest          # or latency, gates, dashboard
+//! ```
+//!
+//! Adding a benchmark: a file here with an `Args` (clap) and a `run(&Ctx, &Args)`, a variant in
+//! [`Bench`], and a paragraph in the README's Benchmarks section. Logs with history come from
+//! [`log`], the one generator every benchmark shares; SQL a benchmark needs lives in
+//! `src/store/bench.rs`.
+
+mod dashboard;
+mod gates;
+mod ingest;
+mod latency;
+mod log;
+
+use clap::{Parser, Subcommand};
+use shipdeck::clock::SharedClock;
+use shipdeck::config::Config;
+
+/// Measure shipdeck on this machine.
+#[derive(Debug, Parser)]
+#[command(name = "shipdeck-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Debug, Subcommand)]
+enum Bench {
+    /// Agents posting NDJSON to the receiver on loopback, against SQLite's raw append rate
+    Ingest(ingest::Args),
+    /// Commit-to-dashboard latency while the receiver ingests a steady stream
+    Latency(latency::Args),
+    /// How soon `gate wait` and the gate long-poll notice a decision (p50/p99)
+    Gates(gates::Args),
+    /// The dashboard: frame cost, refresh cost, start to first frame, memory
+    Dashboard(dashboard::Args),
+}
+
+/// What every benchmark may need: the built-in config (so numbers do not depend on the
+/// user's) and the system clock.
+pub struct Ctx {
+    pub config: Config,
+    pub clock: SharedClock,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let ctx = Ctx { config: Config::built_in(), clock: shipdeck::clock::system() };
+    let result = match &cli.bench {
+        Bench::Ingest(a) => ingest::run(&ctx, a),
+        Bench::Latency(a) => latency::run(&ctx, a),
+        Bench::Gates(a) => gates::run(&ctx, a),
+        Bench::Dashboard(a) => dashboard::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("shipdeck-bench: {e:#}");
+        std::process::exit(1);
+    }
+}

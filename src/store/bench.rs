@@ -1,0 +1,66 @@
+//! What the benchmarks (`shipdeck-bench`, built with `--features bench`) need from the log that
+//! the product does not: SQLite's raw append rate as a baseline, and every event's stamps.
+//!
+//! Here because all SQL lives in `store`; compiled only with the `bench` feature.
+
+use super::{Store, StoreError};
+use crate::domain::{AgentEvent, DeploymentKey};
+use std::time::Instant;
+
+/// Rows per transaction of the raw baseline.
+const RAW_CHUNK: usize = 10_000;
+
+impl Store {
+    /// SQLite's own append rate for these rows on this machine, in rows per second: one prepared
+    /// statement, 10,000-row transactions, a scratch table with no index. The ceiling for ingest.
+    /// The scratch table is dropped afterwards.
+    pub fn raw_append_rate(&mut self, events: &[AgentEvent]) -> Result<f64, StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        self.conn
+            .execute_batch(
+                "DROP TABLE IF EXISTS bench_raw;
+                 CREATE TABLE bench_raw (deployment_id INTEGER, phase_id INTEGER, target_id INTEGER, event_id TEXT,
+                                         step TEXT, status TEXT, at_ms INTEGER, received_ms INTEGER, message TEXT,
+                                         data TEXT);",
+            )
+            .map_err(sql)?;
+        let start = Instant::now();
+        for chunk in events.chunks(RAW_CHUNK) {
+            let tx = self.conn.transaction().map_err(sql)?;
+            {
+                let mut stmt = tx
+                    .prepare_cached("INSERT INTO bench_raw VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+                    .map_err(sql)?;
+                for (i, e) in chunk.iter().enumerate() {
+                    stmt.execute(rusqlite::params![
+                        1,
+                        1,
+                        i,
+                        e.id,
+                        e.step,
+                        e.status.as_str(),
+                        e.at.timestamp_millis(),
+                        e.at.timestamp_millis(),
+                        e.message,
+                        e.data
+                    ])
+                    .map_err(sql)?;
+                }
+            }
+            tx.commit().map_err(sql)?;
+        }
+        let rate = events.len() as f64 / start.elapsed().as_secs_f64().max(1e-9);
+        self.conn.execute_batch("DROP TABLE bench_raw;").map_err(sql)?;
+        Ok(rate)
+    }
+
+    /// Every event of a deployment as (sequence number, agent's `at` in ms), in log order.
+    pub fn event_stamps(&self, key: DeploymentKey) -> Result<Vec<(i64, i64)>, StoreError> {
+        let sql = |source| StoreError::Sql { path: self.path.clone(), source };
+        let mut stmt =
+            self.conn.prepare("SELECT seq, at_ms FROM events WHERE deployment_id = ?1 ORDER BY seq").map_err(sql)?;
+        let rows = stmt.query_map([key.0], |r| Ok((r.get(0)?, r.get(1)?))).map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)
+    }
+}
