@@ -214,6 +214,30 @@ fn idle_connections_are_closed_and_the_connection_cap_is_logged() {
     }
     let reply = server.post("/v1/events", support::event("after", &key, "web-01", "install", "info").as_bytes());
     assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(log.lock().expect("lock").iter().any(|l| l.contains("below the connection cap again")));
+}
+
+#[test]
+fn a_hard_limit_on_open_files_lowers_the_connection_cap_and_says_so() {
+    let env = Env::new();
+    let config = config_with(&env, &[]);
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg("ulimit -n 300 && exec \"$0\" \"$@\"").arg(env!("CARGO_BIN_EXE_shipdeck"));
+    cmd.env("XDG_CONFIG_HOME", "/nonexistent-shipdeck-test").arg("--db").arg(&env.db);
+    cmd.args(["--config", &config, "serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("serve starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let banner = lines.next().expect("a banner").expect("text");
+    let note = lines.next().expect("a note").expect("text");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(banner.contains("http://"), "{banner}");
+    assert!(
+        note.contains(
+            "open files are limited to 300; serving at most 236 connections instead of receiver.max_connections = 4096"
+        ),
+        "{note}"
+    );
 }
 
 #[test]
