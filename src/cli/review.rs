@@ -106,13 +106,14 @@ fn write(ctx: &Context, key: DeploymentKey, template_only: bool, file: Option<&P
     if template_only {
         let store = ctx.open_log()?;
         let report = store.report(key, &rule)?;
+        // The template quotes agents' messages: shown through the same escapes, lines kept.
         print!(
             "{}",
-            review::template(
+            crate::domain::text::sanitize_lines(&review::template(
                 &facts(&report, ctx.config.timezone),
                 report.review.as_ref().map(|r| &r.content),
                 &categories
-            )
+            ))
         );
         return Ok(0);
     }
