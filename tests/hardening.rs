@@ -124,6 +124,19 @@ fn serve_logged(env: &Env, config: &str, soft_files: Option<u32>) -> (support::S
     (support::Server { child, addr }, log)
 }
 
+/// Whether the receiver logs a line containing `needle` within a few seconds (its log is read
+/// by another thread, so a line may arrive just after the reply that followed it).
+fn logged(log: &Mutex<Vec<String>>, needle: &str) -> bool {
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        if log.lock().expect("lock").iter().any(|l| l.contains(needle)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
 /// Reads what the server sends until it closes the connection (or `limit` passes).
 fn read_until_closed(s: &mut TcpStream, limit: Duration) -> (String, bool) {
     s.set_read_timeout(Some(limit)).expect("timeout");
@@ -192,7 +205,7 @@ fn stalled_uploads_get_408_and_never_starve_a_normal_agent() {
 fn idle_connections_are_closed_and_the_connection_cap_is_logged() {
     let env = Env::new();
     let key = env.plan("big-bang", 2);
-    let config = config_with(&env, &[("idle_timeout", "\"1s\""), ("max_connections", "50")]);
+    let config = config_with(&env, &[("idle_timeout", "\"2s\""), ("max_connections", "50")]);
     let (server, log) = serve_logged(&env, &config, Some(256));
     // The receiver raised its own soft limit on open files to the hard limit.
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).expect("limits");
@@ -201,12 +214,18 @@ fn idle_connections_are_closed_and_the_connection_cap_is_logged() {
     assert_eq!(files[3], files[4], "soft limit not raised: {limits}");
 
     let mut idle: Vec<TcpStream> = (0..50).map(|_| TcpStream::connect(&server.addr).expect("connects")).collect();
-    std::thread::sleep(Duration::from_millis(300));
-    let over = server.get("/v1/health");
+    // Once the receiver has taken all 50, the next connection is over the cap.
+    let until = Instant::now() + Duration::from_millis(1500);
+    let over = loop {
+        let reply = server.get("/v1/health");
+        if reply.status == 503 || Instant::now() > until {
+            break reply;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(over.status, 503, "{}", over.body);
     assert!(over.body.contains("connection cap"), "{}", over.body);
-    let logged = log.lock().expect("lock").join("\n");
-    assert!(logged.contains("connection cap of 50 reached"), "{logged}");
+    assert!(logged(&log, "connection cap of 50 reached"), "{:?}", log.lock().expect("lock"));
     // Idle connections are closed after idle_timeout, and the receiver serves again.
     for s in &mut idle {
         let (_, closed) = read_until_closed(s, Duration::from_secs(4));
@@ -214,7 +233,7 @@ fn idle_connections_are_closed_and_the_connection_cap_is_logged() {
     }
     let reply = server.post("/v1/events", support::event("after", &key, "web-01", "install", "info").as_bytes());
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert!(log.lock().expect("lock").iter().any(|l| l.contains("below the connection cap again")));
+    assert!(logged(&log, "below the connection cap again"), "{:?}", log.lock().expect("lock"));
 }
 
 #[test]
