@@ -86,7 +86,9 @@ fn write(ctx: &Context, key: DeploymentKey, template_only: bool, file: Option<&P
     let rule = ctx.config.review_rule();
     if template_only {
         let store = ctx.open_log()?;
-        print!("{}", writing::template(&store.report(key, &rule)?, &ctx.config));
+        // The template quotes agents' messages: shown through the same escapes, lines kept.
+        let template = writing::template(&store.report(key, &rule)?, &ctx.config);
+        print!("{}", crate::domain::text::sanitize_lines(&template));
         return Ok(0);
     }
     let operator = Operator::resolve(&ctx.config);
