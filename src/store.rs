@@ -17,13 +17,15 @@ pub mod live;
 mod migrations;
 mod planning;
 mod queries;
+mod team;
 
 pub use estimates::Estimate;
 pub use gates::{AuditProblem, DecisionOutcome, DecisionRequest, GateError};
 pub use history::ActionRow;
 pub use ingest::{IngestOutcome, Rejection, Submission};
-pub use planning::PlanRequest;
+pub use planning::{PLAN_FOR, PlanRequest, Planner};
 pub use queries::ListFilter;
+pub use team::{SyncBy, SyncOutcome, TEAM_SYNC, TeamError};
 
 use rusqlite::{Connection, OpenFlags};
 use std::collections::HashMap;
@@ -49,6 +51,8 @@ pub enum StoreError {
         "the deployment log {path} is at schema version {found} and this shipdeck needs version {needed}; it was opened read-only, so it was not migrated (open it once without --read-only to migrate it)"
     )]
     NeedsMigration { path: PathBuf, found: i64, needed: i64 },
+    #[error("the deployment log {path} is damaged: {what} does not parse ({detail}); nothing was decided")]
+    Corrupt { path: PathBuf, what: String, detail: String },
     #[error("cannot create the folder {path}: {source}")]
     CreateDir { path: PathBuf, source: std::io::Error },
     #[error("unknown deployment \"{0}\"")]
@@ -58,6 +62,12 @@ pub enum StoreError {
     Plan(#[from] crate::domain::plan::PlanError),
     #[error("{key} has no action {n} (see `shipdeck review {key}`)")]
     UnknownAction { key: String, n: usize },
+    /// Planning was refused by the team's rules (the refusal is in the audit trail).
+    #[error("{0}")]
+    PlanRefused(String),
+    /// Planning names someone the log's team does not know.
+    #[error("{0}")]
+    PlanPerson(String),
     #[error("the deployment log {path} failed: {source}")]
     Sql { path: PathBuf, source: rusqlite::Error },
 }

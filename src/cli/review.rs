@@ -81,12 +81,12 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     }
 }
 
-/// The author: the operator, who must be a configured person.
+/// The author: the operator, who must be a person of the log's team.
 fn author(ctx: &Context) -> anyhow::Result<String> {
-    let operator = crate::decide::Operator::resolve(&ctx.config);
+    let operator = ctx.operator_in(&ctx.open_log()?)?;
     if !operator.is_person() {
         return Err(Reported(format!(
-            "\"{}\" is not a person in the config's [[people]]: set SHIPDECK_OPERATOR or `operator` to your name; nothing was written",
+            "\"{}\" is not a person of the log's team: set SHIPDECK_OPERATOR or `operator` to your name; nothing was written",
             operator.name
         ))
         .into());

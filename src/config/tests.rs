@@ -19,6 +19,8 @@ fn shipped_settings_match_the_code_defaults() {
     assert_eq!(empty.dashboard, shipped.dashboard);
     assert_eq!(empty.operator, shipped.operator);
     assert_eq!(empty.reviews, shipped.reviews);
+    assert_eq!(empty.identity, shipped.identity);
+    assert_eq!(empty.team, shipped.team);
 }
 
 fn error_of(text: &str) -> String {

@@ -55,6 +55,23 @@ pub struct DeploymentModel {
     /// Lifecycle steps every target goes through, in order (e.g. download, install, verify).
     pub steps: Vec<String>,
     pub phases: Vec<PhaseSpec>,
+    /// Who may decide on a failed phase (retry, abort, rollback).
+    #[serde(default)]
+    pub recovery: RecoveryPolicy,
+}
+
+/// Who may retry, abort or roll back a failed phase of a deployment: its requester, and the
+/// people holding one of `roles`. Copied into each deployment when planned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecoveryPolicy {
+    pub roles: Vec<String>,
+}
+
+impl Default for RecoveryPolicy {
+    fn default() -> Self {
+        Self { roles: vec!["deployment_manager".into()] }
+    }
 }
 
 /// One ordered stage of a model.

@@ -109,7 +109,6 @@ impl StoredEvent {
     }
 }
 
-
 /// `data` exactly as the agent wrote it: re-parsing into numbers would round big ones.
 fn raw_json<S: serde::Serializer>(d: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
     match d.as_deref().and_then(|t| serde_json::value::RawValue::from_string(t.to_owned()).ok()) {

@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_gates.sql"),
     include_str!("migrations/0003_reviews.sql"),
+    include_str!("migrations/0004_team.sql"),
 ];
 
 /// The schema version this build writes.

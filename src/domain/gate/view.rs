@@ -169,8 +169,12 @@ pub struct AuditRecord {
     pub id: i64,
     #[serde(serialize_with = "key_text")]
     pub deployment: DeploymentKey,
+    /// Empty for records about no phase (team syncs).
     pub phase: String,
-    pub decision: Decision,
+    /// `approve`, `reject`, `retry`, `abort`, `rollback`, or `team_sync`.
+    pub decision: String,
+    /// `None`: recorded; `refused`: tried and refused by the rule in `policy_state`.
+    pub outcome: Option<String>,
     pub person: String,
     pub role: Option<String>,
     pub os_user: Option<String>,
@@ -207,12 +211,7 @@ fn opt_key_text<S: serde::Serializer>(k: &Option<DeploymentKey>, s: S) -> Result
     }
 }
 
-/// A person of the team, as gates and notifications need them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Member {
-    pub name: String,
-    pub roles: Vec<String>,
-}
+pub use crate::domain::team::Member;
 
 /// A stakeholder rule expanded to one person: they hear about `kind` in these environments.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
