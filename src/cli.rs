@@ -189,7 +189,7 @@ impl Context {
     pub fn operator_in(&self, store: &crate::store::Store) -> anyhow::Result<crate::decide::Operator> {
         let operator = crate::decide::Operator::resolve(&self.config, store).map_err(|e| Reported(e.to_string()))?;
         if let Some(notice) = &operator.notice {
-            eprintln!("note: {notice}");
+            esayln!("note: {notice}");
         }
         Ok(operator)
     }

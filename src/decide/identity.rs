@@ -33,11 +33,19 @@ const NO_TEAM: &str =
 impl Operator {
     /// The operator of this process under the team stored in `store` (see the module docs).
     pub fn resolve(config: &Config, store: &Store) -> anyhow::Result<Self> {
-        let os_user = os_user();
+        let team = store.team()?;
+        // In os-login mode the account is the process's user id, not an environment variable
+        // anyone can set.
+        let os_user = match &team {
+            Some(t) if t.policy.identity == crate::domain::team::IdentityMode::OsLogin => {
+                account_of_process().unwrap_or_else(|| "unknown".into())
+            }
+            _ => os_user(),
+        };
         let env = std::env::var("SHIPDECK_OPERATOR").ok();
         let claim =
             Claim { env_operator: env.as_deref(), config_operator: config.operator.as_deref(), os_user: &os_user };
-        Ok(Self::under(store.team()?.as_ref(), claim)?)
+        Ok(Self::under(team.as_ref(), claim)?)
     }
 
     /// The operator a claim is under `team` (`None`: the log holds no team).
@@ -54,7 +62,7 @@ impl Operator {
         let resolved = team.operator(claim)?;
         let notice = resolved.member.is_none().then(|| {
             format!(
-                "\"{}\" (OS account {}) is not a person of the log's team: nothing will be recorded in that name; set SHIPDECK_OPERATOR or `operator` to your name{}",
+                "\"{}\" (OS account {}) is not a person of the log's team: nothing is recorded in that name; set SHIPDECK_OPERATOR or `operator` to your name{}",
                 resolved.name,
                 claim.os_user,
                 if team.policy.identity == crate::domain::team::IdentityMode::OsLogin {

@@ -29,47 +29,50 @@ pub struct Planner<'a> {
     pub os_user: &'a str,
 }
 
+/// Why a plan is not made.
+enum PlanBlock {
+    /// The ask names someone unknown (exit 2).
+    Usage(String),
+    /// The planner is nobody the team knows: refused, and nothing recorded in that name.
+    Nobody(String),
+    /// The team's rules refuse it: refused and recorded.
+    Refused(String),
+}
+
 /// Whether `planner` may plan for `req.requested_by` under the stored team: `Ok(role)` (the
 /// role that allows planning for someone else, `None` when they plan for themselves).
-fn may_plan(
-    team: Option<&Team>,
-    req: &PlanRequest<'_>,
-    planner: Planner<'_>,
-) -> Result<Option<String>, (bool, String)> {
+fn may_plan(team: Option<&Team>, req: &PlanRequest<'_>, planner: Planner<'_>) -> Result<Option<String>, PlanBlock> {
     let Some(team) = team else {
-        return Err((true, "the log holds no team yet: run `shipdeck team sync` first".into()));
+        return Err(PlanBlock::Usage("the log holds no team yet: run `shipdeck team sync` first".into()));
     };
-    let people = || team.members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ");
-    if team.person(&req.requested_by).is_none() {
-        return Err((
-            true,
-            format!("\"{}\" is not a person of the log's team (people: {})", req.requested_by, people()),
-        ));
-    }
     let Some(me) = team.person(planner.name) else {
-        return Err((
-            false,
-            format!("\"{}\" is not a person of the log's team, so nothing is planned in that name", planner.name),
-        ));
+        return Err(PlanBlock::Nobody(format!(
+            "plan refused: \"{}\" is not a person of the log's team, so nothing is planned in that name",
+            planner.name
+        )));
     };
+    if team.person(&req.requested_by).is_none() {
+        let people = team.members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ");
+        return Err(PlanBlock::Usage(format!(
+            "--requested-by \"{}\" is not a person of the log's team (people: {people})",
+            req.requested_by
+        )));
+    }
     if me.name == req.requested_by {
         return Ok(None);
     }
     match Team::role_in(me, &team.policy.plan_for_others) {
         Some(role) => Ok(Some(role.to_owned())),
-        None => Err((
-            false,
-            format!(
-                "{} may not plan on behalf of {}: that needs one of the roles {} (the refusal is in the audit trail)",
-                me.name,
-                req.requested_by,
-                if team.policy.plan_for_others.is_empty() {
-                    "(none configured)".to_owned()
-                } else {
-                    team.policy.plan_for_others.join(", ")
-                }
-            ),
-        )),
+        None => Err(PlanBlock::Refused(format!(
+            "{} may not plan on behalf of {}: that needs one of the roles {} (the refusal is in the audit trail)",
+            me.name,
+            req.requested_by,
+            if team.policy.plan_for_others.is_empty() {
+                "(none configured)".to_owned()
+            } else {
+                team.policy.plan_for_others.join(", ")
+            }
+        ))),
     }
 }
 
@@ -108,8 +111,9 @@ impl Store {
             None => None,
             Some(p) => match may_plan(Store::team_in(&tx, &path)?.as_ref(), req, p) {
                 Ok(role) => role.map(|r| (p, r)),
-                Err((true, usage)) => return Err(StoreError::PlanPerson(usage)),
-                Err((false, refused)) => {
+                Err(PlanBlock::Usage(usage)) => return Err(StoreError::PlanPerson(usage)),
+                Err(PlanBlock::Nobody(refused)) => return Err(StoreError::PlanRefused(refused)),
+                Err(PlanBlock::Refused(refused)) => {
                     let state = serde_json::json!({ "refused": refused, "requested_by": req.requested_by,
                         "release": req.release.to_string(), "environment": req.environment });
                     audit::append(&tx, &plan_record(p, None, 0, &state.to_string(), now, Some(audit::REFUSED)))

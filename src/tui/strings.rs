@@ -41,6 +41,8 @@ pub const RUNNING: &str = "running";
 pub const AWAITING: &str = "awaiting approval";
 /// Before the operator's name in the header.
 pub const OPERATOR: &str = "as";
+/// After the operator's name when the log's team does not know them.
+pub const NOT_IN_TEAM: &str = "not in team";
 
 /// The placeholder of a view that is not built yet: (title, what it will show).
 #[must_use]

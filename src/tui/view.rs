@@ -108,7 +108,12 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     let right = area.right().saturating_sub(clock_w + 1);
     put(buf, area, right, area.y, &clock, t.header);
     let mut x = put(buf, area, area.x + 1, area.y, strings::APP_NAME, t.header.patch(t.title)) + 1;
-    x = put(buf, area, x, area.y, &format!("{} {}", strings::OPERATOR, app.session.operator), t.header) + 2;
+    let who = if app.session.notice.is_some() {
+        format!("{} {} ({})", strings::OPERATOR, app.session.operator, strings::NOT_IN_TEAM)
+    } else {
+        format!("{} {}", strings::OPERATOR, app.session.operator)
+    };
+    x = put(buf, area, x, area.y, &who, t.header) + 2;
     if app.paused {
         x = put(buf, area, x, area.y, &format!(" {} ", strings::PAUSED), t.paused) + 2;
     }
