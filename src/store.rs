@@ -14,6 +14,7 @@ mod gates;
 mod history;
 mod ingest;
 pub mod live;
+mod lost;
 mod migrations;
 mod planning;
 mod queries;

@@ -412,7 +412,7 @@ fn halt(conn: &Connection, deployment: i64, status: DeploymentStatus, now_ms: i6
 /// Retry: the phase's failed targets start over, so the phase runs again within its budget.
 fn reopen(conn: &Connection, phase: i64, now_ms: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "UPDATE targets SET status = 'pending', progress = '[]', last_error = NULL WHERE phase_id = ?1 AND status = 'failed'",
+        "UPDATE targets SET status = 'pending', progress = '[]', last_error = NULL WHERE phase_id = ?1 AND status IN ('failed', 'lost')",
     )?
     .execute([phase])?;
     let (total, succeeded, running, budget): (usize, usize, usize, usize) = conn
