@@ -41,8 +41,12 @@ fn help_texts_say_what_the_commands_do() {
     assert!(help(&env, &["retry"]).contains("during a freeze"));
     let demo = help(&env, &["demo"]);
     assert!(demo.contains("demo: a new temporary folder"), "{demo}");
+    // The help promises what exists: failure reviews, now that they do.
     let top = help(&env, &[]);
-    assert!(!top.contains("review"), "no failure reviews yet: {top}");
+    for command in ["history", "review", "report"] {
+        assert!(top.contains(&format!("\n  {command} ")), "{command} missing: {top}");
+    }
+    assert!(top.contains("failure reviews"), "{top}");
 }
 
 #[test]
@@ -256,7 +260,13 @@ fn events_are_listed_by_when_they_happened_not_when_they_arrived() {
         line("d", "web-02", "verify", "2026-11-20T10:05:00Z"),
     ]
     .join("\n");
-    env.run_with_stdin(&["ingest", "-"], &ndjson).ok();
+    // Events a week old are believable only with a clock skew that wide (the default refuses
+    // them as before the deployment was planned).
+    let config = env.path("skew.toml");
+    let shipped = env.run(&["config", "default"]).ok().to_owned();
+    std::fs::write(&config, shipped.replace("clock_skew = \"5m\"", "clock_skew = \"30d\"")).expect("writes");
+    let config = config.display().to_string();
+    env.run_with_stdin(&["--config", &config, "ingest", "-"], &ndjson).ok();
     let ids: Vec<String> = env.event_ids(&key);
     assert_eq!(ids, vec!["b", "a", "d", "c"], "by `at`, arrival breaking the tie of a and d");
     let text = env.run(&["events", &key]).ok().to_owned();
