@@ -231,3 +231,35 @@ fn the_dashboard_says_up_front_when_the_operator_is_nobody_and_offers_no_decisio
     t.wait_for("EXIT=0");
     assert_eq!(audit(&env).len(), before, "nothing recorded");
 }
+
+#[test]
+fn declared_mode_flags_who_acted_from_which_account_in_the_audit_and_the_report() {
+    let env = Env::new();
+    let from_ci = |who: &'static str| [("SHIPDECK_OPERATOR", who), ("USER", "ci")];
+    let key = env
+        .run_env(
+            &from_ci("dana"),
+            &["plan", "--release", "a@1", "--env", "production", "--model", "phased", "--targets", "a,b,c,d"],
+        )
+        .ok()
+        .lines()
+        .next()
+        .expect("key")
+        .to_owned();
+    let refused = env.run_env(&from_ci("priya"), &["approve", &key, "pilot"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    let approved = env.run_env(&from_ci("omar"), &["approve", &key, "pilot"]);
+    let said = approved.ok();
+    assert!(said.contains("flagged: acted as omar from account ci"), "{said}");
+    assert!(said.contains("flagged: planned and approved from one account (ci)"), "{said}");
+    let list = env.run(&["audit", "list"]).ok().to_owned();
+    assert!(list.contains("approve (refused) priya"), "{list}");
+    assert!(
+        list.contains("flagged: acted as omar from account ci, planned and approved from one account (ci)"),
+        "{list}"
+    );
+    let report = env.run(&["report", &key]).ok().to_owned();
+    assert!(report.contains("| approve (refused) | priya"), "{report}");
+    assert!(report.contains("acted as omar from account ci"), "{report}");
+    assert!(report.contains("planned and approved from one account (ci)"), "{report}");
+}

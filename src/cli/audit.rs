@@ -80,24 +80,9 @@ pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
                     .as_deref()
                     .filter(|u| *u != r.person)
                     .map_or(String::new(), |u| format!(" (OS account {u})"));
-                let refused = r.outcome.as_deref() == Some("refused");
-                let rule = r.policy_state["refused"]["text"].as_str().or_else(|| r.policy_state["refused"].as_str());
-                let flags: Vec<&str> = r.policy_state["flags"]
-                    .as_array()
-                    .map(|f| f.iter().filter_map(serde_json::Value::as_str).collect())
-                    .unwrap_or_default();
-                let text = [
-                    rule.filter(|_| refused).map(|x| format!("refused: {x}")),
-                    r.reason.as_deref().map(|x| format!("reason: {x}")),
-                    r.comment.as_deref().map(|x| format!("comment: {x}")),
-                    (!flags.is_empty()).then(|| format!("flagged: {}", flags.join(", "))),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join("; ");
+                let text = r.note();
                 let key = if r.deployment.0 == 0 { "-".to_owned() } else { r.deployment.to_string() };
-                let decision = if refused { format!("{} (refused)", r.decision) } else { r.decision.clone() };
+                let decision = r.label();
                 outln!(
                     out,
                     "{:>4}  {}  {key} {:<10} {:<8} {}{role}{os}  {}  {}",

@@ -187,6 +187,52 @@ pub struct AuditRecord {
     pub hash: String,
 }
 
+impl AuditRecord {
+    /// Whether the decision was tried and refused (kept in the trail, never counted).
+    #[must_use]
+    pub fn refused(&self) -> bool {
+        self.outcome.as_deref() == Some("refused")
+    }
+
+    /// The decision as people read it: `approve`, or `approve (refused)`.
+    #[must_use]
+    pub fn label(&self) -> String {
+        if self.refused() { format!("{} (refused)", self.decision) } else { self.decision.clone() }
+    }
+
+    /// The rule that refused it, when it was refused.
+    #[must_use]
+    pub fn refusal(&self) -> Option<&str> {
+        let r = &self.policy_state["refused"];
+        r["text"].as_str().or_else(|| r.as_str()).filter(|_| self.refused())
+    }
+
+    /// What the audit flags about who acted ("acted as X from account Y", ...).
+    #[must_use]
+    pub fn flags(&self) -> Vec<&str> {
+        self.policy_state["flags"]
+            .as_array()
+            .map(|f| f.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    /// The refusal, reason or comment, and the flags: one note for a table cell or a line.
+    #[must_use]
+    pub fn note(&self) -> String {
+        let flags = self.flags();
+        [
+            self.refusal().map(|x| format!("refused: {x}")),
+            self.reason.as_deref().map(|x| format!("reason: {x}")),
+            self.comment.as_deref().map(|x| format!("comment: {x}")),
+            (!flags.is_empty()).then(|| format!("flagged: {}", flags.join(", "))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ")
+    }
+}
+
 /// A stored notification for one person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Notification {
