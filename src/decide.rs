@@ -32,8 +32,9 @@ pub struct Ask {
     pub reason: Option<String>,
 }
 
-/// What decisions are checked against and worded in: the config's windows, freezes and
-/// display zone. (Who may decide comes from the team stored in the log, not from here.)
+/// What decisions are worded in (the display zone), and the config's windows and freezes for
+/// what front ends show. Who may decide, and the windows and freezes a decision is checked
+/// against, come from the team stored in the log, never from here.
 #[derive(Debug, Clone)]
 pub struct Rules {
     pub windows: Vec<ChangeWindow>,
@@ -179,8 +180,6 @@ pub fn decide(
         os_user: &who.os_user,
         comment: ask.comment.as_deref(),
         reason: ask.reason.as_deref(),
-        windows: &rules.windows,
-        freezes: &rules.freezes,
         now,
     };
     match store.decide(&req) {

@@ -263,3 +263,40 @@ fn declared_mode_flags_who_acted_from_which_account_in_the_audit_and_the_report(
     assert!(report.contains("acted as omar from account ci"), "{report}");
     assert!(report.contains("planned and approved from one account (ci)"), "{report}");
 }
+
+#[test]
+fn a_config_of_your_own_without_the_freeze_does_not_lift_it() {
+    let env = Env::new();
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/shipdeck.toml")).expect("reads");
+    let frozen = write_config(
+        &env,
+        "frozen.toml",
+        &format!(
+            "{shipped}\n[[freezes]]\nname = \"incident\"\nenvironments = [\"production\"]\n\
+             from = \"2020-01-01T00:00:00Z\"\nuntil = \"2099-01-01T00:00:00Z\"\nreason = \"major incident\"\n"
+        ),
+    );
+    let plan = env.run_env(
+        &[("SHIPDECK_OPERATOR", "dana")],
+        &[
+            "--config",
+            &frozen,
+            "plan",
+            "--release",
+            "a@1",
+            "--env",
+            "production",
+            "--model",
+            "phased",
+            "--targets",
+            "a,b,c,d",
+        ],
+    );
+    let key = plan.ok().lines().next().expect("key").to_owned();
+    // omar approves with the shipped config, which has no such freeze: the log's rules hold.
+    let approve = env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["approve", &key, "pilot"]);
+    assert_eq!(approve.code, 1, "{}", approve.stderr);
+    assert!(approve.stderr.contains("frozen by \"incident\""), "{}", approve.stderr);
+    let inbox = env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["gate", "inbox", "--json"]).json();
+    assert!(inbox[0]["blocked"].to_string().contains("incident"), "the inbox says the same: {inbox}");
+}

@@ -3,7 +3,7 @@
 
 use super::Config;
 use crate::domain::gate::view::{Member, Subscription};
-use crate::domain::team::{Team, TeamPolicy};
+use crate::domain::team::{Team, TeamPolicy, TimeRules};
 
 impl Config {
     /// The team this config describes, as `team sync` stores it in the log.
@@ -16,6 +16,7 @@ impl Config {
                 admin_roles: self.team.admin_roles.clone(),
                 plan_for_others: self.team.plan_for_others.clone(),
             },
+            time_rules: Some(TimeRules { windows: self.windows.clone(), freezes: self.freezes.clone() }),
         }
     }
 

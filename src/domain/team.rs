@@ -5,6 +5,7 @@
 //! someone else are stored in the log and changed only by an audited `team sync`. A caller's
 //! own config file can name anyone and grant any role; it counts for nothing here.
 
+use super::schedule::{ChangeWindow, Freeze};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -71,11 +72,21 @@ pub struct TeamPolicy {
     pub plan_for_others: Vec<String>,
 }
 
+/// The change windows and freezes decisions are checked against, stored with the team so that
+/// a caller's own config (without the freeze, say) counts for nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeRules {
+    pub windows: Vec<ChangeWindow>,
+    pub freezes: Vec<Freeze>,
+}
+
 /// The team the log holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Team {
     pub members: Vec<Member>,
     pub policy: TeamPolicy,
+    /// `None`: stored before time rules were (the next `team sync` stores them).
+    pub time_rules: Option<TimeRules>,
 }
 
 /// Who runs this command, as they claim and as the system knows them.
@@ -176,6 +187,7 @@ mod tests {
                 admin_roles: vec!["deployment_manager".into()],
                 plan_for_others: vec!["deployment_manager".into()],
             },
+            time_rules: None,
         }
     }
 

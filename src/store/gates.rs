@@ -15,8 +15,7 @@ pub use audit::AuditProblem;
 use super::{Store, StoreError};
 use crate::clock::to_ms;
 use crate::domain::gate::{self, Allowed, Decider, Decision, GateFacts, GateState, Previous, Recorded, Refusal};
-use crate::domain::schedule::{ChangeWindow, Freeze};
-use crate::domain::team::{IdentityMode, Member};
+use crate::domain::team::{IdentityMode, Member, TimeRules};
 use crate::domain::{DeploymentKey, DeploymentStatus, GatePolicy, PhaseCounts, PhaseStatus, RecoveryPolicy};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -35,8 +34,6 @@ pub struct DecisionRequest<'a> {
     pub comment: Option<&'a str>,
     /// The written reason of a rejection or of a freeze override.
     pub reason: Option<&'a str>,
-    pub windows: &'a [ChangeWindow],
-    pub freezes: &'a [Freeze],
     pub now: DateTime<Utc>,
 }
 
@@ -232,7 +229,13 @@ impl Store {
                 team.members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
             )));
         };
-        let outcome = decide_in(&tx, req, member, team.policy.identity).map_err(sql)?;
+        let Some(rules) = &team.time_rules else {
+            return Err(GateError::NotInTeam(format!(
+                "the team in {} was stored without its change windows and freezes, so nothing is decided until it is stored again: run `shipdeck team sync`",
+                path.display()
+            )));
+        };
+        let outcome = decide_in(&tx, req, member, team.policy.identity, rules).map_err(sql)?;
         match outcome {
             Ok(_) | Err(GateError::Refused(_)) => tx.commit().map_err(sql)?,
             Err(_) => {}
@@ -287,6 +290,7 @@ fn decide_in(
     req: &DecisionRequest<'_>,
     member: &Member,
     identity: IdentityMode,
+    rules: &TimeRules,
 ) -> rusqlite::Result<Result<DecisionOutcome, GateError>> {
     let Some(dep) = load_deployment(conn, req.key.0)? else {
         return Ok(Err(StoreError::UnknownDeployment(req.key.to_string()).into()));
@@ -321,7 +325,7 @@ fn decide_in(
             requester: &dep.requested_by,
             roles: &recovery.roles,
             freeze_override_roles: &overrides,
-            freezes: req.freezes,
+            freezes: &rules.freezes,
         };
         gate::check_recovery(req.decision, &facts, decider, req.reason, req.now)
     } else {
@@ -334,8 +338,8 @@ fn decide_in(
             previous: previous_of(&phases, pos),
             planned_start: dep.planned_start,
             decisions: &decisions,
-            windows: req.windows,
-            freezes: req.freezes,
+            windows: &rules.windows,
+            freezes: &rules.freezes,
         };
         gate::check_gate(req.decision, &facts, decider, req.reason, req.now)
     };

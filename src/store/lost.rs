@@ -172,8 +172,6 @@ mod tests {
             os_user: "omar",
             comment: None,
             reason: None,
-            windows: &[],
-            freezes: &[],
             now: t0() + TimeDelta::minutes(12),
         };
         store.decide(&retry).expect("retried");

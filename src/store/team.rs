@@ -9,7 +9,7 @@
 use super::gates::audit;
 use super::{Store, StoreError};
 use crate::domain::gate::view::Subscription;
-use crate::domain::team::{Member, Team, TeamPolicy};
+use crate::domain::team::{Member, Team, TeamPolicy, TimeRules};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -57,13 +57,25 @@ fn corrupt(path: &std::path::Path, what: String, detail: &str) -> StoreError {
 
 fn read_team(conn: &Connection, path: &std::path::Path) -> Result<Option<Team>, StoreError> {
     let sql = |source| StoreError::Sql { path: path.to_path_buf(), source };
-    let policy: Option<(String, String, String)> = conn
-        .query_row("SELECT identity, admin_roles, plan_for_others FROM team_policy WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+    type PolicyRow = (String, String, String, Option<String>, Option<String>);
+    let policy: Option<PolicyRow> = conn
+        .query_row(
+            "SELECT identity, admin_roles, plan_for_others, windows, freezes FROM team_policy WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
         .optional()
         .map_err(sql)?;
-    let Some((identity, admin, plan_for_others)) = policy else { return Ok(None) };
+    let Some((identity, admin, plan_for_others, windows, freezes)) = policy else { return Ok(None) };
+    let time_rules = match (windows, freezes) {
+        (Some(w), Some(f)) => Some(TimeRules {
+            windows: serde_json::from_str(&w)
+                .map_err(|e| corrupt(path, "the stored change windows".into(), &e.to_string()))?,
+            freezes: serde_json::from_str(&f)
+                .map_err(|e| corrupt(path, "the stored freezes".into(), &e.to_string()))?,
+        }),
+        _ => None,
+    };
     let roles = |text: &str, what: &str| -> Result<Vec<String>, StoreError> {
         serde_json::from_str(text).map_err(|e| corrupt(path, what.to_owned(), &e.to_string()))
     };
@@ -84,7 +96,7 @@ fn read_team(conn: &Connection, path: &std::path::Path) -> Result<Option<Team>, 
         let roles = roles(&r, &format!("the roles of team member \"{name}\""))?;
         members.push(Member { name, roles, login });
     }
-    Ok(Some(Team { members, policy }))
+    Ok(Some(Team { members, policy, time_rules }))
 }
 
 fn read_subscriptions(conn: &Connection) -> rusqlite::Result<Vec<(String, String, String)>> {
@@ -126,15 +138,22 @@ fn write_team(conn: &Connection, team: &Team, subs: &[(String, String, String)],
         )?;
     }
     let json = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+    let rules = team.time_rules.as_ref();
+    let windows = rules.map(|r| serde_json::to_string(&r.windows).unwrap_or_else(|_| "[]".into()));
+    let freezes = rules.map(|r| serde_json::to_string(&r.freezes).unwrap_or_else(|_| "[]".into()));
     conn.execute(
-        "INSERT INTO team_policy (id, identity, admin_roles, plan_for_others, synced_ms) VALUES (1, ?1, ?2, ?3, ?4)
+        "INSERT INTO team_policy (id, identity, admin_roles, plan_for_others, synced_ms, windows, freezes)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (id) DO UPDATE SET identity = excluded.identity, admin_roles = excluded.admin_roles,
-             plan_for_others = excluded.plan_for_others, synced_ms = excluded.synced_ms",
+             plan_for_others = excluded.plan_for_others, synced_ms = excluded.synced_ms,
+             windows = excluded.windows, freezes = excluded.freezes",
         params![
             team.policy.identity.as_str(),
             json(&team.policy.admin_roles),
             json(&team.policy.plan_for_others),
-            now_ms
+            now_ms,
+            windows,
+            freezes
         ],
     )?;
     Ok(())
@@ -159,6 +178,7 @@ fn changes(before: Option<&Team>, after: &Team) -> serde_json::Value {
         "removed": removed,
         "changed": changed,
         "policy": (before.policy != after.policy).then(|| serde_json::json!({ "before": before.policy, "after": after.policy })),
+        "time_rules": (before.time_rules != after.time_rules).then(|| serde_json::json!({ "before": before.time_rules, "after": after.time_rules })),
     })
 }
 

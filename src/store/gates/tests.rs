@@ -35,9 +35,10 @@ fn plan(store: &mut Store, config: &Config, model: &str, hosts: usize) -> Deploy
     store.plan(&req).expect("plans").0
 }
 
+/// `_config` is the caller's: it counts for nothing, the log's team and time rules decide.
 fn decide(
     store: &mut Store,
-    config: &Config,
+    _config: &Config,
     key: DeploymentKey,
     phase: &str,
     decision: Decision,
@@ -52,8 +53,6 @@ fn decide(
         os_user: "ci",
         comment: Some("looks good"),
         reason,
-        windows: &config.windows,
-        freezes: &config.freezes,
         now: t0(),
     })
 }

@@ -210,6 +210,9 @@ impl Store {
         freezes: &[Freeze],
         now: DateTime<Utc>,
     ) -> Result<Vec<ActionItem>, StoreError> {
+        // What a decision would meet is checked against the time rules stored with the team.
+        let stored = Store::team_in(&self.conn, &self.path)?.and_then(|t| t.time_rules);
+        let (windows, freezes) = stored.as_ref().map_or((windows, freezes), |r| (&r.windows[..], &r.freezes[..]));
         let open = [DeploymentStatus::Planned, DeploymentStatus::AwaitingApproval, DeploymentStatus::Failed];
         let filter = super::super::ListFilter { statuses: open.to_vec(), limit: 0 };
         let mut items = Vec::new();
@@ -274,6 +277,8 @@ impl Store {
         (windows, freezes): (&[ChangeWindow], &[Freeze]),
         now: DateTime<Utc>,
     ) -> Option<gate::Refusal> {
+        let stored = Store::team_in(&self.conn, &self.path).ok().flatten().and_then(|t| t.time_rules);
+        let (windows, freezes) = stored.as_ref().map_or((windows, freezes), |r| (&r.windows[..], &r.freezes[..]));
         self.dry_run(key, phase, decision, person, windows, freezes, now)
     }
 
