@@ -43,6 +43,8 @@ pub const RUNNING: &str = "running";
 pub const AWAITING: &str = "awaiting approval";
 /// Before the operator's name in the header.
 pub const OPERATOR: &str = "as";
+/// After the operator's name when the log's team does not know them.
+pub const NOT_IN_TEAM: &str = "not in team";
 
 /// History and the failure drill-down.
 pub const HISTORY: &str = "History";
