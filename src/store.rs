@@ -25,7 +25,7 @@ pub(crate) mod testing;
 
 pub use estimates::Estimate;
 pub use gates::{AuditProblem, DecisionOutcome, DecisionRequest, GateError};
-pub use history::ActionRow;
+pub use history::{ActionRow, REVIEW_COMPLETE};
 pub use ingest::{IngestOutcome, Rejection, Submission};
 pub use planning::{PLAN_FOR, PlanRequest, Planner};
 pub use queries::ListFilter;
