@@ -6,8 +6,10 @@
 //! summary at the end) shows the result. Nothing here takes a shortcut around the real paths.
 
 pub mod agents;
+pub mod failures;
 pub mod history;
 pub mod pipeline;
+pub mod reviews;
 pub mod rng;
 
 use crate::clock::SharedClock;
@@ -203,6 +205,7 @@ fn plan_live(
         let silent = (model_name == "phased").then(|| phases.get(2).and_then(|p| p.targets.get(5)).cloned()).flatten();
         live.rollouts.push(Rollout {
             key,
+            service: service.into(),
             steps: model.steps.clone(),
             phases: phases.into_iter().map(|p| (p.name, p.targets)).collect(),
             parallel: if model_name == "rolling" { 10 } else { 20 },
@@ -219,6 +222,11 @@ fn print_summary(seeded: &history::Seeded, agents: &Agents, live: &[DeploymentSu
     println!(
         "history: {} past deployments ({} failed, {} of them rolled back), {} events",
         seeded.deployments, seeded.failed, seeded.rolled_back, seeded.events
+    );
+    let r = &seeded.reviews;
+    println!(
+        "reviews: {} complete, {} drafts, {} owed; {} improvement actions ({} done, {} overdue)",
+        r.complete, r.drafts, r.owed, r.actions, r.done, r.overdue
     );
     println!(
         "agents: {} posts, {} events accepted, {} duplicates (resends), {} rejected, {} posts failed",
