@@ -138,8 +138,15 @@ pub fn seed(
             } else {
                 Vec::new()
             };
-            let host_failures = HostFailures { service: service.name, causes: &failing, seed: key.0.unsigned_abs() };
-            let (events, end) = phase_events(key, &model.steps, &phase.targets, &host_failures, rng, t);
+            let shape = PhaseShape {
+                steps: &model.steps,
+                hosts: &phase.targets,
+                service: service.name,
+                failing: &failing,
+                seed: key.0.unsigned_abs(),
+                parallel: super::agents::parallel_for(model_name),
+            };
+            let (events, end) = phase_events(key, &shape, rng, t);
             seeded.events += events.len();
             let (begun, rest): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.at == t);
             for (batch, at) in [(begun, t), (rest, end)] {
@@ -178,30 +185,48 @@ pub fn seed(
     Ok(seeded)
 }
 
-/// Which hosts of a phase fail, and why: the first `causes.len()` hosts, each for its cause.
-struct HostFailures<'a> {
+/// One phase to write into the history.
+struct PhaseShape<'a> {
+    steps: &'a [String],
+    hosts: &'a [String],
+    /// The release's name, which error texts mention.
     service: &'a str,
-    causes: &'a [Cause],
+    /// Why the first hosts fail a step for good: the first `failing.len()` hosts, each for its
+    /// cause.
+    failing: &'a [Cause],
     /// What the hosts of one deployment share (see [`Cause::message`]).
     seed: u64,
+    /// Hosts deployed at the same time.
+    parallel: usize,
 }
 
-/// Events of one phase: every host starts at `start`; failing hosts fail a step for good.
+/// A random duration between `lo` and `hi` seconds, to the millisecond.
+fn secs(rng: &mut Rng, (lo, hi): (f64, f64)) -> Duration {
+    #[allow(clippy::cast_possible_truncation)]
+    let (lo, hi) = ((lo * 1000.0) as u64, (hi * 1000.0) as u64);
+    Duration::milliseconds(i64::try_from(rng.range(lo, hi)).unwrap_or(0))
+}
+
+/// Events of one phase, timed as the live agents work: hosts are started a moment apart and
+/// deployed `parallel` at a time, each step taking [`STEP_SECS`](super::agents::STEP_SECS).
 fn phase_events(
     key: DeploymentKey,
-    steps: &[String],
-    hosts: &[String],
-    failing: &HostFailures<'_>,
+    shape: &PhaseShape<'_>,
     rng: &mut Rng,
     start: DateTime<Utc>,
 ) -> (Vec<AgentEvent>, DateTime<Utc>) {
-    let mut events = Vec::with_capacity(hosts.len() * steps.len() * 2);
+    let mut events = Vec::with_capacity(shape.hosts.len() * shape.steps.len() * 2);
     let mut end = start;
-    for (hi, host) in hosts.iter().enumerate() {
-        let mut t = start;
-        let cause = failing.causes.get(hi).copied();
-        let fails_at = cause.map(|c| c.step(steps));
-        for (si, step) in steps.iter().enumerate() {
+    // When each slot is free again; hosts take the first free slot in the order they start.
+    let mut slots = vec![start; shape.parallel.max(1)];
+    let mut ready = start;
+    for (hi, host) in shape.hosts.iter().enumerate() {
+        let (slot, free) = slots.iter().copied().enumerate().min_by_key(|(_, t)| *t).unwrap_or((0, start));
+        let mut t = ready.max(free);
+        ready += secs(rng, super::agents::STAGGER_SECS);
+        let cause = shape.failing.get(hi).copied();
+        let fails_at = cause.map(|c| c.step(shape.steps));
+        for (si, step) in shape.steps.iter().enumerate() {
             let ev = |status: EventStatus, at: DateTime<Utc>, message: Option<String>, id: String| AgentEvent {
                 id,
                 deployment: key.to_string(),
@@ -214,14 +239,15 @@ fn phase_events(
                 data: None,
             };
             events.push(ev(EventStatus::Started, t, None, rng.uuid_v4()));
-            t += Duration::seconds(i64::try_from(rng.range(15, 180)).unwrap_or(30));
+            t += secs(rng, super::agents::STEP_SECS);
             if let Some(cause) = cause.filter(|_| fails_at == Some(si)) {
-                let text = cause.message(failing.service, host, failing.seed, rng);
+                let text = cause.message(shape.service, host, shape.seed, rng);
                 events.push(ev(EventStatus::Failed, t, Some(text), rng.uuid_v4()));
                 break;
             }
             events.push(ev(EventStatus::Succeeded, t, None, rng.uuid_v4()));
         }
+        slots[slot] = t;
         end = end.max(t);
     }
     (events, end)

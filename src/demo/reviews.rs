@@ -3,14 +3,15 @@
 //! the newest failures still owe one.
 //!
 //! A review is written as a person would: the review file (the same TOML template `shipdeck
-//! review` opens) is filled, read back with the same parser, and stored with
-//! [`Store::save_review`]; an action is marked done with [`Store::set_action_done`], as
+//! review` opens) is filled, read back with the same parser, and saved as its author through
+//! [`crate::decide::review::save`], as the CLI and the dashboard do; an action is marked done with [`Store::set_action_done`], as
 //! `shipdeck review action KEY N --done` does.
 
 use super::failures::Cause;
 use super::history::Trend;
 use super::rng::Rng;
 use crate::config::Config;
+use crate::decide::Operator;
 use crate::domain::DeploymentKey;
 use crate::domain::errors;
 use crate::domain::review::{self, Action, Completion, Facts, ReviewContent, Rules};
@@ -98,7 +99,10 @@ pub fn seed(
         let body = review::template(&facts, Some(&content), categories);
         let Ok(content) = review::parse(&body, &rules) else { continue };
         let author = if people.contains(&f.requester) { f.requester.clone() } else { owner(&people, "priya") };
-        store.save_review(f.key, &content, &body, &author, written)?;
+        let who = Operator::named(config, &author, "shipdeck-demo");
+        if crate::decide::review::save(store, &who, f.key, &content, &body, written).is_err() {
+            continue;
+        }
         match state {
             Completion::Complete => seeded.complete += 1,
             Completion::Draft => seeded.drafts += 1,
@@ -284,8 +288,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut store = Store::open(&dir.path().join("demo.db")).expect("opens");
         let config = Config::built_in();
-        store.sync_team(&config.members(), &config.subscriptions()).expect("team");
         let now = DateTime::parse_from_rfc3339("2026-11-26T18:00:00Z").expect("valid").with_timezone(&Utc);
+        let seed_by = crate::store::SyncBy::Seed { os_user: "test" };
+        store.sync_team(&config.team(), &config.subscriptions(), seed_by, now - Duration::days(100)).expect("team");
         let seeded = history::seed(&mut store, &config, &mut Rng::seeded(42), now, 300).expect("seeds");
         (dir, store, seeded, now)
     }

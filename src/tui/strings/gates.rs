@@ -44,6 +44,10 @@ pub fn follow_up_counts(owed: usize, overdue: usize) -> [String; 3] {
         join(format!("✎{owed}"), format!("!{overdue}"), " "),
     ]
 }
+/// Beside a notification whose gate was decided since.
+pub const SETTLED: &str = "settled";
+/// Under an opened notification.
+pub const NOTE_CLOSE: &str = "Enter or Esc closes";
 pub const LOADING: &str = "reading the gates...";
 pub const EMPTY: &str = "Nothing needs a decision: no pending gate and no failed phase.";
 pub const NO_NOTIFICATIONS: &str =
