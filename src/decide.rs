@@ -57,12 +57,15 @@ impl Rules {
 pub struct Desk {
     pub operator: Operator,
     pub rules: Rules,
+    /// The config the desk was set up with: who owes which failure review
+    /// ([`Config::review_owers`]) and which deployments owe one.
+    pub config: std::sync::Arc<Config>,
 }
 
 impl Desk {
     #[must_use]
     pub fn new(config: &Config, operator: Operator) -> Self {
-        Self { operator, rules: Rules::from_config(config) }
+        Self { operator, rules: Rules::from_config(config), config: std::sync::Arc::new(config.clone()) }
     }
 
     /// Records `ask` as this desk's operator at `now`; see [`decide`].

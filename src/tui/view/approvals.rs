@@ -1,7 +1,8 @@
 //! The Approvals screen ("needs me"): every pending gate and failed phase, what the operator can
 //! act on first, and for the selected one the context to decide — the previous phase's result
 //! and top errors, approvals so far, what is still missing, the next phase's size and ETA with
-//! its window and freeze risk, and what the operator may do about it.
+//! its window and freeze risk, and what the operator may do about it. Below the gates, the
+//! failure reviews the operator owes and the improvement actions past their due date.
 
 use crate::domain::gate::view::ActionKind;
 use crate::domain::gate::{Decision, Refusal};
@@ -30,8 +31,15 @@ impl Widget for ApprovalsScreen<'_> {
         let rows = u16::try_from(self.app.approvals.items.len().max(1) + 3).unwrap_or(u16::MAX);
         let list_h = rows.clamp(5, (area.height * 2 / 5).max(5)).min(area.height);
         let list = Rect::new(area.x, area.y, area.width, list_h);
-        let detail = Rect::new(area.x, area.y + list_h, area.width, area.height - list_h);
+        let follow_ups = u16::try_from(self.app.approvals.follow_ups()).unwrap_or(u16::MAX);
+        let follow_h =
+            if follow_ups == 0 { 0 } else { (follow_ups + 2).min(area.height / 4).max(3).min(area.height - list_h) };
+        let follow = Rect::new(area.x, area.y + list_h, area.width, follow_h);
+        let detail = Rect::new(area.x, follow.bottom(), area.width, area.height - list_h - follow_h);
         self.list(list, buf);
+        if follow_h > 0 {
+            self.follow_ups(follow, buf);
+        }
         self.detail(detail, buf);
     }
 }
@@ -125,6 +133,53 @@ impl ApprovalsScreen<'_> {
                 put(buf, line, x, y, &clip(cell, usize::from(w.saturating_sub(1))), *style);
                 x += w;
             }
+        }
+    }
+
+    /// Reviews the operator owes, then overdue actions, one line each.
+    fn follow_ups(&self, area: Rect, buf: &mut Buffer) {
+        let (app, t) = (self.app, &self.app.theme);
+        let a = &app.approvals;
+        let title = Line::from(vec![
+            Span::styled(format!(" {} ", text::FOLLOW_UPS), t.title),
+            Span::styled(
+                format!("· {} · {} ", text::owed_count(a.owed.len()), text::overdue_count(a.overdue.len())),
+                t.dim,
+            ),
+        ]);
+        let inner = boxed(area, buf, title, t.border, false);
+        let today = app.now.with_timezone(&app.session.config.timezone).date_naive();
+        let owed = a.owed.iter().map(|r| {
+            let what = format!(
+                "{:<10}{} → {} · {} · {} · {} {}",
+                r.key.to_string(),
+                format_args!("{}@{}", r.release, r.version),
+                r.environment,
+                r.result.as_str().replace('_', " "),
+                text::REVIEW_OWED,
+                strings::age(app.now - r.finished_at),
+                "ago"
+            );
+            (("✎", t.warning), what, t.text)
+        });
+        let overdue = a.overdue.iter().map(|o| {
+            let late = (today - o.action.due).num_days();
+            let what = format!(
+                "{:<10}#{} {} · {} · due {} · {late}d {}",
+                o.deployment.to_string(),
+                o.n,
+                o.action.text,
+                o.action.owner,
+                o.action.due.format("%Y-%m-%d"),
+                text::OVERDUE
+            );
+            (("!", t.host(HostState::Failed)), what, t.text)
+        });
+        for (i, ((sym, sym_style), what, style)) in owed.chain(overdue).take(usize::from(inner.height)).enumerate() {
+            let y = inner.y + u16::try_from(i).unwrap_or(0);
+            let line = Rect::new(inner.x, y, inner.width, 1);
+            put(buf, line, inner.x, y, sym, sym_style);
+            put(buf, line, inner.x + 2, y, &clip(&what, usize::from(inner.width.saturating_sub(2))), style);
         }
     }
 
