@@ -19,6 +19,8 @@ mod migrations;
 mod planning;
 mod queries;
 mod team;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use estimates::Estimate;
 pub use gates::{AuditProblem, DecisionOutcome, DecisionRequest, GateError};

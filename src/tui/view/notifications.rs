@@ -2,9 +2,9 @@
 //! Enter marks the selected one read.
 
 use super::approvals::when;
-use super::boxed;
 use crate::tui::app::App;
 use crate::tui::strings::gates as text;
+use crate::tui::widgets::boxed;
 use crate::tui::widgets::{clip, put};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;

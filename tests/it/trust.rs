@@ -2,7 +2,7 @@
 //! is in the audit trail; an operator the team does not know records nothing; a policy that does
 //! not parse fails closed; a head kept elsewhere detects a rewritten audit chain.
 
-mod support;
+use crate::support;
 
 use support::Env;
 
