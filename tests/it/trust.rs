@@ -299,4 +299,13 @@ fn a_config_of_your_own_without_the_freeze_does_not_lift_it() {
     assert!(approve.stderr.contains("frozen by \"incident\""), "{}", approve.stderr);
     let inbox = env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["gate", "inbox", "--json"]).json();
     assert!(inbox[0]["blocked"].to_string().contains("incident"), "the inbox says the same: {inbox}");
+    let show = env.run(&["gate", "show", &key, "pilot"]).ok().to_owned();
+    assert!(show.lines().any(|l| l.starts_with("missing: ") && l.contains("incident")), "{show}");
+    // The dashboard shows the log's freezes too, not the caller's config's.
+    let bin = env!("CARGO_BIN_EXE_shipdeck");
+    let command = format!("SHIPDECK_OPERATOR=omar {bin} --db {}; sleep 30", env.db.display());
+    let t = support::tmux::Tmux::start("log-freezes", 160, 40, &command);
+    t.wait_for(&key);
+    t.keys(&["3"]);
+    t.wait_for("incident");
 }
