@@ -85,10 +85,13 @@ fn write(ctx: &Context, key: DeploymentKey, template_only: bool, file: Option<&P
     let rule = ctx.config.review_rule();
     if template_only {
         let store = ctx.open_log()?;
-        print!("{}", writing::template(&store.report(key, &rule)?, &ctx.config));
+        // The template quotes agents' messages: shown through the same escapes, lines kept.
+        let template = writing::template(&store.report(key, &rule)?, &ctx.config);
+        print!("{}", crate::domain::text::sanitize_lines(&template));
         return Ok(0);
     }
     let mut store = ctx.open_log()?;
+    // Who writes comes from the log's team, not from whoever runs the command.
     let operator = ctx.operator_in(&store)?;
     if !operator.is_person() {
         return Err(Reported(writing::SaveError::NotAPerson(operator.name).to_string()).into());

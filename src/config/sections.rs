@@ -343,7 +343,7 @@ impl RawConfig {
             check_model(name, model, &windows, &roles)?;
         }
         self.reviews.check(&self.environments)?;
-        Ok(Config {
+        let config = Config {
             operator: self.operator.filter(|o| !o.is_empty()),
             identity: self.identity,
             team: self.team,
@@ -359,7 +359,9 @@ impl RawConfig {
             freezes,
             reviews: self.reviews,
             source: String::new(),
-        })
+        };
+        config.validate()?;
+        Ok(config)
     }
 }
 

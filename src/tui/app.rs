@@ -300,8 +300,8 @@ impl App {
             other if self.tab == Tab::History => self.history_action(other),
             other if self.tab == Tab::Approvals => self.approvals_action(other),
             other if self.tab == Tab::Notifications => {
-                if other == Action::Open && !self.read_only {
-                    return self.approvals.mark_selected_read(self.now);
+                if other == Action::Open {
+                    return self.approvals.open_note(!self.read_only, self.now);
                 }
                 self.approvals.navigate_notes(other);
                 Vec::new()

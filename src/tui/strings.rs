@@ -10,6 +10,8 @@ pub const APP_NAME: &str = "shipdeck";
 
 /// Tab titles, in tab order (number keys 1-6 select them).
 pub const TAB_TITLES: [&str; 6] = ["Live", "Approvals", "Schedule", "Notifications", "History", "Metrics"];
+/// The tab titles when the full ones do not fit.
+pub const TAB_SHORT: [&str; 6] = ["Live", "Appr", "Sched", "Notif", "Hist", "Metr"];
 
 pub const PAUSED: &str = "PAUSED";
 pub const READ_ONLY: &str = "read-only";
@@ -51,7 +53,7 @@ pub const HISTORY_HEADER: [&str; 10] =
 pub const HISTORY_EMPTY: &str = "No finished deployment yet.";
 pub const HISTORY_NO_MATCH: &str = "No finished deployment matches these filters.";
 pub const HISTORY_FILTER_HINT: &str =
-    "service= env= model= result= requester= review= and words to search · Enter keep · Esc clear";
+    "service= env= model= result= requester= review= since= until= and words to search · Enter keep · Esc clear";
 pub const DRILL: &str = "Drill-down";
 pub const TIMELINE: &str = "Timeline";
 pub const ERROR_GROUPS: &str = "Error groups";

@@ -57,5 +57,6 @@ fn an_upgraded_log_dedupes_old_ids_and_takes_decisions_into_an_intact_audit() {
     env.run_env(&[("SHIPDECK_OPERATOR", "dana")], &["team", "sync"]).ok();
     let retry = env.run_env(&[("SHIPDECK_OPERATOR", "dana")], &["retry", "DEP-1", "all"]);
     assert!(retry.ok().starts_with("recorded: DEP-1 all retry by dana"), "{}", retry.stdout);
+    // Two records: the team sync and the retry, chained on from the upgrade.
     assert!(env.run(&["audit", "verify"]).ok().contains("2 record(s)"));
 }

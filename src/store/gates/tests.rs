@@ -34,7 +34,16 @@ fn decide(
     person: &str,
     reason: Option<&str>,
 ) -> Result<DecisionOutcome, GateError> {
-    testing::decide(store, key, phase, decision, person, reason, t0())
+    store.decide(&DecisionRequest {
+        key,
+        phase,
+        decision,
+        person,
+        os_user: "ci",
+        comment: Some("looks good"),
+        reason,
+        now: t0(),
+    })
 }
 
 fn finish(store: &mut Store, key: DeploymentKey, hosts: &[&str], status: &str) {
