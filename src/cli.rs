@@ -174,7 +174,7 @@ impl Context {
         Ok(if self.read_only {
             crate::store::Store::open_read_only(&path)?
         } else {
-            crate::store::Store::open_existing(&path)?
+            crate::store::Store::open_to_read(&path)?
         })
     }
 
@@ -267,8 +267,18 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
             | StoreError::UnknownAction { .. }
             | StoreError::Plan(_)
             | StoreError::TooNew { .. }
+            | StoreError::Unusable { .. }
             | StoreError::NeedsMigration { .. },
         ) => 2,
+        // A log found damaged while reading it: the input is broken, not the command.
+        Some(StoreError::Sql { source, .. })
+            if matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+            ) =>
+        {
+            2
+        }
         _ => 1,
     }
 }

@@ -5,6 +5,7 @@
 //! secrets is flag > environment > config file > built-in. Errors name the file, the line and
 //! the key, because a config that fails at 2 a.m. must say where.
 
+mod checks;
 mod locate;
 mod reviews;
 mod sections;

@@ -172,17 +172,23 @@ impl Receiver {
         // idle keep-alive connections and slow-header clients alike. half_close: a client that
         // shuts down its sending side after the request still gets its answer.
         http.timer(TokioTimer::new()).header_read_timeout(limits.idle_timeout).half_close(true);
-        let mut at_cap = false;
+        let (mut at_cap, mut accept_failing) = (false, false);
         tokio::pin!(shutdown);
         loop {
             let stream = tokio::select! {
                 biased;
                 () = &mut shutdown => break,
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
+                    Ok((stream, _)) => {
+                        accept_failing = false;
+                        stream
+                    }
                     Err(e) => {
-                        // Out of file descriptors or similar: say so, and do not spin.
-                        eprintln!("shipdeck receiver: cannot accept a connection: {e}");
+                        // Out of file descriptors or similar: say so once, and do not spin.
+                        if !accept_failing {
+                            eprintln!("shipdeck receiver: cannot accept connections: {e}");
+                            accept_failing = true;
+                        }
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }

@@ -315,7 +315,7 @@ impl RawConfig {
             check_model(name, model, &windows, &roles)?;
         }
         self.reviews.check(&self.environments)?;
-        Ok(Config {
+        let config = Config {
             operator: self.operator.filter(|o| !o.is_empty()),
             timezone,
             db: self.db,
@@ -329,7 +329,9 @@ impl RawConfig {
             freezes,
             reviews: self.reviews,
             source: String::new(),
-        })
+        };
+        config.validate()?;
+        Ok(config)
     }
 }
 

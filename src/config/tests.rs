@@ -134,6 +134,47 @@ fn key_bindings_that_clash_or_name_no_action_are_config_errors() {
 }
 
 #[test]
+fn configs_that_would_leave_a_deployment_stuck_are_errors_naming_the_line() {
+    let people =
+        "[[people]]\nname = \"ann\"\nlogin = \"ann\"\nroles = [\"dm\"]\n[[people]]\nname = \"bo\"\nroles = [\"dm\"]\n";
+    let model = |steps: &str, gate: &str| {
+        format!(
+            "[models.m]\ntechnique = \"phased\"\nsteps = [{steps}]\n[[models.m.phases]]\nname = \"p\"\ntargets = \"rest\"\n{gate}"
+        )
+    };
+    // Lines: people take 1-7, the model starts at 8 (steps on 10, the gate on 14).
+    let cases = [
+        (
+            format!("{people}{}", model("\"install\", \"verify\", \"install\"", "")),
+            "team.toml:10: key \"models.m.steps[2]\": step \"install\" appears twice in model \"m\"",
+        ),
+        (
+            format!("{people}{}", model("\"install\"", "gate = { approvals = 3, roles = [\"dm\"] }\n")),
+            "team.toml:14: key \"models.m.phases[0].gate.approvals\": the gate of phase \"p\" needs 3 approvals but only 2 of people holding dm exist",
+        ),
+        (
+            model("\"install\"", "gate = { approvals = 1 }\n"),
+            "team.toml:7: key \"models.m.phases[0].gate\": the gate of phase \"p\" is open to anyone configured, but [[people]] lists nobody",
+        ),
+        (
+            format!("{people}[[windows]]\nname = \"w\"\ndays = [\"mon\"]\nstart = \"18:00\"\nend = \"18:00\"\n"),
+            "team.toml:12: key \"windows[0].end\": window \"w\" starts and ends at 18:00",
+        ),
+        (
+            format!("{people}[[people]]\nname = \"cy\"\nlogin = \"ann\"\n"),
+            "team.toml:10: key \"people[2].login\": login \"ann\" is given to both \"ann\" and \"cy\"",
+        ),
+    ];
+    for (text, expected) in cases {
+        let err = error_of(&text);
+        assert!(err.starts_with(expected), "{text}\n  got: {err}\n  want: {expected}");
+    }
+    // The same model with distinct steps and a satisfiable gate is fine.
+    let ok = format!("{people}{}", model("\"install\", \"verify\"", "gate = { approvals = 2, roles = [\"dm\"] }\n"));
+    assert!(Config::parse(&ok, "ok.toml").is_ok());
+}
+
+#[test]
 fn reviews_are_owed_in_production_environments_unless_named() {
     let c = Config::built_in();
     let rule = c.review_rule();

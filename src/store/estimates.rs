@@ -141,9 +141,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::domain::{AgentEvent, DeploymentKey, EventStatus, ReleaseRef};
-    use crate::store::{PlanRequest, Submission};
+    use crate::domain::{AgentEvent, DeploymentKey, EventStatus};
+    use crate::store::Submission;
+    use crate::store::testing::Plan;
     use chrono::{DateTime, Utc};
 
     fn t0() -> DateTime<Utc> {
@@ -151,19 +151,11 @@ mod tests {
     }
 
     fn plan(store: &mut Store, version: &str, hosts: usize) -> DeploymentKey {
-        let config = Config::built_in();
-        let req = PlanRequest {
-            release: format!("api@{version}").parse::<ReleaseRef>().expect("release"),
-            environment: "staging".into(),
-            model_name: "big-bang".into(),
-            model: config.model("big-bang").expect("model"),
-            targets: (1..=hosts).map(|i| format!("h{i}")).collect(),
-            change_ref: None,
-            requested_by: "dana".into(),
-            planned_start: t0(),
-            now: t0(),
-        };
-        store.plan(&req).expect("plans").0
+        Plan::new("big-bang", hosts)
+            .release(&format!("api@{version}"))
+            .env("staging")
+            .targets((1..=hosts).map(|i| format!("h{i}")).collect())
+            .plan(store)
     }
 
     /// Host `i` installs from `t0` and verifies after `secs[i]` seconds.

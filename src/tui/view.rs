@@ -6,47 +6,24 @@
 pub mod approvals;
 pub mod coming_soon;
 pub mod dialog;
+pub mod drill;
 pub mod help;
+pub mod history;
 pub mod live;
 pub mod notifications;
 pub mod schedule;
 pub mod target;
 
 use super::app::{App, Focus, Tab};
-use super::keymap::Action;
+pub use super::layout::{MIN_SIZE, centered, screen_layout};
 use super::strings;
 use super::theme::HostState;
+pub use super::widgets::boxed;
 use super::widgets::{clip_left, put};
+use crate::keymap::Action;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
-use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget, Wrap};
-
-/// The smallest terminal the screens are drawn in: (columns, rows).
-pub const MIN_SIZE: (u16, u16) = (50, 12);
-
-/// The frame's areas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScreenLayout {
-    pub header: Rect,
-    pub tabs: Rect,
-    pub body: Rect,
-    pub footer: Rect,
-}
-
-/// Splits the terminal: a header line, a tab line, the body and a footer line.
-#[must_use]
-pub fn screen_layout(area: Rect) -> ScreenLayout {
-    let line = |y: u16| Rect::new(area.x, y, area.width, 1.min(area.height));
-    let body_h = area.height.saturating_sub(3);
-    ScreenLayout {
-        header: line(area.y),
-        tabs: line(area.y + 1.min(area.height)),
-        body: Rect::new(area.x, area.y + 2.min(area.height), area.width, body_h),
-        footer: line(area.y + area.height.saturating_sub(1)),
-    }
-}
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
@@ -62,6 +39,7 @@ impl Widget for &App {
             Tab::Schedule => schedule::ScheduleScreen { app: self }.render(screen.body, buf),
             Tab::Approvals => approvals::ApprovalsScreen { app: self }.render(screen.body, buf),
             Tab::Notifications => notifications::NotificationsScreen { app: self }.render(screen.body, buf),
+            Tab::History => history::HistoryScreen { app: self }.render(screen.body, buf),
             other => coming_soon::ComingSoon { tab: other.index(), theme: &self.theme }.render(screen.body, buf),
         }
         footer(self, screen.footer, buf);
@@ -192,6 +170,18 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
         out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
         out.push((k(Action::Open), "deployment"));
     }
+    if app.tab == Tab::History && app.history.drill.is_some() {
+        out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "scroll"));
+        if !app.read_only {
+            out.push((k(Action::WriteReview), "write review"));
+        }
+        out.push((k(Action::Back), "back"));
+    } else if app.tab == Tab::History {
+        out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
+        out.push((k(Action::Open), "drill-down"));
+        out.push((k(Action::Filter), "filter"));
+        out.push((k(Action::Period), "time range"));
+    }
     if app.tab == Tab::Notifications && !app.approvals.notifications.is_empty() {
         out.push((k(Action::Open), if app.approvals.note_open { "close" } else { "open" }));
     }
@@ -239,6 +229,10 @@ fn footer(app: &App, area: Rect, buf: &mut Buffer) {
         put(buf, area, area.x + 1, area.y, strings::FILTER_HINT, t.dim);
         return;
     }
+    if app.history.editing && app.tab == Tab::History && !app.help {
+        put(buf, area, area.x + 1, area.y, strings::HISTORY_FILTER_HINT, t.dim);
+        return;
+    }
     let mut x = area.x + 1;
     for (keys, what) in hints(app) {
         let width = u16::try_from(keys.chars().count() + what.len() + 1).unwrap_or(u16::MAX);
@@ -248,23 +242,4 @@ fn footer(app: &App, area: Rect, buf: &mut Buffer) {
         x = put(buf, area, x, area.y, &keys, t.key) + 1;
         x = put(buf, area, x, area.y, what, t.dim) + 2;
     }
-}
-
-/// A bordered box with a title, drawn over whatever is there; returns its inner area.
-pub fn boxed(area: Rect, buf: &mut Buffer, title: Line<'_>, border: Style, clear: bool) -> Rect {
-    use ratatui::widgets::{Block, Clear};
-    if clear {
-        Clear.render(area, buf);
-    }
-    let block = Block::bordered().border_style(border).title(title);
-    let inner = block.inner(area);
-    block.render(area, buf);
-    inner
-}
-
-/// A rectangle of at most `w` x `h` centred in `area`.
-#[must_use]
-pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let (w, h) = (w.min(area.width), h.min(area.height));
-    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
 }

@@ -8,12 +8,12 @@
 
 pub mod timing;
 
-use super::Cmd;
 use crate::domain::DeploymentKey;
 use crate::domain::gate::view::{ActionItem, ActionKind, Notification};
 use crate::domain::gate::{Decision, Refusal};
-use crate::tui::data::{DecisionCmd, GateData, Pending};
-use crate::tui::keymap::Action;
+use crate::keymap::Action;
+use crate::tui::model::Cmd;
+use crate::tui::model::{DecisionCmd, GateData, Pending};
 use crate::tui::strings::gates as text;
 
 /// The operator's inbox and notifications.

@@ -7,7 +7,7 @@ use crate::domain::gate::view::ActionKind;
 use crate::store::Store;
 use crate::tui::app::approvals::timing::{EtaWarning, timing};
 use crate::tui::app::{Cmd, Msg, Tab};
-use crate::tui::data::{Decided, DecisionCmd};
+use crate::tui::model::{Decided, DecisionCmd};
 use chrono::TimeDelta;
 use crossterm::event::KeyCode;
 

@@ -4,10 +4,12 @@
 //! Only what is on screen is built: the visible list rows, the visible heatmap rows and the last
 //! lines of the tail, so the cost of a frame does not grow with the size of the deployment.
 
-use super::{boxed, target};
+use super::target;
 use crate::tui::app::{App, Focus};
+use crate::tui::layout::Geometry;
 use crate::tui::strings;
 use crate::tui::theme::{HostState, deployment_symbol};
+use crate::tui::widgets::boxed;
 use crate::tui::widgets::gauge::{Part, bar};
 use crate::tui::widgets::heatmap::{Heatmap, host_state, tally};
 use crate::tui::widgets::pipeline::Pipeline;
@@ -18,56 +20,6 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
-
-/// Where the Live screen's parts go at a given body size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Geometry {
-    pub list: Rect,
-    pub title: Rect,
-    pub pipeline: Rect,
-    pub hosts: Rect,
-    pub events: Rect,
-    /// Deployment rows that fit in the list.
-    pub list_rows: usize,
-    /// Heatmap grid size in cells.
-    pub host_cols: usize,
-    pub host_rows: usize,
-    /// Event lines that fit in the tail.
-    pub tail_rows: usize,
-}
-
-impl Geometry {
-    /// The layout of a body area for a list of `rows` deployments.
-    #[must_use]
-    pub fn of(body: Rect, rows: usize) -> Self {
-        let want = u16::try_from(rows.max(1) + 3).unwrap_or(u16::MAX);
-        let list_h = want.clamp(5, (body.height * 2 / 5).max(5)).min(body.height);
-        let list = Rect::new(body.x, body.y, body.width, list_h);
-        let rest = body.height - list_h;
-        let mut y = body.y + list_h;
-        let title = Rect::new(body.x, y, body.width, rest.min(1));
-        y += title.height;
-        let pipeline_h = if rest >= 8 { 2 } else { 0 };
-        let pipeline = Rect::new(body.x + 1, y, body.width.saturating_sub(2), pipeline_h);
-        y += pipeline_h;
-        let boxes_h = body.bottom().saturating_sub(y);
-        let hosts_w = (body.width * 45 / 100).max(12).min(body.width);
-        let hosts = Rect::new(body.x, y, hosts_w, boxes_h);
-        let events = Rect::new(body.x + hosts_w, y, body.width - hosts_w, boxes_h);
-        let inner_h = usize::from(boxes_h.saturating_sub(2));
-        Self {
-            list,
-            title,
-            pipeline,
-            hosts,
-            events,
-            list_rows: usize::from(list_h.saturating_sub(3)),
-            host_cols: usize::from(hosts_w.saturating_sub(2)),
-            host_rows: if inner_h >= 2 { inner_h - 1 } else { inner_h },
-            tail_rows: inner_h,
-        }
-    }
-}
 
 /// The Live rollouts screen.
 pub struct LiveScreen<'a> {

@@ -3,10 +3,10 @@
 //! (and marks it read).
 
 use super::approvals::when;
-use super::boxed;
 use crate::domain::text::sanitize_lines;
 use crate::tui::app::App;
 use crate::tui::strings::gates as text;
+use crate::tui::widgets::boxed;
 use crate::tui::widgets::{clip, put};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;

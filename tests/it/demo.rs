@@ -1,7 +1,7 @@
 //! `shipdeck demo --headless`: the whole path (history, receiver, agents over HTTP, gates
 //! decided by simulated colleagues) runs to the end on a fresh log.
 
-mod support;
+use crate::support;
 
 use support::Env;
 

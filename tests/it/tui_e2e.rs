@@ -1,7 +1,7 @@
 //! The dashboard in a real terminal: tmux runs `shipdeck demo`, keys go in with send-keys, and
 //! what a person would see comes back with capture-pane.
 
-mod support;
+use crate::support;
 
 use support::tmux::Tmux;
 
@@ -30,7 +30,8 @@ fn a_deployment_manager_walks_through_the_demo_and_the_terminal_is_sane_after_qu
     t.keys(&["3"]);
     t.wait_for("weekday-evenings");
     t.keys(&["Tab"]);
-    t.wait_for("Notifications");
+    // The view's own title (the tab bar always says "Notifications").
+    t.wait_for("Notifications for dana");
     t.keys(&["1"]);
     t.wait_for("Hosts");
 
