@@ -299,7 +299,7 @@ fn the_walk_through_config_plans_as_the_readme_shows() {
             "CHG-1042",
         ],
     );
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     for line in run.ok().lines() {
         assert!(readme.contains(&format!("# {line}")), "the README shows `{line}`");
     }
