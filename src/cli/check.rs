@@ -27,8 +27,8 @@ pub struct Args {
 pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
     let key: DeploymentKey = a.key.parse().map_err(|e: crate::domain::BadKey| usage(e.to_string()))?;
     let ask = TickAsk { key, item: a.item.clone(), evidence: a.evidence.clone(), failed: a.failed };
-    let operator = Operator::resolve(&ctx.config);
     let mut store = Store::open_existing(&ctx.db_path()?)?;
+    let operator = Operator::resolve(&ctx.config, &store)?;
     let rules = Rules::from_config(&ctx.config);
     let ticked = checklist::tick(&mut store, &rules, &operator, &ask, ctx.clock.now()).map_err(|e| match e {
         TickFailure::Store { source, .. } => (*source).into(),

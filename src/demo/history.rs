@@ -1,8 +1,15 @@
 //! The demo's past: a few hundred deployments over ~90 days across services and environments,
 //! with successes, failures and rollbacks, written through the same store paths as live data
-//! (plan, then events ingested at the times they happened).
+//! (plan, then events ingested at the times they happened), and the failure reviews people
+//! wrote about them (see [`super::reviews`]).
+//!
+//! Failures have causes ([`Cause`]) that hit several hosts of a phase, so History's error groups
+//! have counts; and one trend shows: `checkout-web` kept filling its hosts' disks until an
+//! improvement action ("prune old releases") was done, [`Trend::fixed`] days before now.
 
+use super::failures::Cause;
 use super::pipeline::{ColleagueDecision, approve_as_colleagues, decide_as_colleague, tick_as_colleagues};
+use super::reviews::{self, Failed};
 use super::rng::Rng;
 use crate::config::Config;
 use crate::domain::checklist::List;
@@ -28,21 +35,25 @@ pub const SERVICES: [Service; 6] = [
     Service { name: "notify-worker", model: "rolling", prefix: "ntf", production_hosts: 30 },
 ];
 
-/// Error texts agents really report.
-pub const FAILURES: [(&str, &str); 6] = [
-    (
-        "install",
-        "dpkg: error processing package (--configure): installed post-installation script returned error exit status 1",
-    ),
-    ("install", "No space left on device while unpacking /var/cache/apt/archives (need 212 MB, 41 MB free)"),
-    ("download", "checksum mismatch: expected sha256 9f2c41e0..., got 03b7d9aa... (artifact re-uploaded?)"),
-    ("verify", "health check failed: GET /healthz returned 503 for 120s (dependency 'ledger-db' unreachable)"),
-    (
-        "verify",
-        "smoke test 'checkout-happy-path' failed: expected HTTP 200, got 500 (NullPointerException in CartService)",
-    ),
-    ("install", "systemd: unit failed to start within 90s (Main process exited, code=exited, status=78/CONFIG)"),
-];
+/// The trend the history shows: `service`'s production deployments failed with full disks until
+/// old releases were pruned, an action done `fixed` before now; none failed so since.
+#[derive(Debug, Clone, Copy)]
+pub struct Trend {
+    pub service: &'static str,
+    pub fixed: DateTime<Utc>,
+}
+
+impl Trend {
+    fn at(now: DateTime<Utc>) -> Self {
+        Self { service: "checkout-web", fixed: now - Duration::days(40) }
+    }
+
+    /// Whether a deployment of `service` starting at `start` in a production environment fails
+    /// for want of disk space: often, before the fix.
+    fn disk_fills(&self, service: &str, production: bool, start: DateTime<Utc>) -> bool {
+        service == self.service && production && start < self.fixed
+    }
+}
 
 /// What the history holds, for the summary.
 #[derive(Debug, Default, Clone, Copy)]
@@ -51,6 +62,7 @@ pub struct Seeded {
     pub events: usize,
     pub failed: usize,
     pub rolled_back: usize,
+    pub reviews: reviews::Seeded,
 }
 
 /// Writes `count` past deployments ending before `now`.
@@ -63,6 +75,8 @@ pub fn seed(
 ) -> Result<Seeded, StoreError> {
     store.relax_durability_for_bulk_load()?;
     let mut seeded = Seeded::default();
+    let trend = Trend::at(now);
+    let mut failed = Vec::new();
     let mut versions = [0u64; SERVICES.len()];
     // Oldest first, so keys grow with time like a real log.
     let mut starts: Vec<i64> =
@@ -97,8 +111,20 @@ pub fn seed(
         let requester = req.requested_by.clone();
         let (key, phases) = store.plan(&req)?;
         tick_as_colleagues(store, config, key, &[List::Pre, List::Environment], req.now);
-        // About one deployment in eight fails in some phase.
-        let doomed = rng.chance(0.12).then(|| usize::try_from(rng.range(0, phases.len() as u64)).unwrap_or(0));
+        // About one deployment in eight fails in some phase; the trend's service far more often,
+        // until its fix, and never again for want of disk.
+        let disk_fills = trend.disk_fills(service.name, production, start);
+        let doomed = rng
+            .chance(if disk_fills { 0.5 } else { 0.12 })
+            .then(|| usize::try_from(rng.range(0, phases.len() as u64)).unwrap_or(0));
+        let after_fix = service.name == trend.service && start >= trend.fixed;
+        let pick = |rng: &mut Rng| loop {
+            let c = Cause::pick(rng);
+            if !(after_fix && c == Cause::DiskFull) {
+                break c;
+            }
+        };
+        let cause = if disk_fills { Cause::DiskFull } else { pick(rng) };
         let mut t = start;
         let mut halted = false;
         for (pi, phase) in phases.iter().enumerate() {
@@ -117,14 +143,29 @@ pub fn seed(
                     }
                 }
             }
-            // A doomed phase exceeds its budget; others sometimes lose a host within it.
-            let failing = if doomed == Some(pi) {
-                phase.failure_budget + 1
+            // A doomed phase exceeds its budget, a few hosts past it; one host may fail for
+            // another reason. Other phases sometimes lose a host within their budget.
+            let failing: Vec<Cause> = if doomed == Some(pi) {
+                let extra = usize::try_from(rng.range(1, 2 + phase.targets.len() as u64 / 4)).unwrap_or(1);
+                let mut causes = vec![cause; phase.failure_budget + 1 + extra];
+                if causes.len() > 2 && rng.chance(0.4) {
+                    causes[1] = pick(rng);
+                }
+                causes
+            } else if phase.failure_budget > 0 && rng.chance(0.2) {
+                vec![pick(rng)]
             } else {
-                usize::from(phase.failure_budget > 0 && rng.chance(0.2))
+                Vec::new()
             };
-            let (events, end) =
-                phase_events(key, &model.steps, &phase.targets, failing.min(phase.targets.len()), rng, t);
+            let shape = PhaseShape {
+                steps: &model.steps,
+                hosts: &phase.targets,
+                service: service.name,
+                failing: &failing,
+                seed: key.0.unsigned_abs(),
+                parallel: super::agents::parallel_for(model_name),
+            };
+            let (events, end) = phase_events(key, &shape, rng, t);
             seeded.events += events.len();
             let (begun, rest): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.at == t);
             for (batch, at) in [(begun, t), (rest, end)] {
@@ -147,6 +188,7 @@ pub fn seed(
                 if decide_as_colleague(store, config, &d) {
                     seeded.rolled_back += usize::from(decision == Decision::Rollback);
                 }
+                failed.push(Failed { key, service: service.name, environment: env, cause, requester, at: d.now });
                 break;
             }
             // Approval, bake and the next window take a while.
@@ -158,6 +200,7 @@ pub fn seed(
         }
         seeded.deployments += 1;
     }
+    seeded.reviews = reviews::seed(store, config, rng, now, &failed, trend)?;
     // What the history told people was read long ago.
     for person in &config.people {
         store.mark_read(&person.name, &[], now)?;
@@ -165,21 +208,48 @@ pub fn seed(
     Ok(seeded)
 }
 
-/// Events of one phase: every host starts at `start`; `failing` hosts fail a step for good.
+/// One phase to write into the history.
+struct PhaseShape<'a> {
+    steps: &'a [String],
+    hosts: &'a [String],
+    /// The release's name, which error texts mention.
+    service: &'a str,
+    /// Why the first hosts fail a step for good: the first `failing.len()` hosts, each for its
+    /// cause.
+    failing: &'a [Cause],
+    /// What the hosts of one deployment share (see [`Cause::message`]).
+    seed: u64,
+    /// Hosts deployed at the same time.
+    parallel: usize,
+}
+
+/// A random duration between `lo` and `hi` seconds, to the millisecond.
+fn secs(rng: &mut Rng, (lo, hi): (f64, f64)) -> Duration {
+    #[allow(clippy::cast_possible_truncation)]
+    let (lo, hi) = ((lo * 1000.0) as u64, (hi * 1000.0) as u64);
+    Duration::milliseconds(i64::try_from(rng.range(lo, hi)).unwrap_or(0))
+}
+
+/// Events of one phase, timed as the live agents work: hosts are started a moment apart and
+/// deployed `parallel` at a time, each step taking [`STEP_SECS`](super::agents::STEP_SECS).
 fn phase_events(
     key: DeploymentKey,
-    steps: &[String],
-    hosts: &[String],
-    failing: usize,
+    shape: &PhaseShape<'_>,
     rng: &mut Rng,
     start: DateTime<Utc>,
 ) -> (Vec<AgentEvent>, DateTime<Utc>) {
-    let mut events = Vec::with_capacity(hosts.len() * steps.len() * 2);
+    let mut events = Vec::with_capacity(shape.hosts.len() * shape.steps.len() * 2);
     let mut end = start;
-    for (hi, host) in hosts.iter().enumerate() {
-        let mut t = start;
-        let fails_at = (hi < failing).then(|| usize::try_from(rng.range(0, steps.len() as u64)).unwrap_or(0));
-        for (si, step) in steps.iter().enumerate() {
+    // When each slot is free again; hosts take the first free slot in the order they start.
+    let mut slots = vec![start; shape.parallel.max(1)];
+    let mut ready = start;
+    for (hi, host) in shape.hosts.iter().enumerate() {
+        let (slot, free) = slots.iter().copied().enumerate().min_by_key(|(_, t)| *t).unwrap_or((0, start));
+        let mut t = ready.max(free);
+        ready += secs(rng, super::agents::STAGGER_SECS);
+        let cause = shape.failing.get(hi).copied();
+        let fails_at = cause.map(|c| c.step(shape.steps));
+        for (si, step) in shape.steps.iter().enumerate() {
             let ev = |status: EventStatus, at: DateTime<Utc>, message: Option<String>, id: String| AgentEvent {
                 id,
                 deployment: key.to_string(),
@@ -192,14 +262,15 @@ fn phase_events(
                 data: None,
             };
             events.push(ev(EventStatus::Started, t, None, rng.uuid_v4()));
-            t += Duration::seconds(i64::try_from(rng.range(15, 180)).unwrap_or(30));
-            if fails_at == Some(si) {
-                let text = FAILURES.iter().find(|(s, _)| s == step).map_or("step failed", |(_, m)| m);
-                events.push(ev(EventStatus::Failed, t, Some(text.to_owned()), rng.uuid_v4()));
+            t += secs(rng, super::agents::STEP_SECS);
+            if let Some(cause) = cause.filter(|_| fails_at == Some(si)) {
+                let text = cause.message(shape.service, host, shape.seed, rng);
+                events.push(ev(EventStatus::Failed, t, Some(text), rng.uuid_v4()));
                 break;
             }
             events.push(ev(EventStatus::Succeeded, t, None, rng.uuid_v4()));
         }
+        slots[slot] = t;
         end = end.max(t);
     }
     (events, end)

@@ -58,6 +58,9 @@ pub struct LogPipeline {
     deciders: Deciders,
     /// Real time between two looks at the log.
     poll: Duration,
+    /// The ETA the inbox would have shown for each phase as it started, to check it against
+    /// how long the phase took.
+    etas: Mutex<Vec<super::eta_check::Predicted>>,
 }
 
 impl LogPipeline {
@@ -68,6 +71,20 @@ impl LogPipeline {
             clock,
             deciders,
             poll: Duration::from_millis(200),
+            etas: Mutex::default(),
+        }
+    }
+
+    /// The ETAs predicted so far, one per phase started.
+    pub fn predicted(&self) -> Vec<super::eta_check::Predicted> {
+        self.etas.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Notes the ETA of a phase that starts now, as the Approvals inbox computes it.
+    async fn predict(&self, key: DeploymentKey, phase: &str) {
+        let name = phase.to_owned();
+        if let Some(Ok(Some(p))) = self.with_store(move |s, _| super::eta_check::predict(s, key, &name)).await {
+            self.etas.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(p);
         }
     }
 
@@ -112,6 +129,11 @@ pub fn decide_as_colleague(store: &mut Store, config: &Config, d: &ColleagueDeci
     };
     for person in config.people.iter().filter(|p| p.name != d.not_by) {
         let colleague = Operator::named(config, &person.name, "shipdeck-demo");
+        // Only colleagues the policy would accept try: a refused attempt is an audit record.
+        let rules_now = (config.windows.as_slice(), config.freezes.as_slice());
+        if store.would_refuse(d.key, d.phase, d.decision, colleague.decider(), rules_now, d.now).is_some() {
+            continue;
+        }
         match decide(store, &rules, &colleague, &ask, d.now) {
             Ok(_) => return true,
             Err(e) if e.is_refusal() => {}
@@ -222,14 +244,20 @@ impl Pipeline for LogPipeline {
                 let name = phase.to_owned();
                 let gate = match self.with_store(move |s, _| s.gate(key, &name)).await {
                     Some(Ok(g)) => g,
-                    Some(Err(GateError::NoGate { .. })) => return true,
+                    Some(Err(GateError::NoGate { .. })) => {
+                        self.predict(key, phase).await;
+                        return true;
+                    }
                     Some(Err(_)) | None => return false,
                 };
                 if gate.deployment_status.is_halted() {
                     return false;
                 }
                 match gate.state {
-                    GateState::Approved => return true,
+                    GateState::Approved => {
+                        self.predict(key, phase).await;
+                        return true;
+                    }
                     GateState::Rejected => return false,
                     GateState::Pending => {
                         // Colleagues do the checks the gate requires; the approval stays with

@@ -220,6 +220,14 @@ pub enum Refusal {
     RetroactiveReasonRequired,
     #[error("the gate requires its checklists to be done; not ticked: {}", items.join(", "))]
     Checklist { items: Vec<String> },
+    #[error(
+        "OS account {account} planned this deployment and may not approve it (identity is \"os-login\"; the gate does not allow self-approval)"
+    )]
+    SameAccount { account: String },
+    #[error(
+        "OS account {account} already approved this gate (as {person}); in \"os-login\" identity one account counts once"
+    )]
+    AccountAlreadyApproved { account: String, person: String },
 }
 
 impl Refusal {

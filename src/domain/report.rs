@@ -6,7 +6,7 @@
 //! no IO here.
 
 use super::errors::ErrorGroup;
-use super::gate::view::AuditRecord;
+use super::gate::view::{AuditRecord, Notification};
 use super::history::ReviewState;
 use super::records::{DeploymentSummary, PhaseView};
 use super::review::Review;
@@ -81,6 +81,8 @@ pub struct Report {
     pub review: Option<Review>,
     /// The release record, the checklist with who ticked what, and conformance flags.
     pub verification: super::records::Verification,
+    /// Who was told what about it, oldest first.
+    pub notifications: Vec<Notification>,
 }
 
 /// Builds the timeline: the plan, each phase's gate, start and end, the first failure of each
@@ -136,13 +138,14 @@ pub fn timeline(
         ));
     }
     for r in decisions {
-        let why = r.reason.as_deref().or(r.comment.as_deref()).map_or(String::new(), |w| format!(" ({w})"));
+        let note = r.note();
+        let why = if note.is_empty() { String::new() } else { format!(" ({note})") };
         t.push(entry(
             r.decided_at,
             Moment::Decision,
             Some(&r.phase),
             Some(&r.person),
-            format!("{} {} by {}{why}", r.phase, r.decision, r.person),
+            format!("{} {} by {}{why}", r.phase, r.label(), r.person),
         ));
     }
     if let Some(at) = d.finished_at.filter(|_| d.status.is_final()) {
@@ -303,19 +306,38 @@ pub fn markdown(r: &Report, tz: Tz) -> String {
     if r.decisions.is_empty() {
         let _ = writeln!(m, "No decisions were recorded.");
     } else {
-        let _ = writeln!(m, "| Time | Phase | Decision | By | Reason or comment |\n|---|---|---|---|---|");
+        let _ = writeln!(m, "| Time | Phase | Decision | By | Reason, comment, flags |\n|---|---|---|---|---|");
         for a in &r.decisions {
             let role = a.role.as_deref().map_or(String::new(), |x| format!(" ({x})"));
-            let why = a.reason.as_deref().or(a.comment.as_deref()).unwrap_or("");
+            let os =
+                a.os_user.as_deref().filter(|u| *u != a.person).map_or(String::new(), |u| format!(", account {u}"));
             let _ = writeln!(
                 m,
-                "| {} | {} | {} | {}{} | {} |",
+                "| {} | {} | {} | {}{}{} | {} |",
                 when(a.decided_at),
                 cell(&a.phase),
-                a.decision,
+                a.label(),
                 cell(&a.person),
                 cell(&role),
-                cell(why)
+                cell(&os),
+                cell(&a.note())
+            );
+        }
+    }
+
+    let _ = writeln!(m, "\n## Notifications\n");
+    if r.notifications.is_empty() {
+        let _ = writeln!(m, "Nobody was notified.");
+    } else {
+        let _ = writeln!(m, "| Time | To | What | Subject |\n|---|---|---|---|");
+        for n in &r.notifications {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} |",
+                when(n.created_at),
+                cell(&n.recipient),
+                cell(&n.kind),
+                cell(&n.subject)
             );
         }
     }
@@ -519,6 +541,7 @@ mod tests {
             review_state: ReviewState::Owed,
             review: None,
             verification: crate::domain::records::Verification::default(),
+            notifications: Vec::new(),
         };
         let md = markdown(&report, chrono_tz::UTC);
         assert!(md.starts_with("# DEP-7 payments-api@2.5.0 → production: rolled_back"), "{md}");

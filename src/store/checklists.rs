@@ -139,6 +139,7 @@ fn record(
             reason: (state == ItemState::Failed).then_some("the check failed"),
             policy_state: &policy_state.to_string(),
             decided_ms: now_ms,
+            outcome: None,
         },
     )?;
     conn.prepare_cached(

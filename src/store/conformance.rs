@@ -282,10 +282,8 @@ mod tests {
 
     #[test]
     fn windows_freezes_and_the_planned_start_flag_what_agents_did_and_keep_it() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = Store::open(&dir.path().join("log.db")).expect("opens");
+        let (_dir, mut store) = crate::store::testing::open();
         let config = Config::built_in();
-        store.sync_team(&config.members(), &config.subscriptions()).expect("team");
         store.set_time_rules(config.time_rules());
         let mut model = config.model("big-bang").expect("shipped").clone();
         model.windows = vec!["weekday-evenings".into()];
@@ -326,21 +324,19 @@ mod tests {
         assert_eq!(told.iter().filter(|n| n.kind == "conformance_flag").count(), 4);
         let audit = store.audit_records(Some(key)).expect("audit");
         assert_eq!(audit.iter().filter(|r| r.decision == "flag").count(), 4);
-        assert_eq!(store.audit_verify().expect("reads"), Ok(4));
+        assert_eq!(store.audit_verify().expect("reads"), Ok(5), "the team stored with the log, and 4 flags");
     }
 
     #[test]
     fn events_after_a_halt_and_ahead_of_a_gate_are_flagged_and_the_gate_stays_in_the_inbox() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = Store::open(&dir.path().join("log.db")).expect("opens");
+        let (_dir, mut store) = crate::store::testing::open();
         let config = Config::built_in();
-        store.sync_team(&config.members(), &config.subscriptions()).expect("team");
         let model = config.model("phased").expect("shipped").clone();
         let key = plan(&mut store, "phased", &model, "2026-11-26T08:00:00Z");
         // The pilot's gate was never approved.
         send(&mut store, key, &[("a", "web-01", "2026-11-26T09:00:00Z")]);
         assert_eq!(kinds(&store, key), vec![(FlagKind::AheadOfGate, Some("pilot".into()), 1)]);
-        let omar = config.person("omar").expect("configured");
+        let omar = config.person("omar").expect("configured").clone();
         let inbox = store
             .inbox(
                 crate::domain::gate::Decider { name: "omar", roles: &omar.roles },
@@ -357,12 +353,9 @@ mod tests {
             phase: "pilot",
             decision: Decision::Reject,
             person: "omar",
-            roles: &omar.roles,
             os_user: "omar",
             comment: None,
             reason: Some("nobody approved this"),
-            windows: &config.windows,
-            freezes: &config.freezes,
             now: utc("2026-11-26T09:02:00Z"),
         };
         store.decide(&req).expect("recorded");

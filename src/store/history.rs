@@ -4,9 +4,12 @@
 //! History pages walk `deployments_by_finished` newest first and read the details of one page
 //! only, so the first page of a log with years of deployments costs what a page costs.
 
+use super::gates::audit;
+use super::gates::views::{NOTIFICATION_SELECT, notification};
 use super::{Store, StoreError};
 use crate::clock::{from_ms, to_ms};
 use crate::domain::errors::{self, Failure};
+use crate::domain::gate::view::Notification;
 use crate::domain::history::{HistoryFilter, HistoryRow, ReviewRule, ReviewState};
 use crate::domain::report::{self, PhaseTimes, Report};
 use crate::domain::review::{Action, Completion, Review, ReviewContent};
@@ -236,6 +239,7 @@ impl Store {
                 None => ReviewState::NotNeeded,
             };
             let silent_hosts = s.hosts_in(key, "running")?;
+            let notifications = s.deployment_notifications(key)?;
             Ok(Report {
                 deployment: detail.summary,
                 phases: detail.phases,
@@ -247,8 +251,18 @@ impl Store {
                 review_state,
                 review,
                 verification: s.verification(key)?,
+                notifications,
             })
         })
+    }
+
+    /// Everything a deployment's stakeholders were told, oldest first.
+    fn deployment_notifications(&self, key: DeploymentKey) -> Result<Vec<Notification>, StoreError> {
+        let sql = |e| self.sql(e);
+        let query = format!("{NOTIFICATION_SELECT} WHERE n.deployment_id = ?1 ORDER BY n.id");
+        let mut stmt = self.conn.prepare_cached(&query).map_err(sql)?;
+        let rows = stmt.query_map([key.0], notification).map_err(sql)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
     }
 
     /// When each phase's gate opened, it started and it ended.
@@ -425,7 +439,7 @@ impl Store {
         key: DeploymentKey,
         content: &ReviewContent,
         body: &str,
-        author: &str,
+        (author, os_user): (&str, &str),
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let path = self.path.clone();
@@ -491,6 +505,32 @@ impl Store {
         }
         tx.execute("DELETE FROM actions WHERE deployment_id = ?1 AND n > ?2", params![key.0, content.actions.len()])
             .map_err(sql)?;
+        if completes {
+            // Completing a review is a decision of record: who closed the analysis, and with what.
+            let state = serde_json::json!({
+                "summary": content.summary,
+                "cause_category": content.cause_category,
+                "actions": content.actions.len(),
+            });
+            audit::append(
+                &tx,
+                &audit::NewRecord {
+                    subject: None,
+                    deployment_id: key.0,
+                    phase_id: 0,
+                    decision: REVIEW_COMPLETE,
+                    person: author,
+                    role: None,
+                    os_user,
+                    comment: Some(&content.summary),
+                    reason: None,
+                    policy_state: &state.to_string(),
+                    decided_ms: now_ms,
+                    outcome: None,
+                },
+            )
+            .map_err(sql)?;
+        }
         tx.commit().map_err(sql)?;
         Ok(completes)
     }
@@ -557,6 +597,9 @@ impl Store {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
     }
 }
+
+/// The audit record's `decision` when a review is completed.
+pub const REVIEW_COMPLETE: &str = "review_complete";
 
 #[cfg(test)]
 mod tests;

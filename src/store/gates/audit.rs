@@ -15,14 +15,19 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+/// The `outcome` of a decision that was tried and refused.
+pub(in crate::store) const REFUSED: &str = "refused";
+
 /// The previous hash of the first record.
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// A decision about to be appended.
 pub(in crate::store) struct NewRecord<'a> {
+    /// 0 for records about no deployment (team syncs).
     pub deployment_id: i64,
     pub phase_id: i64,
-    /// A gate decision's name, `check` (a checklist tick) or `flag` (a conformance flag).
+    /// A decision (`approve`, ...), `team_sync`, `check` (a checklist tick) or `flag` (a
+    /// conformance flag).
     pub decision: &'a str,
     /// The checklist item or flag a `check` or `flag` record is about.
     pub subject: Option<&'a str>,
@@ -33,11 +38,13 @@ pub(in crate::store) struct NewRecord<'a> {
     pub reason: Option<&'a str>,
     pub policy_state: &'a str,
     pub decided_ms: i64,
+    /// `None`: recorded; `Some("refused")`: tried and refused (never counted).
+    pub outcome: Option<&'a str>,
 }
 
 /// The hashed fields, in their canonical order. Never reorder or rename: old hashes would break.
 #[derive(Serialize)]
-struct Canonical<'a> {
+pub(super) struct Canonical<'a> {
     id: i64,
     prev_hash: &'a str,
     deployment_id: i64,
@@ -50,12 +57,16 @@ struct Canonical<'a> {
     reason: Option<&'a str>,
     policy_state: Option<&'a str>,
     decided_ms: i64,
-    /// Added with checklists and flags; absent from gate decisions, so their hashes are as before.
+    /// Absent from records that were recorded (and from every record before it existed), so
+    /// old hashes still hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'a str>,
+    /// Added with checklists and flags; absent from other records, so their hashes hold.
     #[serde(skip_serializing_if = "Option::is_none")]
     subject: Option<&'a str>,
 }
 
-fn hash(c: &Canonical<'_>) -> String {
+pub(super) fn hash(c: &Canonical<'_>) -> String {
     let bytes = serde_json::to_vec(c).unwrap_or_default();
     Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -80,18 +91,19 @@ pub(in crate::store) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite
         reason: r.reason,
         policy_state: Some(r.policy_state),
         decided_ms: r.decided_ms,
+        outcome: r.outcome,
         subject: r.subject,
     };
     let h = hash(&c);
     conn.prepare_cached(
         "INSERT INTO gate_decisions (id, deployment_id, phase_id, decision, person, role, os_user, comment, reason,
-                                     policy_state, decided_ms, prev_hash, hash, subject)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                     policy_state, decided_ms, prev_hash, hash, outcome, subject)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         id,
-        r.deployment_id,
-        r.phase_id,
+        (r.deployment_id != 0).then_some(r.deployment_id),
+        (r.phase_id != 0).then_some(r.phase_id),
         c.decision,
         r.person,
         r.role,
@@ -102,6 +114,7 @@ pub(in crate::store) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite
         r.decided_ms,
         prev,
         h,
+        r.outcome,
         r.subject
     ])?;
     conn.prepare_cached(
@@ -131,12 +144,13 @@ pub enum AuditProblem {
     Head { last: i64 },
 }
 
-const RECORD_SELECT: &str = "
+pub(super) const RECORD_SELECT: &str = "
     SELECT g.id, g.deployment_id, g.phase_id, g.decision, g.person, g.role, g.os_user, g.comment, g.reason,
-           g.policy_state, g.decided_ms, g.prev_hash, g.hash, coalesce(p.name, '?'), coalesce(g.deployment_id, p.deployment_id, 0), g.subject
+           g.policy_state, g.decided_ms, g.prev_hash, g.hash, coalesce(p.name, ''), coalesce(g.deployment_id, p.deployment_id, 0),
+           g.outcome, g.subject
     FROM gate_decisions g LEFT JOIN phases p ON p.id = g.phase_id";
 
-type RawRow = (
+pub(super) type RawRow = (
     i64,
     i64,
     i64,
@@ -152,14 +166,15 @@ type RawRow = (
     String,
     String,
     i64,
+    Option<String>,
     Option<String>,
 );
 
-fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+pub(super) fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     Ok((
         r.get(0)?,
         r.get::<_, Option<i64>>(1)?.unwrap_or(0),
-        r.get(2)?,
+        r.get::<_, Option<i64>>(2)?.unwrap_or(0),
         r.get(3)?,
         r.get(4)?,
         r.get(5)?,
@@ -173,10 +188,11 @@ fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
         r.get(13)?,
         r.get(14)?,
         r.get(15)?,
+        r.get(16)?,
     ))
 }
 
-fn canonical(row: &RawRow) -> Canonical<'_> {
+pub(super) fn canonical(row: &RawRow) -> Canonical<'_> {
     Canonical {
         id: row.0,
         prev_hash: &row.11,
@@ -190,7 +206,8 @@ fn canonical(row: &RawRow) -> Canonical<'_> {
         reason: row.8.as_deref(),
         policy_state: row.9.as_deref(),
         decided_ms: row.10,
-        subject: row.15.as_deref(),
+        outcome: row.15.as_deref(),
+        subject: row.16.as_deref(),
     }
 }
 
@@ -200,7 +217,8 @@ fn record(row: RawRow) -> AuditRecord {
         deployment: DeploymentKey(row.14),
         phase: row.13,
         decision: row.3,
-        subject: row.15,
+        outcome: row.15,
+        subject: row.16,
         person: row.4,
         role: row.5,
         os_user: row.6,
@@ -214,6 +232,27 @@ fn record(row: RawRow) -> AuditRecord {
 }
 
 impl Store {
+    /// The chain's record count and newest hash (`0` and the genesis hash when empty).
+    pub fn audit_head(&self) -> Result<(i64, String), StoreError> {
+        let head: Option<(i64, String)> = self
+            .conn
+            .query_row("SELECT count, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        Ok(head.unwrap_or((0, GENESIS.to_owned())))
+    }
+
+    /// The number of the record with this hash, if the trail holds it.
+    pub fn audit_find(&self, hash: &str) -> Result<Option<i64>, StoreError> {
+        if hash == GENESIS {
+            return Ok(Some(0));
+        }
+        self.conn
+            .query_row("SELECT id FROM gate_decisions WHERE hash = ?1", [hash], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.sql(e))
+    }
+
     /// Every audit record, oldest first (or only those of one deployment).
     pub fn audit_records(&self, deployment: Option<DeploymentKey>) -> Result<Vec<AuditRecord>, StoreError> {
         let sql = format!("{RECORD_SELECT} WHERE ?1 IS NULL OR g.deployment_id = ?1 ORDER BY g.id");

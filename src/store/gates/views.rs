@@ -4,9 +4,7 @@
 use super::super::{Store, StoreError};
 use super::{DecisionRequest, DeploymentRow, GateError, PhaseRow, find_phase, load_deployment, load_phases, no_gate};
 use crate::clock::from_ms;
-use crate::domain::gate::view::{
-    ActionItem, ActionKind, Approval, GateView, Member, Notification, Rejection, Subscription,
-};
+use crate::domain::gate::view::{ActionItem, ActionKind, Approval, GateView, Notification, Rejection};
 use crate::domain::gate::{self, Allowed, Decider, Decision, GateFacts, GateState};
 use crate::domain::schedule::{ChangeWindow, Freeze};
 use crate::domain::{DeploymentKey, DeploymentStatus, GatePolicy, PhaseStatus};
@@ -153,9 +151,6 @@ pub(super) fn notify_succeeded(conn: &Connection, dep: &DeploymentRow, now_ms: i
     insert(conn, &recipients, (dep.id, last), "deployment_succeeded", &subject, &body, now_ms)
 }
 
-type TeamRows = Vec<(String, String)>;
-type SubscriptionRows = Vec<(String, String, String)>;
-
 impl Store {
     /// One gate as it stands now.
     pub fn gate(&self, key: DeploymentKey, phase: &str) -> Result<GateView, GateError> {
@@ -170,11 +165,15 @@ impl Store {
         let phases = load_phases(&self.conn, dep.id).map_err(sql)?;
         let pos = find_phase(key, &phases, phase)?;
         let row = &phases[pos];
+        if let Some(detail) = &row.gate_corrupt {
+            let what = format!("the stored gate policy of {key} phase {phase}");
+            return Err(GateError::Corrupt { what, detail: detail.clone() });
+        }
         let Some(policy) = row.gate.clone() else { return Err(no_gate(key, &phases, phase)) };
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT person, decision, role, comment, reason, decided_ms FROM gate_decisions WHERE phase_id = ?1 AND subject IS NULL ORDER BY id",
+                "SELECT person, decision, role, comment, reason, decided_ms FROM gate_decisions WHERE phase_id = ?1 AND outcome IS NULL AND subject IS NULL ORDER BY id",
             )
             .map_err(sql)?;
         let rows = stmt
@@ -245,6 +244,9 @@ impl Store {
         freezes: &[Freeze],
         now: DateTime<Utc>,
     ) -> Result<Vec<ActionItem>, StoreError> {
+        // What a decision would meet is checked against the time rules stored with the team.
+        let stored = Store::team_in(&self.conn, &self.path)?.and_then(|t| t.time_rules);
+        let (windows, freezes) = stored.as_ref().map_or((windows, freezes), |r| (&r.windows[..], &r.freezes[..]));
         let open = [DeploymentStatus::Planned, DeploymentStatus::AwaitingApproval, DeploymentStatus::Failed];
         let filter = super::super::ListFilter { statuses: open.to_vec(), limit: 0 };
         let mut deployments = self.list(&filter)?;
@@ -316,6 +318,22 @@ impl Store {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.sql(e))
     }
 
+    /// The refusal a decision by `person` would meet now, without recording anything (for
+    /// automated deciders, whose attempts are not decisions worth an audit record).
+    pub fn would_refuse(
+        &self,
+        key: DeploymentKey,
+        phase: &str,
+        decision: Decision,
+        person: Decider<'_>,
+        (windows, freezes): (&[ChangeWindow], &[Freeze]),
+        now: DateTime<Utc>,
+    ) -> Option<gate::Refusal> {
+        let stored = Store::team_in(&self.conn, &self.path).ok().flatten().and_then(|t| t.time_rules);
+        let (windows, freezes) = stored.as_ref().map_or((windows, freezes), |r| (&r.windows[..], &r.freezes[..]));
+        self.dry_run(key, phase, decision, person, windows, freezes, now)
+    }
+
     /// The refusal a decision would meet now, without recording anything.
     #[allow(clippy::too_many_arguments)]
     fn dry_run(
@@ -333,7 +351,7 @@ impl Store {
         let pos = phases.iter().position(|p| p.name == phase)?;
         let decisions = super::load_decisions(&self.conn, phases[pos].id).ok()?;
         let result = if decision.on_failed_phase() {
-            let roles = super::union(phases.iter().filter_map(|p| p.gate.as_ref()).map(|g| &g.roles));
+            let roles = super::recovery_policy(&dep).ok()?.roles;
             let overrides =
                 super::union(phases.iter().filter_map(|p| p.gate.as_ref()).map(|g| &g.freeze_override_roles));
             let facts = gate::RecoveryFacts {
@@ -390,28 +408,11 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT n.id, n.recipient, n.kind, n.deployment_id, p.name, n.subject, n.body, n.created_ms, n.read_ms, n.delivered_ms
-                 FROM notifications n LEFT JOIN phases p ON p.id = n.phase_id
-                 WHERE n.recipient = ?1 AND (?2 = 0 OR n.read_ms IS NULL) ORDER BY n.id DESC LIMIT ?3",
+                &format!("{NOTIFICATION_SELECT} WHERE n.recipient = ?1 AND (?2 = 0 OR n.read_ms IS NULL) ORDER BY n.id DESC LIMIT ?3"),
             )
             .map_err(|e| self.sql(e))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt
-            .query_map(params![recipient, unread_only, limit], |r| {
-                Ok(Notification {
-                    id: r.get(0)?,
-                    recipient: r.get(1)?,
-                    kind: r.get(2)?,
-                    deployment: r.get::<_, Option<i64>>(3)?.map(DeploymentKey),
-                    phase: r.get(4)?,
-                    subject: r.get(5)?,
-                    body: r.get(6)?,
-                    created_at: from_ms(r.get(7)?),
-                    read_at: r.get::<_, Option<i64>>(8)?.map(from_ms),
-                    delivered_at: r.get::<_, Option<i64>>(9)?.map(from_ms),
-                })
-            })
-            .map_err(|e| self.sql(e))?;
+        let rows = stmt.query_map(params![recipient, unread_only, limit], notification).map_err(|e| self.sql(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.sql(e))
     }
 
@@ -437,57 +438,24 @@ impl Store {
             )
             .map_err(|e| self.sql(e))
     }
+}
 
-    /// Copies the team and stakeholder rules into the log (only when they changed), so that
-    /// every process that opens gates — the receiver too — addresses notifications alike.
-    pub fn sync_team(&mut self, members: &[Member], subscriptions: &[Subscription]) -> Result<(), StoreError> {
-        let team: Vec<(String, String)> = members
-            .iter()
-            .map(|m| (m.name.clone(), serde_json::to_string(&m.roles).unwrap_or_else(|_| "[]".into())))
-            .collect();
-        let subs: Vec<(String, String, String)> = subscriptions
-            .iter()
-            .map(|s| {
-                (
-                    s.person.clone(),
-                    s.kind.clone(),
-                    serde_json::to_string(&s.environments).unwrap_or_else(|_| "[]".into()),
-                )
-            })
-            .collect();
-        let read = |conn: &Connection| -> rusqlite::Result<(TeamRows, SubscriptionRows)> {
-            let t = conn
-                .prepare("SELECT name, roles FROM team ORDER BY name")?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let s = conn
-                .prepare("SELECT person, kind, environments FROM subscriptions ORDER BY person, kind, environments")?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok((t, s))
-        };
-        let (mut want_t, mut want_s) = (team, subs);
-        want_t.sort();
-        want_t.dedup_by(|a, b| a.0 == b.0);
-        want_s.sort();
-        want_s.dedup();
-        if read(&self.conn).map_err(|e| self.sql(e))? == (want_t.clone(), want_s.clone()) {
-            return Ok(());
-        }
-        let path = self.path.clone();
-        let sql = |source| StoreError::Sql { path: path.clone(), source };
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql)?;
-        tx.execute_batch("DELETE FROM team; DELETE FROM subscriptions;").map_err(sql)?;
-        for (name, roles) in &want_t {
-            tx.execute("INSERT INTO team (name, roles) VALUES (?1, ?2)", params![name, roles]).map_err(sql)?;
-        }
-        for (person, kind, envs) in &want_s {
-            tx.execute(
-                "INSERT INTO subscriptions (person, kind, environments) VALUES (?1, ?2, ?3)",
-                params![person, kind, envs],
-            )
-            .map_err(sql)?;
-        }
-        tx.commit().map_err(sql)
-    }
+/// The columns [`notification`] maps, over `notifications n` and its phase.
+pub(in crate::store) const NOTIFICATION_SELECT: &str = "SELECT n.id, n.recipient, n.kind, n.deployment_id, p.name, n.subject, n.body, n.created_ms, n.read_ms, n.delivered_ms
+     FROM notifications n LEFT JOIN phases p ON p.id = n.phase_id";
+
+/// A row of [`NOTIFICATION_SELECT`].
+pub(in crate::store) fn notification(r: &rusqlite::Row<'_>) -> rusqlite::Result<Notification> {
+    Ok(Notification {
+        id: r.get(0)?,
+        recipient: r.get(1)?,
+        kind: r.get(2)?,
+        deployment: r.get::<_, Option<i64>>(3)?.map(DeploymentKey),
+        phase: r.get(4)?,
+        subject: r.get(5)?,
+        body: r.get(6)?,
+        created_at: from_ms(r.get(7)?),
+        read_at: r.get::<_, Option<i64>>(8)?.map(from_ms),
+        delivered_at: r.get::<_, Option<i64>>(9)?.map(from_ms),
+    })
 }

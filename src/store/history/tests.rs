@@ -1,9 +1,9 @@
-use super::super::{PlanRequest, Store, StoreError, Submission};
-use crate::config::Config;
+use super::super::testing::Plan;
+use super::super::{Store, StoreError, Submission};
 use crate::domain::event::parse_line;
 use crate::domain::history::{HistoryFilter, Period, ReviewRule, ReviewState};
 use crate::domain::review::{Action, Completion, ReviewContent};
-use crate::domain::{DeploymentKey, DeploymentStatus, ReleaseRef};
+use crate::domain::{DeploymentKey, DeploymentStatus};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 fn at(day: u32, minute: u32) -> DateTime<Utc> {
@@ -20,20 +20,7 @@ fn rule() -> ReviewRule {
 /// Plans a big-bang deployment of two hosts on `day` and runs it to success or to a failure of
 /// `web-02`'s install with `error`.
 fn run(store: &mut Store, release: &str, env: &str, day: u32, error: Option<&str>) -> DeploymentKey {
-    let config = Config::built_in();
-    let req = PlanRequest {
-        release: release.parse::<ReleaseRef>().expect("valid"),
-        environment: env.into(),
-        model_name: "big-bang".into(),
-        model: config.model("big-bang").expect("model"),
-        targets: vec!["web-01".into(), "web-02".into()],
-        change_ref: None,
-        requested_by: "sam".into(),
-        release_record: Default::default(),
-        planned_start: at(day, 0),
-        now: at(day, 0),
-    };
-    let key = store.plan(&req).expect("plans").0;
+    let key = Plan::new("big-bang", 2).release(release).env(env).requester("sam").at(at(day, 0)).plan(store);
     let mut lines = Vec::new();
     for host in ["web-01", "web-02"] {
         for (i, step) in ["install", "verify"].into_iter().enumerate() {
@@ -71,21 +58,12 @@ fn history_lists_finished_deployments_newest_first_and_filters_them() {
     let failed = run(&mut store, "payments-api@1.0.1", "production", 2, Some("No space left on device (free 3 MB)"));
     let staging = run(&mut store, "search-svc@3.0.0", "staging", 3, Some("connection refused"));
     // Planned but never run: not history.
-    let config = Config::built_in();
-    store
-        .plan(&PlanRequest {
-            release: "search-svc@3.0.1".parse().expect("valid"),
-            environment: "production".into(),
-            model_name: "big-bang".into(),
-            model: config.model("big-bang").expect("model"),
-            targets: vec!["web-01".into()],
-            change_ref: Some("CHG-77".into()),
-            requested_by: "sam".into(),
-            release_record: Default::default(),
-            planned_start: at(4, 0),
-            now: at(4, 0),
-        })
-        .expect("plans");
+    Plan::new("big-bang", 1)
+        .release("search-svc@3.0.1")
+        .change("CHG-77")
+        .requester("sam")
+        .at(at(4, 0))
+        .plan(&mut store);
     let now = at(5, 0);
     let all = HistoryFilter::default();
     let rows = store.history(&all, &rule(), now, 0, 10).expect("history");
@@ -153,7 +131,9 @@ fn reviews_keep_revisions_authors_and_actions() {
     let key = run(&mut store, "payments-api@1.0.1", "production", 2, Some("disk full"));
     assert_eq!(store.review(key).expect("read"), None);
 
-    assert!(!store.save_review(key, &content(Completion::Draft, 2), "draft text", "sam", at(3, 0)).expect("saves"));
+    assert!(
+        !store.save_review(key, &content(Completion::Draft, 2), "draft text", ("sam", "ci"), at(3, 0)).expect("saves")
+    );
     let draft = store.review(key).expect("read").expect("stored");
     assert_eq!((draft.content.state, draft.revisions, draft.content.actions.len()), (Completion::Draft, 1, 2));
     let row = |store: &Store| store.history(&HistoryFilter::default(), &rule(), at(5, 0), 0, 1).expect("history");
@@ -169,10 +149,20 @@ fn reviews_keep_revisions_authors_and_actions() {
     // Completing it: recorded once; a second save of a complete review does not complete it again.
     let mut complete = content(Completion::Complete, 1);
     complete.actions[0].done = true;
-    assert!(store.save_review(key, &complete, "final text", "dana", at(4, 0)).expect("saves"));
-    assert!(!store.save_review(key, &complete, "final text", "dana", at(4, 1)).expect("saves"));
+    assert!(store.save_review(key, &complete, "final text", ("dana", "ci"), at(4, 0)).expect("saves"));
+    assert!(!store.save_review(key, &complete, "final text", ("dana", "ci"), at(4, 1)).expect("saves"));
     let review = store.review(key).expect("read").expect("stored");
     assert_eq!(review.authors, ["sam", "dana"]);
+    // Completing it is in the audit trail, once, and the chain stays intact.
+    let completions: Vec<_> = store
+        .audit_records(Some(key))
+        .expect("audit")
+        .into_iter()
+        .filter(|r| r.decision == super::REVIEW_COMPLETE)
+        .collect();
+    assert_eq!(completions.len(), 1);
+    assert_eq!((completions[0].person.as_str(), completions[0].decided_at), ("dana", at(4, 0)));
+    assert!(store.audit_verify().expect("verifies").is_ok());
     assert_eq!(review.revisions, 3);
     assert_eq!(review.completed_at, Some(at(4, 0)));
     let actions = store.actions_of(key).expect("actions");
@@ -180,7 +170,7 @@ fn reviews_keep_revisions_authors_and_actions() {
     assert_eq!(actions[0].done_at, Some(at(3, 5)), "done keeps when it was first done");
     assert_eq!(row(&store)[0].review, ReviewState::Complete);
     assert!(matches!(
-        store.save_review(DeploymentKey(99), &complete, "", "dana", at(4, 0)),
+        store.save_review(DeploymentKey(99), &complete, "", ("dana", "ci"), at(4, 0)),
         Err(StoreError::UnknownDeployment(_))
     ));
 }

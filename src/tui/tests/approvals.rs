@@ -7,7 +7,7 @@ use crate::domain::gate::view::ActionKind;
 use crate::store::Store;
 use crate::tui::app::approvals::timing::{EtaWarning, timing};
 use crate::tui::app::{Cmd, Msg, Tab};
-use crate::tui::data::{Decided, DecisionCmd};
+use crate::tui::model::{Decided, DecisionCmd};
 use chrono::TimeDelta;
 use crossterm::event::KeyCode;
 
@@ -261,4 +261,102 @@ fn a_decision_result_without_a_dialog_still_shows() {
     let (mut app, _loader) = app(&fx, 80, 24);
     app.update(Msg::Decided(Decided::NotRecorded("approve of DEP-9 pilot by lee refused: something".into())));
     assert!(screen(&app).contains("refused: something"));
+}
+
+/// Regression: notifications were cut with `…` and could not be read in full, and one whose
+/// gate had been decided still looked like it asked for something.
+#[test]
+fn enter_opens_a_notification_in_full_and_decided_gates_show_as_settled() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 80, 24);
+    press(&mut app, KeyCode::Char('4'));
+    let text = screen(&app);
+    let line = |needle: &str| text.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle}:\n{text}"));
+    // Agents ran DEP-3's wave-1 without its approval: the gate still waits for a decision
+    // (before conformance flags it dropped out of the inbox and looked settled).
+    assert!(!line("DEP-3 wave-1: approval needed").contains("settled"), "DEP-3's wave-1 still waits:\n{text}");
+    assert!(!line("DEP-6 wave-1: approval needed").contains("settled"), "DEP-6's wave-1 still waits:\n{text}");
+    let first = app.approvals.notifications[0].clone();
+    let tail: String = first.body.chars().rev().take(25).collect::<Vec<_>>().into_iter().rev().collect();
+    assert!(!text.contains(&tail), "the list shows it cut:\n{text}");
+    let cmds = press(&mut app, KeyCode::Enter);
+    assert_eq!(cmds, vec![Cmd::MarkRead(vec![first.id])], "opening marks it read");
+    serve(&mut app, &mut loader, cmds);
+    let opened = screen(&app);
+    let flat: String = opened.lines().map(|l| l.trim_matches(|c| c == '│' || c == ' ')).collect::<Vec<_>>().join(" ");
+    assert!(flat.contains(tail.trim()), "the whole text is shown:\n{opened}");
+    assert_eq!(press(&mut app, KeyCode::Esc), vec![]);
+    assert!(!app.approvals.note_open);
+}
+/// Saves a complete review of the fixture's old staging success with one action past its due
+/// date, one due later and one done; returns the deployment.
+fn review_with_overdue_action(fx: &fixture::Fixture) -> crate::domain::DeploymentKey {
+    use crate::domain::history::HistoryFilter;
+    use crate::domain::review::{Action, Completion, ReviewContent};
+    let mut store = Store::open_existing(&fx.path).expect("opens");
+    let rule = crate::config::Config::built_in().review_rule();
+    let staging = HistoryFilter { environment: Some("staging".into()), ..HistoryFilter::default() };
+    let old = store.history(&staging, &rule, fixture::now(), 0, 1).expect("history")[0].key;
+    let action = |text: &str, owner: &str, due: &str, done: bool| Action {
+        text: text.into(),
+        owner: owner.into(),
+        due: chrono::NaiveDate::parse_from_str(due, "%Y-%m-%d").expect("date"),
+        done,
+    };
+    let content = ReviewContent {
+        state: Completion::Complete,
+        summary: "staging hosts filled their disks".into(),
+        impact: "none in production".into(),
+        cause_category: "capacity".into(),
+        root_cause: "old releases were never pruned".into(),
+        contributing_factors: Vec::new(),
+        lessons: "prune as part of the model".into(),
+        actions: vec![
+            action("Prune old releases before unpacking", "sam", "2026-11-20", false),
+            action("Alert on free disk below 20%", "priya", "2026-12-10", false),
+            action("Resize staging disks", "omar", "2026-11-01", true),
+        ],
+    };
+    store.save_review(old, &content, "(file)", ("dana", "dana"), fixture::at("2026-10-30T09:00:00Z")).expect("saved");
+    old
+}
+
+#[test]
+fn reviews_the_operator_owes_and_overdue_actions_show_below_the_gates_and_in_the_header() {
+    let fx = fixture::build();
+    let reviewed = review_with_overdue_action(&fx);
+    for (w, h) in [(80, 24), (200, 50)] {
+        let (mut app, _loader) = app(&fx, w, h);
+        // lee, a service owner, owes the review of the failed production canary.
+        let owed: Vec<_> = app.approvals.owed.iter().map(|r| r.key).collect();
+        assert_eq!(owed, vec![fx.failed]);
+        let overdue: Vec<_> = app.approvals.overdue.iter().map(|a| (a.deployment, a.n)).collect();
+        assert_eq!(overdue, vec![(reviewed, 1)], "due later or done is not overdue");
+        press(&mut app, KeyCode::Char('2'));
+        let shown = screen(&app);
+        let header = shown.lines().next().unwrap_or_default();
+        // In words when they fit, else in short before the clock.
+        let counts = if w >= 120 { "1 review owed  1 action overdue" } else { "✎1 !1" };
+        assert!(header.contains(counts), "{header}");
+        assert!(header.trim_end().ends_with("11:30:00 CET"), "the clock stays whole: {header}");
+        assert!(shown.contains("review owed") && shown.contains("Prune old releases"), "{shown}");
+        insta::assert_snapshot!(format!("approvals_follow_ups_{w}x{h}"), shown);
+    }
+}
+
+#[test]
+fn only_those_the_config_names_owe_a_review() {
+    let fx = fixture::build();
+    review_with_overdue_action(&fx);
+    let config = crate::config::Config::built_in();
+    let owed = |person: &str| {
+        let store = Store::open_existing(&fx.path).expect("opens");
+        let desk = crate::decide::Desk::new(&config, crate::decide::Operator::named(&config, person, person));
+        let mut loader = crate::tui::data::Loader::new(store, fixture::clock(), config.timezone).with_gates(desk);
+        let data = loader.gates().expect("reads").expect("an operator");
+        (data.owed.len(), data.overdue.len())
+    };
+    // The requester (dana) and the service owners (lee, priya) owe it; sam and omar do not.
+    // Overdue actions are everyone's to see.
+    assert_eq!([owed("dana"), owed("priya"), owed("sam"), owed("omar")], [(1, 1), (1, 1), (0, 1), (0, 1)]);
 }

@@ -10,8 +10,9 @@
 use crate::clock::FixedClock;
 use crate::config::Config;
 use crate::domain::gate::Decision;
-use crate::domain::{AgentEvent, DeploymentKey, EventStatus, ReleaseRef};
-use crate::store::{PlanRequest, Store, Submission};
+use crate::domain::{AgentEvent, DeploymentKey, EventStatus};
+use crate::store::testing::Plan;
+use crate::store::{Store, Submission};
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,36 +61,9 @@ fn plan_by(
     planned: &str,
     requester: &str,
 ) -> DeploymentKey {
-    let config = Config::built_in();
-    let req = PlanRequest {
-        release: release.parse::<ReleaseRef>().expect("valid release"),
-        environment: env.into(),
-        model_name: model.into(),
-        model: config.model(model).expect("model"),
-        targets: hosts.to_vec(),
-        change_ref: (env == "production").then(|| "CHG-1042".to_owned()),
-        requested_by: requester.into(),
-        release_record: Default::default(),
-        planned_start: at(planned),
-        now: at(planned),
-    };
-    let key = store.plan(&req).expect("plans").0;
-    // The shipped pilot gate requires the `pre` checklist: the release engineer ticks it.
-    let sam = vec!["release_engineer".to_owned()];
-    for item in &config.model(model).expect("model").checklists.pre {
-        let req = crate::store::TickRequest {
-            key,
-            item: &item.id,
-            person: "sam",
-            roles: &sam,
-            os_user: "sam",
-            evidence: Some("checksums match"),
-            failed: false,
-            now: at(planned),
-        };
-        store.tick(&req).expect("ticks");
-    }
-    key
+    let plan =
+        Plan::new(model, 0).release(release).env(env).targets(hosts.to_vec()).requester(requester).at(at(planned));
+    if env == "production" { plan.change("CHG-1042") } else { plan }.plan(store)
 }
 
 /// Records a decision as `person` at `when`, as the dashboard and the CLI do.
@@ -180,7 +154,14 @@ pub fn build() -> Fixture {
     let path = dir.path().join("shipdeck.db");
     let mut store = Store::open(&path).expect("opens");
     let config = Config::built_in();
-    store.sync_team(&config.members(), &config.subscriptions()).expect("team");
+    store
+        .sync_team(
+            &config.team(),
+            &config.subscriptions(),
+            crate::store::SyncBy::Seed { os_user: "test" },
+            chrono::DateTime::UNIX_EPOCH,
+        )
+        .expect("team");
     let ok = Some(EventStatus::Succeeded);
     let steps3: &[&str] = &["download", "install", "verify"];
 

@@ -1,10 +1,9 @@
 //! Gates end to end: the real binary deciding from separate processes, pipelines waiting on the
 //! log file and on the receiver, and the audit trail noticing a hand edit.
 
-mod support;
+use crate::support;
 
-use std::time::Duration;
-use support::{Env, finish};
+use support::{Env, finish, first_stderr_line};
 
 /// A team of eight approvers and a model whose first phase needs five of them.
 const TEAM: &str = r#"
@@ -36,21 +35,24 @@ fn team_config(env: &Env) -> String {
 fn concurrent_approvals_from_separate_processes_count_exactly() {
     let env = Env::new();
     let config = team_config(&env);
-    let plan = env.run(&[
-        "--config",
-        &config,
-        "plan",
-        "--release",
-        "api@1",
-        "--env",
-        "prod",
-        "--model",
-        "five",
-        "--targets",
-        "a,b",
-        "--requested-by",
-        "req",
-    ]);
+    let plan = env.run_env(
+        &[("SHIPDECK_OPERATOR", "req")],
+        &[
+            "--config",
+            &config,
+            "plan",
+            "--release",
+            "api@1",
+            "--env",
+            "prod",
+            "--model",
+            "five",
+            "--targets",
+            "a,b",
+            "--requested-by",
+            "req",
+        ],
+    );
     assert_eq!(plan.ok().lines().next(), Some("DEP-1"));
     // Ten processes at once: eight people, two of them twice.
     let people = ["p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p1", "p2"];
@@ -89,17 +91,16 @@ fn concurrent_approvals_from_separate_processes_count_exactly() {
 
 /// A phased deployment whose `pre` checklist (required by the pilot gate) is ticked.
 fn plan_phased(env: &Env) -> String {
-    let key = env.plan("phased", 10);
-    env.run_env(&[("SHIPDECK_OPERATOR", "sam")], &["check", &key, "artifacts", "--evidence", "checksums match"]).ok();
-    key
+    env.plan("phased", 10)
 }
 
 #[test]
 fn gate_wait_on_the_log_file_returns_0_when_another_process_approves() {
     let env = Env::new();
     let key = plan_phased(&env);
-    let waiter = env.spawn(&[], &["gate", "wait", &key, "pilot", "--timeout", "30s"]);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut waiter = env.spawn(&[], &["gate", "wait", &key, "pilot", "--timeout", "30s"]);
+    let ready = first_stderr_line(&mut waiter);
+    assert!(ready.contains("pending"), "the waiter has read the open gate: {ready}");
     let refused = env.run_env(&[("SHIPDECK_OPERATOR", "dana")], &["approve", &key, "pilot"]);
     assert_eq!(refused.code, 1, "the requester may not approve: {}", refused.stderr);
     assert!(refused.stderr.contains("may not approve it"), "{}", refused.stderr);
@@ -116,9 +117,12 @@ fn gate_wait_on_the_receiver_returns_0_on_approval_and_1_on_rejection() {
     let rejected = plan_phased(&env);
     let server = env.serve();
     let url = format!("http://{}", server.addr);
-    let first = env.spawn(&[], &["gate", "wait", &approved, "pilot", "--server", &url, "--timeout", "30s"]);
-    let second = env.spawn(&[], &["gate", "wait", &rejected, "pilot", "--server", &url, "--timeout", "30s"]);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut first = env.spawn(&[], &["gate", "wait", &approved, "pilot", "--server", &url, "--timeout", "30s"]);
+    let mut second = env.spawn(&[], &["gate", "wait", &rejected, "pilot", "--server", &url, "--timeout", "30s"]);
+    for waiter in [&mut first, &mut second] {
+        let ready = first_stderr_line(waiter);
+        assert!(ready.contains("pending"), "the waiter has read the open gate: {ready}");
+    }
     env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["approve", &approved, "pilot"]).ok();
     let no_reason = env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["reject", &rejected, "pilot"]);
     assert_eq!(no_reason.code, 2, "--reason is required: {}", no_reason.stderr);
@@ -165,15 +169,16 @@ fn editing_an_audit_row_by_hand_makes_verify_fail_naming_it() {
         let key = plan_phased(&env);
         env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["approve", &key, "pilot"]).ok();
     }
-    // Each plan's tick of `artifacts` and each approval: six records.
-    assert!(env.run(&["audit", "verify"]).ok().contains("intact: 6 record(s)"));
+    // Record 1 is the team stored when the log was created; then each plan's tick of
+    // `artifacts` and each approval.
+    assert!(env.run(&["audit", "verify"]).ok().contains("intact: 7 record(s)"));
     let list = env.run(&["audit", "list", "--json"]);
-    let second: serde_json::Value = serde_json::from_str(list.ok().lines().nth(1).expect("3 lines")).expect("json");
-    assert_eq!((second["person"].as_str(), second["decision"].as_str()), (Some("omar"), Some("approve")));
+    let third: serde_json::Value = serde_json::from_str(list.ok().lines().nth(2).expect("7 lines")).expect("json");
+    assert_eq!((third["person"].as_str(), third["decision"].as_str()), (Some("omar"), Some("approve")));
     let conn = rusqlite::Connection::open(&env.db).expect("opens");
-    conn.execute("UPDATE gate_decisions SET person = 'mallory' WHERE id = 2", []).expect("edits");
+    conn.execute("UPDATE gate_decisions SET person = 'mallory' WHERE id = 3", []).expect("edits");
     drop(conn);
     let run = env.run(&["audit", "verify"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("audit record 2 was changed"), "{}", run.stderr);
+    assert!(run.stderr.contains("audit record 3 was changed"), "{}", run.stderr);
 }

@@ -66,7 +66,14 @@ impl Env {
     }
 
     /// Runs `shipdeck --db <log> ARGS`.
+    ///
+    /// `plan` runs as dana (a person of the built-in team, who may plan): nothing is planned in
+    /// the name of an operator the log's team does not know. Use [`Env::run_env`] to plan as
+    /// someone else.
     pub fn run(&self, args: &[&str]) -> Run {
+        if args.contains(&"plan") {
+            return self.run_env(&[("SHIPDECK_OPERATOR", "dana")], args);
+        }
         Run::from(bin().arg("--db").arg(&self.db).args(args).stdin(Stdio::null()).output().expect("runs"))
     }
 
@@ -104,7 +111,8 @@ impl Env {
         Run::from(child.wait_with_output().expect("waits"))
     }
 
-    /// Plans `payments-api@2.4.1` to production with `model` over `hosts` hosts web-01...
+    /// Plans `payments-api@2.4.1` to production with `model` over `hosts` hosts web-01... (with
+    /// the `phased` model's `pre` checklist ticked)
     pub fn plan(&self, model: &str, hosts: usize) -> String {
         let targets: Vec<String> = (1..=hosts).map(|i| format!("web-{i:02}")).collect();
         let run = self.run(&[
@@ -120,7 +128,13 @@ impl Env {
             "--requested-by",
             "dana",
         ]);
-        run.ok().lines().next().expect("a key").to_owned()
+        let key = run.ok().lines().next().expect("a key").to_owned();
+        // The shipped pilot gate requires the `pre` checklist: the release engineer ticks it.
+        if model == "phased" {
+            let evidence = ["check", &key, "artifacts", "--evidence", "checksums match"];
+            self.run_env(&[("SHIPDECK_OPERATOR", "sam")], &evidence).ok();
+        }
+        key
     }
 
     /// Starts `shipdeck serve` on a free loopback port.
@@ -249,6 +263,19 @@ fn dechunk(body: &str) -> String {
 /// Waits for a spawned command and collects what it did.
 pub fn finish(child: Child) -> Run {
     Run::from(child.wait_with_output().expect("waits"))
+}
+
+/// Reads the child's first line on stderr (piped): the sign that it is ready, e.g. `gate wait`
+/// says where the gate stands before it starts waiting. Reads byte by byte, so nothing after
+/// the line is lost for [`finish`].
+pub fn first_stderr_line(child: &mut Child) -> String {
+    let stderr = child.stderr.as_mut().expect("stderr is piped");
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while stderr.read(&mut byte).expect("reads stderr") == 1 && byte[0] != b'\n' {
+        line.push(byte[0]);
+    }
+    String::from_utf8_lossy(&line).into_owned()
 }
 
 /// One NDJSON event line.
