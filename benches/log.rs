@@ -262,6 +262,7 @@ pub fn build_years(config: &Config, db: &Path, spec: &Years, now: DateTime<Utc>)
             targets: (0..hosts).map(|h| format!("{service}-{}-{h:02}", &environment[..3])).collect(),
             change_ref: (environment != "staging").then(|| format!("CHG-{}", 10_000 + i)),
             requested_by: rng.pick(&REQUESTERS).to_string(),
+            release_record: Default::default(),
             planned_start: start,
             now: start - TimeDelta::hours(2),
         };
@@ -323,6 +324,7 @@ pub fn build_years(config: &Config, db: &Path, spec: &Years, now: DateTime<Utc>)
         targets: hosts(spec.large, "pay"),
         change_ref: Some("CHG-99999".into()),
         requested_by: "sam".into(),
+        release_record: Default::default(),
         planned_start: start,
         now: start - TimeDelta::hours(2),
     };
