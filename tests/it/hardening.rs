@@ -201,11 +201,25 @@ fn idle_connections_are_closed_and_the_connection_cap_is_logged() {
     assert_eq!(files[3], files[4], "soft limit not raised: {limits}");
 
     let mut idle: Vec<TcpStream> = (0..50).map(|_| TcpStream::connect(&server.addr).expect("connects")).collect();
-    std::thread::sleep(Duration::from_millis(300));
-    let over = server.get("/v1/health");
+    // Ready when the receiver has taken all fifty: health then answers 503.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let over = loop {
+        let reply = server.get("/v1/health");
+        if reply.status == 503 || Instant::now() > deadline {
+            break reply;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
     assert_eq!(over.status, 503, "{}", over.body);
     assert!(over.body.contains("connection cap"), "{}", over.body);
-    let logged = log.lock().expect("lock").join("\n");
+    // The receiver's log is read on another thread: wait for the line.
+    let logged = loop {
+        let logged = log.lock().expect("lock").join("\n");
+        if logged.contains("connection cap of 50 reached") || Instant::now() > deadline {
+            break logged;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
     assert!(logged.contains("connection cap of 50 reached"), "{logged}");
     // Idle connections are closed after idle_timeout, and the receiver serves again.
     for s in &mut idle {
