@@ -60,7 +60,9 @@ fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
     let theme = Theme::select(&opts.config.dashboard.theme, Theme::no_color_env());
     let store = if opts.read_only { Store::open_read_only(&opts.db)? } else { Store::open_existing(&opts.db)? };
     let desk = crate::decide::Desk::new(&opts.config, opts.operator.clone());
-    let mut loader = Loader::new(store, opts.clock.clone(), opts.config.timezone).with_gates(desk);
+    let mut loader = Loader::new(store, opts.clock.clone(), opts.config.timezone)
+        .with_gates(desk)
+        .with_reviews(opts.config.review_rule());
     let first = loader.initial().with_context(|| format!("cannot read the deployment log {}", opts.db.display()))?;
     let session = Session {
         db: opts.db.display().to_string(),
@@ -133,7 +135,8 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
                 _ = terminate => break,
                 () = frame_due, if dirty => {}
             }
-            for msg in msgs {
+            let mut queue: std::collections::VecDeque<Msg> = msgs.into();
+            while let Some(msg) = queue.pop_front() {
                 dirty = true;
                 for cmd in app.update(msg) {
                     match cmd {
@@ -143,6 +146,23 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
                         Cmd::Pause(p) => drop(req_tx.send(Request::Pause(p))),
                         Cmd::Decide(d) => drop(req_tx.send(Request::Decide(d))),
                         Cmd::MarkRead(ids) => drop(req_tx.send(Request::MarkRead(ids))),
+                        Cmd::LoadHistory(filter, offset) => drop(req_tx.send(Request::History(filter, offset))),
+                        Cmd::LoadReport(key) => drop(req_tx.send(Request::Report(key))),
+                        Cmd::SaveReview(key, content, text) => {
+                            drop(req_tx.send(Request::SaveReview(key, content, text)));
+                        }
+                        Cmd::EditReview(key, text) => {
+                            // The editor owns the terminal until it exits: stop reading keys, then
+                            // leave the screen. The stream must be gone before a new one is made:
+                            // its reader thread holds the terminal's event lock while it waits.
+                            drop(input);
+                            ratatui::restore();
+                            let edited = crate::decide::review::edit_once(&text, &app.session.config, key)
+                                .map_err(|e| e.to_string());
+                            resume(&mut terminal)?;
+                            input = EventStream::new();
+                            queue.push_back(Msg::ReviewEdited(key, edited));
+                        }
                     }
                 }
             }
@@ -154,6 +174,15 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
     drop(req_tx);
     drop(worker.join());
     result
+}
+
+/// Takes the terminal back after an editor ran: raw mode, the alternate screen, a full redraw.
+fn resume(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
+    crossterm::terminal::enable_raw_mode().context("cannot take the terminal back")?;
+    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)
+        .context("cannot take the terminal back")?;
+    terminal.clear().context("cannot redraw the terminal")?;
+    Ok(())
 }
 
 /// The messages of one terminal event: key presses and resizes.

@@ -19,11 +19,13 @@ pub use super::model::{
     TAIL_FETCH, TARGET_EVENTS, TargetEvents,
 };
 
-use super::model::{Loaded, first_selection};
+use super::model::{HISTORY_WINDOW, HistoryPage, Loaded, first_selection};
 use super::strings;
 use crate::clock::SharedClock;
 use crate::decide::Desk;
 use crate::domain::DeploymentKey;
+use crate::domain::history::{HistoryFilter, ReviewRule};
+use crate::domain::review::ReviewContent;
 use crate::store::{ListFilter, Store, StoreError};
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -51,6 +53,12 @@ pub enum Request {
     Decide(DecisionCmd),
     /// Mark these notifications read (all when empty).
     MarkRead(Vec<i64>),
+    /// A page of History.
+    History(HistoryFilter, usize),
+    /// A deployment's report, for its drill-down.
+    Report(DeploymentKey),
+    /// Save a review as the operator.
+    SaveReview(DeploymentKey, ReviewContent, String),
 }
 
 /// Reads the log incrementally; used by the data thread and by the benchmark.
@@ -64,6 +72,11 @@ pub struct Loader {
     selected: Option<DeploymentKey>,
     desk: Option<Desk>,
     estimates: gates::EstimateCache,
+    /// Which deployments owe reviews, for History's review column.
+    reviews: ReviewRule,
+    /// The History page and the drill-down last asked for: read again when the log changes.
+    history_wanted: Option<(HistoryFilter, usize)>,
+    report_wanted: Option<DeploymentKey>,
 }
 
 impl Loader {
@@ -79,7 +92,57 @@ impl Loader {
             selected: None,
             desk: None,
             estimates: gates::EstimateCache::new(),
+            reviews: ReviewRule { results: Vec::new(), environments: Vec::new() },
+            history_wanted: None,
+            report_wanted: None,
         }
+    }
+
+    /// Tells History which deployments owe a failure review.
+    #[must_use]
+    pub fn with_reviews(mut self, rule: ReviewRule) -> Self {
+        self.reviews = rule;
+        self
+    }
+
+    /// One page of History: up to [`HISTORY_WINDOW`] rows from `offset`, and how many match.
+    pub fn history(&mut self, filter: HistoryFilter, offset: usize) -> Result<Refresh, StoreError> {
+        let (now, rule) = (self.clock.now(), &self.reviews);
+        let (rows, total) = self.store.read_snapshot(|s| {
+            Ok((s.history(&filter, rule, now, offset, HISTORY_WINDOW)?, s.history_count(&filter, rule, now)?))
+        })?;
+        self.history_wanted = Some((filter.clone(), offset));
+        Ok(Refresh { history: Some(HistoryPage { filter, offset, rows, total }), ..Refresh::default() })
+    }
+
+    /// The report of one deployment, for the drill-down.
+    pub fn report(&mut self, key: DeploymentKey) -> Result<Refresh, StoreError> {
+        let report = self.store.report(key, &self.reviews)?;
+        self.report_wanted = Some(key);
+        Ok(Refresh { report: Some(Box::new(report)), ..Refresh::default() })
+    }
+
+    /// Saves a review as the operator; what to say about it.
+    pub fn save_review(&mut self, key: DeploymentKey, content: &ReviewContent, text: &str) -> Decided {
+        let Some(desk) = self.desk.as_ref() else {
+            return Decided::NotRecorded("no operator: reviews cannot be written here".into());
+        };
+        match crate::decide::review::save(&mut self.store, &desk.operator, key, content, text, self.clock.now()) {
+            Ok(said) => Decided::Recorded(said),
+            Err(e) => Decided::NotRecorded(e.to_string()),
+        }
+    }
+
+    /// History and the drill-down as they are now, when they were asked for.
+    fn history_again(&mut self) -> Result<Refresh, StoreError> {
+        let mut out = match self.history_wanted.clone() {
+            Some((filter, offset)) => self.history(filter, offset)?,
+            None => Refresh::default(),
+        };
+        if let Some(key) = self.report_wanted {
+            out.report = self.report(key)?.report;
+        }
+        Ok(out)
     }
 
     /// Also reads the operator's gates and notifications, and makes their decisions.
@@ -109,7 +172,7 @@ impl Loader {
             None => None,
         };
         let gates = self.gates()?;
-        Ok(Refresh { list: Some(list), changed: Vec::new(), counts: Some(counts), detail, target: None, gates })
+        Ok(Refresh { list: Some(list), counts: Some(counts), detail, gates, ..Refresh::default() })
     }
 
     /// The selected deployment changed: its phases, every target and its tail.
@@ -204,6 +267,8 @@ impl Loader {
         let mut paused = false;
         let mut gates_at = Instant::now();
         let mut gates_dirty = false;
+        let mut history_at = Instant::now();
+        let mut history_dirty = false;
         loop {
             let mut pending: Vec<Request> = Vec::new();
             match requests.recv_timeout(POLL) {
@@ -235,6 +300,15 @@ impl Loader {
                         gates_at = Instant::now();
                         self.mark_read(&ids).and_then(|_| self.after_write())
                     }
+                    Request::History(filter, offset) => self.history(filter, offset),
+                    Request::Report(key) => self.report(key),
+                    Request::SaveReview(key, content, text) => {
+                        let saved = self.save_review(key, &content, &text);
+                        if out.blocking_send(Loaded::Decided(saved)).is_err() {
+                            return;
+                        }
+                        self.history_again()
+                    }
                 };
                 if !send(out, answer) {
                     return;
@@ -246,7 +320,16 @@ impl Loader {
             let polled = self.poll().transpose();
             if let Some(answer) = polled {
                 gates_dirty = true;
+                history_dirty = true;
                 if !send(out, answer) {
+                    return;
+                }
+            }
+            // History and the drill-down follow the log too, at most once a second.
+            if history_dirty && history_at.elapsed() >= GATES_MIN && self.history_wanted.is_some() {
+                history_at = Instant::now();
+                history_dirty = false;
+                if !send(out, self.history_again()) {
                     return;
                 }
             }

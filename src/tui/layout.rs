@@ -29,6 +29,13 @@ pub fn screen_layout(area: Rect) -> ScreenLayout {
     }
 }
 
+/// Rows of History's list in a body of this size: the box's borders, the filter bar and the
+/// column titles take four.
+#[must_use]
+pub fn history_rows(body: Rect) -> usize {
+    usize::from(body.height.saturating_sub(4))
+}
+
 /// Where the Live screen's parts go at a given body size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Geometry {

@@ -8,7 +8,10 @@
 
 use crate::domain::DeploymentKey;
 use crate::domain::gate::view::{ActionItem, Notification};
+use crate::domain::history::{HistoryFilter, HistoryRow};
 use crate::domain::records::{DeploymentSummary, PhaseView, StoredEvent, TargetView};
+use crate::domain::report::Report;
+use crate::domain::review::ReviewContent;
 use crate::domain::status::DeploymentStatus;
 use crate::store::live::StatusCounts;
 use chrono::TimeDelta;
@@ -37,7 +40,25 @@ pub struct Refresh {
     pub target: Option<TargetEvents>,
     /// The operator's inbox and notifications, when they were read.
     pub gates: Option<GateData>,
+    /// A page of History, when one was asked for (or the log changed under it).
+    pub history: Option<HistoryPage>,
+    /// The report of the deployment drilled into.
+    pub report: Option<Box<Report>>,
 }
+
+/// A page of History as the data source answers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryPage {
+    pub filter: HistoryFilter,
+    /// The index of `rows[0]` among all matching rows.
+    pub offset: usize,
+    pub rows: Vec<HistoryRow>,
+    /// How many rows match.
+    pub total: usize,
+}
+
+/// Rows of History read per page.
+pub const HISTORY_WINDOW: usize = 200;
 
 /// News about the selected deployment.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,6 +131,14 @@ pub enum Cmd {
     Decide(DecisionCmd),
     /// Mark these notifications read.
     MarkRead(Vec<i64>),
+    /// Read this page of History: the filter, and the first row wanted.
+    LoadHistory(HistoryFilter, usize),
+    /// Read the report of one deployment for its drill-down.
+    LoadReport(DeploymentKey),
+    /// Suspend the screen and open the editor on this review text.
+    EditReview(DeploymentKey, String),
+    /// Save a review the editor left valid, as the operator.
+    SaveReview(DeploymentKey, ReviewContent, String),
 }
 
 /// What the data thread hands the run loop.

@@ -3,6 +3,7 @@
 
 mod approvals;
 mod fixture;
+mod history;
 
 use super::app::{App, Cmd, Msg, Session, Tab};
 use super::data::Loader;
@@ -26,7 +27,8 @@ fn app(fx: &fixture::Fixture, w: u16, h: u16) -> (App, Loader) {
         &config,
         crate::decide::Operator::named(&config, fixture::OPERATOR, fixture::OPERATOR),
     );
-    let mut loader = Loader::new(store, fixture::clock(), config.timezone).with_gates(desk);
+    let rule = config.review_rule();
+    let mut loader = Loader::new(store, fixture::clock(), config.timezone).with_gates(desk).with_reviews(rule);
     let session = Session {
         db: "/var/lib/shipdeck/shipdeck.db".into(),
         receiver: Some("127.0.0.1:7480".into()),
@@ -57,7 +59,14 @@ fn serve(app: &mut App, loader: &mut Loader, cmds: Vec<Cmd>) {
                 loader.after_write()
             }
             Cmd::MarkRead(ids) => loader.mark_read(&ids).and_then(|_| loader.after_write()),
-            Cmd::Quit | Cmd::Pause(_) => continue,
+            Cmd::LoadHistory(filter, offset) => loader.history(filter, offset),
+            Cmd::LoadReport(key) => loader.report(key),
+            Cmd::SaveReview(key, content, text) => {
+                let saved = loader.save_review(key, &content, &text);
+                app.update(Msg::Decided(saved));
+                continue;
+            }
+            Cmd::Quit | Cmd::Pause(_) | Cmd::EditReview(..) => continue,
         };
         let more = app.update(Msg::Data(Box::new(refresh.expect("loads"))));
         serve(app, loader, more);
@@ -95,10 +104,11 @@ fn unicode_width(s: &str) -> usize {
 fn every_view_at_80x24_and_200x50() {
     let fx = fixture::build();
     for (w, h) in [(80, 24), (200, 50)] {
-        let (mut app, _loader) = app(&fx, w, h);
+        let (mut app, mut loader) = app(&fx, w, h);
         for (i, tab) in Tab::ALL.iter().enumerate() {
             let digit = char::from_digit(u32::try_from(i + 1).expect("small"), 10).expect("digit");
-            press(&mut app, KeyCode::Char(digit));
+            let cmds = press(&mut app, KeyCode::Char(digit));
+            serve(&mut app, &mut loader, cmds);
             assert_eq!(app.tab, *tab);
             insta::assert_snapshot!(format!("{tab:?}_{w}x{h}").to_lowercase(), screen(&app));
         }

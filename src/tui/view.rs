@@ -6,7 +6,9 @@
 pub mod approvals;
 pub mod coming_soon;
 pub mod dialog;
+pub mod drill;
 pub mod help;
+pub mod history;
 pub mod live;
 pub mod notifications;
 pub mod schedule;
@@ -37,6 +39,7 @@ impl Widget for &App {
             Tab::Schedule => schedule::ScheduleScreen { app: self }.render(screen.body, buf),
             Tab::Approvals => approvals::ApprovalsScreen { app: self }.render(screen.body, buf),
             Tab::Notifications => notifications::NotificationsScreen { app: self }.render(screen.body, buf),
+            Tab::History => history::HistoryScreen { app: self }.render(screen.body, buf),
             other => coming_soon::ComingSoon { tab: other.index(), theme: &self.theme }.render(screen.body, buf),
         }
         footer(self, screen.footer, buf);
@@ -150,6 +153,18 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
         out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
         out.push((k(Action::Open), "deployment"));
     }
+    if app.tab == Tab::History && app.history.drill.is_some() {
+        out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "scroll"));
+        if !app.read_only {
+            out.push((k(Action::WriteReview), "write review"));
+        }
+        out.push((k(Action::Back), "back"));
+    } else if app.tab == Tab::History {
+        out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
+        out.push((k(Action::Open), "drill-down"));
+        out.push((k(Action::Filter), "filter"));
+        out.push((k(Action::Period), "time range"));
+    }
     if app.tab == Tab::Notifications && !app.read_only && app.approvals.unread > 0 {
         out.push((k(Action::Open), "mark read"));
     }
@@ -195,6 +210,10 @@ fn footer(app: &App, area: Rect, buf: &mut Buffer) {
     }
     if app.live.filtering && app.tab == Tab::Live && !app.help {
         put(buf, area, area.x + 1, area.y, strings::FILTER_HINT, t.dim);
+        return;
+    }
+    if app.history.editing && app.tab == Tab::History && !app.help {
+        put(buf, area, area.x + 1, area.y, strings::HISTORY_FILTER_HINT, t.dim);
         return;
     }
     let mut x = area.x + 1;
