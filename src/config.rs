@@ -5,13 +5,14 @@
 //! secrets is flag > environment > config file > built-in. Errors name the file, the line and
 //! the key, because a config that fails at 2 a.m. must say where.
 
+mod checks;
 mod locate;
 mod reviews;
 mod sections;
 mod team;
 
 pub use reviews::ReviewsConfig;
-pub use sections::{DashboardConfig, Environment, Person, ReceiverConfig, Stakeholder};
+pub use sections::{DashboardConfig, Environment, Person, ReceiverConfig, Stakeholder, TeamConfig};
 
 use crate::domain::DeploymentModel;
 use crate::domain::schedule::{ChangeWindow, Freeze};
@@ -27,6 +28,10 @@ pub const BUILT_IN: &str = include_str!("../config/shipdeck.toml");
 pub struct Config {
     /// The person shipdeck acts as, when `SHIPDECK_OPERATOR` is not set.
     pub operator: Option<String>,
+    /// How the operator is known (`declared` names, or the `os-login` only).
+    pub identity: crate::domain::team::IdentityMode,
+    /// Who may change the log's team and plan for others.
+    pub team: TeamConfig,
     /// Zone for displaying times.
     pub timezone: Tz,
     /// The deployment log, when neither `--db` nor `SHIPDECK_DB` is given.

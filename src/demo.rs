@@ -6,6 +6,7 @@
 //! summary at the end) shows the result. Nothing here takes a shortcut around the real paths.
 
 pub mod agents;
+pub mod eta_check;
 pub mod history;
 pub mod pipeline;
 pub mod rng;
@@ -16,7 +17,7 @@ use crate::decide::Operator;
 use crate::domain::records::DeploymentSummary;
 use crate::domain::{DeploymentKey, ReleaseRef};
 use crate::server::{Receiver, ServerOptions};
-use crate::store::{PlanRequest, Store};
+use crate::store::{PlanRequest, Store, SyncBy};
 use agents::{Agents, Rollout};
 use anyhow::Context;
 use chrono::Duration;
@@ -61,15 +62,22 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
         return Err(LogExists(db).into());
     }
     let mut store = Store::open(&db)?;
-    store.sync_team(&opts.config.members(), &opts.config.subscriptions())?;
+    let os_user = crate::decide::os_user();
+    store.sync_team(
+        &opts.config.team(),
+        &opts.config.subscriptions(),
+        SyncBy::Seed { os_user: &os_user },
+        opts.clock.now(),
+    )?;
     let mut rng = Rng::seeded(opts.seed);
     let now = opts.clock.now();
     let seeded = history::seed(&mut store, &opts.config, &mut rng, now - Duration::hours(2), opts.history)?;
     let live = plan_live(&mut store, &opts.config, &mut rng, now)?;
     drop(store);
     let deciders = if opts.headless { Deciders::Colleagues } else { Deciders::Operator };
-    let pipeline: std::sync::Arc<dyn Pipeline> =
+    let log_pipeline =
         std::sync::Arc::new(LogPipeline::new(Store::open(&db)?, opts.config.clone(), opts.clock.clone(), deciders));
+    let pipeline: std::sync::Arc<dyn Pipeline> = log_pipeline.clone();
 
     let runtime = crate::runtime::build()?;
     let agents = runtime.block_on(async {
@@ -120,6 +128,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
         let summaries: Vec<DeploymentSummary> =
             live.keys.iter().map(|k| store.summary(*k)).collect::<Result<_, _>>()?;
         print_summary(&seeded, &agents, &summaries, &db);
+        print_eta_check(&eta_check::check(&store, &log_pipeline.predicted())?);
     }
     Ok(db)
 }
@@ -128,7 +137,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
 /// when that is a configured person, else `dana`, a deployment manager who did not request the
 /// live rollouts, so the demo's gates are theirs to decide.
 fn operator(config: &Config) -> Operator {
-    let named = Operator::resolve(config);
+    let named = Operator::named(config, &crate::decide::identity::operator_name(config), &crate::decide::os_user());
     if named.is_person() { named } else { Operator::named(config, DEMO_OPERATOR, &named.os_user) }
 }
 
@@ -205,12 +214,33 @@ fn plan_live(
             key,
             steps: model.steps.clone(),
             phases: phases.into_iter().map(|p| (p.name, p.targets)).collect(),
-            parallel: if model_name == "rolling" { 10 } else { 20 },
+            parallel: agents::parallel_for(model_name),
             failure_rate: 0.04,
             silent,
         });
     }
     Ok(live)
+}
+
+/// Each phase's ETA at its start against how long it took, and the median absolute error.
+fn print_eta_check(checked: &[eta_check::Checked]) {
+    let secs = |d: chrono::TimeDelta| d.num_milliseconds() as f64 / 1000.0;
+    for c in checked {
+        let p = &c.predicted;
+        println!(
+            "eta {} {} ({} hosts): predicted {:.0}s, took {:.0}s, error {:+.0}%",
+            p.key,
+            p.phase,
+            p.hosts,
+            secs(p.eta),
+            secs(c.took),
+            c.error * 100.0
+        );
+    }
+    match eta_check::median_absolute_error(checked) {
+        Some(e) => println!("eta median absolute error: {:.0}% over {} phases", e * 100.0, checked.len()),
+        None => println!("eta median absolute error: no phase to check"),
+    }
 }
 
 fn print_summary(seeded: &history::Seeded, agents: &Agents, live: &[DeploymentSummary], db: &std::path::Path) {

@@ -10,22 +10,26 @@
 mod bench;
 mod dedupe;
 mod estimates;
+mod file;
 mod gates;
 mod history;
 mod ingest;
 pub mod live;
+mod lost;
 mod migrations;
 mod planning;
 mod queries;
+mod team;
 #[cfg(test)]
 pub(crate) mod testing;
 
 pub use estimates::Estimate;
 pub use gates::{AuditProblem, DecisionOutcome, DecisionRequest, GateError};
-pub use history::ActionRow;
+pub use history::{ActionRow, REVIEW_COMPLETE};
 pub use ingest::{IngestOutcome, Rejection, Submission};
-pub use planning::PlanRequest;
+pub use planning::{PLAN_FOR, PlanRequest, Planner};
 pub use queries::ListFilter;
+pub use team::{SyncBy, SyncOutcome, TEAM_SYNC, TeamError};
 
 use rusqlite::{Connection, OpenFlags};
 use std::collections::HashMap;
@@ -51,6 +55,11 @@ pub enum StoreError {
         "the deployment log {path} is at schema version {found} and this shipdeck needs version {needed}; it was opened read-only, so it was not migrated (open it once without --read-only to migrate it)"
     )]
     NeedsMigration { path: PathBuf, found: i64, needed: i64 },
+    /// A file that cannot serve as the log (not SQLite, truncated, a directory, read-only...).
+    #[error("the deployment log {path} {reason}")]
+    Unusable { path: PathBuf, reason: String },
+    #[error("the deployment log {path} is damaged: {what} does not parse ({detail}); nothing was decided")]
+    Corrupt { path: PathBuf, what: String, detail: String },
     #[error("cannot create the folder {path}: {source}")]
     CreateDir { path: PathBuf, source: std::io::Error },
     #[error("unknown deployment \"{0}\"")]
@@ -60,6 +69,12 @@ pub enum StoreError {
     Plan(#[from] crate::domain::plan::PlanError),
     #[error("{key} has no action {n} (see `shipdeck review {key}`)")]
     UnknownAction { key: String, n: usize },
+    /// Planning was refused by the team's rules (the refusal is in the audit trail).
+    #[error("{0}")]
+    PlanRefused(String),
+    /// Planning names someone the log's team does not know.
+    #[error("{0}")]
+    PlanPerson(String),
     #[error("the deployment log {path} failed: {source}")]
     Sql { path: PathBuf, source: rusqlite::Error },
 }
@@ -90,7 +105,9 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
         }
+        file::check(path, false)?;
         Self::open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
+            .map_err(|e| file::explain(path, e))
     }
 
     /// Opens an existing log; a missing file is an error, not a new empty log.
@@ -98,7 +115,20 @@ impl Store {
         if !path.exists() {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
-        Self::open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        file::check(path, true)?;
+        Self::open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(|e| file::explain(path, e))
+    }
+
+    /// Opens an existing log for a read command: like [`Store::open_existing`], but a log in a
+    /// folder this user cannot write to (where SQLite cannot create its `-wal` and `-shm`
+    /// files) is opened read-only instead of refused.
+    pub fn open_to_read(path: &Path) -> Result<Self, StoreError> {
+        match Self::open_existing(path) {
+            Err(StoreError::Unusable { .. }) if path.is_file() && !file::writable_folder(path) => {
+                Self::open_read_only(path)
+            }
+            other => other,
+        }
     }
 
     /// Opens an existing log read-only at the SQLite level: nothing this connection does can
@@ -107,13 +137,36 @@ impl Store {
         if !path.exists() {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
-        Self::open_with(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        file::check(path, true)?;
+        match Self::open_with(path, OpenFlags::SQLITE_OPEN_READ_ONLY) {
+            // In a folder nobody may write to, SQLite cannot create the `-shm` file it reads a
+            // WAL log with. With no `-wal` file there is nothing outside the main file, and no
+            // one can start writing: it may be read as it is.
+            Err(_) if !file::writable_folder(path) && !file::sibling(path, "-wal").exists() => {
+                Self::open_immutable(path)
+            }
+            other => other.map_err(|e| file::explain(path, e)),
+        }
+    }
+
+    fn open_immutable(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |source| file::explain(path, StoreError::Open { path: path.to_path_buf(), source });
+        let uri = file::immutable_uri(path).ok_or_else(|| StoreError::Unusable {
+            path: path.to_path_buf(),
+            reason: "cannot be read from a read-only folder: its path is not UTF-8".into(),
+        })?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(uri, flags).map_err(open_err)?;
+        file::check_length(&conn, path)?;
+        migrations::check(&conn, path)?;
+        Ok(Self::with_connection(conn, path))
     }
 
     fn open_with(path: &Path, flags: OpenFlags) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
         let mut conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        file::check_length(&conn, path)?;
         if flags.contains(OpenFlags::SQLITE_OPEN_READ_ONLY) {
             migrations::check(&conn, path)?;
             return Ok(Self::with_connection(conn, path));

@@ -3,6 +3,12 @@ use super::*;
 #[test]
 fn the_shipped_file_is_valid_and_is_the_built_in_default() {
     let c = Config::built_in();
+    let phased = &c.models["phased"].recovery;
+    assert_eq!(
+        (phased.roles.as_slice(), phased.lost_after),
+        (["deployment_manager".to_owned()].as_slice(), Some(chrono::TimeDelta::minutes(30)))
+    );
+    assert_eq!(c.models["canary"].recovery.roles, ["deployment_manager", "sre"]);
     assert_eq!(c.source, "built-in");
     assert!(c.models.contains_key("phased") && c.models.contains_key("rolling"));
     assert!(c.people.len() >= 4);
@@ -19,6 +25,8 @@ fn shipped_settings_match_the_code_defaults() {
     assert_eq!(empty.dashboard, shipped.dashboard);
     assert_eq!(empty.operator, shipped.operator);
     assert_eq!(empty.reviews, shipped.reviews);
+    assert_eq!(empty.identity, shipped.identity);
+    assert_eq!(empty.team, shipped.team);
 }
 
 fn error_of(text: &str) -> String {
@@ -131,6 +139,47 @@ fn key_bindings_that_clash_or_name_no_action_are_config_errors() {
     let err = error_of("[dashboard.keys]\nhelp = \"ctrl-\"\n");
     assert!(err.contains("key \"dashboard.keys.help\": \"ctrl-\" is not a key"), "{err}");
     assert!(Config::parse("[dashboard.keys]\nfilter = \"f\"\n", "ok.toml").is_ok());
+}
+
+#[test]
+fn configs_that_would_leave_a_deployment_stuck_are_errors_naming_the_line() {
+    let people =
+        "[[people]]\nname = \"ann\"\nlogin = \"ann\"\nroles = [\"dm\"]\n[[people]]\nname = \"bo\"\nroles = [\"dm\"]\n";
+    let model = |steps: &str, gate: &str| {
+        format!(
+            "[models.m]\ntechnique = \"phased\"\nsteps = [{steps}]\n[[models.m.phases]]\nname = \"p\"\ntargets = \"rest\"\n{gate}"
+        )
+    };
+    // Lines: people take 1-7, the model starts at 8 (steps on 10, the gate on 14).
+    let cases = [
+        (
+            format!("{people}{}", model("\"install\", \"verify\", \"install\"", "")),
+            "team.toml:10: key \"models.m.steps[2]\": step \"install\" appears twice in model \"m\"",
+        ),
+        (
+            format!("{people}{}", model("\"install\"", "gate = { approvals = 3, roles = [\"dm\"] }\n")),
+            "team.toml:14: key \"models.m.phases[0].gate.approvals\": the gate of phase \"p\" needs 3 approvals but only 2 of people holding dm exist",
+        ),
+        (
+            model("\"install\"", "gate = { approvals = 1 }\n"),
+            "team.toml:7: key \"models.m.phases[0].gate\": the gate of phase \"p\" is open to anyone configured, but [[people]] lists nobody",
+        ),
+        (
+            format!("{people}[[windows]]\nname = \"w\"\ndays = [\"mon\"]\nstart = \"18:00\"\nend = \"18:00\"\n"),
+            "team.toml:12: key \"windows[0].end\": window \"w\" starts and ends at 18:00",
+        ),
+        (
+            format!("{people}[[people]]\nname = \"cy\"\nlogin = \"ann\"\n"),
+            "team.toml:10: key \"people[2].login\": login \"ann\" is given to both \"ann\" and \"cy\"",
+        ),
+    ];
+    for (text, expected) in cases {
+        let err = error_of(&text);
+        assert!(err.starts_with(expected), "{text}\n  got: {err}\n  want: {expected}");
+    }
+    // The same model with distinct steps and a satisfiable gate is fine.
+    let ok = format!("{people}{}", model("\"install\", \"verify\"", "gate = { approvals = 2, roles = [\"dm\"] }\n"));
+    assert!(Config::parse(&ok, "ok.toml").is_ok());
 }
 
 #[test]

@@ -57,6 +57,9 @@ pub struct LogPipeline {
     deciders: Deciders,
     /// Real time between two looks at the log.
     poll: Duration,
+    /// The ETA the inbox would have shown for each phase as it started, to check it against
+    /// how long the phase took.
+    etas: Mutex<Vec<super::eta_check::Predicted>>,
 }
 
 impl LogPipeline {
@@ -67,6 +70,20 @@ impl LogPipeline {
             clock,
             deciders,
             poll: Duration::from_millis(200),
+            etas: Mutex::default(),
+        }
+    }
+
+    /// The ETAs predicted so far, one per phase started.
+    pub fn predicted(&self) -> Vec<super::eta_check::Predicted> {
+        self.etas.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Notes the ETA of a phase that starts now, as the Approvals inbox computes it.
+    async fn predict(&self, key: DeploymentKey, phase: &str) {
+        let name = phase.to_owned();
+        if let Some(Ok(Some(p))) = self.with_store(move |s, _| super::eta_check::predict(s, key, &name)).await {
+            self.etas.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(p);
         }
     }
 
@@ -111,6 +128,11 @@ pub fn decide_as_colleague(store: &mut Store, config: &Config, d: &ColleagueDeci
     };
     for person in config.people.iter().filter(|p| p.name != d.not_by) {
         let colleague = Operator::named(config, &person.name, "shipdeck-demo");
+        // Only colleagues the policy would accept try: a refused attempt is an audit record.
+        let rules_now = (config.windows.as_slice(), config.freezes.as_slice());
+        if store.would_refuse(d.key, d.phase, d.decision, colleague.decider(), rules_now, d.now).is_some() {
+            continue;
+        }
         match decide(store, &rules, &colleague, &ask, d.now) {
             Ok(_) => return true,
             Err(e) if e.is_refusal() => {}
@@ -146,14 +168,20 @@ impl Pipeline for LogPipeline {
                 let name = phase.to_owned();
                 let gate = match self.with_store(move |s, _| s.gate(key, &name)).await {
                     Some(Ok(g)) => g,
-                    Some(Err(GateError::NoGate { .. })) => return true,
+                    Some(Err(GateError::NoGate { .. })) => {
+                        self.predict(key, phase).await;
+                        return true;
+                    }
                     Some(Err(_)) | None => return false,
                 };
                 if gate.deployment_status.is_halted() {
                     return false;
                 }
                 match gate.state {
-                    GateState::Approved => return true,
+                    GateState::Approved => {
+                        self.predict(key, phase).await;
+                        return true;
+                    }
                     GateState::Rejected => return false,
                     GateState::Pending => {
                         let operator_started = !gate.approvals.is_empty();
@@ -221,12 +249,14 @@ mod tests {
     #[test]
     fn a_decision_waiting_for_a_busy_log_does_not_stall_the_runtime() {
         let (dir, mut store) = testing::open();
+        let config = Config::built_in();
+        let seed = crate::store::SyncBy::Seed { os_user: "test" };
+        store.sync_team(&config.team(), &config.subscriptions(), seed, testing::t0()).expect("seeds the team");
         let key = Plan::new("phased", 4).requester("sam").plan(&mut store);
         drop(store);
         let path = dir.path().join("log.db");
         let clock: SharedClock = Arc::new(crate::clock::FixedClock(testing::t0()));
-        let pipeline =
-            LogPipeline::new(Store::open(&path).expect("opens"), Config::built_in(), clock, Deciders::Colleagues);
+        let pipeline = LogPipeline::new(Store::open(&path).expect("opens"), config, clock, Deciders::Colleagues);
         // Another process holds the write lock: the colleague's approval waits for it.
         let held = Duration::from_millis(600);
         let holder = testing::hold_write_lock(&path, held);
@@ -243,9 +273,9 @@ mod tests {
                     counted.fetch_add(1, Ordering::Relaxed);
                 }
             });
-            let open = pipeline.before_phase(key, "pilot").await;
+            let open = tokio::time::timeout(Duration::from_secs(20), pipeline.before_phase(key, "pilot")).await;
             ticker.abort();
-            open
+            open.expect("the gate was decided")
         });
         holder.join().expect("the holder ends");
         assert!(open, "approved once the lock was released");

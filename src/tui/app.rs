@@ -87,6 +87,9 @@ pub struct Session {
     /// Who decisions are made as, and the OS account recorded beside them.
     pub operator: String,
     pub os_user: String,
+    /// Said up front when the operator is nobody the log's team knows (nothing is recorded in
+    /// their name): the header marks the name, the footer says why until the first key.
+    pub notice: Option<String>,
 }
 
 /// The whole state of the dashboard.
@@ -297,8 +300,8 @@ impl App {
             other if self.tab == Tab::History => self.history_action(other),
             other if self.tab == Tab::Approvals => self.approvals_action(other),
             other if self.tab == Tab::Notifications => {
-                if other == Action::Open && !self.read_only {
-                    return self.approvals.mark_selected_read(self.now);
+                if other == Action::Open {
+                    return self.approvals.open_note(!self.read_only, self.now);
                 }
                 self.approvals.navigate_notes(other);
                 Vec::new()

@@ -10,6 +10,8 @@ pub const APP_NAME: &str = "shipdeck";
 
 /// Tab titles, in tab order (number keys 1-6 select them).
 pub const TAB_TITLES: [&str; 6] = ["Live", "Approvals", "Schedule", "Notifications", "History", "Metrics"];
+/// The tab titles when the full ones do not fit.
+pub const TAB_SHORT: [&str; 6] = ["Live", "Appr", "Sched", "Notif", "Hist", "Metr"];
 
 pub const PAUSED: &str = "PAUSED";
 pub const READ_ONLY: &str = "read-only";
@@ -41,6 +43,8 @@ pub const RUNNING: &str = "running";
 pub const AWAITING: &str = "awaiting approval";
 /// Before the operator's name in the header.
 pub const OPERATOR: &str = "as";
+/// After the operator's name when the log's team does not know them.
+pub const NOT_IN_TEAM: &str = "not in team";
 
 /// History and the failure drill-down.
 pub const HISTORY: &str = "History";

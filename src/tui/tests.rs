@@ -36,6 +36,7 @@ fn app(fx: &fixture::Fixture, w: u16, h: u16) -> (App, Loader) {
         config,
         operator: fixture::OPERATOR.into(),
         os_user: fixture::OPERATOR.into(),
+        notice: None,
     };
     let mut app = App::new(session, Keymap::default(), Theme::colour(), false, fixture::now());
     app.update(Msg::Resize(w, h));
@@ -74,6 +75,10 @@ fn serve(app: &mut App, loader: &mut Loader, cmds: Vec<Cmd>) {
     }
 }
 
+/// The sizes every view is held to by snapshots: the smallest drawn, the tmux test's, the
+/// classic terminal, a laptop and a wide screen.
+const SIZES: [(u16, u16); 5] = [(50, 12), (60, 15), (80, 24), (120, 40), (200, 50)];
+
 /// The screen as text, one line per row, trailing blanks trimmed.
 fn screen(app: &App) -> String {
     let (w, h) = app.size;
@@ -102,9 +107,9 @@ fn unicode_width(s: &str) -> usize {
 }
 
 #[test]
-fn every_view_at_80x24_and_200x50() {
+fn every_view_at_every_size_from_50x12_to_200x50() {
     let fx = fixture::build();
-    for (w, h) in [(80, 24), (200, 50)] {
+    for (w, h) in SIZES {
         let (mut app, mut loader) = app(&fx, w, h);
         for (i, tab) in Tab::ALL.iter().enumerate() {
             let digit = char::from_digit(u32::try_from(i + 1).expect("small"), 10).expect("digit");
@@ -311,4 +316,35 @@ fn a_dashboard_that_falls_behind_holds_the_data_thread_back_and_loses_no_event()
     drop(requests);
     drop(updates);
     thread.join().expect("the data thread ends");
+}
+
+/// Regression: after shrinking, scrolling and growing the terminal again, the list stayed
+/// scrolled and hid the rows above its first; it must keep the selection in view and fill the
+/// space it has.
+#[test]
+fn a_resize_keeps_the_selection_in_view_and_fills_the_space() {
+    let fx = fixture::build();
+    let (mut app, _loader) = app(&fx, 80, 24);
+    let first = screen(&app);
+    app.update(Msg::Resize(60, 15));
+    press(&mut app, KeyCode::Char('G'));
+    let small = screen(&app);
+    let last = app.live.selected.expect("a selection");
+    assert!(small.contains(&last.to_string()), "the selection is in view at 60x15:\n{small}");
+    assert!(app.live.list_offset > 0, "the short list scrolled to the last row");
+    app.update(Msg::Resize(200, 50));
+    let again = screen(&app);
+    assert_eq!(app.live.list_offset, 0, "every row fits again: nothing stays scrolled away");
+    for key in ["DEP-3", "DEP-7", "DEP-6", "DEP-5"] {
+        assert!(first.contains(key) && again.contains(key), "{key} hidden after the resize:\n{again}");
+    }
+    // The Approvals list keeps its selection in view at every size too.
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('G'));
+    for (w, h) in SIZES {
+        app.update(Msg::Resize(w, h));
+        let text = screen(&app);
+        let selected = app.approvals.current().expect("selected").item.deployment.to_string();
+        assert!(text.contains(&selected), "{selected} out of view at {w}x{h}:\n{text}");
+    }
 }

@@ -64,10 +64,14 @@ fn too_small(area: Rect, buf: &mut Buffer) {
     Paragraph::new(text).wrap(Wrap { trim: true }).render(area, buf);
 }
 
+/// The header line: name and operator always; then, each only when it fits before the clock,
+/// the pause and read-only marks, the counts, unread notifications, the receiver and the log.
+/// Nothing is drawn over anything else, at any width.
 fn header(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     buf.set_style(area, t.header);
-    let clock = app.now.with_timezone(&app.session.config.timezone).format("%Y-%m-%d %H:%M:%S %Z").to_string();
+    let format = if area.width >= 80 { "%Y-%m-%d %H:%M:%S %Z" } else { "%H:%M:%S" };
+    let clock = app.now.with_timezone(&app.session.config.timezone).format(format).to_string();
     let c = &app.counts;
     let counts = if area.width >= 120 {
         format!(
@@ -85,26 +89,38 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     let clock_w = u16::try_from(clock.chars().count()).unwrap_or(0);
     let right = area.right().saturating_sub(clock_w + 1);
     put(buf, area, right, area.y, &clock, t.header);
-    let mut x = put(buf, area, area.x + 1, area.y, strings::APP_NAME, t.header.patch(t.title)) + 1;
-    x = put(buf, area, x, area.y, &format!("{} {}", strings::OPERATOR, app.session.operator), t.header) + 2;
+    // Only what ends at least one column before the clock; the left part never reaches it.
+    let left = Rect::new(area.x, area.y, right.saturating_sub(area.x + 1), 1);
+    let fits = |x: u16, text: &str| usize::from(x) + text.chars().count() < usize::from(left.right());
+    let mut x = put(buf, left, area.x + 1, area.y, strings::APP_NAME, t.header.patch(t.title)) + 1;
+    let who = if app.session.notice.is_some() {
+        format!("{} {} ({})", strings::OPERATOR, app.session.operator, strings::NOT_IN_TEAM)
+    } else {
+        format!("{} {}", strings::OPERATOR, app.session.operator)
+    };
+    x = put(buf, left, x, area.y, &who, t.header) + 2;
+    let mut item = |x: &mut u16, text: &str, style| {
+        if fits(*x, text) {
+            *x = put(buf, left, *x, area.y, text, style) + 2;
+        }
+    };
     if app.paused {
-        x = put(buf, area, x, area.y, &format!(" {} ", strings::PAUSED), t.paused) + 2;
+        item(&mut x, &format!(" {} ", strings::PAUSED), t.paused);
     }
     if app.read_only {
-        x = put(buf, area, x, area.y, strings::READ_ONLY, t.header) + 2;
+        item(&mut x, strings::READ_ONLY, t.header);
     }
-    x = put(buf, area, x, area.y, &counts, t.header) + 2;
+    item(&mut x, &counts, t.header);
     if app.approvals.unread > 0 {
-        let unread = format!("{} {}", app.approvals.unread, strings::gates::UNREAD);
-        x = put(buf, area, x, area.y, &unread, t.header) + 2;
+        item(&mut x, &format!("{} {}", app.approvals.unread, strings::gates::UNREAD), t.header);
     }
     let receiver = app.session.receiver.as_ref().map(|r| format!("receiver {r}  ")).unwrap_or_default();
     let room = usize::from(right.saturating_sub(x).saturating_sub(2));
     let receiver_w = receiver.chars().count();
     let (receiver, room) = if receiver_w + 12 <= room { (receiver, room - receiver_w) } else { (String::new(), room) };
-    let x = put(buf, area, x, area.y, &receiver, t.header);
+    let x = put(buf, left, x, area.y, &receiver, t.header);
     if room > 8 {
-        put(buf, area, x, area.y, &clip_left(&format!("log {}", app.session.db), room), t.header);
+        put(buf, left, x, area.y, &clip_left(&format!("log {}", app.session.db), room), t.header);
     }
 }
 
@@ -124,9 +140,15 @@ fn tabs(app: &App, area: Rect, buf: &mut Buffer) {
             })
             .collect()
     };
+    let too_wide =
+        |labels: &[String]| labels.iter().map(|l| l.chars().count() + 1).sum::<usize>() >= usize::from(area.width);
     let mut labels = counted(true);
-    if labels.iter().map(|l| l.chars().count() + 1).sum::<usize>() >= usize::from(area.width) {
+    if too_wide(&labels) {
         labels = counted(false);
+    }
+    if too_wide(&labels) {
+        // Narrow terminals: short titles, so every view's number stays visible.
+        labels = strings::TAB_SHORT.iter().enumerate().map(|(i, title)| format!("{} {title}", i + 1)).collect();
     }
     let mut x = area.x + 1;
     for (i, label) in labels.iter().enumerate() {
@@ -165,8 +187,8 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
         out.push((k(Action::Filter), "filter"));
         out.push((k(Action::Period), "time range"));
     }
-    if app.tab == Tab::Notifications && !app.read_only && app.approvals.unread > 0 {
-        out.push((k(Action::Open), "mark read"));
+    if app.tab == Tab::Notifications && !app.approvals.notifications.is_empty() {
+        out.push((k(Action::Open), if app.approvals.note_open { "close" } else { "open" }));
     }
     if on_live && live.target.is_some() {
         out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "scroll"));

@@ -124,6 +124,19 @@ fn serve_logged(env: &Env, config: &str, soft_files: Option<u32>) -> (support::S
     (support::Server { child, addr }, log)
 }
 
+/// Whether the receiver logs a line containing `needle` within a few seconds (its log is read
+/// by another thread, so a line may arrive just after the reply that followed it).
+fn logged(log: &Mutex<Vec<String>>, needle: &str) -> bool {
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        if log.lock().expect("lock").iter().any(|l| l.contains(needle)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
 /// Reads what the server sends until it closes the connection (or `limit` passes).
 fn read_until_closed(s: &mut TcpStream, limit: Duration) -> (String, bool) {
     s.set_read_timeout(Some(limit)).expect("timeout");
@@ -192,7 +205,7 @@ fn stalled_uploads_get_408_and_never_starve_a_normal_agent() {
 fn idle_connections_are_closed_and_the_connection_cap_is_logged() {
     let env = Env::new();
     let key = env.plan("big-bang", 2);
-    let config = config_with(&env, &[("idle_timeout", "\"1s\""), ("max_connections", "50")]);
+    let config = config_with(&env, &[("idle_timeout", "\"2s\""), ("max_connections", "50")]);
     let (server, log) = serve_logged(&env, &config, Some(256));
     // The receiver raised its own soft limit on open files to the hard limit.
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).expect("limits");
@@ -201,26 +214,18 @@ fn idle_connections_are_closed_and_the_connection_cap_is_logged() {
     assert_eq!(files[3], files[4], "soft limit not raised: {limits}");
 
     let mut idle: Vec<TcpStream> = (0..50).map(|_| TcpStream::connect(&server.addr).expect("connects")).collect();
-    // Ready when the receiver has taken all fifty: health then answers 503.
-    let deadline = Instant::now() + Duration::from_secs(5);
+    // Once the receiver has taken all 50, the next connection is over the cap.
+    let until = Instant::now() + Duration::from_millis(1500);
     let over = loop {
         let reply = server.get("/v1/health");
-        if reply.status == 503 || Instant::now() > deadline {
+        if reply.status == 503 || Instant::now() > until {
             break reply;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(over.status, 503, "{}", over.body);
     assert!(over.body.contains("connection cap"), "{}", over.body);
-    // The receiver's log is read on another thread: wait for the line.
-    let logged = loop {
-        let logged = log.lock().expect("lock").join("\n");
-        if logged.contains("connection cap of 50 reached") || Instant::now() > deadline {
-            break logged;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    assert!(logged.contains("connection cap of 50 reached"), "{logged}");
+    assert!(logged(&log, "connection cap of 50 reached"), "{:?}", log.lock().expect("lock"));
     // Idle connections are closed after idle_timeout, and the receiver serves again.
     for s in &mut idle {
         let (_, closed) = read_until_closed(s, Duration::from_secs(4));
@@ -228,6 +233,30 @@ fn idle_connections_are_closed_and_the_connection_cap_is_logged() {
     }
     let reply = server.post("/v1/events", support::event("after", &key, "web-01", "install", "info").as_bytes());
     assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(logged(&log, "below the connection cap again"), "{:?}", log.lock().expect("lock"));
+}
+
+#[test]
+fn a_hard_limit_on_open_files_lowers_the_connection_cap_and_says_so() {
+    let env = Env::new();
+    let config = config_with(&env, &[]);
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg("ulimit -n 300 && exec \"$0\" \"$@\"").arg(env!("CARGO_BIN_EXE_shipdeck"));
+    cmd.env("XDG_CONFIG_HOME", "/nonexistent-shipdeck-test").arg("--db").arg(&env.db);
+    cmd.args(["--config", &config, "serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("serve starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let banner = lines.next().expect("a banner").expect("text");
+    let note = lines.next().expect("a note").expect("text");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(banner.contains("http://"), "{banner}");
+    assert!(
+        note.contains(
+            "open files are limited to 300; serving at most 236 connections instead of receiver.max_connections = 4096"
+        ),
+        "{note}"
+    );
 }
 
 #[test]
@@ -242,6 +271,21 @@ fn sigterm_answers_held_long_polls_and_exits_promptly() {
     let poll = std::thread::spawn(move || support::http(&addr, "GET", &path, &[], b""));
     let mut stalled = TcpStream::connect(&server.addr).expect("connects");
     write!(stalled, "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{{\"id\":").expect("head");
+    // An agent that keeps posting through the shutdown: whatever was acknowledged is kept.
+    let (addr, agent_key) = (server.addr.clone(), key.clone());
+    let agent = std::thread::spawn(move || {
+        let mut acked = vec!["before".to_owned()];
+        for n in 0.. {
+            let id = format!("during-{n}");
+            let line = support::event(&id, &agent_key, "web-02", "install", "info");
+            match support::http(&addr, "POST", "/v1/events", &[], line.as_bytes()) {
+                Ok(r) if r.status == 200 => acked.push(id),
+                Ok(r) if r.status == 503 => {}
+                _ => return acked,
+            }
+        }
+        acked
+    });
     std::thread::sleep(Duration::from_millis(500));
 
     let sent = Instant::now();
@@ -260,7 +304,11 @@ fn sigterm_answers_held_long_polls_and_exits_promptly() {
     assert_eq!(answer.json()["state"], "pending", "{}", answer.body);
     let (reply, closed) = read_until_closed(&mut stalled, Duration::from_secs(2));
     assert!(closed && (reply.is_empty() || reply.starts_with("HTTP/1.1 503")), "{reply:?}");
-    assert_eq!(env.event_ids(&key), vec!["before"]);
+    let acked = agent.join().expect("agent thread");
+    assert!(acked.len() > 1, "the agent was acknowledged before the shutdown");
+    // A reply lost to the exit may leave one more stored than acknowledged, never one fewer.
+    let stored: std::collections::HashSet<String> = env.event_ids(&key).into_iter().collect();
+    assert!(acked.iter().all(|id| stored.contains(id)), "acknowledged {acked:?}, stored {stored:?}");
 }
 
 #[test]
@@ -412,4 +460,122 @@ fn health_says_failing_while_commits_fail_and_ok_after() {
     let healthy = server.get("/v1/health");
     assert_eq!(healthy.status, 200, "{}", healthy.body);
     assert!(healthy.json()["last_error"].is_null() && healthy.json()["last_commit"].is_string(), "{}", healthy.body);
+}
+
+/// Runs `shipdeck --db DB ARGS`, as an unprivileged user when the tests run as root (root may
+/// write anywhere, so a read-only folder would prove nothing).
+fn run_unprivileged(db: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let mut cmd = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_shipdeck")]);
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_shipdeck"))
+    };
+    cmd.env("XDG_CONFIG_HOME", "/nonexistent-shipdeck-test").env_remove("SHIPDECK_DB").env_remove("SHIPDECK_CONFIG");
+    let out = cmd.arg("--db").arg(db).args(args).stdin(Stdio::null()).output().expect("runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn broken_logs_are_refused_in_one_sentence_with_exit_2_and_left_alone() {
+    let env = Env::new();
+    let key = env.plan("big-bang", 2);
+    let good = std::fs::read(&env.db).expect("reads the log");
+    let not_sqlite = env.path("notes.txt");
+    std::fs::write(&not_sqlite, "deployment notes\n").expect("writes");
+    let truncated = env.path("truncated.db");
+    std::fs::write(&truncated, &good[..good.len() / 3]).expect("writes");
+    let empty = env.path("empty.db");
+    std::fs::write(&empty, "").expect("writes");
+    let cases = [
+        (not_sqlite.clone(), "is not a shipdeck log (not an SQLite database)"),
+        (truncated.clone(), "restore it from a backup"),
+        (env.dir.path().to_path_buf(), "is a directory, not a log file"),
+        (empty.clone(), "is an empty file (0 bytes), not a log"),
+    ];
+    for (path, expected) in &cases {
+        for args in [vec!["status", key.as_str()], vec!["list"], vec!["events", key.as_str()]] {
+            let out = support::bin().arg("--db").arg(path).args(&args).output().expect("runs");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?} on {}: {stderr}", path.display());
+            assert!(stderr.contains(expected), "{args:?}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "one sentence: {stderr}");
+            assert!(!stderr.contains("file is not a database"), "SQLite's words, not ours: {stderr}");
+        }
+    }
+    // Nothing was turned into a new, empty log.
+    assert_eq!(std::fs::read(&empty).expect("reads"), b"");
+    assert_eq!(std::fs::read(&not_sqlite).expect("reads"), b"deployment notes\n");
+    assert_eq!(std::fs::read(&truncated).expect("reads").len(), good.len() / 3);
+}
+
+#[test]
+#[cfg(unix)]
+fn read_commands_work_on_a_log_in_a_read_only_folder_and_writes_say_why_not() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let key = env.plan("big-bang", 2);
+    let folder = env.path("readonly");
+    std::fs::create_dir(&folder).expect("mkdir");
+    let db = folder.join("log.db");
+    std::fs::copy(&env.db, &db).expect("copies the log");
+    for (path, mode) in [(env.dir.path(), 0o755), (folder.as_path(), 0o555), (db.as_path(), 0o644)] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    for args in [vec!["status", key.as_str()], vec!["list"], vec!["events", key.as_str()]] {
+        let (code, stdout, stderr) = run_unprivileged(&db, &args);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        assert!(stdout.contains(&key) || args[0] == "events", "{args:?}: {stdout}");
+    }
+    let (code, _, stderr) = run_unprivileged(
+        &db,
+        &["plan", "--release", "a@1", "--env", "production", "--model", "big-bang", "--targets", "x"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot be written: its folder is read-only"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).expect("chmod back");
+}
+
+#[test]
+fn config_check_the_planner_and_the_dashboard_refuse_a_config_that_would_get_stuck() {
+    let env = Env::new();
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/shipdeck.toml")).expect("config");
+    let stuck = shipped.replacen(
+        "steps = [\"download\", \"install\", \"verify\"]",
+        "steps = [\"install\", \"verify\", \"install\"]",
+        1,
+    );
+    assert_ne!(stuck, shipped);
+    let line =
+        stuck.lines().position(|l| l.contains("steps = [\"install\", \"verify\", \"install\"]")).expect("line") + 1;
+    let path = env.path("stuck.toml");
+    std::fs::write(&path, stuck).expect("writes");
+    let config = path.display().to_string();
+    let expected = format!("stuck.toml:{line}: key \"models.phased.steps[2]\": step \"install\" appears twice");
+    for args in [
+        vec!["config", "check", config.as_str()],
+        vec![
+            "--config",
+            &config,
+            "plan",
+            "--release",
+            "a@1",
+            "--env",
+            "production",
+            "--model",
+            "big-bang",
+            "--targets",
+            "x",
+        ],
+        vec!["--config", &config, "tui"],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(&expected), "{args:?}: {}", out.stderr);
+    }
 }

@@ -181,6 +181,8 @@ pub fn context_lines<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
             .push(Line::from(vec![label(t, head), Span::styled("first phase: approval starts the deployment", t.dim)])),
     }
     for (msg, n) in &item.top_errors {
+        // Agents' words: shown through the same escapes as every other output.
+        let msg = crate::domain::text::sanitize(msg);
         lines.push(Line::from(vec![label(t, ""), Span::styled(format!("{n}× {msg}"), t.host(HostState::Failed))]));
     }
     if let Some(g) = &item.gate {

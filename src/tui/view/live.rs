@@ -34,13 +34,24 @@ impl Widget for LiveScreen<'_> {
     }
 }
 
-/// Widths of the list columns (after the status symbol) for an inner width.
+/// Widths of the list columns (KEY, RELEASE, ENV, MODEL, PHASE, PROGRESS, FAIL, AGE) after the
+/// status symbol, for an inner width. Every column has a least width; when they do not all fit,
+/// columns are dropped (width 0) by priority, MODEL first, then AGE, ENV and FAIL, so cells never
+/// run into each other. What is left over widens RELEASE and PROGRESS.
 fn columns(width: u16) -> [u16; 8] {
-    let fixed = 8 + 12 + 9 + 9 + 5 + 4;
-    let rest = width.saturating_sub(2 + fixed);
-    let release = (rest / 2).clamp(10, 40);
-    let progress = rest.saturating_sub(release).min(40);
-    [8, release, 12, 9, 9, progress, 5, 4]
+    let avail = width.saturating_sub(2);
+    let mut w: [u16; 8] = [8, 10, 12, 9, 9, 10, 5, 4];
+    for drop in [3, 7, 2, 6] {
+        if w.iter().sum::<u16>() <= avail {
+            break;
+        }
+        w[drop] = 0;
+    }
+    let rest = avail.saturating_sub(w.iter().sum());
+    let release = (rest / 2).min(30);
+    w[1] += release;
+    w[5] += (rest - release).min(30);
+    w
 }
 
 impl LiveScreen<'_> {
@@ -68,9 +79,23 @@ impl LiveScreen<'_> {
         let widths = columns(inner.width);
         let mut x = inner.x + 2;
         for (w, h) in widths.iter().zip(&strings::LIST_HEADER[1..]) {
-            put(buf, inner, x, inner.y, h, t.dim);
+            if *w > 0 {
+                put(buf, inner, x, inner.y, &clip(h, usize::from(w.saturating_sub(1))), t.dim);
+            }
             x += w;
         }
+        // One bar width for the whole list: the widest `done/total` decides it.
+        let count_w = live
+            .shown
+            .iter()
+            .map(|&i| {
+                let d = &live.deployments[i];
+                format!(" {}/{}", d.succeeded + d.failed, d.targets).len()
+            })
+            .max()
+            .unwrap_or(0);
+        let count_w = u16::try_from(count_w).unwrap_or(u16::MAX);
+        let bar_w = widths[5].saturating_sub(1).saturating_sub(count_w).min(20);
         let rows = (inner.y + 1)..inner.bottom();
         let selected = live.selected_row();
         for (y, (row, &i)) in rows.zip(live.shown.iter().enumerate().skip(live.list_offset)) {
@@ -92,13 +117,13 @@ impl LiveScreen<'_> {
             ];
             let mut x = inner.x + 2;
             for ((text, style), w) in cells.iter().zip(widths) {
-                put(buf, line, x, y, &clip(text, usize::from(w.saturating_sub(1))), *style);
+                if w > 0 {
+                    put(buf, line, x, y, &clip(text, usize::from(w.saturating_sub(1))), *style);
+                }
                 x += w;
             }
             let done = d.succeeded + d.failed;
-            let count = format!(" {done}/{}", d.targets);
-            let pw = widths[5].saturating_sub(1);
-            let bar_w = pw.saturating_sub(u16::try_from(count.len()).unwrap_or(pw)).min(20);
+            let count = clip(&format!(" {done}/{}", d.targets), usize::from(widths[5].saturating_sub(bar_w + 1)));
             let parts = [
                 Part { count: d.succeeded, symbol: '█', style: t.gauge_done },
                 Part { count: d.failed, symbol: '▓', style: t.gauge_failed },
@@ -108,10 +133,14 @@ impl LiveScreen<'_> {
             put(buf, line, x + bar_w, y, &count, t.text);
             x += widths[5];
             let fail_style = if d.failed > 0 { t.host(HostState::Failed) } else { t.dim };
-            put(buf, line, x, y, &d.failed.to_string(), fail_style);
+            if widths[6] > 0 {
+                put(buf, line, x, y, &clip(&d.failed.to_string(), usize::from(widths[6] - 1)), fail_style);
+            }
             x += widths[6];
             let age = d.started_at.map_or_else(|| "-".to_owned(), |since| strings::age(app.now - since));
-            put(buf, line, x, y, &age, t.dim);
+            if widths[7] > 0 {
+                put(buf, line, x, y, &clip(&age, usize::from(widths[7])), t.dim);
+            }
         }
     }
 
