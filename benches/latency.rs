@@ -10,8 +10,8 @@ use crate::log::{self, Live, agent_event, push_ndjson_line};
 use shipdeck::demo::rng::Rng;
 use shipdeck::server::{Receiver, ServerOptions};
 use shipdeck::store::Store;
-use shipdeck::tui::app::Msg;
 use shipdeck::tui::data::{Loader, Request};
+use shipdeck::tui::model::Loaded;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -39,7 +39,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
     let live = log::build(&ctx.config, &db, &spec, ctx.clock.now())?;
 
     // The dashboard's loader, following the log on its own thread with the live one selected.
-    let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
+    let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<Loaded>(64);
     let (req_tx, req_rx) = std::sync::mpsc::channel::<Request>();
     let mut loader = Loader::new(Store::open_existing(&db)?, ctx.clock.clone(), ctx.config.timezone);
     loader.initial()?;
@@ -49,7 +49,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
     let seen = std::thread::spawn(move || {
         let mut seen: Vec<(i64, i64)> = Vec::new();
         while let Some(msg) = out_rx.blocking_recv() {
-            if let Msg::Data(refresh) = msg {
+            if let Loaded::Refresh(refresh) = msg {
                 let now = wall_ms();
                 if let Some(d) = refresh.changed.iter().find(|d| d.key == live) {
                     seen.push((now, d.last_event_seq));

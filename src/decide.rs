@@ -9,6 +9,7 @@
 //! [`identity`] says who the operator is.
 
 pub mod identity;
+pub mod review;
 
 pub use identity::{Operator, os_user};
 

@@ -6,6 +6,7 @@
 //! summary at the end) shows the result. Nothing here takes a shortcut around the real paths.
 
 pub mod agents;
+pub mod eta_check;
 pub mod history;
 pub mod pipeline;
 pub mod rng;
@@ -68,8 +69,9 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
     let live = plan_live(&mut store, &opts.config, &mut rng, now)?;
     drop(store);
     let deciders = if opts.headless { Deciders::Colleagues } else { Deciders::Operator };
-    let pipeline: std::sync::Arc<dyn Pipeline> =
+    let log_pipeline =
         std::sync::Arc::new(LogPipeline::new(Store::open(&db)?, opts.config.clone(), opts.clock.clone(), deciders));
+    let pipeline: std::sync::Arc<dyn Pipeline> = log_pipeline.clone();
 
     let runtime = crate::runtime::build()?;
     let agents = runtime.block_on(async {
@@ -120,6 +122,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
         let summaries: Vec<DeploymentSummary> =
             live.keys.iter().map(|k| store.summary(*k)).collect::<Result<_, _>>()?;
         print_summary(&seeded, &agents, &summaries, &db);
+        print_eta_check(&eta_check::check(&store, &log_pipeline.predicted())?);
     }
     Ok(db)
 }
@@ -205,12 +208,33 @@ fn plan_live(
             key,
             steps: model.steps.clone(),
             phases: phases.into_iter().map(|p| (p.name, p.targets)).collect(),
-            parallel: if model_name == "rolling" { 10 } else { 20 },
+            parallel: agents::parallel_for(model_name),
             failure_rate: 0.04,
             silent,
         });
     }
     Ok(live)
+}
+
+/// Each phase's ETA at its start against how long it took, and the median absolute error.
+fn print_eta_check(checked: &[eta_check::Checked]) {
+    let secs = |d: chrono::TimeDelta| d.num_milliseconds() as f64 / 1000.0;
+    for c in checked {
+        let p = &c.predicted;
+        println!(
+            "eta {} {} ({} hosts): predicted {:.0}s, took {:.0}s, error {:+.0}%",
+            p.key,
+            p.phase,
+            p.hosts,
+            secs(p.eta),
+            secs(c.took),
+            c.error * 100.0
+        );
+    }
+    match eta_check::median_absolute_error(checked) {
+        Some(e) => println!("eta median absolute error: {:.0}% over {} phases", e * 100.0, checked.len()),
+        None => println!("eta median absolute error: no phase to check"),
+    }
 }
 
 fn print_summary(seeded: &history::Seeded, agents: &Agents, live: &[DeploymentSummary], db: &std::path::Path) {

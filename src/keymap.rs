@@ -43,10 +43,13 @@ pub enum Action {
     Retry,
     Abort,
     Rollback,
+    Period,
+    DrillDown,
+    WriteReview,
 }
 
 impl Action {
-    pub const ALL: [Self; 28] = [
+    pub const ALL: [Self; 31] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -75,6 +78,9 @@ impl Action {
         Self::Retry,
         Self::Abort,
         Self::Rollback,
+        Self::Period,
+        Self::DrillDown,
+        Self::WriteReview,
     ];
 
     /// The name used in `[dashboard.keys]`.
@@ -92,7 +98,7 @@ impl Action {
     /// Whether the action writes to the log (hidden in read-only mode).
     #[must_use]
     pub fn writes(self) -> bool {
-        matches!(self, Self::Approve | Self::Reject | Self::Retry | Self::Abort | Self::Rollback)
+        matches!(self, Self::Approve | Self::Reject | Self::Retry | Self::Abort | Self::Rollback | Self::WriteReview)
     }
 
     /// The default keys.
@@ -131,6 +137,9 @@ impl Action {
             Self::Retry => ("retry", "retry the failed phase", &["R"]),
             Self::Abort => ("abort", "abort the deployment", &["x"]),
             Self::Rollback => ("rollback", "roll back the deployment", &["b"]),
+            Self::Period => ("period", "History: next time range", &["t"]),
+            Self::DrillDown => ("drill_down", "the deployment's drill-down and report", &["d"]),
+            Self::WriteReview => ("write_review", "write the failure review (in $EDITOR)", &["w"]),
         }
     }
 }

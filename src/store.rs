@@ -18,6 +18,8 @@ pub mod live;
 mod migrations;
 mod planning;
 mod queries;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use estimates::Estimate;
 pub use gates::{AuditProblem, DecisionOutcome, DecisionRequest, GateError};

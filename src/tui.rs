@@ -2,13 +2,17 @@
 //!
 //! [`run`] opens the log (a missing or unreadable log fails before the screen is taken), starts
 //! the [`data`] thread that follows the log, and runs one `tokio::select!` loop over terminal
-//! input, data and a clock tick. Each turn drains what is waiting and draws at most once, and
+//! input, data and a clock tick. Layers: [`model`] (plain data) is used by [`data`], [`app`]
+//! and [`view`]; [`layout`] by [`app`] and [`view`]; this loop alone joins `data` and `app`,
+//! wrapping what the loader hands over in a [`Msg`]. Each turn drains what is waiting and draws at most once, and
 //! no more than ~30 times a second however fast events arrive. The terminal is restored on
 //! quit, Ctrl-C, SIGTERM and panic.
 
 pub mod app;
 pub mod data;
 pub use crate::keymap;
+pub mod layout;
+pub mod model;
 pub mod strings;
 pub mod theme;
 pub mod view;
@@ -23,6 +27,7 @@ use crossterm::event::{Event, EventStream};
 use data::{Loader, Request};
 use futures_util::{FutureExt, StreamExt};
 use keymap::Keymap;
+use model::Loaded;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use theme::Theme;
@@ -30,6 +35,8 @@ use tokio::sync::mpsc;
 
 /// Shortest time between two frames (~30 per second).
 const FRAME: Duration = Duration::from_millis(33);
+/// Updates from the data thread waiting for the UI at most.
+const UPDATES_QUEUED: usize = 64;
 /// How often the clock, ages and silence are refreshed without new data.
 const TICK: Duration = Duration::from_millis(500);
 
@@ -53,7 +60,9 @@ fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
     let theme = Theme::select(&opts.config.dashboard.theme, Theme::no_color_env());
     let store = if opts.read_only { Store::open_read_only(&opts.db)? } else { Store::open_existing(&opts.db)? };
     let desk = crate::decide::Desk::new(&opts.config, opts.operator.clone());
-    let mut loader = Loader::new(store, opts.clock.clone(), opts.config.timezone).with_gates(desk);
+    let mut loader = Loader::new(store, opts.clock.clone(), opts.config.timezone)
+        .with_gates(desk)
+        .with_reviews(opts.config.review_rule());
     let first = loader.initial().with_context(|| format!("cannot read the deployment log {}", opts.db.display()))?;
     let session = Session {
         db: opts.db.display().to_string(),
@@ -73,7 +82,9 @@ fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
 /// Runs the dashboard until the user quits.
 pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
     let (mut app, loader, clock) = prepare(opts)?;
-    let (data_tx, mut data_rx) = mpsc::unbounded_channel::<Msg>();
+    // Bounded: a dashboard that falls behind holds the data thread back (it reads on from its
+    // last sequence number, so nothing is lost) instead of letting updates pile up.
+    let (data_tx, mut data_rx) = mpsc::channel::<Loaded>(UPDATES_QUEUED);
     let (req_tx, req_rx) = std::sync::mpsc::channel::<Request>();
     let worker = std::thread::Builder::new()
         .name("shipdeck-data".into())
@@ -114,17 +125,18 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
                     Some(Err(e)) => return Err(anyhow::Error::from(e).context("cannot read the terminal")),
                     None => break,
                 },
-                Some(msg) = data_rx.recv() => {
-                    msgs.push(msg);
-                    while let Ok(msg) = data_rx.try_recv() {
-                        msgs.push(msg);
+                Some(loaded) = data_rx.recv() => {
+                    msgs.push(Msg::from(loaded));
+                    while let Ok(loaded) = data_rx.try_recv() {
+                        msgs.push(Msg::from(loaded));
                     }
                 }
                 _ = tick.tick() => msgs.push(Msg::Tick(clock.now())),
                 _ = terminate => break,
                 () = frame_due, if dirty => {}
             }
-            for msg in msgs {
+            let mut queue: std::collections::VecDeque<Msg> = msgs.into();
+            while let Some(msg) = queue.pop_front() {
                 dirty = true;
                 for cmd in app.update(msg) {
                     match cmd {
@@ -134,6 +146,23 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
                         Cmd::Pause(p) => drop(req_tx.send(Request::Pause(p))),
                         Cmd::Decide(d) => drop(req_tx.send(Request::Decide(d))),
                         Cmd::MarkRead(ids) => drop(req_tx.send(Request::MarkRead(ids))),
+                        Cmd::LoadHistory(filter, offset) => drop(req_tx.send(Request::History(filter, offset))),
+                        Cmd::LoadReport(key) => drop(req_tx.send(Request::Report(key))),
+                        Cmd::SaveReview(key, content, text) => {
+                            drop(req_tx.send(Request::SaveReview(key, content, text)));
+                        }
+                        Cmd::EditReview(key, text) => {
+                            // The editor owns the terminal until it exits: stop reading keys, then
+                            // leave the screen. The stream must be gone before a new one is made:
+                            // its reader thread holds the terminal's event lock while it waits.
+                            drop(input);
+                            ratatui::restore();
+                            let edited = crate::decide::review::edit_once(&text, &app.session.config, key)
+                                .map_err(|e| e.to_string());
+                            resume(&mut terminal)?;
+                            input = EventStream::new();
+                            queue.push_back(Msg::ReviewEdited(key, edited));
+                        }
                     }
                 }
             }
@@ -145,6 +174,15 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
     drop(req_tx);
     drop(worker.join());
     result
+}
+
+/// Takes the terminal back after an editor ran: raw mode, the alternate screen, a full redraw.
+fn resume(terminal: &mut ratatui::DefaultTerminal) -> anyhow::Result<()> {
+    crossterm::terminal::enable_raw_mode().context("cannot take the terminal back")?;
+    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)
+        .context("cannot take the terminal back")?;
+    terminal.clear().context("cannot redraw the terminal")?;
+    Ok(())
 }
 
 /// The messages of one terminal event: key presses and resizes.

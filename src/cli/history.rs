@@ -172,13 +172,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
 
 /// A review state as `--review` takes it.
 pub fn review_state(s: &str) -> anyhow::Result<ReviewState> {
-    match s {
-        "owed" => Ok(ReviewState::Owed),
-        "draft" => Ok(ReviewState::Draft),
-        "complete" => Ok(ReviewState::Complete),
-        "not-needed" | "not_needed" => Ok(ReviewState::NotNeeded),
-        _ => Err(usage(format!("\"{s}\" is not a review state (owed, draft, complete, not-needed)"))),
-    }
+    s.parse().map_err(usage)
 }
 
 /// RFC 4180 CSV: every field quoted when it needs to be.

@@ -7,10 +7,11 @@
 
 use super::history::Filters;
 use super::{Context, Reported, usage};
+use crate::decide::Operator;
+use crate::decide::review::{self as writing, Edited};
 use crate::domain::DeploymentKey;
 use crate::domain::history::{HistoryFilter, ReviewState};
-use crate::domain::review::{self, Facts, ReviewContent, Rules};
-use crate::store::Store;
+use crate::domain::review::ReviewContent;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -81,43 +82,19 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     }
 }
 
-/// The author: the operator, who must be a configured person.
-fn author(ctx: &Context) -> anyhow::Result<String> {
-    let operator = crate::decide::Operator::resolve(&ctx.config);
-    if !operator.is_person() {
-        return Err(Reported(format!(
-            "\"{}\" is not a person in the config's [[people]]: set SHIPDECK_OPERATOR or `operator` to your name; nothing was written",
-            operator.name
-        ))
-        .into());
-    }
-    Ok(operator.name)
-}
-
-fn people(ctx: &Context) -> Vec<String> {
-    ctx.config.people.iter().map(|p| p.name.clone()).collect()
-}
-
 fn write(ctx: &Context, key: DeploymentKey, template_only: bool, file: Option<&Path>) -> anyhow::Result<i32> {
     let rule = ctx.config.review_rule();
-    let categories = ctx.config.reviews.cause_categories.clone();
-    let people = people(ctx);
-    let rules = Rules { categories: &categories, people: &people };
     if template_only {
         let store = ctx.open_log()?;
-        let report = store.report(key, &rule)?;
         // The template quotes agents' messages: shown through the same escapes, lines kept.
-        print!(
-            "{}",
-            crate::domain::text::sanitize_lines(&review::template(
-                &facts(&report, ctx.config.timezone),
-                report.review.as_ref().map(|r| &r.content),
-                &categories
-            ))
-        );
+        let template = writing::template(&store.report(key, &rule)?, &ctx.config);
+        print!("{}", crate::domain::text::sanitize_lines(&template));
         return Ok(0);
     }
-    let author = author(ctx)?;
+    let operator = Operator::resolve(&ctx.config);
+    if !operator.is_person() {
+        return Err(Reported(writing::SaveError::NotAPerson(operator.name).to_string()).into());
+    }
     let mut store = ctx.open_log()?;
     let report = store.report(key, &rule)?;
     if report.review_state == ReviewState::NotNeeded && report.review.is_none() {
@@ -126,108 +103,49 @@ fn write(ctx: &Context, key: DeploymentKey, template_only: bool, file: Option<&P
     let (content, text) = match file {
         Some(path) => {
             let text = super::read_input(path)?;
-            let content = review::parse(&text, &rules)
+            let content = writing::parse(&text, &ctx.config)
                 .map_err(|e| usage(format!("{}: {e}; nothing was written", path.display())))?;
             (content, text)
         }
-        None => {
-            let start = review::template(
-                &facts(&report, ctx.config.timezone),
-                report.review.as_ref().map(|r| &r.content),
-                &categories,
-            );
-            match edit_until_valid(&start, &rules, &key.to_string())? {
-                Some(done) => done,
-                None => {
-                    sayln!("review of {key} not changed; nothing was written");
-                    return Ok(0);
-                }
+        None => match edit_until_valid(writing::template(&report, &ctx.config), ctx, key)? {
+            Some(done) => done,
+            None => {
+                sayln!("review of {key} not changed; nothing was written");
+                return Ok(0);
             }
-        }
+        },
     };
-    save(ctx, &mut store, key, &content, &text, &author)
-}
-
-fn save(
-    ctx: &Context,
-    store: &mut Store,
-    key: DeploymentKey,
-    content: &ReviewContent,
-    text: &str,
-    author: &str,
-) -> anyhow::Result<i32> {
-    let completed = store.save_review(key, content, text, author, ctx.clock.now())?;
-    let actions = content.actions.len();
-    let state = if completed { "completed" } else { content.state.as_str() };
-    sayln!("review of {key} saved ({state}, {actions} action(s)) by {author}");
+    let said = writing::save(&mut store, &operator, key, &content, &text, ctx.clock.now()).map_err(|e| match e {
+        writing::SaveError::Store(s) => anyhow::Error::from(s),
+        other => Reported(other.to_string()).into(),
+    })?;
+    sayln!("{said}");
     Ok(0)
 }
 
-/// The facts a review starts from: the title, the timeline's decisions and the largest error
-/// groups.
-pub fn facts(r: &crate::domain::report::Report, tz: chrono_tz::Tz) -> Facts {
-    let d = &r.deployment;
-    let mut context = vec![format!(
-        "{} of {} hosts failed; requested by {}{}",
-        d.failed,
-        d.targets,
-        d.requested_by,
-        d.change_ref.as_ref().map_or(String::new(), |c| format!("; change {c}"))
-    )];
-    for e in r.timeline.iter().filter(|e| e.kind != crate::domain::report::Moment::PhaseStarted) {
-        context.push(format!("{}  {}", e.at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z"), e.text));
-    }
-    for g in r.error_groups.iter().take(5) {
-        context.push(format!("{} host(s) in {}: {}", g.hosts, g.steps.join(", "), g.pattern));
-    }
-    Facts { title: format!("{} {}@{} -> {} ({})", d.key, d.release, d.version, d.environment, d.status), context }
-}
-
-/// Opens the editor on `start` until the file is valid, unchanged (`None`), or the author gives
-/// up — then the text is kept in a file and the error names it.
-fn edit_until_valid(start: &str, rules: &Rules<'_>, key: &str) -> anyhow::Result<Option<(ReviewContent, String)>> {
-    let dir = tempfile::Builder::new().prefix("shipdeck-review-").tempdir()?;
-    let path = dir.path().join(format!("{key}.review.toml"));
-    std::fs::write(&path, start)?;
+/// Opens the editor until the file is valid, unchanged (`None`), or the author gives up on a
+/// mistake — then the text is kept in a file and the error names it.
+fn edit_until_valid(
+    mut text: String,
+    ctx: &Context,
+    key: DeploymentKey,
+) -> anyhow::Result<Option<(ReviewContent, String)>> {
     loop {
-        run_editor(&path)?;
-        let text = std::fs::read_to_string(&path)?;
-        if text == start {
-            return Ok(None);
-        }
-        match review::parse(&text, rules) {
-            Ok(content) => return Ok(Some((content, text))),
-            Err(e) => {
+        match writing::edit_once(&text, &ctx.config, key).map_err(|e| usage(e.to_string()))? {
+            Edited::Unchanged => return Ok(None),
+            Edited::Valid(content, written) => return Ok(Some((content, written))),
+            Edited::Invalid(e, written) => {
+                esayln!("shipdeck: {e}");
                 let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-                esayln!("shipdeck: {}: {e}", path.display());
                 if interactive && ask("edit again? [Y/n] ")? {
+                    text = written;
                     continue;
                 }
-                let kept = dir.keep().join(format!("{key}.review.toml"));
+                let kept = writing::keep(&written, key)?;
                 return Err(usage(format!("{e}; your text is kept in {}", kept.display())));
             }
         }
     }
-}
-
-/// The editor: `$VISUAL`, else `$EDITOR`, else `vi`; run through the shell so `code --wait`
-/// and the like work.
-pub fn run_editor(path: &Path) -> anyhow::Result<()> {
-    let editor = ["VISUAL", "EDITOR"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|e| !e.trim().is_empty()))
-        .unwrap_or_else(|| "vi".into());
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{editor} \"$1\""))
-        .arg("sh")
-        .arg(path)
-        .status()
-        .map_err(|e| usage(format!("cannot start the editor \"{editor}\": {e}")))?;
-    if !status.success() {
-        return Err(usage(format!("the editor \"{editor}\" failed ({status}); your text is in {}", path.display())));
-    }
-    Ok(())
 }
 
 fn ask(prompt: &str) -> anyhow::Result<bool> {
@@ -298,7 +216,11 @@ fn list(ctx: &Context, owed: bool, open_actions: bool, filters: &Filters, json: 
 
 fn action(ctx: &Context, key: &str, n: usize, done: bool) -> anyhow::Result<i32> {
     let key: DeploymentKey = key.parse().map_err(|e: crate::domain::BadKey| usage(e.to_string()))?;
-    let by = author(ctx)?;
+    let operator = Operator::resolve(&ctx.config);
+    if !operator.is_person() {
+        return Err(Reported(writing::SaveError::NotAPerson(operator.name).to_string()).into());
+    }
+    let by = operator.name;
     let mut store = ctx.open_log()?;
     store.set_action_done(key, n, done, &by, ctx.clock.now())?;
     sayln!("{key} action {n} marked {} by {by}", if done { "done" } else { "open" });

@@ -12,6 +12,17 @@ use std::time::Duration;
 
 /// Demo seconds after which the pipeline reports a silent host failed.
 const SILENT_GIVE_UP_SECS: f64 = 240.0;
+/// Demo seconds one lifecycle step takes on a host (least, most). The history is written with
+/// the same timing, so what the log learnt matches what the live agents do.
+pub const STEP_SECS: (f64, f64) = (3.0, 14.0);
+/// Demo seconds between two hosts of a phase being started (least, most).
+pub const STAGGER_SECS: (f64, f64) = (0.2, 1.0);
+
+/// Hosts deployed at the same time within a phase of a model.
+#[must_use]
+pub fn parallel_for(model: &str) -> usize {
+    if model == "rolling" { 10 } else { 20 }
+}
 
 /// What the agents did, for the summary.
 #[derive(Debug, Default)]
@@ -99,7 +110,7 @@ impl Agents {
                 agents.host(plan, Rng::seeded(host_seed)).await;
             }));
             // Hosts do not all start in the same millisecond.
-            self.pause(rng, 0.2, 1.0).await;
+            self.pause(rng, STAGGER_SECS.0, STAGGER_SECS.1).await;
         }
         for t in tasks {
             let _ = t.await;
@@ -118,7 +129,7 @@ impl Agents {
                 self.post(&plan, step, EventStatus::Failed, Some(message), &mut rng).await;
                 return;
             }
-            self.pause(&mut rng, 3.0, 14.0).await;
+            self.pause(&mut rng, STEP_SECS.0, STEP_SECS.1).await;
             if plan.fail_at == Some(i as u64) {
                 let message =
                     FAILURES.iter().find(|(s, _)| s == step).map_or("step failed (exit status 1)", |(_, m)| m);

@@ -103,8 +103,13 @@ pub fn seed(
             } else {
                 usize::from(phase.failure_budget > 0 && rng.chance(0.2))
             };
-            let (events, end) =
-                phase_events(key, &model.steps, &phase.targets, failing.min(phase.targets.len()), rng, t);
+            let shape = PhaseShape {
+                steps: &model.steps,
+                hosts: &phase.targets,
+                failing: failing.min(phase.targets.len()),
+                parallel: super::agents::parallel_for(model_name),
+            };
+            let (events, end) = phase_events(key, &shape, rng, t);
             seeded.events += events.len();
             let (begun, rest): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.at == t);
             for (batch, at) in [(begun, t), (rest, end)] {
@@ -141,21 +146,43 @@ pub fn seed(
     Ok(seeded)
 }
 
-/// Events of one phase: every host starts at `start`; `failing` hosts fail a step for good.
+/// One phase to write into the history.
+struct PhaseShape<'a> {
+    steps: &'a [String],
+    hosts: &'a [String],
+    /// Hosts that fail a step for good (the first ones).
+    failing: usize,
+    /// Hosts deployed at the same time.
+    parallel: usize,
+}
+
+/// A random duration between `lo` and `hi` seconds, to the millisecond.
+fn secs(rng: &mut Rng, (lo, hi): (f64, f64)) -> Duration {
+    #[allow(clippy::cast_possible_truncation)]
+    let (lo, hi) = ((lo * 1000.0) as u64, (hi * 1000.0) as u64);
+    Duration::milliseconds(i64::try_from(rng.range(lo, hi)).unwrap_or(0))
+}
+
+/// Events of one phase, timed as the live agents work: hosts are started a moment apart and
+/// deployed `parallel` at a time, each step taking [`STEP_SECS`](super::agents::STEP_SECS).
 fn phase_events(
     key: DeploymentKey,
-    steps: &[String],
-    hosts: &[String],
-    failing: usize,
+    shape: &PhaseShape<'_>,
     rng: &mut Rng,
     start: DateTime<Utc>,
 ) -> (Vec<AgentEvent>, DateTime<Utc>) {
-    let mut events = Vec::with_capacity(hosts.len() * steps.len() * 2);
+    let mut events = Vec::with_capacity(shape.hosts.len() * shape.steps.len() * 2);
     let mut end = start;
-    for (hi, host) in hosts.iter().enumerate() {
-        let mut t = start;
-        let fails_at = (hi < failing).then(|| usize::try_from(rng.range(0, steps.len() as u64)).unwrap_or(0));
-        for (si, step) in steps.iter().enumerate() {
+    // When each slot is free again; hosts take the first free slot in the order they start.
+    let mut slots = vec![start; shape.parallel.max(1)];
+    let mut ready = start;
+    for (hi, host) in shape.hosts.iter().enumerate() {
+        let (slot, free) = slots.iter().copied().enumerate().min_by_key(|(_, t)| *t).unwrap_or((0, start));
+        let mut t = ready.max(free);
+        ready += secs(rng, super::agents::STAGGER_SECS);
+        let fails_at =
+            (hi < shape.failing).then(|| usize::try_from(rng.range(0, shape.steps.len() as u64)).unwrap_or(0));
+        for (si, step) in shape.steps.iter().enumerate() {
             let ev = |status: EventStatus, at: DateTime<Utc>, message: Option<String>, id: String| AgentEvent {
                 id,
                 deployment: key.to_string(),
@@ -168,7 +195,7 @@ fn phase_events(
                 data: None,
             };
             events.push(ev(EventStatus::Started, t, None, rng.uuid_v4()));
-            t += Duration::seconds(i64::try_from(rng.range(15, 180)).unwrap_or(30));
+            t += secs(rng, super::agents::STEP_SECS);
             if fails_at == Some(si) {
                 let text = FAILURES.iter().find(|(s, _)| s == step).map_or("step failed", |(_, m)| m);
                 events.push(ev(EventStatus::Failed, t, Some(text.to_owned()), rng.uuid_v4()));
@@ -176,6 +203,7 @@ fn phase_events(
             }
             events.push(ev(EventStatus::Succeeded, t, None, rng.uuid_v4()));
         }
+        slots[slot] = t;
         end = end.max(t);
     }
     (events, end)

@@ -57,6 +57,9 @@ pub struct LogPipeline {
     deciders: Deciders,
     /// Real time between two looks at the log.
     poll: Duration,
+    /// The ETA the inbox would have shown for each phase as it started, to check it against
+    /// how long the phase took.
+    etas: Mutex<Vec<super::eta_check::Predicted>>,
 }
 
 impl LogPipeline {
@@ -67,6 +70,20 @@ impl LogPipeline {
             clock,
             deciders,
             poll: Duration::from_millis(200),
+            etas: Mutex::default(),
+        }
+    }
+
+    /// The ETAs predicted so far, one per phase started.
+    pub fn predicted(&self) -> Vec<super::eta_check::Predicted> {
+        self.etas.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Notes the ETA of a phase that starts now, as the Approvals inbox computes it.
+    async fn predict(&self, key: DeploymentKey, phase: &str) {
+        let name = phase.to_owned();
+        if let Some(Ok(Some(p))) = self.with_store(move |s, _| super::eta_check::predict(s, key, &name)).await {
+            self.etas.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(p);
         }
     }
 
@@ -146,14 +163,20 @@ impl Pipeline for LogPipeline {
                 let name = phase.to_owned();
                 let gate = match self.with_store(move |s, _| s.gate(key, &name)).await {
                     Some(Ok(g)) => g,
-                    Some(Err(GateError::NoGate { .. })) => return true,
+                    Some(Err(GateError::NoGate { .. })) => {
+                        self.predict(key, phase).await;
+                        return true;
+                    }
                     Some(Err(_)) | None => return false,
                 };
                 if gate.deployment_status.is_halted() {
                     return false;
                 }
                 match gate.state {
-                    GateState::Approved => return true,
+                    GateState::Approved => {
+                        self.predict(key, phase).await;
+                        return true;
+                    }
                     GateState::Rejected => return false,
                     GateState::Pending => {
                         let operator_started = !gate.approvals.is_empty();

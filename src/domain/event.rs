@@ -206,22 +206,22 @@ pub fn check_at(
     deployment: &str,
     planned: DateTime<Utc>,
     skew: TimeDelta,
-) -> Result<(), String> {
+) -> Result<(), super::Invalid> {
     let text = || at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
     let allowed = super::duration::format(skew);
     if received.checked_add_signed(skew).is_some_and(|latest| at > latest) {
-        return Err(format!(
+        return Err(super::Invalid(format!(
             "field \"at\": \"{}\" is {} after the receiver's time (more than the allowed clock skew of {allowed}; check the agent's clock)",
             text(),
             super::duration::format(at - received)
-        ));
+        )));
     }
     if planned.checked_sub_signed(skew).is_some_and(|earliest| at < earliest) {
-        return Err(format!(
+        return Err(super::Invalid(format!(
             "field \"at\": \"{}\" is before {deployment} was planned ({}; more than the allowed clock skew of {allowed} earlier)",
             text(),
             planned.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        ));
+        )));
     }
     Ok(())
 }

@@ -131,7 +131,7 @@ pub fn parse_date(s: &str) -> Result<DateTime<Utc>, BadDate> {
 pub struct BadDate(pub String);
 
 /// What History shows: every field narrows; the defaults show everything.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HistoryFilter {
     /// The release name (the service).
     pub service: Option<String>,
@@ -172,6 +172,67 @@ impl HistoryFilter {
             chips.push(format!("text={t}"));
         }
         chips
+    }
+}
+
+impl FromStr for ReviewState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "owed" => Ok(Self::Owed),
+            "draft" => Ok(Self::Draft),
+            "complete" => Ok(Self::Complete),
+            "not-needed" | "not_needed" | "none" => Ok(Self::NotNeeded),
+            _ => Err(format!("\"{s}\" is not a review state (owed, draft, complete, not-needed)")),
+        }
+    }
+}
+
+impl HistoryFilter {
+    /// Reads the filter line of the History view: `name=value` words set a filter (`service`,
+    /// `env`, `model`, `result`, `requester`, `review`; several values with commas), the other
+    /// words are free text. The period is kept as it is.
+    pub fn parse_line(line: &str, period: Period) -> Result<Self, String> {
+        let mut f = Self { period, ..Self::default() };
+        let mut words = Vec::new();
+        for word in line.split_whitespace() {
+            let Some((name, value)) = word.split_once('=') else {
+                words.push(word);
+                continue;
+            };
+            let value = value.to_owned();
+            match name {
+                "service" | "release" => f.service = Some(value),
+                "env" | "environment" => f.environment = Some(value),
+                "model" => f.model = Some(value),
+                "requester" | "by" => f.requester = Some(value),
+                "result" => {
+                    for r in value.split(',') {
+                        match r.parse::<DeploymentStatus>() {
+                            Ok(s) if s.is_final() => f.results.push(s),
+                            _ => {
+                                return Err(format!(
+                                    "\"{r}\" is not a result (succeeded, failed, aborted, rolled_back)"
+                                ));
+                            }
+                        }
+                    }
+                }
+                "review" => {
+                    for r in value.split(',') {
+                        f.reviews.push(r.parse()?);
+                    }
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown filter \"{name}\" (service, env, model, result, requester, review; other words search)"
+                    ));
+                }
+            }
+        }
+        f.text = (!words.is_empty()).then(|| words.join(" "));
+        Ok(f)
     }
 }
 
@@ -235,6 +296,21 @@ mod tests {
         assert!(!rule.owes(Aborted, "production", false), "an abort before the start reached no host");
         assert!(!rule.owes(Succeeded, "production", true));
         assert!(!rule.owes(Failed, "staging", true));
+    }
+
+    #[test]
+    fn the_filter_line_sets_named_filters_and_searches_the_rest() {
+        let f = HistoryFilter::parse_line("service=payments-api result=failed,rolled_back disk full", Period::All)
+            .expect("parses");
+        assert_eq!(f.service.as_deref(), Some("payments-api"));
+        assert_eq!(f.results, [DeploymentStatus::Failed, DeploymentStatus::RolledBack]);
+        assert_eq!(f.text.as_deref(), Some("disk full"));
+        assert_eq!(HistoryFilter::parse_line("", Period::All), Ok(HistoryFilter::default()));
+        let err = HistoryFilter::parse_line("result=running", Period::All).expect_err("not final");
+        assert!(err.contains("\"running\""), "{err}");
+        let err = HistoryFilter::parse_line("colour=red", Period::All).expect_err("unknown");
+        assert!(err.contains("unknown filter \"colour\""), "{err}");
+        assert_eq!(HistoryFilter::parse_line("review=owed", Period::All).expect("parses").reviews, [ReviewState::Owed]);
     }
 
     #[test]

@@ -1,5 +1,12 @@
 //! How long a phase of a deployment model takes, learnt from the log: the per-host durations of
-//! the model's recently succeeded phases, and how long those phases took per host on the wall.
+//! the model's recently succeeded phases, and how a phase's wall time grows with its hosts.
+//!
+//! Agents work through a phase several hosts at a time, so a phase of `n` hosts takes neither
+//! `n` host durations nor one: its wall time is a fixed part (about one host's duration) plus a
+//! part per host (hosts started one after another, or queued for a free slot). The model fits
+//! that line, `wall = base + per_host × n`, to the past phases with the Theil-Sen estimator (the
+//! median of the slopes between pairs of phases), which one slow phase cannot drag off.
+//! `shipdeck demo --headless` measures its error against the phases it runs.
 //!
 //! The Approvals inbox uses it to say when the next phase would end if approved now, and to
 //! warn when that runs past the change window or into a freeze. Only the newest succeeded phases
@@ -21,19 +28,41 @@ pub struct Estimate {
     /// The median and the 90th percentile of one host's duration.
     pub host_median: TimeDelta,
     pub host_p90: TimeDelta,
-    /// The median wall time of a phase divided by its hosts: what each host adds when agents
-    /// work through a phase in batches rather than all at once.
-    pub per_host_wall: TimeDelta,
+    /// The fitted wall time of a phase: `base + per_host × hosts`.
+    pub base: TimeDelta,
+    pub per_host: TimeDelta,
 }
 
 impl Estimate {
-    /// How long a phase of `hosts` hosts should take: never less than a slow host, and no less
-    /// than past phases took per host.
+    /// How long a phase of `hosts` hosts should take: the fitted line, and never less than one
+    /// typical host.
     #[must_use]
     pub fn phase(&self, hosts: usize) -> TimeDelta {
         let n = i32::try_from(hosts).unwrap_or(i32::MAX);
-        self.host_p90.max(self.per_host_wall * n)
+        self.host_median.max(self.base + self.per_host * n)
     }
+}
+
+/// Fits `wall = base + per_host × n` to `(n, wall ms)` points (Theil-Sen): the slope is the
+/// median of the slopes between points of different sizes (0 when all sizes are equal), the
+/// base the median of what is left. Neither is negative.
+fn fit(points: &[(i64, i64)]) -> (i64, i64) {
+    let mut slopes: Vec<f64> = Vec::new();
+    for (i, (n1, w1)) in points.iter().enumerate() {
+        for (n2, w2) in &points[i + 1..] {
+            if n1 != n2 {
+                #[allow(clippy::cast_precision_loss)]
+                slopes.push((w2 - w1) as f64 / (n2 - n1) as f64);
+            }
+        }
+    }
+    slopes.sort_by(f64::total_cmp);
+    let slope = slopes.get(slopes.len() / 2).copied().unwrap_or(0.0).max(0.0);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+    let mut bases: Vec<i64> = points.iter().map(|(n, w)| w - (slope * *n as f64) as i64).collect();
+    bases.sort_unstable();
+    #[allow(clippy::cast_possible_truncation)]
+    (quantile(&bases, 0.5).max(0), slope.round() as i64)
 }
 
 /// The value at quantile `q` (0..=1) of sorted durations.
@@ -73,7 +102,7 @@ impl Store {
             return Ok(None);
         }
         let mut hosts: Vec<i64> = Vec::new();
-        let mut walls: Vec<i64> = Vec::new();
+        let mut walls: Vec<(i64, i64)> = Vec::new();
         // Agent time, not receive time: the hosts' own first and last events.
         let mut stmt = self
             .conn
@@ -92,18 +121,19 @@ impl Store {
                 continue;
             };
             hosts.extend(rows.iter().map(|(a, b)| (b - a).max(0)));
-            walls.push((last - first).max(0) / count.max(&1));
+            walls.push((*count, (last - first).max(0)));
         }
         if hosts.is_empty() {
             return Ok(None);
         }
         hosts.sort_unstable();
-        walls.sort_unstable();
+        let (base, per_host) = fit(&walls);
         Ok(Some(Estimate {
             hosts: hosts.len(),
             host_median: TimeDelta::milliseconds(quantile(&hosts, 0.5)),
             host_p90: TimeDelta::milliseconds(quantile(&hosts, 0.9)),
-            per_host_wall: TimeDelta::milliseconds(quantile(&walls, 0.5)),
+            base: TimeDelta::milliseconds(base),
+            per_host: TimeDelta::milliseconds(per_host),
         }))
     }
 }
@@ -111,9 +141,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::domain::{AgentEvent, DeploymentKey, EventStatus, ReleaseRef};
-    use crate::store::{PlanRequest, Submission};
+    use crate::domain::{AgentEvent, DeploymentKey, EventStatus};
+    use crate::store::Submission;
+    use crate::store::testing::Plan;
     use chrono::{DateTime, Utc};
 
     fn t0() -> DateTime<Utc> {
@@ -121,19 +151,11 @@ mod tests {
     }
 
     fn plan(store: &mut Store, version: &str, hosts: usize) -> DeploymentKey {
-        let config = Config::built_in();
-        let req = PlanRequest {
-            release: format!("api@{version}").parse::<ReleaseRef>().expect("release"),
-            environment: "staging".into(),
-            model_name: "big-bang".into(),
-            model: config.model("big-bang").expect("model"),
-            targets: (1..=hosts).map(|i| format!("h{i}")).collect(),
-            change_ref: None,
-            requested_by: "dana".into(),
-            planned_start: t0(),
-            now: t0(),
-        };
-        store.plan(&req).expect("plans").0
+        Plan::new("big-bang", hosts)
+            .release(&format!("api@{version}"))
+            .env("staging")
+            .targets((1..=hosts).map(|i| format!("h{i}")).collect())
+            .plan(store)
     }
 
     /// Host `i` installs from `t0` and verifies after `secs[i]` seconds.
@@ -186,9 +208,19 @@ mod tests {
         assert_eq!(e.hosts, 5);
         assert_eq!(e.host_median, TimeDelta::seconds(120));
         assert_eq!(e.host_p90, TimeDelta::seconds(600));
-        // Wall per host: 600 s / 4 hosts and 120 s / 1 host: median of 150 s and 120 s.
-        assert!(e.per_host_wall >= TimeDelta::seconds(120) && e.per_host_wall <= TimeDelta::seconds(150));
-        assert_eq!(e.phase(1), TimeDelta::seconds(600), "one host takes as long as a slow host");
-        assert_eq!(e.phase(20), e.per_host_wall * 20, "a big phase takes as long per host as past ones");
+        // Walls: 600 s for 4 hosts, 120 s for 1: the line through them is 160 s × n - 40 s.
+        assert_eq!((e.per_host, e.base), (TimeDelta::seconds(160), TimeDelta::zero()));
+        assert_eq!(e.phase(1), TimeDelta::seconds(160));
+        assert_eq!(e.phase(20), TimeDelta::seconds(3200));
+    }
+
+    #[test]
+    fn the_wall_time_line_is_fitted_robustly() {
+        // Phases of 2, 10 and 40 hosts started ~1 s apart, each host ~30 s: wall ≈ 30 + n.
+        assert_eq!(fit(&[(2, 32_000), (10, 40_000), (40, 70_000)]), (30_000, 1_000));
+        // One phase that waited on a stuck host does not move the line.
+        assert_eq!(fit(&[(2, 32_000), (10, 40_000), (40, 70_000), (20, 50_000), (20, 400_000)]).1, 1_000);
+        // All phases of one size: no slope, the median wall.
+        assert_eq!(fit(&[(5, 10_000), (5, 30_000), (5, 20_000)]), (20_000, 0));
     }
 }

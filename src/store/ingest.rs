@@ -232,7 +232,7 @@ impl Batch<'_, '_> {
         let ms = |t: i64| DateTime::from_timestamp_millis(t).unwrap_or_default();
         if let Err(e) = check_at(ev.at, ms(received_ms), &facts.key.to_string(), ms(facts.created_ms), self.clock_skew)
         {
-            return Ok(Err(e));
+            return Ok(Err(e.0));
         }
         let (target_id, phase_idx) = match locate(&facts, ev) {
             Ok(found) => found,

@@ -111,10 +111,10 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::domain::TargetStatus;
     use crate::domain::event::parse_line;
-    use crate::domain::{ReleaseRef, TargetStatus};
-    use crate::store::{PlanRequest, Submission};
+    use crate::store::Submission;
+    use crate::store::testing::Plan;
     use chrono::{DateTime, Utc};
 
     fn t0() -> DateTime<Utc> {
@@ -122,19 +122,7 @@ mod tests {
     }
 
     fn plan(store: &mut Store, hosts: usize) -> DeploymentKey {
-        let config = Config::built_in();
-        let req = PlanRequest {
-            release: "payments-api@2.4.1".parse::<ReleaseRef>().expect("valid"),
-            environment: "production".into(),
-            model_name: "phased".into(),
-            model: config.model("phased").expect("model"),
-            targets: (1..=hosts).map(|i| format!("web-{i:02}")).collect(),
-            change_ref: None,
-            requested_by: "dana".into(),
-            planned_start: t0(),
-            now: t0(),
-        };
-        store.plan(&req).expect("plans").0
+        Plan::new("phased", hosts).plan(store)
     }
 
     fn send(store: &mut Store, key: DeploymentKey, lines: &[(&str, &str, &str)]) {

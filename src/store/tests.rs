@@ -1,7 +1,6 @@
 use super::*;
-use crate::config::Config;
 use crate::domain::event::parse_line;
-use crate::domain::{DeploymentStatus, PhaseStatus, ReleaseRef, TargetStatus};
+use crate::domain::{DeploymentStatus, PhaseStatus, TargetStatus};
 use chrono::{DateTime, Utc};
 
 fn t0() -> DateTime<Utc> {
@@ -9,25 +8,11 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn planned(store: &mut Store, model: &str, hosts: usize) -> DeploymentKey {
-    let config = Config::built_in();
-    let targets: Vec<String> = (1..=hosts).map(|i| format!("web-{i:02}")).collect();
-    let req = PlanRequest {
-        release: "payments-api@2.4.1".parse::<ReleaseRef>().expect("valid"),
-        environment: "production".into(),
-        model_name: model.into(),
-        model: config.model(model).expect("model"),
-        targets,
-        change_ref: Some("CHG-1".into()),
-        requested_by: "dana".into(),
-        planned_start: t0(),
-        now: t0(),
-    };
-    store.plan(&req).expect("plans").0
+    testing::Plan::new(model, hosts).change("CHG-1").plan(store)
 }
 
 fn submit(store: &mut Store, lines: &[String]) -> IngestOutcome {
-    let events = lines.iter().enumerate().map(|(i, l)| (i + 1, parse_line(l, t0()).expect(l))).collect();
-    store.ingest(&[Submission { events, received_ms: t0().timestamp_millis() }]).expect("ingests").remove(0)
+    testing::ingest(store, lines, t0())
 }
 
 fn ev(key: DeploymentKey, id: &str, target: &str, step: &str, status: &str, minute: u32) -> String {
@@ -38,11 +23,7 @@ fn ev(key: DeploymentKey, id: &str, target: &str, step: &str, status: &str, minu
 
 use crate::domain::DeploymentKey;
 
-fn open() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&dir.path().join("log.db")).expect("opens");
-    (dir, store)
-}
+use super::testing::{self, open};
 
 #[test]
 fn events_drive_target_phase_and_deployment_status() {

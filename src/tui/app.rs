@@ -5,17 +5,23 @@
 //! run loop and the tests drive it the same way.
 
 pub mod approvals;
+pub mod history;
 mod live;
 
+pub use super::model::{display_rank, first_selection};
 pub use approvals::{Approvals, Dialog};
-pub use live::{Detail, Focus, Live, TargetPane, display_rank, first_selection};
+pub use history::{Drill, History};
+pub use live::{Detail, Focus, Live, TargetPane};
 
-use super::data::{Decided, DecisionCmd, Refresh};
-use super::keymap::{Action, CTRL_C, Key, Keymap};
+use super::layout::{self, Geometry};
+pub use super::model::Cmd;
+use super::model::{Decided, Loaded, Refresh};
+use super::strings;
 use super::theme::Theme;
-use super::view;
 use crate::config::Config;
+use crate::decide::review::Edited;
 use crate::domain::DeploymentKey;
+use crate::keymap::{Action, CTRL_C, Key, Keymap};
 use crate::store::live::StatusCounts;
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -32,22 +38,18 @@ pub enum Msg {
     Resize(u16, u16),
     /// The answer to a [`Cmd::Decide`]: what was recorded, or the rule that refused it.
     Decided(Decided),
+    /// The editor closed on a review ([`Cmd::EditReview`]), or could not be run.
+    ReviewEdited(DeploymentKey, Result<Edited, String>),
 }
 
-/// Something the run loop must do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cmd {
-    Quit,
-    /// Load this deployment in detail (phases, targets, tail).
-    Select(Option<DeploymentKey>),
-    /// Load the events of one target.
-    LoadTarget(DeploymentKey, String),
-    /// Stop or resume following the log.
-    Pause(bool),
-    /// Record a decision the operator confirmed.
-    Decide(DecisionCmd),
-    /// Mark these notifications read.
-    MarkRead(Vec<i64>),
+impl From<Loaded> for Msg {
+    fn from(loaded: Loaded) -> Self {
+        match loaded {
+            Loaded::Refresh(r) => Self::Data(r),
+            Loaded::Failed(e) => Self::DataError(e),
+            Loaded::Decided(d) => Self::Decided(d),
+        }
+    }
 }
 
 /// The dashboard's views, in tab order.
@@ -105,6 +107,7 @@ pub struct App {
     pub error: Option<String>,
     pub live: Live,
     pub approvals: Approvals,
+    pub history: History,
     /// The open confirm dialog.
     pub dialog: Option<Dialog>,
     /// The last decision's result or refusal, shown in the footer until the next key:
@@ -130,6 +133,7 @@ impl App {
             error: None,
             live: Live::default(),
             approvals: Approvals::default(),
+            history: History::default(),
             dialog: None,
             status: None,
         }
@@ -148,8 +152,16 @@ impl App {
                 if let Some(gates) = refresh.gates.clone() {
                     self.approvals.apply(gates);
                 }
+                let mut refresh = *refresh;
+                if let Some(page) = refresh.history.take() {
+                    let rows = self.history_rows();
+                    self.history.apply(page, rows);
+                }
+                if let Some(report) = refresh.report.take() {
+                    self.history.apply_report(report);
+                }
                 let geometry = self.geometry();
-                self.live.apply(*refresh, &geometry)
+                self.live.apply(refresh, &geometry)
             }
             Msg::DataError(e) => {
                 self.error = Some(e);
@@ -163,8 +175,11 @@ impl App {
                 self.size = (w, h);
                 let geometry = self.geometry();
                 self.live.keep_in_view(&geometry);
+                let rows = self.history_rows();
+                self.history.keep_in_view(rows);
                 Vec::new()
             }
+            Msg::ReviewEdited(key, edited) => self.review_edited(key, edited),
             Msg::Decided(decided) => {
                 match (&decided, self.dialog.as_mut()) {
                     (Decided::Recorded(_), _) => self.dialog = None,
@@ -183,11 +198,42 @@ impl App {
         }
     }
 
+    /// Rows of History's list at the current terminal size.
+    #[must_use]
+    pub fn history_rows(&self) -> usize {
+        layout::history_rows(layout::screen_layout(Rect::new(0, 0, self.size.0, self.size.1)).body)
+    }
+
+    /// The editor came back from a review: save it, keep a broken one to edit again, or say
+    /// why nothing happened.
+    fn review_edited(&mut self, key: DeploymentKey, edited: Result<Edited, String>) -> Vec<Cmd> {
+        let drill = self.history.drill.as_mut().filter(|d| d.key == key);
+        match edited {
+            Ok(Edited::Valid(content, text)) => {
+                if let Some(d) = drill {
+                    d.draft = None;
+                }
+                return vec![Cmd::SaveReview(key, content, text)];
+            }
+            Ok(Edited::Invalid(e, text)) => {
+                let kept = drill.is_some();
+                if let Some(d) = drill {
+                    d.draft = Some((text, e.to_string()));
+                }
+                let hint = if kept { strings::REVIEW_KEPT } else { "" };
+                self.status = Some((false, format!("{} {e}{hint}", strings::REVIEW_INVALID)));
+            }
+            Ok(Edited::Unchanged) => self.status = Some((false, format!("{key}: {}", strings::REVIEW_UNCHANGED))),
+            Err(e) => self.status = Some((false, e)),
+        }
+        Vec::new()
+    }
+
     /// Sizes of the live view's panes at the current terminal size.
     #[must_use]
-    pub fn geometry(&self) -> view::live::Geometry {
-        let screen = view::screen_layout(Rect::new(0, 0, self.size.0, self.size.1));
-        view::live::Geometry::of(screen.body, self.live.shown.len())
+    pub fn geometry(&self) -> Geometry {
+        let screen = layout::screen_layout(Rect::new(0, 0, self.size.0, self.size.1));
+        Geometry::of(screen.body, self.live.shown.len())
     }
 
     fn key(&mut self, key: KeyEvent) -> Vec<Cmd> {
@@ -199,6 +245,11 @@ impl App {
             return self.dialog_key(key);
         }
         self.status = None;
+        if self.history.editing && self.tab == Tab::History {
+            if let Some(cmds) = self.history_filter_key(key) {
+                return cmds;
+            }
+        }
         if self.live.filtering && self.tab == Tab::Live {
             if let Some(cmds) = self.filter_key(key) {
                 return cmds;
@@ -226,8 +277,8 @@ impl App {
                 vec![Cmd::Pause(self.paused)]
             }
             Action::NextView | Action::PrevView => {
-                self.tab = self.tab.step(action == Action::NextView);
-                Vec::new()
+                let tab = self.tab.step(action == Action::NextView);
+                self.go(tab)
             }
             Action::ViewLive => self.go(Tab::Live),
             Action::ViewApprovals => self.go(Tab::Approvals),
@@ -235,11 +286,19 @@ impl App {
             Action::ViewNotifications => self.go(Tab::Notifications),
             Action::ViewHistory => self.go(Tab::History),
             Action::ViewMetrics => self.go(Tab::Metrics),
+            Action::WriteReview => self.write_review(),
+            Action::DrillDown if matches!(self.tab, Tab::Live | Tab::History) => {
+                let key = if self.tab == Tab::Live { self.live.selected } else { None };
+                let mut cmds = self.go(Tab::History);
+                cmds.extend(self.history.drill(key));
+                cmds
+            }
             a if a.writes() => self.decide(a),
+            other if self.tab == Tab::History => self.history_action(other),
             other if self.tab == Tab::Approvals => self.approvals_action(other),
             other if self.tab == Tab::Notifications => {
-                if other == Action::Open && !self.read_only {
-                    return self.approvals.mark_selected_read(self.now);
+                if other == Action::Open {
+                    return self.approvals.open_note(!self.read_only, self.now);
                 }
                 self.approvals.navigate_notes(other);
                 Vec::new()
@@ -254,13 +313,73 @@ impl App {
 
     fn go(&mut self, tab: Tab) -> Vec<Cmd> {
         self.tab = tab;
-        Vec::new()
+        if tab == Tab::History { self.history.open() } else { Vec::new() }
+    }
+
+    fn history_action(&mut self, action: Action) -> Vec<Cmd> {
+        let rows = self.history_rows();
+        let h = &mut self.history;
+        match action {
+            Action::Open if h.drill.is_none() => h.drill(None),
+            Action::Back if h.drill.is_some() => {
+                h.drill = None;
+                Vec::new()
+            }
+            Action::Back if !h.line.is_empty() => h.set_line(String::new()),
+            Action::Filter if h.drill.is_none() => {
+                h.editing = true;
+                Vec::new()
+            }
+            Action::Period => h.next_period(),
+            other => h.navigate(other, rows),
+        }
+    }
+
+    /// `w` in the drill-down: the editor on the review (the broken draft first, if one waits).
+    fn write_review(&mut self) -> Vec<Cmd> {
+        if self.read_only || self.tab != Tab::History {
+            return Vec::new();
+        }
+        let Some(d) = self.history.drill.as_ref() else { return Vec::new() };
+        let text = match (&d.draft, &d.report) {
+            (Some((text, _)), _) => text.clone(),
+            (None, Some(report)) => crate::decide::review::template(report, &self.session.config),
+            (None, None) => return Vec::new(),
+        };
+        vec![Cmd::EditReview(d.key, text)]
+    }
+
+    /// Keys while History's filter line is open; `None` passes the key on.
+    fn history_filter_key(&mut self, key: KeyEvent) -> Option<Vec<Cmd>> {
+        let typed = !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        let h = &mut self.history;
+        match key.code {
+            KeyCode::Char(c) if typed => {
+                let mut line = h.line.clone();
+                line.push(c);
+                Some(h.set_line(line))
+            }
+            KeyCode::Backspace => {
+                let mut line = h.line.clone();
+                line.pop();
+                Some(h.set_line(line))
+            }
+            KeyCode::Enter => {
+                h.editing = false;
+                Some(Vec::new())
+            }
+            KeyCode::Esc => {
+                h.editing = false;
+                Some(h.set_line(String::new()))
+            }
+            _ => None,
+        }
     }
 
     /// The entry a decision key acts on: the selected one in Approvals, the selected
     /// deployment's in Live.
     #[must_use]
-    pub fn decision_target(&self) -> Option<&crate::tui::data::Pending> {
+    pub fn decision_target(&self) -> Option<&crate::tui::model::Pending> {
         match self.tab {
             Tab::Approvals => self.approvals.current(),
             Tab::Live => self.live.selected.and_then(|k| self.approvals.for_deployment(k)),

@@ -13,76 +13,35 @@
 
 mod gates;
 
-pub use gates::{Decided, DecisionCmd, GateData, NOTIFICATIONS_SHOWN, Pending};
+// The data types used to live here; code written before `model` existed finds them still.
+pub use super::model::{
+    Decided, DecisionCmd, DetailUpdate, GateData, LIST_LIMIT, NOTIFICATIONS_SHOWN, Pending, Refresh, TAIL_CAP,
+    TAIL_FETCH, TARGET_EVENTS, TargetEvents,
+};
 
-use super::app::{Msg, first_selection};
+use super::model::{HISTORY_WINDOW, HistoryPage, Loaded, first_selection};
+use super::strings;
 use crate::clock::SharedClock;
 use crate::decide::Desk;
 use crate::domain::DeploymentKey;
-use crate::domain::records::{DeploymentSummary, PhaseView, StoredEvent, TargetView};
-use crate::store::live::StatusCounts;
+use crate::domain::history::{HistoryFilter, ReviewRule};
+use crate::domain::review::ReviewContent;
 use crate::store::{ListFilter, Store, StoreError};
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::Sender;
 
 /// How often the log is checked for commits by other processes.
 pub const POLL: Duration = Duration::from_millis(30);
-/// Events of the selected deployment kept for the tail.
-pub const TAIL_CAP: usize = 500;
-/// New events of the selected deployment read per refresh; past this many the tail restarts
-/// from the newest ones (nobody reads hundreds of lines per 30 ms, and reading them costs).
-pub const TAIL_FETCH: usize = 200;
-/// Events of one target shown when it is opened.
-pub const TARGET_EVENTS: usize = 200;
-/// Deployments listed (newest first, before the running-first ordering).
-pub const LIST_LIMIT: usize = 1_000;
 /// Past this many new events of the selected deployment, its targets are reloaded whole.
 const RELOAD_TARGETS_AFTER: usize = 5_000;
 /// The gates are read again at most this often while the log changes...
 const GATES_MIN: Duration = Duration::from_secs(1);
 /// ...and at least this often, for bake times and windows that open with the clock.
 const GATES_EVERY: Duration = Duration::from_secs(5);
-
-/// What changed in the log since the last refresh.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Refresh {
-    /// The whole deployment list, when it was reloaded.
-    pub list: Option<Vec<DeploymentSummary>>,
-    /// Deployments whose summary changed.
-    pub changed: Vec<DeploymentSummary>,
-    pub counts: Option<StatusCounts>,
-    pub detail: Option<DetailUpdate>,
-    pub target: Option<TargetEvents>,
-    /// The operator's inbox and notifications, when they were read.
-    pub gates: Option<GateData>,
-}
-
-/// News about the selected deployment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DetailUpdate {
-    pub key: DeploymentKey,
-    pub phases: Vec<PhaseView>,
-    /// Every target (`all_targets`) or only those that changed.
-    pub targets: Vec<TargetView>,
-    pub all_targets: bool,
-    /// New events, oldest first; with `reset_tail` they replace the tail.
-    pub events: Vec<StoredEvent>,
-    pub reset_tail: bool,
-    /// How many new events the deployment has (may be more than `events` holds).
-    pub new_events: usize,
-}
-
-/// The events of one opened target.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TargetEvents {
-    pub key: DeploymentKey,
-    pub name: String,
-    pub events: Vec<StoredEvent>,
-}
 
 /// What the dashboard asks of its data source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +53,12 @@ pub enum Request {
     Decide(DecisionCmd),
     /// Mark these notifications read (all when empty).
     MarkRead(Vec<i64>),
+    /// A page of History.
+    History(HistoryFilter, usize),
+    /// A deployment's report, for its drill-down.
+    Report(DeploymentKey),
+    /// Save a review as the operator.
+    SaveReview(DeploymentKey, ReviewContent, String),
 }
 
 /// Reads the log incrementally; used by the data thread and by the benchmark.
@@ -107,6 +72,11 @@ pub struct Loader {
     selected: Option<DeploymentKey>,
     desk: Option<Desk>,
     estimates: gates::EstimateCache,
+    /// Which deployments owe reviews, for History's review column.
+    reviews: ReviewRule,
+    /// The History page and the drill-down last asked for: read again when the log changes.
+    history_wanted: Option<(HistoryFilter, usize)>,
+    report_wanted: Option<DeploymentKey>,
 }
 
 impl Loader {
@@ -122,7 +92,57 @@ impl Loader {
             selected: None,
             desk: None,
             estimates: gates::EstimateCache::new(),
+            reviews: ReviewRule { results: Vec::new(), environments: Vec::new() },
+            history_wanted: None,
+            report_wanted: None,
         }
+    }
+
+    /// Tells History which deployments owe a failure review.
+    #[must_use]
+    pub fn with_reviews(mut self, rule: ReviewRule) -> Self {
+        self.reviews = rule;
+        self
+    }
+
+    /// One page of History: up to [`HISTORY_WINDOW`] rows from `offset`, and how many match.
+    pub fn history(&mut self, filter: HistoryFilter, offset: usize) -> Result<Refresh, StoreError> {
+        let (now, rule) = (self.clock.now(), &self.reviews);
+        let (rows, total) = self.store.read_snapshot(|s| {
+            Ok((s.history(&filter, rule, now, offset, HISTORY_WINDOW)?, s.history_count(&filter, rule, now)?))
+        })?;
+        self.history_wanted = Some((filter.clone(), offset));
+        Ok(Refresh { history: Some(HistoryPage { filter, offset, rows, total }), ..Refresh::default() })
+    }
+
+    /// The report of one deployment, for the drill-down.
+    pub fn report(&mut self, key: DeploymentKey) -> Result<Refresh, StoreError> {
+        let report = self.store.report(key, &self.reviews)?;
+        self.report_wanted = Some(key);
+        Ok(Refresh { report: Some(Box::new(report)), ..Refresh::default() })
+    }
+
+    /// Saves a review as the operator; what to say about it.
+    pub fn save_review(&mut self, key: DeploymentKey, content: &ReviewContent, text: &str) -> Decided {
+        let Some(desk) = self.desk.as_ref() else {
+            return Decided::NotRecorded("no operator: reviews cannot be written here".into());
+        };
+        match crate::decide::review::save(&mut self.store, &desk.operator, key, content, text, self.clock.now()) {
+            Ok(said) => Decided::Recorded(said),
+            Err(e) => Decided::NotRecorded(e.to_string()),
+        }
+    }
+
+    /// History and the drill-down as they are now, when they were asked for.
+    fn history_again(&mut self) -> Result<Refresh, StoreError> {
+        let mut out = match self.history_wanted.clone() {
+            Some((filter, offset)) => self.history(filter, offset)?,
+            None => Refresh::default(),
+        };
+        if let Some(key) = self.report_wanted {
+            out.report = self.report(key)?.report;
+        }
+        Ok(out)
     }
 
     /// Also reads the operator's gates and notifications, and makes their decisions.
@@ -152,7 +172,7 @@ impl Loader {
             None => None,
         };
         let gates = self.gates()?;
-        Ok(Refresh { list: Some(list), changed: Vec::new(), counts: Some(counts), detail, target: None, gates })
+        Ok(Refresh { list: Some(list), counts: Some(counts), detail, gates, ..Refresh::default() })
     }
 
     /// The selected deployment changed: its phases, every target and its tail.
@@ -240,10 +260,15 @@ impl Loader {
     }
 
     /// The data thread: answers requests and polls the log until the dashboard hangs up.
-    pub fn run(mut self, requests: &Receiver<Request>, out: &UnboundedSender<Msg>) {
+    ///
+    /// `out` is bounded: when the dashboard falls behind, this thread waits before it reads
+    /// again, and the next read starts from the last event it handed over, so nothing is lost.
+    pub fn run(mut self, requests: &Receiver<Request>, out: &Sender<Loaded>) {
         let mut paused = false;
         let mut gates_at = Instant::now();
         let mut gates_dirty = false;
+        let mut history_at = Instant::now();
+        let mut history_dirty = false;
         loop {
             let mut pending: Vec<Request> = Vec::new();
             match requests.recv_timeout(POLL) {
@@ -265,7 +290,7 @@ impl Loader {
                     Request::Target(key, name) => self.target(key, name),
                     Request::Decide(cmd) => {
                         let decided = self.decide(&cmd);
-                        if out.send(Msg::Decided(decided)).is_err() {
+                        if out.blocking_send(Loaded::Decided(decided)).is_err() {
                             return;
                         }
                         gates_at = Instant::now();
@@ -274,6 +299,15 @@ impl Loader {
                     Request::MarkRead(ids) => {
                         gates_at = Instant::now();
                         self.mark_read(&ids).and_then(|_| self.after_write())
+                    }
+                    Request::History(filter, offset) => self.history(filter, offset),
+                    Request::Report(key) => self.report(key),
+                    Request::SaveReview(key, content, text) => {
+                        let saved = self.save_review(key, &content, &text);
+                        if out.blocking_send(Loaded::Decided(saved)).is_err() {
+                            return;
+                        }
+                        self.history_again()
                     }
                 };
                 if !send(out, answer) {
@@ -286,7 +320,16 @@ impl Loader {
             let polled = self.poll().transpose();
             if let Some(answer) = polled {
                 gates_dirty = true;
+                history_dirty = true;
                 if !send(out, answer) {
+                    return;
+                }
+            }
+            // History and the drill-down follow the log too, at most once a second.
+            if history_dirty && history_at.elapsed() >= GATES_MIN && self.history_wanted.is_some() {
+                history_at = Instant::now();
+                history_dirty = false;
+                if !send(out, self.history_again()) {
                     return;
                 }
             }
@@ -303,11 +346,47 @@ impl Loader {
     }
 }
 
+impl Loader {
+    /// The operator's gates and notifications now (`None` without an operator, as in benches).
+    pub fn gates(&mut self) -> Result<Option<GateData>, StoreError> {
+        let Some(desk) = self.desk.as_ref() else { return Ok(None) };
+        let now = self.clock.now();
+        // The inbox and the estimates each read in one snapshot of their own.
+        gates::read(&self.store, desk, &mut self.estimates, now).map(Some)
+    }
+
+    /// Records a confirmed decision through [`crate::decide`], as the CLI does.
+    pub fn decide(&mut self, cmd: &DecisionCmd) -> Decided {
+        let Some(desk) = self.desk.as_ref() else {
+            return Decided::NotRecorded(strings::gates::NO_OPERATOR.to_owned());
+        };
+        match desk.decide(&mut self.store, cmd, self.clock.now()) {
+            Ok(recorded) => Decided::Recorded(recorded.to_string()),
+            Err(e) => Decided::NotRecorded(e.to_string()),
+        }
+    }
+
+    /// Marks the operator's notifications read (all of them when `ids` is empty).
+    pub fn mark_read(&mut self, ids: &[i64]) -> Result<usize, StoreError> {
+        let Some(desk) = self.desk.as_ref() else { return Ok(0) };
+        let now = self.clock.now();
+        self.store.mark_read(&desk.operator.name, ids, now)
+    }
+
+    /// What the dashboard must see after this loader wrote: its own commits do not move
+    /// `data_version`, so the list, the selected deployment and the gates are read now.
+    pub fn after_write(&mut self) -> Result<Refresh, StoreError> {
+        let mut refresh = self.refresh()?;
+        refresh.gates = self.gates()?;
+        Ok(refresh)
+    }
+}
+
 /// Hands a result to the dashboard; `false` when it is gone.
-fn send(out: &UnboundedSender<Msg>, answer: Result<Refresh, StoreError>) -> bool {
-    let msg = match answer {
-        Ok(r) => Msg::Data(Box::new(r)),
-        Err(e) => Msg::DataError(e.to_string()),
+fn send(out: &Sender<Loaded>, answer: Result<Refresh, StoreError>) -> bool {
+    let loaded = match answer {
+        Ok(r) => Loaded::Refresh(Box::new(r)),
+        Err(e) => Loaded::Failed(e.to_string()),
     };
-    out.send(msg).is_ok()
+    out.blocking_send(loaded).is_ok()
 }

@@ -10,6 +10,8 @@ pub const APP_NAME: &str = "shipdeck";
 
 /// Tab titles, in tab order (number keys 1-6 select them).
 pub const TAB_TITLES: [&str; 6] = ["Live", "Approvals", "Schedule", "Notifications", "History", "Metrics"];
+/// The tab titles when the full ones do not fit.
+pub const TAB_SHORT: [&str; 6] = ["Live", "Appr", "Sched", "Notif", "Hist", "Metr"];
 
 pub const PAUSED: &str = "PAUSED";
 pub const READ_ONLY: &str = "read-only";
@@ -42,20 +44,34 @@ pub const AWAITING: &str = "awaiting approval";
 /// Before the operator's name in the header.
 pub const OPERATOR: &str = "as";
 
+/// History and the failure drill-down.
+pub const HISTORY: &str = "History";
+pub const HISTORY_HEADER: [&str; 10] =
+    ["KEY", "RESULT", "RELEASE", "ENV", "MODEL", "STARTED", "DURATION", "FAILED", "REVIEW", "REQUESTER"];
+pub const HISTORY_EMPTY: &str = "No finished deployment yet.";
+pub const HISTORY_NO_MATCH: &str = "No finished deployment matches these filters.";
+pub const HISTORY_FILTER_HINT: &str =
+    "service= env= model= result= requester= review= and words to search · Enter keep · Esc clear";
+pub const DRILL: &str = "Drill-down";
+pub const TIMELINE: &str = "Timeline";
+pub const ERROR_GROUPS: &str = "Error groups";
+pub const NO_ERRORS: &str = "No host failed.";
+pub const DURATIONS: &str = "Durations against this model's usual";
+pub const DECISIONS: &str = "Decisions";
+pub const NO_DECISIONS: &str = "No decisions recorded.";
+pub const REVIEW: &str = "Review";
+pub const SILENT_HOSTS: &str = "Silent when it ended";
+pub const REVIEW_INVALID: &str = "review not saved:";
+pub const REVIEW_KEPT: &str = " (your text is kept: w edits it again)";
+pub const REVIEW_UNCHANGED: &str = "review not changed; nothing was written";
+
 /// The placeholder of a view that is not built yet: (title, what it will show).
 #[must_use]
-pub fn coming_soon(tab: usize) -> (&'static str, &'static str) {
-    match tab {
-        4 => (
-            "History - coming soon",
-            "Past deployments and failure reviews will be listed here: what failed, where, when, what was done \
-             and what was learned.",
-        ),
-        _ => (
-            "Metrics - coming soon",
-            "Deployment KPIs will be shown here: success rate, change failure rate, lead time and time to restore.",
-        ),
-    }
+pub fn coming_soon(_tab: usize) -> (&'static str, &'static str) {
+    (
+        "Metrics - coming soon",
+        "Deployment KPIs will be shown here: success rate, change failure rate, lead time and time to restore.",
+    )
 }
 
 /// `12s`, `5m`, `3h`, `2d`: a compact age for lists.

@@ -3,6 +3,7 @@
 
 mod approvals;
 mod fixture;
+mod history;
 
 use super::app::{App, Cmd, Msg, Session, Tab};
 use super::data::Loader;
@@ -26,7 +27,8 @@ fn app(fx: &fixture::Fixture, w: u16, h: u16) -> (App, Loader) {
         &config,
         crate::decide::Operator::named(&config, fixture::OPERATOR, fixture::OPERATOR),
     );
-    let mut loader = Loader::new(store, fixture::clock(), config.timezone).with_gates(desk);
+    let rule = config.review_rule();
+    let mut loader = Loader::new(store, fixture::clock(), config.timezone).with_gates(desk).with_reviews(rule);
     let session = Session {
         db: "/var/lib/shipdeck/shipdeck.db".into(),
         receiver: Some("127.0.0.1:7480".into()),
@@ -57,12 +59,23 @@ fn serve(app: &mut App, loader: &mut Loader, cmds: Vec<Cmd>) {
                 loader.after_write()
             }
             Cmd::MarkRead(ids) => loader.mark_read(&ids).and_then(|_| loader.after_write()),
-            Cmd::Quit | Cmd::Pause(_) => continue,
+            Cmd::LoadHistory(filter, offset) => loader.history(filter, offset),
+            Cmd::LoadReport(key) => loader.report(key),
+            Cmd::SaveReview(key, content, text) => {
+                let saved = loader.save_review(key, &content, &text);
+                app.update(Msg::Decided(saved));
+                continue;
+            }
+            Cmd::Quit | Cmd::Pause(_) | Cmd::EditReview(..) => continue,
         };
         let more = app.update(Msg::Data(Box::new(refresh.expect("loads"))));
         serve(app, loader, more);
     }
 }
+
+/// The sizes every view is held to by snapshots: the smallest drawn, the tmux test's, the
+/// classic terminal, a laptop and a wide screen.
+const SIZES: [(u16, u16); 5] = [(50, 12), (60, 15), (80, 24), (120, 40), (200, 50)];
 
 /// The screen as text, one line per row, trailing blanks trimmed.
 fn screen(app: &App) -> String {
@@ -92,13 +105,14 @@ fn unicode_width(s: &str) -> usize {
 }
 
 #[test]
-fn every_view_at_80x24_and_200x50() {
+fn every_view_at_every_size_from_50x12_to_200x50() {
     let fx = fixture::build();
-    for (w, h) in [(80, 24), (200, 50)] {
-        let (mut app, _loader) = app(&fx, w, h);
+    for (w, h) in SIZES {
+        let (mut app, mut loader) = app(&fx, w, h);
         for (i, tab) in Tab::ALL.iter().enumerate() {
             let digit = char::from_digit(u32::try_from(i + 1).expect("small"), 10).expect("digit");
-            press(&mut app, KeyCode::Char(digit));
+            let cmds = press(&mut app, KeyCode::Char(digit));
+            serve(&mut app, &mut loader, cmds);
             assert_eq!(app.tab, *tab);
             insta::assert_snapshot!(format!("{tab:?}_{w}x{h}").to_lowercase(), screen(&app));
         }
@@ -241,4 +255,94 @@ fn events_committed_by_another_process_reach_the_screen_incrementally() {
     let text = screen(&app);
     assert!(text.contains("web-016 ✓ verify health check passed"), "{text}");
     assert_eq!(app.live.summary().expect("summary").succeeded, 15);
+}
+
+#[test]
+fn a_dashboard_that_falls_behind_holds_the_data_thread_back_and_loses_no_event() {
+    use super::model::Loaded;
+    let fx = fixture::build();
+    let (_app, mut loader) = app(&fx, 200, 50);
+    loader.select(Some(fx.running)).expect("selects");
+    // The run loop's channel, at its smallest: one update in flight.
+    let (out, mut updates) = tokio::sync::mpsc::channel::<Loaded>(1);
+    let (requests, inbox) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || loader.run(&inbox, &out));
+    let mut writer = Store::open(&fx.path).expect("opens");
+    let batch = |n: usize| {
+        (0..3)
+            .flat_map(|i| {
+                let host = format!("web-{:03}", 31 + n * 3 + i);
+                fixture::events(&fixture::Run {
+                    key: fx.running,
+                    host: &host,
+                    steps: &["download"],
+                    from: "2026-11-26T10:29:00Z",
+                    last: None,
+                    error: "",
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut committed = 0;
+    let first = batch(0);
+    committed += first.len();
+    fixture::ingest(&mut writer, first, "2026-11-26T10:29:10Z");
+    // Nobody reads: the first update fills the channel, and the data thread must wait.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while updates.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the first update never came");
+        std::thread::yield_now();
+    }
+    for n in 1..3 {
+        let more = batch(n);
+        committed += more.len();
+        fixture::ingest(&mut writer, more, "2026-11-26T10:29:20Z");
+    }
+    // Now the dashboard catches up: every event arrives exactly once.
+    let mut seen = Vec::new();
+    while seen.len() < committed && std::time::Instant::now() < deadline {
+        match updates.try_recv() {
+            Ok(Loaded::Refresh(r)) => {
+                seen.extend(r.detail.into_iter().filter(|d| d.key == fx.running).flat_map(|d| d.events));
+            }
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(_) => std::thread::yield_now(),
+        }
+    }
+    let hosts: std::collections::BTreeSet<_> = seen.iter().filter_map(|e| e.target.clone()).collect();
+    assert_eq!((seen.len(), hosts.len()), (committed, 9), "{seen:?}");
+    drop(requests);
+    drop(updates);
+    thread.join().expect("the data thread ends");
+}
+
+/// Regression: after shrinking, scrolling and growing the terminal again, the list stayed
+/// scrolled and hid the rows above its first; it must keep the selection in view and fill the
+/// space it has.
+#[test]
+fn a_resize_keeps_the_selection_in_view_and_fills_the_space() {
+    let fx = fixture::build();
+    let (mut app, _loader) = app(&fx, 80, 24);
+    let first = screen(&app);
+    app.update(Msg::Resize(60, 15));
+    press(&mut app, KeyCode::Char('G'));
+    let small = screen(&app);
+    let last = app.live.selected.expect("a selection");
+    assert!(small.contains(&last.to_string()), "the selection is in view at 60x15:\n{small}");
+    assert!(app.live.list_offset > 0, "the short list scrolled to the last row");
+    app.update(Msg::Resize(200, 50));
+    let again = screen(&app);
+    assert_eq!(app.live.list_offset, 0, "every row fits again: nothing stays scrolled away");
+    for key in ["DEP-3", "DEP-7", "DEP-6", "DEP-5"] {
+        assert!(first.contains(key) && again.contains(key), "{key} hidden after the resize:\n{again}");
+    }
+    // The Approvals list keeps its selection in view at every size too.
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('G'));
+    for (w, h) in SIZES {
+        app.update(Msg::Resize(w, h));
+        let text = screen(&app);
+        let selected = app.approvals.current().expect("selected").item.deployment.to_string();
+        assert!(text.contains(&selected), "{selected} out of view at {w}x{h}:\n{text}");
+    }
 }

@@ -6,47 +6,24 @@
 pub mod approvals;
 pub mod coming_soon;
 pub mod dialog;
+pub mod drill;
 pub mod help;
+pub mod history;
 pub mod live;
 pub mod notifications;
 pub mod schedule;
 pub mod target;
 
 use super::app::{App, Focus, Tab};
-use super::keymap::Action;
+pub use super::layout::{MIN_SIZE, centered, screen_layout};
 use super::strings;
 use super::theme::HostState;
+pub use super::widgets::boxed;
 use super::widgets::{clip_left, put};
+use crate::keymap::Action;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
-use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget, Wrap};
-
-/// The smallest terminal the screens are drawn in: (columns, rows).
-pub const MIN_SIZE: (u16, u16) = (50, 12);
-
-/// The frame's areas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScreenLayout {
-    pub header: Rect,
-    pub tabs: Rect,
-    pub body: Rect,
-    pub footer: Rect,
-}
-
-/// Splits the terminal: a header line, a tab line, the body and a footer line.
-#[must_use]
-pub fn screen_layout(area: Rect) -> ScreenLayout {
-    let line = |y: u16| Rect::new(area.x, y, area.width, 1.min(area.height));
-    let body_h = area.height.saturating_sub(3);
-    ScreenLayout {
-        header: line(area.y),
-        tabs: line(area.y + 1.min(area.height)),
-        body: Rect::new(area.x, area.y + 2.min(area.height), area.width, body_h),
-        footer: line(area.y + area.height.saturating_sub(1)),
-    }
-}
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
@@ -62,6 +39,7 @@ impl Widget for &App {
             Tab::Schedule => schedule::ScheduleScreen { app: self }.render(screen.body, buf),
             Tab::Approvals => approvals::ApprovalsScreen { app: self }.render(screen.body, buf),
             Tab::Notifications => notifications::NotificationsScreen { app: self }.render(screen.body, buf),
+            Tab::History => history::HistoryScreen { app: self }.render(screen.body, buf),
             other => coming_soon::ComingSoon { tab: other.index(), theme: &self.theme }.render(screen.body, buf),
         }
         footer(self, screen.footer, buf);
@@ -86,10 +64,14 @@ fn too_small(area: Rect, buf: &mut Buffer) {
     Paragraph::new(text).wrap(Wrap { trim: true }).render(area, buf);
 }
 
+/// The header line: name and operator always; then, each only when it fits before the clock,
+/// the pause and read-only marks, the counts, unread notifications, the receiver and the log.
+/// Nothing is drawn over anything else, at any width.
 fn header(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     buf.set_style(area, t.header);
-    let clock = app.now.with_timezone(&app.session.config.timezone).format("%Y-%m-%d %H:%M:%S %Z").to_string();
+    let format = if area.width >= 80 { "%Y-%m-%d %H:%M:%S %Z" } else { "%H:%M:%S" };
+    let clock = app.now.with_timezone(&app.session.config.timezone).format(format).to_string();
     let c = &app.counts;
     let counts = if area.width >= 120 {
         format!(
@@ -107,26 +89,33 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     let clock_w = u16::try_from(clock.chars().count()).unwrap_or(0);
     let right = area.right().saturating_sub(clock_w + 1);
     put(buf, area, right, area.y, &clock, t.header);
-    let mut x = put(buf, area, area.x + 1, area.y, strings::APP_NAME, t.header.patch(t.title)) + 1;
-    x = put(buf, area, x, area.y, &format!("{} {}", strings::OPERATOR, app.session.operator), t.header) + 2;
+    // Only what ends at least one column before the clock; the left part never reaches it.
+    let left = Rect::new(area.x, area.y, right.saturating_sub(area.x + 1), 1);
+    let fits = |x: u16, text: &str| usize::from(x) + text.chars().count() < usize::from(left.right());
+    let mut x = put(buf, left, area.x + 1, area.y, strings::APP_NAME, t.header.patch(t.title)) + 1;
+    x = put(buf, left, x, area.y, &format!("{} {}", strings::OPERATOR, app.session.operator), t.header) + 2;
+    let mut item = |x: &mut u16, text: &str, style| {
+        if fits(*x, text) {
+            *x = put(buf, left, *x, area.y, text, style) + 2;
+        }
+    };
     if app.paused {
-        x = put(buf, area, x, area.y, &format!(" {} ", strings::PAUSED), t.paused) + 2;
+        item(&mut x, &format!(" {} ", strings::PAUSED), t.paused);
     }
     if app.read_only {
-        x = put(buf, area, x, area.y, strings::READ_ONLY, t.header) + 2;
+        item(&mut x, strings::READ_ONLY, t.header);
     }
-    x = put(buf, area, x, area.y, &counts, t.header) + 2;
+    item(&mut x, &counts, t.header);
     if app.approvals.unread > 0 {
-        let unread = format!("{} {}", app.approvals.unread, strings::gates::UNREAD);
-        x = put(buf, area, x, area.y, &unread, t.header) + 2;
+        item(&mut x, &format!("{} {}", app.approvals.unread, strings::gates::UNREAD), t.header);
     }
     let receiver = app.session.receiver.as_ref().map(|r| format!("receiver {r}  ")).unwrap_or_default();
     let room = usize::from(right.saturating_sub(x).saturating_sub(2));
     let receiver_w = receiver.chars().count();
     let (receiver, room) = if receiver_w + 12 <= room { (receiver, room - receiver_w) } else { (String::new(), room) };
-    let x = put(buf, area, x, area.y, &receiver, t.header);
+    let x = put(buf, left, x, area.y, &receiver, t.header);
     if room > 8 {
-        put(buf, area, x, area.y, &clip_left(&format!("log {}", app.session.db), room), t.header);
+        put(buf, left, x, area.y, &clip_left(&format!("log {}", app.session.db), room), t.header);
     }
 }
 
@@ -146,9 +135,15 @@ fn tabs(app: &App, area: Rect, buf: &mut Buffer) {
             })
             .collect()
     };
+    let too_wide =
+        |labels: &[String]| labels.iter().map(|l| l.chars().count() + 1).sum::<usize>() >= usize::from(area.width);
     let mut labels = counted(true);
-    if labels.iter().map(|l| l.chars().count() + 1).sum::<usize>() >= usize::from(area.width) {
+    if too_wide(&labels) {
         labels = counted(false);
+    }
+    if too_wide(&labels) {
+        // Narrow terminals: short titles, so every view's number stays visible.
+        labels = strings::TAB_SHORT.iter().enumerate().map(|(i, title)| format!("{} {title}", i + 1)).collect();
     }
     let mut x = area.x + 1;
     for (i, label) in labels.iter().enumerate() {
@@ -175,8 +170,20 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
         out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
         out.push((k(Action::Open), "deployment"));
     }
-    if app.tab == Tab::Notifications && !app.read_only && app.approvals.unread > 0 {
-        out.push((k(Action::Open), "mark read"));
+    if app.tab == Tab::History && app.history.drill.is_some() {
+        out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "scroll"));
+        if !app.read_only {
+            out.push((k(Action::WriteReview), "write review"));
+        }
+        out.push((k(Action::Back), "back"));
+    } else if app.tab == Tab::History {
+        out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
+        out.push((k(Action::Open), "drill-down"));
+        out.push((k(Action::Filter), "filter"));
+        out.push((k(Action::Period), "time range"));
+    }
+    if app.tab == Tab::Notifications && !app.approvals.notifications.is_empty() {
+        out.push((k(Action::Open), if app.approvals.note_open { "close" } else { "open" }));
     }
     if on_live && live.target.is_some() {
         out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "scroll"));
@@ -222,6 +229,10 @@ fn footer(app: &App, area: Rect, buf: &mut Buffer) {
         put(buf, area, area.x + 1, area.y, strings::FILTER_HINT, t.dim);
         return;
     }
+    if app.history.editing && app.tab == Tab::History && !app.help {
+        put(buf, area, area.x + 1, area.y, strings::HISTORY_FILTER_HINT, t.dim);
+        return;
+    }
     let mut x = area.x + 1;
     for (keys, what) in hints(app) {
         let width = u16::try_from(keys.chars().count() + what.len() + 1).unwrap_or(u16::MAX);
@@ -231,23 +242,4 @@ fn footer(app: &App, area: Rect, buf: &mut Buffer) {
         x = put(buf, area, x, area.y, &keys, t.key) + 1;
         x = put(buf, area, x, area.y, what, t.dim) + 2;
     }
-}
-
-/// A bordered box with a title, drawn over whatever is there; returns its inner area.
-pub fn boxed(area: Rect, buf: &mut Buffer, title: Line<'_>, border: Style, clear: bool) -> Rect {
-    use ratatui::widgets::{Block, Clear};
-    if clear {
-        Clear.render(area, buf);
-    }
-    let block = Block::bordered().border_style(border).title(title);
-    let inner = block.inner(area);
-    block.render(area, buf);
-    inner
-}
-
-/// A rectangle of at most `w` x `h` centred in `area`.
-#[must_use]
-pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let (w, h) = (w.min(area.width), h.min(area.height));
-    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
 }

@@ -12,6 +12,7 @@ pub mod tail;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
+use ratatui::text::Line;
 
 /// Writes `text` at `(x, y)`, clipped to `area`'s right edge; returns the column after it.
 pub fn put(buf: &mut Buffer, area: Rect, x: u16, y: u16, text: &str, style: Style) -> u16 {
@@ -49,6 +50,18 @@ pub fn clip(text: &str, width: usize) -> String {
     let mut out: String = text.chars().take(width - 1).collect();
     out.push('…');
     out
+}
+
+/// A bordered box with a title, drawn over whatever is there; returns its inner area.
+pub fn boxed(area: Rect, buf: &mut Buffer, title: Line<'_>, border: Style, clear: bool) -> Rect {
+    use ratatui::widgets::{Block, Clear, Widget};
+    if clear {
+        Clear.render(area, buf);
+    }
+    let block = Block::bordered().border_style(border).title(title);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    inner
 }
 
 #[cfg(test)]

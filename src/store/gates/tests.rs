@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::config::Config;
-use crate::domain::ReleaseRef;
 use crate::domain::event::parse_line;
-use crate::store::{PlanRequest, Submission};
+use crate::store::Submission;
+use crate::store::testing;
 
 fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-26T10:00:00Z").expect("valid").with_timezone(&Utc)
@@ -18,44 +18,20 @@ fn open() -> (tempfile::TempDir, Store, Config) {
     (dir, store, config)
 }
 
-fn plan(store: &mut Store, config: &Config, model: &str, hosts: usize) -> DeploymentKey {
-    let req = PlanRequest {
-        release: "payments-api@2.4.1".parse::<ReleaseRef>().expect("valid"),
-        environment: "production".into(),
-        model_name: model.into(),
-        model: config.model(model).expect("model"),
-        targets: (1..=hosts).map(|i| format!("web-{i:02}")).collect(),
-        change_ref: None,
-        requested_by: "dana".into(),
-        planned_start: t0(),
-        now: t0(),
-    };
-    store.plan(&req).expect("plans").0
+fn plan(store: &mut Store, _config: &Config, model: &str, hosts: usize) -> DeploymentKey {
+    testing::Plan::new(model, hosts).plan(store)
 }
 
 fn decide(
     store: &mut Store,
-    config: &Config,
+    _config: &Config,
     key: DeploymentKey,
     phase: &str,
     decision: Decision,
     person: &str,
     reason: Option<&str>,
 ) -> Result<DecisionOutcome, GateError> {
-    let roles = config.person(person).map(|p| p.roles.clone()).unwrap_or_default();
-    store.decide(&DecisionRequest {
-        key,
-        phase,
-        decision,
-        person,
-        roles: &roles,
-        os_user: "ci",
-        comment: Some("looks good"),
-        reason,
-        windows: &config.windows,
-        freezes: &config.freezes,
-        now: t0(),
-    })
+    testing::decide(store, key, phase, decision, person, reason, t0())
 }
 
 fn finish(store: &mut Store, key: DeploymentKey, hosts: &[&str], status: &str) {

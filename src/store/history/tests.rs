@@ -1,9 +1,9 @@
-use super::super::{PlanRequest, Store, StoreError, Submission};
-use crate::config::Config;
+use super::super::testing::Plan;
+use super::super::{Store, StoreError, Submission};
 use crate::domain::event::parse_line;
 use crate::domain::history::{HistoryFilter, Period, ReviewRule, ReviewState};
 use crate::domain::review::{Action, Completion, ReviewContent};
-use crate::domain::{DeploymentKey, DeploymentStatus, ReleaseRef};
+use crate::domain::{DeploymentKey, DeploymentStatus};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 fn at(day: u32, minute: u32) -> DateTime<Utc> {
@@ -20,19 +20,7 @@ fn rule() -> ReviewRule {
 /// Plans a big-bang deployment of two hosts on `day` and runs it to success or to a failure of
 /// `web-02`'s install with `error`.
 fn run(store: &mut Store, release: &str, env: &str, day: u32, error: Option<&str>) -> DeploymentKey {
-    let config = Config::built_in();
-    let req = PlanRequest {
-        release: release.parse::<ReleaseRef>().expect("valid"),
-        environment: env.into(),
-        model_name: "big-bang".into(),
-        model: config.model("big-bang").expect("model"),
-        targets: vec!["web-01".into(), "web-02".into()],
-        change_ref: None,
-        requested_by: "sam".into(),
-        planned_start: at(day, 0),
-        now: at(day, 0),
-    };
-    let key = store.plan(&req).expect("plans").0;
+    let key = Plan::new("big-bang", 2).release(release).env(env).requester("sam").at(at(day, 0)).plan(store);
     let mut lines = Vec::new();
     for host in ["web-01", "web-02"] {
         for (i, step) in ["install", "verify"].into_iter().enumerate() {
@@ -70,20 +58,12 @@ fn history_lists_finished_deployments_newest_first_and_filters_them() {
     let failed = run(&mut store, "payments-api@1.0.1", "production", 2, Some("No space left on device (free 3 MB)"));
     let staging = run(&mut store, "search-svc@3.0.0", "staging", 3, Some("connection refused"));
     // Planned but never run: not history.
-    let config = Config::built_in();
-    store
-        .plan(&PlanRequest {
-            release: "search-svc@3.0.1".parse().expect("valid"),
-            environment: "production".into(),
-            model_name: "big-bang".into(),
-            model: config.model("big-bang").expect("model"),
-            targets: vec!["web-01".into()],
-            change_ref: Some("CHG-77".into()),
-            requested_by: "sam".into(),
-            planned_start: at(4, 0),
-            now: at(4, 0),
-        })
-        .expect("plans");
+    Plan::new("big-bang", 1)
+        .release("search-svc@3.0.1")
+        .change("CHG-77")
+        .requester("sam")
+        .at(at(4, 0))
+        .plan(&mut store);
     let now = at(5, 0);
     let all = HistoryFilter::default();
     let rows = store.history(&all, &rule(), now, 0, 10).expect("history");

@@ -8,12 +8,12 @@
 
 pub mod timing;
 
-use super::Cmd;
 use crate::domain::DeploymentKey;
-use crate::domain::gate::view::{ActionItem, Notification};
+use crate::domain::gate::view::{ActionItem, ActionKind, Notification};
 use crate::domain::gate::{Decision, Refusal};
-use crate::tui::data::{DecisionCmd, GateData, Pending};
-use crate::tui::keymap::Action;
+use crate::keymap::Action;
+use crate::tui::model::Cmd;
+use crate::tui::model::{DecisionCmd, GateData, Pending};
 use crate::tui::strings::gates as text;
 
 /// The operator's inbox and notifications.
@@ -25,6 +25,8 @@ pub struct Approvals {
     pub notifications: Vec<Notification>,
     pub unread: usize,
     pub note_selected: usize,
+    /// Whether the selected notification is open in full.
+    pub note_open: bool,
     /// Whether data about gates arrived at all (an empty inbox then means "nothing for you").
     pub loaded: bool,
 }
@@ -109,7 +111,34 @@ impl Approvals {
     }
 
     pub(super) fn navigate_notes(&mut self, action: Action) {
+        if action == Action::Back {
+            self.note_open = false;
+            return;
+        }
         self.note_selected = step(self.note_selected, self.notifications.len(), action);
+    }
+
+    /// Enter on a notification: opens its whole text (Enter or Esc closes it), and marks it
+    /// read when it was not (`mark`: not in read-only mode).
+    pub(super) fn open_note(&mut self, mark: bool, now: chrono::DateTime<chrono::Utc>) -> Vec<Cmd> {
+        if self.notifications.is_empty() {
+            return Vec::new();
+        }
+        self.note_open = !self.note_open;
+        if self.note_open && mark { self.mark_selected_read(now) } else { Vec::new() }
+    }
+
+    /// Whether a notification asked for a decision that has been taken since: a gate that
+    /// opened and is no longer pending (approved, rejected, or its deployment halted).
+    #[must_use]
+    pub fn settled(&self, n: &Notification) -> bool {
+        self.loaded
+            && n.kind == "gate_pending"
+            && !self.items.iter().any(|p| {
+                p.item.kind == ActionKind::Gate
+                    && Some(p.item.deployment) == n.deployment
+                    && Some(p.item.phase.as_str()) == n.phase.as_deref()
+            })
     }
 
     /// Marks the selected notification read, here at once and in the log through the command.

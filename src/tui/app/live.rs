@@ -1,12 +1,13 @@
 //! State of the Live rollouts view: the deployment list, the selected deployment's detail
 //! (phases, targets, event tail) and the navigation between them.
 
-use super::Cmd;
+use crate::domain::DeploymentKey;
 use crate::domain::records::{DeploymentSummary, PhaseView, StoredEvent, TargetView};
-use crate::domain::{DeploymentKey, DeploymentStatus};
-use crate::tui::data::{DetailUpdate, Refresh, TAIL_CAP};
-use crate::tui::keymap::Action;
-use crate::tui::view::live::Geometry;
+use crate::keymap::Action;
+use crate::tui::layout::Geometry;
+use crate::tui::model::Cmd;
+use crate::tui::model::list_order;
+use crate::tui::model::{DetailUpdate, Refresh, TAIL_CAP};
 use std::collections::{HashMap, VecDeque};
 
 /// Which pane of the Live view the arrows move in.
@@ -66,27 +67,6 @@ pub struct TargetPane {
     pub events: Option<Vec<StoredEvent>>,
     /// Lines scrolled up from the newest event.
     pub scroll: usize,
-}
-
-/// Order of the list: running first, then waiting, planned, and finished ones; newest first.
-#[must_use]
-pub fn display_rank(status: DeploymentStatus) -> u8 {
-    match status {
-        DeploymentStatus::Running => 0,
-        DeploymentStatus::AwaitingApproval => 1,
-        DeploymentStatus::Planned => 2,
-        _ => 3,
-    }
-}
-
-fn order(d: &DeploymentSummary) -> (u8, std::cmp::Reverse<DeploymentKey>) {
-    (display_rank(d.status), std::cmp::Reverse(d.key))
-}
-
-/// The deployment selected when the dashboard opens: the first of the list.
-#[must_use]
-pub fn first_selection(list: &[DeploymentSummary]) -> Option<DeploymentKey> {
-    list.iter().min_by_key(|d| order(d)).map(|d| d.key)
 }
 
 impl Detail {
@@ -149,7 +129,7 @@ impl Live {
         let detail_key = r.detail.as_ref().map(|d| d.key);
         let mut cmds = Vec::new();
         if reorder {
-            self.deployments.sort_by_key(order);
+            self.deployments.sort_by_key(list_order);
             cmds = self.refilter(detail_key);
         }
         if let Some(d) = r.detail.filter(|d| Some(d.key) == self.selected) {
@@ -212,7 +192,7 @@ impl Live {
             if let Some(events) = pane.events.as_mut() {
                 events.extend(fresh.iter().filter(|e| e.target.as_deref() == Some(pane.name.as_str())).cloned());
                 events.sort_by_key(StoredEvent::time_order);
-                let excess = events.len().saturating_sub(crate::tui::data::TARGET_EVENTS);
+                let excess = events.len().saturating_sub(crate::tui::model::TARGET_EVENTS);
                 events.drain(..excess);
             }
         }

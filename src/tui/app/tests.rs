@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::domain::records::{DeploymentSummary, PhaseView, StoredEvent, TargetView};
-use crate::domain::{DeploymentStatus, EventStatus, PhaseStatus, TargetStatus};
-use crate::tui::data::DetailUpdate;
+use crate::domain::{DeploymentKey, DeploymentStatus, EventStatus, PhaseStatus, TargetStatus};
+use crate::tui::model::DetailUpdate;
 
 fn t0() -> DateTime<Utc> {
     DateTime::from_timestamp(1_795_000_000, 0).expect("valid")
@@ -248,11 +248,11 @@ fn the_tail_follows_until_scrolled_up_then_counts_new_events_until_end() {
 #[test]
 fn the_tail_is_bounded() {
     let mut app = app();
-    let events = (100..100 + 2 * crate::tui::data::TAIL_CAP as i64).map(|s| event(s, 2, "web-01")).collect();
+    let events = (100..100 + 2 * crate::tui::model::TAIL_CAP as i64).map(|s| event(s, 2, "web-01")).collect();
     app.update(Msg::Data(Box::new(Refresh { detail: Some(detail(2, events, false)), ..Refresh::default() })));
     let tail = &app.live.detail.as_ref().expect("detail").tail;
-    assert_eq!(tail.len(), crate::tui::data::TAIL_CAP);
-    assert_eq!(tail.back().map(|e| e.seq), Some(99 + 2 * crate::tui::data::TAIL_CAP as i64));
+    assert_eq!(tail.len(), crate::tui::model::TAIL_CAP);
+    assert_eq!(tail.back().map(|e| e.seq), Some(99 + 2 * crate::tui::model::TAIL_CAP as i64));
 }
 
 #[test]

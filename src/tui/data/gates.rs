@@ -1,56 +1,17 @@
-//! The data thread's part in approvals: the operator's inbox (each entry with the phase it
-//! would start and that phase's ETA), their notifications, and the writes the dashboard asks
-//! for — decisions and "mark read" — made here, off the UI thread, through the same
-//! [`crate::decide`] as the CLI and the demo.
+//! The data thread's reads for approvals: the operator's inbox (each entry with the phase it
+//! would start and that phase's ETA) and their notifications. The writes the dashboard asks
+//! for (decisions, "mark read") are the [`super::Loader`]'s, through [`crate::decide`].
 
-use super::{Loader, Refresh};
 use crate::decide::Desk;
-use crate::domain::gate::view::{ActionItem, ActionKind, Notification};
-use crate::domain::records::PhaseView;
+use crate::domain::gate::view::ActionKind;
 use crate::store::{Estimate, Store, StoreError};
-use crate::tui::strings;
-use chrono::{DateTime, TimeDelta, Utc};
+use crate::tui::model::{GateData, NOTIFICATIONS_SHOWN, Pending};
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// Notifications read per refresh (newest first).
-pub const NOTIFICATIONS_SHOWN: usize = 200;
 /// Estimates are re-read at most this often per model (they move only when phases finish).
 const ESTIMATE_TTL: Duration = Duration::from_secs(60);
-
-/// One inbox entry with what the dashboard adds to it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Pending {
-    pub item: ActionItem,
-    /// The deployment model, whose past phases give the ETA.
-    pub model: String,
-    /// The phase the decision starts (a gate's phase) or runs again (a failed phase).
-    pub phase: Option<PhaseView>,
-    /// How long that phase should take, from the model's past per-host durations.
-    pub eta: Option<TimeDelta>,
-    /// Hosts the ETA was learnt from.
-    pub eta_hosts: usize,
-}
-
-/// The operator's gates and notifications as of one read.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GateData {
-    pub inbox: Vec<Pending>,
-    pub notifications: Vec<Notification>,
-    pub unread: usize,
-}
-
-/// A decision the operator confirmed.
-pub type DecisionCmd = crate::decide::Ask;
-
-/// The answer to a decision, in the words of [`crate::decide`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decided {
-    /// What was recorded.
-    Recorded(String),
-    /// The rule that refused it, or why nothing could be written.
-    NotRecorded(String),
-}
 
 /// Per-model estimates with the instant they were read.
 pub(super) type EstimateCache = HashMap<String, (Instant, Option<Estimate>)>;
@@ -88,40 +49,4 @@ pub(super) fn read(
     let notifications = store.notifications(&desk.operator.name, false, NOTIFICATIONS_SHOWN)?;
     let unread = store.unread_count(&desk.operator.name)?;
     Ok(GateData { inbox, notifications, unread })
-}
-
-impl Loader {
-    /// The operator's gates and notifications now (`None` without an operator, as in benches).
-    pub fn gates(&mut self) -> Result<Option<GateData>, StoreError> {
-        let Some(desk) = self.desk.as_ref() else { return Ok(None) };
-        let now = self.clock.now();
-        // The inbox and the estimates each read in one snapshot of their own.
-        read(&self.store, desk, &mut self.estimates, now).map(Some)
-    }
-
-    /// Records a confirmed decision through [`crate::decide`], as the CLI does.
-    pub fn decide(&mut self, cmd: &DecisionCmd) -> Decided {
-        let Some(desk) = self.desk.as_ref() else {
-            return Decided::NotRecorded(strings::gates::NO_OPERATOR.to_owned());
-        };
-        match desk.decide(&mut self.store, cmd, self.clock.now()) {
-            Ok(recorded) => Decided::Recorded(recorded.to_string()),
-            Err(e) => Decided::NotRecorded(e.to_string()),
-        }
-    }
-
-    /// Marks the operator's notifications read (all of them when `ids` is empty).
-    pub fn mark_read(&mut self, ids: &[i64]) -> Result<usize, StoreError> {
-        let Some(desk) = self.desk.as_ref() else { return Ok(0) };
-        let now = self.clock.now();
-        self.store.mark_read(&desk.operator.name, ids, now)
-    }
-
-    /// What the dashboard must see after this loader wrote: its own commits do not move
-    /// `data_version`, so the list, the selected deployment and the gates are read now.
-    pub fn after_write(&mut self) -> Result<Refresh, StoreError> {
-        let mut refresh = self.refresh()?;
-        refresh.gates = self.gates()?;
-        Ok(refresh)
-    }
 }

@@ -11,6 +11,10 @@ pub const OTHERS: &str = "others";
 pub const LATER: &str = "later";
 pub const NOTIFICATIONS: &str = "Notifications for";
 pub const UNREAD: &str = "unread";
+/// Beside a notification whose gate was decided since.
+pub const SETTLED: &str = "settled";
+/// Under an opened notification.
+pub const NOTE_CLOSE: &str = "Enter or Esc closes";
 pub const LOADING: &str = "reading the gates...";
 pub const EMPTY: &str = "Nothing needs a decision: no pending gate and no failed phase.";
 pub const NO_NOTIFICATIONS: &str =

@@ -7,7 +7,7 @@ use crate::domain::gate::view::ActionKind;
 use crate::store::Store;
 use crate::tui::app::approvals::timing::{EtaWarning, timing};
 use crate::tui::app::{Cmd, Msg, Tab};
-use crate::tui::data::{Decided, DecisionCmd};
+use crate::tui::model::{Decided, DecisionCmd};
 use chrono::TimeDelta;
 use crossterm::event::KeyCode;
 
@@ -259,4 +259,28 @@ fn a_decision_result_without_a_dialog_still_shows() {
     let (mut app, _loader) = app(&fx, 80, 24);
     app.update(Msg::Decided(Decided::NotRecorded("approve of DEP-9 pilot by lee refused: something".into())));
     assert!(screen(&app).contains("refused: something"));
+}
+
+/// Regression: notifications were cut with `…` and could not be read in full, and one whose
+/// gate had been decided still looked like it asked for something.
+#[test]
+fn enter_opens_a_notification_in_full_and_decided_gates_show_as_settled() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 80, 24);
+    press(&mut app, KeyCode::Char('4'));
+    let text = screen(&app);
+    let line = |needle: &str| text.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle}:\n{text}"));
+    assert!(line("DEP-3 wave-1: approval needed").contains("settled"), "DEP-3's wave-1 was approved:\n{text}");
+    assert!(!line("DEP-6 wave-1: approval needed").contains("settled"), "DEP-6's wave-1 still waits:\n{text}");
+    let first = app.approvals.notifications[0].clone();
+    let tail: String = first.body.chars().rev().take(25).collect::<Vec<_>>().into_iter().rev().collect();
+    assert!(!text.contains(&tail), "the list shows it cut:\n{text}");
+    let cmds = press(&mut app, KeyCode::Enter);
+    assert_eq!(cmds, vec![Cmd::MarkRead(vec![first.id])], "opening marks it read");
+    serve(&mut app, &mut loader, cmds);
+    let opened = screen(&app);
+    let flat: String = opened.lines().map(|l| l.trim_matches(|c| c == '│' || c == ' ')).collect::<Vec<_>>().join(" ");
+    assert!(flat.contains(tail.trim()), "the whole text is shown:\n{opened}");
+    assert_eq!(press(&mut app, KeyCode::Esc), vec![]);
+    assert!(!app.approvals.note_open);
 }

@@ -10,8 +10,9 @@
 use crate::clock::FixedClock;
 use crate::config::Config;
 use crate::domain::gate::Decision;
-use crate::domain::{AgentEvent, DeploymentKey, EventStatus, ReleaseRef};
-use crate::store::{PlanRequest, Store, Submission};
+use crate::domain::{AgentEvent, DeploymentKey, EventStatus};
+use crate::store::testing::Plan;
+use crate::store::{Store, Submission};
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,19 +61,9 @@ fn plan_by(
     planned: &str,
     requester: &str,
 ) -> DeploymentKey {
-    let config = Config::built_in();
-    let req = PlanRequest {
-        release: release.parse::<ReleaseRef>().expect("valid release"),
-        environment: env.into(),
-        model_name: model.into(),
-        model: config.model(model).expect("model"),
-        targets: hosts.to_vec(),
-        change_ref: (env == "production").then(|| "CHG-1042".to_owned()),
-        requested_by: requester.into(),
-        planned_start: at(planned),
-        now: at(planned),
-    };
-    store.plan(&req).expect("plans").0
+    let plan =
+        Plan::new(model, 0).release(release).env(env).targets(hosts.to_vec()).requester(requester).at(at(planned));
+    if env == "production" { plan.change("CHG-1042") } else { plan }.plan(store)
 }
 
 /// Records a decision as `person` at `when`, as the dashboard and the CLI do.

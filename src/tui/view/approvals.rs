@@ -3,15 +3,15 @@
 //! and top errors, approvals so far, what is still missing, the next phase's size and ETA with
 //! its window and freeze risk, and what the operator may do about it.
 
-use super::boxed;
 use crate::domain::gate::view::ActionKind;
 use crate::domain::gate::{Decision, Refusal};
 use crate::tui::app::App;
 use crate::tui::app::approvals::action_of;
 use crate::tui::app::approvals::timing::{EtaWarning, Timing, WindowState, timing};
-use crate::tui::data::Pending;
+use crate::tui::model::Pending;
 use crate::tui::strings::{self, gates as text};
 use crate::tui::theme::{HostState, phase_host_state};
+use crate::tui::widgets::boxed;
 use crate::tui::widgets::{clip, put};
 use chrono::{DateTime, TimeDelta, Utc};
 use ratatui::buffer::Buffer;

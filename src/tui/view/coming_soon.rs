@@ -1,8 +1,9 @@
 //! The placeholder of a view that is not built yet, saying what it will show.
 
-use super::{boxed, centered};
+use crate::tui::layout::centered;
 use crate::tui::strings;
 use crate::tui::theme::Theme;
+use crate::tui::widgets::boxed;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};

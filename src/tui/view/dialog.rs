@@ -3,9 +3,10 @@
 //! refused it. Nothing is written until Enter.
 
 use super::approvals::context_lines;
-use super::{boxed, centered};
 use crate::tui::app::{App, Dialog};
+use crate::tui::layout::centered;
 use crate::tui::strings::gates as text;
+use crate::tui::widgets::boxed;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};

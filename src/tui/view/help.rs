@@ -3,9 +3,10 @@
 //! Entries flow into as many columns as the height requires, so the whole keymap is visible
 //! from 80x24 up.
 
-use super::{boxed, centered};
 use crate::tui::app::App;
+use crate::tui::layout::centered;
 use crate::tui::strings;
+use crate::tui::widgets::boxed;
 use crate::tui::widgets::put;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;

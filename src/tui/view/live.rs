@@ -4,10 +4,12 @@
 //! Only what is on screen is built: the visible list rows, the visible heatmap rows and the last
 //! lines of the tail, so the cost of a frame does not grow with the size of the deployment.
 
-use super::{boxed, target};
+use super::target;
 use crate::tui::app::{App, Focus};
+use crate::tui::layout::Geometry;
 use crate::tui::strings;
 use crate::tui::theme::{HostState, deployment_symbol};
+use crate::tui::widgets::boxed;
 use crate::tui::widgets::gauge::{Part, bar};
 use crate::tui::widgets::heatmap::{Heatmap, host_state, tally};
 use crate::tui::widgets::pipeline::Pipeline;
@@ -18,56 +20,6 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
-
-/// Where the Live screen's parts go at a given body size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Geometry {
-    pub list: Rect,
-    pub title: Rect,
-    pub pipeline: Rect,
-    pub hosts: Rect,
-    pub events: Rect,
-    /// Deployment rows that fit in the list.
-    pub list_rows: usize,
-    /// Heatmap grid size in cells.
-    pub host_cols: usize,
-    pub host_rows: usize,
-    /// Event lines that fit in the tail.
-    pub tail_rows: usize,
-}
-
-impl Geometry {
-    /// The layout of a body area for a list of `rows` deployments.
-    #[must_use]
-    pub fn of(body: Rect, rows: usize) -> Self {
-        let want = u16::try_from(rows.max(1) + 3).unwrap_or(u16::MAX);
-        let list_h = want.clamp(5, (body.height * 2 / 5).max(5)).min(body.height);
-        let list = Rect::new(body.x, body.y, body.width, list_h);
-        let rest = body.height - list_h;
-        let mut y = body.y + list_h;
-        let title = Rect::new(body.x, y, body.width, rest.min(1));
-        y += title.height;
-        let pipeline_h = if rest >= 8 { 2 } else { 0 };
-        let pipeline = Rect::new(body.x + 1, y, body.width.saturating_sub(2), pipeline_h);
-        y += pipeline_h;
-        let boxes_h = body.bottom().saturating_sub(y);
-        let hosts_w = (body.width * 45 / 100).max(12).min(body.width);
-        let hosts = Rect::new(body.x, y, hosts_w, boxes_h);
-        let events = Rect::new(body.x + hosts_w, y, body.width - hosts_w, boxes_h);
-        let inner_h = usize::from(boxes_h.saturating_sub(2));
-        Self {
-            list,
-            title,
-            pipeline,
-            hosts,
-            events,
-            list_rows: usize::from(list_h.saturating_sub(3)),
-            host_cols: usize::from(hosts_w.saturating_sub(2)),
-            host_rows: if inner_h >= 2 { inner_h - 1 } else { inner_h },
-            tail_rows: inner_h,
-        }
-    }
-}
 
 /// The Live rollouts screen.
 pub struct LiveScreen<'a> {
@@ -82,13 +34,24 @@ impl Widget for LiveScreen<'_> {
     }
 }
 
-/// Widths of the list columns (after the status symbol) for an inner width.
+/// Widths of the list columns (KEY, RELEASE, ENV, MODEL, PHASE, PROGRESS, FAIL, AGE) after the
+/// status symbol, for an inner width. Every column has a least width; when they do not all fit,
+/// columns are dropped (width 0) by priority, MODEL first, then AGE, ENV and FAIL, so cells never
+/// run into each other. What is left over widens RELEASE and PROGRESS.
 fn columns(width: u16) -> [u16; 8] {
-    let fixed = 8 + 12 + 9 + 9 + 5 + 4;
-    let rest = width.saturating_sub(2 + fixed);
-    let release = (rest / 2).clamp(10, 40);
-    let progress = rest.saturating_sub(release).min(40);
-    [8, release, 12, 9, 9, progress, 5, 4]
+    let avail = width.saturating_sub(2);
+    let mut w: [u16; 8] = [8, 10, 12, 9, 9, 10, 5, 4];
+    for drop in [3, 7, 2, 6] {
+        if w.iter().sum::<u16>() <= avail {
+            break;
+        }
+        w[drop] = 0;
+    }
+    let rest = avail.saturating_sub(w.iter().sum());
+    let release = (rest / 2).min(30);
+    w[1] += release;
+    w[5] += (rest - release).min(30);
+    w
 }
 
 impl LiveScreen<'_> {
@@ -116,9 +79,23 @@ impl LiveScreen<'_> {
         let widths = columns(inner.width);
         let mut x = inner.x + 2;
         for (w, h) in widths.iter().zip(&strings::LIST_HEADER[1..]) {
-            put(buf, inner, x, inner.y, h, t.dim);
+            if *w > 0 {
+                put(buf, inner, x, inner.y, &clip(h, usize::from(w.saturating_sub(1))), t.dim);
+            }
             x += w;
         }
+        // One bar width for the whole list: the widest `done/total` decides it.
+        let count_w = live
+            .shown
+            .iter()
+            .map(|&i| {
+                let d = &live.deployments[i];
+                format!(" {}/{}", d.succeeded + d.failed, d.targets).len()
+            })
+            .max()
+            .unwrap_or(0);
+        let count_w = u16::try_from(count_w).unwrap_or(u16::MAX);
+        let bar_w = widths[5].saturating_sub(1).saturating_sub(count_w).min(20);
         let rows = (inner.y + 1)..inner.bottom();
         let selected = live.selected_row();
         for (y, (row, &i)) in rows.zip(live.shown.iter().enumerate().skip(live.list_offset)) {
@@ -140,13 +117,13 @@ impl LiveScreen<'_> {
             ];
             let mut x = inner.x + 2;
             for ((text, style), w) in cells.iter().zip(widths) {
-                put(buf, line, x, y, &clip(text, usize::from(w.saturating_sub(1))), *style);
+                if w > 0 {
+                    put(buf, line, x, y, &clip(text, usize::from(w.saturating_sub(1))), *style);
+                }
                 x += w;
             }
             let done = d.succeeded + d.failed;
-            let count = format!(" {done}/{}", d.targets);
-            let pw = widths[5].saturating_sub(1);
-            let bar_w = pw.saturating_sub(u16::try_from(count.len()).unwrap_or(pw)).min(20);
+            let count = clip(&format!(" {done}/{}", d.targets), usize::from(widths[5].saturating_sub(bar_w + 1)));
             let parts = [
                 Part { count: d.succeeded, symbol: '█', style: t.gauge_done },
                 Part { count: d.failed, symbol: '▓', style: t.gauge_failed },
@@ -156,10 +133,14 @@ impl LiveScreen<'_> {
             put(buf, line, x + bar_w, y, &count, t.text);
             x += widths[5];
             let fail_style = if d.failed > 0 { t.host(HostState::Failed) } else { t.dim };
-            put(buf, line, x, y, &d.failed.to_string(), fail_style);
+            if widths[6] > 0 {
+                put(buf, line, x, y, &clip(&d.failed.to_string(), usize::from(widths[6] - 1)), fail_style);
+            }
             x += widths[6];
             let age = d.started_at.map_or_else(|| "-".to_owned(), |since| strings::age(app.now - since));
-            put(buf, line, x, y, &age, t.dim);
+            if widths[7] > 0 {
+                put(buf, line, x, y, &clip(&age, usize::from(widths[7])), t.dim);
+            }
         }
     }
 

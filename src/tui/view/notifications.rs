@@ -1,15 +1,17 @@
-//! The Notifications screen: the operator's notifications, newest first, unread ones marked;
-//! Enter marks the selected one read.
+//! The Notifications screen: the operator's notifications, newest first, unread ones marked,
+//! those whose gate was decided since marked settled; Enter opens the selected one in full
+//! (and marks it read).
 
 use super::approvals::when;
-use super::boxed;
+use crate::domain::text::sanitize_lines;
 use crate::tui::app::App;
 use crate::tui::strings::gates as text;
+use crate::tui::widgets::boxed;
 use crate::tui::widgets::{clip, put};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Widget;
+use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 /// The Notifications screen.
 pub struct NotificationsScreen<'a> {
@@ -24,9 +26,28 @@ impl Widget for NotificationsScreen<'_> {
             Span::styled(format!(" {} {} ", text::NOTIFICATIONS, app.session.operator), t.title),
             Span::styled(format!("· {} {} ", a.unread, text::UNREAD), if a.unread > 0 { t.warning } else { t.dim }),
         ]);
-        let inner = boxed(area, buf, title, t.title, false);
+        // An opened notification takes the lower part of the screen, the list the rest.
+        let open = a.notifications.get(a.note_selected).filter(|_| a.note_open);
+        let (list_area, note_area) = match open {
+            Some(_) => {
+                let list_h = (area.height / 3).max(3).min(area.height);
+                (Rect { height: list_h, ..area }, Rect { y: area.y + list_h, height: area.height - list_h, ..area })
+            }
+            None => (area, Rect::default()),
+        };
+        let inner = boxed(list_area, buf, title, t.title, false);
         if inner.height == 0 {
             return;
+        }
+        if let Some(n) = open {
+            let head = Line::from(Span::styled(format!(" {} ", text::NOTE_CLOSE), t.dim));
+            let body = boxed(note_area, buf, head, t.border, false);
+            let mut lines = vec![Line::from(Span::styled(sanitize_lines(&n.subject).into_owned(), t.title))];
+            if a.settled(n) {
+                lines.push(Line::from(Span::styled(text::SETTLED, t.dim)));
+            }
+            lines.extend(sanitize_lines(&n.body).lines().map(|l| Line::from(Span::styled(l.to_owned(), t.text))));
+            Paragraph::new(lines).wrap(Wrap { trim: false }).render(body, buf);
         }
         if a.notifications.is_empty() {
             let msg = if a.loaded { text::NO_NOTIFICATIONS } else { text::LOADING };
@@ -45,6 +66,9 @@ impl Widget for NotificationsScreen<'_> {
             let (mark, style) = if unread { ("●", t.warning) } else { (" ", t.dim) };
             let mut x = put(buf, line, inner.x, y, mark, style) + 1;
             x = put(buf, line, x, y, &format!("{:>5}", when(app, n.created_at)), t.dim) + 2;
+            if a.settled(n) {
+                x = put(buf, line, x, y, text::SETTLED, t.dim) + 2;
+            }
             let body = if n.body.is_empty() { String::new() } else { format!("  {}", n.body) };
             let room = usize::from(line.right().saturating_sub(x));
             let msg = clip(&format!("{}{body}", n.subject), room);

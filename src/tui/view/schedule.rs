@@ -3,9 +3,9 @@
 //! The full change calendar (planned deployments against windows, conflicts) comes later; this
 //! already answers "when may I deploy to production?" from the config.
 
-use super::boxed;
 use crate::domain::schedule::{ChangeWindow, Freeze, WindowTimes};
 use crate::tui::app::App;
+use crate::tui::widgets::boxed;
 use crate::tui::widgets::{clip, put};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;

@@ -1,9 +1,9 @@
 //! One target opened from the heatmap: where it stands, its last error in full, its events.
 
-use super::boxed;
 use crate::domain::records::TargetView;
 use crate::tui::app::{App, TargetPane};
 use crate::tui::strings;
+use crate::tui::widgets::boxed;
 use crate::tui::widgets::heatmap::host_state;
 use crate::tui::widgets::put;
 use crate::tui::widgets::tail::EventTail;

@@ -8,7 +8,7 @@ use crate::domain::gate::timing::time_rules;
 pub use crate::domain::gate::timing::{WindowState, window_state};
 use crate::domain::gate::view::ActionKind;
 use crate::domain::schedule::{ChangeWindow, Freeze};
-use crate::tui::data::Pending;
+use crate::tui::model::Pending;
 use chrono::{DateTime, Utc};
 
 /// Why the next phase's ETA is a risk.

@@ -1,6 +1,6 @@
 //! History, failure reviews and reports against the real binary and a real log.
 
-mod support;
+use crate::support;
 
 use support::Env;
 
@@ -147,4 +147,37 @@ fn the_editor_writes_the_review_and_a_broken_file_is_kept() {
     // The stored review is the first one, untouched.
     let json = env.run(&["report", &key, "--format", "json"]).json();
     assert_eq!(json["review"]["cause_category"], "capacity");
+}
+
+#[test]
+fn in_the_dashboard_w_suspends_for_the_editor_and_the_review_shows_after() {
+    let env = Env::new();
+    let key = failed_deployment(&env, "No space left on device (free 3 MB)");
+    let source = write(&env, "source.toml", FILLED);
+    // The editor proves it had the terminal's file: it writes the review and returns.
+    let editor = write(&env, "editor.sh", &format!("#!/bin/sh\ncp '{source}' \"$1\"\n"));
+    std::process::Command::new("chmod").args(["+x", &editor]).status().expect("chmod");
+    let command = format!(
+        "SHIPDECK_OPERATOR=dana VISUAL= EDITOR={editor} {} --db {} tui; echo EXIT=$?; stty -a | grep -o -- '-\\?icanon' | sed 's/^/TTY=/'; sleep 30",
+        env!("CARGO_BIN_EXE_shipdeck"),
+        env.db.display()
+    );
+    let t = support::tmux::Tmux::start("review-e2e", 120, 32, &command);
+    t.wait_for("Deployments");
+    t.keys(&["5"]);
+    let history = t.wait_for("✗ failed");
+    assert!(history.contains(&key) && history.contains("owed"), "{history}");
+    t.keys(&["Enter"]);
+    let drill = t.wait_for("Error groups");
+    assert!(drill.contains("No space left on device (free <n> MB)"), "{drill}");
+    t.keys(&["w"]);
+    let after = t.wait_for("Disk full on web-02");
+    assert!(after.contains("complete by dana"), "the drill-down shows the saved review:\n{after}");
+    t.keys(&["Escape"]);
+    let list = t.wait_for("✓ complete");
+    assert!(list.contains(&key), "{list}");
+    t.keys(&["q"]);
+    // The tty line is printed after the exit line: wait for it, not just the first.
+    let end = t.wait_for("TTY=");
+    assert!(end.contains("EXIT=0") && end.contains("TTY=icanon"), "{end}");
 }

@@ -2,7 +2,7 @@
 //! command; commands that write refuse, and a log that needs a migration is reported, not
 //! migrated.
 
-mod support;
+use crate::support;
 
 use support::Env;
 use support::tmux::Tmux;

@@ -3,7 +3,7 @@
 //! send-keys, the screen back with capture-pane); the pipeline goes on with exit 0. A rejection
 //! typed in the same dashboard makes the next pipeline stop with exit 1.
 
-mod support;
+use crate::support;
 
 use support::tmux::Tmux;
 use support::{Env, finish};

@@ -1,6 +1,6 @@
 //! The receiver and the CLI under hostile or broken input (issue: hardening).
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -1,6 +1,6 @@
 //! The agent API against the real binary, a real log file and a real loopback port.
 
-mod support;
+use crate::support;
 
 use support::{Env, event};
 

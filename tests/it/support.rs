@@ -251,6 +251,19 @@ pub fn finish(child: Child) -> Run {
     Run::from(child.wait_with_output().expect("waits"))
 }
 
+/// Reads the child's first line on stderr (piped): the sign that it is ready, e.g. `gate wait`
+/// says where the gate stands before it starts waiting. Reads byte by byte, so nothing after
+/// the line is lost for [`finish`].
+pub fn first_stderr_line(child: &mut Child) -> String {
+    let stderr = child.stderr.as_mut().expect("stderr is piped");
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while stderr.read(&mut byte).expect("reads stderr") == 1 && byte[0] != b'\n' {
+        line.push(byte[0]);
+    }
+    String::from_utf8_lossy(&line).into_owned()
+}
+
 /// One NDJSON event line.
 pub fn event(id: &str, key: &str, target: &str, step: &str, status: &str) -> String {
     format!(r#"{{"id":"{id}","deployment":"{key}","target":"{target}","step":"{step}","status":"{status}"}}"#)

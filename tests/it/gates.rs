@@ -1,10 +1,9 @@
 //! Gates end to end: the real binary deciding from separate processes, pipelines waiting on the
 //! log file and on the receiver, and the audit trail noticing a hand edit.
 
-mod support;
+use crate::support;
 
-use std::time::Duration;
-use support::{Env, finish};
+use support::{Env, finish, first_stderr_line};
 
 /// A team of eight approvers and a model whose first phase needs five of them.
 const TEAM: &str = r#"
@@ -95,8 +94,9 @@ fn plan_phased(env: &Env) -> String {
 fn gate_wait_on_the_log_file_returns_0_when_another_process_approves() {
     let env = Env::new();
     let key = plan_phased(&env);
-    let waiter = env.spawn(&[], &["gate", "wait", &key, "pilot", "--timeout", "30s"]);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut waiter = env.spawn(&[], &["gate", "wait", &key, "pilot", "--timeout", "30s"]);
+    let ready = first_stderr_line(&mut waiter);
+    assert!(ready.contains("pending"), "the waiter has read the open gate: {ready}");
     let refused = env.run_env(&[("SHIPDECK_OPERATOR", "dana")], &["approve", &key, "pilot"]);
     assert_eq!(refused.code, 1, "the requester may not approve: {}", refused.stderr);
     assert!(refused.stderr.contains("may not approve it"), "{}", refused.stderr);
@@ -113,9 +113,12 @@ fn gate_wait_on_the_receiver_returns_0_on_approval_and_1_on_rejection() {
     let rejected = plan_phased(&env);
     let server = env.serve();
     let url = format!("http://{}", server.addr);
-    let first = env.spawn(&[], &["gate", "wait", &approved, "pilot", "--server", &url, "--timeout", "30s"]);
-    let second = env.spawn(&[], &["gate", "wait", &rejected, "pilot", "--server", &url, "--timeout", "30s"]);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut first = env.spawn(&[], &["gate", "wait", &approved, "pilot", "--server", &url, "--timeout", "30s"]);
+    let mut second = env.spawn(&[], &["gate", "wait", &rejected, "pilot", "--server", &url, "--timeout", "30s"]);
+    for waiter in [&mut first, &mut second] {
+        let ready = first_stderr_line(waiter);
+        assert!(ready.contains("pending"), "the waiter has read the open gate: {ready}");
+    }
     env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["approve", &approved, "pilot"]).ok();
     let no_reason = env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["reject", &rejected, "pilot"]);
     assert_eq!(no_reason.code, 2, "--reason is required: {}", no_reason.stderr);

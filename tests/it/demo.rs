@@ -1,7 +1,7 @@
 //! `shipdeck demo --headless`: the whole path (history, receiver, agents over HTTP, gates
 //! decided by simulated colleagues) runs to the end on a fresh log.
 
-mod support;
+use crate::support;
 
 use support::Env;
 
@@ -19,6 +19,10 @@ fn the_headless_demo_runs_every_live_rollout_to_the_end_through_the_real_receive
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no accepted count in {out}"));
     assert!(accepted > 500, "{out}");
+    // The ETA check compares every started phase of the two running rollouts with what it took
+    // (its figures are a measurement, reported, not asserted here).
+    assert!(out.lines().any(|l| l.starts_with("eta DEP-")), "{out}");
+    assert!(out.contains("eta median absolute error: "), "{out}");
 
     let list = env.run(&["list", "--json", "--limit", "0"]).json();
     let deployments = list.as_array().expect("a list");

@@ -1,7 +1,7 @@
 //! The dashboard in a real terminal: tmux runs `shipdeck demo`, keys go in with send-keys, and
 //! what a person would see comes back with capture-pane.
 
-mod support;
+use crate::support;
 
 use support::tmux::Tmux;
 
@@ -30,7 +30,8 @@ fn a_deployment_manager_walks_through_the_demo_and_the_terminal_is_sane_after_qu
     t.keys(&["3"]);
     t.wait_for("weekday-evenings");
     t.keys(&["Tab"]);
-    t.wait_for("Notifications");
+    // The view's own title (the tab bar always says "Notifications").
+    t.wait_for("Notifications for dana");
     t.keys(&["1"]);
     t.wait_for("Hosts");
 
@@ -62,6 +63,26 @@ fn a_deployment_manager_walks_through_the_demo_and_the_terminal_is_sane_after_qu
     t.wait_for("too small");
     t.resize(100, 30);
     t.wait_for("Deployments");
+    // At 60x15 nothing runs into anything: the header ends with the clock on its own, every tab
+    // number is there, and the list's column titles stand apart.
+    t.resize(60, 15);
+    t.wait_for("6 Metr");
+    let narrow = t.wait_for("PROGRESS");
+    let lines: Vec<&str> = narrow.lines().collect();
+    let clock: Vec<char> = lines[0].trim_end().chars().rev().take(9).collect();
+    let is_time = |c: &[char]| {
+        c.len() == 9
+            && c[8] == ' '
+            && c[2] == ':'
+            && c[5] == ':'
+            && c.iter().enumerate().all(|(i, ch)| matches!(i, 2 | 5 | 8) || ch.is_ascii_digit())
+    };
+    assert!(is_time(&clock), "the header's clock stands alone:\n{narrow}");
+    assert!(lines[1].contains("1 Live") && lines[1].contains("6 Metr"), "{narrow}");
+    let titles = lines.iter().find(|l| l.contains("KEY")).expect("the list's column titles");
+    assert!(titles.contains(" PHASE ") && titles.contains(" PROGRESS ") && titles.contains(" FAIL "), "{narrow}");
+    t.resize(100, 30);
+    t.wait_for("2 Approvals");
 
     t.keys(&["q"]);
     let after = t.wait_for("EXIT=");

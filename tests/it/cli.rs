@@ -1,6 +1,6 @@
 //! The command line as scripts use it: output contracts, exit codes, precedence.
 
-mod support;
+use crate::support;
 
 use support::{Env, bin, event};
 

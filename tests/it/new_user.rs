@@ -1,6 +1,6 @@
 //! What a new user trips over: inputs that used to slip through without a word.
 
-mod support;
+use crate::support;
 
 use support::Env;
 

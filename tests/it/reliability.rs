@@ -1,6 +1,6 @@
 //! Crashes and contention against the real binary and a real file.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,0 +1,134 @@
+//! The one fixture of unit tests that need a log: plan a deployment, ingest agents' NDJSON lines
+//! and take decisions through the real code, with defaults a test overrides only where it
+//! matters (e.g. `Plan::new("phased", 10).env("staging")`).
+
+use super::{DecisionOutcome, DecisionRequest, GateError, IngestOutcome, PlanRequest, Store, Submission};
+use crate::config::Config;
+use crate::domain::event::parse_line;
+use crate::domain::gate::Decision;
+use crate::domain::{DeploymentKey, ReleaseRef};
+use chrono::{DateTime, Utc};
+
+/// The tests' usual "now": Thursday 2026-11-26, 10:00 UTC.
+pub fn t0() -> DateTime<Utc> {
+    at("2026-11-26T10:00:00Z")
+}
+
+pub fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).expect("valid time").with_timezone(&Utc)
+}
+
+/// A new log in a temporary folder (kept while the returned guard lives).
+pub fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("log.db")).expect("opens");
+    (dir, store)
+}
+
+/// A deployment to plan under the built-in config.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub release: String,
+    pub env: String,
+    pub model: String,
+    pub targets: Vec<String>,
+    pub change: Option<String>,
+    pub requester: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Plan {
+    /// payments-api@2.4.1 to production by dana at [`t0`], on `hosts` hosts `web-01`...
+    pub fn new(model: &str, hosts: usize) -> Self {
+        Self {
+            release: "payments-api@2.4.1".into(),
+            env: "production".into(),
+            model: model.into(),
+            targets: (1..=hosts).map(|i| format!("web-{i:02}")).collect(),
+            change: None,
+            requester: "dana".into(),
+            at: t0(),
+        }
+    }
+
+    pub fn release(mut self, release: &str) -> Self {
+        release.clone_into(&mut self.release);
+        self
+    }
+
+    pub fn env(mut self, env: &str) -> Self {
+        env.clone_into(&mut self.env);
+        self
+    }
+
+    pub fn targets(mut self, targets: Vec<String>) -> Self {
+        self.targets = targets;
+        self
+    }
+
+    pub fn change(mut self, change: &str) -> Self {
+        self.change = Some(change.to_owned());
+        self
+    }
+
+    pub fn requester(mut self, requester: &str) -> Self {
+        requester.clone_into(&mut self.requester);
+        self
+    }
+
+    pub fn at(mut self, at: DateTime<Utc>) -> Self {
+        self.at = at;
+        self
+    }
+
+    /// Plans it; returns the key.
+    pub fn plan(&self, store: &mut Store) -> DeploymentKey {
+        let config = Config::built_in();
+        let req = PlanRequest {
+            release: self.release.parse::<ReleaseRef>().expect("valid release"),
+            environment: self.env.clone(),
+            model_name: self.model.clone(),
+            model: config.model(&self.model).expect("model"),
+            targets: self.targets.clone(),
+            change_ref: self.change.clone(),
+            requested_by: self.requester.clone(),
+            planned_start: self.at,
+            now: self.at,
+        };
+        store.plan(&req).expect("plans").0
+    }
+}
+
+/// Stores NDJSON lines as one request received at `received`, as the receiver would.
+pub fn ingest(store: &mut Store, lines: &[String], received: DateTime<Utc>) -> IngestOutcome {
+    let events = lines.iter().enumerate().map(|(i, l)| (i + 1, parse_line(l, received).expect(l))).collect();
+    store.ingest(&[Submission { events, received_ms: received.timestamp_millis() }]).expect("ingests").remove(0)
+}
+
+/// A decision by a configured `person` (their roles from the built-in config) at `now`, checked
+/// against the built-in windows and freezes.
+pub fn decide(
+    store: &mut Store,
+    key: DeploymentKey,
+    phase: &str,
+    decision: Decision,
+    person: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<DecisionOutcome, GateError> {
+    let config = Config::built_in();
+    let roles = config.person(person).map(|p| p.roles.clone()).unwrap_or_default();
+    store.decide(&DecisionRequest {
+        key,
+        phase,
+        decision,
+        person,
+        roles: &roles,
+        os_user: "ci",
+        comment: Some("looks good"),
+        reason,
+        windows: &config.windows,
+        freezes: &config.freezes,
+        now,
+    })
+}

@@ -1,0 +1,175 @@
+//! The dashboard's plain data: what the data thread reads from the log and hands over, what
+//! the state asks it to write, and the limits on both. No IO and no terminal.
+//!
+//! The layers of `tui` (arrows point to what a module uses):
+//! `model` <- `data` (reads the log), `app` (state and `update`), `view` (drawing);
+//! `layout` (where things go on screen) <- `app`, `view`; `tui.rs`, the run loop, joins them:
+//! it hands what `data` loaded ([`Loaded`]) to `app` as a message.
+
+use crate::domain::DeploymentKey;
+use crate::domain::gate::view::{ActionItem, Notification};
+use crate::domain::history::{HistoryFilter, HistoryRow};
+use crate::domain::records::{DeploymentSummary, PhaseView, StoredEvent, TargetView};
+use crate::domain::report::Report;
+use crate::domain::review::ReviewContent;
+use crate::domain::status::DeploymentStatus;
+use crate::store::live::StatusCounts;
+use chrono::TimeDelta;
+
+/// Events of the selected deployment kept for the tail.
+pub const TAIL_CAP: usize = 500;
+/// New events of the selected deployment read per refresh; past this many the tail restarts
+/// from the newest ones (nobody reads hundreds of lines per 30 ms, and reading them costs).
+pub const TAIL_FETCH: usize = 200;
+/// Events of one target shown when it is opened.
+pub const TARGET_EVENTS: usize = 200;
+/// Deployments listed (newest first, before the running-first ordering).
+pub const LIST_LIMIT: usize = 1_000;
+/// Notifications read per refresh (newest first).
+pub const NOTIFICATIONS_SHOWN: usize = 200;
+
+/// What changed in the log since the last refresh.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Refresh {
+    /// The whole deployment list, when it was reloaded.
+    pub list: Option<Vec<DeploymentSummary>>,
+    /// Deployments whose summary changed.
+    pub changed: Vec<DeploymentSummary>,
+    pub counts: Option<StatusCounts>,
+    pub detail: Option<DetailUpdate>,
+    pub target: Option<TargetEvents>,
+    /// The operator's inbox and notifications, when they were read.
+    pub gates: Option<GateData>,
+    /// A page of History, when one was asked for (or the log changed under it).
+    pub history: Option<HistoryPage>,
+    /// The report of the deployment drilled into.
+    pub report: Option<Box<Report>>,
+}
+
+/// A page of History as the data source answers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryPage {
+    pub filter: HistoryFilter,
+    /// The index of `rows[0]` among all matching rows.
+    pub offset: usize,
+    pub rows: Vec<HistoryRow>,
+    /// How many rows match.
+    pub total: usize,
+}
+
+/// Rows of History read per page.
+pub const HISTORY_WINDOW: usize = 200;
+
+/// News about the selected deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetailUpdate {
+    pub key: DeploymentKey,
+    pub phases: Vec<PhaseView>,
+    /// Every target (`all_targets`) or only those that changed.
+    pub targets: Vec<TargetView>,
+    pub all_targets: bool,
+    /// New events, oldest first; with `reset_tail` they replace the tail.
+    pub events: Vec<StoredEvent>,
+    pub reset_tail: bool,
+    /// How many new events the deployment has (may be more than `events` holds).
+    pub new_events: usize,
+}
+
+/// The events of one opened target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetEvents {
+    pub key: DeploymentKey,
+    pub name: String,
+    pub events: Vec<StoredEvent>,
+}
+
+/// One inbox entry with what the dashboard adds to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub item: ActionItem,
+    /// The deployment model, whose past phases give the ETA.
+    pub model: String,
+    /// The phase the decision starts (a gate's phase) or runs again (a failed phase).
+    pub phase: Option<PhaseView>,
+    /// How long that phase should take, from the model's past per-host durations.
+    pub eta: Option<TimeDelta>,
+    /// Hosts the ETA was learnt from.
+    pub eta_hosts: usize,
+}
+
+/// The operator's gates and notifications as of one read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GateData {
+    pub inbox: Vec<Pending>,
+    pub notifications: Vec<Notification>,
+    pub unread: usize,
+}
+
+/// A decision the operator confirmed.
+pub type DecisionCmd = crate::decide::Ask;
+
+/// The answer to a decision, in the words of [`crate::decide`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decided {
+    /// What was recorded.
+    Recorded(String),
+    /// The rule that refused it, or why nothing could be written.
+    NotRecorded(String),
+}
+
+/// Something the run loop must do, as the state asks it (the state does no IO).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cmd {
+    Quit,
+    /// Load this deployment in detail (phases, targets, tail).
+    Select(Option<DeploymentKey>),
+    /// Load the events of one target.
+    LoadTarget(DeploymentKey, String),
+    /// Stop or resume following the log.
+    Pause(bool),
+    /// Record a decision the operator confirmed.
+    Decide(DecisionCmd),
+    /// Mark these notifications read.
+    MarkRead(Vec<i64>),
+    /// Read this page of History: the filter, and the first row wanted.
+    LoadHistory(HistoryFilter, usize),
+    /// Read the report of one deployment for its drill-down.
+    LoadReport(DeploymentKey),
+    /// Suspend the screen and open the editor on this review text.
+    EditReview(DeploymentKey, String),
+    /// Save a review the editor left valid, as the operator.
+    SaveReview(DeploymentKey, ReviewContent, String),
+}
+
+/// What the data thread hands the run loop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loaded {
+    Refresh(Box<Refresh>),
+    /// Reading the log failed; shown until data flows again.
+    Failed(String),
+    /// The answer to a decision.
+    Decided(Decided),
+}
+
+/// Order of the list: running first, then waiting, planned, and finished ones; newest first.
+#[must_use]
+pub fn display_rank(status: DeploymentStatus) -> u8 {
+    match status {
+        DeploymentStatus::Running => 0,
+        DeploymentStatus::AwaitingApproval => 1,
+        DeploymentStatus::Planned => 2,
+        _ => 3,
+    }
+}
+
+/// The list's sort key: [`display_rank`], then newest first.
+#[must_use]
+pub fn list_order(d: &DeploymentSummary) -> (u8, std::cmp::Reverse<DeploymentKey>) {
+    (display_rank(d.status), std::cmp::Reverse(d.key))
+}
+
+/// The deployment selected when the dashboard opens: the first of the list.
+#[must_use]
+pub fn first_selection(list: &[DeploymentSummary]) -> Option<DeploymentKey> {
+    list.iter().min_by_key(|d| list_order(d)).map(|d| d.key)
+}

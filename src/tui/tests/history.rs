@@ -1,0 +1,139 @@
+//! History and the failure drill-down on the fixture log: paging, filters, the time range, the
+//! drill-down from History and from Live, and a review through the editor round.
+
+use super::{app, fixture, press, screen, serve};
+use crate::decide::review::Edited;
+use crate::domain::DeploymentStatus;
+use crate::tui::app::{Cmd, Msg, Tab};
+use crossterm::event::KeyCode;
+
+fn typed(app: &mut crate::tui::app::App, text: &str) -> Vec<Cmd> {
+    text.chars().flat_map(|c| press(app, KeyCode::Char(c))).collect()
+}
+
+#[test]
+fn history_lists_finished_deployments_and_filters_them() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 120, 30);
+    let cmds = press(&mut app, KeyCode::Char('5'));
+    assert!(matches!(cmds.as_slice(), [Cmd::LoadHistory(_, 0)]), "{cmds:?}");
+    serve(&mut app, &mut loader, cmds);
+    let h = &app.history;
+    assert!(h.loaded && h.total >= 2, "the failed canary and the staging success: {}", h.total);
+    assert!(h.rows.iter().any(|r| r.key == fx.failed && r.result == DeploymentStatus::Failed));
+    let text = screen(&app);
+    assert!(text.contains(&fx.failed.to_string()) && text.contains("✗ failed"), "{text}");
+
+    // The filter line: named filters and free words, shown as chips once kept.
+    press(&mut app, KeyCode::Char('/'));
+    let cmds = typed(&mut app, "result=failed");
+    serve(&mut app, &mut loader, cmds);
+    press(&mut app, KeyCode::Enter);
+    assert!(app.history.rows.iter().all(|r| r.result == DeploymentStatus::Failed));
+    assert_eq!(app.history.total, 1);
+    let text = screen(&app);
+    assert!(text.contains(" result=failed "), "{text}");
+    // A filter that matches nothing says so.
+    press(&mut app, KeyCode::Char('/'));
+    let cmds = typed(&mut app, " nosuchword");
+    serve(&mut app, &mut loader, cmds);
+    assert_eq!(app.history.total, 0);
+    assert!(screen(&app).contains("No finished deployment matches these filters."));
+    // A bad filter is named and changes nothing.
+    let cmds = typed(&mut app, " colour=red");
+    serve(&mut app, &mut loader, cmds);
+    assert!(app.history.line_error.is_some());
+    assert!(screen(&app).contains("unknown filter \"colour\""), "{}", screen(&app));
+    press(&mut app, KeyCode::Esc);
+    // Esc cleared the line: everything again. `t` cycles the time range from "all" to "24h".
+    let cmds = press(&mut app, KeyCode::Char('t'));
+    serve(&mut app, &mut loader, cmds);
+    assert_eq!(app.history.period_label(), "24h");
+    assert!(screen(&app).contains("· 24h"), "{}", screen(&app));
+}
+
+#[test]
+fn the_drill_down_of_a_failed_deployment_tells_what_failed_where_and_why() {
+    let fx = fixture::build();
+    for (w, h) in [(80, 24), (200, 50)] {
+        let (mut app, mut loader) = app(&fx, w, h);
+        let cmds = press(&mut app, KeyCode::Char('5'));
+        serve(&mut app, &mut loader, cmds);
+        let row = app.history.rows.iter().position(|r| r.key == fx.failed).expect("listed");
+        for _ in 0..row {
+            press(&mut app, KeyCode::Down);
+        }
+        insta::assert_snapshot!(format!("history_list_{w}x{h}"), screen(&app));
+        let cmds = press(&mut app, KeyCode::Enter);
+        assert_eq!(cmds, vec![Cmd::LoadReport(fx.failed)]);
+        serve(&mut app, &mut loader, cmds);
+        let text = screen(&app);
+        assert!(text.contains("Timeline") && text.contains("Error groups"), "{text}");
+        insta::assert_snapshot!(format!("drill_{w}x{h}"), text);
+        press(&mut app, KeyCode::Esc);
+        assert!(app.history.drill.is_none());
+    }
+}
+
+#[test]
+fn the_drill_down_is_reachable_from_live() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 120, 30);
+    let selected = app.live.selected.expect("a deployment is selected");
+    let cmds = press(&mut app, KeyCode::Char('d'));
+    assert_eq!(app.tab, Tab::History);
+    assert!(cmds.contains(&Cmd::LoadReport(selected)), "{cmds:?}");
+    serve(&mut app, &mut loader, cmds);
+    let report = app.history.drill.as_ref().and_then(|d| d.report.as_ref()).expect("report");
+    assert_eq!(report.deployment.key, selected);
+}
+
+#[test]
+fn a_review_written_in_the_editor_is_saved_and_a_broken_one_kept() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 120, 30);
+    let cmds = press(&mut app, KeyCode::Char('5'));
+    serve(&mut app, &mut loader, cmds);
+    let cmds = app.history.drill(Some(fx.failed));
+    serve(&mut app, &mut loader, cmds);
+    // w: the editor on the template, prefilled with the facts.
+    let cmds = press(&mut app, KeyCode::Char('w'));
+    let [Cmd::EditReview(key, template)] = cmds.as_slice() else { panic!("{cmds:?}") };
+    assert_eq!(*key, fx.failed);
+    assert!(template.contains("# Failure review:") && template.contains("summary = \"\""), "{template}");
+
+    // The author leaves a mistake: nothing is saved, the text is kept, w opens it again.
+    let broken = template
+        .replace("summary = \"\"", "summary = \"Canary failed\"")
+        .replace("cause_category = \"\"", "cause_category = \"gremlins\"");
+    let err = crate::decide::review::parse(&broken, &app.session.config).expect_err("unknown category");
+    let cmds = app.update(Msg::ReviewEdited(fx.failed, Ok(Edited::Invalid(err, broken.clone()))));
+    assert!(cmds.is_empty());
+    assert!(screen(&app).contains("\"gremlins\" is unknown"), "{}", screen(&app));
+    let cmds = press(&mut app, KeyCode::Char('w'));
+    assert_eq!(cmds, vec![Cmd::EditReview(fx.failed, broken.clone())], "the kept text, not the template");
+
+    // Fixed: saved as the operator, and the drill-down shows it.
+    let fixed = broken.replace("gremlins", "code");
+    let content = crate::decide::review::parse(&fixed, &app.session.config).expect("valid");
+    let cmds = app.update(Msg::ReviewEdited(fx.failed, Ok(Edited::Valid(content, fixed))));
+    assert!(matches!(cmds.as_slice(), [Cmd::SaveReview(..)]), "{cmds:?}");
+    serve(&mut app, &mut loader, cmds);
+    let cmds = vec![Cmd::LoadReport(fx.failed)];
+    serve(&mut app, &mut loader, cmds);
+    assert_eq!(app.status.as_ref().map(|s| s.0), Some(true), "{:?}", app.status);
+    let text = screen(&app);
+    assert!(text.contains("Canary failed"), "{text}");
+}
+
+#[test]
+fn w_after_enter_in_history_opens_the_editor() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 120, 30);
+    let cmds = press(&mut app, KeyCode::Char('5'));
+    serve(&mut app, &mut loader, cmds);
+    let cmds = press(&mut app, KeyCode::Enter);
+    serve(&mut app, &mut loader, cmds);
+    let cmds = press(&mut app, KeyCode::Char('w'));
+    assert!(matches!(cmds.as_slice(), [Cmd::EditReview(..)]), "{cmds:?}");
+}

@@ -1,0 +1,20 @@
+//! The integration tests: the real `shipdeck` binary, a real log file, the real receiver on a
+//! loopback port and, through tmux, a real terminal.
+//!
+//! One test binary, so `support` (the fluent helpers) is compiled once. Add a file here and a
+//! `mod` line below; run one file's tests with `cargo test --test it gates::`.
+
+mod support;
+
+mod cli;
+mod demo;
+mod gates;
+mod gates_e2e;
+mod hardening;
+mod new_user;
+mod read_only;
+mod receiver;
+mod reliability;
+mod reviews;
+mod tui_e2e;
+mod upgrade;
