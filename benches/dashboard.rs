@@ -72,6 +72,7 @@ fn start(path: &Path, clock: &SharedClock) -> anyhow::Result<(App, Loader, Termi
         config,
         operator: "bench".into(),
         os_user: "bench".into(),
+        notice: None,
     };
     let mut app = App::new(session, Keymap::default(), Theme::colour(), false, clock.now());
     app.update(Msg::Resize(SIZE.0, SIZE.1));

@@ -13,7 +13,7 @@ use shipdeck::domain::gate::Decision;
 use shipdeck::domain::gate::view::WaitOutcome;
 use shipdeck::domain::{DeploymentKey, ReleaseRef};
 use shipdeck::server::{Receiver, ServerOptions};
-use shipdeck::store::{PlanRequest, Store};
+use shipdeck::store::{PlanRequest, Store, SyncBy};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,8 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
     let db = tmp.path().join("gates.db");
     let model = ctx.config.model("phased")?.clone();
     let mut store = Store::open(&db)?;
+    // The log's team is the config's, so the approver below is a person of it.
+    store.sync_team(&ctx.config.team(), &[], SyncBy::Seed { os_user: "bench" }, ctx.clock.now())?;
     let plan = |store: &mut Store| -> anyhow::Result<DeploymentKey> {
         let now = ctx.clock.now();
         let req = PlanRequest {

@@ -38,6 +38,7 @@ mod report;
 mod review;
 mod serve;
 mod status;
+mod team;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -109,6 +110,9 @@ pub enum Command {
     Review(review::Args),
     /// The post-deployment report of a deployment, for the change record
     Report(report::Args),
+    /// The team stored in the log, which decisions count: sync it from the config, or show it
+    #[command(subcommand)]
+    Team(team::Command),
 }
 
 impl Command {
@@ -125,6 +129,7 @@ impl Command {
             Self::Abort(_) => Some("abort"),
             Self::Rollback(_) => Some("rollback"),
             Self::Review(a) if a.writes() => Some("review"),
+            Self::Team(team::Command::Sync) => Some("team sync"),
             Self::Status(_)
             | Self::Events(_)
             | Self::List(_)
@@ -136,7 +141,8 @@ impl Command {
             | Self::Audit(_)
             | Self::History(_)
             | Self::Review(_)
-            | Self::Report(_) => None,
+            | Self::Report(_)
+            | Self::Team(team::Command::Show { .. }) => None,
         }
     }
 }
@@ -178,10 +184,14 @@ impl Context {
         })
     }
 
-    /// The operator's name (see [`crate::decide::identity`]).
-    #[must_use]
-    pub fn operator(&self) -> String {
-        crate::decide::identity::operator_name(&self.config)
+    /// The operator under the team stored in `store` (see [`crate::decide::identity`]). When
+    /// they are nobody the team knows, says so on stderr, once, before anything else.
+    pub fn operator_in(&self, store: &crate::store::Store) -> anyhow::Result<crate::decide::Operator> {
+        let operator = crate::decide::Operator::resolve(&self.config, store).map_err(|e| Reported(e.to_string()))?;
+        if let Some(notice) = &operator.notice {
+            esayln!("note: {notice}");
+        }
+        Ok(operator)
     }
 }
 
@@ -233,6 +243,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::History(a)) => history::run(&ctx, &a),
         Some(Command::Review(a)) => review::run(&ctx, &a),
         Some(Command::Report(a)) => report::run(&ctx, &a),
+        Some(Command::Team(c)) => team::run(&ctx, &c),
         Some(Command::Config(_)) => unreachable!("handled above"),
     }
 }
@@ -244,7 +255,7 @@ fn dashboard(ctx: &Context, args: &TuiArgs) -> anyhow::Result<i32> {
         clock: ctx.clock.clone(),
         read_only: ctx.read_only,
         receiver: args.receiver.clone(),
-        operator: crate::decide::Operator::resolve(&ctx.config),
+        operator: ctx.operator_in(&ctx.open_log()?)?,
     };
     crate::runtime::build()?.block_on(crate::tui::run(opts))?;
     Ok(0)
@@ -266,6 +277,7 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
             | StoreError::UnknownDeployment(_)
             | StoreError::UnknownAction { .. }
             | StoreError::Plan(_)
+            | StoreError::PlanPerson(_)
             | StoreError::TooNew { .. }
             | StoreError::Unusable { .. }
             | StoreError::NeedsMigration { .. },

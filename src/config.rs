@@ -12,7 +12,7 @@ mod sections;
 mod team;
 
 pub use reviews::ReviewsConfig;
-pub use sections::{DashboardConfig, Environment, Person, ReceiverConfig, Stakeholder};
+pub use sections::{DashboardConfig, Environment, Person, ReceiverConfig, Stakeholder, TeamConfig};
 
 use crate::domain::DeploymentModel;
 use crate::domain::schedule::{ChangeWindow, Freeze};
@@ -28,6 +28,10 @@ pub const BUILT_IN: &str = include_str!("../config/shipdeck.toml");
 pub struct Config {
     /// The person shipdeck acts as, when `SHIPDECK_OPERATOR` is not set.
     pub operator: Option<String>,
+    /// How the operator is known (`declared` names, or the `os-login` only).
+    pub identity: crate::domain::team::IdentityMode,
+    /// Who may change the log's team and plan for others.
+    pub team: TeamConfig,
     /// Zone for displaying times.
     pub timezone: Tz,
     /// The deployment log, when neither `--db` nor `SHIPDECK_DB` is given.

@@ -15,7 +15,6 @@ pub use identity::{Operator, os_user};
 
 use crate::config::Config;
 use crate::domain::DeploymentKey;
-use crate::domain::gate::view::{Member, Subscription};
 use crate::domain::gate::{Decision, GateState, Refusal};
 use crate::domain::schedule::{ChangeWindow, Freeze};
 use crate::store::{DecisionOutcome, DecisionRequest, GateError, Store, StoreError};
@@ -34,15 +33,13 @@ pub struct Ask {
     pub reason: Option<String>,
 }
 
-/// What decisions are checked against and worded in: the config's windows, freezes, team and
-/// display zone.
+/// What decisions are worded in (the display zone), and the config's windows and freezes for
+/// what front ends show. Who may decide, and the windows and freezes a decision is checked
+/// against, come from the team stored in the log, never from here.
 #[derive(Debug, Clone)]
 pub struct Rules {
     pub windows: Vec<ChangeWindow>,
     pub freezes: Vec<Freeze>,
-    /// The team copied into the log before each decision, so notifications reach them.
-    pub members: Vec<Member>,
-    pub subscriptions: Vec<Subscription>,
     /// Refusals name their times in this zone.
     pub timezone: chrono_tz::Tz,
 }
@@ -50,13 +47,7 @@ pub struct Rules {
 impl Rules {
     #[must_use]
     pub fn from_config(config: &Config) -> Self {
-        Self {
-            windows: config.windows.clone(),
-            freezes: config.freezes.clone(),
-            members: config.members(),
-            subscriptions: config.subscriptions(),
-            timezone: config.timezone,
-        }
+        Self { windows: config.windows.clone(), freezes: config.freezes.clone(), timezone: config.timezone }
     }
 }
 
@@ -122,19 +113,29 @@ impl fmt::Display for Recorded {
             )?,
             _ => write!(f, "deployment {}", self.outcome.deployment_status.as_str().replace('_', " "))?,
         }
-        write!(f, " (audit record {})", self.outcome.audit_id)
+        write!(f, " (audit record {})", self.outcome.audit_id)?;
+        for flag in &self.outcome.flags {
+            write!(f, "; flagged: {flag}")?;
+        }
+        Ok(())
     }
 }
 
 /// Why a decision was not recorded. Its `Display` is what every front end says about it.
 #[derive(Debug, thiserror::Error)]
 pub enum DecideError {
-    /// The operator's name is not a person of the config.
+    /// The operator's name is not a person of the log's team.
     #[error(
-        "{what} refused: \"{}\" is not a person in the config's [[people]] (set SHIPDECK_OPERATOR or `operator` to your name)",
+        "{what} refused: \"{}\" is not a person of the log's team (set SHIPDECK_OPERATOR or `operator` to your name)",
         what.person
     )]
     NotAPerson { what: Box<What> },
+    /// The log's team does not know the person, or the log holds no team.
+    #[error("{0}")]
+    Team(String),
+    /// A stored policy does not parse: nothing was decided (fail closed).
+    #[error("{what} failed: {text}")]
+    Damaged { what: Box<What>, text: String },
     /// The policy refused it; `text` names the rule with its times in the configured zone.
     #[error("{what} refused: {text}")]
     Refused { what: Box<What>, refusal: Box<Refusal>, text: String },
@@ -151,15 +152,16 @@ impl DecideError {
     /// wrong ask or a failing log.
     #[must_use]
     pub fn is_refusal(&self) -> bool {
-        matches!(self, Self::NotAPerson { .. } | Self::Refused { .. })
+        matches!(self, Self::NotAPerson { .. } | Self::Refused { .. } | Self::Team(_))
     }
 }
 
 /// Records `ask` as `who` at `now` under `rules`: the one decision path.
 ///
-/// A name that is not a person is refused before the log is touched. Otherwise the team is
-/// copied into the log and the store checks the policy and records the decision in one write
-/// transaction, so concurrent deciders are counted exactly.
+/// A name that is not a person of the log's team is refused before the log is written.
+/// Otherwise the store reads the person's roles from the stored team, checks the policy and
+/// records the decision (or the refusal) in one write transaction, so concurrent deciders are
+/// counted exactly.
 pub fn decide(
     store: &mut Store,
     rules: &Rules,
@@ -168,21 +170,17 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Result<Recorded, DecideError> {
     let what = What { decision: ask.decision, key: ask.key, phase: ask.phase.clone(), person: who.name.clone() };
-    let Some(roles) = who.roles.as_deref() else { return Err(DecideError::NotAPerson { what: Box::new(what) }) };
-    if let Err(source) = store.sync_team(&rules.members, &rules.subscriptions) {
-        return Err(DecideError::Store { what: Box::new(what), source });
+    if !who.is_person() {
+        return Err(DecideError::NotAPerson { what: Box::new(what) });
     }
     let req = DecisionRequest {
         key: ask.key,
         phase: &ask.phase,
         decision: ask.decision,
         person: &who.name,
-        roles,
         os_user: &who.os_user,
         comment: ask.comment.as_deref(),
         reason: ask.reason.as_deref(),
-        windows: &rules.windows,
-        freezes: &rules.freezes,
         now,
     };
     match store.decide(&req) {
@@ -193,6 +191,8 @@ pub fn decide(
         }
         Err(GateError::Store(source)) => Err(DecideError::Store { what: Box::new(what), source }),
         Err(e @ (GateError::UnknownPhase { .. } | GateError::NoGate { .. })) => Err(DecideError::Ask(e)),
+        Err(GateError::NotInTeam(text)) => Err(DecideError::Team(text)),
+        Err(e @ GateError::Corrupt { .. }) => Err(DecideError::Damaged { what: Box::new(what), text: e.to_string() }),
     }
 }
 
@@ -220,6 +220,7 @@ mod tests {
                     required,
                 },
                 deployment_status: DeploymentStatus::RolledBack,
+                flags: Vec::new(),
             },
         }
     }
@@ -259,10 +260,13 @@ mod tests {
         assert!(err.is_refusal());
         assert_eq!(
             err.to_string(),
-            "approve of DEP-1 pilot by mallory refused: \"mallory\" is not a person in the config's [[people]] \
+            "approve of DEP-1 pilot by mallory refused: \"mallory\" is not a person of the log's team \
              (set SHIPDECK_OPERATOR or `operator` to your name)"
         );
-        // A person asking the same is told about the deployment instead: the log was asked.
+        // A person of the log's team asking the same is told about the deployment instead.
+        store
+            .sync_team(&config.team(), &[], crate::store::SyncBy::Seed { os_user: "d" }, chrono::DateTime::UNIX_EPOCH)
+            .expect("seeds");
         let dana = Operator::named(&config, "dana", "d");
         let err = Desk::new(&config, dana).decide(&mut store, &ask, chrono::DateTime::UNIX_EPOCH).expect_err("unknown");
         assert!(matches!(err, DecideError::Store { .. }) && !err.is_refusal(), "{err}");

@@ -17,7 +17,7 @@ use crate::decide::Operator;
 use crate::domain::records::DeploymentSummary;
 use crate::domain::{DeploymentKey, ReleaseRef};
 use crate::server::{Receiver, ServerOptions};
-use crate::store::{PlanRequest, Store};
+use crate::store::{PlanRequest, Store, SyncBy};
 use agents::{Agents, Rollout};
 use anyhow::Context;
 use chrono::Duration;
@@ -62,7 +62,13 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
         return Err(LogExists(db).into());
     }
     let mut store = Store::open(&db)?;
-    store.sync_team(&opts.config.members(), &opts.config.subscriptions())?;
+    let os_user = crate::decide::os_user();
+    store.sync_team(
+        &opts.config.team(),
+        &opts.config.subscriptions(),
+        SyncBy::Seed { os_user: &os_user },
+        opts.clock.now(),
+    )?;
     let mut rng = Rng::seeded(opts.seed);
     let now = opts.clock.now();
     let seeded = history::seed(&mut store, &opts.config, &mut rng, now - Duration::hours(2), opts.history)?;
@@ -131,7 +137,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
 /// when that is a configured person, else `dana`, a deployment manager who did not request the
 /// live rollouts, so the demo's gates are theirs to decide.
 fn operator(config: &Config) -> Operator {
-    let named = Operator::resolve(config);
+    let named = Operator::named(config, &crate::decide::identity::operator_name(config), &crate::decide::os_user());
     if named.is_person() { named } else { Operator::named(config, DEMO_OPERATOR, &named.os_user) }
 }
 

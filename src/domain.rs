@@ -17,11 +17,12 @@ pub mod report;
 pub mod review;
 pub mod schedule;
 pub mod status;
+pub mod team;
 pub mod text;
 
 pub use event::{AgentEvent, EventStatus};
 pub use lifecycle::{TargetProgress, TargetStatus};
-pub use model::{Budget, DeploymentModel, GatePolicy, PhaseSpec, Share, Technique};
+pub use model::{Budget, DeploymentModel, GatePolicy, PhaseSpec, RecoveryPolicy, Share, Technique};
 pub use phase::{PhaseCounts, PhaseStatus};
 pub use status::DeploymentStatus;
 

@@ -107,6 +107,9 @@ pub(crate) struct AppState {
     gates: gates::Watcher,
 }
 
+/// How often the writer looks for targets silent past their deployment's `lost_after`.
+const LOST_SWEEP: Duration = Duration::from_secs(15);
+
 /// A receiver bound to a port and ready to serve.
 pub struct Receiver {
     listener: TcpListener,
@@ -164,6 +167,15 @@ impl Receiver {
     /// within [`SHUTDOWN_GRACE`] (plus the last commit) whatever clients do.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let Self { listener, router, writer, limits, stop } = self;
+        // Silent targets become lost while the receiver runs (see `Store::mark_lost`).
+        let sweeper = writer.clone();
+        let sweeping = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(LOST_SWEEP);
+            loop {
+                tick.tick().await;
+                sweeper.sweep_lost();
+            }
+        });
         let connections = Arc::new(Semaphore::new(limits.max_connections));
         let refusing = Arc::new(Semaphore::new(REFUSING));
         let graceful = GracefulShutdown::new();
@@ -222,6 +234,7 @@ impl Receiver {
         // answers to be written, and go.
         let _ = stop.send(true);
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+        sweeping.abort();
         writer.close().await;
         Ok(())
     }

@@ -15,18 +15,21 @@ mod gates;
 mod history;
 mod ingest;
 pub mod live;
+mod lost;
 mod migrations;
 mod planning;
 mod queries;
+mod team;
 #[cfg(test)]
 pub(crate) mod testing;
 
 pub use estimates::Estimate;
 pub use gates::{AuditProblem, DecisionOutcome, DecisionRequest, GateError};
-pub use history::ActionRow;
+pub use history::{ActionRow, REVIEW_COMPLETE};
 pub use ingest::{IngestOutcome, Rejection, Submission};
-pub use planning::PlanRequest;
+pub use planning::{PLAN_FOR, PlanRequest, Planner};
 pub use queries::ListFilter;
+pub use team::{SyncBy, SyncOutcome, TEAM_SYNC, TeamError};
 
 use rusqlite::{Connection, OpenFlags};
 use std::collections::HashMap;
@@ -55,6 +58,8 @@ pub enum StoreError {
     /// A file that cannot serve as the log (not SQLite, truncated, a directory, read-only...).
     #[error("the deployment log {path} {reason}")]
     Unusable { path: PathBuf, reason: String },
+    #[error("the deployment log {path} is damaged: {what} does not parse ({detail}); nothing was decided")]
+    Corrupt { path: PathBuf, what: String, detail: String },
     #[error("cannot create the folder {path}: {source}")]
     CreateDir { path: PathBuf, source: std::io::Error },
     #[error("unknown deployment \"{0}\"")]
@@ -64,6 +69,12 @@ pub enum StoreError {
     Plan(#[from] crate::domain::plan::PlanError),
     #[error("{key} has no action {n} (see `shipdeck review {key}`)")]
     UnknownAction { key: String, n: usize },
+    /// Planning was refused by the team's rules (the refusal is in the audit trail).
+    #[error("{0}")]
+    PlanRefused(String),
+    /// Planning names someone the log's team does not know.
+    #[error("{0}")]
+    PlanPerson(String),
     #[error("the deployment log {path} failed: {source}")]
     Sql { path: PathBuf, source: rusqlite::Error },
 }

@@ -70,8 +70,11 @@ fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
         config: opts.config,
         operator: opts.operator.name,
         os_user: opts.operator.os_user,
+        notice: opts.operator.notice,
     };
+    let notice = session.notice.clone();
     let mut app = App::new(session, keymap, theme, opts.read_only, opts.clock.now());
+    app.status = notice.map(|n| (false, n));
     if let Ok((w, h)) = crossterm::terminal::size() {
         app.update(Msg::Resize(w, h));
     }

@@ -5,7 +5,7 @@
 //! recorded, 1 naming the rule that refused it, 2 for a usage error.
 
 use super::{Context, Reported, usage};
-use crate::decide::{Ask, DecideError, Operator, Rules, decide};
+use crate::decide::{Ask, DecideError, Rules, decide};
 use crate::domain::DeploymentKey;
 use crate::domain::gate::Decision;
 use crate::store::{GateError, Store};
@@ -92,6 +92,7 @@ pub fn gate_error(e: GateError, what: &str, tz: chrono_tz::Tz) -> anyhow::Error 
         GateError::Refused(r) => Reported(format!("{what} refused: {}", r.describe(tz))).into(),
         GateError::Store(s) => s.into(),
         other @ (GateError::UnknownPhase { .. } | GateError::NoGate { .. }) => usage(other.to_string()),
+        other @ (GateError::NotInTeam(_) | GateError::Corrupt { .. }) => Reported(other.to_string()).into(),
     }
 }
 
@@ -101,9 +102,10 @@ fn decide_error(e: DecideError) -> anyhow::Error {
     match e {
         DecideError::Store { source, .. } => source.into(),
         DecideError::Ask(g) => usage(g.to_string()),
-        refused @ (DecideError::NotAPerson { .. } | DecideError::Refused { .. }) => {
-            Reported(refused.to_string()).into()
-        }
+        refused @ (DecideError::NotAPerson { .. }
+        | DecideError::Refused { .. }
+        | DecideError::Team(_)
+        | DecideError::Damaged { .. }) => Reported(refused.to_string()).into(),
     }
 }
 
@@ -123,8 +125,8 @@ fn record(
         comment: comment.map(str::to_owned),
         reason: reason.map(str::to_owned),
     };
-    let operator = Operator::resolve(&ctx.config);
     let mut store = Store::open_existing(&ctx.db_path()?)?;
+    let operator = ctx.operator_in(&store)?;
     let rules = Rules::from_config(&ctx.config);
     let recorded = decide(&mut store, &rules, &operator, &ask, ctx.clock.now()).map_err(decide_error)?;
     sayln!("{recorded}");

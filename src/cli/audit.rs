@@ -7,7 +7,18 @@ use std::io::Write;
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Check the chain: exit 0 when intact, 1 naming the first record changed, removed or inserted
-    Verify,
+    Verify {
+        /// A head printed earlier by `audit head` (and kept elsewhere): the trail must still
+        /// contain that record, so a rewritten chain is detected too
+        #[arg(long, value_name = "HASH")]
+        expect: Option<String>,
+    },
+    /// Print the chain's record count and newest hash, to keep elsewhere
+    Head {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// List decisions, oldest first
     List {
         /// Only this deployment's decisions
@@ -22,13 +33,33 @@ pub enum Command {
 pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
     let store = ctx.open_log()?;
     match cmd {
-        Command::Verify => match store.audit_verify()? {
+        Command::Verify { expect } => match store.audit_verify()? {
             Ok(n) => {
+                if let Some(hash) = expect {
+                    let hash = hash.trim().to_ascii_lowercase();
+                    let Some(id) = store.audit_find(&hash)? else {
+                        return Err(Reported(format!(
+                            "the audit trail ({n} record(s)) does not contain the expected head {hash}: the chain was rewritten or cut back"
+                        ))
+                        .into());
+                    };
+                    sayln!("audit trail intact: {n} record(s); it contains the expected head {hash} (record {id})");
+                    return Ok(0);
+                }
                 sayln!("audit trail intact: {n} record(s)");
                 Ok(0)
             }
             Err(problem) => Err(Reported(problem.to_string()).into()),
         },
+        Command::Head { json } => {
+            let (count, hash) = store.audit_head()?;
+            if *json {
+                outln!(std::io::stdout().lock(), "{}", serde_json::json!({ "count": count, "hash": hash }))?;
+            } else {
+                outln!(std::io::stdout().lock(), "{count} {hash}")?;
+            }
+            Ok(0)
+        }
         Command::List { deployment, json } => {
             let key = match deployment {
                 Some(k) => Some(k.parse::<DeploymentKey>().map_err(|e| usage(e.to_string()))?),
@@ -49,23 +80,18 @@ pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
                     .as_deref()
                     .filter(|u| *u != r.person)
                     .map_or(String::new(), |u| format!(" (OS account {u})"));
-                let text = [
-                    r.reason.as_deref().map(|x| format!("reason: {x}")),
-                    r.comment.as_deref().map(|x| format!("comment: {x}")),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join("; ");
+                let text = r.note();
+                let key = if r.deployment.0 == 0 { "-".to_owned() } else { r.deployment.to_string() };
+                let decision = r.label();
                 outln!(
                     out,
-                    "{:>4}  {}  {} {:<10} {:<8} {}{role}{os}  {text}  {}",
+                    "{:>4}  {}  {key} {:<10} {:<8} {}{role}{os}  {}  {}",
                     r.id,
                     r.decided_at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z"),
-                    r.deployment,
                     r.phase,
-                    r.decision,
+                    decision,
                     r.person,
+                    text,
                     &r.hash[..12.min(r.hash.len())]
                 )?;
             }

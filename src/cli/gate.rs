@@ -330,8 +330,8 @@ fn still_missing(ctx: &Context, view: &GateView) -> Vec<String> {
 }
 
 fn inbox(ctx: &Context, json: bool) -> anyhow::Result<i32> {
-    let operator = crate::decide::Operator::resolve(&ctx.config);
     let store = ctx.open_log()?;
+    let operator = ctx.operator_in(&store)?;
     let items = store.inbox(operator.decider(), &ctx.config.windows, &ctx.config.freezes, ctx.clock.now())?;
     let mut out = std::io::stdout().lock();
     if json {

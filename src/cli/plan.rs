@@ -74,10 +74,13 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
             .with_timezone(&chrono::Utc),
     };
     let targets = read_targets(&args.targets)?;
-    let requested_by = args.requested_by.clone().unwrap_or_else(|| ctx.operator());
     let mut store = Store::open(&ctx.db_path()?)?;
-    // A gate that opens at plan notifies the people the config names.
-    store.sync_team(&ctx.config.members(), &ctx.config.subscriptions())?;
+    // A new log starts with the config's team (audited); a log that has one keeps it.
+    let os_user = crate::decide::os_user();
+    let seed = crate::store::SyncBy::Seed { os_user: &os_user };
+    store.sync_team(&ctx.config.team(), &ctx.config.subscriptions(), seed, now)?;
+    let operator = ctx.operator_in(&store)?;
+    let requested_by = args.requested_by.clone().unwrap_or_else(|| operator.name.clone());
     let req = PlanRequest {
         release,
         environment: args.env.clone(),
@@ -89,7 +92,8 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         planned_start,
         now,
     };
-    let (key, phases) = store.plan(&req)?;
+    let planner = crate::store::Planner { name: &operator.name, os_user: &operator.os_user };
+    let (key, phases) = store.plan_by(&req, planner)?;
     let mut out = std::io::stdout().lock();
     outln!(out, "{key}")?;
     outln!(out, "planned {} to {} with model {} ({})", req.release, req.environment, req.model_name, model.technique)?;

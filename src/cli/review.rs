@@ -7,7 +7,6 @@
 
 use super::history::Filters;
 use super::{Context, Reported, usage};
-use crate::decide::Operator;
 use crate::decide::review::{self as writing, Edited};
 use crate::domain::DeploymentKey;
 use crate::domain::history::{HistoryFilter, ReviewState};
@@ -91,11 +90,12 @@ fn write(ctx: &Context, key: DeploymentKey, template_only: bool, file: Option<&P
         print!("{}", crate::domain::text::sanitize_lines(&template));
         return Ok(0);
     }
-    let operator = Operator::resolve(&ctx.config);
+    let mut store = ctx.open_log()?;
+    // Who writes comes from the log's team, not from whoever runs the command.
+    let operator = ctx.operator_in(&store)?;
     if !operator.is_person() {
         return Err(Reported(writing::SaveError::NotAPerson(operator.name).to_string()).into());
     }
-    let mut store = ctx.open_log()?;
     let report = store.report(key, &rule)?;
     if report.review_state == ReviewState::NotNeeded && report.review.is_none() {
         esayln!("note: {key} owes no review ({}); writing one anyway", report.deployment.status);
@@ -216,12 +216,12 @@ fn list(ctx: &Context, owed: bool, open_actions: bool, filters: &Filters, json: 
 
 fn action(ctx: &Context, key: &str, n: usize, done: bool) -> anyhow::Result<i32> {
     let key: DeploymentKey = key.parse().map_err(|e: crate::domain::BadKey| usage(e.to_string()))?;
-    let operator = Operator::resolve(&ctx.config);
+    let mut store = ctx.open_log()?;
+    let operator = ctx.operator_in(&store)?;
     if !operator.is_person() {
         return Err(Reported(writing::SaveError::NotAPerson(operator.name).to_string()).into());
     }
     let by = operator.name;
-    let mut store = ctx.open_log()?;
     store.set_action_done(key, n, done, &by, ctx.clock.now())?;
     sayln!("{key} action {n} marked {} by {by}", if done { "done" } else { "open" });
     Ok(0)

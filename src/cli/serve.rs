@@ -17,8 +17,21 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let listen = args.listen.clone().unwrap_or_else(|| ctx.config.receiver.listen.clone());
     let db = ctx.db_path()?;
     let token = ctx.config.receiver.resolved_token();
-    // Gates that open as events arrive notify the people the config names.
-    crate::store::Store::open(&db)?.sync_team(&ctx.config.members(), &ctx.config.subscriptions())?;
+    // The receiver stores its config's team at start (audited as `receiver`): gates that open
+    // as events arrive notify the people it names.
+    let os_user = crate::decide::os_user();
+    let synced = crate::store::Store::open(&db)?.sync_team(
+        &ctx.config.team(),
+        &ctx.config.subscriptions(),
+        crate::store::SyncBy::Receiver { os_user: &os_user },
+        ctx.clock.now(),
+    )?;
+    let team_note = match synced {
+        crate::store::SyncOutcome::Stored { audit_id, .. } => {
+            Some(format!("shipdeck receiver: stored the config's team in the log (audit record {audit_id})"))
+        }
+        _ => None,
+    };
     let opts = ServerOptions { db: db.clone(), token: token.clone(), clock: ctx.clock.clone() };
     let mut limits = Limits::from(&ctx.config.receiver);
     // The connection cap, not the descriptor table, must be what bounds the receiver: raise the
@@ -43,7 +56,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
             db.display(),
             if token.is_some() { "bearer token required" } else { "no token: anyone who can connect may post" }
         );
-        if let Some(note) = lowered {
+        for note in [lowered, team_note].into_iter().flatten() {
             eprintln!("{note}");
         }
         receiver.serve(shutdown_signal()).await?;

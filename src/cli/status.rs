@@ -64,8 +64,11 @@ fn print_detail(out: &mut impl Write, d: &DeploymentDetail, tz: chrono_tz::Tz) -
                 (Some(step), Some(st)) => format!("{step} {st}"),
                 _ => "-".into(),
             };
-            let note =
-                t.last_error.as_deref().filter(|_| t.status == crate::domain::TargetStatus::Failed).unwrap_or("");
+            let note = t
+                .last_error
+                .as_deref()
+                .filter(|_| t.status.is_finished() && t.status != crate::domain::TargetStatus::Succeeded)
+                .unwrap_or("");
             let line = format!("    {:<24} {:<10} {:<22} {}", t.name, t.status, last, first_line(note));
             outln!(out, "{}", line.trim_end())?;
         }

@@ -4,6 +4,7 @@ use super::Config;
 use crate::domain::DeploymentModel;
 use crate::domain::duration;
 use crate::domain::schedule::{ChangeWindow, Freeze, WindowTimes};
+use crate::domain::team::IdentityMode;
 use chrono::{DateTime, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -78,6 +79,22 @@ pub struct DashboardConfig {
 impl Default for DashboardConfig {
     fn default() -> Self {
         Self { silent_after: TimeDelta::minutes(2), theme: "default".into(), keys: BTreeMap::new() }
+    }
+}
+
+/// `[team]`: who may change the team stored in the log, and who may plan for someone else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TeamConfig {
+    /// Roles that may replace the log's team with `shipdeck team sync`.
+    pub admin_roles: Vec<String>,
+    /// Roles that may plan on behalf of someone else (`plan --requested-by NAME`).
+    pub plan_for_others: Vec<String>,
+}
+
+impl Default for TeamConfig {
+    fn default() -> Self {
+        Self { admin_roles: vec!["deployment_manager".into()], plan_for_others: vec!["deployment_manager".into()] }
     }
 }
 
@@ -168,6 +185,10 @@ struct RawFreeze {
 pub(super) struct RawConfig {
     #[serde(default)]
     operator: Option<String>,
+    #[serde(default)]
+    identity: IdentityMode,
+    #[serde(default)]
+    team: TeamConfig,
     #[serde(default = "utc")]
     timezone: String,
     #[serde(default)]
@@ -296,6 +317,13 @@ impl RawConfig {
         }
         let roles: std::collections::HashSet<&str> =
             self.people.iter().flat_map(|p| p.roles.iter().map(String::as_str)).collect();
+        if let Some(op) = self.operator.as_deref().filter(|o| !o.is_empty() && !names.contains(o)) {
+            let known: Vec<&str> = self.people.iter().map(|p| p.name.as_str()).collect();
+            return Err((
+                "operator".into(),
+                format!("\"{op}\" is not a person in [[people]] (people: {})", known.join(", ")),
+            ));
+        }
         for (i, s) in self.stakeholders.iter().enumerate() {
             if let Some(who) = s.people.iter().find(|n| !names.contains(n.as_str())) {
                 return Err((format!("stakeholders[{i}].people"), format!("unknown person \"{who}\"")));
@@ -317,6 +345,8 @@ impl RawConfig {
         self.reviews.check(&self.environments)?;
         let config = Config {
             operator: self.operator.filter(|o| !o.is_empty()),
+            identity: self.identity,
+            team: self.team,
             timezone,
             db: self.db,
             environments: self.environments,

@@ -3,12 +3,30 @@
 
 use super::Config;
 use crate::domain::gate::view::{Member, Subscription};
+use crate::domain::team::{Team, TeamPolicy, TimeRules};
 
 impl Config {
+    /// The team this config describes, as `team sync` stores it in the log.
+    #[must_use]
+    pub fn team(&self) -> Team {
+        Team {
+            members: self.members(),
+            policy: TeamPolicy {
+                identity: self.identity,
+                admin_roles: self.team.admin_roles.clone(),
+                plan_for_others: self.team.plan_for_others.clone(),
+            },
+            time_rules: Some(TimeRules { windows: self.windows.clone(), freezes: self.freezes.clone() }),
+        }
+    }
+
     /// Every configured person with their roles.
     #[must_use]
     pub fn members(&self) -> Vec<Member> {
-        self.people.iter().map(|p| Member { name: p.name.clone(), roles: p.roles.clone() }).collect()
+        self.people
+            .iter()
+            .map(|p| Member { name: p.name.clone(), roles: p.roles.clone(), login: p.login.clone() })
+            .collect()
     }
 
     /// Who hears about which happening, one row per person, kind and environment list.

@@ -3,6 +3,12 @@ use super::*;
 #[test]
 fn the_shipped_file_is_valid_and_is_the_built_in_default() {
     let c = Config::built_in();
+    let phased = &c.models["phased"].recovery;
+    assert_eq!(
+        (phased.roles.as_slice(), phased.lost_after),
+        (["deployment_manager".to_owned()].as_slice(), Some(chrono::TimeDelta::minutes(30)))
+    );
+    assert_eq!(c.models["canary"].recovery.roles, ["deployment_manager", "sre"]);
     assert_eq!(c.source, "built-in");
     assert!(c.models.contains_key("phased") && c.models.contains_key("rolling"));
     assert!(c.people.len() >= 4);
@@ -19,6 +25,8 @@ fn shipped_settings_match_the_code_defaults() {
     assert_eq!(empty.dashboard, shipped.dashboard);
     assert_eq!(empty.operator, shipped.operator);
     assert_eq!(empty.reviews, shipped.reviews);
+    assert_eq!(empty.identity, shipped.identity);
+    assert_eq!(empty.team, shipped.team);
 }
 
 fn error_of(text: &str) -> String {

@@ -1,38 +1,98 @@
 //! Who is deciding: the operator's name, their roles and the OS account they act from.
 //!
-//! The name comes from `SHIPDECK_OPERATOR`, else the config's `operator`, else the OS login
-//! matched to a person's `login`. Only a person of the config has roles; any other name is
-//! kept (so a refusal can name it) but may decide nothing. Resolved once per process by the
-//! front ends, then handed to [`super::decide`] with every decision.
+//! The claim comes from `SHIPDECK_OPERATOR`, else the config's `operator`, else the OS login;
+//! it is resolved against the team stored in the log ([`crate::domain::team`]), never against
+//! the caller's config: in `declared` mode the name counts, in `os-login` mode only the OS
+//! login does and naming someone else is refused. Anyone the log's team does not know is
+//! nobody: they are told so once, up front, and nothing is recorded in their name. Resolved
+//! once per process by the front ends, then handed to [`super::decide`] with every decision
+//! (the store reads the person's roles again in the transaction that records it).
 
 use crate::config::Config;
 use crate::domain::gate::Decider;
+use crate::domain::team::{Claim, IdentityError, Team};
+use crate::store::Store;
 
 /// The person a decision is made as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operator {
     /// The name decisions are recorded under.
     pub name: String,
-    /// Their roles; `None` when the name is not a person of the config.
+    /// Their roles in the log's team; `None` when the name is not a person of it.
     pub roles: Option<Vec<String>>,
     /// The OS account acting under that name, recorded beside every decision.
     pub os_user: String,
+    /// Said once, up front, when the operator is nobody the log's team knows.
+    pub notice: Option<String>,
 }
 
+/// The log holds no team: nobody is anybody yet.
+const NO_TEAM: &str =
+    "the log holds no team yet: run `shipdeck team sync` (or plan a deployment) to store the config's team";
+
 impl Operator {
-    /// The operator of this process under `config` (see the module docs), with the OS account.
-    #[must_use]
-    pub fn resolve(config: &Config) -> Self {
-        Self::named(config, &operator_name(config), &os_user())
+    /// The operator of this process under the team stored in `store` (see the module docs).
+    pub fn resolve(config: &Config, store: &Store) -> anyhow::Result<Self> {
+        let team = store.team()?;
+        // In os-login mode the account is the process's user id, not an environment variable
+        // anyone can set.
+        let os_user = match &team {
+            Some(t) if t.policy.identity == crate::domain::team::IdentityMode::OsLogin => {
+                account_of_process().unwrap_or_else(|| "unknown".into())
+            }
+            _ => os_user(),
+        };
+        let env = std::env::var("SHIPDECK_OPERATOR").ok();
+        let claim =
+            Claim { env_operator: env.as_deref(), config_operator: config.operator.as_deref(), os_user: &os_user };
+        Ok(Self::under(team.as_ref(), claim)?)
     }
 
-    /// `name` as `config` knows them, acting from `os_user`.
+    /// The operator a claim is under `team` (`None`: the log holds no team).
+    pub fn under(team: Option<&Team>, claim: Claim<'_>) -> Result<Self, IdentityError> {
+        let Some(team) = team else {
+            let name = claim.env_operator.or(claim.config_operator).filter(|n| !n.is_empty()).unwrap_or(claim.os_user);
+            return Ok(Self {
+                name: name.to_owned(),
+                roles: None,
+                os_user: claim.os_user.to_owned(),
+                notice: Some(NO_TEAM.to_owned()),
+            });
+        };
+        let resolved = team.operator(claim)?;
+        let notice = resolved.member.is_none().then(|| {
+            format!(
+                "\"{}\" (OS account {}) is not a person of the log's team: nothing is recorded in that name; set SHIPDECK_OPERATOR or `operator` to your name{}",
+                resolved.name,
+                claim.os_user,
+                if team.policy.identity == crate::domain::team::IdentityMode::OsLogin {
+                    " — identity is \"os-login\", so your login must be a person's `login`"
+                } else {
+                    ""
+                }
+            )
+        });
+        Ok(Self {
+            name: resolved.name.clone(),
+            roles: resolved.member.map(|m| m.roles.clone()),
+            os_user: claim.os_user.to_owned(),
+            notice,
+        })
+    }
+
+    /// `name` as `config` knows them, acting from `os_user` (the demo and tests, whose log's
+    /// team is their config's).
     #[must_use]
     pub fn named(config: &Config, name: &str, os_user: &str) -> Self {
-        Self { name: name.to_owned(), roles: config.person(name).map(|p| p.roles.clone()), os_user: os_user.to_owned() }
+        Self {
+            name: name.to_owned(),
+            roles: config.person(name).map(|p| p.roles.clone()),
+            os_user: os_user.to_owned(),
+            notice: None,
+        }
     }
 
-    /// Whether the name is a person of the config (only they may decide).
+    /// Whether the name is a person of the team (only they may decide).
     #[must_use]
     pub fn is_person(&self) -> bool {
         self.roles.is_some()
@@ -45,8 +105,8 @@ impl Operator {
     }
 }
 
-/// The operator's name under a config: `SHIPDECK_OPERATOR`, else its `operator`, else the OS
-/// login matched to a person's `login` (else the login itself).
+/// The name the operator claims under a config: `SHIPDECK_OPERATOR`, else its `operator`, else
+/// the OS login matched to a person's `login` (else the login itself).
 #[must_use]
 pub fn operator_name(config: &Config) -> String {
     std::env::var("SHIPDECK_OPERATOR")

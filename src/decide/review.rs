@@ -140,7 +140,7 @@ pub fn save(
     if !who.is_person() {
         return Err(SaveError::NotAPerson(who.name.clone()));
     }
-    let completed = store.save_review(key, content, text, &who.name, now)?;
+    let completed = store.save_review(key, content, text, (&who.name, &who.os_user), now)?;
     let state = if completed { "completed" } else { content.state.as_str() };
     Ok(format!("review of {key} saved ({state}, {} action(s)) by {}", content.actions.len(), who.name))
 }

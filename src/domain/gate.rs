@@ -211,6 +211,14 @@ pub enum Refusal {
     NotStarted { at: DateTime<Utc>, possible_from: Option<DateTime<Utc>> },
     #[error("a {decision} needs a written reason (--reason)")]
     ReasonRequired { decision: Decision },
+    #[error(
+        "OS account {account} planned this deployment and may not approve it (identity is \"os-login\"; the gate does not allow self-approval)"
+    )]
+    SameAccount { account: String },
+    #[error(
+        "OS account {account} already approved this gate (as {person}); in \"os-login\" identity one account counts once"
+    )]
+    AccountAlreadyApproved { account: String, person: String },
 }
 
 impl Refusal {

@@ -18,10 +18,14 @@ pub enum TargetStatus {
     Running,
     Succeeded,
     Failed,
+    /// Silent for longer than its deployment's `recovery.lost_after`: counted as failed, so its
+    /// phase can finish and the manager decides (a retry starts it over; a late event from it
+    /// still counts).
+    Lost,
 }
 
 impl TargetStatus {
-    pub const ALL: [Self; 4] = [Self::Pending, Self::Running, Self::Succeeded, Self::Failed];
+    pub const ALL: [Self; 5] = [Self::Pending, Self::Running, Self::Succeeded, Self::Failed, Self::Lost];
 
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -30,12 +34,13 @@ impl TargetStatus {
             Self::Running => "running",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
+            Self::Lost => "lost",
         }
     }
 
     #[must_use]
     pub fn is_finished(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed)
+        matches!(self, Self::Succeeded | Self::Failed | Self::Lost)
     }
 }
 

@@ -55,6 +55,53 @@ pub struct DeploymentModel {
     /// Lifecycle steps every target goes through, in order (e.g. download, install, verify).
     pub steps: Vec<String>,
     pub phases: Vec<PhaseSpec>,
+    /// Who may decide on a failed phase (retry, abort, rollback).
+    #[serde(default)]
+    pub recovery: RecoveryPolicy,
+}
+
+/// Who may retry, abort or roll back a failed phase of a deployment: its requester, and the
+/// people holding one of `roles`. Copied into each deployment when planned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecoveryPolicy {
+    pub roles: Vec<String>,
+    /// A target of a running phase that reports nothing for this long is `lost` (counted as
+    /// failed, so the phase can finish and the manager decides); `None`: never.
+    #[serde(with = "lost_after_text", skip_serializing_if = "Option::is_none")]
+    pub lost_after: Option<TimeDelta>,
+}
+
+impl Default for RecoveryPolicy {
+    fn default() -> Self {
+        Self { roles: vec!["deployment_manager".into()], lost_after: None }
+    }
+}
+
+/// `lost_after` as duration text (`30m`), absent when unset.
+mod lost_after_text {
+    use chrono::TimeDelta;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[allow(clippy::ref_option)]
+    pub fn serialize<S: Serializer>(d: &Option<TimeDelta>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&crate::domain::duration::format(*d)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<TimeDelta>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        text.map(|t| {
+            let d = crate::domain::duration::parse(&t).map_err(serde::de::Error::custom)?;
+            if d <= TimeDelta::zero() {
+                return Err(serde::de::Error::custom(format!("lost_after \"{t}\" must be longer than 0s")));
+            }
+            Ok(d)
+        })
+        .transpose()
+    }
 }
 
 /// One ordered stage of a model.

@@ -79,7 +79,7 @@ impl PhaseCounts {
             TargetStatus::Pending => None,
             TargetStatus::Running => Some(&mut self.running),
             TargetStatus::Succeeded => Some(&mut self.succeeded),
-            TargetStatus::Failed => Some(&mut self.failed),
+            TargetStatus::Failed | TargetStatus::Lost => Some(&mut self.failed),
         }
     }
 

@@ -106,6 +106,7 @@ mod tests {
         DeploymentModel {
             technique: Technique::Phased,
             description: String::new(),
+            recovery: crate::domain::model::RecoveryPolicy::default(),
             environments: Vec::new(),
             steps: vec!["install".into()],
             phases: shares

@@ -134,13 +134,14 @@ pub fn timeline(
         ));
     }
     for r in decisions {
-        let why = r.reason.as_deref().or(r.comment.as_deref()).map_or(String::new(), |w| format!(" ({w})"));
+        let note = r.note();
+        let why = if note.is_empty() { String::new() } else { format!(" ({note})") };
         t.push(entry(
             r.decided_at,
             Moment::Decision,
             Some(&r.phase),
             Some(&r.person),
-            format!("{} {} by {}{why}", r.phase, r.decision, r.person),
+            format!("{} {} by {}{why}", r.phase, r.label(), r.person),
         ));
     }
     if let Some(at) = d.finished_at.filter(|_| d.status.is_final()) {
@@ -246,19 +247,21 @@ pub fn markdown(r: &Report, tz: Tz) -> String {
     if r.decisions.is_empty() {
         let _ = writeln!(m, "No decisions were recorded.");
     } else {
-        let _ = writeln!(m, "| Time | Phase | Decision | By | Reason or comment |\n|---|---|---|---|---|");
+        let _ = writeln!(m, "| Time | Phase | Decision | By | Reason, comment, flags |\n|---|---|---|---|---|");
         for a in &r.decisions {
             let role = a.role.as_deref().map_or(String::new(), |x| format!(" ({x})"));
-            let why = a.reason.as_deref().or(a.comment.as_deref()).unwrap_or("");
+            let os =
+                a.os_user.as_deref().filter(|u| *u != a.person).map_or(String::new(), |u| format!(", account {u}"));
             let _ = writeln!(
                 m,
-                "| {} | {} | {} | {}{} | {} |",
+                "| {} | {} | {} | {}{}{} | {} |",
                 when(a.decided_at),
                 cell(&a.phase),
-                a.decision,
+                a.label(),
                 cell(&a.person),
                 cell(&role),
-                cell(why)
+                cell(&os),
+                cell(&a.note())
             );
         }
     }

@@ -7,10 +7,10 @@
 
 use chrono::{DateTime, Datelike, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// When a window is open.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WindowTimes {
     Weekly { days: Vec<Weekday>, start: NaiveTime, end: NaiveTime, zone: Tz },
@@ -18,7 +18,7 @@ pub enum WindowTimes {
 }
 
 /// A named change window.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeWindow {
     pub name: String,
     /// Environments it applies to; empty means all.
@@ -27,7 +27,7 @@ pub struct ChangeWindow {
 }
 
 /// A period in which deployments to some environments must not proceed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Freeze {
     pub name: String,
     pub environments: Vec<String>,

@@ -27,11 +27,25 @@ const MAX_WAIT_SECS: f64 = 300.0;
 pub(crate) struct Watcher {
     db: PathBuf,
     changes: Arc<Mutex<Option<watch::Receiver<u64>>>>,
+    /// Why the watcher thread stopped, if it failed: held long-polls answer with it (fail
+    /// closed), and the next long-poll starts a new watcher.
+    failed: Arc<Mutex<Option<String>>>,
 }
 
 impl Watcher {
     pub(crate) fn new(db: PathBuf) -> Self {
-        Self { db, changes: Arc::new(Mutex::new(None)) }
+        Self { db, changes: Arc::new(Mutex::new(None)), failed: Arc::new(Mutex::new(None)) }
+    }
+
+    /// Why the watcher stopped, forgetting it (and the dead feed) so the next long-poll starts
+    /// a new one.
+    fn take_failure(&self) -> String {
+        *self.changes.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        self.failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+            .unwrap_or_else(|| "it stopped".into())
     }
 
     /// The change feed, starting the watcher thread first if needed. Blocks (it may open the
@@ -43,27 +57,35 @@ impl Watcher {
         }
         let store = Store::open_existing(&self.db)?;
         let (tx, rx) = watch::channel(0u64);
+        let failed = self.failed.clone();
         std::thread::Builder::new()
             .name("shipdeck-gate-watch".into())
-            .spawn(move || watch_log(&store, &tx))
+            .spawn(move || {
+                if let Err(e) = watch_log(|| store.data_version(), &tx) {
+                    *failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.to_string());
+                }
+            })
             .map_err(|source| super::ServerError::Thread { what: "gate watcher", source })?;
         *slot = Some(rx.clone());
         Ok(rx)
     }
 }
 
-/// Bumps the channel whenever another connection commits; stops with the receiver.
-fn watch_log(store: &Store, tx: &watch::Sender<u64>) {
-    let mut seen = store.data_version().ok();
+/// Bumps the channel whenever another connection commits; stops with the receiver, or with the
+/// error that stopped it from reading the log (the channel then closes, and held long-polls
+/// answer with the error instead of waiting for a change that would never be seen).
+fn watch_log(mut version: impl FnMut() -> Result<i64, StoreError>, tx: &watch::Sender<u64>) -> Result<(), StoreError> {
+    let mut seen = version()?;
     // The watcher's own receiver lives in `Watcher`: when the receiver is dropped, it closes.
     while !tx.is_closed() {
         std::thread::sleep(POLL);
-        let now = store.data_version().ok();
+        let now = version()?;
         if now != seen {
             seen = now;
             tx.send_modify(|n| *n += 1);
         }
     }
+    Ok(())
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -140,8 +162,17 @@ pub(super) async fn get_gate(
             _ = stopping.wait_for(|s| *s) => break,
             c = tokio::time::timeout_at(deadline, changes.changed()) => c,
         };
-        if !matches!(changed, Ok(Ok(()))) {
-            break;
+        match changed {
+            Ok(Ok(())) => {}
+            // The watcher failed: say so, never answer as if nothing had changed.
+            Ok(Err(_)) => {
+                let why = state.gates.take_failure();
+                return super::routes::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the receiver's gate watcher failed ({why}); ask again"),
+                );
+            }
+            Err(_) => break,
         }
         match read(&state, key, &phase).await {
             Ok(v) if v != first => return axum::Json(v.document()).into_response(),
@@ -152,5 +183,39 @@ pub(super) async fn get_gate(
     match read(&state, key, &phase).await {
         Ok(v) => axum::Json(v.document()).into_response(),
         Err(r) => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_watcher_that_cannot_read_the_log_stops_with_the_error_and_closes_the_feed() {
+        let (tx, mut rx) = watch::channel(0u64);
+        let mut calls = 0;
+        let poll = || {
+            calls += 1;
+            match calls {
+                1 => Ok(1),
+                2 => Ok(2),
+                _ => Err(StoreError::Missing(PathBuf::from("gone.db"))),
+            }
+        };
+        let err = watch_log(poll, &tx).expect_err("stops on the error");
+        assert!(err.to_string().contains("gone.db"), "{err}");
+        assert_eq!(*rx.borrow_and_update(), 1, "the change before the failure was announced");
+        drop(tx);
+        let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        assert!(rt.block_on(rx.changed()).is_err(), "waiters see the feed close, not a quiet timeout");
+    }
+
+    #[test]
+    fn a_failed_watcher_is_named_once_and_then_started_anew() {
+        let w = Watcher::new(PathBuf::from("log.db"));
+        *w.failed.lock().expect("lock") = Some("disk I/O error".into());
+        *w.changes.lock().expect("lock") = Some(watch::channel(0u64).1);
+        assert_eq!(w.take_failure(), "disk I/O error");
+        assert!(w.changes.lock().expect("lock").is_none(), "the next long-poll starts a new watcher");
     }
 }

@@ -33,6 +33,8 @@ enum Job {
     Submit(Submission, Reply),
     /// Answered once everything queued before it is committed.
     Flush(oneshot::Sender<()>),
+    /// Mark the targets silent past their deployment's `lost_after` as lost.
+    SweepLost,
 }
 
 /// How the writer's commits have gone: what `/v1/health` reports.
@@ -69,6 +71,12 @@ impl Writer {
         answer.await.map_err(|_| WriteError::Stopped)?
     }
 
+    /// Asks the writer to mark silent targets lost after its current group (skipped when the
+    /// queue is full: the next sweep comes soon).
+    pub fn sweep_lost(&self) {
+        let _ = self.queue.try_send(Job::SweepLost);
+    }
+
     /// How the last commits went.
     #[must_use]
     pub fn health(&self) -> WriteHealth {
@@ -90,6 +98,7 @@ impl Writer {
 fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, health: &Mutex<WriteHealth>, clock: &SharedClock) {
     let mut group: Vec<(Submission, Reply)> = Vec::new();
     let mut flushes = Vec::new();
+    let mut sweep = false;
     while let Some(first) = rx.blocking_recv() {
         let mut events = 0;
         let mut next = Some(first);
@@ -104,6 +113,7 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, health: &Mutex<WriteHealth
                     flushes.push(done);
                     break;
                 }
+                Job::SweepLost => sweep = true,
             }
             if events < MAX_GROUP_EVENTS {
                 next = rx.try_recv().ok();
@@ -111,6 +121,13 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, health: &Mutex<WriteHealth
         }
         if !group.is_empty() {
             commit(&mut store, &mut group, health, clock);
+        }
+        if std::mem::take(&mut sweep) {
+            match store.mark_lost(clock.now()) {
+                Ok(0) => {}
+                Ok(n) => eprintln!("shipdeck receiver: {n} silent target(s) marked lost (recovery.lost_after)"),
+                Err(e) => eprintln!("shipdeck receiver: cannot mark silent targets lost: {e}"),
+            }
         }
         for done in flushes.drain(..) {
             let _ = done.send(());

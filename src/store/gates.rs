@@ -7,7 +7,7 @@
 //! notifications it causes. Ingest and planning call [`awaiting`] to derive `awaiting_approval`
 //! and to open gates whose phase before has just succeeded.
 
-mod audit;
+pub(super) mod audit;
 mod views;
 
 pub use audit::AuditProblem;
@@ -15,8 +15,8 @@ pub use audit::AuditProblem;
 use super::{Store, StoreError};
 use crate::clock::to_ms;
 use crate::domain::gate::{self, Allowed, Decider, Decision, GateFacts, GateState, Previous, Recorded, Refusal};
-use crate::domain::schedule::{ChangeWindow, Freeze};
-use crate::domain::{DeploymentKey, DeploymentStatus, GatePolicy, PhaseCounts, PhaseStatus};
+use crate::domain::team::{IdentityMode, Member, TimeRules};
+use crate::domain::{DeploymentKey, DeploymentStatus, GatePolicy, PhaseCounts, PhaseStatus, RecoveryPolicy};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
@@ -27,16 +27,13 @@ pub struct DecisionRequest<'a> {
     pub key: DeploymentKey,
     pub phase: &'a str,
     pub decision: Decision,
-    /// The person as configured, and their roles.
+    /// The person deciding; their roles come from the team stored in the log.
     pub person: &'a str,
-    pub roles: &'a [String],
     /// The OS account that made the decision (the audit shows who acted under whose name).
     pub os_user: &'a str,
     pub comment: Option<&'a str>,
     /// The written reason of a rejection or of a freeze override.
     pub reason: Option<&'a str>,
-    pub windows: &'a [ChangeWindow],
-    pub freezes: &'a [Freeze],
     pub now: DateTime<Utc>,
 }
 
@@ -49,6 +46,9 @@ pub struct DecisionOutcome {
     pub allowed: Allowed,
     /// The deployment's status after the decision.
     pub deployment_status: DeploymentStatus,
+    /// What the audit flags about who acted ("acted as X from account Y", "planned and
+    /// approved from one account"), in declared identity mode.
+    pub flags: Vec<String>,
 }
 
 /// Why a decision was not recorded or a gate cannot be read.
@@ -63,6 +63,12 @@ pub enum GateError {
     UnknownPhase { key: DeploymentKey, phase: String, known: String },
     #[error("phase \"{phase}\" of {key} has no gate, so there is nothing to approve or reject (gated phases: {gated})")]
     NoGate { key: DeploymentKey, phase: String, gated: String },
+    /// The person is not in the team stored in the log (or the log holds no team).
+    #[error("{0}")]
+    NotInTeam(String),
+    /// A stored policy does not parse: nothing can be decided (fail closed).
+    #[error("{what} does not parse ({detail}): the log is damaged, so nothing was decided on it")]
+    Corrupt { what: String, detail: String },
 }
 
 /// A phase as gate rules need it.
@@ -72,6 +78,9 @@ pub(super) struct PhaseRow {
     pub name: String,
     pub status: PhaseStatus,
     pub gate: Option<GatePolicy>,
+    /// The stored gate JSON did not parse: the phase is gated by a policy nobody can read,
+    /// so nothing may be decided on it (never "no gate").
+    pub gate_corrupt: Option<String>,
     pub finished_ms: Option<i64>,
     pub opened_ms: Option<i64>,
 }
@@ -85,11 +94,15 @@ pub(super) struct DeploymentRow {
     pub status: DeploymentStatus,
     pub release: String,
     pub planned_start: DateTime<Utc>,
+    /// The OS account the deployment was planned from, when recorded.
+    pub planned_os_user: Option<String>,
+    /// The recovery policy JSON copied from the model (`None`: planned before it existed).
+    pub recovery: Option<String>,
 }
 
 pub(super) fn load_deployment(conn: &Connection, id: i64) -> rusqlite::Result<Option<DeploymentRow>> {
     conn.prepare_cached(
-        "SELECT d.id, d.environment, d.requested_by, d.status, r.name || '@' || r.version, d.planned_ms
+        "SELECT d.id, d.environment, d.requested_by, d.status, r.name || '@' || r.version, d.planned_ms, d.planned_os_user, d.recovery
          FROM deployments d JOIN releases r ON r.id = d.release_id WHERE d.id = ?1",
     )?
     .query_row([id], |r| {
@@ -100,6 +113,8 @@ pub(super) fn load_deployment(conn: &Connection, id: i64) -> rusqlite::Result<Op
             status: r.get::<_, String>(3)?.parse().unwrap_or(DeploymentStatus::Planned),
             release: r.get(4)?,
             planned_start: crate::clock::from_ms(r.get(5)?),
+            planned_os_user: r.get(6)?,
+            recovery: r.get(7)?,
         })
     })
     .optional()
@@ -110,11 +125,18 @@ pub(super) fn load_phases(conn: &Connection, deployment: i64) -> rusqlite::Resul
         "SELECT id, name, status, gate, finished_ms, gate_opened_ms FROM phases WHERE deployment_id = ?1 ORDER BY idx",
     )?;
     let rows = stmt.query_map([deployment], |r| {
+        let stored: Option<String> = r.get(3)?;
+        let parsed = stored.as_deref().map(serde_json::from_str::<GatePolicy>).transpose();
+        let (gate, gate_corrupt) = match parsed {
+            Ok(gate) => (gate, None),
+            Err(e) => (None, Some(e.to_string())),
+        };
         Ok(PhaseRow {
             id: r.get(0)?,
             name: r.get(1)?,
             status: r.get::<_, String>(2)?.parse().unwrap_or(PhaseStatus::Pending),
-            gate: r.get::<_, Option<String>>(3)?.and_then(|g| serde_json::from_str(&g).ok()),
+            gate,
+            gate_corrupt,
             finished_ms: r.get(4)?,
             opened_ms: r.get(5)?,
         })
@@ -123,8 +145,9 @@ pub(super) fn load_phases(conn: &Connection, deployment: i64) -> rusqlite::Resul
 }
 
 pub(super) fn load_decisions(conn: &Connection, phase: i64) -> rusqlite::Result<Vec<Recorded>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT person, decision, decided_ms FROM gate_decisions WHERE phase_id = ?1 ORDER BY id")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT person, decision, decided_ms FROM gate_decisions WHERE phase_id = ?1 AND outcome IS NULL ORDER BY id",
+    )?;
     let rows = stmt.query_map([phase], |r| {
         Ok(Recorded {
             person: r.get(0)?,
@@ -163,7 +186,7 @@ fn no_gate(key: DeploymentKey, phases: &[PhaseRow], name: &str) -> GateError {
     }
 }
 
-/// Every role named by the deployment's gates, for deciding on failed phases.
+/// Every role named by a list of the deployment's gates (freeze overrides, for a retry during a freeze).
 fn union<'a>(lists: impl Iterator<Item = &'a Vec<String>>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for r in lists.flatten() {
@@ -177,20 +200,98 @@ fn union<'a>(lists: impl Iterator<Item = &'a Vec<String>>) -> Vec<String> {
 impl Store {
     /// Checks a decision against the policy and records it, in one write transaction.
     ///
-    /// `Err(GateError::Refused)` names the rule that blocked; nothing was written then.
+    /// The person's roles come from the team stored in the log, read in the same transaction.
+    /// `Err(GateError::Refused)` names the rule that blocked; the attempt is then recorded in
+    /// the audit trail as refused (what was tried, by whom, the rule) and counts for nothing.
     pub fn decide(&mut self, req: &DecisionRequest<'_>) -> Result<DecisionOutcome, GateError> {
         // A retry rewrites targets' state behind this connection's own ingest cache.
         self.targets.clear();
         let path = self.path.clone();
         let sql = |source| StoreError::Sql { path: path.clone(), source };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
-        let outcome = decide_in(&tx, req).map_err(sql)??;
-        tx.commit().map_err(sql)?;
-        Ok(outcome)
+        let team = match super::Store::team_in(&tx, &path)? {
+            Some(team) => team,
+            None => {
+                return Err(GateError::NotInTeam(format!(
+                    "the deployment log {} holds no team yet, so nobody may decide: run `shipdeck team sync` (or plan a deployment) first",
+                    path.display()
+                )));
+            }
+        };
+        let Some(member) = team.person(req.person) else {
+            return Err(GateError::NotInTeam(format!(
+                "{} of {} {} by {} refused: \"{}\" is not a person of the log's team (people: {})",
+                req.decision,
+                req.key,
+                req.phase,
+                req.person,
+                req.person,
+                team.members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        };
+        let Some(rules) = &team.time_rules else {
+            return Err(GateError::NotInTeam(format!(
+                "the team in {} was stored without its change windows and freezes, so nothing is decided until it is stored again: run `shipdeck team sync`",
+                path.display()
+            )));
+        };
+        let outcome = decide_in(&tx, req, member, team.policy.identity, rules).map_err(sql)?;
+        match outcome {
+            Ok(_) | Err(GateError::Refused(_)) => tx.commit().map_err(sql)?,
+            Err(_) => {}
+        }
+        outcome
     }
 }
 
-fn decide_in(conn: &Connection, req: &DecisionRequest<'_>) -> rusqlite::Result<Result<DecisionOutcome, GateError>> {
+/// The rule of four eyes by OS account (os-login mode) and, in declared mode, the flags the
+/// audit shows when names and accounts do not line up.
+fn account_rules(
+    conn: &Connection,
+    req: &DecisionRequest<'_>,
+    dep: &DeploymentRow,
+    phase: &PhaseRow,
+    member: &Member,
+    identity: IdentityMode,
+) -> rusqlite::Result<Result<Vec<String>, Refusal>> {
+    let planned_here = dep.planned_os_user.as_deref() == Some(req.os_user);
+    let approvals_here: Option<String> = if req.decision == Decision::Approve {
+        conn.prepare_cached(
+            "SELECT person FROM gate_decisions WHERE phase_id = ?1 AND outcome IS NULL AND decision = 'approve'
+             AND os_user = ?2 ORDER BY id LIMIT 1",
+        )?
+        .query_row(params![phase.id, req.os_user], |r| r.get(0))
+        .optional()?
+    } else {
+        None
+    };
+    let allow_self = phase.gate.as_ref().is_some_and(|g| g.allow_self);
+    if identity == IdentityMode::OsLogin && req.decision == Decision::Approve && !allow_self {
+        if planned_here {
+            return Ok(Err(Refusal::SameAccount { account: req.os_user.to_owned() }));
+        }
+        if let Some(person) = approvals_here {
+            return Ok(Err(Refusal::AccountAlreadyApproved { account: req.os_user.to_owned(), person }));
+        }
+        return Ok(Ok(Vec::new()));
+    }
+    let mut flags: Vec<String> = crate::domain::team::acted_as(member, req.os_user).into_iter().collect();
+    if req.decision == Decision::Approve && planned_here {
+        flags.push(format!("planned and approved from one account ({})", req.os_user));
+    }
+    if let Some(person) = approvals_here.filter(|p| p != req.person) {
+        flags.push(format!("approved by {person} and {} from one account ({})", req.person, req.os_user));
+    }
+    Ok(Ok(flags))
+}
+
+fn decide_in(
+    conn: &Connection,
+    req: &DecisionRequest<'_>,
+    member: &Member,
+    identity: IdentityMode,
+    rules: &TimeRules,
+) -> rusqlite::Result<Result<DecisionOutcome, GateError>> {
     let Some(dep) = load_deployment(conn, req.key.0)? else {
         return Ok(Err(StoreError::UnknownDeployment(req.key.to_string()).into()));
     };
@@ -199,20 +300,32 @@ fn decide_in(conn: &Connection, req: &DecisionRequest<'_>) -> rusqlite::Result<R
         Ok(p) => p,
         Err(e) => return Ok(Err(e)),
     };
+    // Fail closed: a stored policy nobody can read decides nothing (never "no gate").
+    if let Some(bad) = phases.iter().find(|p| p.gate_corrupt.is_some()) {
+        return Ok(Err(GateError::Corrupt {
+            what: format!("the stored gate policy of {} phase {}", req.key, bad.name),
+            detail: bad.gate_corrupt.clone().unwrap_or_default(),
+        }));
+    }
+    let recovery = match recovery_policy(&dep) {
+        Ok(r) => r,
+        Err(detail) => {
+            return Ok(Err(GateError::Corrupt { what: format!("the stored recovery policy of {}", req.key), detail }));
+        }
+    };
     let phase = &phases[pos];
     let decisions = load_decisions(conn, phase.id)?;
-    let decider = Decider { name: req.person, roles: req.roles };
+    let decider = Decider { name: req.person, roles: &member.roles };
     let checked = if req.decision.on_failed_phase() {
-        let roles = union(phases.iter().filter_map(|p| p.gate.as_ref()).map(|g| &g.roles));
         let overrides = union(phases.iter().filter_map(|p| p.gate.as_ref()).map(|g| &g.freeze_override_roles));
         let facts = gate::RecoveryFacts {
             phase_status: phase.status,
             deployment_status: dep.status,
             environment: &dep.environment,
             requester: &dep.requested_by,
-            roles: &roles,
+            roles: &recovery.roles,
             freeze_override_roles: &overrides,
-            freezes: req.freezes,
+            freezes: &rules.freezes,
         };
         gate::check_recovery(req.decision, &facts, decider, req.reason, req.now)
     } else {
@@ -225,38 +338,53 @@ fn decide_in(conn: &Connection, req: &DecisionRequest<'_>) -> rusqlite::Result<R
             previous: previous_of(&phases, pos),
             planned_start: dep.planned_start,
             decisions: &decisions,
-            windows: req.windows,
-            freezes: req.freezes,
+            windows: &rules.windows,
+            freezes: &rules.freezes,
         };
         gate::check_gate(req.decision, &facts, decider, req.reason, req.now)
     };
-    let allowed = match checked {
-        Ok(a) => a,
-        Err(refusal) => return Ok(Err(GateError::Refused(refusal))),
+    let checked = match checked {
+        Ok(allowed) => account_rules(conn, req, &dep, phase, member, identity)?.map(|flags| (allowed, flags)),
+        Err(refusal) => Err(refusal),
     };
     let now_ms = to_ms(req.now);
-    let policy_state = serde_json::json!({
-        "check": allowed,
-        "deployment_status": dep.status,
-        "phase_status": phase.status,
-        "approvals_before": gate::approvers(&decisions).iter().map(|d| &d.person).collect::<Vec<_>>(),
-        "policy": phase.gate,
-    });
-    let audit_id = audit::append(
-        conn,
-        &audit::NewRecord {
-            deployment_id: dep.id,
-            phase_id: phase.id,
-            decision: req.decision,
-            person: req.person,
-            role: allowed.role.as_deref(),
-            os_user: req.os_user,
-            comment: req.comment.map(str::trim).filter(|c| !c.is_empty()),
-            reason: req.reason.map(str::trim).filter(|c| !c.is_empty()),
-            policy_state: &policy_state.to_string(),
-            decided_ms: now_ms,
-        },
-    )?;
+    let record = |allowed: Option<&Allowed>, refusal: Option<&Refusal>, flags: &[String]| {
+        let policy_state = serde_json::json!({
+            "check": allowed,
+            "refused": refusal.map(|r| serde_json::json!({ "rule": r, "text": r.to_string() })),
+            "identity": identity.as_str(),
+            "flags": flags,
+            "deployment_status": dep.status,
+            "phase_status": phase.status,
+            "approvals_before": gate::approvers(&decisions).iter().map(|d| &d.person).collect::<Vec<_>>(),
+            "policy": phase.gate,
+            "recovery": req.decision.on_failed_phase().then_some(&recovery),
+        });
+        audit::append(
+            conn,
+            &audit::NewRecord {
+                deployment_id: dep.id,
+                phase_id: phase.id,
+                decision: req.decision.as_str(),
+                person: req.person,
+                role: allowed.and_then(|a| a.role.as_deref()),
+                os_user: req.os_user,
+                comment: req.comment.map(str::trim).filter(|c| !c.is_empty()),
+                reason: req.reason.map(str::trim).filter(|c| !c.is_empty()),
+                policy_state: &policy_state.to_string(),
+                decided_ms: now_ms,
+                outcome: refusal.map(|_| audit::REFUSED),
+            },
+        )
+    };
+    let (allowed, flags) = match checked {
+        Ok(ok) => ok,
+        Err(refusal) => {
+            record(None, Some(&refusal), &[])?;
+            return Ok(Err(GateError::Refused(refusal)));
+        }
+    };
+    let audit_id = record(Some(&allowed), None, &flags)?;
     match req.decision {
         Decision::Approve => {}
         Decision::Reject | Decision::Abort => halt(conn, dep.id, DeploymentStatus::Aborted, now_ms)?,
@@ -266,7 +394,16 @@ fn decide_in(conn: &Connection, req: &DecisionRequest<'_>) -> rusqlite::Result<R
     super::ingest::update_deployment(conn, dep.id, 0, now_ms)?;
     let status = load_deployment(conn, dep.id)?.map_or(dep.status, |d| d.status);
     views::notify_decision(conn, &dep, &phase.name, req, &allowed, now_ms)?;
-    Ok(Ok(DecisionOutcome { audit_id, decision: req.decision, allowed, deployment_status: status }))
+    Ok(Ok(DecisionOutcome { audit_id, decision: req.decision, allowed, deployment_status: status, flags }))
+}
+
+/// The deployment's recovery policy: as copied from its model, or the default for deployments
+/// planned before it was stored. `Err` names why the stored one does not parse.
+pub(super) fn recovery_policy(dep: &DeploymentRow) -> Result<RecoveryPolicy, String> {
+    match &dep.recovery {
+        None => Ok(RecoveryPolicy::default()),
+        Some(text) => serde_json::from_str(text).map_err(|e| e.to_string()),
+    }
 }
 
 /// A decision stops the deployment for good: events never undo it.
@@ -279,7 +416,7 @@ fn halt(conn: &Connection, deployment: i64, status: DeploymentStatus, now_ms: i6
 /// Retry: the phase's failed targets start over, so the phase runs again within its budget.
 fn reopen(conn: &Connection, phase: i64, now_ms: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "UPDATE targets SET status = 'pending', progress = '[]', last_error = NULL WHERE phase_id = ?1 AND status = 'failed'",
+        "UPDATE targets SET status = 'pending', progress = '[]', last_error = NULL WHERE phase_id = ?1 AND status IN ('failed', 'lost')",
     )?
     .execute([phase])?;
     let (total, succeeded, running, budget): (usize, usize, usize, usize) = conn
@@ -309,6 +446,10 @@ pub(super) fn awaiting(
     let next = &phases[pos];
     // Agents that went ahead of the gate make the deployment run, approved or not.
     let ahead = phases[pos..].iter().any(|p| p.status != PhaseStatus::Pending);
+    if next.gate_corrupt.is_some() && !ahead {
+        // A gate nobody can read holds the deployment (fail closed), and opens for no one.
+        return Ok(DeploymentStatus::AwaitingApproval);
+    }
     let Some(policy) = next.gate.as_ref().filter(|_| !ahead) else {
         return Ok(derived);
     };

@@ -4,6 +4,7 @@
 //! History pages walk `deployments_by_finished` newest first and read the details of one page
 //! only, so the first page of a log with years of deployments costs what a page costs.
 
+use super::gates::audit;
 use super::{Store, StoreError};
 use crate::clock::{from_ms, to_ms};
 use crate::domain::errors::{self, Failure};
@@ -424,7 +425,7 @@ impl Store {
         key: DeploymentKey,
         content: &ReviewContent,
         body: &str,
-        author: &str,
+        (author, os_user): (&str, &str),
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let path = self.path.clone();
@@ -490,6 +491,31 @@ impl Store {
         }
         tx.execute("DELETE FROM actions WHERE deployment_id = ?1 AND n > ?2", params![key.0, content.actions.len()])
             .map_err(sql)?;
+        if completes {
+            // Completing a review is a decision of record: who closed the analysis, and with what.
+            let state = serde_json::json!({
+                "summary": content.summary,
+                "cause_category": content.cause_category,
+                "actions": content.actions.len(),
+            });
+            audit::append(
+                &tx,
+                &audit::NewRecord {
+                    deployment_id: key.0,
+                    phase_id: 0,
+                    decision: REVIEW_COMPLETE,
+                    person: author,
+                    role: None,
+                    os_user,
+                    comment: Some(&content.summary),
+                    reason: None,
+                    policy_state: &state.to_string(),
+                    decided_ms: now_ms,
+                    outcome: None,
+                },
+            )
+            .map_err(sql)?;
+        }
         tx.commit().map_err(sql)?;
         Ok(completes)
     }
@@ -556,6 +582,9 @@ impl Store {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
     }
 }
+
+/// The audit record's `decision` when a review is completed.
+pub const REVIEW_COMPLETE: &str = "review_complete";
 
 #[cfg(test)]
 mod tests;

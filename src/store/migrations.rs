@@ -9,6 +9,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_gates.sql"),
     include_str!("migrations/0003_reviews.sql"),
+    include_str!("migrations/0004_team.sql"),
+    include_str!("migrations/0005_time_rules.sql"),
 ];
 
 /// The schema version this build writes.

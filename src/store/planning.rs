@@ -1,7 +1,9 @@
 //! Planning a deployment: one transaction that writes the release, deployment, phases and targets.
 
+use super::gates::audit;
 use super::{Store, StoreError};
 use crate::domain::plan::{self, PlannedPhase};
+use crate::domain::team::Team;
 use crate::domain::{DeploymentKey, DeploymentModel, DeploymentStatus, PhaseStatus, ReleaseRef};
 use chrono::{DateTime, Utc};
 use rusqlite::{TransactionBehavior, params};
@@ -20,9 +22,83 @@ pub struct PlanRequest<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// Who plans a deployment: a person of the log's team, from an OS account.
+#[derive(Debug, Clone, Copy)]
+pub struct Planner<'a> {
+    pub name: &'a str,
+    pub os_user: &'a str,
+}
+
+/// Why a plan is not made.
+enum PlanBlock {
+    /// The ask names someone unknown (exit 2).
+    Usage(String),
+    /// The planner is nobody the team knows: refused, and nothing recorded in that name.
+    Nobody(String),
+    /// The team's rules refuse it: refused and recorded.
+    Refused(String),
+}
+
+/// Whether `planner` may plan for `req.requested_by` under the stored team: `Ok(role)` (the
+/// role that allows planning for someone else, `None` when they plan for themselves).
+fn may_plan(team: Option<&Team>, req: &PlanRequest<'_>, planner: Planner<'_>) -> Result<Option<String>, PlanBlock> {
+    let Some(team) = team else {
+        return Err(PlanBlock::Usage("the log holds no team yet: run `shipdeck team sync` first".into()));
+    };
+    let Some(me) = team.person(planner.name) else {
+        return Err(PlanBlock::Nobody(format!(
+            "plan refused: \"{}\" is not a person of the log's team, so nothing is planned in that name",
+            planner.name
+        )));
+    };
+    if team.person(&req.requested_by).is_none() {
+        let people = team.members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ");
+        return Err(PlanBlock::Usage(format!(
+            "--requested-by \"{}\" is not a person of the log's team (people: {people})",
+            req.requested_by
+        )));
+    }
+    if me.name == req.requested_by {
+        return Ok(None);
+    }
+    match Team::role_in(me, &team.policy.plan_for_others) {
+        Some(role) => Ok(Some(role.to_owned())),
+        None => Err(PlanBlock::Refused(format!(
+            "{} may not plan on behalf of {}: that needs one of the roles {} (the refusal is in the audit trail)",
+            me.name,
+            req.requested_by,
+            if team.policy.plan_for_others.is_empty() {
+                "(none configured)".to_owned()
+            } else {
+                team.policy.plan_for_others.join(", ")
+            }
+        ))),
+    }
+}
+
 impl Store {
-    /// Plans a deployment and returns its key and phases.
+    /// Plans a deployment and returns its key and phases (no identity checks: the demo's
+    /// history, benchmarks and tests).
     pub fn plan(&mut self, req: &PlanRequest<'_>) -> Result<(DeploymentKey, Vec<PlannedPhase>), StoreError> {
+        self.plan_checked(req, None)
+    }
+
+    /// Plans a deployment as `planner`: the requester must be a person of the log's team, and
+    /// planning for someone else needs a role the team allows it (recorded in the audit trail,
+    /// as is a refusal).
+    pub fn plan_by(
+        &mut self,
+        req: &PlanRequest<'_>,
+        planner: Planner<'_>,
+    ) -> Result<(DeploymentKey, Vec<PlannedPhase>), StoreError> {
+        self.plan_checked(req, Some(planner))
+    }
+
+    fn plan_checked(
+        &mut self,
+        req: &PlanRequest<'_>,
+        planner: Option<Planner<'_>>,
+    ) -> Result<(DeploymentKey, Vec<PlannedPhase>), StoreError> {
         let phases = plan::plan(req.model, &req.targets)?;
         if req.environment.trim().is_empty() {
             return Err(plan::PlanError::EmptyEnvironment.into());
@@ -31,6 +107,22 @@ impl Store {
         let path = self.path.clone();
         let sql = |source| StoreError::Sql { path: path.clone(), source };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let on_behalf = match planner {
+            None => None,
+            Some(p) => match may_plan(Store::team_in(&tx, &path)?.as_ref(), req, p) {
+                Ok(role) => role.map(|r| (p, r)),
+                Err(PlanBlock::Usage(usage)) => return Err(StoreError::PlanPerson(usage)),
+                Err(PlanBlock::Nobody(refused)) => return Err(StoreError::PlanRefused(refused)),
+                Err(PlanBlock::Refused(refused)) => {
+                    let state = serde_json::json!({ "refused": refused, "requested_by": req.requested_by,
+                        "release": req.release.to_string(), "environment": req.environment });
+                    audit::append(&tx, &plan_record(p, None, 0, &state.to_string(), now, Some(audit::REFUSED)))
+                        .map_err(sql)?;
+                    tx.commit().map_err(sql)?;
+                    return Err(StoreError::PlanRefused(format!("plan refused: {refused}")));
+                }
+            },
+        };
         tx.execute(
             "INSERT INTO releases (name, version, change_ref, created_ms) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (name, version) DO UPDATE SET change_ref = coalesce(excluded.change_ref, change_ref)",
@@ -90,9 +182,50 @@ impl Store {
                 }
             }
         }
+        let recovery = serde_json::to_string(&req.model.recovery).unwrap_or_default();
+        tx.execute(
+            "UPDATE deployments SET recovery = ?2, planned_by = ?3, planned_os_user = ?4 WHERE id = ?1",
+            params![deployment_id, recovery, planner.map(|p| p.name), planner.map(|p| p.os_user)],
+        )
+        .map_err(sql)?;
+        if let Some((p, role)) = &on_behalf {
+            let state = serde_json::json!({ "on_behalf_of": req.requested_by });
+            let comment = format!("planned on behalf of {}", req.requested_by);
+            let state = state.to_string();
+            let mut record = plan_record(*p, Some(role), deployment_id, &state, now, None);
+            record.comment = Some(&comment);
+            audit::append(&tx, &record).map_err(sql)?;
+        }
         // A gate on the first phase is pending from now on.
         super::ingest::update_deployment(&tx, deployment_id, 0, now).map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok((DeploymentKey(deployment_id), phases))
     }
 }
+
+/// The audit record of planning on behalf of someone else (or of its refusal).
+fn plan_record<'a>(
+    p: Planner<'a>,
+    role: Option<&'a String>,
+    deployment_id: i64,
+    state: &'a str,
+    now_ms: i64,
+    outcome: Option<&'a str>,
+) -> audit::NewRecord<'a> {
+    audit::NewRecord {
+        deployment_id,
+        phase_id: 0,
+        decision: PLAN_FOR,
+        person: p.name,
+        role: role.map(String::as_str),
+        os_user: p.os_user,
+        comment: None,
+        reason: None,
+        policy_state: state,
+        decided_ms: now_ms,
+        outcome,
+    }
+}
+
+/// The audit record's `decision` for planning on behalf of someone else.
+pub const PLAN_FOR: &str = "plan_for";

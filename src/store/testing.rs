@@ -2,10 +2,9 @@
 //! and take decisions through the real code, with defaults a test overrides only where it
 //! matters (e.g. `Plan::new("phased", 10).env("staging")`).
 
-use super::{DecisionOutcome, DecisionRequest, GateError, IngestOutcome, PlanRequest, Store, Submission};
+use super::{IngestOutcome, PlanRequest, Store, Submission};
 use crate::config::Config;
 use crate::domain::event::parse_line;
-use crate::domain::gate::Decision;
 use crate::domain::{DeploymentKey, ReleaseRef};
 use chrono::{DateTime, Utc};
 
@@ -103,32 +102,4 @@ impl Plan {
 pub fn ingest(store: &mut Store, lines: &[String], received: DateTime<Utc>) -> IngestOutcome {
     let events = lines.iter().enumerate().map(|(i, l)| (i + 1, parse_line(l, received).expect(l))).collect();
     store.ingest(&[Submission { events, received_ms: received.timestamp_millis() }]).expect("ingests").remove(0)
-}
-
-/// A decision by a configured `person` (their roles from the built-in config) at `now`, checked
-/// against the built-in windows and freezes.
-pub fn decide(
-    store: &mut Store,
-    key: DeploymentKey,
-    phase: &str,
-    decision: Decision,
-    person: &str,
-    reason: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<DecisionOutcome, GateError> {
-    let config = Config::built_in();
-    let roles = config.person(person).map(|p| p.roles.clone()).unwrap_or_default();
-    store.decide(&DecisionRequest {
-        key,
-        phase,
-        decision,
-        person,
-        roles: &roles,
-        os_user: "ci",
-        comment: Some("looks good"),
-        reason,
-        windows: &config.windows,
-        freezes: &config.freezes,
-        now,
-    })
 }

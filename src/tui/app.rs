@@ -87,6 +87,9 @@ pub struct Session {
     /// Who decisions are made as, and the OS account recorded beside them.
     pub operator: String,
     pub os_user: String,
+    /// Said up front when the operator is nobody the log's team knows (nothing is recorded in
+    /// their name): the header marks the name, the footer says why until the first key.
+    pub notice: Option<String>,
 }
 
 /// The whole state of the dashboard.

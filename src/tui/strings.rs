@@ -43,6 +43,8 @@ pub const RUNNING: &str = "running";
 pub const AWAITING: &str = "awaiting approval";
 /// Before the operator's name in the header.
 pub const OPERATOR: &str = "as";
+/// After the operator's name when the log's team does not know them.
+pub const NOT_IN_TEAM: &str = "not in team";
 
 /// History and the failure drill-down.
 pub const HISTORY: &str = "History";
@@ -51,7 +53,7 @@ pub const HISTORY_HEADER: [&str; 10] =
 pub const HISTORY_EMPTY: &str = "No finished deployment yet.";
 pub const HISTORY_NO_MATCH: &str = "No finished deployment matches these filters.";
 pub const HISTORY_FILTER_HINT: &str =
-    "service= env= model= result= requester= review= and words to search · Enter keep · Esc clear";
+    "service= env= model= result= requester= review= since= until= and words to search · Enter keep · Esc clear";
 pub const DRILL: &str = "Drill-down";
 pub const TIMELINE: &str = "Timeline";
 pub const ERROR_GROUPS: &str = "Error groups";

@@ -35,6 +35,7 @@ fn app(fx: &fixture::Fixture, w: u16, h: u16) -> (App, Loader) {
         config,
         operator: fixture::OPERATOR.into(),
         os_user: fixture::OPERATOR.into(),
+        notice: None,
     };
     let mut app = App::new(session, Keymap::default(), Theme::colour(), false, fixture::now());
     app.update(Msg::Resize(w, h));

@@ -93,7 +93,12 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     let left = Rect::new(area.x, area.y, right.saturating_sub(area.x + 1), 1);
     let fits = |x: u16, text: &str| usize::from(x) + text.chars().count() < usize::from(left.right());
     let mut x = put(buf, left, area.x + 1, area.y, strings::APP_NAME, t.header.patch(t.title)) + 1;
-    x = put(buf, left, x, area.y, &format!("{} {}", strings::OPERATOR, app.session.operator), t.header) + 2;
+    let who = if app.session.notice.is_some() {
+        format!("{} {} ({})", strings::OPERATOR, app.session.operator, strings::NOT_IN_TEAM)
+    } else {
+        format!("{} {}", strings::OPERATOR, app.session.operator)
+    };
+    x = put(buf, left, x, area.y, &who, t.header) + 2;
     let mut item = |x: &mut u16, text: &str, style| {
         if fits(*x, text) {
             *x = put(buf, left, *x, area.y, text, style) + 2;

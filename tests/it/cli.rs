@@ -164,7 +164,7 @@ fn the_db_flag_beats_the_environment_which_beats_the_config_file() {
     let env = Env::new();
     let (flag, from_env, from_file) = (env.path("flag.db"), env.path("env.db"), env.path("file.db"));
     let config = env.path("c.toml");
-    std::fs::write(&config, format!("db = \"{}\"\n[[environments]]\nname = \"dev\"\n[models.m]\ntechnique = \"big-bang\"\nsteps = [\"install\"]\n[[models.m.phases]]\nname = \"all\"\ntargets = \"rest\"\n", from_file.display())).expect("writes");
+    std::fs::write(&config, format!("db = \"{}\"\noperator = \"ada\"\n[[people]]\nname = \"ada\"\n[[environments]]\nname = \"dev\"\n[models.m]\ntechnique = \"big-bang\"\nsteps = [\"install\"]\n[[models.m.phases]]\nname = \"all\"\ntargets = \"rest\"\n", from_file.display())).expect("writes");
     let plan = |extra: &[&str], envs: &[(&str, &std::path::Path)]| {
         let mut c = bin();
         c.args(extra).args(["plan", "--release", "a@1", "--env", "dev", "--model", "m", "--targets", "h1"]);

@@ -35,21 +35,24 @@ fn team_config(env: &Env) -> String {
 fn concurrent_approvals_from_separate_processes_count_exactly() {
     let env = Env::new();
     let config = team_config(&env);
-    let plan = env.run(&[
-        "--config",
-        &config,
-        "plan",
-        "--release",
-        "api@1",
-        "--env",
-        "prod",
-        "--model",
-        "five",
-        "--targets",
-        "a,b",
-        "--requested-by",
-        "req",
-    ]);
+    let plan = env.run_env(
+        &[("SHIPDECK_OPERATOR", "req")],
+        &[
+            "--config",
+            &config,
+            "plan",
+            "--release",
+            "api@1",
+            "--env",
+            "prod",
+            "--model",
+            "five",
+            "--targets",
+            "a,b",
+            "--requested-by",
+            "req",
+        ],
+    );
     assert_eq!(plan.ok().lines().next(), Some("DEP-1"));
     // Ten processes at once: eight people, two of them twice.
     let people = ["p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p1", "p2"];
@@ -165,7 +168,8 @@ fn editing_an_audit_row_by_hand_makes_verify_fail_naming_it() {
         let key = plan_phased(&env);
         env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["approve", &key, "pilot"]).ok();
     }
-    assert!(env.run(&["audit", "verify"]).ok().contains("intact: 3 record(s)"));
+    // Record 1 is the team stored when the log was created.
+    assert!(env.run(&["audit", "verify"]).ok().contains("intact: 4 record(s)"));
     let list = env.run(&["audit", "list", "--json"]);
     let second: serde_json::Value = serde_json::from_str(list.ok().lines().nth(1).expect("3 lines")).expect("json");
     assert_eq!((second["person"].as_str(), second["decision"].as_str()), (Some("omar"), Some("approve")));

@@ -16,5 +16,6 @@ mod read_only;
 mod receiver;
 mod reliability;
 mod reviews;
+mod trust;
 mod tui_e2e;
 mod upgrade;

@@ -169,8 +169,12 @@ pub struct AuditRecord {
     pub id: i64,
     #[serde(serialize_with = "key_text")]
     pub deployment: DeploymentKey,
+    /// Empty for records about no phase (team syncs).
     pub phase: String,
-    pub decision: Decision,
+    /// `approve`, `reject`, `retry`, `abort`, `rollback`, or `team_sync`.
+    pub decision: String,
+    /// `None`: recorded; `refused`: tried and refused by the rule in `policy_state`.
+    pub outcome: Option<String>,
     pub person: String,
     pub role: Option<String>,
     pub os_user: Option<String>,
@@ -181,6 +185,52 @@ pub struct AuditRecord {
     pub decided_at: DateTime<Utc>,
     pub prev_hash: String,
     pub hash: String,
+}
+
+impl AuditRecord {
+    /// Whether the decision was tried and refused (kept in the trail, never counted).
+    #[must_use]
+    pub fn refused(&self) -> bool {
+        self.outcome.as_deref() == Some("refused")
+    }
+
+    /// The decision as people read it: `approve`, or `approve (refused)`.
+    #[must_use]
+    pub fn label(&self) -> String {
+        if self.refused() { format!("{} (refused)", self.decision) } else { self.decision.clone() }
+    }
+
+    /// The rule that refused it, when it was refused.
+    #[must_use]
+    pub fn refusal(&self) -> Option<&str> {
+        let r = &self.policy_state["refused"];
+        r["text"].as_str().or_else(|| r.as_str()).filter(|_| self.refused())
+    }
+
+    /// What the audit flags about who acted ("acted as X from account Y", ...).
+    #[must_use]
+    pub fn flags(&self) -> Vec<&str> {
+        self.policy_state["flags"]
+            .as_array()
+            .map(|f| f.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    /// The refusal, reason or comment, and the flags: one note for a table cell or a line.
+    #[must_use]
+    pub fn note(&self) -> String {
+        let flags = self.flags();
+        [
+            self.refusal().map(|x| format!("refused: {x}")),
+            self.reason.as_deref().map(|x| format!("reason: {x}")),
+            self.comment.as_deref().map(|x| format!("comment: {x}")),
+            (!flags.is_empty()).then(|| format!("flagged: {}", flags.join(", "))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ")
+    }
 }
 
 /// A stored notification for one person.
@@ -207,12 +257,7 @@ fn opt_key_text<S: serde::Serializer>(k: &Option<DeploymentKey>, s: S) -> Result
     }
 }
 
-/// A person of the team, as gates and notifications need them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Member {
-    pub name: String,
-    pub roles: Vec<String>,
-}
+pub use crate::domain::team::Member;
 
 /// A stakeholder rule expanded to one person: they hear about `kind` in these environments.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -10,20 +10,24 @@
 use super::super::{Store, StoreError};
 use crate::clock::from_ms;
 use crate::domain::DeploymentKey;
-use crate::domain::gate::Decision;
 use crate::domain::gate::view::AuditRecord;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+/// The `outcome` of a decision that was tried and refused.
+pub(in crate::store) const REFUSED: &str = "refused";
+
 /// The previous hash of the first record.
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// A decision about to be appended.
-pub(super) struct NewRecord<'a> {
+pub(in crate::store) struct NewRecord<'a> {
+    /// 0 for records about no deployment (team syncs).
     pub deployment_id: i64,
     pub phase_id: i64,
-    pub decision: Decision,
+    /// A decision (`approve`, ...) or `team_sync`.
+    pub decision: &'a str,
     pub person: &'a str,
     pub role: Option<&'a str>,
     pub os_user: &'a str,
@@ -31,11 +35,13 @@ pub(super) struct NewRecord<'a> {
     pub reason: Option<&'a str>,
     pub policy_state: &'a str,
     pub decided_ms: i64,
+    /// `None`: recorded; `Some("refused")`: tried and refused (never counted).
+    pub outcome: Option<&'a str>,
 }
 
 /// The hashed fields, in their canonical order. Never reorder or rename: old hashes would break.
 #[derive(Serialize)]
-struct Canonical<'a> {
+pub(super) struct Canonical<'a> {
     id: i64,
     prev_hash: &'a str,
     deployment_id: i64,
@@ -48,15 +54,19 @@ struct Canonical<'a> {
     reason: Option<&'a str>,
     policy_state: Option<&'a str>,
     decided_ms: i64,
+    /// Absent from records that were recorded (and from every record before it existed), so
+    /// old hashes still hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'a str>,
 }
 
-fn hash(c: &Canonical<'_>) -> String {
+pub(super) fn hash(c: &Canonical<'_>) -> String {
     let bytes = serde_json::to_vec(c).unwrap_or_default();
     Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Appends a record after the current head; returns its number.
-pub(super) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite::Result<i64> {
+pub(in crate::store) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite::Result<i64> {
     let head: Option<(i64, String)> = conn
         .query_row("SELECT count, hash FROM audit_head WHERE id = 1", [], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
@@ -67,7 +77,7 @@ pub(super) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite::Result<i
         prev_hash: &prev,
         deployment_id: r.deployment_id,
         phase_id: r.phase_id,
-        decision: r.decision.as_str(),
+        decision: r.decision,
         person: r.person,
         role: r.role,
         os_user: Some(r.os_user),
@@ -75,17 +85,18 @@ pub(super) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite::Result<i
         reason: r.reason,
         policy_state: Some(r.policy_state),
         decided_ms: r.decided_ms,
+        outcome: r.outcome,
     };
     let h = hash(&c);
     conn.prepare_cached(
         "INSERT INTO gate_decisions (id, deployment_id, phase_id, decision, person, role, os_user, comment, reason,
-                                     policy_state, decided_ms, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                     policy_state, decided_ms, prev_hash, hash, outcome)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         id,
-        r.deployment_id,
-        r.phase_id,
+        (r.deployment_id != 0).then_some(r.deployment_id),
+        (r.phase_id != 0).then_some(r.phase_id),
         c.decision,
         r.person,
         r.role,
@@ -95,7 +106,8 @@ pub(super) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite::Result<i
         r.policy_state,
         r.decided_ms,
         prev,
-        h
+        h,
+        r.outcome
     ])?;
     conn.prepare_cached(
         "INSERT INTO audit_head (id, count, hash) VALUES (1, ?1, ?2)
@@ -124,12 +136,13 @@ pub enum AuditProblem {
     Head { last: i64 },
 }
 
-const RECORD_SELECT: &str = "
+pub(super) const RECORD_SELECT: &str = "
     SELECT g.id, g.deployment_id, g.phase_id, g.decision, g.person, g.role, g.os_user, g.comment, g.reason,
-           g.policy_state, g.decided_ms, g.prev_hash, g.hash, coalesce(p.name, '?'), coalesce(g.deployment_id, p.deployment_id, 0)
+           g.policy_state, g.decided_ms, g.prev_hash, g.hash, coalesce(p.name, ''), coalesce(g.deployment_id, p.deployment_id, 0),
+           g.outcome
     FROM gate_decisions g LEFT JOIN phases p ON p.id = g.phase_id";
 
-type RawRow = (
+pub(super) type RawRow = (
     i64,
     i64,
     i64,
@@ -145,13 +158,14 @@ type RawRow = (
     String,
     String,
     i64,
+    Option<String>,
 );
 
-fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+pub(super) fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     Ok((
         r.get(0)?,
         r.get::<_, Option<i64>>(1)?.unwrap_or(0),
-        r.get(2)?,
+        r.get::<_, Option<i64>>(2)?.unwrap_or(0),
         r.get(3)?,
         r.get(4)?,
         r.get(5)?,
@@ -164,10 +178,11 @@ fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
         r.get::<_, Option<String>>(12)?.unwrap_or_default(),
         r.get(13)?,
         r.get(14)?,
+        r.get(15)?,
     ))
 }
 
-fn canonical(row: &RawRow) -> Canonical<'_> {
+pub(super) fn canonical(row: &RawRow) -> Canonical<'_> {
     Canonical {
         id: row.0,
         prev_hash: &row.11,
@@ -181,6 +196,7 @@ fn canonical(row: &RawRow) -> Canonical<'_> {
         reason: row.8.as_deref(),
         policy_state: row.9.as_deref(),
         decided_ms: row.10,
+        outcome: row.15.as_deref(),
     }
 }
 
@@ -189,7 +205,8 @@ fn record(row: RawRow) -> AuditRecord {
         id: row.0,
         deployment: DeploymentKey(row.14),
         phase: row.13,
-        decision: row.3.parse().unwrap_or(Decision::Approve),
+        decision: row.3,
+        outcome: row.15,
         person: row.4,
         role: row.5,
         os_user: row.6,
@@ -203,6 +220,27 @@ fn record(row: RawRow) -> AuditRecord {
 }
 
 impl Store {
+    /// The chain's record count and newest hash (`0` and the genesis hash when empty).
+    pub fn audit_head(&self) -> Result<(i64, String), StoreError> {
+        let head: Option<(i64, String)> = self
+            .conn
+            .query_row("SELECT count, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        Ok(head.unwrap_or((0, GENESIS.to_owned())))
+    }
+
+    /// The number of the record with this hash, if the trail holds it.
+    pub fn audit_find(&self, hash: &str) -> Result<Option<i64>, StoreError> {
+        if hash == GENESIS {
+            return Ok(Some(0));
+        }
+        self.conn
+            .query_row("SELECT id FROM gate_decisions WHERE hash = ?1", [hash], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.sql(e))
+    }
+
     /// Every audit record, oldest first (or only those of one deployment).
     pub fn audit_records(&self, deployment: Option<DeploymentKey>) -> Result<Vec<AuditRecord>, StoreError> {
         let sql = format!("{RECORD_SELECT} WHERE ?1 IS NULL OR g.deployment_id = ?1 ORDER BY g.id");

@@ -14,7 +14,9 @@ fn open() -> (tempfile::TempDir, Store, Config) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = Store::open(&dir.path().join("log.db")).expect("opens");
     let config = Config::built_in();
-    store.sync_team(&config.members(), &config.subscriptions()).expect("syncs");
+    store
+        .sync_team(&config.team(), &config.subscriptions(), crate::store::SyncBy::Seed { os_user: "test" }, t0())
+        .expect("syncs");
     (dir, store, config)
 }
 
@@ -22,6 +24,7 @@ fn plan(store: &mut Store, _config: &Config, model: &str, hosts: usize) -> Deplo
     testing::Plan::new(model, hosts).plan(store)
 }
 
+/// `_config` is the caller's: it counts for nothing, the log's team and time rules decide.
 fn decide(
     store: &mut Store,
     _config: &Config,
@@ -31,7 +34,16 @@ fn decide(
     person: &str,
     reason: Option<&str>,
 ) -> Result<DecisionOutcome, GateError> {
-    testing::decide(store, key, phase, decision, person, reason, t0())
+    store.decide(&DecisionRequest {
+        key,
+        phase,
+        decision,
+        person,
+        os_user: "ci",
+        comment: Some("looks good"),
+        reason,
+        now: t0(),
+    })
 }
 
 fn finish(store: &mut Store, key: DeploymentKey, hosts: &[&str], status: &str) {
@@ -119,13 +131,21 @@ fn failed_phases_are_retried_aborted_or_rolled_back() {
     assert_eq!(status(&store, key), DeploymentStatus::Failed);
     let refused = decide(&mut store, &config, key, "fleet", Decision::Retry, "omar", None).expect_err("not failed");
     assert!(matches!(refused, GateError::Refused(Refusal::NotFailed { .. })));
-    decide(&mut store, &config, key, "canary", Decision::Retry, "lee", None).expect("recorded");
+    // Recovery has its own roles (the canary model's: deployment_manager, sre), not the union of
+    // the gates' roles: priya, a service owner who may approve the fleet's gate, may not retry.
+    let priya =
+        decide(&mut store, &config, key, "canary", Decision::Retry, "priya", None).expect_err("not a recovery role");
+    assert!(
+        matches!(priya, GateError::Refused(Refusal::Role { ref roles, .. }) if *roles == ["deployment_manager", "sre"]),
+        "{priya}"
+    );
+    decide(&mut store, &config, key, "canary", Decision::Retry, "omar", None).expect("recorded");
     assert_eq!(status(&store, key), DeploymentStatus::Planned, "the canary runs again");
     assert_eq!(store.phases(key).expect("phases")[0].status, PhaseStatus::Pending);
     finish(&mut store, key, &["web-01"], "failed");
-    decide(&mut store, &config, key, "canary", Decision::Rollback, "lee", None).expect("recorded");
+    decide(&mut store, &config, key, "canary", Decision::Rollback, "dana", None).expect("the requester may");
     assert_eq!(status(&store, key), DeploymentStatus::RolledBack);
-    let again = decide(&mut store, &config, key, "canary", Decision::Abort, "lee", None).expect_err("halted");
+    let again = decide(&mut store, &config, key, "canary", Decision::Abort, "omar", None).expect_err("halted");
     assert!(matches!(again, GateError::Refused(Refusal::Halted { .. })));
 }
 
@@ -136,12 +156,129 @@ fn the_audit_chain_notices_a_changed_or_removed_record() {
         let key = plan(&mut store, &config, "phased", 4);
         decide(&mut store, &config, key, "pilot", Decision::Approve, "omar", None).expect("recorded");
     }
-    assert_eq!(store.audit_verify().expect("reads"), Ok(3));
+    // Record 1 is the team seeded into the new log.
+    assert_eq!(store.audit_verify().expect("reads"), Ok(4));
     let records = store.audit_records(None).expect("records");
+    assert_eq!(records[0].decision, crate::store::TEAM_SYNC);
     assert_eq!(records[1].prev_hash, records[0].hash);
-    assert_eq!(records[0].os_user.as_deref(), Some("ci"));
-    store.conn.execute("UPDATE gate_decisions SET comment = 'edited' WHERE id = 2", []).expect("edits");
-    assert_eq!(store.audit_verify().expect("reads"), Err(AuditProblem::Changed { id: 2 }));
-    store.conn.execute("DELETE FROM gate_decisions WHERE id = 2", []).expect("deletes");
-    assert_eq!(store.audit_verify().expect("reads"), Err(AuditProblem::Removed { id: 2, prev: 1, next: 3 }));
+    assert_eq!(records[1].os_user.as_deref(), Some("ci"));
+    store.conn.execute("UPDATE gate_decisions SET comment = 'edited' WHERE id = 3", []).expect("edits");
+    assert_eq!(store.audit_verify().expect("reads"), Err(AuditProblem::Changed { id: 3 }));
+    store.conn.execute("DELETE FROM gate_decisions WHERE id = 3", []).expect("deletes");
+    assert_eq!(store.audit_verify().expect("reads"), Err(AuditProblem::Removed { id: 3, prev: 2, next: 4 }));
+}
+
+/// Rehashes every record after an edit, as someone able to write the file could.
+fn rewrite_whole_chain(store: &mut Store) {
+    let conn = &store.conn;
+    conn.execute("UPDATE gate_decisions SET comment = 'rewritten' WHERE id = 2", []).expect("edits");
+    let sql = format!("{} ORDER BY g.id", audit::RECORD_SELECT);
+    let rows: Vec<_> = conn
+        .prepare(&sql)
+        .expect("prepares")
+        .query_map([], audit::raw)
+        .expect("reads")
+        .map(|r| r.expect("row"))
+        .collect();
+    let mut prev = audit::GENESIS.to_owned();
+    for mut row in rows {
+        row.11 = prev.clone();
+        let h = audit::hash(&audit::canonical(&row));
+        conn.execute("UPDATE gate_decisions SET prev_hash = ?2, hash = ?3 WHERE id = ?1", params![row.0, row.11, h])
+            .expect("rehashes");
+        prev = h;
+    }
+    conn.execute("UPDATE audit_head SET hash = ?1", [prev]).expect("moves the head");
+}
+
+#[test]
+fn a_head_kept_elsewhere_detects_a_rewrite_of_the_whole_chain() {
+    let (_dir, mut store, config) = open();
+    let key = plan(&mut store, &config, "phased", 4);
+    decide(&mut store, &config, key, "pilot", Decision::Approve, "omar", None).expect("recorded");
+    let (count, head) = store.audit_head().expect("head");
+    assert_eq!(count, 2);
+    assert_eq!(store.audit_find(&head).expect("reads"), Some(2));
+    rewrite_whole_chain(&mut store);
+    assert_eq!(store.audit_verify().expect("reads"), Ok(2), "the rewritten chain is consistent in itself");
+    assert_eq!(store.audit_find(&head).expect("reads"), None, "but the kept head is gone from it");
+}
+
+#[test]
+fn a_refused_decision_is_in_the_audit_trail_and_counts_for_nothing() {
+    let (_dir, mut store, config) = open();
+    let key = plan(&mut store, &config, "phased", 4);
+    let refused = decide(&mut store, &config, key, "pilot", Decision::Approve, "priya", None).expect_err("no role");
+    assert!(matches!(refused, GateError::Refused(Refusal::Role { .. })));
+    let records = store.audit_records(Some(key)).expect("records");
+    let last = records.last().expect("the refusal is recorded");
+    assert_eq!(
+        (last.decision.as_str(), last.person.as_str(), last.outcome.as_deref()),
+        ("approve", "priya", Some("refused"))
+    );
+    assert_eq!(last.policy_state["refused"]["rule"]["rule"], "role");
+    assert!(store.gate(key, "pilot").expect("gate").approvals.is_empty());
+    assert_eq!(store.audit_verify().expect("reads"), Ok(2));
+}
+
+#[test]
+fn another_config_granting_a_role_counts_for_nothing_the_log_s_team_decides() {
+    let (_dir, mut store, config) = open();
+    let key = plan(&mut store, &config, "phased", 4);
+    // priya's own config makes her a deployment manager; the log's team says service_owner.
+    let mut own = config.clone();
+    if let Some(p) = own.people.iter_mut().find(|p| p.name == "priya") {
+        p.roles = vec!["deployment_manager".into()];
+    }
+    let refused = decide(&mut store, &own, key, "pilot", Decision::Approve, "priya", None).expect_err("log's team");
+    assert!(matches!(refused, GateError::Refused(Refusal::Role { .. })), "{refused}");
+    // And she cannot store that config as the team: she holds no admin role of the stored one.
+    let by = crate::store::SyncBy::Person { name: "priya", os_user: "priya" };
+    let err = store.sync_team(&own.team(), &own.subscriptions(), by, t0()).expect_err("not an admin");
+    assert!(matches!(err, crate::store::TeamError::NotAllowed { .. }), "{err}");
+    assert_eq!(store.team().expect("reads").expect("team").person("priya").expect("priya").roles, ["service_owner"]);
+    let last = store.audit_records(None).expect("records").pop().expect("records");
+    assert_eq!((last.decision.as_str(), last.outcome.as_deref()), (crate::store::TEAM_SYNC, Some("refused")));
+}
+
+#[test]
+fn a_gate_whose_stored_json_does_not_parse_is_an_error_never_no_gate() {
+    let (_dir, mut store, config) = open();
+    let key = plan(&mut store, &config, "phased", 10);
+    store
+        .conn
+        .execute("UPDATE phases SET gate = '{\"approvals\": ' WHERE deployment_id = ?1 AND name = 'wave-1'", [key.0])
+        .expect("corrupts");
+    for phase in ["pilot", "wave-1"] {
+        let err = decide(&mut store, &config, key, phase, Decision::Approve, "omar", None).expect_err("fails closed");
+        assert!(matches!(err, GateError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("wave-1") && err.to_string().contains("does not parse"), "{err}");
+    }
+    let err = store.gate(key, "wave-1").expect_err("fails closed");
+    assert!(err.to_string().contains("does not parse"), "{err}");
+}
+
+#[test]
+fn os_login_identity_holds_four_eyes_by_account_and_declared_mode_flags_it() {
+    let (_dir, mut store, mut config) = open();
+    let key = plan(&mut store, &config, "phased", 4);
+    store
+        .conn
+        .execute("UPDATE deployments SET planned_os_user = 'ci' WHERE id = ?1", [key.0])
+        .expect("planned from ci");
+    // Declared: omar approving from the account that planned is recorded, and flagged.
+    let out = decide(&mut store, &config, key, "pilot", Decision::Approve, "omar", None).expect("declared");
+    assert!(out.flags.iter().any(|f| f.starts_with("planned and approved from one account")), "{:?}", out.flags);
+    assert!(out.flags.iter().any(|f| f == "acted as omar from account ci"), "{:?}", out.flags);
+    // os-login: the same is refused.
+    config.identity = crate::domain::team::IdentityMode::OsLogin;
+    let by = crate::store::SyncBy::Person { name: "omar", os_user: "omar" };
+    store.sync_team(&config.team(), &config.subscriptions(), by, t0()).expect("omar is an admin");
+    let key = plan(&mut store, &config, "phased", 4);
+    store
+        .conn
+        .execute("UPDATE deployments SET planned_os_user = 'ci' WHERE id = ?1", [key.0])
+        .expect("planned from ci");
+    let err = decide(&mut store, &config, key, "pilot", Decision::Approve, "omar", None).expect_err("same account");
+    assert!(matches!(err, GateError::Refused(Refusal::SameAccount { .. })), "{err}");
 }

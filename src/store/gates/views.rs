@@ -4,9 +4,7 @@
 use super::super::{Store, StoreError};
 use super::{DecisionRequest, DeploymentRow, GateError, PhaseRow, find_phase, load_deployment, load_phases, no_gate};
 use crate::clock::from_ms;
-use crate::domain::gate::view::{
-    ActionItem, ActionKind, Approval, GateView, Member, Notification, Rejection, Subscription,
-};
+use crate::domain::gate::view::{ActionItem, ActionKind, Approval, GateView, Notification, Rejection};
 use crate::domain::gate::{self, Allowed, Decider, Decision, GateFacts, GateState};
 use crate::domain::schedule::{ChangeWindow, Freeze};
 use crate::domain::{DeploymentKey, DeploymentStatus, GatePolicy, PhaseStatus};
@@ -119,9 +117,6 @@ pub(super) fn notify_decision(
     insert(conn, &recipients, (dep.id, phase_id), "gate_decided", &subject, &body, now_ms)
 }
 
-type TeamRows = Vec<(String, String)>;
-type SubscriptionRows = Vec<(String, String, String)>;
-
 impl Store {
     /// One gate as it stands now.
     pub fn gate(&self, key: DeploymentKey, phase: &str) -> Result<GateView, GateError> {
@@ -136,11 +131,15 @@ impl Store {
         let phases = load_phases(&self.conn, dep.id).map_err(sql)?;
         let pos = find_phase(key, &phases, phase)?;
         let row = &phases[pos];
+        if let Some(detail) = &row.gate_corrupt {
+            let what = format!("the stored gate policy of {key} phase {phase}");
+            return Err(GateError::Corrupt { what, detail: detail.clone() });
+        }
         let Some(policy) = row.gate.clone() else { return Err(no_gate(key, &phases, phase)) };
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT person, decision, role, comment, reason, decided_ms FROM gate_decisions WHERE phase_id = ?1 ORDER BY id",
+                "SELECT person, decision, role, comment, reason, decided_ms FROM gate_decisions WHERE phase_id = ?1 AND outcome IS NULL ORDER BY id",
             )
             .map_err(sql)?;
         let rows = stmt
@@ -211,6 +210,9 @@ impl Store {
         freezes: &[Freeze],
         now: DateTime<Utc>,
     ) -> Result<Vec<ActionItem>, StoreError> {
+        // What a decision would meet is checked against the time rules stored with the team.
+        let stored = Store::team_in(&self.conn, &self.path)?.and_then(|t| t.time_rules);
+        let (windows, freezes) = stored.as_ref().map_or((windows, freezes), |r| (&r.windows[..], &r.freezes[..]));
         let open = [DeploymentStatus::Planned, DeploymentStatus::AwaitingApproval, DeploymentStatus::Failed];
         let filter = super::super::ListFilter { statuses: open.to_vec(), limit: 0 };
         let mut items = Vec::new();
@@ -264,6 +266,22 @@ impl Store {
         Ok(items)
     }
 
+    /// The refusal a decision by `person` would meet now, without recording anything (for
+    /// automated deciders, whose attempts are not decisions worth an audit record).
+    pub fn would_refuse(
+        &self,
+        key: DeploymentKey,
+        phase: &str,
+        decision: Decision,
+        person: Decider<'_>,
+        (windows, freezes): (&[ChangeWindow], &[Freeze]),
+        now: DateTime<Utc>,
+    ) -> Option<gate::Refusal> {
+        let stored = Store::team_in(&self.conn, &self.path).ok().flatten().and_then(|t| t.time_rules);
+        let (windows, freezes) = stored.as_ref().map_or((windows, freezes), |r| (&r.windows[..], &r.freezes[..]));
+        self.dry_run(key, phase, decision, person, windows, freezes, now)
+    }
+
     /// The refusal a decision would meet now, without recording anything.
     #[allow(clippy::too_many_arguments)]
     fn dry_run(
@@ -281,7 +299,7 @@ impl Store {
         let pos = phases.iter().position(|p| p.name == phase)?;
         let decisions = super::load_decisions(&self.conn, phases[pos].id).ok()?;
         let result = if decision.on_failed_phase() {
-            let roles = super::union(phases.iter().filter_map(|p| p.gate.as_ref()).map(|g| &g.roles));
+            let roles = super::recovery_policy(&dep).ok()?.roles;
             let overrides =
                 super::union(phases.iter().filter_map(|p| p.gate.as_ref()).map(|g| &g.freeze_override_roles));
             let facts = gate::RecoveryFacts {
@@ -381,58 +399,5 @@ impl Store {
                 params![recipient, ids, now.timestamp_millis()],
             )
             .map_err(|e| self.sql(e))
-    }
-
-    /// Copies the team and stakeholder rules into the log (only when they changed), so that
-    /// every process that opens gates — the receiver too — addresses notifications alike.
-    pub fn sync_team(&mut self, members: &[Member], subscriptions: &[Subscription]) -> Result<(), StoreError> {
-        let team: Vec<(String, String)> = members
-            .iter()
-            .map(|m| (m.name.clone(), serde_json::to_string(&m.roles).unwrap_or_else(|_| "[]".into())))
-            .collect();
-        let subs: Vec<(String, String, String)> = subscriptions
-            .iter()
-            .map(|s| {
-                (
-                    s.person.clone(),
-                    s.kind.clone(),
-                    serde_json::to_string(&s.environments).unwrap_or_else(|_| "[]".into()),
-                )
-            })
-            .collect();
-        let read = |conn: &Connection| -> rusqlite::Result<(TeamRows, SubscriptionRows)> {
-            let t = conn
-                .prepare("SELECT name, roles FROM team ORDER BY name")?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let s = conn
-                .prepare("SELECT person, kind, environments FROM subscriptions ORDER BY person, kind, environments")?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok((t, s))
-        };
-        let (mut want_t, mut want_s) = (team, subs);
-        want_t.sort();
-        want_t.dedup_by(|a, b| a.0 == b.0);
-        want_s.sort();
-        want_s.dedup();
-        if read(&self.conn).map_err(|e| self.sql(e))? == (want_t.clone(), want_s.clone()) {
-            return Ok(());
-        }
-        let path = self.path.clone();
-        let sql = |source| StoreError::Sql { path: path.clone(), source };
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql)?;
-        tx.execute_batch("DELETE FROM team; DELETE FROM subscriptions;").map_err(sql)?;
-        for (name, roles) in &want_t {
-            tx.execute("INSERT INTO team (name, roles) VALUES (?1, ?2)", params![name, roles]).map_err(sql)?;
-        }
-        for (person, kind, envs) in &want_s {
-            tx.execute(
-                "INSERT INTO subscriptions (person, kind, environments) VALUES (?1, ?2, ?3)",
-                params![person, kind, envs],
-            )
-            .map_err(sql)?;
-        }
-        tx.commit().map_err(sql)
     }
 }

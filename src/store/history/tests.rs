@@ -131,7 +131,9 @@ fn reviews_keep_revisions_authors_and_actions() {
     let key = run(&mut store, "payments-api@1.0.1", "production", 2, Some("disk full"));
     assert_eq!(store.review(key).expect("read"), None);
 
-    assert!(!store.save_review(key, &content(Completion::Draft, 2), "draft text", "sam", at(3, 0)).expect("saves"));
+    assert!(
+        !store.save_review(key, &content(Completion::Draft, 2), "draft text", ("sam", "ci"), at(3, 0)).expect("saves")
+    );
     let draft = store.review(key).expect("read").expect("stored");
     assert_eq!((draft.content.state, draft.revisions, draft.content.actions.len()), (Completion::Draft, 1, 2));
     let row = |store: &Store| store.history(&HistoryFilter::default(), &rule(), at(5, 0), 0, 1).expect("history");
@@ -147,10 +149,20 @@ fn reviews_keep_revisions_authors_and_actions() {
     // Completing it: recorded once; a second save of a complete review does not complete it again.
     let mut complete = content(Completion::Complete, 1);
     complete.actions[0].done = true;
-    assert!(store.save_review(key, &complete, "final text", "dana", at(4, 0)).expect("saves"));
-    assert!(!store.save_review(key, &complete, "final text", "dana", at(4, 1)).expect("saves"));
+    assert!(store.save_review(key, &complete, "final text", ("dana", "ci"), at(4, 0)).expect("saves"));
+    assert!(!store.save_review(key, &complete, "final text", ("dana", "ci"), at(4, 1)).expect("saves"));
     let review = store.review(key).expect("read").expect("stored");
     assert_eq!(review.authors, ["sam", "dana"]);
+    // Completing it is in the audit trail, once, and the chain stays intact.
+    let completions: Vec<_> = store
+        .audit_records(Some(key))
+        .expect("audit")
+        .into_iter()
+        .filter(|r| r.decision == super::REVIEW_COMPLETE)
+        .collect();
+    assert_eq!(completions.len(), 1);
+    assert_eq!((completions[0].person.as_str(), completions[0].decided_at), ("dana", at(4, 0)));
+    assert!(store.audit_verify().expect("verifies").is_ok());
     assert_eq!(review.revisions, 3);
     assert_eq!(review.completed_at, Some(at(4, 0)));
     let actions = store.actions_of(key).expect("actions");
@@ -158,7 +170,7 @@ fn reviews_keep_revisions_authors_and_actions() {
     assert_eq!(actions[0].done_at, Some(at(3, 5)), "done keeps when it was first done");
     assert_eq!(row(&store)[0].review, ReviewState::Complete);
     assert!(matches!(
-        store.save_review(DeploymentKey(99), &complete, "", "dana", at(4, 0)),
+        store.save_review(DeploymentKey(99), &complete, "", ("dana", "ci"), at(4, 0)),
         Err(StoreError::UnknownDeployment(_))
     ));
 }

@@ -99,6 +99,7 @@ fn app() -> App {
         config: Config::built_in(),
         operator: "lee".into(),
         os_user: "lee".into(),
+        notice: None,
     };
     let mut app = App::new(session, Keymap::default(), Theme::mono(), false, t0());
     app.update(Msg::Resize(80, 24));

@@ -154,7 +154,14 @@ pub fn build() -> Fixture {
     let path = dir.path().join("shipdeck.db");
     let mut store = Store::open(&path).expect("opens");
     let config = Config::built_in();
-    store.sync_team(&config.members(), &config.subscriptions()).expect("team");
+    store
+        .sync_team(
+            &config.team(),
+            &config.subscriptions(),
+            crate::store::SyncBy::Seed { os_user: "test" },
+            chrono::DateTime::UNIX_EPOCH,
+        )
+        .expect("team");
     let ok = Some(EventStatus::Succeeded);
     let steps3: &[&str] = &["download", "install", "verify"];
 

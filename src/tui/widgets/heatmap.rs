@@ -23,7 +23,7 @@ pub fn host_state(t: &TargetView, silent_before: DateTime<Utc>) -> HostState {
         TargetStatus::Pending => HostState::Pending,
         TargetStatus::Running => HostState::Running,
         TargetStatus::Succeeded => HostState::Succeeded,
-        TargetStatus::Failed => HostState::Failed,
+        TargetStatus::Failed | TargetStatus::Lost => HostState::Failed,
     }
 }
 

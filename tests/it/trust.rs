@@ -1,0 +1,302 @@
+//! Who may do what comes from the log: each bypass a user might try is refused, and the refusal
+//! is in the audit trail; an operator the team does not know records nothing; a policy that does
+//! not parse fails closed; a head kept elsewhere detects a rewritten audit chain.
+
+use crate::support;
+
+use support::Env;
+
+fn audit(env: &Env) -> Vec<serde_json::Value> {
+    env.run(&["audit", "list", "--json"])
+        .ok()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON record a line"))
+        .collect()
+}
+
+fn write_config(env: &Env, name: &str, text: &str) -> String {
+    let path = env.path(name);
+    std::fs::write(&path, text).expect("writes");
+    path.to_str().expect("utf-8").to_owned()
+}
+
+/// The built-in config with one line replaced.
+fn built_in_with(env: &Env, name: &str, from: &str, to: &str) -> String {
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/shipdeck.toml")).expect("reads");
+    assert!(shipped.contains(from), "{from}");
+    write_config(env, name, &shipped.replacen(from, to, 1))
+}
+
+#[test]
+fn another_config_file_granting_a_role_is_refused_and_cannot_become_the_team() {
+    let env = Env::new();
+    let key = env.plan("phased", 4);
+    // priya's own config makes her a deployment manager.
+    let mine = built_in_with(
+        &env,
+        "mine.toml",
+        "name = \"priya\"\nlogin = \"priya\"\nroles = [\"service_owner\"]",
+        "name = \"priya\"\nlogin = \"priya\"\nroles = [\"service_owner\", \"deployment_manager\"]",
+    );
+    let as_priya = [("SHIPDECK_OPERATOR", "priya")];
+    let approve = env.run_env(&as_priya, &["--config", &mine, "approve", &key, "pilot"]);
+    assert_eq!(approve.code, 1, "{}", approve.stderr);
+    assert!(approve.stderr.contains("priya holds none of the roles"), "{}", approve.stderr);
+    let sync = env.run_env(&as_priya, &["--config", &mine, "team", "sync"]);
+    assert_eq!(sync.code, 1, "{}", sync.stderr);
+    assert!(sync.stderr.contains("team sync refused"), "{}", sync.stderr);
+    let team = env.run(&["team", "show", "--json"]).json();
+    let priya = team["members"].as_array().expect("members").iter().find(|m| m["name"] == "priya").cloned();
+    assert_eq!(priya.expect("priya")["roles"], serde_json::json!(["service_owner"]));
+    let trail = audit(&env);
+    let refused: Vec<(&str, &str)> = trail
+        .iter()
+        .filter(|r| r["outcome"] == "refused")
+        .map(|r| (r["decision"].as_str().expect("d"), r["person"].as_str().expect("p")))
+        .collect();
+    assert_eq!(refused, [("approve", "priya"), ("team_sync", "priya")]);
+    assert!(env.run(&["gate", "show", &key, "pilot", "--json"]).json()["approvals"].as_array().expect("a").is_empty());
+    // A deployment manager of the stored team may change it, and that is recorded.
+    let sync = env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["--config", &mine, "team", "sync"]);
+    assert!(sync.ok().contains("stored the team"), "{}", sync.stdout);
+    assert_eq!(audit(&env).last().expect("records")["decision"], "team_sync");
+}
+
+/// The OS account this test runs as (what os-login mode sees, whatever USER says).
+fn account() -> String {
+    let out = std::process::Command::new("id").arg("-un").output().expect("id runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn naming_someone_else_from_the_same_os_account_is_refused_in_os_login_mode() {
+    let env = Env::new();
+    let me = account();
+    let config = write_config(
+        &env,
+        "shared-host.toml",
+        &format!(
+            "identity = \"os-login\"\n\
+             [[environments]]\nname = \"production\"\nproduction = true\n\
+             [[people]]\nname = \"rita\"\nlogin = \"{me}\"\nroles = [\"deployment_manager\"]\n\
+             [[people]]\nname = \"omar\"\nlogin = \"omar-not-here\"\nroles = [\"deployment_manager\"]\n\
+             [models.m]\ntechnique = \"big-bang\"\nsteps = [\"install\"]\n\
+             [[models.m.phases]]\nname = \"all\"\ntargets = \"rest\"\n\
+             gate = {{ approvals = 1, roles = [\"deployment_manager\"] }}\n"
+        ),
+    );
+    let plan =
+        ["--config", &config, "plan", "--release", "a@1", "--env", "production", "--model", "m", "--targets", "h1"];
+    // rita plans from her own account (naming herself is fine).
+    assert_eq!(env.run_env(&[("SHIPDECK_OPERATOR", "rita")], &plan).ok().lines().next(), Some("DEP-1"));
+    // From the same account, claiming to be omar: refused, nothing recorded.
+    let before = audit(&env).len();
+    let approve = env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["--config", &config, "approve", "DEP-1", "all"]);
+    assert_eq!(approve.code, 1, "{}", approve.stderr);
+    assert!(approve.stderr.contains("may not act as omar"), "{}", approve.stderr);
+    // Setting USER changes nothing either: the account is the process's, so this is rita, who
+    // planned it herself.
+    let spoof = env.run_env(&[("USER", "omar-not-here")], &["--config", &config, "approve", "DEP-1", "all"]);
+    assert_eq!(spoof.code, 1, "{}", spoof.stderr);
+    assert!(spoof.stderr.contains("by rita refused"), "{}", spoof.stderr);
+    let trail = audit(&env);
+    assert_eq!(trail.len(), before + 1, "only rita's refused self-approval is recorded");
+    assert_eq!(trail.last().expect("r")["person"], "rita");
+}
+
+#[test]
+fn requested_by_someone_else_needs_a_role_and_is_recorded() {
+    let env = Env::new();
+    env.plan("big-bang", 2);
+    let plan = |who: &str, requester: &str| {
+        env.run_env(
+            &[("SHIPDECK_OPERATOR", who)],
+            &[
+                "plan",
+                "--release",
+                "a@1",
+                "--env",
+                "production",
+                "--model",
+                "big-bang",
+                "--targets",
+                "h1",
+                "--requested-by",
+                requester,
+            ],
+        )
+    };
+    let sam = plan("sam", "priya");
+    assert_eq!(sam.code, 1, "{}", sam.stderr);
+    assert!(sam.stderr.contains("sam may not plan on behalf of priya"), "{}", sam.stderr);
+    let ghost = plan("dana", "ghost");
+    assert_eq!(ghost.code, 2, "{}", ghost.stderr);
+    assert!(ghost.stderr.contains("--requested-by \"ghost\" is not a person of the log's team"), "{}", ghost.stderr);
+    assert_eq!(plan("dana", "priya").ok().lines().next(), Some("DEP-2"));
+    let trail = audit(&env);
+    let plans: Vec<(&str, &str, Option<&str>)> = trail
+        .iter()
+        .filter(|r| r["decision"] == "plan_for")
+        .map(|r| (r["person"].as_str().expect("p"), r["deployment"].as_str().expect("k"), r["outcome"].as_str()))
+        .collect();
+    assert_eq!(plans, [("sam", "DEP-0", Some("refused")), ("dana", "DEP-2", None)]);
+    assert_eq!(env.run(&["list", "--json"]).json()[0]["requested_by"], "priya");
+}
+
+#[test]
+fn a_gate_whose_stored_json_does_not_parse_fails_closed() {
+    let env = Env::new();
+    let key = env.plan("phased", 4);
+    let conn = rusqlite::Connection::open(&env.db).expect("opens");
+    conn.execute("UPDATE phases SET gate = '{\"approvals\": 2, ' WHERE name = 'pilot'", []).expect("corrupts");
+    drop(conn);
+    let approve = env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["approve", &key, "pilot"]);
+    assert_eq!(approve.code, 1, "{}", approve.stderr);
+    assert!(approve.stderr.contains("stored gate policy of DEP-1 phase pilot does not parse"), "{}", approve.stderr);
+    let show = env.run(&["gate", "show", &key, "pilot"]);
+    assert_eq!(show.code, 1, "{}", show.stderr);
+    assert!(show.stderr.contains("does not parse"), "{}", show.stderr);
+    let wait = env.run(&["gate", "wait", &key, "pilot", "--timeout", "1s"]);
+    assert_eq!(wait.code, 1, "never an instant approval: {}", wait.stderr);
+    assert!(wait.stderr.contains("does not parse"), "{}", wait.stderr);
+}
+
+#[test]
+fn an_operator_who_is_nobody_is_told_once_and_nothing_is_recorded_in_their_name() {
+    let env = Env::new();
+    let key = env.plan("phased", 4);
+    let before = audit(&env).len();
+    let nobody = [("SHIPDECK_OPERATOR", "root-like-nobody")];
+    let approve = env.run_env(&nobody, &["approve", &key, "pilot"]);
+    assert_eq!(approve.code, 1, "{}", approve.stderr);
+    assert_eq!(approve.stderr.matches("is not a person of the log's team").count(), 2, "{}", approve.stderr);
+    assert!(approve.stderr.starts_with("note: \"root-like-nobody\""), "said up front: {}", approve.stderr);
+    let plan = env
+        .run_env(&nobody, &["plan", "--release", "a@1", "--env", "staging", "--model", "big-bang", "--targets", "h"]);
+    assert_eq!(plan.code, 1, "{}", plan.stderr);
+    assert!(plan.stderr.contains("nothing is planned in that name"), "{}", plan.stderr);
+    let inbox = env.run_env(&nobody, &["gate", "inbox"]);
+    assert_eq!(inbox.stderr.matches("note: ").count(), 1, "{}", inbox.stderr);
+    assert_eq!(audit(&env).len(), before, "nothing recorded");
+    assert_eq!(env.run(&["list", "--json"]).json().as_array().expect("list").len(), 1);
+    let config = built_in_with(&env, "ghost.toml", "operator = \"\"", "operator = \"ghost\"");
+    let check = env.run(&["config", "check", &config]);
+    assert_eq!(check.code, 2, "{}", check.stderr);
+    assert!(check.stderr.contains("\"ghost\" is not a person"), "{}", check.stderr);
+}
+
+#[test]
+fn a_head_kept_elsewhere_detects_a_rewritten_chain() {
+    let env = Env::new();
+    let key = env.plan("phased", 4);
+    env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["approve", &key, "pilot"]).ok();
+    let head = env.run(&["audit", "head"]).ok().trim().to_owned();
+    let (count, hash) = head.split_once(' ').expect("COUNT HASH");
+    assert_eq!(count, "2");
+    assert!(env.run(&["audit", "verify", "--expect", hash]).ok().contains("contains the expected head"));
+    // Someone replaces the whole trail with another chain that is consistent in itself.
+    let other = Env::new();
+    let k2 = other.plan("phased", 4);
+    other.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["approve", &k2, "pilot", "--comment", "forged"]).ok();
+    let conn = rusqlite::Connection::open(&env.db).expect("opens");
+    conn.execute("ATTACH DATABASE ?1 AS other", [other.db.to_str().expect("utf-8")]).expect("attaches");
+    conn.execute_batch(
+        "DELETE FROM gate_decisions; INSERT INTO gate_decisions SELECT * FROM other.gate_decisions;
+         DELETE FROM audit_head; INSERT INTO audit_head SELECT * FROM other.audit_head;",
+    )
+    .expect("rewrites");
+    drop(conn);
+    assert_eq!(env.run(&["audit", "verify"]).code, 0, "the forged chain holds together");
+    let verify = env.run(&["audit", "verify", "--expect", hash]);
+    assert_eq!(verify.code, 1, "{}", verify.stdout);
+    assert!(verify.stderr.contains("does not contain the expected head"), "{}", verify.stderr);
+}
+
+#[test]
+fn the_dashboard_says_up_front_when_the_operator_is_nobody_and_offers_no_decision() {
+    let env = Env::new();
+    let key = env.plan("phased", 4);
+    let before = audit(&env).len();
+    let bin = env!("CARGO_BIN_EXE_shipdeck");
+    let command = format!("SHIPDECK_OPERATOR=mallory {bin} --db {}; echo EXIT=$?; sleep 30", env.db.display());
+    let t = support::tmux::Tmux::start("nobody", 160, 30, &command);
+    let home = t.wait_for(&key);
+    assert!(home.lines().next().is_some_and(|h| h.contains("as mallory (not in team)")), "header:\n{home}");
+    assert!(home.contains("\"mallory\" (OS account"), "the footer says why:\n{home}");
+    assert!(home.contains("nothing is recorded in that name"), "{home}");
+    t.keys(&["2", "a"]);
+    let after = t.screen();
+    assert!(!after.contains("Enter confirm"), "no decision dialog for nobody:\n{after}");
+    t.keys(&["q"]);
+    t.wait_for("EXIT=0");
+    assert_eq!(audit(&env).len(), before, "nothing recorded");
+}
+
+#[test]
+fn declared_mode_flags_who_acted_from_which_account_in_the_audit_and_the_report() {
+    let env = Env::new();
+    let from_ci = |who: &'static str| [("SHIPDECK_OPERATOR", who), ("USER", "ci")];
+    let key = env
+        .run_env(
+            &from_ci("dana"),
+            &["plan", "--release", "a@1", "--env", "production", "--model", "phased", "--targets", "a,b,c,d"],
+        )
+        .ok()
+        .lines()
+        .next()
+        .expect("key")
+        .to_owned();
+    let refused = env.run_env(&from_ci("priya"), &["approve", &key, "pilot"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    let approved = env.run_env(&from_ci("omar"), &["approve", &key, "pilot"]);
+    let said = approved.ok();
+    assert!(said.contains("flagged: acted as omar from account ci"), "{said}");
+    assert!(said.contains("flagged: planned and approved from one account (ci)"), "{said}");
+    let list = env.run(&["audit", "list"]).ok().to_owned();
+    assert!(list.contains("approve (refused) priya"), "{list}");
+    assert!(
+        list.contains("flagged: acted as omar from account ci, planned and approved from one account (ci)"),
+        "{list}"
+    );
+    let report = env.run(&["report", &key]).ok().to_owned();
+    assert!(report.contains("| approve (refused) | priya"), "{report}");
+    assert!(report.contains("acted as omar from account ci"), "{report}");
+    assert!(report.contains("planned and approved from one account (ci)"), "{report}");
+}
+
+#[test]
+fn a_config_of_your_own_without_the_freeze_does_not_lift_it() {
+    let env = Env::new();
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/shipdeck.toml")).expect("reads");
+    let frozen = write_config(
+        &env,
+        "frozen.toml",
+        &format!(
+            "{shipped}\n[[freezes]]\nname = \"incident\"\nenvironments = [\"production\"]\n\
+             from = \"2020-01-01T00:00:00Z\"\nuntil = \"2099-01-01T00:00:00Z\"\nreason = \"major incident\"\n"
+        ),
+    );
+    let plan = env.run_env(
+        &[("SHIPDECK_OPERATOR", "dana")],
+        &[
+            "--config",
+            &frozen,
+            "plan",
+            "--release",
+            "a@1",
+            "--env",
+            "production",
+            "--model",
+            "phased",
+            "--targets",
+            "a,b,c,d",
+        ],
+    );
+    let key = plan.ok().lines().next().expect("key").to_owned();
+    // omar approves with the shipped config, which has no such freeze: the log's rules hold.
+    let approve = env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["approve", &key, "pilot"]);
+    assert_eq!(approve.code, 1, "{}", approve.stderr);
+    assert!(approve.stderr.contains("frozen by \"incident\""), "{}", approve.stderr);
+    let inbox = env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["gate", "inbox", "--json"]).json();
+    assert!(inbox[0]["blocked"].to_string().contains("incident"), "the inbox says the same: {inbox}");
+}
