@@ -114,6 +114,17 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     if app.approvals.unread > 0 {
         item(&mut x, &format!("{} {}", app.approvals.unread, strings::gates::UNREAD), t.header);
     }
+    // Reviews owed and actions overdue: in words when they fit before the clock, else shorter.
+    let a = &app.approvals;
+    let (owed, overdue) = (a.owed.len(), a.overdue.len());
+    let room = usize::from(right.saturating_sub(x));
+    let follow_ups = strings::gates::follow_up_counts(owed, overdue)
+        .into_iter()
+        .find(|s| s.chars().count() + 2 <= room)
+        .filter(|s| !s.is_empty());
+    if let Some(text) = follow_ups {
+        x = put(buf, area, x, area.y, &text, t.header) + 2;
+    }
     let receiver = app.session.receiver.as_ref().map(|r| format!("receiver {r}  ")).unwrap_or_default();
     let room = usize::from(right.saturating_sub(x).saturating_sub(2));
     let receiver_w = receiver.chars().count();
@@ -132,7 +143,7 @@ fn tabs(app: &App, area: Rect, buf: &mut Buffer) {
             .enumerate()
             .map(|(i, title)| {
                 let count = match Tab::ALL[i] {
-                    Tab::Approvals if with => app.approvals.actionable(),
+                    Tab::Approvals if with => app.approvals.actionable() + app.approvals.follow_ups(),
                     Tab::Notifications if with => app.approvals.unread,
                     _ => 0,
                 };
