@@ -6,11 +6,18 @@
 //! events per host, committed 10,000 at a time, with random UUIDv4 ids as agents send them.
 //! Live: one deployment of `targets` hosts `web-00000`..., planned last (so it has the highest
 //! key), either untouched or [`Live::UnderWay`].
+//!
+//! [`build_years`] writes the other shape of log, the one History reads: many small finished
+//! deployments over years (services, environments, models, requesters and results vary; failed
+//! hosts report the demo's realistic errors), then one failed deployment of many hosts.
 
 use anyhow::Context as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use shipdeck::config::Config;
+use shipdeck::demo::failures::Cause;
+use shipdeck::demo::pipeline::{ColleagueDecision, decide_as_colleague};
 use shipdeck::demo::rng::Rng;
+use shipdeck::domain::gate::Decision;
 use shipdeck::domain::{AgentEvent, DeploymentKey, EventStatus, ReleaseRef};
 use shipdeck::store::{PlanRequest, Store, Submission};
 use std::path::Path;
@@ -190,4 +197,244 @@ pub fn push_ndjson_line(body: &mut String, e: &AgentEvent) {
         e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         e.message.as_deref().unwrap_or_default()
     );
+}
+
+/// A log of finished deployments over years, for History.
+pub struct Years {
+    /// Small finished deployments before the large one.
+    pub deployments: usize,
+    /// Hosts of the large failed deployment, planned last.
+    pub large: usize,
+}
+
+/// What [`build_years`] wrote.
+pub struct YearsLog {
+    pub events: usize,
+    pub failed: usize,
+    /// The large failed deployment.
+    pub large: DeploymentKey,
+}
+
+/// Services (release names) of the generated history.
+const YEARS_SERVICES: usize = 24;
+const REQUESTERS: [&str; 5] = ["dana", "omar", "sam", "priya", "lee"];
+
+/// Writes the log at `db` (a new file): `spec.deployments` finished deployments, one every 10
+/// minutes up to an hour before `now`, then a failed deployment of `spec.large` hosts. A
+/// deployment's events arrive in two submissions (its start, then the rest at its end), so
+/// start, finish and duration are real; about 8% fail (a few hosts past the budget, with the
+/// demo's error texts), a third of those are rolled back or aborted through the real decision
+/// path.
+pub fn build_years(config: &Config, db: &Path, spec: &Years, now: DateTime<Utc>) -> anyhow::Result<YearsLog> {
+    let mut store = Store::open(db).with_context(|| format!("cannot create the bench log {}", db.display()))?;
+    store.relax_durability_for_bulk_load()?;
+    let mut rng = Rng::seeded(2026);
+    let mut out = YearsLog { events: 0, failed: 0, large: DeploymentKey(0) };
+    let mut pending: Vec<Submission> = Vec::new();
+    let mut pending_events = 0;
+    let mut decisions = Vec::new();
+    let first = now - TimeDelta::hours(1) - TimeDelta::minutes(10 * i64::try_from(spec.deployments).unwrap_or(0));
+    for i in 0..spec.deployments {
+        let start = first + TimeDelta::minutes(10 * i64::try_from(i).unwrap_or(0));
+        let service = format!("svc-{:02}", rng.range(0, YEARS_SERVICES as u64));
+        let environment = *rng.pick(&[
+            "production",
+            "production",
+            "production",
+            "production",
+            "production",
+            "dr-site",
+            "staging",
+            "staging",
+            "staging",
+            "staging",
+        ]);
+        let rolling = environment != "staging" && rng.chance(0.3);
+        let (model, hosts) = if rolling { ("rolling", rng.range(21, 26)) } else { ("big-bang", rng.range(10, 31)) };
+        let hosts = usize::try_from(hosts).unwrap_or(10);
+        let release = format!("{service}@1.{}.{}", i / 1_000, i % 1_000);
+        let req = PlanRequest {
+            release: release.parse::<ReleaseRef>()?,
+            environment: environment.into(),
+            model_name: model.into(),
+            model: config.model_for(model, environment)?,
+            targets: (0..hosts).map(|h| format!("{service}-{}-{h:02}", &environment[..3])).collect(),
+            change_ref: (environment != "staging").then(|| format!("CHG-{}", 10_000 + i)),
+            requested_by: rng.pick(&REQUESTERS).to_string(),
+            planned_start: start,
+            now: start - TimeDelta::hours(2),
+        };
+        let (key, phases) = store.plan(&req)?;
+        let failing = if rng.chance(0.08) {
+            let last = phases.last().map_or((0, 0), |p| (p.failure_budget, p.targets.len()));
+            (last.0 + usize::try_from(rng.range(1, 4)).unwrap_or(1)).min(last.1)
+        } else {
+            0
+        };
+        let cause = Cause::pick(&mut rng);
+        let end = start + TimeDelta::seconds(i64::try_from(rng.range(120, 1_800)).unwrap_or(600));
+        let last_hosts = phases.last().map(|p| p.targets.clone()).unwrap_or_default();
+        let failed_hosts = &last_hosts[last_hosts.len() - failing..];
+        let (begun, rest) = lifecycle(
+            key,
+            &service,
+            &req.targets,
+            failed_hosts,
+            cause,
+            &model_steps(config, model)?,
+            start,
+            end,
+            &mut rng,
+        );
+        pending_events += begun.len() + rest.len();
+        pending.push(Submission {
+            events: begun.into_iter().enumerate().collect(),
+            received_ms: start.timestamp_millis(),
+        });
+        pending
+            .push(Submission { events: rest.into_iter().enumerate().collect(), received_ms: end.timestamp_millis() });
+        if failing > 0 {
+            out.failed += 1;
+            if rng.chance(0.35) {
+                let decision = if rng.chance(0.7) { Decision::Rollback } else { Decision::Abort };
+                let phase = phases.last().map(|p| p.name.clone()).unwrap_or_default();
+                decisions.push((key, phase, decision, end + TimeDelta::minutes(8)));
+            }
+        }
+        if pending_events >= COMMIT {
+            out.events += pending_events;
+            flush(&mut store, &mut pending, &mut decisions, config)?;
+            pending_events = 0;
+        }
+    }
+    out.events += pending_events;
+    flush(&mut store, &mut pending, &mut decisions, config)?;
+
+    // The large one: a rolling deployment whose last phase failed on 6% of its hosts, for four
+    // reasons, then was rolled back.
+    let start = now - TimeDelta::minutes(50);
+    let end = now - TimeDelta::minutes(20);
+    let req = PlanRequest {
+        release: "payments-api@9.0.0".parse::<ReleaseRef>()?,
+        environment: "production".into(),
+        model_name: "rolling".into(),
+        model: config.model_for("rolling", "production")?,
+        targets: hosts(spec.large, "pay"),
+        change_ref: Some("CHG-99999".into()),
+        requested_by: "sam".into(),
+        planned_start: start,
+        now: start - TimeDelta::hours(2),
+    };
+    let (key, phases) = store.plan(&req)?;
+    let steps = model_steps(config, "rolling")?;
+    let last = phases.last().map(|p| p.targets.clone()).unwrap_or_default();
+    let failing = (spec.large * 6 / 100).min(last.len());
+    for (i, chunk) in last[last.len() - failing..].chunks(failing.div_ceil(4).max(1)).enumerate() {
+        let cause = [Cause::DiskFull, Cause::DatabaseRefused, Cause::HealthTimeout, Cause::PermissionDenied][i % 4];
+        let (begun, rest) = lifecycle(key, "payments-api", chunk, chunk, cause, &steps, start, end, &mut rng);
+        out.events += begun.len() + rest.len();
+        pending.push(Submission {
+            events: begun.into_iter().enumerate().collect(),
+            received_ms: start.timestamp_millis(),
+        });
+        pending
+            .push(Submission { events: rest.into_iter().enumerate().collect(), received_ms: end.timestamp_millis() });
+    }
+    let fine: Vec<String> = req.targets.iter().filter(|h| !last[last.len() - failing..].contains(h)).cloned().collect();
+    for chunk in fine.chunks(COMMIT / 8) {
+        let (begun, rest) = lifecycle(key, "payments-api", chunk, &[], Cause::DiskFull, &steps, start, end, &mut rng);
+        out.events += begun.len() + rest.len();
+        pending.push(Submission {
+            events: begun.into_iter().enumerate().collect(),
+            received_ms: start.timestamp_millis(),
+        });
+        pending
+            .push(Submission { events: rest.into_iter().enumerate().collect(), received_ms: end.timestamp_millis() });
+        flush(&mut store, &mut pending, &mut decisions, config)?;
+    }
+    let phase = phases.last().map(|p| p.name.clone()).unwrap_or_default();
+    decisions.push((key, phase, Decision::Rollback, end + TimeDelta::minutes(5)));
+    flush(&mut store, &mut pending, &mut decisions, config)?;
+    out.failed += 1;
+    out.large = key;
+    Ok(out)
+}
+
+fn model_steps(config: &Config, model: &str) -> anyhow::Result<Vec<String>> {
+    Ok(config.model(model)?.steps.clone())
+}
+
+/// Ingests what is pending in one transaction, then takes the decisions it waited for.
+fn flush(
+    store: &mut Store,
+    pending: &mut Vec<Submission>,
+    decisions: &mut Vec<(DeploymentKey, String, Decision, DateTime<Utc>)>,
+    config: &Config,
+) -> anyhow::Result<()> {
+    for out in store.ingest(pending)? {
+        anyhow::ensure!(out.rejected.is_empty(), "bench events rejected: {:?}", out.rejected.first());
+    }
+    pending.clear();
+    for (key, phase, decision, now) in decisions.drain(..) {
+        let d = ColleagueDecision { key, phase: &phase, decision, not_by: "", comment: "failure budget exceeded", now };
+        anyhow::ensure!(decide_as_colleague(store, config, &d), "nobody could {decision} {key}");
+    }
+    Ok(())
+}
+
+/// The events of `hosts` going through `steps`: every host's first step starts at `start`
+/// (returned first), the rest arrive by `end`; `failing` hosts fail the step where `cause`
+/// shows, with its error text.
+#[allow(clippy::too_many_arguments)]
+fn lifecycle(
+    key: DeploymentKey,
+    service: &str,
+    hosts: &[String],
+    failing: &[String],
+    cause: Cause,
+    steps: &[String],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    rng: &mut Rng,
+) -> (Vec<AgentEvent>, Vec<AgentEvent>) {
+    let (mut begun, mut rest) = (Vec::with_capacity(hosts.len()), Vec::with_capacity(hosts.len() * steps.len() * 2));
+    let span = (end - start).num_milliseconds().max(1);
+    let marks = 2 * i64::try_from(steps.len()).unwrap_or(1);
+    let at = |k: usize| start + TimeDelta::milliseconds(span * i64::try_from(k).unwrap_or(0) / marks);
+    let fails_at = cause.step(steps);
+    for host in hosts {
+        let fails = failing.contains(host);
+        for (si, step) in steps.iter().enumerate() {
+            let mut ev = |status: EventStatus, k: usize, message: Option<String>| AgentEvent {
+                id: rng.uuid_v4(),
+                deployment: key.to_string(),
+                target: Some(host.clone()),
+                phase: None,
+                step: step.clone(),
+                status,
+                at: at(k),
+                message,
+                data: None,
+            };
+            let started = ev(EventStatus::Started, 2 * si, None);
+            if si == 0 {
+                begun.push(started)
+            } else {
+                rest.push(started)
+            }
+            if fails && si == fails_at {
+                let message = cause.message(service, host, key.0.unsigned_abs(), rng);
+                rest.push(AgentEvent {
+                    id: rng.uuid_v4(),
+                    status: EventStatus::Failed,
+                    at: at(2 * si + 1),
+                    message: Some(message),
+                    ..fixed_event(key, host, step, EventStatus::Failed, start)
+                });
+                break;
+            }
+            rest.push(ev(EventStatus::Succeeded, 2 * si + 1, None));
+        }
+    }
+    (begun, rest)
 }

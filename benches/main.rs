@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo build --release --features bench
-//! target/release/shipdeck-bench ingest          # or latency, gates, dashboard
+//! target/release/shipdeck-bench ingest          # or latency, gates, dashboard, history
 //! ```
 //!
 //! Adding a benchmark: a file here with an `Args` (clap) and a `run(&Ctx, &Args)`, a variant in
@@ -14,6 +14,7 @@
 
 mod dashboard;
 mod gates;
+mod history;
 mod ingest;
 mod latency;
 mod log;
@@ -40,6 +41,8 @@ enum Bench {
     Gates(gates::Args),
     /// The dashboard: frame cost, refresh cost, start to first frame, memory
     Dashboard(dashboard::Args),
+    /// History, the drill-down and `report` on 100,000 deployments, against their floors
+    History(history::Args),
 }
 
 /// What every benchmark may need: the built-in config (so numbers do not depend on the
@@ -57,6 +60,7 @@ fn main() {
         Bench::Latency(a) => latency::run(&ctx, a),
         Bench::Gates(a) => gates::run(&ctx, a),
         Bench::Dashboard(a) => dashboard::run(a),
+        Bench::History(a) => history::run(&ctx, a),
     };
     if let Err(e) = result {
         eprintln!("shipdeck-bench: {e:#}");

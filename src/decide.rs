@@ -52,18 +52,30 @@ impl Rules {
     }
 }
 
+/// The change windows and freezes in force for the log: those stored with its team (what every
+/// decision is checked against), else — a log without a stored team — the config's.
+pub fn time_rules(config: &Config, store: &Store) -> Result<crate::domain::team::TimeRules, StoreError> {
+    Ok(store.team()?.and_then(|t| t.time_rules).unwrap_or_else(|| crate::domain::team::TimeRules {
+        windows: config.windows.clone(),
+        freezes: config.freezes.clone(),
+    }))
+}
+
 /// An operator with the rules they decide under: what a long-lived front end (the dashboard)
 /// keeps.
 #[derive(Debug, Clone)]
 pub struct Desk {
     pub operator: Operator,
     pub rules: Rules,
+    /// The config the desk was set up with: who owes which failure review
+    /// ([`Config::review_owers`]) and which deployments owe one.
+    pub config: std::sync::Arc<Config>,
 }
 
 impl Desk {
     #[must_use]
     pub fn new(config: &Config, operator: Operator) -> Self {
-        Self { operator, rules: Rules::from_config(config) }
+        Self { operator, rules: Rules::from_config(config), config: std::sync::Arc::new(config.clone()) }
     }
 
     /// Records `ask` as this desk's operator at `now`; see [`decide`].

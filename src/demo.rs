@@ -7,8 +7,10 @@
 
 pub mod agents;
 pub mod eta_check;
+pub mod failures;
 pub mod history;
 pub mod pipeline;
+pub mod reviews;
 pub mod rng;
 
 use crate::clock::SharedClock;
@@ -212,6 +214,7 @@ fn plan_live(
         let silent = (model_name == "phased").then(|| phases.get(2).and_then(|p| p.targets.get(5)).cloned()).flatten();
         live.rollouts.push(Rollout {
             key,
+            service: service.into(),
             steps: model.steps.clone(),
             phases: phases.into_iter().map(|p| (p.name, p.targets)).collect(),
             parallel: agents::parallel_for(model_name),
@@ -249,6 +252,11 @@ fn print_summary(seeded: &history::Seeded, agents: &Agents, live: &[DeploymentSu
     println!(
         "history: {} past deployments ({} failed, {} of them rolled back), {} events",
         seeded.deployments, seeded.failed, seeded.rolled_back, seeded.events
+    );
+    let r = &seeded.reviews;
+    println!(
+        "reviews: {} complete, {} drafts, {} owed; {} improvement actions ({} done, {} overdue)",
+        r.complete, r.drafts, r.owed, r.actions, r.done, r.overdue
     );
     println!(
         "agents: {} posts, {} events accepted, {} duplicates (resends), {} rejected, {} posts failed",

@@ -2,7 +2,7 @@
 //! with realistic timing, occasional failures and retries, resends after "timeouts", and a host
 //! that goes silent.
 
-use super::history::FAILURES;
+use super::failures::Cause;
 use super::pipeline::{After, Pipeline};
 use super::rng::Rng;
 use crate::domain::{DeploymentKey, EventStatus};
@@ -38,6 +38,8 @@ pub struct Stats {
 #[derive(Debug, Clone)]
 pub struct Rollout {
     pub key: DeploymentKey,
+    /// The release's name (the service), which agents' error texts mention.
+    pub service: String,
     pub steps: Vec<String>,
     /// Phase names and their hosts, in order.
     pub phases: Vec<(String, Vec<String>)>,
@@ -99,6 +101,7 @@ impl Agents {
         for host in hosts {
             let plan = HostPlan {
                 key: rollout.key,
+                service: rollout.service.clone(),
                 host: host.clone(),
                 steps: rollout.steps.clone(),
                 fail_at: rng.chance(failure_rate).then(|| rng.range(0, rollout.steps.len() as u64)),
@@ -131,9 +134,11 @@ impl Agents {
             }
             self.pause(&mut rng, STEP_SECS.0, STEP_SECS.1).await;
             if plan.fail_at == Some(i as u64) {
-                let message =
-                    FAILURES.iter().find(|(s, _)| s == step).map_or("step failed (exit status 1)", |(_, m)| m);
-                self.post(&plan, step, EventStatus::Failed, Some(message.to_owned()), &mut rng).await;
+                // A passing trouble of this step (the retry below works).
+                let causes: Vec<Cause> = Cause::ALL.into_iter().filter(|c| c.step(&plan.steps) == i).collect();
+                let cause = if causes.is_empty() { Cause::HealthTimeout } else { *rng.pick(&causes) };
+                let message = cause.message(&plan.service, &plan.host, plan.key.0.unsigned_abs(), &mut rng);
+                self.post(&plan, step, EventStatus::Failed, Some(message), &mut rng).await;
                 if !rng.chance(0.6) {
                     return;
                 }
@@ -189,6 +194,7 @@ impl Agents {
 
 struct HostPlan {
     key: DeploymentKey,
+    service: String,
     host: String,
     steps: Vec<String>,
     fail_at: Option<u64>,

@@ -1,8 +1,15 @@
 //! The demo's past: a few hundred deployments over ~90 days across services and environments,
 //! with successes, failures and rollbacks, written through the same store paths as live data
-//! (plan, then events ingested at the times they happened).
+//! (plan, then events ingested at the times they happened), and the failure reviews people
+//! wrote about them (see [`super::reviews`]).
+//!
+//! Failures have causes ([`Cause`]) that hit several hosts of a phase, so History's error groups
+//! have counts; and one trend shows: `checkout-web` kept filling its hosts' disks until an
+//! improvement action ("prune old releases") was done, [`Trend::fixed`] days before now.
 
+use super::failures::Cause;
 use super::pipeline::{ColleagueDecision, decide_as_colleague};
+use super::reviews::{self, Failed};
 use super::rng::Rng;
 use crate::config::Config;
 use crate::domain::gate::Decision;
@@ -27,21 +34,25 @@ pub const SERVICES: [Service; 6] = [
     Service { name: "notify-worker", model: "rolling", prefix: "ntf", production_hosts: 30 },
 ];
 
-/// Error texts agents really report.
-pub const FAILURES: [(&str, &str); 6] = [
-    (
-        "install",
-        "dpkg: error processing package (--configure): installed post-installation script returned error exit status 1",
-    ),
-    ("install", "No space left on device while unpacking /var/cache/apt/archives (need 212 MB, 41 MB free)"),
-    ("download", "checksum mismatch: expected sha256 9f2c41e0..., got 03b7d9aa... (artifact re-uploaded?)"),
-    ("verify", "health check failed: GET /healthz returned 503 for 120s (dependency 'ledger-db' unreachable)"),
-    (
-        "verify",
-        "smoke test 'checkout-happy-path' failed: expected HTTP 200, got 500 (NullPointerException in CartService)",
-    ),
-    ("install", "systemd: unit failed to start within 90s (Main process exited, code=exited, status=78/CONFIG)"),
-];
+/// The trend the history shows: `service`'s production deployments failed with full disks until
+/// old releases were pruned, an action done `fixed` before now; none failed so since.
+#[derive(Debug, Clone, Copy)]
+pub struct Trend {
+    pub service: &'static str,
+    pub fixed: DateTime<Utc>,
+}
+
+impl Trend {
+    fn at(now: DateTime<Utc>) -> Self {
+        Self { service: "checkout-web", fixed: now - Duration::days(40) }
+    }
+
+    /// Whether a deployment of `service` starting at `start` in a production environment fails
+    /// for want of disk space: often, before the fix.
+    fn disk_fills(&self, service: &str, production: bool, start: DateTime<Utc>) -> bool {
+        service == self.service && production && start < self.fixed
+    }
+}
 
 /// What the history holds, for the summary.
 #[derive(Debug, Default, Clone, Copy)]
@@ -50,6 +61,7 @@ pub struct Seeded {
     pub events: usize,
     pub failed: usize,
     pub rolled_back: usize,
+    pub reviews: reviews::Seeded,
 }
 
 /// Writes `count` past deployments ending before `now`.
@@ -62,6 +74,8 @@ pub fn seed(
 ) -> Result<Seeded, StoreError> {
     store.relax_durability_for_bulk_load()?;
     let mut seeded = Seeded::default();
+    let trend = Trend::at(now);
+    let mut failed = Vec::new();
     let mut versions = [0u64; SERVICES.len()];
     // Oldest first, so keys grow with time like a real log.
     let mut starts: Vec<i64> =
@@ -92,21 +106,44 @@ pub fn seed(
             planned_start: start,
             now: start - Duration::hours(i64::try_from(rng.range(2, 48)).unwrap_or(4)),
         };
+        let requester = req.requested_by.clone();
         let (key, phases) = store.plan(&req)?;
-        // About one deployment in eight fails in some phase.
-        let doomed = rng.chance(0.12).then(|| usize::try_from(rng.range(0, phases.len() as u64)).unwrap_or(0));
+        // About one deployment in eight fails in some phase; the trend's service far more often,
+        // until its fix, and never again for want of disk.
+        let disk_fills = trend.disk_fills(service.name, production, start);
+        let doomed = rng
+            .chance(if disk_fills { 0.5 } else { 0.12 })
+            .then(|| usize::try_from(rng.range(0, phases.len() as u64)).unwrap_or(0));
+        let after_fix = service.name == trend.service && start >= trend.fixed;
+        let pick = |rng: &mut Rng| loop {
+            let c = Cause::pick(rng);
+            if !(after_fix && c == Cause::DiskFull) {
+                break c;
+            }
+        };
+        let cause = if disk_fills { Cause::DiskFull } else { pick(rng) };
         let mut t = start;
         for (pi, phase) in phases.iter().enumerate() {
-            // A doomed phase exceeds its budget; others sometimes lose a host within it.
-            let failing = if doomed == Some(pi) {
-                phase.failure_budget + 1
+            // A doomed phase exceeds its budget, a few hosts past it; one host may fail for
+            // another reason. Other phases sometimes lose a host within their budget.
+            let failing: Vec<Cause> = if doomed == Some(pi) {
+                let extra = usize::try_from(rng.range(1, 2 + phase.targets.len() as u64 / 4)).unwrap_or(1);
+                let mut causes = vec![cause; phase.failure_budget + 1 + extra];
+                if causes.len() > 2 && rng.chance(0.4) {
+                    causes[1] = pick(rng);
+                }
+                causes
+            } else if phase.failure_budget > 0 && rng.chance(0.2) {
+                vec![pick(rng)]
             } else {
-                usize::from(phase.failure_budget > 0 && rng.chance(0.2))
+                Vec::new()
             };
             let shape = PhaseShape {
                 steps: &model.steps,
                 hosts: &phase.targets,
-                failing: failing.min(phase.targets.len()),
+                service: service.name,
+                failing: &failing,
+                seed: key.0.unsigned_abs(),
                 parallel: super::agents::parallel_for(model_name),
             };
             let (events, end) = phase_events(key, &shape, rng, t);
@@ -132,6 +169,7 @@ pub fn seed(
                 if decide_as_colleague(store, config, &d) {
                     seeded.rolled_back += usize::from(decision == Decision::Rollback);
                 }
+                failed.push(Failed { key, service: service.name, environment: env, cause, requester, at: d.now });
                 break;
             }
             // Approval, bake and the next window take a while.
@@ -139,6 +177,7 @@ pub fn seed(
         }
         seeded.deployments += 1;
     }
+    seeded.reviews = reviews::seed(store, config, rng, now, &failed, trend)?;
     // What the history told people was read long ago.
     for person in &config.people {
         store.mark_read(&person.name, &[], now)?;
@@ -150,8 +189,13 @@ pub fn seed(
 struct PhaseShape<'a> {
     steps: &'a [String],
     hosts: &'a [String],
-    /// Hosts that fail a step for good (the first ones).
-    failing: usize,
+    /// The release's name, which error texts mention.
+    service: &'a str,
+    /// Why the first hosts fail a step for good: the first `failing.len()` hosts, each for its
+    /// cause.
+    failing: &'a [Cause],
+    /// What the hosts of one deployment share (see [`Cause::message`]).
+    seed: u64,
     /// Hosts deployed at the same time.
     parallel: usize,
 }
@@ -180,8 +224,8 @@ fn phase_events(
         let (slot, free) = slots.iter().copied().enumerate().min_by_key(|(_, t)| *t).unwrap_or((0, start));
         let mut t = ready.max(free);
         ready += secs(rng, super::agents::STAGGER_SECS);
-        let fails_at =
-            (hi < shape.failing).then(|| usize::try_from(rng.range(0, shape.steps.len() as u64)).unwrap_or(0));
+        let cause = shape.failing.get(hi).copied();
+        let fails_at = cause.map(|c| c.step(shape.steps));
         for (si, step) in shape.steps.iter().enumerate() {
             let ev = |status: EventStatus, at: DateTime<Utc>, message: Option<String>, id: String| AgentEvent {
                 id,
@@ -196,9 +240,9 @@ fn phase_events(
             };
             events.push(ev(EventStatus::Started, t, None, rng.uuid_v4()));
             t += secs(rng, super::agents::STEP_SECS);
-            if fails_at == Some(si) {
-                let text = FAILURES.iter().find(|(s, _)| s == step).map_or("step failed", |(_, m)| m);
-                events.push(ev(EventStatus::Failed, t, Some(text.to_owned()), rng.uuid_v4()));
+            if let Some(cause) = cause.filter(|_| fails_at == Some(si)) {
+                let text = cause.message(shape.service, host, shape.seed, rng);
+                events.push(ev(EventStatus::Failed, t, Some(text), rng.uuid_v4()));
                 break;
             }
             events.push(ev(EventStatus::Succeeded, t, None, rng.uuid_v4()));

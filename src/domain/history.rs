@@ -168,6 +168,13 @@ impl HistoryFilter {
             let r: Vec<&str> = self.reviews.iter().map(|s| s.as_str()).collect();
             chips.push(format!("review={}", r.join(",")));
         }
+        if let Period::Between(from, until) = self.period {
+            for (name, at) in [("since", from), ("until", until)] {
+                if let Some(at) = at {
+                    chips.push(format!("{name}={}", at.format("%Y-%m-%d")));
+                }
+            }
+        }
         if let Some(t) = &self.text {
             chips.push(format!("text={t}"));
         }
@@ -224,9 +231,18 @@ impl HistoryFilter {
                         f.reviews.push(r.parse()?);
                     }
                 }
+                "since" | "until" => {
+                    let at = parse_date(&value).map_err(|e| e.to_string())?;
+                    let (from, to) = match f.period {
+                        Period::Between(from, to) => (from, to),
+                        _ => (None, None),
+                    };
+                    f.period =
+                        if name == "since" { Period::Between(Some(at), to) } else { Period::Between(from, Some(at)) };
+                }
                 _ => {
                     return Err(format!(
-                        "unknown filter \"{name}\" (service, env, model, result, requester, review; other words search)"
+                        "unknown filter \"{name}\" (service, env, model, result, requester, review, since, until; other words search)"
                     ));
                 }
             }
@@ -311,6 +327,13 @@ mod tests {
         let err = HistoryFilter::parse_line("colour=red", Period::All).expect_err("unknown");
         assert!(err.contains("unknown filter \"colour\""), "{err}");
         assert_eq!(HistoryFilter::parse_line("review=owed", Period::All).expect("parses").reviews, [ReviewState::Owed]);
+        let dates = HistoryFilter::parse_line("since=2026-03-01 until=2026-04-01", Period::All).expect("parses");
+        assert_eq!(
+            dates.period,
+            Period::Between(Some(parse_date("2026-03-01").expect("d")), Some(parse_date("2026-04-01").expect("d")))
+        );
+        let err = HistoryFilter::parse_line("since=yesterday", Period::All).expect_err("not a date");
+        assert!(err.contains("\"yesterday\""), "{err}");
     }
 
     #[test]

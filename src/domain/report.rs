@@ -6,7 +6,7 @@
 //! no IO here.
 
 use super::errors::ErrorGroup;
-use super::gate::view::AuditRecord;
+use super::gate::view::{AuditRecord, Notification};
 use super::history::ReviewState;
 use super::records::{DeploymentSummary, PhaseView};
 use super::review::Review;
@@ -79,6 +79,8 @@ pub struct Report {
     pub silent_hosts: Vec<String>,
     pub review_state: ReviewState,
     pub review: Option<Review>,
+    /// Who was told what about it, oldest first.
+    pub notifications: Vec<Notification>,
 }
 
 /// Builds the timeline: the plan, each phase's gate, start and end, the first failure of each
@@ -136,13 +138,13 @@ pub fn timeline(
     for r in decisions {
         let note = r.note();
         let why = if note.is_empty() { String::new() } else { format!(" ({note})") };
-        t.push(entry(
-            r.decided_at,
-            Moment::Decision,
-            Some(&r.phase),
-            Some(&r.person),
-            format!("{} {} by {}{why}", r.phase, r.label(), r.person),
-        ));
+        // Records of the whole deployment (a completed review) have no phase.
+        let phase = Some(r.phase.as_str()).filter(|p| !p.is_empty());
+        let what = match phase {
+            Some(p) => format!("{p} {} by {}{why}", r.label(), r.person),
+            None => format!("{} by {}{why}", r.label(), r.person),
+        };
+        t.push(entry(r.decided_at, Moment::Decision, phase, Some(&r.person), what));
     }
     if let Some(at) = d.finished_at.filter(|_| d.status.is_final()) {
         t.push(entry(at, Moment::Finished, None, None, format!("finished: {}", d.status)));
@@ -262,6 +264,23 @@ pub fn markdown(r: &Report, tz: Tz) -> String {
                 cell(&role),
                 cell(&os),
                 cell(&a.note())
+            );
+        }
+    }
+
+    let _ = writeln!(m, "\n## Notifications\n");
+    if r.notifications.is_empty() {
+        let _ = writeln!(m, "Nobody was notified.");
+    } else {
+        let _ = writeln!(m, "| Time | To | What | Subject |\n|---|---|---|---|");
+        for n in &r.notifications {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} |",
+                when(n.created_at),
+                cell(&n.recipient),
+                cell(&n.kind),
+                cell(&n.subject)
             );
         }
     }
@@ -464,6 +483,7 @@ mod tests {
             silent_hosts: Vec::new(),
             review_state: ReviewState::Owed,
             review: None,
+            notifications: Vec::new(),
         };
         let md = markdown(&report, chrono_tz::UTC);
         assert!(md.starts_with("# DEP-7 payments-api@2.5.0 → production: rolled_back"), "{md}");

@@ -64,3 +64,56 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(sql)
     }
 }
+
+impl Store {
+    /// The floor of a History page: the same deployments' own columns, read one by one by key
+    /// (no filter, no order, no counts). Returns the rows read.
+    pub fn deployments_by_key(&self, keys: &[DeploymentKey]) -> Result<usize, StoreError> {
+        let sql = |source| StoreError::Sql { path: self.path.clone(), source };
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT d.id, r.name, r.version, d.environment, d.model, d.requested_by, d.status, d.started_ms,
+                        d.finished_ms, d.planned_ms, d.target_count
+                 FROM deployments d JOIN releases r ON r.id = d.release_id WHERE d.id = ?1",
+            )
+            .map_err(sql)?;
+        let mut read = 0;
+        for key in keys {
+            let mut rows = stmt.query([key.0]).map_err(sql)?;
+            while let Some(r) = rows.next().map_err(sql)? {
+                let text: [String; 6] = [
+                    r.get(1).map_err(sql)?,
+                    r.get(2).map_err(sql)?,
+                    r.get(3).map_err(sql)?,
+                    r.get(4).map_err(sql)?,
+                    r.get(5).map_err(sql)?,
+                    r.get(6).map_err(sql)?,
+                ];
+                read += usize::from(!text[0].is_empty());
+            }
+        }
+        Ok(read)
+    }
+
+    /// The floor of a drill-down: every target, phase and decision row of one deployment, read
+    /// by its key, columns as stored. Returns the rows read.
+    pub fn deployment_rows(&self, key: DeploymentKey) -> Result<usize, StoreError> {
+        let sql = |source| StoreError::Sql { path: self.path.clone(), source };
+        let mut read = 0;
+        for query in [
+            "SELECT name, status, progress, coalesce(last_error, last_message, '') FROM targets WHERE deployment_id = ?1",
+            "SELECT name, status, coalesce(gate, ''), '' FROM phases WHERE deployment_id = ?1",
+            "SELECT decision, person, coalesce(comment, ''), coalesce(reason, '') FROM gate_decisions WHERE deployment_id = ?1",
+        ] {
+            let mut stmt = self.conn.prepare_cached(query).map_err(sql)?;
+            let mut rows = stmt.query([key.0]).map_err(sql)?;
+            while let Some(r) = rows.next().map_err(sql)? {
+                let cells: [String; 4] =
+                    [r.get(0).map_err(sql)?, r.get(1).map_err(sql)?, r.get(2).map_err(sql)?, r.get(3).map_err(sql)?];
+                read += usize::from(!cells[0].is_empty());
+            }
+        }
+        Ok(read)
+    }
+}

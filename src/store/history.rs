@@ -5,9 +5,11 @@
 //! only, so the first page of a log with years of deployments costs what a page costs.
 
 use super::gates::audit;
+use super::gates::views::{NOTIFICATION_SELECT, notification};
 use super::{Store, StoreError};
 use crate::clock::{from_ms, to_ms};
 use crate::domain::errors::{self, Failure};
+use crate::domain::gate::view::Notification;
 use crate::domain::history::{HistoryFilter, HistoryRow, ReviewRule, ReviewState};
 use crate::domain::report::{self, PhaseTimes, Report};
 use crate::domain::review::{Action, Completion, Review, ReviewContent};
@@ -237,6 +239,7 @@ impl Store {
                 None => ReviewState::NotNeeded,
             };
             let silent_hosts = s.hosts_in(key, "running")?;
+            let notifications = s.deployment_notifications(key)?;
             Ok(Report {
                 deployment: detail.summary,
                 phases: detail.phases,
@@ -247,8 +250,18 @@ impl Store {
                 silent_hosts,
                 review_state,
                 review,
+                notifications,
             })
         })
+    }
+
+    /// Everything a deployment's stakeholders were told, oldest first.
+    fn deployment_notifications(&self, key: DeploymentKey) -> Result<Vec<Notification>, StoreError> {
+        let sql = |e| self.sql(e);
+        let query = format!("{NOTIFICATION_SELECT} WHERE n.deployment_id = ?1 ORDER BY n.id");
+        let mut stmt = self.conn.prepare_cached(&query).map_err(sql)?;
+        let rows = stmt.query_map([key.0], notification).map_err(sql)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
     }
 
     /// When each phase's gate opened, it started and it ended.

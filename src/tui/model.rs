@@ -101,6 +101,10 @@ pub struct Pending {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GateData {
     pub inbox: Vec<Pending>,
+    /// Finished deployments whose failure review the operator owes, newest first.
+    pub owed: Vec<crate::domain::history::HistoryRow>,
+    /// Improvement actions not done by their due date, the earliest due first.
+    pub overdue: Vec<crate::store::ActionRow>,
     pub notifications: Vec<Notification>,
     pub unread: usize,
 }

@@ -53,7 +53,7 @@ pub const HISTORY_HEADER: [&str; 10] =
 pub const HISTORY_EMPTY: &str = "No finished deployment yet.";
 pub const HISTORY_NO_MATCH: &str = "No finished deployment matches these filters.";
 pub const HISTORY_FILTER_HINT: &str =
-    "service= env= model= result= requester= review= and words to search · Enter keep · Esc clear";
+    "service= env= model= result= requester= review= since= until= and words to search · Enter keep · Esc clear";
 pub const DRILL: &str = "Drill-down";
 pub const TIMELINE: &str = "Timeline";
 pub const ERROR_GROUPS: &str = "Error groups";
@@ -62,6 +62,8 @@ pub const DURATIONS: &str = "Durations against this model's usual";
 pub const DECISIONS: &str = "Decisions";
 pub const NO_DECISIONS: &str = "No decisions recorded.";
 pub const REVIEW: &str = "Review";
+pub const NOTIFIED: &str = "Notifications";
+pub const NOBODY_NOTIFIED: &str = "Nobody was notified.";
 pub const SILENT_HOSTS: &str = "Silent when it ended";
 pub const REVIEW_INVALID: &str = "review not saved:";
 pub const REVIEW_KEPT: &str = " (your text is kept: w edits it again)";

@@ -114,7 +114,19 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     if app.approvals.unread > 0 {
         item(&mut x, &format!("{} {}", app.approvals.unread, strings::gates::UNREAD), t.header);
     }
+    // Reviews owed and actions overdue, work for the operator: in words when they fit before the
+    // clock with room left for the receiver's address, else shorter, else without the address.
+    let a = &app.approvals;
+    let (owed, overdue) = (a.owed.len(), a.overdue.len());
     let receiver = app.session.receiver.as_ref().map(|r| format!("receiver {r}  ")).unwrap_or_default();
+    let keep = if receiver.is_empty() { 0 } else { receiver.chars().count() + 12 };
+    let room = usize::from(right.saturating_sub(x));
+    let variants = strings::gates::follow_up_counts(owed, overdue);
+    let fitting = |room: usize| variants.iter().find(|s| s.chars().count() + 2 <= room).cloned();
+    let follow_ups = fitting(room.saturating_sub(keep)).or_else(|| fitting(room)).filter(|s| !s.is_empty());
+    if let Some(text) = follow_ups {
+        x = put(buf, area, x, area.y, &text, t.header) + 2;
+    }
     let room = usize::from(right.saturating_sub(x).saturating_sub(2));
     let receiver_w = receiver.chars().count();
     let (receiver, room) = if receiver_w + 12 <= room { (receiver, room - receiver_w) } else { (String::new(), room) };
@@ -132,7 +144,7 @@ fn tabs(app: &App, area: Rect, buf: &mut Buffer) {
             .enumerate()
             .map(|(i, title)| {
                 let count = match Tab::ALL[i] {
-                    Tab::Approvals if with => app.approvals.actionable(),
+                    Tab::Approvals if with => app.approvals.actionable() + app.approvals.follow_ups(),
                     Tab::Notifications if with => app.approvals.unread,
                     _ => 0,
                 };

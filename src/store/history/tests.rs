@@ -174,3 +174,18 @@ fn reviews_keep_revisions_authors_and_actions() {
         Err(StoreError::UnknownDeployment(_))
     ));
 }
+
+/// The post-deployment report as the change record gets it: a failed deployment with its error
+/// group, timeline and a completed review, in Markdown.
+#[test]
+fn report_markdown_of_a_reviewed_failure() {
+    let (_dir, mut store) = open();
+    run(&mut store, "payments-api@1.0.0", "production", 1, None);
+    let key =
+        run(&mut store, "payments-api@1.0.1", "production", 2, Some("No space left on device (free 3 MB) at /srv/app"));
+    let mut review = content(Completion::Complete, 1);
+    review.summary = "Disk full on web-02".into();
+    store.save_review(key, &review, "text", ("dana", "ci"), at(3, 0)).expect("saves");
+    let report = store.report(key, &rule()).expect("report");
+    insta::assert_snapshot!("report_markdown", crate::domain::report::markdown(&report, chrono_tz::UTC));
+}

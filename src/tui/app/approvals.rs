@@ -11,7 +11,9 @@ pub mod timing;
 use crate::domain::DeploymentKey;
 use crate::domain::gate::view::{ActionItem, ActionKind, Notification};
 use crate::domain::gate::{Decision, Refusal};
+use crate::domain::history::HistoryRow;
 use crate::keymap::Action;
+use crate::store::ActionRow;
 use crate::tui::model::Cmd;
 use crate::tui::model::{DecisionCmd, GateData, Pending};
 use crate::tui::strings::gates as text;
@@ -22,6 +24,10 @@ pub struct Approvals {
     /// Entries in display order.
     pub items: Vec<Pending>,
     pub selected: usize,
+    /// Failure reviews the operator owes, newest first (shown below the gates).
+    pub owed: Vec<HistoryRow>,
+    /// Improvement actions past their due date, the earliest due first.
+    pub overdue: Vec<ActionRow>,
     pub notifications: Vec<Notification>,
     pub unread: usize,
     pub note_selected: usize,
@@ -67,6 +73,8 @@ impl Approvals {
             .unwrap_or(self.selected)
             .min(items.len().saturating_sub(1));
         self.items = items;
+        self.owed = data.owed;
+        self.overdue = data.overdue;
         let was_note = self.notifications.get(self.note_selected).map(|n| n.id);
         self.notifications = data.notifications;
         // Newest first by when they happened (ids follow arrival, which may differ).
@@ -95,6 +103,12 @@ impl Approvals {
     #[must_use]
     pub fn actionable(&self) -> usize {
         self.counts()[0]
+    }
+
+    /// What needs the operator besides decisions: reviews they owe and actions overdue.
+    #[must_use]
+    pub fn follow_ups(&self) -> usize {
+        self.owed.len() + self.overdue.len()
     }
 
     /// Entries the operator can act on now, once time allows, and that need someone else.

@@ -93,6 +93,9 @@ impl History {
     /// The label of the time range in force.
     #[must_use]
     pub fn period_label(&self) -> &'static str {
+        if matches!(self.filter.period, Period::Between(..)) {
+            return "dates";
+        }
         Period::PRESETS.get(self.preset).map_or("all", |(label, _)| label)
     }
 
@@ -183,7 +186,7 @@ impl History {
     /// The filter line changed: applied when it reads, else its error is shown.
     pub fn set_line(&mut self, line: String) -> Vec<Cmd> {
         self.line = line;
-        match HistoryFilter::parse_line(&self.line, self.filter.period) {
+        match HistoryFilter::parse_line(&self.line, period_of(self.preset)) {
             Ok(filter) => {
                 self.line_error = None;
                 if filter == self.filter {

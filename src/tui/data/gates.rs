@@ -1,15 +1,19 @@
 //! The data thread's reads for approvals: the operator's inbox (each entry with the phase it
-//! would start and that phase's ETA) and their notifications. The writes the dashboard asks
+//! would start and that phase's ETA), the failure reviews they owe and the improvement actions
+//! past their due date, and their notifications. The writes the dashboard asks
 //! for (decisions, "mark read") are the [`super::Loader`]'s, through [`crate::decide`].
 
 use crate::decide::Desk;
 use crate::domain::gate::view::ActionKind;
-use crate::store::{Estimate, Store, StoreError};
+use crate::domain::history::{HistoryFilter, HistoryRow, ReviewState};
+use crate::store::{ActionRow, Estimate, Store, StoreError};
 use crate::tui::model::{GateData, NOTIFICATIONS_SHOWN, Pending};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+/// Owed reviews read per refresh, newest first (the operator's are kept of these).
+pub const OWED_READ: usize = 200;
 /// Estimates are re-read at most this often per model (they move only when phases finish).
 const ESTIMATE_TTL: Duration = Duration::from_secs(60);
 
@@ -46,7 +50,32 @@ pub(super) fn read(
         let eta = est.filter(|_| size > 0).map(|e| e.phase(size));
         inbox.push(Pending { item, model, phase, eta, eta_hosts: est.map_or(0, |e| e.hosts) });
     }
+    let (owed, overdue) = follow_ups(store, desk, now)?;
     let notifications = store.notifications(&desk.operator.name, false, NOTIFICATIONS_SHOWN)?;
     let unread = store.unread_count(&desk.operator.name)?;
-    Ok(GateData { inbox, notifications, unread })
+    Ok(GateData { inbox, owed, overdue, notifications, unread })
+}
+
+/// The reviews the operator owes (the config's rule says who owes one: [`Config::review_owers`])
+/// and every improvement action past its due date (in the configured zone's calendar).
+///
+/// [`Config::review_owers`]: crate::config::Config::review_owers
+fn follow_ups(store: &Store, desk: &Desk, now: DateTime<Utc>) -> Result<(Vec<HistoryRow>, Vec<ActionRow>), StoreError> {
+    let config = &desk.config;
+    let me = &desk.operator.name;
+    // Someone who owes every review by their role needs no requester filter; others owe theirs.
+    let owes_all = config.review_owers("").iter().any(|p| p == me);
+    let filter = HistoryFilter {
+        reviews: vec![ReviewState::Owed],
+        requester: (!owes_all).then(|| me.clone()),
+        ..HistoryFilter::default()
+    };
+    let owed = store
+        .history(&filter, &config.review_rule(), now, 0, OWED_READ)?
+        .into_iter()
+        .filter(|row| config.review_owers(&row.requested_by).contains(me))
+        .collect();
+    let today = now.with_timezone(&config.timezone).date_naive();
+    let overdue = store.open_actions()?.into_iter().filter(|a| a.action.due < today).collect();
+    Ok((owed, overdue))
 }

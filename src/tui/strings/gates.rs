@@ -11,6 +11,39 @@ pub const OTHERS: &str = "others";
 pub const LATER: &str = "later";
 pub const NOTIFICATIONS: &str = "Notifications for";
 pub const UNREAD: &str = "unread";
+/// The box of reviews owed and overdue actions, below the gates.
+pub const FOLLOW_UPS: &str = "Reviews and actions";
+pub const REVIEW_OWED: &str = "review owed";
+pub const OVERDUE: &str = "overdue";
+
+/// `2 reviews owed`.
+#[must_use]
+pub fn owed_count(n: usize) -> String {
+    format!("{n} review{} owed", if n == 1 { "" } else { "s" })
+}
+
+/// `1 action overdue`.
+#[must_use]
+pub fn overdue_count(n: usize) -> String {
+    format!("{n} action{} overdue", if n == 1 { "" } else { "s" })
+}
+
+/// The header's counts of reviews owed and actions overdue, longest first (`2 reviews owed  1
+/// action overdue`, `2 owed · 1 overdue`, `✎2 !1`); empty strings when both are zero.
+#[must_use]
+pub fn follow_up_counts(owed: usize, overdue: usize) -> [String; 3] {
+    let join = |a: String, b: String, sep: &str| match (owed > 0, overdue > 0) {
+        (true, true) => format!("{a}{sep}{b}"),
+        (true, false) => a,
+        (false, true) => b,
+        (false, false) => String::new(),
+    };
+    [
+        join(owed_count(owed), overdue_count(overdue), "  "),
+        join(format!("{owed} owed"), format!("{overdue} overdue"), " · "),
+        join(format!("✎{owed}"), format!("!{overdue}"), " "),
+    ]
+}
 /// Beside a notification whose gate was decided since.
 pub const SETTLED: &str = "settled";
 /// Under an opened notification.

@@ -310,3 +310,75 @@ fn enter_opens_a_notification_in_full_and_decided_gates_show_as_settled() {
     assert_eq!(press(&mut app, KeyCode::Esc), vec![]);
     assert!(!app.approvals.note_open);
 }
+/// Saves a complete review of the fixture's old staging success with one action past its due
+/// date, one due later and one done; returns the deployment.
+fn review_with_overdue_action(fx: &fixture::Fixture) -> crate::domain::DeploymentKey {
+    use crate::domain::history::HistoryFilter;
+    use crate::domain::review::{Action, Completion, ReviewContent};
+    let mut store = Store::open_existing(&fx.path).expect("opens");
+    let rule = crate::config::Config::built_in().review_rule();
+    let staging = HistoryFilter { environment: Some("staging".into()), ..HistoryFilter::default() };
+    let old = store.history(&staging, &rule, fixture::now(), 0, 1).expect("history")[0].key;
+    let action = |text: &str, owner: &str, due: &str, done: bool| Action {
+        text: text.into(),
+        owner: owner.into(),
+        due: chrono::NaiveDate::parse_from_str(due, "%Y-%m-%d").expect("date"),
+        done,
+    };
+    let content = ReviewContent {
+        state: Completion::Complete,
+        summary: "staging hosts filled their disks".into(),
+        impact: "none in production".into(),
+        cause_category: "capacity".into(),
+        root_cause: "old releases were never pruned".into(),
+        contributing_factors: Vec::new(),
+        lessons: "prune as part of the model".into(),
+        actions: vec![
+            action("Prune old releases before unpacking", "sam", "2026-11-20", false),
+            action("Alert on free disk below 20%", "priya", "2026-12-10", false),
+            action("Resize staging disks", "omar", "2026-11-01", true),
+        ],
+    };
+    store.save_review(old, &content, "(file)", ("dana", "dana"), fixture::at("2026-10-30T09:00:00Z")).expect("saved");
+    old
+}
+
+#[test]
+fn reviews_the_operator_owes_and_overdue_actions_show_below_the_gates_and_in_the_header() {
+    let fx = fixture::build();
+    let reviewed = review_with_overdue_action(&fx);
+    for (w, h) in [(80, 24), (200, 50)] {
+        let (mut app, _loader) = app(&fx, w, h);
+        // lee, a service owner, owes the review of the failed production canary.
+        let owed: Vec<_> = app.approvals.owed.iter().map(|r| r.key).collect();
+        assert_eq!(owed, vec![fx.failed]);
+        let overdue: Vec<_> = app.approvals.overdue.iter().map(|a| (a.deployment, a.n)).collect();
+        assert_eq!(overdue, vec![(reviewed, 1)], "due later or done is not overdue");
+        press(&mut app, KeyCode::Char('2'));
+        let shown = screen(&app);
+        let header = shown.lines().next().unwrap_or_default();
+        // In words when they fit, else in short before the clock.
+        let counts = if w >= 120 { "1 review owed  1 action overdue" } else { "✎1 !1" };
+        assert!(header.contains(counts), "{header}");
+        assert!(header.trim_end().ends_with("11:30:00 CET"), "the clock stays whole: {header}");
+        assert!(shown.contains("review owed") && shown.contains("Prune old releases"), "{shown}");
+        insta::assert_snapshot!(format!("approvals_follow_ups_{w}x{h}"), shown);
+    }
+}
+
+#[test]
+fn only_those_the_config_names_owe_a_review() {
+    let fx = fixture::build();
+    review_with_overdue_action(&fx);
+    let config = crate::config::Config::built_in();
+    let owed = |person: &str| {
+        let store = Store::open_existing(&fx.path).expect("opens");
+        let desk = crate::decide::Desk::new(&config, crate::decide::Operator::named(&config, person, person));
+        let mut loader = crate::tui::data::Loader::new(store, fixture::clock(), config.timezone).with_gates(desk);
+        let data = loader.gates().expect("reads").expect("an operator");
+        (data.owed.len(), data.overdue.len())
+    };
+    // The requester (dana) and the service owners (lee, priya) owe it; sam and omar do not.
+    // Overdue actions are everyone's to see.
+    assert_eq!([owed("dana"), owed("priya"), owed("sam"), owed("omar")], [(1, 1), (1, 1), (0, 1), (0, 1)]);
+}

@@ -1,7 +1,8 @@
 //! The Approvals screen ("needs me"): every pending gate and failed phase, what the operator can
 //! act on first, and for the selected one the context to decide — the previous phase's result
 //! and top errors, approvals so far, what is still missing, the next phase's size and ETA with
-//! its window and freeze risk, and what the operator may do about it.
+//! its window and freeze risk, and what the operator may do about it. Below the gates, the
+//! failure reviews the operator owes and the improvement actions past their due date.
 
 use crate::domain::gate::view::ActionKind;
 use crate::domain::gate::{Decision, Refusal};
@@ -30,8 +31,15 @@ impl Widget for ApprovalsScreen<'_> {
         let rows = u16::try_from(self.app.approvals.items.len().max(1) + 3).unwrap_or(u16::MAX);
         let list_h = rows.clamp(5, (area.height * 2 / 5).max(5)).min(area.height);
         let list = Rect::new(area.x, area.y, area.width, list_h);
-        let detail = Rect::new(area.x, area.y + list_h, area.width, area.height - list_h);
+        let follow_ups = u16::try_from(self.app.approvals.follow_ups()).unwrap_or(u16::MAX);
+        let follow_h =
+            if follow_ups == 0 { 0 } else { (follow_ups + 2).min(area.height / 4).max(3).min(area.height - list_h) };
+        let follow = Rect::new(area.x, area.y + list_h, area.width, follow_h);
+        let detail = Rect::new(area.x, follow.bottom(), area.width, area.height - list_h - follow_h);
         self.list(list, buf);
+        if follow_h > 0 {
+            self.follow_ups(follow, buf);
+        }
         self.detail(detail, buf);
     }
 }
@@ -70,6 +78,28 @@ fn status_cell(app: &App, p: &Pending) -> (String, Style) {
     (format!("{} · {why}", text::kind(&p.item)), style)
 }
 
+/// Widths of the list columns (KEY, RELEASE, ENV, PHASE, AGE, STATUS) for an inner width.
+/// STATUS says why an entry waits, so it keeps room first (22 columns: `gate 0/2 · bake → 18:00`);
+/// when the rest does not fit, AGE, then ENV are dropped and RELEASE shrinks, never overlapping.
+/// KEY fits DEP-<n> keys up to five digits.
+fn list_columns(width: u16) -> [u16; 6] {
+    let avail = width.saturating_sub(2);
+    let mut w: [u16; 6] = [10, 8, 11, 9, 5, 22];
+    for drop in [4, 2] {
+        if w.iter().sum::<u16>() <= avail {
+            break;
+        }
+        w[drop] = 0;
+    }
+    let short = w.iter().sum::<u16>().saturating_sub(avail);
+    w[5] = w[5].saturating_sub(short);
+    let rest = avail.saturating_sub(w.iter().sum());
+    let release = (rest * 70 / 100).min(24);
+    w[1] += release;
+    w[5] += rest - release;
+    w
+}
+
 impl ApprovalsScreen<'_> {
     fn list(&self, area: Rect, buf: &mut Buffer) {
         let (app, t) = (self.app, &self.app.theme);
@@ -88,13 +118,12 @@ impl ApprovalsScreen<'_> {
             put(buf, inner, inner.x + 1, inner.y, msg, t.dim);
             return;
         }
-        // DEP-<n> keys up to five digits fit.
-        let rest = inner.width.saturating_sub(2 + 10 + 11 + 9 + 5);
-        let release_w = (rest * 45 / 100).clamp(8, 32);
-        let widths = [10, release_w, 11, 9, 5, rest.saturating_sub(release_w)];
+        let widths = list_columns(inner.width);
         let mut x = inner.x + 2;
         for (w, h) in widths.iter().zip(&text::LIST_HEADER[1..]) {
-            put(buf, inner, x, inner.y, h, t.dim);
+            if *w > 0 {
+                put(buf, inner, x, inner.y, &clip(h, usize::from(w.saturating_sub(1))), t.dim);
+            }
             x += w;
         }
         let rows = usize::from(inner.height.saturating_sub(1)).max(1);
@@ -122,9 +151,58 @@ impl ApprovalsScreen<'_> {
             ];
             let mut x = inner.x + 2;
             for ((cell, style), w) in cells.iter().zip(widths) {
-                put(buf, line, x, y, &clip(cell, usize::from(w.saturating_sub(1))), *style);
+                if w > 0 {
+                    put(buf, line, x, y, &clip(cell, usize::from(w.saturating_sub(1))), *style);
+                }
                 x += w;
             }
+        }
+    }
+
+    /// Reviews the operator owes, then overdue actions, one line each.
+    fn follow_ups(&self, area: Rect, buf: &mut Buffer) {
+        let (app, t) = (self.app, &self.app.theme);
+        let a = &app.approvals;
+        let title = Line::from(vec![
+            Span::styled(format!(" {} ", text::FOLLOW_UPS), t.title),
+            Span::styled(
+                format!("· {} · {} ", text::owed_count(a.owed.len()), text::overdue_count(a.overdue.len())),
+                t.dim,
+            ),
+        ]);
+        let inner = boxed(area, buf, title, t.border, false);
+        let today = app.now.with_timezone(&app.session.config.timezone).date_naive();
+        let owed = a.owed.iter().map(|r| {
+            let what = format!(
+                "{:<10}{} → {} · {} · {} · {} {}",
+                r.key.to_string(),
+                format_args!("{}@{}", r.release, r.version),
+                r.environment,
+                r.result.as_str().replace('_', " "),
+                text::REVIEW_OWED,
+                strings::age(app.now - r.finished_at),
+                "ago"
+            );
+            (("✎", t.warning), what, t.text)
+        });
+        let overdue = a.overdue.iter().map(|o| {
+            let late = (today - o.action.due).num_days();
+            let what = format!(
+                "{:<10}#{} {} · {} · due {} · {late}d {}",
+                o.deployment.to_string(),
+                o.n,
+                o.action.text,
+                o.action.owner,
+                o.action.due.format("%Y-%m-%d"),
+                text::OVERDUE
+            );
+            (("!", t.host(HostState::Failed)), what, t.text)
+        });
+        for (i, ((sym, sym_style), what, style)) in owed.chain(overdue).take(usize::from(inner.height)).enumerate() {
+            let y = inner.y + u16::try_from(i).unwrap_or(0);
+            let line = Rect::new(inner.x, y, inner.width, 1);
+            put(buf, line, inner.x, y, sym, sym_style);
+            put(buf, line, inner.x + 2, y, &clip(&what, usize::from(inner.width.saturating_sub(2))), style);
         }
     }
 
