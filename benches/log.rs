@@ -250,7 +250,7 @@ pub fn build_years(config: &Config, db: &Path, spec: &Years, now: DateTime<Utc>)
             "staging",
         ]);
         let rolling = environment != "staging" && rng.chance(0.3);
-        let (model, hosts) = if rolling { ("rolling", rng.range(21, 26)) } else { ("big-bang", rng.range(10, 31)) };
+        let (model, hosts) = if rolling { ("rolling", rng.range(21, 26)) } else { ("big-bang", rng.range(11, 32)) };
         let hosts = usize::try_from(hosts).unwrap_or(10);
         let release = format!("{service}@1.{}.{}", i / 1_000, i % 1_000);
         let req = PlanRequest {
