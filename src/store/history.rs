@@ -17,7 +17,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, params, params_from_iter};
 
-
 /// A filter as SQL: the `WHERE` clause over `deployments d` alone and its values.
 ///
 /// The walk is over `deployments_history` (migration 0006), which covers every column a filter
