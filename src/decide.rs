@@ -51,6 +51,15 @@ impl Rules {
     }
 }
 
+/// The change windows and freezes in force for the log: those stored with its team (what every
+/// decision is checked against), else — a log without a stored team — the config's.
+pub fn time_rules(config: &Config, store: &Store) -> Result<crate::domain::team::TimeRules, StoreError> {
+    Ok(store.team()?.and_then(|t| t.time_rules).unwrap_or_else(|| crate::domain::team::TimeRules {
+        windows: config.windows.clone(),
+        freezes: config.freezes.clone(),
+    }))
+}
+
 /// An operator with the rules they decide under: what a long-lived front end (the dashboard)
 /// keeps.
 #[derive(Debug, Clone)]

@@ -59,6 +59,11 @@ fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", e.config_path(&opts.config.dashboard.keys)))?;
     let theme = Theme::select(&opts.config.dashboard.theme, Theme::no_color_env());
     let store = if opts.read_only { Store::open_read_only(&opts.db)? } else { Store::open_existing(&opts.db)? };
+    // Every view shows the windows and freezes decisions are checked against: the log's.
+    let mut opts = opts;
+    let rules = crate::decide::time_rules(&opts.config, &store)?;
+    opts.config.windows = rules.windows;
+    opts.config.freezes = rules.freezes;
     let desk = crate::decide::Desk::new(&opts.config, opts.operator.clone());
     let mut loader = Loader::new(store, opts.clock.clone(), opts.config.timezone)
         .with_gates(desk)

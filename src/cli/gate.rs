@@ -283,7 +283,8 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
         outln!(out, "  rejected by {}: {}", r.person, r.reason)?;
     }
     if view.outcome().is_none() {
-        for line in still_missing(ctx, &view) {
+        let rules = crate::decide::time_rules(&ctx.config, &store)?;
+        for line in still_missing(ctx, &view, &rules) {
             outln!(out, "missing: {line}")?;
         }
     }
@@ -292,7 +293,7 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
 
 /// Every rule that still stands between an undecided gate and its approval: approvals, and the
 /// time rules as the gate check sees them, with when they all hold.
-fn still_missing(ctx: &Context, view: &GateView) -> Vec<String> {
+fn still_missing(ctx: &Context, view: &GateView, in_force: &crate::domain::team::TimeRules) -> Vec<String> {
     use crate::domain::gate::timing::{WindowState, time_rules};
     let zone = ctx.config.timezone;
     let at = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string();
@@ -305,7 +306,7 @@ fn still_missing(ctx: &Context, view: &GateView) -> Vec<String> {
         lines.push("the phase before it to succeed".to_owned());
         return lines;
     }
-    let rules = time_rules(&view.time_facts(&ctx.config.windows, &ctx.config.freezes), now);
+    let rules = time_rules(&view.time_facts(&in_force.windows, &in_force.freezes), now);
     if let Some(t) = rules.planned_start {
         lines.push(format!("the planned start, {}", at(t)));
     }

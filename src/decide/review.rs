@@ -120,7 +120,7 @@ pub fn run_editor(path: &Path) -> Result<(), EditorError> {
 #[derive(Debug, thiserror::Error)]
 pub enum SaveError {
     #[error(
-        "\"{0}\" is not a person in the config's [[people]]: set SHIPDECK_OPERATOR or `operator` to your name; nothing was written"
+        "\"{0}\" is not a person of the log's team: set SHIPDECK_OPERATOR or `operator` to your name; nothing was written"
     )]
     NotAPerson(String),
     #[error(transparent)]

@@ -6,7 +6,7 @@
 //! no IO here.
 
 use super::errors::ErrorGroup;
-use super::gate::view::AuditRecord;
+use super::gate::view::{AuditRecord, Notification};
 use super::history::ReviewState;
 use super::records::{DeploymentSummary, PhaseView};
 use super::review::Review;
@@ -79,6 +79,8 @@ pub struct Report {
     pub silent_hosts: Vec<String>,
     pub review_state: ReviewState,
     pub review: Option<Review>,
+    /// Who was told what about it, oldest first.
+    pub notifications: Vec<Notification>,
 }
 
 /// Builds the timeline: the plan, each phase's gate, start and end, the first failure of each
@@ -262,6 +264,23 @@ pub fn markdown(r: &Report, tz: Tz) -> String {
                 cell(&role),
                 cell(&os),
                 cell(&a.note())
+            );
+        }
+    }
+
+    let _ = writeln!(m, "\n## Notifications\n");
+    if r.notifications.is_empty() {
+        let _ = writeln!(m, "Nobody was notified.");
+    } else {
+        let _ = writeln!(m, "| Time | To | What | Subject |\n|---|---|---|---|");
+        for n in &r.notifications {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} |",
+                when(n.created_at),
+                cell(&n.recipient),
+                cell(&n.kind),
+                cell(&n.subject)
             );
         }
     }
@@ -464,6 +483,7 @@ mod tests {
             silent_hosts: Vec::new(),
             review_state: ReviewState::Owed,
             review: None,
+            notifications: Vec::new(),
         };
         let md = markdown(&report, chrono_tz::UTC);
         assert!(md.starts_with("# DEP-7 payments-api@2.5.0 → production: rolled_back"), "{md}");

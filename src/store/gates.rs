@@ -8,7 +8,7 @@
 //! and to open gates whose phase before has just succeeded.
 
 pub(super) mod audit;
-mod views;
+pub(super) mod views;
 
 pub use audit::AuditProblem;
 

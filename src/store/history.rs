@@ -6,9 +6,11 @@
 //! what a page costs; counts come from `history_counts`, kept by triggers, when they can.
 
 use super::gates::audit;
+use super::gates::views::{NOTIFICATION_SELECT, notification};
 use super::{Store, StoreError};
 use crate::clock::{from_ms, to_ms};
 use crate::domain::errors::{self, Failure};
+use crate::domain::gate::view::Notification;
 use crate::domain::history::{HistoryFilter, HistoryRow, ReviewRule, ReviewState};
 use crate::domain::report::{self, PhaseTimes, Report};
 use crate::domain::review::{Action, Completion, Review, ReviewContent};
@@ -19,7 +21,7 @@ use rusqlite::{OptionalExtension, params, params_from_iter};
 
 /// A filter as SQL: the `WHERE` clause over `deployments d` alone and its values.
 ///
-/// The walk is over `deployments_history` (migration 0006), which covers every column a filter
+/// The walk is over `deployments_history` (migration 0007), which covers every column a filter
 /// reads from `d` in History's order, so a page stops after `limit` matches and a count reads
 /// the index only. The release, the review and the text search are subqueries of the matching
 /// rows, never joins the planner could start from; `+` keeps it off `deployments_by_status`,
@@ -288,6 +290,7 @@ impl Store {
                 None => ReviewState::NotNeeded,
             };
             let silent_hosts = s.hosts_in(key, "running")?;
+            let notifications = s.deployment_notifications(key)?;
             Ok(Report {
                 deployment: detail.summary,
                 phases: detail.phases,
@@ -298,8 +301,18 @@ impl Store {
                 silent_hosts,
                 review_state,
                 review,
+                notifications,
             })
         })
+    }
+
+    /// Everything a deployment's stakeholders were told, oldest first.
+    fn deployment_notifications(&self, key: DeploymentKey) -> Result<Vec<Notification>, StoreError> {
+        let sql = |e| self.sql(e);
+        let query = format!("{NOTIFICATION_SELECT} WHERE n.deployment_id = ?1 ORDER BY n.id");
+        let mut stmt = self.conn.prepare_cached(&query).map_err(sql)?;
+        let rows = stmt.query_map([key.0], notification).map_err(sql)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
     }
 
     /// When each phase's gate opened, it started and it ended.

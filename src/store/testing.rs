@@ -17,10 +17,15 @@ pub fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).expect("valid time").with_timezone(&Utc)
 }
 
-/// A new log in a temporary folder (kept while the returned guard lives).
+/// A new log in a temporary folder (kept while the returned guard lives), holding the built-in
+/// team, windows and freezes as a new log planned into would.
 pub fn open() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&dir.path().join("log.db")).expect("opens");
+    let mut store = Store::open(&dir.path().join("log.db")).expect("opens");
+    let config = Config::built_in();
+    store
+        .sync_team(&config.team(), &config.subscriptions(), super::SyncBy::Seed { os_user: "test" }, t0())
+        .expect("stores the team");
     (dir, store)
 }
 

@@ -347,3 +347,15 @@ fn a_resize_keeps_the_selection_in_view_and_fills_the_space() {
         assert!(text.contains(&selected), "{selected} out of view at {w}x{h}:\n{text}");
     }
 }
+
+/// Regression: at 50 columns the Approvals list cut its STATUS (why an entry waits) to `f…`.
+#[test]
+fn the_approvals_status_column_keeps_its_room_at_every_width() {
+    let fx = fixture::build();
+    for (w, h) in SIZES {
+        let (mut app, _loader) = app(&fx, w, h);
+        press(&mut app, KeyCode::Char('2'));
+        let text = screen(&app);
+        assert!(text.contains("failed 1/1 · ready") && text.contains("gate 1/2 · ready"), "{w}x{h}:\n{text}");
+    }
+}

@@ -114,20 +114,18 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     if app.approvals.unread > 0 {
         item(&mut x, &format!("{} {}", app.approvals.unread, strings::gates::UNREAD), t.header);
     }
-    // Reviews owed and actions overdue: in words when they leave room for the receiver's
-    // address, else shorter; the shortest that fits before the clock at all.
-    let receiver = app.session.receiver.as_ref().map(|r| format!("receiver {r}  ")).unwrap_or_default();
+    // Reviews owed and actions overdue, work for the operator: in words when they fit before the
+    // clock with room left for the receiver's address, else shorter, else without the address.
     let a = &app.approvals;
-    let candidates = strings::gates::follow_up_counts(a.owed.len(), a.overdue.len());
+    let (owed, overdue) = (a.owed.len(), a.overdue.len());
+    let receiver = app.session.receiver.as_ref().map(|r| format!("receiver {r}  ")).unwrap_or_default();
+    let keep = if receiver.is_empty() { 0 } else { receiver.chars().count() + 12 };
     let room = usize::from(right.saturating_sub(x));
-    let beside_receiver = room.saturating_sub(receiver.chars().count() + 14);
-    let follow_ups = candidates
-        .iter()
-        .find(|s| s.chars().count() + 2 <= beside_receiver)
-        .or_else(|| candidates.iter().find(|s| s.chars().count() + 2 <= room))
-        .filter(|s| !s.is_empty());
+    let variants = strings::gates::follow_up_counts(owed, overdue);
+    let fitting = |room: usize| variants.iter().find(|s| s.chars().count() + 2 <= room).cloned();
+    let follow_ups = fitting(room.saturating_sub(keep)).or_else(|| fitting(room)).filter(|s| !s.is_empty());
     if let Some(text) = follow_ups {
-        x = put(buf, area, x, area.y, text, t.header) + 2;
+        x = put(buf, area, x, area.y, &text, t.header) + 2;
     }
     let room = usize::from(right.saturating_sub(x).saturating_sub(2));
     let receiver_w = receiver.chars().count();

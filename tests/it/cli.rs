@@ -205,7 +205,18 @@ fn bench_runs_the_separate_bench_binary_or_says_how_to_build_it() {
     // A copy of shipdeck alone in a folder: no shipdeck-bench beside it.
     let exe = env.path("shipdeck");
     std::fs::copy(env!("CARGO_BIN_EXE_shipdeck"), &exe).expect("copies");
-    let out = std::process::Command::new(&exe).args(["bench", "ingest", "--prefill", "10"]).output().expect("runs");
+    // A freshly written executable can be briefly "busy" (ETXTBSY) while another test thread
+    // forks with its descriptor open: try again rather than fail on the race.
+    let run = |args: &[&str]| {
+        for _ in 0..50 {
+            match std::process::Command::new(&exe).args(args).output() {
+                Err(e) if e.raw_os_error() == Some(26) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                other => return other.expect("runs"),
+            }
+        }
+        panic!("{} stayed busy", exe.display());
+    };
+    let out = run(&["bench", "ingest", "--prefill", "10"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("cargo build --release --features bench"), "{stderr}");
@@ -214,7 +225,7 @@ fn bench_runs_the_separate_bench_binary_or_says_how_to_build_it() {
     let fake = env.path("shipdeck-bench");
     std::fs::write(&fake, "#!/bin/sh\necho \"bench: $*\"\nexit 3\n").expect("writes");
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let out = std::process::Command::new(&exe).args(["bench", "ingest", "--prefill", "10"]).output().expect("runs");
+    let out = run(&["bench", "ingest", "--prefill", "10"]);
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "bench: ingest --prefill 10");
 }

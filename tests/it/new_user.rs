@@ -273,3 +273,34 @@ fn events_are_listed_by_when_they_happened_not_when_they_arrived() {
     let first = text.lines().next().expect("a line");
     assert!(first.starts_with("2026-11-20 11:01:00") || first.starts_with("11-20 11:01:00"), "{text}");
 }
+
+/// The README's walk-through runs on `assets/walkthrough.toml`: it is valid and plans as shown.
+#[test]
+fn the_walk_through_config_plans_as_the_readme_shows() {
+    let env = Env::new();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/walkthrough.toml");
+    env.run(&["config", "check", config]).ok();
+    let targets = "web-01,web-02,web-03,web-04,web-05,web-06,web-07,web-08,web-09,web-10";
+    let run = env.run_env(
+        &[("SHIPDECK_OPERATOR", "sam")],
+        &[
+            "--config",
+            config,
+            "plan",
+            "--release",
+            "payments-api@2.4.1",
+            "--env",
+            "production",
+            "--model",
+            "phased",
+            "--targets",
+            targets,
+            "--change",
+            "CHG-1042",
+        ],
+    );
+    let readme = include_str!("../../README.md");
+    for line in run.ok().lines() {
+        assert!(readme.contains(&format!("# {line}")), "the README shows `{line}`");
+    }
+}

@@ -118,6 +118,14 @@ fn reports_tell_the_whole_story_in_markdown_and_json() {
     assert!(md.contains("**Summary:** Disk full on web-02"), "{md}");
     assert!(md.contains("| 1 | Prune old releases nightly | sam | 2026-12-01 | no |"), "{md}");
 
+    // Who was told what: a phased plan opens its pilot's gate and tells the people who may approve.
+    let phased = env.plan("phased", 4);
+    let json = env.run(&["report", &phased, "--format", "json"]).json();
+    let told: Vec<&str> =
+        json["notifications"].as_array().expect("array").iter().filter_map(|n| n["kind"].as_str()).collect();
+    assert!(told.contains(&"gate_pending"), "{json}");
+    assert!(env.run(&["report", &phased]).ok().contains("## Notifications"));
+
     let unknown = env.run(&["report", "DEP-999"]);
     assert_eq!(unknown.code, 2);
     assert!(unknown.stderr.contains("DEP-999"), "{}", unknown.stderr);
@@ -177,6 +185,7 @@ fn in_the_dashboard_w_suspends_for_the_editor_and_the_review_shows_after() {
     let list = t.wait_for("✓ complete");
     assert!(list.contains(&key), "{list}");
     t.keys(&["q"]);
-    let end = t.wait_for("EXIT=");
+    // The tty line is printed after the exit line: wait for it, not just the first.
+    let end = t.wait_for("TTY=");
     assert!(end.contains("EXIT=0") && end.contains("TTY=icanon"), "{end}");
 }

@@ -299,4 +299,33 @@ fn a_config_of_your_own_without_the_freeze_does_not_lift_it() {
     assert!(approve.stderr.contains("frozen by \"incident\""), "{}", approve.stderr);
     let inbox = env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["gate", "inbox", "--json"]).json();
     assert!(inbox[0]["blocked"].to_string().contains("incident"), "the inbox says the same: {inbox}");
+    let show = env.run(&["gate", "show", &key, "pilot"]).ok().to_owned();
+    assert!(show.lines().any(|l| l.starts_with("missing: ") && l.contains("incident")), "{show}");
+    // The dashboard shows the log's freezes too, not the caller's config's.
+    let bin = env!("CARGO_BIN_EXE_shipdeck");
+    let command = format!("SHIPDECK_OPERATOR=omar {bin} --db {}; sleep 30", env.db.display());
+    let t = support::tmux::Tmux::start("log-freezes", 160, 40, &command);
+    t.wait_for(&key);
+    t.keys(&["3"]);
+    t.wait_for("incident");
+}
+
+#[test]
+fn the_receiver_stores_its_config_s_team_at_start_and_the_audit_says_so() {
+    let env = Env::new();
+    env.plan("phased", 4);
+    let promoted = built_in_with(
+        &env,
+        "receiver.toml",
+        "name = \"sam\"\nlogin = \"sam\"\nroles = [\"release_engineer\"]",
+        "name = \"sam\"\nlogin = \"sam\"\nroles = [\"release_engineer\", \"deployment_manager\"]",
+    );
+    let server = env.serve_with(&[("SHIPDECK_CONFIG", promoted.as_str())]);
+    let team = env.run(&["team", "show", "--json"]).json();
+    let sam = team["members"].as_array().expect("members").iter().find(|m| m["name"] == "sam").cloned();
+    assert_eq!(sam.expect("sam")["roles"], serde_json::json!(["release_engineer", "deployment_manager"]));
+    let last = audit(&env).pop().expect("records");
+    assert_eq!((last["decision"].as_str(), last["person"].as_str()), (Some("team_sync"), Some("receiver")));
+    assert!(last["policy_state"]["changes"]["changed"].to_string().contains("sam"), "{last}");
+    drop(server);
 }

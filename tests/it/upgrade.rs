@@ -49,8 +49,11 @@ fn an_upgraded_log_dedupes_old_ids_and_takes_decisions_into_an_intact_audit() {
     let new = support::event("n1", "DEP-1", "web-3", "install", "started");
     let out = env.run_with_stdin(&["ingest", "-"], &format!("{resend}\n{new}\n")).json();
     assert_eq!((out["accepted"].as_u64(), out["duplicates"].as_u64()), (Some(1), Some(1)), "{out}");
-    // The gate tables came with the upgrade. A version-1 log holds no team: who may decide is
-    // stored once, then the requester retries the failed phase.
+    // The gate tables came with the upgrade, but no team: decisions wait for one (fail closed).
+    let early = env.run_env(&[("SHIPDECK_OPERATOR", "dana")], &["retry", "DEP-1", "all"]);
+    assert_eq!(early.code, 1, "{}", early.stderr);
+    assert!(early.stderr.contains("the log holds no team yet"), "{}", early.stderr);
+    // Once the team is stored (the first sync of a log seeds it; audited), the requester retries.
     env.run_env(&[("SHIPDECK_OPERATOR", "dana")], &["team", "sync"]).ok();
     let retry = env.run_env(&[("SHIPDECK_OPERATOR", "dana")], &["retry", "DEP-1", "all"]);
     assert!(retry.ok().starts_with("recorded: DEP-1 all retry by dana"), "{}", retry.stdout);

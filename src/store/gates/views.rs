@@ -353,28 +353,11 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT n.id, n.recipient, n.kind, n.deployment_id, p.name, n.subject, n.body, n.created_ms, n.read_ms, n.delivered_ms
-                 FROM notifications n LEFT JOIN phases p ON p.id = n.phase_id
-                 WHERE n.recipient = ?1 AND (?2 = 0 OR n.read_ms IS NULL) ORDER BY n.id DESC LIMIT ?3",
+                &format!("{NOTIFICATION_SELECT} WHERE n.recipient = ?1 AND (?2 = 0 OR n.read_ms IS NULL) ORDER BY n.id DESC LIMIT ?3"),
             )
             .map_err(|e| self.sql(e))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt
-            .query_map(params![recipient, unread_only, limit], |r| {
-                Ok(Notification {
-                    id: r.get(0)?,
-                    recipient: r.get(1)?,
-                    kind: r.get(2)?,
-                    deployment: r.get::<_, Option<i64>>(3)?.map(DeploymentKey),
-                    phase: r.get(4)?,
-                    subject: r.get(5)?,
-                    body: r.get(6)?,
-                    created_at: from_ms(r.get(7)?),
-                    read_at: r.get::<_, Option<i64>>(8)?.map(from_ms),
-                    delivered_at: r.get::<_, Option<i64>>(9)?.map(from_ms),
-                })
-            })
-            .map_err(|e| self.sql(e))?;
+        let rows = stmt.query_map(params![recipient, unread_only, limit], notification).map_err(|e| self.sql(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.sql(e))
     }
 
@@ -400,4 +383,24 @@ impl Store {
             )
             .map_err(|e| self.sql(e))
     }
+}
+
+/// The columns [`notification`] maps, over `notifications n` and its phase.
+pub(in crate::store) const NOTIFICATION_SELECT: &str = "SELECT n.id, n.recipient, n.kind, n.deployment_id, p.name, n.subject, n.body, n.created_ms, n.read_ms, n.delivered_ms
+     FROM notifications n LEFT JOIN phases p ON p.id = n.phase_id";
+
+/// A row of [`NOTIFICATION_SELECT`].
+pub(in crate::store) fn notification(r: &rusqlite::Row<'_>) -> rusqlite::Result<Notification> {
+    Ok(Notification {
+        id: r.get(0)?,
+        recipient: r.get(1)?,
+        kind: r.get(2)?,
+        deployment: r.get::<_, Option<i64>>(3)?.map(DeploymentKey),
+        phase: r.get(4)?,
+        subject: r.get(5)?,
+        body: r.get(6)?,
+        created_at: from_ms(r.get(7)?),
+        read_at: r.get::<_, Option<i64>>(8)?.map(from_ms),
+        delivered_at: r.get::<_, Option<i64>>(9)?.map(from_ms),
+    })
 }

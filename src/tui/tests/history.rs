@@ -91,7 +91,7 @@ fn the_drill_down_is_reachable_from_live() {
 #[test]
 fn a_review_written_in_the_editor_is_saved_and_a_broken_one_kept() {
     let fx = fixture::build();
-    let (mut app, mut loader) = app(&fx, 120, 30);
+    let (mut app, mut loader) = app(&fx, 200, 50);
     let cmds = press(&mut app, KeyCode::Char('5'));
     serve(&mut app, &mut loader, cmds);
     let cmds = app.history.drill(Some(fx.failed));

@@ -78,6 +78,28 @@ fn status_cell(app: &App, p: &Pending) -> (String, Style) {
     (format!("{} · {why}", text::kind(&p.item)), style)
 }
 
+/// Widths of the list columns (KEY, RELEASE, ENV, PHASE, AGE, STATUS) for an inner width.
+/// STATUS says why an entry waits, so it keeps room first (22 columns: `gate 0/2 · bake → 18:00`);
+/// when the rest does not fit, AGE, then ENV are dropped and RELEASE shrinks, never overlapping.
+/// KEY fits DEP-<n> keys up to five digits.
+fn list_columns(width: u16) -> [u16; 6] {
+    let avail = width.saturating_sub(2);
+    let mut w: [u16; 6] = [10, 8, 11, 9, 5, 22];
+    for drop in [4, 2] {
+        if w.iter().sum::<u16>() <= avail {
+            break;
+        }
+        w[drop] = 0;
+    }
+    let short = w.iter().sum::<u16>().saturating_sub(avail);
+    w[5] = w[5].saturating_sub(short);
+    let rest = avail.saturating_sub(w.iter().sum());
+    let release = (rest * 70 / 100).min(24);
+    w[1] += release;
+    w[5] += rest - release;
+    w
+}
+
 impl ApprovalsScreen<'_> {
     fn list(&self, area: Rect, buf: &mut Buffer) {
         let (app, t) = (self.app, &self.app.theme);
@@ -96,13 +118,12 @@ impl ApprovalsScreen<'_> {
             put(buf, inner, inner.x + 1, inner.y, msg, t.dim);
             return;
         }
-        // DEP-<n> keys up to five digits fit.
-        let rest = inner.width.saturating_sub(2 + 10 + 11 + 9 + 5);
-        let release_w = (rest * 45 / 100).clamp(8, 32);
-        let widths = [10, release_w, 11, 9, 5, rest.saturating_sub(release_w)];
+        let widths = list_columns(inner.width);
         let mut x = inner.x + 2;
         for (w, h) in widths.iter().zip(&text::LIST_HEADER[1..]) {
-            put(buf, inner, x, inner.y, h, t.dim);
+            if *w > 0 {
+                put(buf, inner, x, inner.y, &clip(h, usize::from(w.saturating_sub(1))), t.dim);
+            }
             x += w;
         }
         let rows = usize::from(inner.height.saturating_sub(1)).max(1);
@@ -130,7 +151,9 @@ impl ApprovalsScreen<'_> {
             ];
             let mut x = inner.x + 2;
             for ((cell, style), w) in cells.iter().zip(widths) {
-                put(buf, line, x, y, &clip(cell, usize::from(w.saturating_sub(1))), *style);
+                if w > 0 {
+                    put(buf, line, x, y, &clip(cell, usize::from(w.saturating_sub(1))), *style);
+                }
                 x += w;
             }
         }

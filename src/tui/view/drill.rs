@@ -65,18 +65,22 @@ impl Widget for DrillScreen<'_> {
             y += 1;
         }
         let body = Rect::new(inner.x + 1, y, inner.width.saturating_sub(2), inner.bottom().saturating_sub(y));
-        let (left, right) = sections(app, report);
+        let (timeline, record, failed) = sections(app, report);
         let scroll = u16::try_from(drill.scroll).unwrap_or(u16::MAX);
         if body.width >= TWO_COLUMNS {
             let half = body.width / 2;
             let l = Rect::new(body.x, body.y, half - 1, body.height);
             let r = Rect::new(body.x + half + 1, body.y, body.width - half - 1, body.height);
+            let mut left = timeline;
+            left.extend(record);
             Paragraph::new(left).wrap(Wrap { trim: false }).scroll((scroll, 0)).render(l, buf);
-            Paragraph::new(right).wrap(Wrap { trim: false }).scroll((scroll, 0)).render(r, buf);
+            Paragraph::new(failed).wrap(Wrap { trim: false }).scroll((scroll, 0)).render(r, buf);
         } else {
-            let mut all = left;
+            // One column: what happened, what failed, then the record of who did and said what.
+            let mut all = timeline;
+            all.extend(failed);
             all.push(Line::default());
-            all.extend(right);
+            all.extend(record);
             Paragraph::new(all).wrap(Wrap { trim: false }).scroll((scroll, 0)).render(body, buf);
         }
     }
@@ -142,8 +146,9 @@ fn stamp(app: &App, at: DateTime<Utc>) -> String {
     super::approvals::when(app, at)
 }
 
-/// Left: the timeline, decisions and review. Right: error groups, durations, silent hosts.
-fn sections<'a>(app: &App, r: &'a Report) -> (Vec<Line<'a>>, Vec<Line<'a>>) {
+/// The timeline; the record (decisions, notifications, review); what failed (error groups,
+/// durations, silent hosts).
+fn sections<'a>(app: &App, r: &'a Report) -> (Vec<Line<'a>>, Vec<Line<'a>>, Vec<Line<'a>>) {
     let t = &app.theme;
     let heading = |s: &str| Line::styled(s.to_owned(), t.title);
     let text = |s: String| Line::styled(crate::domain::text::sanitize(&s).into_owned(), t.text);
@@ -156,6 +161,7 @@ fn sections<'a>(app: &App, r: &'a Report) -> (Vec<Line<'a>>, Vec<Line<'a>>) {
         ]));
     }
     left.push(Line::default());
+    let timeline = std::mem::take(&mut left);
     left.push(heading(strings::DECISIONS));
     if r.decisions.is_empty() {
         left.push(Line::styled(strings::NO_DECISIONS, t.dim));
@@ -164,6 +170,14 @@ fn sections<'a>(app: &App, r: &'a Report) -> (Vec<Line<'a>>, Vec<Line<'a>>) {
         let role = a.role.as_deref().map_or(String::new(), |x| format!(" as {x}"));
         let why = a.reason.as_deref().or(a.comment.as_deref()).map_or(String::new(), |w| format!(": {w}"));
         left.push(text(format!("{} {} {} by {}{role}{why}", stamp(app, a.decided_at), a.phase, a.decision, a.person)));
+    }
+    left.push(Line::default());
+    left.push(heading(strings::NOTIFIED));
+    if r.notifications.is_empty() {
+        left.push(Line::styled(strings::NOBODY_NOTIFIED, t.dim));
+    }
+    for n in &r.notifications {
+        left.push(text(format!("{} {} → {}: {}", stamp(app, n.created_at), n.kind, n.recipient, n.subject)));
     }
     left.push(Line::default());
     left.push(heading(strings::REVIEW));
@@ -227,5 +241,5 @@ fn sections<'a>(app: &App, r: &'a Report) -> (Vec<Line<'a>>, Vec<Line<'a>>) {
         right.push(heading(strings::SILENT_HOSTS));
         right.push(text(format!("{}: {}", r.silent_hosts.len(), clip(&r.silent_hosts.join(", "), 200))));
     }
-    (left, right)
+    (timeline, left, right)
 }
