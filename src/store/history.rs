@@ -67,20 +67,20 @@ impl Where {
             w.sql.push_str(&format!(" AND d.finished_ms < ?{}", w.values.len()));
             w.summable = false;
         }
-        let words: Vec<&str> = filter.text.iter().flat_map(|t| t.split_whitespace()).collect();
+        let words: Vec<String> = filter.text.iter().flat_map(|t| t.split_whitespace()).map(str::to_lowercase).collect();
         if !words.is_empty() {
-            // One look-up of the release per row, every word tested on the same text.
-            let mut likes = Vec::new();
+            // The trigram index finds the rows whose words hold each word (LIKE, through the
+            // index from three characters on); instr() keeps `%` and `_` in a word literal.
+            let mut tests = Vec::new();
             for word in words {
-                let escaped = word.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-                w.values.push(Value::Text(format!("%{escaped}%")));
-                likes.push(format!("t.text LIKE ?{} ESCAPE '\\'", w.values.len()));
+                w.values.push(Value::Text(format!("%{word}%")));
+                let like = w.values.len();
+                w.values.push(Value::Text(word));
+                tests.push(format!("s.text LIKE ?{like} AND instr(s.text, ?{}) > 0", w.values.len()));
             }
             w.sql.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM (SELECT lower('dep-' || d.id || ' ' || r.name || '@' || r.version || ' '
-                   || d.environment || ' ' || d.model || ' ' || d.requested_by || ' ' || coalesce(d.change_ref, '')) AS text
-                   FROM releases r WHERE r.id = d.release_id) t WHERE {})",
-                likes.join(" AND ")
+                " AND d.id IN (SELECT s.rowid FROM deployment_search s WHERE {})",
+                tests.join(" AND ")
             ));
             w.summable = false;
         }

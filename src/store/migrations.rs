@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_time_rules.sql"),
     include_str!("migrations/0006_history.sql"),
     include_str!("migrations/0007_history_at_scale.sql"),
+    include_str!("migrations/0008_history_search.sql"),
 ];
 
 /// The schema version this build writes.
