@@ -42,6 +42,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
             targets: vec!["a".into(), "b".into(), "c".into()],
             change_ref: None,
             requested_by: "bench-requester".into(),
+            release_record: Default::default(),
             planned_start: now,
             now,
         };
@@ -104,9 +105,11 @@ async fn long_polls(
     plan: &PlanFn<'_>,
     approve: &ApproveFn<'_>,
 ) -> anyhow::Result<Vec<Duration>> {
-    let receiver =
-        Receiver::bind("127.0.0.1:0", ServerOptions { db: db.to_path_buf(), token: None, clock: ctx.clock.clone() })
-            .await?;
+    let receiver = Receiver::bind(
+        "127.0.0.1:0",
+        ServerOptions { db: db.to_path_buf(), token: None, clock: ctx.clock.clone(), rules: ctx.config.time_rules() },
+    )
+    .await?;
     let url = format!("http://{}", receiver.local_addr()?);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(receiver.serve(async {

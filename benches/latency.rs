@@ -107,9 +107,11 @@ async fn load(
     live: shipdeck::domain::DeploymentKey,
     a: &Args,
 ) -> anyhow::Result<(usize, Duration)> {
-    let receiver =
-        Receiver::bind("127.0.0.1:0", ServerOptions { db: db.to_path_buf(), token: None, clock: ctx.clock.clone() })
-            .await?;
+    let receiver = Receiver::bind(
+        "127.0.0.1:0",
+        ServerOptions { db: db.to_path_buf(), token: None, clock: ctx.clock.clone(), rules: ctx.config.time_rules() },
+    )
+    .await?;
     let url = format!("http://{}/v1/events", receiver.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(receiver.serve(async {

@@ -108,6 +108,7 @@ fn plan(
         targets,
         change_ref: Some("CHG-1".into()),
         requested_by: "bench".into(),
+        release_record: Default::default(),
         planned_start: now,
         now,
     };

@@ -25,7 +25,9 @@ macro_rules! esayln {
 mod approve;
 mod audit;
 mod bench;
+mod check;
 mod config_cmd;
+mod conformance;
 mod demo;
 mod emit;
 mod events;
@@ -101,6 +103,10 @@ pub enum Command {
     /// Wait for, show or list gates
     #[command(subcommand)]
     Gate(gate::Command),
+    /// Tick a checklist item of a deployment (a recorded decision)
+    Check(check::Args),
+    /// List conformance flags: what agents did that was not authorised
+    Conformance(conformance::Args),
     /// Verify or list the audit trail of decisions
     #[command(subcommand)]
     Audit(audit::Command),
@@ -129,6 +135,7 @@ impl Command {
             Self::Abort(_) => Some("abort"),
             Self::Rollback(_) => Some("rollback"),
             Self::Review(a) if a.writes() => Some("review"),
+            Self::Check(_) => Some("check"),
             Self::Team(team::Command::Sync) => Some("team sync"),
             Self::Status(_)
             | Self::Events(_)
@@ -142,6 +149,7 @@ impl Command {
             | Self::History(_)
             | Self::Review(_)
             | Self::Report(_)
+            | Self::Conformance(_)
             | Self::Team(team::Command::Show { .. }) => None,
         }
     }
@@ -240,6 +248,8 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Rollback(a)) => approve::stop(&ctx, crate::domain::gate::Decision::Rollback, &a),
         Some(Command::Gate(c)) => gate::run(&ctx, &c),
         Some(Command::Audit(c)) => audit::run(&ctx, &c),
+        Some(Command::Check(a)) => check::run(&ctx, &a),
+        Some(Command::Conformance(a)) => conformance::run(&ctx, &a),
         Some(Command::History(a)) => history::run(&ctx, &a),
         Some(Command::Review(a)) => review::run(&ctx, &a),
         Some(Command::Report(a)) => report::run(&ctx, &a),

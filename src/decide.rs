@@ -9,9 +9,11 @@
 //! rule that refused it.
 //! [`identity`] says who the operator is.
 
+pub mod checklist;
 pub mod identity;
 pub mod review;
 
+pub use checklist::{TickAsk, TickFailure, Ticked};
 pub use identity::{Operator, os_user};
 
 use crate::config::Config;
@@ -81,6 +83,11 @@ impl Desk {
     /// Records `ask` as this desk's operator at `now`; see [`decide`].
     pub fn decide(&self, store: &mut Store, ask: &Ask, now: DateTime<Utc>) -> Result<Recorded, DecideError> {
         decide(store, &self.rules, &self.operator, ask, now)
+    }
+
+    /// Ticks a checklist item as this desk's operator at `now`; see [`checklist::tick`].
+    pub fn tick(&self, store: &mut Store, ask: &TickAsk, now: DateTime<Utc>) -> Result<Ticked, TickFailure> {
+        checklist::tick(store, &self.rules, &self.operator, ask, now)
     }
 }
 

@@ -83,9 +83,11 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
 
     let runtime = crate::runtime::build()?;
     let agents = runtime.block_on(async {
-        let receiver =
-            Receiver::bind("127.0.0.1:0", ServerOptions { db: db.clone(), token: None, clock: opts.clock.clone() })
-                .await?;
+        let receiver = Receiver::bind(
+            "127.0.0.1:0",
+            ServerOptions { db: db.clone(), token: None, clock: opts.clock.clone(), rules: opts.config.time_rules() },
+        )
+        .await?;
         let addr = receiver.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(receiver.serve(async {
@@ -203,6 +205,7 @@ fn plan_live(
             targets,
             change_ref: Some(format!("CHG-{}", 5000 + rng.range(0, 999))),
             requested_by: "sam".into(),
+            release_record: Default::default(),
             planned_start: now + later.unwrap_or_else(Duration::zero),
             now,
         };

@@ -3,6 +3,8 @@
 //! The store persists these types, the receiver validates into them, the dashboard renders them.
 //! Most unit tests of shipdeck live here, next to the rules they pin down.
 
+pub mod checklist;
+pub mod conformance;
 pub mod duration;
 pub mod errors;
 pub mod event;
@@ -13,6 +15,7 @@ pub mod model;
 pub mod phase;
 pub mod plan;
 pub mod records;
+pub mod release;
 pub mod report;
 pub mod review;
 pub mod schedule;

@@ -60,6 +60,8 @@ pub struct ServerOptions {
     /// Bearer token agents must present; `None` accepts everyone.
     pub token: Option<String>,
     pub clock: SharedClock,
+    /// The config's windows and freezes, for conformance flags on what agents report.
+    pub rules: crate::store::TimeRules,
 }
 
 /// The limits that keep one client from starving the others (the `[receiver]` settings).
@@ -136,6 +138,7 @@ impl Receiver {
             tokio::task::spawn_blocking(move || Ok::<_, StoreError>((Store::open(&db)?, Store::open(&db)?))).await??;
         let mut write = write;
         write.set_clock_skew(limits.clock_skew);
+        write.set_time_rules(opts.rules.clone());
         let writer = Writer::start(write, opts.clock.clone())
             .map_err(|source| ServerError::Thread { what: "log writer", source })?;
         let (stop, stopping) = watch::channel(false);

@@ -8,6 +8,8 @@
 
 #[cfg(feature = "bench")]
 mod bench;
+mod checklists;
+mod conformance;
 mod dedupe;
 mod estimates;
 mod file;
@@ -23,6 +25,8 @@ mod team;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use crate::domain::conformance::TimeRules;
+pub use checklists::{TickError, TickOutcome, TickRequest};
 pub use estimates::Estimate;
 pub use gates::{AuditProblem, DecisionOutcome, DecisionRequest, GateError};
 pub use history::{ActionRow, REVIEW_COMPLETE};
@@ -91,6 +95,8 @@ pub struct Store {
     targets: ingest::TargetCache,
     /// How far an event's `at` may lie in the future or before its deployment was planned.
     clock_skew: chrono::TimeDelta,
+    /// The config's windows and freezes, for conformance flags (see `conformance`).
+    rules: Arc<TimeRules>,
 }
 
 impl std::fmt::Debug for Store {
@@ -189,6 +195,7 @@ impl Store {
             dedupe: dedupe::DedupeIndex::default(),
             targets: ingest::TargetCache::default(),
             clock_skew: crate::domain::event::DEFAULT_CLOCK_SKEW,
+            rules: Arc::default(),
         }
     }
 

@@ -2,15 +2,16 @@
 
 use super::{Context, usage};
 use crate::domain::ReleaseRef;
+use crate::domain::release::{Component, ReleaseFile, ReleaseRecord};
 use crate::store::{PlanRequest, Store};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// What to deploy, as NAME@VERSION
+    /// What to deploy, as NAME@VERSION [default: the release file's `release`]
     #[arg(long, value_name = "NAME@VERSION")]
-    release: String,
+    release: Option<String>,
     /// The environment to deploy into, as declared in [[environments]] (e.g. production)
     #[arg(long, value_name = "ENV")]
     env: String,
@@ -29,6 +30,57 @@ pub struct Args {
     /// Who asks for it [default: the operator]
     #[arg(long, value_name = "NAME")]
     requested_by: Option<String>,
+    /// The release record: components with checksums, notes, change, evidence (TOML)
+    #[arg(long, value_name = "FILE")]
+    release_file: Option<PathBuf>,
+    /// A service component and its checksum (repeatable)
+    #[arg(long = "component", value_name = "NAME@VERSION=sha256:HEX")]
+    components: Vec<String>,
+    /// Release notes, as text
+    #[arg(long, value_name = "TEXT")]
+    notes: Option<String>,
+    /// Where the release notes are published
+    #[arg(long, value_name = "URL")]
+    notes_url: Option<String>,
+    /// A link to test evidence (repeatable)
+    #[arg(long = "evidence", value_name = "URL")]
+    evidence: Vec<String>,
+}
+
+/// The release and its record from `--release-file` and the flags (flags add to the file).
+fn release_record(args: &Args) -> anyhow::Result<(ReleaseRef, ReleaseRecord)> {
+    let file = match &args.release_file {
+        Some(path) => {
+            if !path.is_file() {
+                return Err(usage(format!("release file \"{}\" is not a file", path.display())));
+            }
+            let text = super::read_input(path)?;
+            ReleaseFile::parse(&text, &path.display().to_string()).map_err(usage)?
+        }
+        None => ReleaseFile { release: None, record: ReleaseRecord::default() },
+    };
+    let release = match (&args.release, file.release) {
+        (Some(r), _) => r.parse().map_err(|e: crate::domain::BadRelease| usage(e.to_string()))?,
+        (None, Some(r)) => r,
+        (None, None) => {
+            return Err(usage("name the release with --release NAME@VERSION or `release` in the release file"));
+        }
+    };
+    let mut record = file.record;
+    for c in &args.components {
+        record.add_component(Component::parse_flag(c).map_err(usage)?).map_err(usage)?;
+    }
+    for e in &args.evidence {
+        record.add_evidence(e).map_err(usage)?;
+    }
+    if let Some(n) = args.notes.as_ref().filter(|n| !n.trim().is_empty()) {
+        record.notes = Some(n.clone());
+    }
+    record.set_notes_url(args.notes_url.as_deref()).map_err(usage)?;
+    if args.change.is_some() {
+        record.change_ref.clone_from(&args.change);
+    }
+    Ok((release, record))
 }
 
 /// Target names from a file (one per line, `#` comments) or a comma-separated list.
@@ -64,7 +116,7 @@ fn looks_like_path(arg: &str) -> bool {
 }
 
 pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
-    let release: ReleaseRef = args.release.parse().map_err(|e: crate::domain::BadRelease| usage(e.to_string()))?;
+    let (release, release_record) = release_record(args)?;
     let model = ctx.config.model_for(&args.model, &args.env).map_err(usage)?;
     let now = ctx.clock.now();
     let planned_start = match &args.start {
@@ -87,8 +139,9 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         model_name: args.model.clone(),
         model,
         targets,
-        change_ref: args.change.clone(),
+        change_ref: release_record.change_ref.clone(),
         requested_by,
+        release_record,
         planned_start,
         now,
     };

@@ -32,7 +32,12 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         }
         _ => None,
     };
-    let opts = ServerOptions { db: db.clone(), token: token.clone(), clock: ctx.clock.clone() };
+    let opts = ServerOptions {
+        db: db.clone(),
+        token: token.clone(),
+        clock: ctx.clock.clone(),
+        rules: ctx.config.time_rules(),
+    };
     let mut limits = Limits::from(&ctx.config.receiver);
     // The connection cap, not the descriptor table, must be what bounds the receiver: raise the
     // soft limit, and keep the cap below what it allows (the log and the runtime need a few).

@@ -43,6 +43,9 @@ fn print_detail(out: &mut impl Write, d: &DeploymentDetail, tz: chrono_tz::Tz) -
         when(s.planned_at)
     )?;
     outln!(out, "targets {}: {} done, {} failed, {} running", s.targets, s.succeeded, s.failed, s.running)?;
+    print_release(out, d)?;
+    print_checklist(out, d, &when)?;
+    print_conformance(out, d, &when)?;
     for p in &d.phases {
         writeln!(out)?;
         outln!(
@@ -72,6 +75,71 @@ fn print_detail(out: &mut impl Write, d: &DeploymentDetail, tz: chrono_tz::Tz) -
             let line = format!("    {:<24} {:<10} {:<22} {}", t.name, t.status, last, first_line(note));
             outln!(out, "{}", line.trim_end())?;
         }
+    }
+    Ok(())
+}
+
+fn print_release(out: &mut impl Write, d: &DeploymentDetail) -> std::io::Result<()> {
+    let Some(r) = d.release_record.as_ref().filter(|r| !r.is_empty()) else { return Ok(()) };
+    writeln!(out)?;
+    outln!(out, "release record")?;
+    for c in &r.components {
+        outln!(out, "  component {c}")?;
+    }
+    if let Some(n) = &r.notes {
+        outln!(out, "  notes     {}", first_line(n))?;
+    }
+    if let Some(u) = &r.notes_url {
+        outln!(out, "  notes     {u}")?;
+    }
+    for e in &r.evidence {
+        outln!(out, "  evidence  {e}")?;
+    }
+    Ok(())
+}
+
+fn print_checklist(
+    out: &mut impl Write,
+    d: &DeploymentDetail,
+    when: &dyn Fn(chrono::DateTime<chrono::Utc>) -> String,
+) -> std::io::Result<()> {
+    use crate::domain::checklist::ItemState;
+    if d.checklist.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    outln!(out, "checklist")?;
+    for i in &d.checklist {
+        let mark = match i.state {
+            ItemState::Open => "[ ]",
+            ItemState::Done => "[x]",
+            ItemState::Failed => "[!]",
+        };
+        let who = match (&i.ticked_by, i.ticked_at) {
+            (Some(by), Some(at)) => format!("  {} by {by} at {}", i.state, when(at)),
+            _ if i.roles.is_empty() => format!("  auto: {}", i.auto.as_deref().unwrap_or("?")),
+            _ => format!("  by {}", i.roles.join(" or ")),
+        };
+        let evidence = i.evidence.as_deref().map_or(String::new(), |e| format!(" ({})", first_line(e)));
+        outln!(out, "  {mark} {:<12} {:<16} {}{who}{evidence}", i.list, i.id, i.text)?;
+    }
+    Ok(())
+}
+
+fn print_conformance(
+    out: &mut impl Write,
+    d: &DeploymentDetail,
+    when: &dyn Fn(chrono::DateTime<chrono::Utc>) -> String,
+) -> std::io::Result<()> {
+    if d.conformance.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    outln!(out, "conformance flags ({})", d.conformance.len())?;
+    for f in &d.conformance {
+        let targets =
+            if f.sample_targets.is_empty() { String::new() } else { format!("; {}", f.sample_targets.join(", ")) };
+        outln!(out, "  ! {}, {} to {}{targets}", f.headline(), when(f.first_at), when(f.last_at))?;
     }
     Ok(())
 }

@@ -147,8 +147,8 @@ pub struct Stakeholder {
 }
 
 /// Happenings a stakeholder can subscribe to.
-pub const NOTIFY_KINDS: [&str; 5] =
-    ["gate_pending", "gate_decided", "phase_failed", "deployment_started", "deployment_finished"];
+pub const NOTIFY_KINDS: [&str; 6] =
+    ["gate_pending", "gate_decided", "phase_failed", "deployment_started", "deployment_finished", "conformance_flag"];
 
 /// `[[windows]]` as written.
 #[derive(Debug, Deserialize)]
@@ -421,6 +421,13 @@ fn check_model(
     if model.phases.is_empty() {
         return Err((key("phases"), format!("model \"{name}\" has no phases")));
     }
+    if let Some(w) = model.windows.iter().find(|w| !windows.iter().any(|cw| &cw.name == *w)) {
+        return Err((key("windows"), format!("unknown change window \"{w}\"")));
+    }
+    model
+        .checklists
+        .validate(&model.steps, &|r: &str| roles.contains(r))
+        .map_err(|(path, message)| (key(&path), message))?;
     for (i, phase) in model.phases.iter().enumerate() {
         if model.phases[..i].iter().any(|p| p.name == phase.name) {
             return Err((key(&format!("phases[{i}].name")), format!("phase \"{}\" appears twice", phase.name)));
@@ -431,6 +438,12 @@ fn check_model(
         }
         if let Some(w) = gate.windows.iter().find(|w| !windows.iter().any(|cw| &cw.name == *w)) {
             return Err((key(&format!("phases[{i}].gate.windows")), format!("unknown change window \"{w}\"")));
+        }
+        if let Some(l) = gate.require.iter().find(|l| !["pre", "environment"].contains(&l.as_str())) {
+            return Err((
+                key(&format!("phases[{i}].gate.require")),
+                format!("a gate may require the \"pre\" and \"environment\" checklists, not \"{l}\""),
+            ));
         }
         if let Some(r) = gate.roles.iter().chain(&gate.freeze_override_roles).find(|r| !roles.contains(r.as_str())) {
             return Err((

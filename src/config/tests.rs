@@ -76,6 +76,23 @@ fn a_syntax_error_names_its_line() {
 }
 
 #[test]
+fn checklist_items_naming_unknown_roles_or_steps_are_refused() {
+    let base = "[[people]]\nname = \"a\"\nroles = [\"dm\"]\n\n[models.m]\ntechnique = \"phased\"\nsteps = [\"install\", \"verify\"]\n\n[[models.m.phases]]\nname = \"p\"\ntargets = \"rest\"\n\n";
+    let err = error_of(&format!("{base}[[models.m.checklists.pre]]\nid = \"x\"\ntext = \"t\"\nroles = [\"dba\"]\n"));
+    assert!(err.contains("key \"models.m.checklists.pre[0].roles\"") && err.contains("\"dba\""), "{err}");
+    let err = error_of(&format!("{base}[[models.m.checklists.post]]\nid = \"x\"\ntext = \"t\"\nauto = \"smoke\"\n"));
+    assert!(err.contains("key \"models.m.checklists.post[0].auto\"") && err.contains("\"smoke\""), "{err}");
+    let gate = base.replace("targets = \"rest\"\n", "targets = \"rest\"\ngate = { require = [\"post\"] }\n");
+    let err = error_of(&gate);
+    assert!(err.contains("gate.require") && err.contains("\"post\""), "{err}");
+    let shipped = Config::built_in();
+    let phased = shipped.model("phased").expect("shipped");
+    assert!(!phased.checklists.pre.is_empty() && !phased.checklists.environment.is_empty());
+    assert!(!phased.checklists.post.is_empty());
+    assert_eq!(phased.phases[0].gate.as_ref().map(|g| g.require.clone()), Some(vec!["pre".to_owned()]));
+}
+
+#[test]
 fn nothing_may_name_an_undeclared_environment() {
     let envs = "[[environments]]\nname = \"production\"\nproduction = true\n[[environments]]\nname = \"staging\"\n";
     let cases = [

@@ -8,10 +8,11 @@
 //! improvement action ("prune old releases") was done, [`Trend::fixed`] days before now.
 
 use super::failures::Cause;
-use super::pipeline::{ColleagueDecision, decide_as_colleague};
+use super::pipeline::{ColleagueDecision, approve_as_colleagues, decide_as_colleague, tick_as_colleagues};
 use super::reviews::{self, Failed};
 use super::rng::Rng;
 use crate::config::Config;
+use crate::domain::checklist::List;
 use crate::domain::gate::Decision;
 use crate::domain::{AgentEvent, DeploymentKey, EventStatus, ReleaseRef};
 use crate::store::{PlanRequest, Store, StoreError, Submission};
@@ -103,11 +104,13 @@ pub fn seed(
             targets,
             change_ref: production.then(|| format!("CHG-{}", 4000 + seeded.deployments)),
             requested_by: rng.pick(&["dana", "omar", "sam", "priya"]).to_string(),
+            release_record: Default::default(),
             planned_start: start,
             now: start - Duration::hours(i64::try_from(rng.range(2, 48)).unwrap_or(4)),
         };
         let requester = req.requested_by.clone();
         let (key, phases) = store.plan(&req)?;
+        tick_as_colleagues(store, config, key, &[List::Pre, List::Environment], req.now);
         // About one deployment in eight fails in some phase; the trend's service far more often,
         // until its fix, and never again for want of disk.
         let disk_fills = trend.disk_fills(service.name, production, start);
@@ -123,7 +126,23 @@ pub fn seed(
         };
         let cause = if disk_fills { Cause::DiskFull } else { pick(rng) };
         let mut t = start;
+        let mut halted = false;
         for (pi, phase) in phases.iter().enumerate() {
+            if phase.gate.is_some() {
+                // Approval waits for its bake and window, as it did for real.
+                match approve_as_colleagues(store, config, key, &phase.name, &requester, t) {
+                    // Not approvable before now: it is still waiting at its gate.
+                    Some(approved) if approved > now => {
+                        halted = true;
+                        break;
+                    }
+                    Some(approved) => t = approved.max(t),
+                    None => {
+                        halted = true;
+                        break;
+                    }
+                }
+            }
             // A doomed phase exceeds its budget, a few hosts past it; one host may fail for
             // another reason. Other phases sometimes lose a host within their budget.
             let failing: Vec<Cause> = if doomed == Some(pi) {
@@ -174,6 +193,10 @@ pub fn seed(
             }
             // Approval, bake and the next window take a while.
             t = end + Duration::minutes(i64::try_from(rng.range(10, 90)).unwrap_or(20));
+        }
+        if doomed.is_none() && !halted {
+            // A service owner verified the outcome.
+            tick_as_colleagues(store, config, key, &[List::Post], t);
         }
         seeded.deployments += 1;
     }

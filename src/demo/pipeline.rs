@@ -6,7 +6,8 @@
 
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::decide::{Ask, Operator, Rules, decide};
+use crate::decide::{Ask, DecideError, Operator, Rules, TickAsk, checklist, decide};
+use crate::domain::checklist::{ItemState, List};
 use crate::domain::gate::{Decision, GateState};
 use crate::domain::{DeploymentKey, PhaseStatus, TargetStatus};
 use crate::store::{GateError, Store};
@@ -142,6 +143,81 @@ pub fn decide_as_colleague(store: &mut Store, config: &Config, d: &ColleagueDeci
     false
 }
 
+/// Ticks the open, hand-ticked items of `lists` as the first colleagues whose tick the rules
+/// accept (a release engineer checks the artifacts, an SRE the backups, a service owner the
+/// outcome), through the same tick path as `shipdeck check` and the dashboard.
+pub fn tick_as_colleagues(
+    store: &mut Store,
+    config: &Config,
+    key: DeploymentKey,
+    lists: &[List],
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let Ok(items) = store.checklist(key) else { return };
+    let rules = Rules::from_config(config);
+    for item in items.iter().filter(|i| lists.contains(&i.list) && i.state == ItemState::Open && !i.roles.is_empty()) {
+        let ask = TickAsk {
+            key,
+            item: item.id.clone(),
+            evidence: Some("checked by a simulated colleague (shipdeck demo)".into()),
+            failed: false,
+        };
+        for person in &config.people {
+            let colleague = Operator::named(config, &person.name, "shipdeck-demo");
+            match checklist::tick(store, &rules, &colleague, &ask, now) {
+                Ok(_) => break,
+                Err(e) if e.is_refusal() => {}
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Approves a gate as colleagues until it is approved, waiting out time rules (bake, windows,
+/// the planned start): the instant it was approved, or `None` when no one may approve it.
+/// The history uses it, so that past rollouts went through their gates as live ones do.
+pub fn approve_as_colleagues(
+    store: &mut Store,
+    config: &Config,
+    key: DeploymentKey,
+    phase: &str,
+    requester: &str,
+    mut now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let rules = Rules::from_config(config);
+    let ask = Ask {
+        key,
+        phase: phase.to_owned(),
+        decision: Decision::Approve,
+        comment: Some("simulated colleague (shipdeck demo)".into()),
+        reason: None,
+    };
+    for _ in 0..16 {
+        if store.gate(key, phase).ok()?.state == GateState::Approved {
+            return Some(now);
+        }
+        let mut later = None;
+        for person in config.people.iter().filter(|p| p.name != requester) {
+            let colleague = Operator::named(config, &person.name, "shipdeck-demo");
+            match decide(store, &rules, &colleague, &ask, now) {
+                Ok(_) => {
+                    later = None;
+                    break;
+                }
+                Err(DecideError::Refused { refusal, .. }) if refusal.is_time_rule() => {
+                    later = later.or(refusal.opens_at());
+                }
+                Err(e) if e.is_refusal() => {}
+                Err(_) => return None,
+            }
+        }
+        if let Some(t) = later {
+            now = t.max(now);
+        }
+    }
+    None
+}
+
 impl LogPipeline {
     async fn colleague(&self, key: DeploymentKey, phase: &str, decision: Decision, not_by: String) -> bool {
         let (phase, now) = (phase.to_owned(), self.clock.now());
@@ -184,6 +260,13 @@ impl Pipeline for LogPipeline {
                     }
                     GateState::Rejected => return false,
                     GateState::Pending => {
+                        // Colleagues do the checks the gate requires; the approval stays with
+                        // whoever decides in this demo.
+                        let lists: Vec<List> = gate.policy.require.iter().filter_map(|l| l.parse().ok()).collect();
+                        if !lists.is_empty() {
+                            let now = self.clock.now();
+                            self.with_store(move |s, config| tick_as_colleagues(s, config, key, &lists, now)).await;
+                        }
                         let operator_started = !gate.approvals.is_empty();
                         if self.deciders == Deciders::Colleagues || operator_started {
                             let requester = self
@@ -219,7 +302,15 @@ impl Pipeline for LogPipeline {
                             retried |= self.colleague(key, phase, decision, String::new()).await;
                         }
                     }
-                    PhaseStatus::Succeeded => return After::Next,
+                    PhaseStatus::Succeeded => {
+                        // After the last phase, a service owner verifies the outcome.
+                        if detail.summary.status == crate::domain::DeploymentStatus::Verifying {
+                            let now = self.clock.now();
+                            self.with_store(move |s, config| tick_as_colleagues(s, config, key, &[List::Post], now))
+                                .await;
+                        }
+                        return After::Next;
+                    }
                     // After a retry the failed hosts are pending again: deploy them once more.
                     PhaseStatus::Running | PhaseStatus::Pending => {
                         let again: Vec<String> = detail

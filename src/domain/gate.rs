@@ -145,6 +145,11 @@ pub struct GateFacts<'a> {
     pub decisions: &'a [Recorded],
     pub windows: &'a [ChangeWindow],
     pub freezes: &'a [Freeze],
+    /// Agents reported events for this phase (or a later one) before the gate was approved:
+    /// only a retroactive decision, with a written reason, is left.
+    pub ran_past: bool,
+    /// Checklist items the policy's `require` lists name that are not done yet.
+    pub unticked: &'a [String],
 }
 
 /// A decision that passed the policy, with what it was allowed under (kept in the audit).
@@ -211,6 +216,10 @@ pub enum Refusal {
     NotStarted { at: DateTime<Utc>, possible_from: Option<DateTime<Utc>> },
     #[error("a {decision} needs a written reason (--reason)")]
     ReasonRequired { decision: Decision },
+    #[error("agents ran past this gate without approval: a retroactive approval needs a written reason (--reason)")]
+    RetroactiveReasonRequired,
+    #[error("the gate requires its checklists to be done; not ticked: {}", items.join(", "))]
+    Checklist { items: Vec<String> },
     #[error(
         "OS account {account} planned this deployment and may not approve it (identity is \"os-login\"; the gate does not allow self-approval)"
     )]
@@ -418,7 +427,10 @@ pub fn check_gate(
     now: DateTime<Utc>,
 ) -> Result<Allowed, Refusal> {
     let policy = facts.policy;
-    if facts.deployment_status.is_halted() || facts.deployment_status == DeploymentStatus::Succeeded {
+    // Agents may have finished a deployment whose gate nobody approved: it is still decided.
+    let status = facts.deployment_status;
+    let over = status.is_final() && (status.is_halted() || !facts.ran_past);
+    if over {
         return Err(Refusal::Halted { status: facts.deployment_status });
     }
     let before = state(policy, facts.previous, facts.decisions);
@@ -440,7 +452,11 @@ pub fn check_gate(
         let after = GateState::Rejected;
         return Ok(Allowed { role, freeze_override: None, window: None, before, after, approvals: count, required });
     }
-    if before == GateState::Waiting {
+    if facts.ran_past && reason.is_none_or(|r| r.trim().is_empty()) {
+        return Err(Refusal::RetroactiveReasonRequired);
+    }
+    // A gate agents ran past is decided after the fact, even while the phase before it runs.
+    if before == GateState::Waiting && !facts.ran_past {
         return Err(Refusal::Waiting);
     }
     let Some(role) = allowed_role(decider, &policy.roles) else {
@@ -451,6 +467,9 @@ pub fn check_gate(
     }
     if let Some(mine) = approvers(facts.decisions).into_iter().find(|d| d.person == decider.name) {
         return Err(Refusal::AlreadyApproved { person: decider.name.into(), at: mine.at });
+    }
+    if !facts.unticked.is_empty() {
+        return Err(Refusal::Checklist { items: facts.unticked.to_vec() });
     }
     let time = timing::TimeFacts {
         policy,

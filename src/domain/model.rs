@@ -5,6 +5,7 @@
 //! gate (the approval policy before it may start). Deployments copy what they need of their
 //! model when planned, so editing the config never rewrites history.
 
+use super::checklist::Checklists;
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -55,6 +56,13 @@ pub struct DeploymentModel {
     /// Lifecycle steps every target goes through, in order (e.g. download, install, verify).
     pub steps: Vec<String>,
     pub phases: Vec<PhaseSpec>,
+    /// Change windows every phase's activity must fall in (empty: any time); agents' events
+    /// outside them are flagged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<String>,
+    /// What is verified before (`pre`, `environment`) and after (`post`) a deployment.
+    #[serde(default, skip_serializing_if = "Checklists::is_empty")]
+    pub checklists: Checklists,
     /// Who may decide on a failed phase (retry, abort, rollback).
     #[serde(default)]
     pub recovery: RecoveryPolicy,
@@ -174,6 +182,9 @@ pub struct GatePolicy {
     /// Roles that may approve during a freeze, with a written reason.
     #[serde(default)]
     pub freeze_override_roles: Vec<String>,
+    /// Checklists (`pre`, `environment`) that must be done before approval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require: Vec<String>,
 }
 
 fn one() -> u32 {
@@ -188,7 +199,14 @@ impl GatePolicy {
     #[must_use]
     pub fn strictest(&self, other: &Self) -> Self {
         let rank = |p: &Self| (p.approvals, !p.windows.is_empty(), p.bake, !p.allow_self);
-        if rank(self) > rank(other) { self.clone() } else { other.clone() }
+        let mut merged = if rank(self) > rank(other) { self.clone() } else { other.clone() };
+        // Checklists either gate requires stay required.
+        for list in self.require.iter().chain(&other.require) {
+            if !merged.require.contains(list) {
+                merged.require.push(list.clone());
+            }
+        }
+        merged
     }
 }
 

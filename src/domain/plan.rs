@@ -118,6 +118,8 @@ mod tests {
                     gate: None,
                 })
                 .collect(),
+            windows: vec![],
+            checklists: crate::domain::checklist::Checklists::default(),
         }
     }
 
@@ -161,6 +163,7 @@ mod tests {
             bake: chrono::TimeDelta::zero(),
             windows: windows.iter().map(|w| (*w).to_owned()).collect(),
             freeze_override_roles: vec![],
+            require: vec![],
         }
     }
 

@@ -80,6 +80,20 @@ pub struct DeploymentDetail {
     pub phases: Vec<PhaseView>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub target_list: Vec<TargetView>,
+    /// Components, notes, change and test evidence, as planned (`None`: planned without).
+    pub release_record: Option<super::release::ReleaseRecord>,
+    /// The checklist items copied from the model, with who ticked them.
+    pub checklist: Vec<super::checklist::Item>,
+    /// What agents did that was not authorised.
+    pub conformance: Vec<super::conformance::Flag>,
+}
+
+/// What verifies a deployment: its release record, checklist and conformance flags.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Verification {
+    pub release_record: Option<super::release::ReleaseRecord>,
+    pub checklist: Vec<super::checklist::Item>,
+    pub conformance: Vec<super::conformance::Flag>,
 }
 
 /// An event as stored in the log.

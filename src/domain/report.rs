@@ -79,6 +79,8 @@ pub struct Report {
     pub silent_hosts: Vec<String>,
     pub review_state: ReviewState,
     pub review: Option<Review>,
+    /// The release record, the checklist with who ticked what, and conformance flags.
+    pub verification: super::records::Verification,
     /// Who was told what about it, oldest first.
     pub notifications: Vec<Notification>,
 }
@@ -190,6 +192,59 @@ pub fn step_stats(samples: Vec<(String, String, Vec<i64>)>, usual: &[(String, i6
         .collect()
 }
 
+/// The release record, checklist and conformance sections of the report.
+fn verification_md(m: &mut String, v: &super::records::Verification, when: &dyn Fn(DateTime<Utc>) -> String) {
+    if let Some(r) = v.release_record.as_ref().filter(|r| !r.is_empty()) {
+        let _ = writeln!(m, "\n## Release record\n");
+        for c in &r.components {
+            let _ = writeln!(m, "- component `{}@{}` `{}`", cell(&c.name), cell(&c.version), c.checksum);
+        }
+        if let Some(n) = &r.notes {
+            let _ = writeln!(m, "- notes: {}", cell(n));
+        }
+        if let Some(u) = &r.notes_url {
+            let _ = writeln!(m, "- notes: <{}>", cell(u));
+        }
+        for e in &r.evidence {
+            let _ = writeln!(m, "- test evidence: <{}>", cell(e));
+        }
+    }
+    if !v.checklist.is_empty() {
+        let _ =
+            writeln!(m, "\n## Checklist\n\n| List | Item | State | By | When | Evidence |\n|---|---|---|---|---|---|");
+        for i in &v.checklist {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} | {} | {} |",
+                i.list,
+                cell(&i.text),
+                i.state,
+                cell(i.ticked_by.as_deref().unwrap_or("")),
+                i.ticked_at.map(when).unwrap_or_default(),
+                cell(i.evidence.as_deref().unwrap_or(""))
+            );
+        }
+    }
+    if !v.conformance.is_empty() {
+        let _ = writeln!(
+            m,
+            "\n## Conformance flags\n\n| Flag | Phase | Events | First | Last | Targets |\n|---|---|---:|---|---|---|"
+        );
+        for f in &v.conformance {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} | {} | {} |",
+                f.kind.describe(),
+                cell(f.phase.as_deref().unwrap_or("")),
+                f.count,
+                when(f.first_at),
+                when(f.last_at),
+                cell(&f.sample_targets.join(", "))
+            );
+        }
+    }
+}
+
 /// The report as Markdown for a change record (renders on GitHub and GitLab); every text from
 /// the log is sanitised and table cells escaped.
 #[must_use]
@@ -239,6 +294,8 @@ pub fn markdown(r: &Report, tz: Tz) -> String {
             p.failed
         );
     }
+
+    verification_md(&mut m, &r.verification, &when);
 
     let _ = writeln!(m, "\n## Timeline\n\n| Time | Phase | What |\n|---|---|---|");
     for e in &r.timeline {
@@ -483,6 +540,7 @@ mod tests {
             silent_hosts: Vec::new(),
             review_state: ReviewState::Owed,
             review: None,
+            verification: crate::domain::records::Verification::default(),
             notifications: Vec::new(),
         };
         let md = markdown(&report, chrono_tz::UTC);

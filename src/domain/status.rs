@@ -12,6 +12,8 @@ pub enum DeploymentStatus {
     Planned,
     Running,
     AwaitingApproval,
+    /// Every phase succeeded; the `post` checklist is not done yet.
+    Verifying,
     Succeeded,
     Failed,
     Aborted,
@@ -19,10 +21,11 @@ pub enum DeploymentStatus {
 }
 
 impl DeploymentStatus {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Planned,
         Self::Running,
         Self::AwaitingApproval,
+        Self::Verifying,
         Self::Succeeded,
         Self::Failed,
         Self::Aborted,
@@ -35,6 +38,7 @@ impl DeploymentStatus {
             Self::Planned => "planned",
             Self::Running => "running",
             Self::AwaitingApproval => "awaiting_approval",
+            Self::Verifying => "verifying",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
             Self::Aborted => "aborted",

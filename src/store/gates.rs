@@ -14,6 +14,7 @@ pub use audit::AuditProblem;
 
 use super::{Store, StoreError};
 use crate::clock::to_ms;
+use crate::domain::conformance::Flag;
 use crate::domain::gate::{self, Allowed, Decider, Decision, GateFacts, GateState, Previous, Recorded, Refusal};
 use crate::domain::team::{IdentityMode, Member, TimeRules};
 use crate::domain::{DeploymentKey, DeploymentStatus, GatePolicy, PhaseCounts, PhaseStatus, RecoveryPolicy};
@@ -146,7 +147,7 @@ pub(super) fn load_phases(conn: &Connection, deployment: i64) -> rusqlite::Resul
 
 pub(super) fn load_decisions(conn: &Connection, phase: i64) -> rusqlite::Result<Vec<Recorded>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT person, decision, decided_ms FROM gate_decisions WHERE phase_id = ?1 AND outcome IS NULL ORDER BY id",
+        "SELECT person, decision, decided_ms FROM gate_decisions WHERE phase_id = ?1 AND outcome IS NULL AND subject IS NULL ORDER BY id",
     )?;
     let rows = stmt.query_map([phase], |r| {
         Ok(Recorded {
@@ -330,6 +331,7 @@ fn decide_in(
         gate::check_recovery(req.decision, &facts, decider, req.reason, req.now)
     } else {
         let Some(policy) = &phase.gate else { return Ok(Err(no_gate(req.key, &phases, req.phase))) };
+        let unticked = super::checklists::unticked(conn, dep.id, &policy.require)?;
         let facts = GateFacts {
             policy,
             deployment_status: dep.status,
@@ -340,6 +342,8 @@ fn decide_in(
             decisions: &decisions,
             windows: &rules.windows,
             freezes: &rules.freezes,
+            ran_past: ran_past(&phases, pos),
+            unticked: &unticked,
         };
         gate::check_gate(req.decision, &facts, decider, req.reason, req.now)
     };
@@ -366,6 +370,7 @@ fn decide_in(
                 deployment_id: dep.id,
                 phase_id: phase.id,
                 decision: req.decision.as_str(),
+                subject: None,
                 person: req.person,
                 role: allowed.and_then(|a| a.role.as_deref()),
                 os_user: req.os_user,
@@ -429,42 +434,100 @@ fn reopen(conn: &Connection, phase: i64, now_ms: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Whether agents ran past the gate of the phase at `pos`: that phase or a later one has
+/// activity.
+pub(super) fn ran_past(phases: &[PhaseRow], pos: usize) -> bool {
+    phases[pos..].iter().any(|p| p.status != PhaseStatus::Pending)
+}
+
 /// The deployment's status given the status its phases imply: `awaiting_approval` while the
 /// next phase's gate is pending. Opens that gate (and notifies who may approve it) the first
-/// time it is found pending.
+/// time it is found pending. A gate that agents ran past leaves the status to what the agents
+/// did (they are running); it is flagged and stays in the inbox until decided after the fact.
 pub(super) fn awaiting(
     conn: &Connection,
     deployment: i64,
     derived: DeploymentStatus,
     now_ms: i64,
 ) -> rusqlite::Result<DeploymentStatus> {
-    if !matches!(derived, DeploymentStatus::Planned | DeploymentStatus::Running) {
+    if !matches!(derived, DeploymentStatus::Planned | DeploymentStatus::Running | DeploymentStatus::Succeeded) {
         return Ok(derived);
     }
     let phases = load_phases(conn, deployment)?;
-    let Some(pos) = phases.iter().position(|p| p.status != PhaseStatus::Succeeded) else { return Ok(derived) };
-    let next = &phases[pos];
-    // Agents that went ahead of the gate make the deployment run, approved or not.
-    let ahead = phases[pos..].iter().any(|p| p.status != PhaseStatus::Pending);
-    if next.gate_corrupt.is_some() && !ahead {
-        // A gate nobody can read holds the deployment (fail closed), and opens for no one.
-        return Ok(DeploymentStatus::AwaitingApproval);
+    if let Some(first) = phases.iter().position(|p| p.status != PhaseStatus::Succeeded) {
+        let ahead = phases[first..].iter().any(|p| p.status != PhaseStatus::Pending);
+        if phases[first].gate_corrupt.is_some() && !ahead {
+            // A gate nobody can read holds the deployment (fail closed), and opens for no one.
+            return Ok(DeploymentStatus::AwaitingApproval);
+        }
     }
-    let Some(policy) = next.gate.as_ref().filter(|_| !ahead) else {
-        return Ok(derived);
-    };
-    let decisions = load_decisions(conn, next.id)?;
-    if gate::state(policy, previous_of(&phases, pos), &decisions) != GateState::Pending {
+    let Some((pos, next, policy)) = open_gate(conn, &phases)? else { return Ok(derived) };
+    if ran_past(&phases, pos) {
         return Ok(derived);
     }
     if next.opened_ms.is_none() {
         conn.prepare_cached("UPDATE phases SET gate_opened_ms = ?2 WHERE id = ?1")?
             .execute(params![next.id, now_ms])?;
         if let Some(dep) = load_deployment(conn, deployment)? {
-            views::notify_pending(conn, &dep, next, policy, &phases, pos, now_ms)?;
+            views::notify_pending(conn, &dep, next, &policy, &phases, pos, now_ms)?;
         }
     }
     Ok(DeploymentStatus::AwaitingApproval)
+}
+
+/// The gate that holds the deployment: the first gate not approved that agents ran past, else
+/// the next phase's gate when it is pending.
+pub(super) fn open_gate<'p>(
+    conn: &Connection,
+    phases: &'p [PhaseRow],
+) -> rusqlite::Result<Option<(usize, &'p PhaseRow, GatePolicy)>> {
+    let next = phases.iter().position(|p| p.status != PhaseStatus::Succeeded);
+    for (pos, phase) in phases.iter().enumerate() {
+        let Some(policy) = &phase.gate else { continue };
+        let decisions = load_decisions(conn, phase.id)?;
+        let state = gate::state(policy, previous_of(phases, pos), &decisions);
+        if state == GateState::Approved {
+            continue;
+        }
+        let held = state != GateState::Rejected
+            && (ran_past(phases, pos) || (Some(pos) == next && state == GateState::Pending));
+        return Ok(held.then(|| (pos, phase, policy.clone())));
+    }
+    Ok(None)
+}
+
+/// The deployment succeeded: tell the requester (see `views::notify_succeeded`).
+pub(super) fn notify_succeeded(conn: &Connection, dep: &DeploymentRow, now_ms: i64) -> rusqlite::Result<()> {
+    views::notify_succeeded(conn, dep, now_ms)
+}
+
+/// A conformance flag was raised for the first time: tell the requester and those subscribed
+/// to `conformance_flag`, and record it in the audit trail.
+pub(super) fn flag_raised(conn: &Connection, flag: &Flag, now_ms: i64) -> rusqlite::Result<()> {
+    let Some(dep) = load_deployment(conn, flag.deployment.0)? else { return Ok(()) };
+    let phases = load_phases(conn, dep.id)?;
+    let phase = flag.phase.as_ref().and_then(|n| phases.iter().find(|p| &p.name == n)).or(phases.first());
+    let Some(phase) = phase else { return Ok(()) };
+    let headline = flag.headline();
+    let policy_state = serde_json::to_string(flag).unwrap_or_default();
+    audit::append(
+        conn,
+        &audit::NewRecord {
+            deployment_id: dep.id,
+            phase_id: phase.id,
+            decision: "flag",
+            subject: Some(flag.kind.as_str()),
+            person: "agents",
+            role: None,
+            os_user: "",
+            comment: Some(&headline),
+            reason: None,
+            policy_state: &policy_state,
+            decided_ms: now_ms,
+            outcome: None,
+        },
+    )?;
+    views::notify_flag(conn, &dep, phase.id, flag, now_ms)
 }
 
 #[cfg(test)]

@@ -301,6 +301,7 @@ impl Store {
                 silent_hosts,
                 review_state,
                 review,
+                verification: s.verification(key)?,
                 notifications,
             })
         })
@@ -565,6 +566,7 @@ impl Store {
             audit::append(
                 &tx,
                 &audit::NewRecord {
+                    subject: None,
                     deployment_id: key.0,
                     phase_id: 0,
                     decision: REVIEW_COMPLETE,

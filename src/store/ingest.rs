@@ -5,8 +5,11 @@
 //! folded into its target's progress. Target, phase and deployment status are written before
 //! the same commit, so a reader never sees an event without its consequences.
 
+use super::conformance::{Authority, Tallies};
 use super::dedupe::DedupeIndex;
 use super::{Store, StoreError, id_hash};
+use crate::domain::conformance::TimeRules;
+use crate::domain::conformance::{FlagKind, Tally};
 use crate::domain::event::check_at;
 use crate::domain::{
     AgentEvent, DeploymentKey, DeploymentStatus, EventStatus, PhaseCounts, TargetProgress, TargetStatus,
@@ -14,7 +17,7 @@ use crate::domain::{
 use chrono::{DateTime, TimeDelta};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// One request's worth of parsed lines: `(line number, event)`.
@@ -140,10 +143,10 @@ impl Store {
     /// Lines that do not fit the log are rejected one by one; the others are stored. An error
     /// means nothing of any request was stored (the caller answers 503 and agents resend).
     pub fn ingest(&mut self, submissions: &[Submission]) -> Result<Vec<IngestOutcome>, StoreError> {
-        let Self { conn, path, plans, dedupe, targets, clock_skew } = self;
+        let Self { conn, path, plans, dedupe, targets, clock_skew, rules } = self;
         let sql = |source| StoreError::Sql { path: path.clone(), source };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
-        let result = fold_all(&tx, plans, dedupe, targets, *clock_skew, submissions)
+        let result = fold_all(&tx, plans, dedupe, targets, (*clock_skew, rules.as_ref()), submissions)
             .and_then(|outcomes| tx.commit().map(|()| outcomes));
         if result.is_err() {
             // The in-memory indexes may hold state of the rolled-back rows.
@@ -159,7 +162,7 @@ fn fold_all(
     plans: &mut HashMap<i64, Arc<PlanFacts>>,
     dedupe: &mut DedupeIndex,
     cache: &mut TargetCache,
-    clock_skew: TimeDelta,
+    (clock_skew, rules): (TimeDelta, &TimeRules),
     submissions: &[Submission],
 ) -> rusqlite::Result<Vec<IngestOutcome>> {
     dedupe.sync(tx)?;
@@ -176,6 +179,11 @@ fn fold_all(
         clock_skew,
         touched: Vec::new(),
         newest_seq: BTreeMap::new(),
+        rules,
+        authority: HashMap::new(),
+        tallies: Tallies::new(),
+        kinds: Vec::new(),
+        step_done: BTreeSet::new(),
     };
     let mut outcomes = Vec::with_capacity(submissions.len());
     for sub in submissions {
@@ -203,6 +211,15 @@ struct Batch<'a, 't> {
     touched: Vec<i64>,
     /// Touched deployments and their newest event seq.
     newest_seq: BTreeMap<i64, i64>,
+    rules: &'a TimeRules,
+    /// What each deployment written to has authorised, read once per batch.
+    authority: HashMap<i64, Authority>,
+    /// Conformance flags raised by this batch.
+    tallies: Tallies,
+    /// Scratch space for one event's flags.
+    kinds: Vec<FlagKind>,
+    /// Deployments with a lifecycle step that succeeded in this batch (automatic ticks).
+    step_done: BTreeSet<i64>,
 }
 
 impl Batch<'_, '_> {
@@ -234,7 +251,7 @@ impl Batch<'_, '_> {
         {
             return Ok(Err(e.0));
         }
-        let (target_id, phase_idx) = match locate(&facts, ev) {
+        let (target_id, phase_idx, planned) = match locate(&facts, ev) {
             Ok(found) => found,
             Err(e) => return Ok(Err(e)),
         };
@@ -266,8 +283,8 @@ impl Batch<'_, '_> {
         self.tx
             .prepare_cached(
                 "INSERT INTO events (deployment_id, phase_id, target_id, prev_seq, event_id, id_hash, step, status, at_ms,
-                                     received_ms, message, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                     received_ms, message, data, target_name)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?
             .execute(params![
                 deployment,
@@ -281,7 +298,8 @@ impl Batch<'_, '_> {
                 at_ms,
                 received_ms,
                 ev.message,
-                ev.data
+                ev.data,
+                ev.target.as_ref().filter(|_| !planned)
             ])?;
         let seq = self.tx.last_insert_rowid();
         self.dedupe.record(deployment, hash, seq);
@@ -294,7 +312,38 @@ impl Batch<'_, '_> {
             state.head_seq = Some(seq);
             state.fold(ev, step_idx, (at_ms, seq), received_ms);
         }
+        if step_idx.is_some() && matches!(ev.status, EventStatus::Succeeded | EventStatus::Skipped) {
+            self.step_done.insert(deployment);
+        }
+        self.conformance(deployment, ev, at_ms, phase_idx, planned)?;
         Ok(Ok(true))
+    }
+
+    /// Flags what the event did that was not authorised; stored or not, the event stays.
+    fn conformance(
+        &mut self,
+        deployment: i64,
+        ev: &AgentEvent,
+        at_ms: i64,
+        phase_idx: Option<usize>,
+        planned: bool,
+    ) -> rusqlite::Result<()> {
+        let auth = match self.authority.entry(deployment) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => match Authority::load(self.tx, deployment)? {
+                Some(a) => e.insert(a),
+                None => return Ok(()),
+            },
+        };
+        self.kinds.clear();
+        auth.check(self.rules, at_ms, phase_idx, planned, &mut self.kinds);
+        for kind in &self.kinds {
+            self.tallies
+                .entry((deployment, *kind, phase_idx))
+                .or_insert_with(Tally::empty)
+                .add(at_ms, ev.target.as_deref());
+        }
+        Ok(())
     }
 
     /// Writes target, phase and deployment state for everything this batch touched.
@@ -329,38 +378,52 @@ impl Batch<'_, '_> {
         for (phase_id, shifts) in phase_shifts {
             update_phase(self.tx, phase_id, &shifts, now_ms)?;
         }
+        for &deployment in &self.step_done {
+            if let Some(facts) = self.plans.get(&deployment) {
+                super::checklists::auto_tick(self.tx, deployment, &facts.steps, now_ms)?;
+            }
+        }
+        self.step_done.clear();
         for (&deployment, &seq) in &self.newest_seq {
             update_deployment(self.tx, deployment, seq, now_ms)?;
+        }
+        if !self.tallies.is_empty() {
+            let plans = &*self.plans;
+            let names = |dep: i64, idx: usize| plans.get(&dep).and_then(|f| f.phases.get(idx)).map(|p| p.1.clone());
+            super::conformance::write(self.tx, &self.tallies, &names, now_ms)?;
+            self.tallies.clear();
         }
         Ok(())
     }
 }
 
-/// The target id and phase index an event belongs to, checking that they fit together.
-fn locate(facts: &PlanFacts, ev: &AgentEvent) -> Result<(Option<i64>, Option<usize>), LineError> {
+/// The target id and phase index an event belongs to, checking that they fit together, and
+/// whether its target (if it names one) is in the plan. A target that is not is stored and
+/// flagged, with the phase it names, if any.
+fn locate(facts: &PlanFacts, ev: &AgentEvent) -> Result<(Option<i64>, Option<usize>, bool), LineError> {
     let phase_named = |name: &str| facts.phases.iter().position(|(_, n)| n == name);
+    let named_phase = |p: &str| match phase_named(p) {
+        Some(idx) => Ok(idx),
+        None => {
+            let names: Vec<&str> = facts.phases.iter().map(|(_, n)| n.as_str()).collect();
+            Err(format!("field \"phase\": \"{p}\" is not a phase of {} (phases: {})", facts.key, names.join(", ")))
+        }
+    };
     match (&ev.target, &ev.phase) {
         (Some(target), phase) => {
-            let &(tid, idx) = facts
-                .targets
-                .get(target)
-                .ok_or_else(|| format!("field \"target\": \"{target}\" is not a target of {}", facts.key))?;
+            let Some(&(tid, idx)) = facts.targets.get(target) else {
+                return Ok((None, phase.as_deref().map(named_phase).transpose()?, false));
+            };
             if let Some(p) = phase.as_deref().filter(|p| *p != facts.phases[idx].1) {
                 return Err(format!(
                     "field \"phase\": \"{p}\" does not match target \"{target}\", which is in phase \"{}\"",
                     facts.phases[idx].1
                 ));
             }
-            Ok((Some(tid), Some(idx)))
+            Ok((Some(tid), Some(idx), true))
         }
-        (None, Some(p)) => match phase_named(p) {
-            Some(idx) => Ok((None, Some(idx))),
-            None => {
-                let names: Vec<&str> = facts.phases.iter().map(|(_, n)| n.as_str()).collect();
-                Err(format!("field \"phase\": \"{p}\" is not a phase of {} (phases: {})", facts.key, names.join(", ")))
-            }
-        },
-        (None, None) => Ok((None, None)),
+        (None, Some(p)) => Ok((None, Some(named_phase(p)?), true)),
+        (None, None) => Ok((None, None, true)),
     }
 }
 
@@ -466,11 +529,20 @@ pub(super) fn update_deployment(
         .map(|s| s.map(|s| s.parse().unwrap_or(crate::domain::PhaseStatus::Pending)))
         .collect::<rusqlite::Result<Vec<_>>>()?;
     // Events never undo a decision that halted the deployment.
-    let status = if current.is_halted() {
+    let mut status = if current.is_halted() {
         current
     } else {
         super::gates::awaiting(tx, id, DeploymentStatus::from_phases(&phases), now_ms)?
     };
+    // After the last phase, the deployment is verified by its `post` checklist.
+    if status == DeploymentStatus::Succeeded {
+        status = super::checklists::after_last_phase(tx, id)?;
+        if current != DeploymentStatus::Succeeded && status == DeploymentStatus::Succeeded {
+            if let Some(dep) = super::gates::load_deployment(tx, id)? {
+                super::gates::notify_succeeded(tx, &dep, now_ms)?;
+            }
+        }
+    }
     // Awaiting the first phase's approval is not a start.
     let started = phases.iter().any(|p| *p != crate::domain::PhaseStatus::Pending).then_some(now_ms);
     let finished = status.is_final().then_some(now_ms);

@@ -121,6 +121,7 @@ mod tests {
             targets: (1..=2).map(|i| format!("web-{i:02}")).collect(),
             change_ref: None,
             requested_by: "dana".into(),
+            release_record: Default::default(),
             planned_start: t0(),
             now: t0(),
         };

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_history.sql"),
     include_str!("migrations/0007_history_at_scale.sql"),
     include_str!("migrations/0008_history_search.sql"),
+    include_str!("migrations/0009_verification.sql"),
 ];
 
 /// The schema version this build writes.

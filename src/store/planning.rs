@@ -3,6 +3,7 @@
 use super::gates::audit;
 use super::{Store, StoreError};
 use crate::domain::plan::{self, PlannedPhase};
+use crate::domain::release::ReleaseRecord;
 use crate::domain::team::Team;
 use crate::domain::{DeploymentKey, DeploymentModel, DeploymentStatus, PhaseStatus, ReleaseRef};
 use chrono::{DateTime, Utc};
@@ -18,6 +19,8 @@ pub struct PlanRequest<'a> {
     pub targets: Vec<String>,
     pub change_ref: Option<String>,
     pub requested_by: String,
+    /// Components, notes and evidence (`plan --release-file`); empty when none were given.
+    pub release_record: ReleaseRecord,
     pub planned_start: DateTime<Utc>,
     pub now: DateTime<Utc>,
 }
@@ -137,10 +140,14 @@ impl Store {
             )
             .map_err(sql)?;
         let steps = serde_json::to_string(&req.model.steps).unwrap_or_else(|_| "[]".into());
+        let mut release_record = req.release_record.clone();
+        release_record.change_ref = req.change_ref.clone().or(release_record.change_ref);
+        let record = serde_json::to_string(&release_record).ok();
+        let windows = serde_json::to_string(&req.model.windows).ok();
         tx.execute(
             "INSERT INTO deployments (release_id, environment, model, technique, steps, change_ref, requested_by,
-                                      status, planned_ms, created_ms, target_count)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                      status, planned_ms, created_ms, target_count, release_record, windows)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 release_id,
                 req.environment,
@@ -153,6 +160,8 @@ impl Store {
                 req.planned_start.timestamp_millis(),
                 now,
                 req.targets.len(),
+                record,
+                windows,
             ],
         )
         .map_err(sql)?;
@@ -196,6 +205,7 @@ impl Store {
             record.comment = Some(&comment);
             audit::append(&tx, &record).map_err(sql)?;
         }
+        super::checklists::insert_items(&tx, deployment_id, &req.model.checklists).map_err(sql)?;
         // A gate on the first phase is pending from now on.
         super::ingest::update_deployment(&tx, deployment_id, 0, now).map_err(sql)?;
         tx.commit().map_err(sql)?;
@@ -213,6 +223,7 @@ fn plan_record<'a>(
     outcome: Option<&'a str>,
 ) -> audit::NewRecord<'a> {
     audit::NewRecord {
+        subject: None,
         deployment_id,
         phase_id: 0,
         decision: PLAN_FOR,

@@ -5,7 +5,7 @@
 
 use super::{Store, StoreError};
 use crate::clock::from_ms;
-use crate::domain::records::{DeploymentDetail, DeploymentSummary, PhaseView, StoredEvent, TargetView};
+use crate::domain::records::{DeploymentDetail, DeploymentSummary, PhaseView, StoredEvent, TargetView, Verification};
 use crate::domain::{DeploymentKey, DeploymentStatus, GatePolicy};
 use rusqlite::{OptionalExtension, Row, params};
 
@@ -71,7 +71,7 @@ pub(super) fn target(r: &Row<'_>) -> rusqlite::Result<TargetView> {
 }
 
 pub(super) const EVENT_SELECT: &str = "
-    SELECT e.seq, e.event_id, e.deployment_id, p.name, t.name, e.step, e.status, e.at_ms, e.received_ms, e.message, e.data
+    SELECT e.seq, e.event_id, e.deployment_id, p.name, coalesce(t.name, e.target_name), e.step, e.status, e.at_ms, e.received_ms, e.message, e.data
     FROM events e LEFT JOIN phases p ON p.id = e.phase_id LEFT JOIN targets t ON t.id = e.target_id";
 
 pub(super) fn event(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
@@ -125,7 +125,19 @@ impl Store {
         let summary = self.summary(key)?;
         let phases = self.phases(key)?;
         let target_list = if with_targets { self.targets(key)? } else { Vec::new() };
-        Ok(DeploymentDetail { summary, phases, target_list })
+        let Verification { release_record, checklist, conformance } = self.verification(key)?;
+        Ok(DeploymentDetail { summary, phases, target_list, release_record, checklist, conformance })
+    }
+
+    /// A deployment's release record, checklist and conformance flags.
+    pub fn verification(&self, key: DeploymentKey) -> Result<Verification, StoreError> {
+        let release_record = self
+            .conn
+            .prepare_cached("SELECT release_record FROM deployments WHERE id = ?1")
+            .and_then(|mut s| s.query_row([key.0], |r| r.get::<_, Option<String>>(0)))
+            .map_err(|e| self.sql(e))?
+            .and_then(|json| serde_json::from_str(&json).ok());
+        Ok(Verification { release_record, checklist: self.checklist(key)?, conformance: self.conformance(Some(key))? })
     }
 
     /// The phases of a deployment, in order.

@@ -242,6 +242,7 @@ impl Store {
                 audit::append(
                     &tx,
                     &audit::NewRecord {
+                        subject: None,
                         deployment_id: 0,
                         phase_id: 0,
                         decision: TEAM_SYNC,
@@ -279,6 +280,7 @@ fn store_team(
     let audit_id = audit::append(
         &tx,
         &audit::NewRecord {
+            subject: None,
             deployment_id: 0,
             phase_id: 0,
             decision: TEAM_SYNC,

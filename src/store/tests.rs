@@ -22,6 +22,7 @@ fn ev(key: DeploymentKey, id: &str, target: &str, step: &str, status: &str, minu
 }
 
 use crate::domain::DeploymentKey;
+use crate::domain::conformance::FlagKind;
 
 use super::testing::{self, open};
 
@@ -48,8 +49,13 @@ fn events_drive_target_phase_and_deployment_status() {
     assert_eq!(d.phases[0].status, PhaseStatus::Succeeded);
     assert_eq!(d.phases[0].succeeded, 2);
     assert_eq!(d.phases[1].status, PhaseStatus::Pending);
-    // wave-1 has a gate, pending now that the pilot succeeded.
-    assert_eq!(d.summary.status, DeploymentStatus::AwaitingApproval);
+    // Nobody approved the pilot's gate: the agents ran past it. The status follows what they
+    // did, and the log flags every one of those events.
+    assert_eq!(d.summary.status, DeploymentStatus::Running);
+    let flags = store.conformance(Some(key)).expect("flags");
+    assert_eq!(flags.len(), 1, "{flags:?}");
+    assert_eq!((flags[0].kind, flags[0].phase.as_deref(), flags[0].count), (FlagKind::AheadOfGate, Some("pilot"), 6));
+    assert_eq!(flags[0].sample_targets, ["web-01", "web-02"]);
     assert_eq!(d.summary.current_phase.as_deref(), Some("wave-1"));
     assert_eq!(d.target_list[0].status, TargetStatus::Succeeded);
     assert_eq!(d.target_list[0].last_step.as_deref(), Some("verify"));
@@ -101,18 +107,23 @@ fn lines_that_do_not_fit_the_log_are_rejected_and_the_rest_stored() {
         ev(key, "ok-2", "web-01", "reboot", "info", 1),
     ];
     let out = submit(&mut store, &lines);
-    assert_eq!(out.accepted, 2);
+    // A target that is not in the plan is stored (the log records what agents reported) and
+    // flagged.
+    assert_eq!(out.accepted, 3);
     let errors: Vec<(usize, &str)> = out.rejected.iter().map(|r| (r.line, r.error.as_str())).collect();
-    assert_eq!(errors.len(), 5, "{errors:?}");
+    assert_eq!(errors.len(), 4, "{errors:?}");
     assert!(errors[0].1.contains("unknown deployment \"DEP-99\""), "{errors:?}");
-    assert!(errors[1].1.contains("\"db-01\" is not a target of"), "{errors:?}");
     assert!(
-        errors[2].1.contains("\"wave-2\" does not match target \"web-01\", which is in phase \"pilot\""),
+        errors[1].1.contains("\"wave-2\" does not match target \"web-01\", which is in phase \"pilot\""),
         "{errors:?}"
     );
-    assert!(errors[3].1.contains("\"reboot\" is not a lifecycle step"), "{errors:?}");
-    assert!(errors[4].1.contains("\"nope\" is not a phase of"), "{errors:?}");
-    assert_eq!(errors.iter().map(|e| e.0).collect::<Vec<_>>(), vec![2, 3, 4, 5, 6]);
+    assert!(errors[2].1.contains("\"reboot\" is not a lifecycle step"), "{errors:?}");
+    assert!(errors[3].1.contains("\"nope\" is not a phase of"), "{errors:?}");
+    assert_eq!(errors.iter().map(|e| e.0).collect::<Vec<_>>(), vec![2, 4, 5, 6]);
+    let unplanned: Vec<_> = store.events(key, 10).expect("events").into_iter().filter(|e| e.id == "c").collect();
+    assert_eq!(unplanned[0].target.as_deref(), Some("db-01"), "the event keeps the target it named");
+    let flag = store.conformance(Some(key)).expect("flags").into_iter().find(|f| f.kind == FlagKind::UnplannedTarget);
+    assert_eq!(flag.map(|f| (f.count, f.sample_targets)), Some((1, vec!["db-01".to_owned()])));
 }
 
 #[test]

@@ -228,6 +228,7 @@ impl Loader {
                     events: if count == 0 { Vec::new() } else { s.deployment_events_after(key, seen, TAIL_FETCH)? },
                     reset_tail: count > TAIL_FETCH,
                     new_events: count,
+                    verification: s.verification(key)?,
                 });
             }
             let seq = touched.iter().map(|t| t.newest_seq).max().unwrap_or(seen);
@@ -248,6 +249,7 @@ impl Loader {
                 events: s.events(key, TAIL_CAP)?,
                 reset_tail: true,
                 new_events: 0,
+                verification: s.verification(key)?,
             })
         })
     }

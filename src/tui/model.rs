@@ -73,6 +73,8 @@ pub struct DetailUpdate {
     pub reset_tail: bool,
     /// How many new events the deployment has (may be more than `events` holds).
     pub new_events: usize,
+    /// Its release record, checklist and conformance flags.
+    pub verification: crate::domain::records::Verification,
 }
 
 /// The events of one opened target.
@@ -159,7 +161,7 @@ pub enum Loaded {
 #[must_use]
 pub fn display_rank(status: DeploymentStatus) -> u8 {
     match status {
-        DeploymentStatus::Running => 0,
+        DeploymentStatus::Running | DeploymentStatus::Verifying => 0,
         DeploymentStatus::AwaitingApproval => 1,
         DeploymentStatus::Planned => 2,
         _ => 3,

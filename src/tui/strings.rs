@@ -90,6 +90,31 @@ pub fn age(delta: chrono::TimeDelta) -> String {
     }
 }
 
+/// `! 2 flags: ran without approval (wave-1), ...`: a deployment's conformance flags, in red.
+#[must_use]
+pub fn flags(flags: &[crate::domain::conformance::Flag]) -> String {
+    let first = flags.first().map_or(String::new(), |f| {
+        let phase = f.phase.as_deref().map_or(String::new(), |p| format!(" ({p})"));
+        format!(": {}{phase}", f.kind.as_str().replace('_', " "))
+    });
+    let more = if flags.len() > 1 { ", ..." } else { "" };
+    format!("! {} flag(s){first}{more}", flags.len())
+}
+
+/// `checklist 2/4`: items done of all.
+#[must_use]
+pub fn checklist(items: &[crate::domain::checklist::Item]) -> String {
+    let done = items.iter().filter(|i| i.state == crate::domain::checklist::ItemState::Done).count();
+    let failed = items.iter().any(|i| i.state == crate::domain::checklist::ItemState::Failed);
+    format!("checklist {done}/{}{}", items.len(), if failed { " (failed)" } else { "" })
+}
+
+/// `2 components, 1 evidence link`: the release record in a few words.
+#[must_use]
+pub fn release_record(r: &crate::domain::release::ReleaseRecord) -> String {
+    format!("{} component(s), {} evidence link(s)", r.components.len(), r.evidence.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -165,6 +165,7 @@ impl Theme {
             DeploymentStatus::Planned => HostState::Pending,
             DeploymentStatus::Running => HostState::Running,
             DeploymentStatus::AwaitingApproval => HostState::Silent,
+            DeploymentStatus::Verifying => HostState::Running,
             DeploymentStatus::Succeeded => HostState::Succeeded,
             DeploymentStatus::Failed | DeploymentStatus::Aborted | DeploymentStatus::RolledBack => HostState::Failed,
         })
@@ -194,6 +195,7 @@ pub fn deployment_symbol(status: DeploymentStatus) -> char {
         DeploymentStatus::Planned => '·',
         DeploymentStatus::Running => '●',
         DeploymentStatus::AwaitingApproval => '◆',
+        DeploymentStatus::Verifying => '☐',
         DeploymentStatus::Succeeded => '✓',
         DeploymentStatus::Failed => '✗',
         DeploymentStatus::Aborted => '■',

@@ -53,9 +53,22 @@ fn the_headless_demo_runs_every_live_rollout_to_the_end_through_the_real_receive
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON record a line"))
         .collect();
+    let of_phased = |r: &&serde_json::Value| r["deployment"] == phased["key"];
     let approvals: Vec<&serde_json::Value> =
-        audit.iter().filter(|r| r["decision"] == "approve" && r["outcome"].is_null()).collect();
-    assert_eq!(approvals.len(), 4, "pilot 1 + wave-1 2 + wave-2 1: {audit:?}");
+        audit.iter().filter(of_phased).filter(|r| r["decision"] == "approve" && r["outcome"].is_null()).collect();
+    assert_eq!(approvals.len(), 4, "pilot 1 + wave-1 2 + wave-2 1: {approvals:?}");
+    // Its checklist was ticked through the same decision path: `pre` before the pilot (the gate
+    // requires it), `post` after the last phase (smoke by the agents, the service owner by hand).
+    let ticks: Vec<(&str, &str)> = audit
+        .iter()
+        .filter(of_phased)
+        .filter(|r| r["decision"] == "check")
+        .filter_map(|r| Some((r["subject"].as_str()?, r["person"].as_str()?)))
+        .collect();
+    assert!(ticks.contains(&("artifacts", "dana")) && ticks.contains(&("smoke", "agents")), "{ticks:?}");
+    assert!(ticks.iter().any(|t| t.0 == "service-healthy"), "{ticks:?}");
+    // Nothing the simulated agents did went beyond what was authorised.
+    assert_eq!(env.run(&["conformance"]).ok().trim(), "no conformance flags");
     assert!(approvals.iter().all(|r| r["person"] != "sam"), "the requester never approves their own: {audit:?}");
     assert_eq!(env.run(&["audit", "verify"]).code, 0);
 }

@@ -45,7 +45,9 @@ fn terminal_escapes_from_agents_and_people_are_shown_not_obeyed() {
     assert!(status.stdout.contains("\\e[2J"), "{}", status.stdout);
 
     let comment = format!("fine {HOSTILE}");
-    env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["approve", &key, "pilot", "--comment", &comment]).ok();
+    // The agent reported ahead of the pilot's gate: approving it now is retroactive, with a reason.
+    let approve = ["approve", &key, "pilot", "--comment", &comment, "--reason", "the host was installed by hand"];
+    env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &approve).ok();
     let audit = env.run(&["audit", "list"]);
     assert_inert("audit list", audit.ok());
     assert!(audit.stdout.contains("comment: fine \\e]0;pwned"), "{}", audit.stdout);
@@ -64,7 +66,8 @@ fn terminal_escapes_from_agents_and_people_are_shown_not_obeyed() {
     assert_inert("plan error", &bad_model.stderr);
     assert!(bad_model.stderr.contains("\\e[2J"), "{}", bad_model.stderr);
 
-    // emit prints the receiver's refusal, which quotes what was sent.
+    // emit prints the receiver's refusal, which quotes what was sent. (A target outside the
+    // plan is stored and flagged, so the refusal here is for a phase that does not exist.)
     let url = format!("http://{}", server.addr);
     let emit = env.run(&[
         "emit",
@@ -72,7 +75,7 @@ fn terminal_escapes_from_agents_and_people_are_shown_not_obeyed() {
         &url,
         "--deployment",
         &key,
-        "--target",
+        "--phase",
         HOSTILE,
         "--step",
         "s",

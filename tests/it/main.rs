@@ -19,3 +19,4 @@ mod reviews;
 mod trust;
 mod tui_e2e;
 mod upgrade;
+mod verification;

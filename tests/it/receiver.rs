@@ -40,7 +40,8 @@ fn each_bad_line_is_rejected_by_name_and_the_valid_lines_of_the_body_are_stored(
     let reply = server.post("/v1/events", lines.join("\n").as_bytes());
     assert_eq!(reply.status, 200, "{}", reply.body);
     let json = reply.json();
-    assert_eq!(json["accepted"], 2);
+    // Line 3 names a host that is not in the plan: stored, as agents reported it, and flagged.
+    assert_eq!(json["accepted"], 3);
     assert_eq!(json["duplicates"], 0);
     let rejected: Vec<(u64, String)> = json["rejected"]
         .as_array()
@@ -50,7 +51,6 @@ fn each_bad_line_is_rejected_by_name_and_the_valid_lines_of_the_body_are_stored(
         .collect();
     let expected = [
         (2, "field \"deployment\": unknown deployment \"DEP-999\""),
-        (3, "field \"target\": \"db-01\" is not a target of"),
         (4, "field \"phase\": \"wave-2\" does not match target \"web-01\""),
         (5, "field \"status\": unknown status \"done\""),
         (6, "field \"at\": \"26/11/2026\" is not an RFC 3339 timestamp"),
@@ -65,9 +65,17 @@ fn each_bad_line_is_rejected_by_name_and_the_valid_lines_of_the_body_are_stored(
         assert_eq!(*line, want_line, "{error}");
         assert!(error.contains(want), "line {line}: {error}\n  should contain: {want}");
     }
-    assert!(rejected[7].1.contains("129 bytes, over the limit of 128"), "{}", rejected[7].1);
-    assert!(rejected[8].1.contains("65537 bytes"), "{}", rejected[8].1);
-    assert_eq!(env.event_ids(&key), vec!["ok-1", "ok-2"]);
+    assert!(rejected[6].1.contains("129 bytes, over the limit of 128"), "{}", rejected[6].1);
+    assert!(rejected[7].1.contains("65537 bytes"), "{}", rejected[7].1);
+    assert_eq!(env.event_ids(&key).len(), 3);
+    let flags = env.run(&["conformance", &key, "--json"]);
+    let flag: serde_json::Value = flags
+        .ok()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|f: &serde_json::Value| f["kind"] == "unplanned_target")
+        .expect("flagged");
+    assert_eq!(flag["sample_targets"], serde_json::json!(["db-01"]));
 }
 
 #[test]
@@ -134,7 +142,7 @@ fn a_body_with_only_rejected_lines_is_unprocessable() {
     let env = Env::new();
     let key = env.plan("phased", 10);
     let server = env.serve();
-    let reply = server.post("/v1/events", event("x", &key, "nowhere", "download", "started").as_bytes());
+    let reply = server.post("/v1/events", event("x", &key, "web-01", "download", "done").as_bytes());
     assert_eq!(reply.status, 422);
     assert_eq!(reply.json()["rejected"][0]["line"], 1);
 }
@@ -172,9 +180,9 @@ fn emit_posts_one_event_and_reports_refusals() {
     let dup = env
         .run(&[&base[..], &["--target", "web-01", "--step", "download", "--status", "started", "--id", "e1"]].concat());
     assert_eq!((dup.code, dup.json()["duplicates"].as_u64()), (0, Some(1)));
-    let refused = env.run(&[&base[..], &["--target", "db-9", "--step", "download", "--status", "started"]].concat());
+    let refused = env.run(&[&base[..], &["--target", "web-01", "--step", "reboot", "--status", "started"]].concat());
     assert_eq!(refused.code, 1);
-    assert!(refused.stderr.contains("\"db-9\" is not a target"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("\"reboot\" is not a lifecycle step"), "{}", refused.stderr);
     let usage = env.run(&[&base[..], &["--target", "web-01", "--step", "download", "--status", "finished"]].concat());
     assert_eq!(usage.code, 2);
     assert!(usage.stderr.contains("unknown status \"finished\""), "{}", usage.stderr);
@@ -204,7 +212,7 @@ fn ingest_imports_a_file_with_the_same_validation_and_summary() {
     let file = env.path("events.ndjson");
     let body = [
         event("a", &key, "web-01", "download", "started"),
-        event("b", &key, "web-77", "download", "started"),
+        event("b", &key, "web-01", "reboot", "started"),
         String::new(),
         event("c", &key, "web-01", "download", "succeeded"),
     ]
@@ -214,7 +222,7 @@ fn ingest_imports_a_file_with_the_same_validation_and_summary() {
     assert_eq!(run.code, 1, "a rejected line makes the import report a failure");
     assert_eq!(
         run.json(),
-        serde_json::json!({"accepted": 2, "duplicates": 0, "rejected": [{"line": 2, "error": format!("field \"target\": \"web-77\" is not a target of {key}")}]})
+        serde_json::json!({"accepted": 2, "duplicates": 0, "rejected": [{"line": 2, "error": format!("field \"step\": \"reboot\" is not a lifecycle step of {key} (steps: download, install, verify; use status \"info\" for other steps)")}]})
     );
     let again = env.run_with_stdin(&["ingest", "-"], &body);
     assert_eq!((again.json()["accepted"].as_u64(), again.json()["duplicates"].as_u64()), (Some(0), Some(2)));

@@ -111,7 +111,8 @@ impl Env {
         Run::from(child.wait_with_output().expect("waits"))
     }
 
-    /// Plans `payments-api@2.4.1` to production with `model` over `hosts` hosts web-01...
+    /// Plans `payments-api@2.4.1` to production with `model` over `hosts` hosts web-01... (with
+    /// the `phased` model's `pre` checklist ticked)
     pub fn plan(&self, model: &str, hosts: usize) -> String {
         let targets: Vec<String> = (1..=hosts).map(|i| format!("web-{i:02}")).collect();
         let run = self.run(&[
@@ -127,7 +128,13 @@ impl Env {
             "--requested-by",
             "dana",
         ]);
-        run.ok().lines().next().expect("a key").to_owned()
+        let key = run.ok().lines().next().expect("a key").to_owned();
+        // The shipped pilot gate requires the `pre` checklist: the release engineer ticks it.
+        if model == "phased" {
+            let evidence = ["check", &key, "artifacts", "--evidence", "checksums match"];
+            self.run_env(&[("SHIPDECK_OPERATOR", "sam")], &evidence).ok();
+        }
+        key
     }
 
     /// Starts `shipdeck serve` on a free loopback port.

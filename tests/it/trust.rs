@@ -192,7 +192,7 @@ fn a_head_kept_elsewhere_detects_a_rewritten_chain() {
     env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["approve", &key, "pilot"]).ok();
     let head = env.run(&["audit", "head"]).ok().trim().to_owned();
     let (count, hash) = head.split_once(' ').expect("COUNT HASH");
-    assert_eq!(count, "2");
+    assert_eq!(count, "3", "the team, the `pre` tick, the approval");
     assert!(env.run(&["audit", "verify", "--expect", hash]).ok().contains("contains the expected head"));
     // Someone replaces the whole trail with another chain that is consistent in itself.
     let other = Env::new();
@@ -246,6 +246,7 @@ fn declared_mode_flags_who_acted_from_which_account_in_the_audit_and_the_report(
         .next()
         .expect("key")
         .to_owned();
+    env.run_env(&from_ci("sam"), &["check", &key, "artifacts", "--evidence", "checksums match"]).ok();
     let refused = env.run_env(&from_ci("priya"), &["approve", &key, "pilot"]);
     assert_eq!(refused.code, 1, "{}", refused.stderr);
     let approved = env.run_env(&from_ci("omar"), &["approve", &key, "pilot"]);
@@ -293,6 +294,7 @@ fn a_config_of_your_own_without_the_freeze_does_not_lift_it() {
         ],
     );
     let key = plan.ok().lines().next().expect("key").to_owned();
+    env.run_env(&[("SHIPDECK_OPERATOR", "sam")], &["check", &key, "artifacts", "--evidence", "checksums match"]).ok();
     // omar approves with the shipped config, which has no such freeze: the log's rules hold.
     let approve = env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["approve", &key, "pilot"]);
     assert_eq!(approve.code, 1, "{}", approve.stderr);

@@ -20,6 +20,7 @@ fn policy() -> GatePolicy {
         bake: TimeDelta::zero(),
         windows: vec![],
         freeze_override_roles: roles(&["change_manager"]),
+        require: vec![],
     }
 }
 
@@ -84,6 +85,8 @@ impl Case {
             decisions: &self.decisions,
             windows: &self.windows,
             freezes: &self.freezes,
+            ran_past: false,
+            unticked: &[],
         };
         check_gate(d, &facts, Decider { name: who, roles: &roles(r) }, reason, utc(now))
     }

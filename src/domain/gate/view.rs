@@ -149,6 +149,8 @@ pub struct ActionItem {
     pub top_errors: Vec<(String, usize)>,
     /// Why the person asked about cannot take the first offered decision now (`None`: they can).
     pub blocked: Option<Refusal>,
+    /// Agents ran past this gate without approval: it waits for a retroactive decision.
+    pub ran_past: bool,
 }
 
 impl ActionItem {
@@ -158,7 +160,10 @@ impl ActionItem {
     pub fn needs_me(&self) -> bool {
         match &self.blocked {
             None => true,
-            Some(r) => r.is_time_rule() || matches!(r, Refusal::FreezeReasonRequired { .. }),
+            Some(r) => {
+                r.is_time_rule()
+                    || matches!(r, Refusal::FreezeReasonRequired { .. } | Refusal::RetroactiveReasonRequired)
+            }
         }
     }
 }
@@ -171,8 +176,12 @@ pub struct AuditRecord {
     pub deployment: DeploymentKey,
     /// Empty for records about no phase (team syncs).
     pub phase: String,
-    /// `approve`, `reject`, `retry`, `abort`, `rollback`, or `team_sync`.
+    /// `approve`, `reject`, `retry`, `abort`, `rollback`, `team_sync`, `check` (a checklist
+    /// tick) or `flag` (a conformance flag raised by agents' events).
     pub decision: String,
+    /// The checklist item or the flag a `check` or `flag` record is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
     /// `None`: recorded; `refused`: tried and refused by the rule in `policy_state`.
     pub outcome: Option<String>,
     pub person: String,

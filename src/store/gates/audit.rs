@@ -26,8 +26,11 @@ pub(in crate::store) struct NewRecord<'a> {
     /// 0 for records about no deployment (team syncs).
     pub deployment_id: i64,
     pub phase_id: i64,
-    /// A decision (`approve`, ...) or `team_sync`.
+    /// A decision (`approve`, ...), `team_sync`, `check` (a checklist tick) or `flag` (a
+    /// conformance flag).
     pub decision: &'a str,
+    /// The checklist item or flag a `check` or `flag` record is about.
+    pub subject: Option<&'a str>,
     pub person: &'a str,
     pub role: Option<&'a str>,
     pub os_user: &'a str,
@@ -58,6 +61,9 @@ pub(super) struct Canonical<'a> {
     /// old hashes still hold.
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome: Option<&'a str>,
+    /// Added with checklists and flags; absent from other records, so their hashes hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
 }
 
 pub(super) fn hash(c: &Canonical<'_>) -> String {
@@ -86,12 +92,13 @@ pub(in crate::store) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite
         policy_state: Some(r.policy_state),
         decided_ms: r.decided_ms,
         outcome: r.outcome,
+        subject: r.subject,
     };
     let h = hash(&c);
     conn.prepare_cached(
         "INSERT INTO gate_decisions (id, deployment_id, phase_id, decision, person, role, os_user, comment, reason,
-                                     policy_state, decided_ms, prev_hash, hash, outcome)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                     policy_state, decided_ms, prev_hash, hash, outcome, subject)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         id,
@@ -107,7 +114,8 @@ pub(in crate::store) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite
         r.decided_ms,
         prev,
         h,
-        r.outcome
+        r.outcome,
+        r.subject
     ])?;
     conn.prepare_cached(
         "INSERT INTO audit_head (id, count, hash) VALUES (1, ?1, ?2)
@@ -139,7 +147,7 @@ pub enum AuditProblem {
 pub(super) const RECORD_SELECT: &str = "
     SELECT g.id, g.deployment_id, g.phase_id, g.decision, g.person, g.role, g.os_user, g.comment, g.reason,
            g.policy_state, g.decided_ms, g.prev_hash, g.hash, coalesce(p.name, ''), coalesce(g.deployment_id, p.deployment_id, 0),
-           g.outcome
+           g.outcome, g.subject
     FROM gate_decisions g LEFT JOIN phases p ON p.id = g.phase_id";
 
 pub(super) type RawRow = (
@@ -158,6 +166,7 @@ pub(super) type RawRow = (
     String,
     String,
     i64,
+    Option<String>,
     Option<String>,
 );
 
@@ -179,6 +188,7 @@ pub(super) fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
         r.get(13)?,
         r.get(14)?,
         r.get(15)?,
+        r.get(16)?,
     ))
 }
 
@@ -197,6 +207,7 @@ pub(super) fn canonical(row: &RawRow) -> Canonical<'_> {
         policy_state: row.9.as_deref(),
         decided_ms: row.10,
         outcome: row.15.as_deref(),
+        subject: row.16.as_deref(),
     }
 }
 
@@ -207,6 +218,7 @@ fn record(row: RawRow) -> AuditRecord {
         phase: row.13,
         decision: row.3,
         outcome: row.15,
+        subject: row.16,
         person: row.4,
         role: row.5,
         os_user: row.6,

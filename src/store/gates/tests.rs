@@ -156,12 +156,13 @@ fn the_audit_chain_notices_a_changed_or_removed_record() {
         let key = plan(&mut store, &config, "phased", 4);
         decide(&mut store, &config, key, "pilot", Decision::Approve, "omar", None).expect("recorded");
     }
-    // Record 1 is the team seeded into the new log.
-    assert_eq!(store.audit_verify().expect("reads"), Ok(4));
+    // Record 1 is the team seeded into the new log; then each plan's `pre` tick and approval.
+    assert_eq!(store.audit_verify().expect("reads"), Ok(7));
     let records = store.audit_records(None).expect("records");
     assert_eq!(records[0].decision, crate::store::TEAM_SYNC);
     assert_eq!(records[1].prev_hash, records[0].hash);
-    assert_eq!(records[1].os_user.as_deref(), Some("ci"));
+    assert_eq!((records[1].decision.as_str(), records[1].subject.as_deref()), ("check", Some("artifacts")));
+    assert_eq!(records[2].os_user.as_deref(), Some("ci"));
     store.conn.execute("UPDATE gate_decisions SET comment = 'edited' WHERE id = 3", []).expect("edits");
     assert_eq!(store.audit_verify().expect("reads"), Err(AuditProblem::Changed { id: 3 }));
     store.conn.execute("DELETE FROM gate_decisions WHERE id = 3", []).expect("deletes");
@@ -197,10 +198,10 @@ fn a_head_kept_elsewhere_detects_a_rewrite_of_the_whole_chain() {
     let key = plan(&mut store, &config, "phased", 4);
     decide(&mut store, &config, key, "pilot", Decision::Approve, "omar", None).expect("recorded");
     let (count, head) = store.audit_head().expect("head");
-    assert_eq!(count, 2);
-    assert_eq!(store.audit_find(&head).expect("reads"), Some(2));
+    assert_eq!(count, 3, "the team, the `pre` tick, the approval");
+    assert_eq!(store.audit_find(&head).expect("reads"), Some(3));
     rewrite_whole_chain(&mut store);
-    assert_eq!(store.audit_verify().expect("reads"), Ok(2), "the rewritten chain is consistent in itself");
+    assert_eq!(store.audit_verify().expect("reads"), Ok(3), "the rewritten chain is consistent in itself");
     assert_eq!(store.audit_find(&head).expect("reads"), None, "but the kept head is gone from it");
 }
 
@@ -218,7 +219,7 @@ fn a_refused_decision_is_in_the_audit_trail_and_counts_for_nothing() {
     );
     assert_eq!(last.policy_state["refused"]["rule"]["rule"], "role");
     assert!(store.gate(key, "pilot").expect("gate").approvals.is_empty());
-    assert_eq!(store.audit_verify().expect("reads"), Ok(2));
+    assert_eq!(store.audit_verify().expect("reads"), Ok(3));
 }
 
 #[test]

@@ -117,6 +117,40 @@ pub(super) fn notify_decision(
     insert(conn, &recipients, (dep.id, phase_id), "gate_decided", &subject, &body, now_ms)
 }
 
+/// A conformance flag was raised: tell the requester and those subscribed to conformance_flag.
+pub(super) fn notify_flag(
+    conn: &Connection,
+    dep: &DeploymentRow,
+    phase_id: i64,
+    flag: &crate::domain::conformance::Flag,
+    now_ms: i64,
+) -> rusqlite::Result<()> {
+    let mut recipients = vec![dep.requested_by.clone()];
+    push_unique(&mut recipients, subscribers(conn, "conformance_flag", &dep.environment)?);
+    let subject = format!("DEP-{} conformance: {}", dep.id, flag.headline());
+    let samples = if flag.sample_targets.is_empty() {
+        String::new()
+    } else {
+        format!(" Targets: {}.", flag.sample_targets.join(", "))
+    };
+    let body = format!(
+        "{} of {} in {}: agents reported what was not authorised ({}).{samples}",
+        flag.deployment, dep.release, dep.environment, flag.kind
+    );
+    insert(conn, &recipients, (dep.id, phase_id), "conformance_flag", &subject, &body, now_ms)
+}
+
+/// The deployment succeeded (after its `post` checklist, if any): tell the requester and those
+/// subscribed to deployment_finished.
+pub(super) fn notify_succeeded(conn: &Connection, dep: &DeploymentRow, now_ms: i64) -> rusqlite::Result<()> {
+    let mut recipients = vec![dep.requested_by.clone()];
+    push_unique(&mut recipients, subscribers(conn, "deployment_finished", &dep.environment)?);
+    let Some(last) = load_phases(conn, dep.id)?.last().map(|p| p.id) else { return Ok(()) };
+    let subject = format!("DEP-{} succeeded: {} in {}", dep.id, dep.release, dep.environment);
+    let body = "Every phase succeeded and the deployment verification checklist is done.".to_owned();
+    insert(conn, &recipients, (dep.id, last), "deployment_succeeded", &subject, &body, now_ms)
+}
+
 impl Store {
     /// One gate as it stands now.
     pub fn gate(&self, key: DeploymentKey, phase: &str) -> Result<GateView, GateError> {
@@ -139,7 +173,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT person, decision, role, comment, reason, decided_ms FROM gate_decisions WHERE phase_id = ?1 AND outcome IS NULL ORDER BY id",
+                "SELECT person, decision, role, comment, reason, decided_ms FROM gate_decisions WHERE phase_id = ?1 AND outcome IS NULL AND subject IS NULL ORDER BY id",
             )
             .map_err(sql)?;
         let rows = stmt
@@ -215,8 +249,16 @@ impl Store {
         let (windows, freezes) = stored.as_ref().map_or((windows, freezes), |r| (&r.windows[..], &r.freezes[..]));
         let open = [DeploymentStatus::Planned, DeploymentStatus::AwaitingApproval, DeploymentStatus::Failed];
         let filter = super::super::ListFilter { statuses: open.to_vec(), limit: 0 };
+        let mut deployments = self.list(&filter)?;
+        // Gates agents ran past stay until decided, whatever the agents made of the status.
+        for key in self.ran_past_gates()? {
+            let d = self.summary(key)?;
+            if !d.status.is_halted() && !deployments.iter().any(|o| o.key == key) {
+                deployments.push(d);
+            }
+        }
         let mut items = Vec::new();
-        for d in self.list(&filter)? {
+        for d in deployments {
             let sql = |e| self.sql(e);
             let phases = load_phases(&self.conn, d.key.0).map_err(sql)?;
             let views = self.phases(d.key)?;
@@ -234,6 +276,7 @@ impl Store {
                 result: result.and_then(|i| views.get(i).cloned()),
                 top_errors: Vec::new(),
                 blocked: None,
+                ran_past: false,
             };
             if let Some(pos) = phases.iter().position(|p| p.status == PhaseStatus::Failed) {
                 let phase = &phases[pos];
@@ -243,9 +286,7 @@ impl Store {
                 it.top_errors = self.top_errors(phase.id)?;
                 it.blocked = self.dry_run(d.key, &phase.name, Decision::Retry, person, windows, freezes, now);
                 items.push(it);
-            } else if d.status == DeploymentStatus::AwaitingApproval {
-                let Some(pos) = phases.iter().position(|p| p.status != PhaseStatus::Succeeded) else { continue };
-                let phase = &phases[pos];
+            } else if let Some((pos, phase, _)) = super::open_gate(&self.conn, &phases).map_err(sql)? {
                 let view = match self.gate_in(d.key, &phase.name) {
                     Ok(v) => v,
                     Err(GateError::Store(e)) => return Err(e),
@@ -259,11 +300,22 @@ impl Store {
                     it.top_errors = self.top_errors(phases[i].id)?;
                 }
                 it.blocked = self.dry_run(d.key, &phase.name, Decision::Approve, person, windows, freezes, now);
+                it.ran_past = super::ran_past(&phases, pos);
                 items.push(it);
             }
         }
         items.sort_by_key(|i| (i.since, i.deployment));
         Ok(items)
+    }
+
+    /// Deployments flagged for events ahead of a gate.
+    fn ran_past_gates(&self) -> Result<Vec<DeploymentKey>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT deployment_id FROM conformance_flags WHERE kind = 'ahead_of_gate'")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt.query_map([], |r| Ok(DeploymentKey(r.get(0)?))).map_err(|e| self.sql(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.sql(e))
     }
 
     /// The refusal a decision by `person` would meet now, without recording anything (for
@@ -314,6 +366,7 @@ impl Store {
             gate::check_recovery(decision, &facts, person, None, now)
         } else {
             let policy = phases[pos].gate.as_ref()?;
+            let unticked = super::super::checklists::unticked(&self.conn, dep.id, &policy.require).ok()?;
             let facts = GateFacts {
                 policy,
                 deployment_status: dep.status,
@@ -324,6 +377,8 @@ impl Store {
                 decisions: &decisions,
                 windows,
                 freezes,
+                ran_past: super::ran_past(&phases, pos),
+                unticked: &unticked,
             };
             gate::check_gate(decision, &facts, person, None, now)
         };

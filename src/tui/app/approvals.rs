@@ -221,7 +221,9 @@ pub fn open(pending: &Pending, decision: Decision, operator: &str, tz: chrono_tz
     let first = item.offers.first().copied();
     let mut reason_required = decision == Decision::Reject;
     match &item.blocked {
-        Some(Refusal::FreezeReasonRequired { .. }) if Some(decision) == first => reason_required = true,
+        Some(Refusal::FreezeReasonRequired { .. } | Refusal::RetroactiveReasonRequired) if Some(decision) == first => {
+            reason_required = true;
+        }
         Some(r @ Refusal::Role { .. }) if !(decision == Decision::Reject && item.requested_by == operator) => {
             return Err(CannotDecide(text::cannot(decision, r, tz)));
         }

@@ -57,6 +57,8 @@ pub struct Detail {
     /// Too many events arrived while scrolled up to keep the tail contiguous: the tail stays
     /// as the user sees it and is reloaded when they follow again.
     pub stale: bool,
+    /// Its release record, checklist and conformance flags.
+    pub verification: crate::domain::records::Verification,
 }
 
 /// One target opened with Enter.
@@ -82,6 +84,7 @@ impl Detail {
             tail_scroll: 0,
             unseen: 0,
             stale: false,
+            verification: crate::domain::records::Verification::default(),
         }
     }
 
@@ -156,6 +159,7 @@ impl Live {
             }
         };
         detail.phases = d.phases;
+        detail.verification = d.verification;
         if d.all_targets {
             detail.index = d.targets.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
             detail.targets = d.targets;

@@ -88,6 +88,7 @@ fn detail(key: i64, events: Vec<StoredEvent>, all: bool) -> DetailUpdate {
         reset_tail: all,
         new_events: events.len(),
         events,
+        verification: crate::domain::records::Verification::default(),
     }
 }
 

@@ -121,6 +121,9 @@ pub fn effect(decision: Decision, item: &ActionItem) -> String {
     }
 }
 
+/// A gate that agents ran past, in the list's status column and the detail.
+pub const RAN_PAST: &str = "ran without approval";
+
 /// `gate 1/2` or `failed 3/20`: the entry's kind in the list.
 #[must_use]
 pub fn kind(item: &ActionItem) -> String {
@@ -152,6 +155,8 @@ pub fn short(refusal: &Refusal, zone: chrono_tz::Tz, now: chrono::DateTime<chron
         Refusal::Freeze { .. } => from("frozen"),
         Refusal::NotStarted { .. } => from("planned"),
         Refusal::FreezeReasonRequired { .. } => "reason needed".to_owned(),
+        Refusal::RetroactiveReasonRequired => RAN_PAST.to_owned(),
+        Refusal::Checklist { .. } => "checklist".to_owned(),
         Refusal::SelfApproval { .. } => "your own".to_owned(),
         Refusal::AlreadyApproved { .. } => "you approved".to_owned(),
         _ => NOT_YOURS.to_owned(),

@@ -70,6 +70,7 @@ fn status_cell(app: &App, p: &Pending) -> (String, Style) {
     let t = &app.theme;
     let zone = app.session.config.timezone;
     let (why, style) = match &p.item.blocked {
+        _ if p.item.ran_past => (text::RAN_PAST.to_owned(), t.host(HostState::Failed)),
         None => (text::READY.to_owned(), t.host(HostState::Succeeded)),
         Some(r @ Refusal::FreezeReasonRequired { .. }) => (text::short(r, zone, app.now), t.warning),
         Some(r) if p.item.needs_me() => (text::short(r, zone, app.now), t.warning),
@@ -135,6 +136,7 @@ impl ApprovalsScreen<'_> {
                 buf.set_style(line, t.selected);
             }
             let (sym, sym_style) = match p.item.kind {
+                ActionKind::Gate if p.item.ran_past => ("!", t.host(HostState::Failed)),
                 ActionKind::Gate => ("◆", t.warning),
                 ActionKind::FailedPhase => ("✗", t.host(HostState::Failed)),
             };

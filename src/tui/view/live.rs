@@ -162,11 +162,28 @@ impl LiveScreen<'_> {
             summary.status.as_str().replace('_', " "),
             summary.requested_by
         );
-        let x = put(buf, g.title, g.title.x + 1, g.title.y, &title, t.title);
-        if let Some(change) =
-            summary.change_ref.as_deref().filter(|c| usize::from(x) + 2 + c.len() <= usize::from(g.title.right()))
-        {
-            put(buf, g.title, x + 2, g.title.y, change, t.dim);
+        let mut x = put(buf, g.title, g.title.x + 1, g.title.y, &title, t.title);
+        // What verifies it, when there is room: flags first (red), then the checklist and the
+        // release record.
+        let v = &detail.verification;
+        let fits = |x: u16, text: &str| usize::from(x) + 2 + text.chars().count() <= usize::from(g.title.right());
+        let mut extras: Vec<(String, ratatui::style::Style)> = Vec::new();
+        if !v.conformance.is_empty() {
+            extras.push((strings::flags(&v.conformance), t.host(HostState::Failed)));
+        }
+        if !v.checklist.is_empty() {
+            extras.push((strings::checklist(&v.checklist), t.dim));
+        }
+        if let Some(change) = summary.change_ref.as_deref() {
+            extras.push((change.to_owned(), t.dim));
+        }
+        if let Some(r) = v.release_record.as_ref().filter(|r| !r.components.is_empty() || !r.evidence.is_empty()) {
+            extras.push((strings::release_record(r), t.dim));
+        }
+        for (text, style) in extras {
+            if fits(x, &text) {
+                x = put(buf, g.title, x + 2, g.title.y, &text, style);
+            }
         }
         Pipeline { phases: &detail.phases, theme: t }.render(g.pipeline, buf);
 

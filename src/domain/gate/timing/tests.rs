@@ -42,6 +42,7 @@ fn policy(bake_minutes: i64) -> GatePolicy {
         bake: TimeDelta::minutes(bake_minutes),
         windows: vec!["weekday-evenings".into()],
         freeze_override_roles: vec![],
+        require: vec![],
     }
 }
 
@@ -131,6 +132,8 @@ fn the_refusal_names_when_every_time_rule_holds_not_when_its_own_ends() {
             decisions: &[],
             windows: &w,
             freezes: &[],
+            ran_past: false,
+            unticked: &[],
         };
         check_gate(Decision::Approve, &facts, Decider { name: "omar", roles: &[] }, None, utc(now))
     };
@@ -157,6 +160,8 @@ fn an_approval_before_the_planned_start_is_refused_until_it() {
         decisions: &[],
         windows: &[],
         freezes: &[],
+        ran_past: false,
+        unticked: &[],
     };
     let omar = Decider { name: "omar", roles: &[] };
     let err = check_gate(Decision::Approve, &facts, omar, None, utc("2026-11-27T10:00:00Z")).expect_err("early");
