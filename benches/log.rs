@@ -19,7 +19,7 @@ use shipdeck::demo::pipeline::{ColleagueDecision, decide_as_colleague};
 use shipdeck::demo::rng::Rng;
 use shipdeck::domain::gate::Decision;
 use shipdeck::domain::{AgentEvent, DeploymentKey, EventStatus, ReleaseRef};
-use shipdeck::store::{PlanRequest, Store, Submission};
+use shipdeck::store::{PlanRequest, Store, Submission, SyncBy};
 use std::path::Path;
 use std::time::Instant;
 
@@ -229,12 +229,14 @@ const REQUESTERS: [&str; 5] = ["dana", "omar", "sam", "priya", "lee"];
 pub fn build_years(config: &Config, db: &Path, spec: &Years, now: DateTime<Utc>) -> anyhow::Result<YearsLog> {
     let mut store = Store::open(db).with_context(|| format!("cannot create the bench log {}", db.display()))?;
     store.relax_durability_for_bulk_load()?;
+    // Decisions are taken by the team of the log, as it was years ago.
+    let first = now - TimeDelta::hours(1) - TimeDelta::minutes(10 * i64::try_from(spec.deployments).unwrap_or(0));
+    store.sync_team(&config.team(), &[], SyncBy::Seed { os_user: "bench" }, first - TimeDelta::days(1))?;
     let mut rng = Rng::seeded(2026);
     let mut out = YearsLog { events: 0, failed: 0, large: DeploymentKey(0) };
     let mut pending: Vec<Submission> = Vec::new();
     let mut pending_events = 0;
     let mut decisions = Vec::new();
-    let first = now - TimeDelta::hours(1) - TimeDelta::minutes(10 * i64::try_from(spec.deployments).unwrap_or(0));
     for i in 0..spec.deployments {
         let start = first + TimeDelta::minutes(10 * i64::try_from(i).unwrap_or(0));
         let service = format!("svc-{:02}", rng.range(0, YEARS_SERVICES as u64));
@@ -251,7 +253,7 @@ pub fn build_years(config: &Config, db: &Path, spec: &Years, now: DateTime<Utc>)
             "staging",
         ]);
         let rolling = environment != "staging" && rng.chance(0.3);
-        let (model, hosts) = if rolling { ("rolling", rng.range(21, 26)) } else { ("big-bang", rng.range(10, 31)) };
+        let (model, hosts) = if rolling { ("rolling", rng.range(21, 26)) } else { ("big-bang", rng.range(11, 32)) };
         let hosts = usize::try_from(hosts).unwrap_or(10);
         let release = format!("{service}@1.{}.{}", i / 1_000, i % 1_000);
         let req = PlanRequest {

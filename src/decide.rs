@@ -3,9 +3,10 @@
 //!
 //! Layer: above [`crate::store`] and [`crate::config`], below the front ends (`cli`, `tui`,
 //! `demo`), which only collect an [`Ask`] and show what comes back. [`decide`] does the rest
-//! once: it refuses a name that is not a person, copies the team into the log, builds the
-//! [`DecisionRequest`] (the store checks the policy in the transaction that records it) and
-//! words the outcome: [`Recorded`] on success, [`DecideError`] naming the rule that refused it.
+//! once: it refuses a name that is not a person of the log's team, builds the
+//! [`DecisionRequest`] (the store checks the policy against the stored team in the transaction
+//! that records it) and words the outcome: [`Recorded`] on success, [`DecideError`] naming the
+//! rule that refused it.
 //! [`identity`] says who the operator is.
 
 pub mod checklist;

@@ -330,3 +330,47 @@ impl Pipeline for LogPipeline {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{self, Plan};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn a_decision_waiting_for_a_busy_log_does_not_stall_the_runtime() {
+        let (dir, mut store) = testing::open();
+        let config = Config::built_in();
+        let seed = crate::store::SyncBy::Seed { os_user: "test" };
+        store.sync_team(&config.team(), &config.subscriptions(), seed, testing::t0()).expect("seeds the team");
+        let key = Plan::new("phased", 4).requester("sam").plan(&mut store);
+        drop(store);
+        let path = dir.path().join("log.db");
+        let clock: SharedClock = Arc::new(crate::clock::FixedClock(testing::t0()));
+        let pipeline = LogPipeline::new(Store::open(&path).expect("opens"), config, clock, Deciders::Colleagues);
+        // Another process holds the write lock: the colleague's approval waits for it.
+        let held = Duration::from_millis(600);
+        let holder = testing::hold_write_lock(&path, held);
+        let released = std::time::Instant::now() + held;
+        // One thread for every task: if the wait blocked it, nothing else would run meanwhile.
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let counted = ticks.clone();
+        let open = rt.block_on(async move {
+            let ticker = tokio::spawn(async move {
+                // Counts only while the lock is held.
+                while std::time::Instant::now() < released {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            let open = tokio::time::timeout(Duration::from_secs(20), pipeline.before_phase(key, "pilot")).await;
+            ticker.abort();
+            open.expect("the gate was decided")
+        });
+        holder.join().expect("the holder ends");
+        assert!(open, "approved once the lock was released");
+        let ticks = ticks.load(Ordering::Relaxed);
+        assert!(ticks >= 20, "the runtime ran other tasks only {ticks} times while the decision waited for the lock");
+    }
+}

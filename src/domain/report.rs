@@ -140,13 +140,13 @@ pub fn timeline(
     for r in decisions {
         let note = r.note();
         let why = if note.is_empty() { String::new() } else { format!(" ({note})") };
-        t.push(entry(
-            r.decided_at,
-            Moment::Decision,
-            Some(&r.phase),
-            Some(&r.person),
-            format!("{} {} by {}{why}", r.phase, r.label(), r.person),
-        ));
+        // Records of the whole deployment (a completed review) have no phase.
+        let phase = Some(r.phase.as_str()).filter(|p| !p.is_empty());
+        let what = match phase {
+            Some(p) => format!("{p} {} by {}{why}", r.label(), r.person),
+            None => format!("{} by {}{why}", r.label(), r.person),
+        };
+        t.push(entry(r.decided_at, Moment::Decision, phase, Some(&r.person), what));
     }
     if let Some(at) = d.finished_at.filter(|_| d.status.is_final()) {
         t.push(entry(at, Moment::Finished, None, None, format!("finished: {}", d.status)));

@@ -1,8 +1,9 @@
 //! Past deployments and their failure reviews: History's pages, the facts of a failure, reviews
 //! and their improvement actions.
 //!
-//! History pages walk `deployments_by_finished` newest first and read the details of one page
-//! only, so the first page of a log with years of deployments costs what a page costs.
+//! History pages walk `deployments_history` (an index that covers every filter) newest first and
+//! read the details of one page only, so the first page of a log with years of deployments costs
+//! what a page costs; counts come from `history_counts`, kept by triggers, when they can.
 
 use super::gates::audit;
 use super::gates::views::{NOTIFICATION_SELECT, notification};
@@ -18,27 +19,37 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, params, params_from_iter};
 
-/// The results History lists: every final status.
-const FINAL: [DeploymentStatus; 4] =
-    [DeploymentStatus::Succeeded, DeploymentStatus::Failed, DeploymentStatus::Aborted, DeploymentStatus::RolledBack];
-
-/// A filter as SQL: the `WHERE` clause over `deployments d JOIN releases r` and its values.
+/// A filter as SQL: the `WHERE` clause over `deployments d` alone and its values.
+///
+/// The walk is over `deployments_history` (migration 0007), which covers every column a filter
+/// reads from `d` in History's order, so a page stops after `limit` matches and a count reads
+/// the index only. The release, the review and the text search are subqueries of the matching
+/// rows, never joins the planner could start from; `+` keeps it off `deployments_by_status`,
+/// which would read every finished row and sort them.
 struct Where {
     sql: String,
     values: Vec<Value>,
+    /// Only `= value` / `IN` filters on what `history_counts` keys: the count can be summed
+    /// from that table instead of walking the rows.
+    summable: bool,
 }
 
 impl Where {
     fn new(filter: &HistoryFilter, rule: &ReviewRule, now: DateTime<Utc>) -> Self {
-        let mut w = Self { sql: "d.finished_ms IS NOT NULL".into(), values: Vec::new() };
-        let results: Vec<DeploymentStatus> =
-            if filter.results.is_empty() { FINAL.to_vec() } else { filter.results.clone() };
-        w.any("d.status", results.iter().map(|s| s.as_str().to_owned()));
+        // A deployment has a finish time exactly when its status is final (the ingest and the
+        // decisions set and clear both together), so no results filter means no status test.
+        let mut w = Self { sql: "d.finished_ms IS NOT NULL".into(), values: Vec::new(), summable: true };
+        if !filter.results.is_empty() {
+            w.any("+d.status", filter.results.iter().map(|s| s.as_str().to_owned()));
+        }
+        if let Some(service) = &filter.service {
+            w.values.push(Value::Text(service.clone()));
+            w.sql.push_str(&format!(" AND d.release_id IN (SELECT id FROM releases WHERE name = ?{})", w.values.len()));
+        }
         for (column, value) in [
-            ("r.name", &filter.service),
-            ("d.environment", &filter.environment),
-            ("d.model", &filter.model),
-            ("d.requested_by", &filter.requester),
+            ("+d.environment", &filter.environment),
+            ("+d.model", &filter.model),
+            ("+d.requested_by", &filter.requester),
         ] {
             if let Some(v) = value {
                 w.values.push(Value::Text(v.clone()));
@@ -49,31 +60,45 @@ impl Where {
         if let Some(from) = from {
             w.values.push(Value::Integer(to_ms(from)));
             w.sql.push_str(&format!(" AND d.finished_ms >= ?{}", w.values.len()));
+            w.summable = false;
         }
         if let Some(until) = until {
             w.values.push(Value::Integer(to_ms(until)));
             w.sql.push_str(&format!(" AND d.finished_ms < ?{}", w.values.len()));
+            w.summable = false;
         }
-        for word in filter.text.iter().flat_map(|t| t.split_whitespace()) {
-            let escaped = word.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            w.values.push(Value::Text(format!("%{escaped}%")));
+        let words: Vec<String> = filter.text.iter().flat_map(|t| t.split_whitespace()).map(str::to_lowercase).collect();
+        if !words.is_empty() {
+            // The trigram index finds the rows whose words hold each word (LIKE, through the
+            // index from three characters on); instr() keeps `%` and `_` in a word literal.
+            let mut tests = Vec::new();
+            for word in words {
+                w.values.push(Value::Text(format!("%{word}%")));
+                let like = w.values.len();
+                w.values.push(Value::Text(word));
+                tests.push(format!("s.text LIKE ?{like} AND instr(s.text, ?{}) > 0", w.values.len()));
+            }
             w.sql.push_str(&format!(
-                " AND lower('dep-' || d.id || ' ' || r.name || '@' || r.version || ' ' || d.environment || ' ' || d.model
-                   || ' ' || d.requested_by || ' ' || coalesce(d.change_ref, '')) LIKE ?{} ESCAPE '\\'",
-                w.values.len()
+                " AND d.id IN (SELECT s.rowid FROM deployment_search s WHERE {})",
+                tests.join(" AND ")
             ));
+            w.summable = false;
         }
         if !filter.reviews.is_empty() {
+            let review =
+                |state: &str| format!("EXISTS (SELECT 1 FROM reviews rv WHERE rv.deployment_id = d.id{state})");
             let mut states = Vec::new();
             for state in &filter.reviews {
                 states.push(match state {
-                    ReviewState::Draft => "rv.state = 'draft'".to_owned(),
-                    ReviewState::Complete => "rv.state = 'complete'".to_owned(),
-                    ReviewState::Owed => format!("(rv.state IS NULL AND {})", w.owes(rule)),
-                    ReviewState::NotNeeded => format!("(rv.state IS NULL AND NOT {})", w.owes(rule)),
+                    ReviewState::Draft => review(" AND rv.state = 'draft'"),
+                    ReviewState::Complete => review(" AND rv.state = 'complete'"),
+                    // The rule's cheap tests on the index first, the review's absence last.
+                    ReviewState::Owed => format!("({} AND NOT {})", w.owes(rule), review("")),
+                    ReviewState::NotNeeded => format!("(NOT {} AND NOT {})", w.owes(rule), review("")),
                 });
             }
             w.sql.push_str(&format!(" AND ({})", states.join(" OR ")));
+            w.summable = false;
         }
         w
     }
@@ -94,16 +119,35 @@ impl Where {
 
     /// The SQL of [`ReviewRule::owes`], for a deployment row `d`.
     fn owes(&mut self, rule: &ReviewRule) -> String {
-        let mut part = Self { sql: String::new(), values: std::mem::take(&mut self.values) };
-        part.any("d.status", rule.results.iter().map(|s| s.as_str().to_owned()));
-        part.any("d.environment", rule.environments.iter().cloned());
+        let mut part = Self { sql: String::new(), values: std::mem::take(&mut self.values), summable: false };
+        part.any("+d.status", rule.results.iter().map(|s| s.as_str().to_owned()));
+        part.any("+d.environment", rule.environments.iter().cloned());
         self.values = part.values;
         format!("(1{} AND NOT (d.status = 'aborted' AND d.started_ms IS NULL))", part.sql)
     }
+
+    /// The same filter over `history_counts` (only when [`Self::summable`]).
+    fn counts(filter: &HistoryFilter) -> Self {
+        let mut w = Self { sql: "1".into(), values: Vec::new(), summable: true };
+        if !filter.results.is_empty() {
+            w.any("status", filter.results.iter().map(|s| s.as_str().to_owned()));
+        }
+        for (column, value) in [
+            ("release_name", &filter.service),
+            ("environment", &filter.environment),
+            ("model", &filter.model),
+            ("requested_by", &filter.requester),
+        ] {
+            if let Some(v) = value {
+                w.values.push(Value::Text(v.clone()));
+                w.sql.push_str(&format!(" AND {column} = ?{}", w.values.len()));
+            }
+        }
+        w
+    }
 }
 
-const FROM: &str =
-    "FROM deployments d JOIN releases r ON r.id = d.release_id LEFT JOIN reviews rv ON rv.deployment_id = d.id";
+const FROM: &str = "FROM deployments d";
 
 impl Store {
     /// One page of History, newest first: rows `offset..offset + limit` of those matching.
@@ -175,7 +219,14 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let w = Where::new(filter, rule, now);
-        let query = format!("SELECT count(*) {FROM} WHERE {}", w.sql);
+        let (w, query) = if w.summable {
+            let w = Where::counts(filter);
+            let query = format!("SELECT coalesce(sum(n), 0) FROM history_counts WHERE {}", w.sql);
+            (w, query)
+        } else {
+            let query = format!("SELECT count(*) {FROM} WHERE {}", w.sql);
+            (w, query)
+        };
         self.conn
             .prepare_cached(&query)
             .and_then(|mut s| s.query_row(params_from_iter(w.values.iter()), |r| r.get(0)))

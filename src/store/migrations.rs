@@ -12,7 +12,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_team.sql"),
     include_str!("migrations/0005_time_rules.sql"),
     include_str!("migrations/0006_history.sql"),
-    include_str!("migrations/0007_verification.sql"),
+    include_str!("migrations/0007_history_at_scale.sql"),
+    include_str!("migrations/0008_history_search.sql"),
+    include_str!("migrations/0009_verification.sql"),
 ];
 
 /// The schema version this build writes.

@@ -127,3 +127,19 @@ pub fn ingest(store: &mut Store, lines: &[String], received: DateTime<Utc>) -> I
     let events = lines.iter().enumerate().map(|(i, l)| (i + 1, parse_line(l, received).expect(l))).collect();
     store.ingest(&[Submission { events, received_ms: received.timestamp_millis() }]).expect("ingests").remove(0)
 }
+
+/// Takes the log's write lock from another connection, as a busy writer in another process
+/// would, and holds it for `time` on a thread; returns once the lock is taken.
+pub fn hold_write_lock(path: &std::path::Path, time: std::time::Duration) -> std::thread::JoinHandle<()> {
+    let (locked, taken) = std::sync::mpsc::channel();
+    let path = path.to_owned();
+    let holder = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&path).expect("opens");
+        conn.execute_batch("BEGIN IMMEDIATE").expect("takes the write lock");
+        locked.send(()).expect("the test waits");
+        std::thread::sleep(time);
+        conn.execute_batch("COMMIT").expect("releases it");
+    });
+    taken.recv().expect("the lock was taken");
+    holder
+}

@@ -4,6 +4,7 @@
 mod approvals;
 mod fixture;
 mod history;
+mod layers;
 
 use super::app::{App, Cmd, Msg, Session, Tab};
 use super::data::Loader;

@@ -185,6 +185,7 @@ fn in_the_dashboard_w_suspends_for_the_editor_and_the_review_shows_after() {
     let list = t.wait_for("✓ complete");
     assert!(list.contains(&key), "{list}");
     t.keys(&["q"]);
-    let end = t.wait_for("EXIT=");
+    // The tty line is printed after the exit line: wait for it, not just the first.
+    let end = t.wait_for("TTY=");
     assert!(end.contains("EXIT=0") && end.contains("TTY=icanon"), "{end}");
 }

@@ -174,3 +174,59 @@ fn reviews_keep_revisions_authors_and_actions() {
         Err(StoreError::UnknownDeployment(_))
     ));
 }
+
+/// The post-deployment report as the change record gets it: a failed deployment with its error
+/// group, timeline and a completed review, in Markdown.
+#[test]
+fn report_markdown_of_a_reviewed_failure() {
+    let (_dir, mut store) = open();
+    run(&mut store, "payments-api@1.0.0", "production", 1, None);
+    let key =
+        run(&mut store, "payments-api@1.0.1", "production", 2, Some("No space left on device (free 3 MB) at /srv/app"));
+    let mut review = content(Completion::Complete, 1);
+    review.summary = "Disk full on web-02".into();
+    store.save_review(key, &review, "text", ("dana", "ci"), at(3, 0)).expect("saves");
+    let report = store.report(key, &rule()).expect("report");
+    insta::assert_snapshot!("report_markdown", crate::domain::report::markdown(&report, chrono_tz::UTC));
+}
+
+#[test]
+fn counts_from_the_summary_agree_with_the_rows_they_count() {
+    let (_dir, mut store) = open();
+    run(&mut store, "payments-api@1.0.0", "production", 1, None);
+    run(&mut store, "payments-api@1.0.1", "production", 2, Some("No space left on device (free 3 MB)"));
+    run(&mut store, "search-svc@3.0.0", "staging", 3, Some("connection refused"));
+    run(&mut store, "search-svc@3.0.1", "production", 4, None);
+    let now = at(5, 0);
+    let all = HistoryFilter::default();
+    let filters = [
+        all.clone(),
+        HistoryFilter { service: Some("search-svc".into()), ..all.clone() },
+        HistoryFilter { environment: Some("production".into()), model: Some("big-bang".into()), ..all.clone() },
+        HistoryFilter {
+            results: vec![DeploymentStatus::Failed, DeploymentStatus::Succeeded],
+            requester: Some("sam".into()),
+            ..all.clone()
+        },
+        HistoryFilter { service: Some("nothing".into()), ..all.clone() },
+    ];
+    let counted: Vec<usize> = filters.iter().map(|f| store.history_count(f, &rule(), now).expect("count")).collect();
+    let listed: Vec<usize> =
+        filters.iter().map(|f| store.history(f, &rule(), now, 0, 100).expect("rows").len()).collect();
+    assert_eq!(counted, listed);
+    assert_eq!(counted, [4, 2, 3, 4, 0]);
+    // A result that changes after the finish moves its count (here: straight in the table, as a
+    // decision's update does).
+    store.conn.execute("UPDATE deployments SET status = 'rolled_back' WHERE status = 'failed'", []).expect("updates");
+    let failed = HistoryFilter { results: vec![DeploymentStatus::Failed], ..all.clone() };
+    let rolled = HistoryFilter { results: vec![DeploymentStatus::RolledBack], ..all.clone() };
+    assert_eq!(store.history_count(&failed, &rule(), now).expect("count"), 0);
+    assert_eq!(store.history_count(&rolled, &rule(), now).expect("count"), 2);
+    // Reopened (a retry): out of History and its counts.
+    store
+        .conn
+        .execute("UPDATE deployments SET status = 'running', finished_ms = NULL WHERE status = 'rolled_back'", [])
+        .expect("updates");
+    assert_eq!(store.history_count(&all, &rule(), now).expect("count"), 2);
+    assert_eq!(store.history(&all, &rule(), now, 0, 100).expect("rows").len(), 2);
+}

@@ -4,11 +4,11 @@
 //! History never holds the whole table: it keeps [`WINDOW`] rows around the selection and asks
 //! for another page when the selection leaves them.
 
-use super::Cmd;
 use crate::domain::DeploymentKey;
 use crate::domain::history::{HistoryFilter, HistoryRow, Period};
 use crate::domain::report::Report;
 use crate::keymap::Action;
+use crate::tui::model::Cmd;
 pub use crate::tui::model::HistoryPage;
 use chrono::TimeDelta;
 

@@ -263,6 +263,32 @@ fn a_decision_result_without_a_dialog_still_shows() {
     assert!(screen(&app).contains("refused: something"));
 }
 
+#[test]
+fn the_dashboard_says_how_many_approvals_are_still_missing_as_the_cli_does() {
+    let fx = fixture::build();
+    // Another staging rollout by sam whose wave-1 (two approvals) has none yet.
+    let mut store = Store::open_existing(&fx.path).expect("opens");
+    let hosts = fixture::hosts("inv", 10);
+    let key =
+        fixture::plan_by(&mut store, "inventory@2.0.0", "staging", "phased", &hosts, "2026-11-26T09:30:00Z", "sam");
+    fixture::decide(&mut store, key, "pilot", "omar", Decision::Approve, "2026-11-26T09:31:00Z");
+    fixture::phase_ok(&mut store, key, &hosts[..2], "2026-11-26T09:40:00Z", "2026-11-26T09:50:00Z");
+    drop(store);
+    let (mut app, mut loader) = app(&fx, 80, 24);
+    select(&mut app, key);
+    press(&mut app, KeyCode::Char('a'));
+    let cmds = press(&mut app, KeyCode::Enter);
+    serve(&mut app, &mut loader, cmds);
+    let (ok, status) = app.status.clone().expect("a result");
+    assert!(ok, "{status}");
+    assert!(
+        status.starts_with(&format!(
+            "recorded: {key} wave-1 approve by lee as service_owner: 1 of 2 approvals, 1 missing"
+        )),
+        "{status}"
+    );
+}
+
 /// Regression: notifications were cut with `…` and could not be read in full, and one whose
 /// gate had been decided still looked like it asked for something.
 #[test]

@@ -52,7 +52,7 @@ fn plan(store: &mut Store, release: &str, env: &str, model: &str, hosts: &[Strin
     plan_by(store, release, env, model, hosts, planned, "dana")
 }
 
-fn plan_by(
+pub fn plan_by(
     store: &mut Store,
     release: &str,
     env: &str,
@@ -81,7 +81,7 @@ pub fn decide(store: &mut Store, key: DeploymentKey, phase: &str, person: &str, 
 }
 
 /// Every host of `hosts` runs the three phased steps from `from`, all received at `received`.
-fn phase_ok(store: &mut Store, key: DeploymentKey, hosts: &[String], from: &str, received: &str) {
+pub fn phase_ok(store: &mut Store, key: DeploymentKey, hosts: &[String], from: &str, received: &str) {
     let mut evs = Vec::new();
     for h in hosts {
         let ok = Some(EventStatus::Succeeded);
@@ -144,7 +144,7 @@ pub fn ingest(store: &mut Store, events: Vec<AgentEvent>, received: &str) {
     assert!(out.rejected.is_empty(), "{:?}", out.rejected);
 }
 
-fn hosts(prefix: &str, n: usize) -> Vec<String> {
+pub fn hosts(prefix: &str, n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("{prefix}-{i:03}")).collect()
 }
 

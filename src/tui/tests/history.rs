@@ -124,6 +124,13 @@ fn a_review_written_in_the_editor_is_saved_and_a_broken_one_kept() {
     assert_eq!(app.status.as_ref().map(|s| s.0), Some(true), "{:?}", app.status);
     let text = screen(&app);
     assert!(text.contains("Canary failed"), "{text}");
+    insta::assert_snapshot!("drill_with_review_200x50", text);
+    // At 80x24 the review is below what failed: scrolled to.
+    app.update(Msg::Resize(80, 24));
+    press(&mut app, KeyCode::PageDown);
+    let text = screen(&app);
+    assert!(text.contains("Canary failed"), "{text}");
+    insta::assert_snapshot!("drill_with_review_80x24", text);
 }
 
 #[test]

@@ -4,11 +4,11 @@
 //! Built from the same [`Report`] as `shipdeck report`, so screen and change record agree. Wide
 //! terminals get two columns (what happened | what failed); narrow ones one column to scroll.
 
-use super::boxed;
 use crate::domain::report::{Moment, Report};
 use crate::tui::app::App;
 use crate::tui::strings;
 use crate::tui::theme::{HostState, Theme};
+use crate::tui::widgets::boxed;
 use crate::tui::widgets::{clip, put};
 use chrono::{DateTime, Utc};
 use ratatui::buffer::Buffer;

@@ -4,12 +4,12 @@
 //! Columns are dropped by priority when the terminal is narrow (the key, result and release
 //! always stay), never squeezed into each other.
 
-use super::boxed;
 use crate::domain::DeploymentStatus;
 use crate::domain::history::{HistoryRow, ReviewState};
 use crate::tui::app::App;
 use crate::tui::strings;
 use crate::tui::theme::{HostState, Theme, deployment_symbol};
+use crate::tui::widgets::boxed;
 use crate::tui::widgets::{clip, put};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
