@@ -37,14 +37,18 @@ pub(super) fn check(path: &Path, must_hold_a_log: bool) -> Result<(), StoreError
 /// Only SQLite reads the file here: opening and closing it by hand in a process that has it
 /// open would drop that process's SQLite locks (POSIX lock semantics).
 pub(super) fn check_length(conn: &rusqlite::Connection, path: &Path) -> Result<(), StoreError> {
-    if std::fs::metadata(sibling(path, "-wal")).is_ok_and(|m| m.len() > 0) {
-        return Ok(());
-    }
-    let Ok(len) = std::fs::metadata(path).map(|m| m.len()) else { return Ok(()) };
+    // The order matters while other processes write: the page count (which counts pages still
+    // in a `-wal` file) first, then whether a `-wal` file exists, then the file's length. Pages
+    // counted from a `-wal` file are either still there (skipped) or already checkpointed into
+    // the main file (counted in its length, read after): a busy log never looks truncated.
     let pragma = |name: &str| conn.pragma_query_value(None, name, |r| r.get::<_, i64>(0));
     let sql = |source| explain(path, StoreError::Open { path: path.to_path_buf(), source });
     let pages = u64::try_from(pragma("page_count").map_err(sql)?).unwrap_or(0);
     let page_size = u64::try_from(pragma("page_size").map_err(sql)?).unwrap_or(0);
+    if std::fs::metadata(sibling(path, "-wal")).is_ok_and(|m| m.len() > 0) {
+        return Ok(());
+    }
+    let Ok(len) = std::fs::metadata(path).map(|m| m.len()) else { return Ok(()) };
     if len < pages * page_size {
         return Err(unusable(
             path,
