@@ -78,9 +78,11 @@ pub fn seed(
     let trend = Trend::at(now);
     let mut failed = Vec::new();
     let mut versions = [0u64; SERVICES.len()];
-    // Oldest first, so keys grow with time like a real log.
+    // Oldest first, so keys grow with time like a real log. Nothing starts in the last two days:
+    // a phased rollout waits for its bake and the next window, and one approved just before the
+    // demo's "now" would show as running without its agents (they are the live ones' job).
     let mut starts: Vec<i64> =
-        (0..count).map(|_| i64::try_from(rng.range(3_600, 90 * 86_400)).unwrap_or(3_600)).collect();
+        (0..count).map(|_| i64::try_from(rng.range(2 * 86_400, 90 * 86_400)).unwrap_or(2 * 86_400)).collect();
     starts.sort_unstable_by(|a, b| b.cmp(a));
     for ago in starts {
         let si = usize::try_from(rng.range(0, SERVICES.len() as u64)).unwrap_or(0);
