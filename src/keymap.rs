@@ -46,10 +46,11 @@ pub enum Action {
     Period,
     DrillDown,
     WriteReview,
+    Checklist,
 }
 
 impl Action {
-    pub const ALL: [Self; 31] = [
+    pub const ALL: [Self; 32] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -81,6 +82,7 @@ impl Action {
         Self::Period,
         Self::DrillDown,
         Self::WriteReview,
+        Self::Checklist,
     ];
 
     /// The name used in `[dashboard.keys]`.
@@ -140,6 +142,7 @@ impl Action {
             Self::Period => ("period", "History: next time range", &["t"]),
             Self::DrillDown => ("drill_down", "the deployment's drill-down and report", &["d"]),
             Self::WriteReview => ("write_review", "write the failure review (in $EDITOR)", &["w"]),
+            Self::Checklist => ("checklist", "the deployment's checklist (space ticks an item)", &["c"]),
         }
     }
 }

@@ -156,6 +156,8 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
                         Cmd::MarkRead(ids) => drop(req_tx.send(Request::MarkRead(ids))),
                         Cmd::LoadHistory(filter, offset) => drop(req_tx.send(Request::History(filter, offset))),
                         Cmd::LoadReport(key) => drop(req_tx.send(Request::Report(key))),
+                        Cmd::LoadChecklist(key) => drop(req_tx.send(Request::Checklist(key))),
+                        Cmd::Tick(ask) => drop(req_tx.send(Request::Tick(ask))),
                         Cmd::SaveReview(key, content, text) => {
                             drop(req_tx.send(Request::SaveReview(key, content, text)));
                         }

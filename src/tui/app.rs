@@ -5,11 +5,13 @@
 //! run loop and the tests drive it the same way.
 
 pub mod approvals;
+pub mod checklist;
 pub mod history;
 mod live;
 
 pub use super::model::{display_rank, first_selection};
 pub use approvals::{Approvals, Dialog};
+pub use checklist::ChecklistPanel;
 pub use history::{Drill, History};
 pub use live::{Detail, Focus, Live, TargetPane};
 
@@ -111,6 +113,8 @@ pub struct App {
     pub live: Live,
     pub approvals: Approvals,
     pub history: History,
+    /// The open Checklist panel of a deployment.
+    pub checklist: Option<ChecklistPanel>,
     /// The open confirm dialog.
     pub dialog: Option<Dialog>,
     /// The last decision's result or refusal, shown in the footer until the next key:
@@ -137,6 +141,7 @@ impl App {
             live: Live::default(),
             approvals: Approvals::default(),
             history: History::default(),
+            checklist: None,
             dialog: None,
             status: None,
         }
@@ -163,6 +168,9 @@ impl App {
                 if let Some(report) = refresh.report.take() {
                     self.history.apply_report(report);
                 }
+                if let (Some((key, items)), Some(panel)) = (refresh.checklist.take(), self.checklist.as_mut()) {
+                    panel.apply(key, items);
+                }
                 let geometry = self.geometry();
                 self.live.apply(refresh, &geometry)
             }
@@ -183,6 +191,17 @@ impl App {
                 Vec::new()
             }
             Msg::ReviewEdited(key, edited) => self.review_edited(key, edited),
+            Msg::Decided(decided) if self.checklist.as_ref().is_some_and(|p| p.sending) => {
+                let (recorded, text) = match decided {
+                    Decided::Recorded(t) => (true, t),
+                    Decided::NotRecorded(t) => (false, t),
+                };
+                if let Some(panel) = self.checklist.as_mut() {
+                    panel.answered(recorded, &text);
+                }
+                self.status = Some((recorded, text));
+                Vec::new()
+            }
             Msg::Decided(decided) => {
                 match (&decided, self.dialog.as_mut()) {
                     (Decided::Recorded(_), _) => self.dialog = None,
@@ -247,6 +266,9 @@ impl App {
         if self.dialog.is_some() {
             return self.dialog_key(key);
         }
+        if self.checklist.is_some() {
+            return self.checklist_key(key);
+        }
         self.status = None;
         if self.history.editing && self.tab == Tab::History {
             if let Some(cmds) = self.history_filter_key(key) {
@@ -290,6 +312,12 @@ impl App {
             Action::ViewHistory => self.go(Tab::History),
             Action::ViewMetrics => self.go(Tab::Metrics),
             Action::WriteReview => self.write_review(),
+            Action::Checklist if self.tab == Tab::Live => {
+                let Some(key) = self.live.selected else { return Vec::new() };
+                let (panel, cmds) = ChecklistPanel::open(key);
+                self.checklist = Some(panel);
+                cmds
+            }
             Action::DrillDown if matches!(self.tab, Tab::Live | Tab::History) => {
                 let key = if self.tab == Tab::Live { self.live.selected } else { None };
                 let mut cmds = self.go(Tab::History);
@@ -336,6 +364,41 @@ impl App {
             Action::Period => h.next_period(),
             other => h.navigate(other, rows),
         }
+    }
+
+    /// Keys while the Checklist panel is open: move, `space` (or `Enter`) ticks the selected item
+    /// after a confirm that takes the evidence, `Esc` backs out; nothing else acts.
+    fn checklist_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        let typed = !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        let action = self.keymap.action(&key);
+        let read_only = self.read_only;
+        let Some(panel) = self.checklist.as_mut() else { return Vec::new() };
+        if let Some(evidence) = panel.confirm.as_mut() {
+            match key.code {
+                KeyCode::Esc => {
+                    panel.confirm = None;
+                    panel.error = None;
+                }
+                KeyCode::Enter if !panel.sending => return panel.confirm(),
+                KeyCode::Backspace if !panel.sending => {
+                    evidence.pop();
+                }
+                KeyCode::Char(c) if typed && !panel.sending => evidence.push(c),
+                _ => {}
+            }
+            return Vec::new();
+        }
+        match (key.code, action) {
+            (KeyCode::Char(' '), _) | (_, Some(Action::Open)) if !read_only => panel.start_tick(),
+            (_, Some(Action::Back)) => self.checklist = None,
+            (_, Some(Action::Quit)) => {
+                self.quit = true;
+                return vec![Cmd::Quit];
+            }
+            (_, Some(a)) => panel.navigate(a),
+            _ => {}
+        }
+        Vec::new()
     }
 
     /// `w` in the drill-down: the editor on the review (the broken draft first, if one waits).

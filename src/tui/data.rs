@@ -59,6 +59,10 @@ pub enum Request {
     Report(DeploymentKey),
     /// Save a review as the operator.
     SaveReview(DeploymentKey, ReviewContent, String),
+    /// A deployment's checklist.
+    Checklist(DeploymentKey),
+    /// Record a checklist tick.
+    Tick(crate::decide::checklist::TickAsk),
 }
 
 /// Reads the log incrementally; used by the data thread and by the benchmark.
@@ -303,6 +307,18 @@ impl Loader {
                         self.mark_read(&ids).and_then(|_| self.after_write())
                     }
                     Request::History(filter, offset) => self.history(filter, offset),
+                    Request::Checklist(key) => self.checklist(key),
+                    Request::Tick(ask) => {
+                        let ticked = self.tick(&ask);
+                        if out.blocking_send(Loaded::Decided(ticked)).is_err() {
+                            return;
+                        }
+                        gates_at = Instant::now();
+                        self.after_write().and_then(|mut r| {
+                            r.checklist = self.checklist(ask.key)?.checklist;
+                            Ok(r)
+                        })
+                    }
                     Request::Report(key) => self.report(key),
                     Request::SaveReview(key, content, text) => {
                         let saved = self.save_review(key, &content, &text);
@@ -364,6 +380,24 @@ impl Loader {
         };
         match desk.decide(&mut self.store, cmd, self.clock.now()) {
             Ok(recorded) => Decided::Recorded(recorded.to_string()),
+            Err(e) => Decided::NotRecorded(e.to_string()),
+        }
+    }
+
+    /// A deployment's checklist, for its panel.
+    pub fn checklist(&mut self, key: DeploymentKey) -> Result<Refresh, StoreError> {
+        let items = self.store.checklist(key)?;
+        Ok(Refresh { checklist: Some((key, items)), ..Refresh::default() })
+    }
+
+    /// Records a confirmed checklist tick through [`crate::decide::checklist`], as `shipdeck
+    /// check` does.
+    pub fn tick(&mut self, ask: &crate::decide::checklist::TickAsk) -> Decided {
+        let Some(desk) = self.desk.as_ref() else {
+            return Decided::NotRecorded(strings::gates::NO_OPERATOR.to_owned());
+        };
+        match crate::decide::checklist::tick(&mut self.store, &desk.rules, &desk.operator, ask, self.clock.now()) {
+            Ok(ticked) => Decided::Recorded(ticked.to_string()),
             Err(e) => Decided::NotRecorded(e.to_string()),
         }
     }

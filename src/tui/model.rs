@@ -6,7 +6,9 @@
 //! `layout` (where things go on screen) <- `app`, `view`; `tui.rs`, the run loop, joins them:
 //! it hands what `data` loaded ([`Loaded`]) to `app` as a message.
 
+use crate::decide::checklist::TickAsk;
 use crate::domain::DeploymentKey;
+pub use crate::domain::checklist::Item as ChecklistItem;
 use crate::domain::gate::view::{ActionItem, Notification};
 use crate::domain::history::{HistoryFilter, HistoryRow};
 use crate::domain::records::{DeploymentSummary, PhaseView, StoredEvent, TargetView};
@@ -44,6 +46,8 @@ pub struct Refresh {
     pub history: Option<HistoryPage>,
     /// The report of the deployment drilled into.
     pub report: Option<Box<Report>>,
+    /// A deployment's checklist, for its Checklist panel.
+    pub checklist: Option<(DeploymentKey, Vec<ChecklistItem>)>,
 }
 
 /// A page of History as the data source answers it.
@@ -145,6 +149,10 @@ pub enum Cmd {
     EditReview(DeploymentKey, String),
     /// Save a review the editor left valid, as the operator.
     SaveReview(DeploymentKey, ReviewContent, String),
+    /// Read a deployment's checklist.
+    LoadChecklist(DeploymentKey),
+    /// Record a checklist tick the operator confirmed.
+    Tick(TickAsk),
 }
 
 /// What the data thread hands the run loop.

@@ -63,6 +63,15 @@ pub const DECISIONS: &str = "Decisions";
 pub const NO_DECISIONS: &str = "No decisions recorded.";
 pub const REVIEW: &str = "Review";
 pub const NOTIFIED: &str = "Notifications";
+/// The Checklist panel.
+pub const CHECKLIST: &str = "Checklist";
+pub const CHECKLIST_KEYS: &str = "space tick · Esc close";
+pub const NO_CHECKLIST: &str = "This deployment's model has no checklist.";
+pub const TICK: &str = "Tick";
+pub const EVIDENCE_REQUIRED: &str = "evidence (required)";
+pub const EVIDENCE_OPTIONAL: &str = "evidence (optional)";
+pub const TICK_HINT: &str = "Enter records the tick as you · Esc cancels";
+pub const SENDING: &str = "recording...";
 pub const NOBODY_NOTIFIED: &str = "Nobody was notified.";
 pub const SILENT_HOSTS: &str = "Silent when it ended";
 pub const REVIEW_INVALID: &str = "review not saved:";

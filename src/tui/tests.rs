@@ -63,6 +63,15 @@ fn serve(app: &mut App, loader: &mut Loader, cmds: Vec<Cmd>) {
             Cmd::MarkRead(ids) => loader.mark_read(&ids).and_then(|_| loader.after_write()),
             Cmd::LoadHistory(filter, offset) => loader.history(filter, offset),
             Cmd::LoadReport(key) => loader.report(key),
+            Cmd::LoadChecklist(key) => loader.checklist(key),
+            Cmd::Tick(ask) => {
+                let ticked = loader.tick(&ask);
+                app.update(Msg::Decided(ticked));
+                loader.after_write().and_then(|mut r| {
+                    r.checklist = loader.checklist(ask.key)?.checklist;
+                    Ok(r)
+                })
+            }
             Cmd::SaveReview(key, content, text) => {
                 let saved = loader.save_review(key, &content, &text);
                 app.update(Msg::Decided(saved));

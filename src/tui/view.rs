@@ -4,6 +4,7 @@
 //! [`MIN_SIZE`] a "too small" notice replaces the screens.
 
 pub mod approvals;
+pub mod checklist;
 pub mod coming_soon;
 pub mod dialog;
 pub mod drill;
@@ -45,6 +46,9 @@ impl Widget for &App {
         footer(self, screen.footer, buf);
         if let Some(d) = &self.dialog {
             dialog::DialogOverlay { app: self, dialog: d }.render(screen.body, buf);
+        }
+        if let Some(p) = &self.checklist {
+            checklist::ChecklistOverlay { app: self, panel: p }.render(screen.body, buf);
         }
         if self.help {
             help::HelpOverlay { app: self }.render(screen.body, buf);

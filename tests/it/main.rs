@@ -6,6 +6,7 @@
 
 mod support;
 
+mod checklist_e2e;
 mod cli;
 mod demo;
 mod gates;

@@ -240,7 +240,7 @@ impl Live {
     }
 
     /// Selects a deployment (clearing a filter that hides it), as when coming from another view.
-    pub(super) fn show(&mut self, key: DeploymentKey, g: &Geometry) -> Vec<Cmd> {
+    pub(crate) fn show(&mut self, key: DeploymentKey, g: &Geometry) -> Vec<Cmd> {
         let mut cmds = Vec::new();
         if !self.filter.is_empty() && !self.shown.iter().any(|&i| self.deployments[i].key == key) {
             self.filtering = false;

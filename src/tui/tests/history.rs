@@ -144,3 +144,51 @@ fn w_after_enter_in_history_opens_the_editor() {
     let cmds = press(&mut app, KeyCode::Char('w'));
     assert!(matches!(cmds.as_slice(), [Cmd::EditReview(..)]), "{cmds:?}");
 }
+
+#[test]
+fn the_checklist_panel_ticks_an_item_with_evidence_through_the_decision_path() {
+    use crate::domain::checklist::ItemState;
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 100, 30);
+    let geometry = app.geometry();
+    let cmds = app.live.show(fx.not_lee, &geometry);
+    serve(&mut app, &mut loader, cmds);
+    let cmds = press(&mut app, KeyCode::Char('c'));
+    assert_eq!(cmds, vec![Cmd::LoadChecklist(fx.not_lee)]);
+    serve(&mut app, &mut loader, cmds);
+    let ids: Vec<String> =
+        app.checklist.as_ref().and_then(|p| p.items.clone()).expect("items").into_iter().map(|i| i.id).collect();
+    assert_eq!(ids, ["artifacts", "backup", "smoke", "service-healthy"]);
+
+    // lee (sre) may tick the environment's backup, which needs evidence.
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    assert!(app.checklist.as_ref().is_some_and(|p| p.confirm.is_some()), "space opens the confirm");
+    let cmds = press(&mut app, KeyCode::Enter);
+    serve(&mut app, &mut loader, cmds);
+    let text = screen(&app);
+    assert!(text.contains("needs evidence"), "refused without evidence:\n{text}");
+    let cmds = typed(&mut app, "restore tested on db-2");
+    assert!(cmds.is_empty(), "typing only fills the evidence");
+    let cmds = press(&mut app, KeyCode::Enter);
+    serve(&mut app, &mut loader, cmds);
+    let panel = app.checklist.as_ref().expect("open");
+    let backup = panel.items.as_ref().expect("items").iter().find(|i| i.id == "backup").expect("backup");
+    assert_eq!((backup.state, backup.ticked_by.as_deref()), (ItemState::Done, Some("lee")));
+    assert_eq!(backup.evidence.as_deref(), Some("restore tested on db-2"));
+    assert!(panel.confirm.is_none());
+    insta::assert_snapshot!("checklist_100x30", screen(&app));
+
+    // An item ticked already, or ticked by the agents' events, opens no confirm and says why.
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Char(' '));
+    assert!(app.checklist.as_ref().is_some_and(|p| p.confirm.is_none()));
+    assert!(screen(&app).contains("\"artifacts\" is already done"), "{}", screen(&app));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    assert!(app.checklist.as_ref().is_some_and(|p| p.confirm.is_none()));
+    assert!(screen(&app).contains("not by hand"), "{}", screen(&app));
+    press(&mut app, KeyCode::Esc);
+    assert!(app.checklist.is_none(), "Esc closes the panel");
+}
