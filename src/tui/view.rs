@@ -179,6 +179,17 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
     if app.help {
         return vec![(k(Action::Help), "close help")];
     }
+    if let Some(panel) = &app.checklist {
+        if panel.confirm.is_some() {
+            return vec![("Enter".into(), "record the tick"), ("Esc".into(), "cancel")];
+        }
+        let mut out = vec![(format!("{} {}", k(Action::Up), k(Action::Down)), "select")];
+        if !app.read_only {
+            out.push(("space".into(), "tick"));
+        }
+        out.push((k(Action::Back), "close"));
+        return out;
+    }
     let mut out = Vec::new();
     let live = &app.live;
     let on_live = app.tab == Tab::Live;
@@ -228,6 +239,7 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
     out.push((format!("{} 1-6", k(Action::NextView)), "views"));
     if on_live && live.target.is_none() {
         out.push((format!("{} {}", k(Action::PageUp), k(Action::PageDown)), "events"));
+        out.push((k(Action::Checklist), "checklist"));
     }
     out
 }

@@ -84,6 +84,19 @@ fn period_of(preset: usize) -> Period {
     }
 }
 
+/// How many lines the drill-down of `r` has, before wrapping: its sections, headings and gaps.
+fn report_lines(r: &Report) -> usize {
+    let review = r.review.as_ref().map_or(1, |v| 3 + v.content.actions.len());
+    r.timeline.len()
+        + 2 * r.error_groups.len().max(1)
+        + r.step_durations.len()
+        + r.decisions.len().max(1)
+        + r.notifications.len().max(1)
+        + usize::from(!r.silent_hosts.is_empty()) * 3
+        + review
+        + 14
+}
+
 impl History {
     /// The first page, when History is opened and nothing was asked yet.
     pub fn open(&mut self) -> Vec<Cmd> {
@@ -139,14 +152,18 @@ impl History {
     /// Moves the selection; asks for another page when it leaves the window.
     pub fn navigate(&mut self, action: Action, rows_shown: usize) -> Vec<Cmd> {
         if let Some(d) = self.drill.as_mut() {
-            match action {
-                Action::Up => d.scroll = d.scroll.saturating_sub(1),
-                Action::Down => d.scroll += 1,
-                Action::PageUp => d.scroll = d.scroll.saturating_sub(rows_shown.max(1)),
-                Action::PageDown => d.scroll += rows_shown.max(1),
-                Action::Top => d.scroll = 0,
-                _ => {}
+            // Never past the last line (the report's lines, without their wrapping).
+            let last = d.report.as_deref().map_or(0, report_lines).saturating_sub(1);
+            d.scroll = match action {
+                Action::Up => d.scroll.saturating_sub(1),
+                Action::Down => d.scroll + 1,
+                Action::PageUp => d.scroll.saturating_sub(rows_shown.max(1)),
+                Action::PageDown => d.scroll + rows_shown.max(1),
+                Action::Top => 0,
+                Action::Bottom => last,
+                _ => d.scroll,
             }
+            .min(last);
             return Vec::new();
         }
         let last = self.total.saturating_sub(1);

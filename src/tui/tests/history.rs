@@ -192,3 +192,22 @@ fn the_checklist_panel_ticks_an_item_with_evidence_through_the_decision_path() {
     press(&mut app, KeyCode::Esc);
     assert!(app.checklist.is_none(), "Esc closes the panel");
 }
+
+#[test]
+fn the_drill_down_scrolls_no_further_than_its_last_line() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 80, 24);
+    let cmds = press(&mut app, KeyCode::Char('5'));
+    serve(&mut app, &mut loader, cmds);
+    let cmds = app.history.drill(Some(fx.failed));
+    serve(&mut app, &mut loader, cmds);
+    for _ in 0..50 {
+        press(&mut app, KeyCode::PageDown);
+    }
+    let bottom = app.history.drill.as_ref().map(|d| d.scroll).expect("open");
+    assert!(bottom > 0 && bottom < 60, "held at the end: {bottom}");
+    let text = screen(&app);
+    assert!(text.contains("w writes it"), "the end of the review section is still on screen:\n{text}");
+    press(&mut app, KeyCode::Up);
+    assert_eq!(app.history.drill.as_ref().map(|d| d.scroll), Some(bottom - 1), "one key back up, not fifty");
+}
