@@ -92,10 +92,17 @@ impl Config {
     pub fn review_owers(&self, requester: &str) -> Vec<String> {
         let mut owers = vec![requester.to_owned()];
         for p in &self.people {
-            if p.roles.iter().any(|r| self.reviews.owed_by_roles.contains(r)) && !owers.contains(&p.name) {
+            if self.owes_reviews_by_role(&p.name) && !owers.contains(&p.name) {
                 owers.push(p.name.clone());
             }
         }
         owers
+    }
+
+    /// Whether `person` owes every owed review through a role in `owed_by_roles` (not only the
+    /// reviews of deployments they requested).
+    #[must_use]
+    pub fn owes_reviews_by_role(&self, person: &str) -> bool {
+        self.person(person).is_some_and(|p| p.roles.iter().any(|r| self.reviews.owed_by_roles.contains(r)))
     }
 }

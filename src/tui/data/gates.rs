@@ -64,7 +64,7 @@ fn follow_ups(store: &Store, desk: &Desk, now: DateTime<Utc>) -> Result<(Vec<His
     let config = &desk.config;
     let me = &desk.operator.name;
     // Someone who owes every review by their role needs no requester filter; others owe theirs.
-    let owes_all = config.review_owers("").iter().any(|p| p == me);
+    let owes_all = config.owes_reviews_by_role(me);
     let filter = HistoryFilter {
         reviews: vec![ReviewState::Owed],
         requester: (!owes_all).then(|| me.clone()),

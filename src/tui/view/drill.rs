@@ -209,16 +209,15 @@ fn sections<'a>(app: &App, r: &'a Report) -> (Vec<Line<'a>>, Vec<Line<'a>>, Vec<
             Span::styled(format!("{:>5} ", g.hosts), t.host(HostState::Failed)),
             Span::styled(crate::domain::text::sanitize(&g.pattern).into_owned(), t.text),
         ]));
-        right.push(Line::styled(
-            format!(
-                "      {} · {}–{} · {}",
-                g.steps.join(", "),
-                stamp(app, g.first_at),
-                stamp(app, g.last_at),
-                clip(&g.sample_hosts.join(", "), 60)
-            ),
-            t.dim,
-        ));
+        // Host names can come from agents: shown, not obeyed.
+        let detail = format!(
+            "      {} · {}–{} · {}",
+            g.steps.join(", "),
+            stamp(app, g.first_at),
+            stamp(app, g.last_at),
+            clip(&g.sample_hosts.join(", "), 60)
+        );
+        right.push(Line::styled(crate::domain::text::sanitize(&detail).into_owned(), t.dim));
     }
     if !r.step_durations.is_empty() {
         right.push(Line::default());
