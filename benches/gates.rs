@@ -44,6 +44,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
             requested_by: "bench-requester".into(),
             release_record: Default::default(),
             planned_start: now,
+            planned_end: None,
             now,
         };
         Ok(store.plan(&req)?.0)

@@ -8,10 +8,12 @@
 mod checks;
 mod locate;
 mod reviews;
+mod schedule;
 mod sections;
 mod team;
 
 pub use reviews::ReviewsConfig;
+pub use schedule::ScheduleConfig;
 pub use sections::{DashboardConfig, Environment, Person, ReceiverConfig, Stakeholder, TeamConfig};
 
 use crate::domain::DeploymentModel;
@@ -47,6 +49,8 @@ pub struct Config {
     pub freezes: Vec<Freeze>,
     /// Which deployments owe failure reviews, and their causes.
     pub reviews: ReviewsConfig,
+    /// Who may declare freezes and override conflicts; how long a phase counts without history.
+    pub schedule: ScheduleConfig,
     /// Where this configuration came from (a path, or "built-in").
     pub source: String,
 }

@@ -207,6 +207,7 @@ fn plan_live(
             requested_by: "sam".into(),
             release_record: Default::default(),
             planned_start: now + later.unwrap_or_else(Duration::zero),
+            planned_end: None,
             now,
         };
         let (key, phases) = store.plan(&req)?;

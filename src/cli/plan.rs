@@ -143,6 +143,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         requested_by,
         release_record,
         planned_start,
+        planned_end: None,
         now,
     };
     let planner = crate::store::Planner { name: &operator.name, os_user: &operator.os_user };
