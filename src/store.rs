@@ -21,6 +21,7 @@ mod lost;
 mod migrations;
 mod planning;
 mod queries;
+mod schedule;
 mod team;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -33,6 +34,9 @@ pub use history::{ActionRow, REVIEW_COMPLETE};
 pub use ingest::{IngestOutcome, Rejection, Submission};
 pub use planning::{PLAN_FOR, PlanRequest, Planner};
 pub use queries::ListFilter;
+pub use schedule::{
+    CANCEL, Change, FREEZE_ADD, FREEZE_END, FreezeRequest, RESCHEDULE, SCHEDULE_OVERRIDE, ScheduleError,
+};
 pub use team::{SyncBy, SyncOutcome, TEAM_SYNC, TeamError};
 
 use rusqlite::{Connection, OpenFlags};

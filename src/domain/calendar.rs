@@ -373,5 +373,99 @@ pub fn shown_status(
     if waiting && !started && planned_start > now { "scheduled" } else { status.as_str() }
 }
 
+pub mod ics;
+
+/// What an [`Entry`] of the calendar is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    Window,
+    Freeze,
+    Deployment,
+}
+
+/// One thing on the calendar in a period: a window's opening, a freeze's occurrence or a
+/// deployment's run, with the conflicts a scheduled deployment has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub kind: EntryKind,
+    /// The window's or freeze's name, or the deployment's release.
+    pub name: String,
+    /// `DEP-<n>` of a deployment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Where it applies (empty: every environment); a deployment's one environment.
+    pub environments: Vec<String>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// A deployment's status (`scheduled` while its start is ahead and nothing ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// A freeze declared at run time (`shipdeck freeze add`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub emergency: bool,
+    /// A freeze's reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// A deployment's conflicts with the calendar (windows, freezes, same service,
+    /// concurrency; shared targets are checked when a start is planned or moved).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
+}
+
+/// Everything on the calendar overlapping `[from, until)`, in time order: window openings,
+/// freeze occurrences (`emergency` names those declared at run time) and deployments, each open
+/// deployment with its conflicts. `max_concurrent` gives an environment's limit.
+#[must_use]
+pub fn entries(
+    windows: &[ChangeWindow],
+    freezes: &[Freeze],
+    emergency: &[String],
+    bookings: &[Booking],
+    max_concurrent: &dyn Fn(&str) -> Option<u32>,
+    (from, until): (DateTime<Utc>, DateTime<Utc>),
+    now: DateTime<Utc>,
+) -> Vec<Entry> {
+    let mut out = Vec::new();
+    let blank = |kind, name: &str, environments: &[String], (start, end)| Entry {
+        kind,
+        name: name.to_owned(),
+        key: None,
+        environments: environments.to_vec(),
+        start,
+        end,
+        status: None,
+        emergency: false,
+        reason: None,
+        conflicts: Vec::new(),
+    };
+    for w in windows {
+        out.extend(w.openings(from, until).into_iter().map(|o| blank(EntryKind::Window, &w.name, &w.environments, o)));
+    }
+    for f in freezes {
+        for o in f.occurrences(from, until) {
+            let mut e = blank(EntryKind::Freeze, &f.name, &f.environments, o);
+            e.emergency = emergency.contains(&f.name);
+            e.reason = Some(f.reason.clone());
+            out.push(e);
+        }
+    }
+    for b in bookings.iter().filter(|b| b.start < until && b.end > from) {
+        let mut e = blank(EntryKind::Deployment, &b.release, std::slice::from_ref(&b.environment), (b.start, b.end));
+        e.key = Some(b.key.to_string());
+        let started = b.status != DeploymentStatus::Planned && b.status != DeploymentStatus::AwaitingApproval;
+        e.status = Some(shown_status(b.status, b.start, started, now).to_owned());
+        if b.holds_slot() && b.end > now {
+            let cal = Calendar { windows, freezes, bookings, max_concurrent: max_concurrent(&b.environment) };
+            let run =
+                Run { key: Some(b.key), service: &b.service, environment: &b.environment, start: b.start, end: b.end };
+            e.conflicts = conflicts(&cal, &run);
+        }
+        out.push(e);
+    }
+    out.sort_by(|a, b| (a.start, a.kind as u8, &a.name).cmp(&(b.start, b.kind as u8, &b.name)));
+    out
+}
+
 #[cfg(test)]
 mod tests;

@@ -230,13 +230,16 @@ impl Store {
                 team.members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
             )));
         };
-        let Some(rules) = &team.time_rules else {
+        let Some(stored) = &team.time_rules else {
             return Err(GateError::NotInTeam(format!(
                 "the team in {} was stored without its change windows and freezes, so nothing is decided until it is stored again: run `shipdeck team sync`",
                 path.display()
             )));
         };
-        let outcome = decide_in(&tx, req, member, team.policy.identity, rules).map_err(sql)?;
+        // Emergency freezes declared at run time hold at once, beside the stored ones.
+        let mut rules = stored.clone();
+        rules.freezes.extend(super::schedule::emergency_in(&tx).map_err(sql)?);
+        let outcome = decide_in(&tx, req, member, team.policy.identity, &rules).map_err(sql)?;
         match outcome {
             Ok(_) | Err(GateError::Refused(_)) => tx.commit().map_err(sql)?,
             Err(_) => {}

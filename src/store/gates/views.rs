@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
 /// People subscribed to `kind` for `environment`.
-fn subscribers(conn: &Connection, kind: &str, environment: &str) -> rusqlite::Result<Vec<String>> {
+pub(in crate::store) fn subscribers(conn: &Connection, kind: &str, environment: &str) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(
         "SELECT DISTINCT person FROM subscriptions WHERE kind = ?1
          AND (environments = '[]' OR ?2 IN (SELECT value FROM json_each(environments))) ORDER BY person",
@@ -21,7 +21,7 @@ fn subscribers(conn: &Connection, kind: &str, environment: &str) -> rusqlite::Re
     rows.collect()
 }
 
-fn insert(
+pub(in crate::store) fn insert(
     conn: &Connection,
     recipients: &[String],
     (deployment, phase_id): (i64, i64),

@@ -20,6 +20,9 @@ CREATE TABLE emergency_freezes (
 -- planned before it was recorded (an hour is assumed).
 ALTER TABLE deployments ADD COLUMN planned_end_ms INTEGER;
 CREATE INDEX deployments_by_planned ON deployments (planned_ms);
+-- Deployments that hold a slot on the calendar, by planned start (conflict checks read only these).
+CREATE INDEX deployments_open_by_planned ON deployments (planned_ms)
+    WHERE status IN ('planned', 'running', 'awaiting_approval', 'verifying');
 
 -- The roles that may declare freezes and override conflicts (JSON), stored with the team.
 ALTER TABLE team_policy ADD COLUMN schedule TEXT;
