@@ -85,7 +85,12 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
     let agents = runtime.block_on(async {
         let receiver = Receiver::bind(
             "127.0.0.1:0",
-            ServerOptions { db: db.clone(), token: None, clock: opts.clock.clone(), rules: opts.config.time_rules() },
+            ServerOptions {
+                db: db.clone(),
+                token: None,
+                clock: opts.clock.clone(),
+                config: std::sync::Arc::new(opts.config.clone()),
+            },
         )
         .await?;
         let addr = receiver.local_addr()?;
