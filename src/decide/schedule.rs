@@ -149,6 +149,20 @@ pub fn entries(
     Ok(calendar::entries(&rules.windows, &rules.freezes, &emergency, &bookings, &max, (from, until), now))
 }
 
+/// The next `n` happenings from `now` (within 60 days): windows opening, freezes starting,
+/// scheduled deployments starting.
+pub fn upcoming(
+    store: &Store,
+    config: &Config,
+    now: DateTime<Utc>,
+    n: usize,
+) -> Result<Vec<(DateTime<Utc>, calendar::Happening)>, StoreError> {
+    let horizon = TimeDelta::days(60);
+    let rules = super::time_rules(config, store)?;
+    let bookings = store.bookings(now, now + horizon, &[])?;
+    Ok(calendar::upcoming(&rules.windows, &rules.freezes, &bookings, now, horizon, n))
+}
+
 /// The conflicts as JSON, for the audit trail.
 #[must_use]
 pub fn as_json(conflicts: &[Conflict]) -> serde_json::Value {

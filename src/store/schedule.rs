@@ -312,13 +312,14 @@ impl Store {
         until: DateTime<Utc>,
         targets: &[String],
     ) -> Result<Vec<Booking>, StoreError> {
-        self.read_snapshot(|s| s.bookings_in(from, until, targets, true))
+        // No snapshot of its own: callers compose it into theirs (the dashboard's loader).
+        self.bookings_in(from, until, targets, true)
     }
 
     /// Every deployment planned to overlap `[from, until)` (finished ones too: the calendar
     /// shows the past), sorted by start.
     pub fn calendar(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<Booking>, StoreError> {
-        self.read_snapshot(|s| s.bookings_in(from, until, &[], false))
+        self.bookings_in(from, until, &[], false)
     }
 
     fn bookings_in(
