@@ -440,3 +440,48 @@ fn the_receiver_serves_the_calendar_under_the_api_token() {
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert!(ok.body.starts_with("BEGIN:VCALENDAR") && ok.body.contains("sunday-nights"), "{}", ok.body);
 }
+
+#[test]
+fn an_emergency_freeze_declared_from_the_cli_refuses_an_approval_in_a_dashboard_already_open() {
+    let (env, config) = setup();
+    let args = ["plan", "--release", "api@1", "--env", "staging", "--model", "big-bang", "--targets", "s1"];
+    let key = run(&env, &config, "sam", &args).ok().lines().next().expect("key").to_owned();
+    let command = format!(
+        "SHIPDECK_OPERATOR=omar {} --db {} --config {config} tui; echo EXIT=$?; sleep 30",
+        env!("CARGO_BIN_EXE_shipdeck"),
+        env.db.display()
+    );
+    let t = support::tmux::Tmux::start("freeze-e2e", 120, 32, &command);
+    t.wait_for("Deployments");
+    t.keys(&["2"]);
+    t.wait_for("omar can decide now");
+    // The dashboard is open; a deployment manager freezes staging from another terminal.
+    run(
+        &env,
+        &config,
+        "dana",
+        &[
+            "freeze",
+            "add",
+            "--env",
+            "staging",
+            "--until",
+            "2031-01-01T00:00",
+            "--reason",
+            "payment outage",
+            "--name",
+            "outage",
+        ],
+    )
+    .ok();
+    t.keys(&["a"]);
+    t.wait_for(&format!("Approve {key} all?"));
+    t.keys(&["Enter"]);
+    let refused = t.wait_for("frozen by");
+    assert!(refused.contains("\"outage\""), "{refused}");
+    t.keys(&["Escape", "q"]);
+    t.wait_for("EXIT=0");
+    // Nothing was approved; the refusal is in the audit trail.
+    let audit = run(&env, &config, "omar", &["audit", "list", "--json"]).ok().to_owned();
+    assert!(audit.contains("\"refused\"") && audit.contains("outage"), "{audit}");
+}
