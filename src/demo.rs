@@ -12,6 +12,7 @@ pub mod history;
 pub mod pipeline;
 pub mod reviews;
 pub mod rng;
+pub mod schedule;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -75,6 +76,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
     let now = opts.clock.now();
     let seeded = history::seed(&mut store, &opts.config, &mut rng, now - Duration::hours(2), opts.history)?;
     let live = plan_live(&mut store, &opts.config, &mut rng, now)?;
+    schedule::seed(&mut store, &opts.config, now)?;
     drop(store);
     let deciders = if opts.headless { Deciders::Colleagues } else { Deciders::Operator };
     let log_pipeline =
