@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo build --release --features bench
-//! target/release/shipdeck-bench ingest          # or latency, gates, dashboard, history
+//! target/release/shipdeck-bench ingest          # or latency, gates, dashboard, history, schedule
 //! ```
 //!
 //! Adding a benchmark: a file here with an `Args` (clap) and a `run(&Ctx, &Args)`, a variant in
@@ -18,6 +18,7 @@ mod history;
 mod ingest;
 mod latency;
 mod log;
+mod schedule;
 
 use clap::{Parser, Subcommand};
 use shipdeck::clock::SharedClock;
@@ -43,6 +44,8 @@ enum Bench {
     Dashboard(dashboard::Args),
     /// History, the drill-down and `report` on 100,000 deployments, against their floors
     History(history::Args),
+    /// The change calendar: conflict check, `schedule next` and the month view at scale
+    Schedule(schedule::Args),
 }
 
 /// What every benchmark may need: the built-in config (so numbers do not depend on the
@@ -61,6 +64,7 @@ fn main() {
         Bench::Gates(a) => gates::run(&ctx, a),
         Bench::Dashboard(a) => dashboard::run(a),
         Bench::History(a) => history::run(&ctx, a),
+        Bench::Schedule(a) => schedule::run(&ctx, a),
     };
     if let Err(e) = result {
         eprintln!("shipdeck-bench: {e:#}");

@@ -35,7 +35,7 @@ pub use ingest::{IngestOutcome, Rejection, Submission};
 pub use planning::{PLAN_FOR, PlanRequest, Planner};
 pub use queries::ListFilter;
 pub use schedule::{
-    CANCEL, Change, FREEZE_ADD, FREEZE_END, FreezeRequest, RESCHEDULE, SCHEDULE_OVERRIDE, ScheduleError,
+    CANCEL, Change, FREEZE_ADD, FREEZE_END, FreezeRequest, LOOKBACK_MS, RESCHEDULE, SCHEDULE_OVERRIDE, ScheduleError,
 };
 pub use team::{SyncBy, SyncOutcome, TEAM_SYNC, TeamError};
 

@@ -35,14 +35,16 @@ pub fn length_of(
     estimate: Option<&crate::store::Estimate>,
     fallback: TimeDelta,
 ) -> TimeDelta {
-    phases
+    let total: TimeDelta = phases
         .iter()
         .filter(|p| !p.targets.is_empty())
         .map(|p| {
             let run = estimate.map_or(fallback, |e| e.phase(p.targets.len()));
             run + p.gate.as_ref().map_or(TimeDelta::zero(), |g| g.bake)
         })
-        .sum()
+        .sum();
+    // The calendar looks back this far for runs still going: no estimate is longer.
+    total.min(TimeDelta::milliseconds(crate::store::LOOKBACK_MS))
 }
 
 /// A run to check or place: what is deployed where, over which targets, for how long.

@@ -20,6 +20,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 /// How long a deployment planned before its end was recorded is assumed to run.
 const ASSUMED_RUN_MS: i64 = 3_600_000;
 
+/// How long before a period a deployment that has not started may be planned and still run
+/// into it: no planned run is longer (the estimate of a run is capped to it).
+pub const LOOKBACK_MS: i64 = 7 * 86_400_000;
+
 /// Statuses that hold a slot on the calendar (the partial index covers exactly these).
 const OPEN: &str = "('planned', 'running', 'awaiting_approval', 'verifying')";
 
@@ -333,11 +337,15 @@ impl Store {
         let cols = "d.id, r.name, r.version, d.environment, d.status, d.planned_ms,
                     coalesce(d.planned_end_ms, d.planned_ms + 3600000), d.started_ms, d.finished_ms";
         let (lo_ms, until_ms) = (from.timestamp_millis(), until.timestamp_millis());
-        // Open deployments through the partial index (any start before `until`: a run may be
-        // long); finished ones by their planned start, at most two days before `from`.
+        // Open deployments: those planned to start within the lookback (a planned run never lasts
+        // longer) through the partial index, and those that started and have not finished
+        // (however long ago) through theirs.
         let open_sql = format!(
             "SELECT {cols} FROM deployments d JOIN releases r ON r.id = d.release_id
-             WHERE d.status IN {OPEN} AND d.planned_ms < ?1"
+             WHERE d.status IN {OPEN} AND d.planned_ms >= ?1 AND d.planned_ms < ?2
+             UNION
+             SELECT {cols} FROM deployments d JOIN releases r ON r.id = d.release_id
+             WHERE d.started_ms IS NOT NULL AND d.finished_ms IS NULL AND d.status IN {OPEN} AND d.planned_ms < ?2"
         );
         let mut rows = Vec::new();
         let map = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Booking> {
@@ -363,14 +371,14 @@ impl Store {
         };
         {
             let mut stmt = self.conn.prepare_cached(&open_sql).map_err(sql)?;
-            for b in stmt.query_map([until_ms], map).map_err(sql)? {
+            for b in stmt.query_map([lo_ms - LOOKBACK_MS, until_ms], map).map_err(sql)? {
                 rows.push(b.map_err(sql)?);
             }
         }
         if !open_only {
             let past_sql = format!(
                 "SELECT {cols} FROM deployments d JOIN releases r ON r.id = d.release_id
-                 WHERE d.planned_ms >= ?1 AND d.planned_ms < ?2 AND d.status NOT IN {OPEN}"
+                 WHERE d.planned_ms >= ?1 AND d.planned_ms < ?2 AND d.status NOT IN ('planned', 'running', 'awaiting_approval', 'verifying')"
             );
             let mut stmt = self.conn.prepare_cached(&past_sql).map_err(sql)?;
             for b in stmt.query_map([lo_ms - 2 * 86_400_000, until_ms], map).map_err(sql)? {

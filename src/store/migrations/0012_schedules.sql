@@ -23,6 +23,9 @@ CREATE INDEX deployments_by_planned ON deployments (planned_ms);
 -- Deployments that hold a slot on the calendar, by planned start (conflict checks read only these).
 CREATE INDEX deployments_open_by_planned ON deployments (planned_ms)
     WHERE status IN ('planned', 'running', 'awaiting_approval', 'verifying');
+-- Deployments under way (started, not finished), however long ago they were planned.
+CREATE INDEX deployments_under_way ON deployments (planned_ms)
+    WHERE started_ms IS NOT NULL AND finished_ms IS NULL;
 
 -- The roles that may declare freezes and override conflicts (JSON), stored with the team.
 ALTER TABLE team_policy ADD COLUMN schedule TEXT;
