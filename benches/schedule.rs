@@ -171,7 +171,11 @@ fn build(config: &Config, path: &std::path::Path, deployments: usize, rng: &mut 
     for i in 0..deployments {
         let start = now() + TimeDelta::minutes(60 + i64::try_from(rng.below(365 * 24 * 60)).unwrap_or(0));
         let length = TimeDelta::minutes(30 + i64::try_from(rng.below(90)).unwrap_or(0));
-        let targets: Vec<String> = (0..5).map(|_| format!("h-{:04}", rng.below(2000))).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let targets: Vec<String> = (0..5)
+            .map(|_| format!("h-{:04}", rng.below(2000)))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let req = PlanRequest {
             release: ReleaseRef { name: format!("svc-{:02}", i % 50), version: format!("1.{i}") },
             environment: ENVS[i % ENVS.len()].to_owned(),
@@ -191,7 +195,8 @@ fn build(config: &Config, path: &std::path::Path, deployments: usize, rng: &mut 
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
-    let dir = tempfile::Builder::new().prefix("shipdeck-bench").tempdir().context("cannot create a temporary folder")?;
+    let dir =
+        tempfile::Builder::new().prefix("shipdeck-bench").tempdir().context("cannot create a temporary folder")?;
     let path = a.db.clone().unwrap_or_else(|| dir.path().join("schedule.db"));
     let mut rng = Rng(0x5eed_cafe_f00d);
     let config = calendar_config(&ctx.config, a.rules, &mut rng);

@@ -121,7 +121,7 @@ pub struct Environment {
     /// Whether it counts as production.
     #[serde(default)]
     pub production: bool,
-    /// The most deployments that may run in it at once (not enforced yet).
+    /// The most deployments that may run in it at once (more is a schedule conflict).
     #[serde(default)]
     pub max_concurrent: Option<u32>,
 }

@@ -129,7 +129,7 @@ impl Loader {
     }
 
     /// The calendar again when another process committed since it was read.
-    fn calendar_again(&mut self) -> Result<Option<Refresh>, StoreError> {
+    pub(crate) fn calendar_again(&mut self) -> Result<Option<Refresh>, StoreError> {
         let Some((from, until)) = self.calendar_wanted else { return Ok(None) };
         if self.store.data_version()? == self.calendar_version {
             return Ok(None);

@@ -328,6 +328,8 @@ fn an_emergency_freeze_holds_for_decisions_at_once_and_only_allowed_roles_declar
     assert_eq!(refused.code, 1, "{}", refused.stderr);
     assert!(refused.stderr.contains("frozen by \"outage\""), "{}", refused.stderr);
     assert!(run(&env, &config, "omar", &["freeze", "list"]).ok().contains("outage"));
+    let listed = run(&env, &config, "omar", &["schedule", "list"]);
+    assert!(listed.ok().contains("FREEZE!   outage"), "{}", listed.stdout);
     assert_eq!(run(&env, &config, "dana", &["freeze", "end", "nope"]).code, 2);
     run(&env, &config, "dana", &["freeze", "end", "outage", "--reason", "fixed"]).ok();
     run(&env, &config, "omar", &["approve", "DEP-1", "all"]).ok();

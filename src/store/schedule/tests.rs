@@ -86,6 +86,8 @@ fn bookings_hold_open_deployments_with_their_shared_targets_and_the_calendar_sho
     assert_eq!(shared, vec![(a, vec!["web-02".to_owned()]), (b, vec![])]);
     let by = Change { person: "dana", os_user: "dana", reason: Some("not needed"), now: t0() };
     store.cancel(b, by).expect("cancelled");
+    let told = store.notifications("dana", false, 10).expect("notifications");
+    assert!(told.iter().any(|n| n.kind == "schedule_changed" && n.body.contains("not needed")), "{told:?}");
     let open_now = store.bookings(at("2026-11-26T10:10:00Z"), at("2026-11-26T10:20:00Z"), &[]).expect("reads");
     assert_eq!(open_now.iter().map(|b| b.key).collect::<Vec<_>>(), vec![a], "a cancelled one holds no slot");
     let all = store.calendar(at("2026-11-26T09:00:00Z"), at("2026-11-26T12:00:00Z")).expect("reads");

@@ -125,3 +125,29 @@ fn a_conflicting_deployment_is_highlighted_with_its_conflict() {
     assert!(text.contains("!risky@1.0.0") || text.contains("!risky"), "{text}");
     assert!(text.contains("! overlaps freeze \"db-incident\""), "{text}");
 }
+
+#[test]
+fn the_calendar_is_read_again_when_another_process_declares_a_freeze() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 120, 40);
+    let cmds = press(&mut app, KeyCode::Char('3'));
+    serve(&mut app, &mut loader, cmds);
+    assert!(loader.calendar_again().expect("reads").is_none(), "nothing changed");
+    let mut other = crate::store::Store::open_existing(&fx.path).expect("another process");
+    let envs = vec!["production".to_owned()];
+    other
+        .declare_freeze(&crate::store::FreezeRequest {
+            name: "db-incident",
+            environments: &envs,
+            from: fixture::at("2026-11-27T13:00:00Z"),
+            until: fixture::at("2026-11-27T16:00:00Z"),
+            reason: "failover",
+            person: "dana",
+            os_user: "dana",
+            now: fixture::now(),
+        })
+        .expect("declared");
+    let again = loader.calendar_again().expect("reads").expect("read again after the commit");
+    app.update(crate::tui::app::Msg::Data(Box::new(again)));
+    assert!(screen(&app).contains("freeze db-incident starts"), "{}", screen(&app));
+}
