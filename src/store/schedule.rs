@@ -339,12 +339,13 @@ impl Store {
         let (lo_ms, until_ms) = (from.timestamp_millis(), until.timestamp_millis());
         // Open deployments: those planned to start within the lookback (a planned run never lasts
         // longer) through the partial index, and those that started and have not finished
-        // (however long ago) through theirs.
+        // (however long ago) through theirs. Named, because the planner would otherwise walk
+        // every open deployment through the status index.
         let open_sql = format!(
-            "SELECT {cols} FROM deployments d JOIN releases r ON r.id = d.release_id
+            "SELECT {cols} FROM deployments d INDEXED BY deployments_open_by_planned JOIN releases r ON r.id = d.release_id
              WHERE d.status IN {OPEN} AND d.planned_ms >= ?1 AND d.planned_ms < ?2
              UNION
-             SELECT {cols} FROM deployments d JOIN releases r ON r.id = d.release_id
+             SELECT {cols} FROM deployments d INDEXED BY deployments_under_way JOIN releases r ON r.id = d.release_id
              WHERE d.started_ms IS NOT NULL AND d.finished_ms IS NULL AND d.status IN {OPEN} AND d.planned_ms < ?2"
         );
         let mut rows = Vec::new();
@@ -377,7 +378,7 @@ impl Store {
         }
         if !open_only {
             let past_sql = format!(
-                "SELECT {cols} FROM deployments d JOIN releases r ON r.id = d.release_id
+                "SELECT {cols} FROM deployments d INDEXED BY deployments_by_planned JOIN releases r ON r.id = d.release_id
                  WHERE d.planned_ms >= ?1 AND d.planned_ms < ?2 AND d.status NOT IN ('planned', 'running', 'awaiting_approval', 'verifying')"
             );
             let mut stmt = self.conn.prepare_cached(&past_sql).map_err(sql)?;
