@@ -35,6 +35,7 @@ pub mod gate;
 mod history;
 mod ingest;
 mod list;
+mod notify;
 mod plan;
 mod report;
 mod review;
@@ -119,6 +120,9 @@ pub enum Command {
     /// The team stored in the log, which decisions count: sync it from the config, or show it
     #[command(subcommand)]
     Team(team::Command),
+    /// Deliveries of notifications: run the worker, list the outbox, retry, test a channel
+    #[command(subcommand)]
+    Notify(notify::Command),
 }
 
 impl Command {
@@ -137,6 +141,7 @@ impl Command {
             Self::Review(a) if a.writes() => Some("review"),
             Self::Check(_) => Some("check"),
             Self::Team(team::Command::Sync) => Some("team sync"),
+            Self::Notify(c) if c.writes() => Some("notify"),
             Self::Status(_)
             | Self::Events(_)
             | Self::List(_)
@@ -150,6 +155,7 @@ impl Command {
             | Self::Review(_)
             | Self::Report(_)
             | Self::Conformance(_)
+            | Self::Notify(_)
             | Self::Team(team::Command::Show { .. }) => None,
         }
     }
@@ -254,6 +260,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Review(a)) => review::run(&ctx, &a),
         Some(Command::Report(a)) => report::run(&ctx, &a),
         Some(Command::Team(c)) => team::run(&ctx, &c),
+        Some(Command::Notify(c)) => notify::run(&ctx, &c),
         Some(Command::Config(_)) => unreachable!("handled above"),
     }
 }
