@@ -23,7 +23,7 @@ use super::theme::Theme;
 use crate::config::Config;
 use crate::decide::review::Edited;
 use crate::domain::DeploymentKey;
-use crate::keymap::{Action, CTRL_C, Key, Keymap};
+use crate::keymap::{Action, CTRL_C, Key, Keymap, Scope};
 use crate::store::live::StatusCounts;
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -71,6 +71,19 @@ pub enum Tab {
 impl Tab {
     pub const ALL: [Self; 6] =
         [Self::Live, Self::Approvals, Self::Schedule, Self::Notifications, Self::History, Self::Metrics];
+
+    /// The keymap scope of the view: which view-only keys act while it is in front.
+    #[must_use]
+    pub fn scope(self) -> Scope {
+        match self {
+            Self::Live => Scope::Live,
+            Self::Approvals => Scope::Approvals,
+            Self::Schedule => Scope::Schedule,
+            Self::Notifications => Scope::Notifications,
+            Self::History => Scope::History,
+            Self::Metrics => Scope::Metrics,
+        }
+    }
 
     #[must_use]
     pub fn index(self) -> usize {
@@ -289,7 +302,7 @@ impl App {
                 return cmds;
             }
         }
-        let action = self.keymap.action(&key);
+        let action = self.keymap.action(&key, self.tab.scope());
         if self.help {
             if matches!(action, Some(Action::Help | Action::Back | Action::Quit)) {
                 self.help = false;
@@ -379,7 +392,7 @@ impl App {
     /// after a confirm that takes the evidence, `Esc` backs out; nothing else acts.
     fn checklist_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
         let typed = !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
-        let action = self.keymap.action(&key);
+        let action = self.keymap.action(&key, Scope::Live);
         let read_only = self.read_only;
         let Some(panel) = self.checklist.as_mut() else { return Vec::new() };
         if let Some(evidence) = panel.confirm.as_mut() {
