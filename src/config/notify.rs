@@ -30,7 +30,7 @@ pub struct NotifyConfig {
 
 impl Default for NotifyConfig {
     fn default() -> Self {
-        Self { lease: TimeDelta::seconds(60), poll: TimeDelta::milliseconds(100), concurrency: 64 }
+        Self { lease: TimeDelta::minutes(1), poll: TimeDelta::milliseconds(100), concurrency: 64 }
     }
 }
 
