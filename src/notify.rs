@@ -57,9 +57,7 @@ pub struct WorkerStats {
 
 /// The HTTP client webhooks are sent with (https through rustls).
 pub fn http_client() -> Result<reqwest::Client, String> {
-    // reqwest is built without a default crypto provider; the one rustls provider in the build
-    // is ring. Installing it twice is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::runtime::install_tls();
     reqwest::Client::builder().pool_max_idle_per_host(64).build().map_err(|e| e.to_string())
 }
 

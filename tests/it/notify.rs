@@ -197,8 +197,10 @@ fn a_webhook_that_fails_twice_gets_the_same_signed_delivery_a_third_time() {
 fn a_command_gets_the_notification_on_stdin_and_one_that_exits_1_fails_with_its_error_until_retried() {
     let env_dir = tempfile::tempdir().expect("tempdir");
     let out = env_dir.path().join("paged");
+    std::fs::create_dir(&out).expect("mkdir");
     let good = env_dir.path().join("page.sh");
-    std::fs::write(&good, format!("#!/bin/sh\ncat >> '{}'\necho >> '{}'\n", out.display(), out.display()))
+    // One file per delivery, named by the idempotency key the command gets in its environment.
+    std::fs::write(&good, format!("#!/bin/sh\ncat > '{}/'\"$SHIPDECK_IDEMPOTENCY_KEY\"\n", out.display()))
         .expect("script");
     let bad = env_dir.path().join("broken.sh");
     std::fs::write(&bad, "#!/bin/sh\ncat > /dev/null\necho 'pager says: no route to team' >&2\nexit 1\n")
@@ -221,10 +223,15 @@ fn a_command_gets_the_notification_on_stdin_and_one_that_exits_1_fails_with_its_
                     || (d["channel"] == "broken" && d["state"] == "failed")
             })
     });
-    let paged: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+    let paged: Vec<serde_json::Value> = std::fs::read_dir(&out)
         .expect("the script ran")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON on stdin"))
+        .map(|f| {
+            let f = f.expect("entry");
+            let doc: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(f.path()).expect("reads")).expect("JSON on stdin");
+            assert_eq!(doc["id"].as_str(), f.file_name().to_str(), "SHIPDECK_IDEMPOTENCY_KEY is the document's id");
+            doc
+        })
         .collect();
     assert_eq!(paged.len(), 6, "one run per manager: {paged:#?}");
     let people: HashSet<&str> = paged.iter().map(|p| p["recipient"].as_str().expect("recipient")).collect();
