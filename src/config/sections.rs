@@ -153,8 +153,9 @@ pub struct Stakeholder {
 
 /// Happenings a stakeholder can subscribe to. `deployment_finished` stands for the four ways a
 /// deployment ends (succeeded, failed, aborted, rolled back), which may also be named alone.
-pub const NOTIFY_KINDS: [&str; 12] = [
+pub const NOTIFY_KINDS: [&str; 13] = [
     "deployment_planned",
+    "start_approaching",
     "deployment_started",
     "gate_pending",
     "gate_decided",
