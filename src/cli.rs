@@ -37,6 +37,7 @@ pub mod gate;
 mod history;
 mod ingest;
 mod list;
+mod notify;
 mod plan;
 mod report;
 mod reschedule;
@@ -133,6 +134,9 @@ pub enum Command {
     /// The change calendar: list it, find the next free slot, export it as iCalendar
     #[command(subcommand)]
     Schedule(schedule::Command),
+    /// Deliveries of notifications: run the worker, list the outbox, retry, test a channel
+    #[command(subcommand)]
+    Notify(notify::Command),
 }
 
 impl Command {
@@ -154,6 +158,7 @@ impl Command {
             Self::Reschedule(_) => Some("reschedule"),
             Self::Cancel(_) => Some("cancel"),
             Self::Freeze(c) if c.writes() => Some("freeze"),
+            Self::Notify(c) if c.writes() => Some("notify"),
             Self::Status(_)
             | Self::Events(_)
             | Self::List(_)
@@ -169,6 +174,7 @@ impl Command {
             | Self::Conformance(_)
             | Self::Freeze(_)
             | Self::Schedule(_)
+            | Self::Notify(_)
             | Self::Team(team::Command::Show { .. }) => None,
         }
     }
@@ -277,6 +283,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Cancel(a)) => cancel::run(&ctx, &a),
         Some(Command::Freeze(c)) => freeze::run(&ctx, &c),
         Some(Command::Schedule(c)) => schedule::run(&ctx, &c),
+        Some(Command::Notify(c)) => notify::run(&ctx, &c),
         Some(Command::Config(_)) => unreachable!("handled above"),
     }
 }

@@ -7,11 +7,13 @@
 
 mod checks;
 mod locate;
+pub mod notify;
 mod reviews;
 mod schedule;
 mod sections;
 mod team;
 
+pub use notify::{ChannelConfig, ChannelKind, NotifyConfig};
 pub use reviews::ReviewsConfig;
 pub use schedule::ScheduleConfig;
 pub use sections::{DashboardConfig, Environment, Person, ReceiverConfig, Stakeholder, TeamConfig};
@@ -51,6 +53,10 @@ pub struct Config {
     pub reviews: ReviewsConfig,
     /// Who may declare freezes and override conflicts; how long a phase counts without history.
     pub schedule: ScheduleConfig,
+    /// The delivery worker's settings.
+    pub notify: NotifyConfig,
+    /// Channels that carry notifications besides the dashboard, by name.
+    pub channels: BTreeMap<String, ChannelConfig>,
     /// Where this configuration came from (a path, or "built-in").
     pub source: String,
 }

@@ -19,6 +19,7 @@ mod ingest;
 pub mod live;
 mod lost;
 mod migrations;
+mod outbox;
 mod planning;
 mod queries;
 mod schedule;
@@ -32,6 +33,7 @@ pub use estimates::Estimate;
 pub use gates::{AuditProblem, DecisionOutcome, DecisionRequest, GateError};
 pub use history::{ActionRow, REVIEW_COMPLETE};
 pub use ingest::{IngestOutcome, Rejection, Submission};
+pub use outbox::{Attempt, IN_APP, RetryError};
 pub use planning::{PLAN_FOR, PlanRequest, Planner};
 pub use queries::ListFilter;
 pub use schedule::{

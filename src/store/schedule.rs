@@ -7,7 +7,8 @@
 //! the team stored in the log, checked in the write transaction that records it; each change —
 //! and each refused attempt — is a record of the audit trail.
 
-use super::gates::{audit, views};
+use super::gates::audit;
+use super::outbox::{Happening, tell};
 use super::{Store, StoreError};
 use crate::clock::from_ms;
 use crate::domain::calendar::Booking;
@@ -33,6 +34,9 @@ pub const FREEZE_END: &str = "freeze_end";
 pub const RESCHEDULE: &str = "reschedule";
 pub const CANCEL: &str = "cancel";
 pub const SCHEDULE_OVERRIDE: &str = "schedule_override";
+
+/// The notification kind of a calendar change.
+const SCHEDULE_CHANGED: &str = "schedule_changed";
 
 /// Why a calendar change was not recorded.
 #[derive(Debug, thiserror::Error)]
@@ -571,24 +575,28 @@ impl Store {
             state.get("start").and_then(|s| s.as_str()).map_or(String::new(), |s| format!(" to {s}")),
             by.reason.map_or(String::new(), |r| format!(": {r}"))
         );
-        let mut recipients = vec![dep.requested_by.clone()];
-        for p in views::subscribers(&tx, "schedule_changed", &dep.environment).map_err(sql)? {
-            if !recipients.contains(&p) {
-                recipients.push(p);
-            }
-        }
         let first_phase: i64 = tx
             .query_row("SELECT id FROM phases WHERE deployment_id = ?1 ORDER BY idx LIMIT 1", [dep.id], |r| r.get(0))
             .map_err(sql)?;
-        views::insert(&tx, &recipients, (dep.id, first_phase), "schedule_changed", &subject, &body, now_ms)
-            .map_err(sql)?;
+        let happening = Happening {
+            dep: &dep,
+            phase_id: first_phase,
+            kind: SCHEDULE_CHANGED,
+            also: None,
+            told: vec![dep.requested_by.clone()],
+            except: None,
+            subject,
+            body,
+            now_ms,
+        };
+        tell(&tx, &happening).map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok(id)
     }
 }
 
-/// Tells the people subscribed to `schedule_changed` in these environments, and those holding a
-/// freeze role, about a freeze.
+/// Tells the holders of a freeze role and the people subscribed to `schedule_changed` in these
+/// environments about a freeze: in-app, and over the channels of their stakeholder rules.
 fn notify_calendar(
     conn: &Connection,
     team: Option<&Team>,
@@ -598,24 +606,48 @@ fn notify_calendar(
     body: &str,
     now_ms: i64,
 ) -> rusqlite::Result<()> {
-    let mut recipients: Vec<String> = team
-        .map(|t| t.members.iter().filter(|m| Team::role_in(m, roles).is_some()).map(|m| m.name.clone()).collect())
+    let mut recipients: Vec<(String, Vec<String>)> = team
+        .map(|t| {
+            t.members
+                .iter()
+                .filter(|m| Team::role_in(m, roles).is_some())
+                .map(|m| (m.name.clone(), Vec::new()))
+                .collect()
+        })
         .unwrap_or_default();
-    let envs: Vec<&str> =
-        if environments.is_empty() { vec![""] } else { environments.iter().map(String::as_str).collect() };
-    for env in envs {
-        for p in views::subscribers(conn, "schedule_changed", env)? {
-            if !recipients.contains(&p) {
-                recipients.push(p);
-            }
+    let mut stmt = conn
+        .prepare_cached("SELECT person, channels, environments FROM subscriptions WHERE kind = ?1 ORDER BY person")?;
+    let rows = stmt
+        .query_map([SCHEDULE_CHANGED], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (person, channels, envs) in rows {
+        let envs: Vec<String> = serde_json::from_str(&envs).unwrap_or_default();
+        let matches = envs.is_empty() || environments.is_empty() || environments.iter().any(|e| envs.contains(e));
+        if !matches {
+            continue;
+        }
+        let channels: Vec<String> = serde_json::from_str(&channels).unwrap_or_default();
+        match recipients.iter_mut().find(|(p, _)| *p == person) {
+            Some((_, have)) => have.extend(channels.into_iter().filter(|c| !have.contains(c)).collect::<Vec<_>>()),
+            None => recipients.push((person, channels)),
         }
     }
-    let mut stmt = conn.prepare_cached(
+    let mut note = conn.prepare_cached(
         "INSERT INTO notifications (deployment_id, phase_id, kind, recipient, subject, body, created_ms)
-         VALUES (NULL, NULL, 'schedule_changed', ?1, ?2, ?3, ?4)",
+         VALUES (NULL, NULL, ?1, ?2, ?3, ?4, ?5)",
     )?;
-    for r in &recipients {
-        stmt.execute(params![r, subject, body, now_ms])?;
+    let mut delivery = conn.prepare_cached(
+        "INSERT INTO deliveries (notification_id, channel, due_ms, created_ms, idempotency_key)
+         VALUES (?1, ?2, ?3, ?3, ?4)",
+    )?;
+    for (person, channels) in &recipients {
+        note.execute(params![SCHEDULE_CHANGED, person, subject, body, now_ms])?;
+        let id = conn.last_insert_rowid();
+        for c in channels {
+            delivery.execute(params![id, c, now_ms, uuid::Uuid::new_v4().to_string()])?;
+        }
     }
     Ok(())
 }

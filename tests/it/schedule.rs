@@ -407,7 +407,8 @@ fn the_calendar_lists_as_json_and_exports_icalendar_that_an_independent_parser_r
     assert_eq!(find("web@1")["conflicts"][0]["kind"], "freeze", "the forced one shows its conflict");
     assert_eq!(find("audit")["kind"], "freeze");
     assert_eq!(find("march")["kind"], "window");
-    let backwards = run(&env, &config, "sam", &["schedule", "list", "--from", "2031-03-15T00:00", "--until", "2031-03-01T00:00"]);
+    let backwards =
+        run(&env, &config, "sam", &["schedule", "list", "--from", "2031-03-15T00:00", "--until", "2031-03-01T00:00"]);
     assert_eq!(backwards.code, 2);
     assert!(backwards.stderr.contains("--until \"2031-03-01T00:00\" is not after --from"), "{}", backwards.stderr);
     // Sunday 01:30-04:00 in Berlin; on 2031-03-30 summer time starts at 02:00.
