@@ -305,6 +305,11 @@ pub enum Happening {
         name: String,
         environments: Vec<String>,
     },
+    /// A freeze in force now lifts: the one line that names a freeze already under way.
+    FreezeEnds {
+        name: String,
+        environments: Vec<String>,
+    },
     DeploymentStarts {
         #[serde(serialize_with = "key_text")]
         key: DeploymentKey,
@@ -321,13 +326,15 @@ impl Happening {
         match self {
             Self::WindowOpens { name, environments } => format!("window {name} opens ({})", envs(environments)),
             Self::FreezeStarts { name, environments } => format!("freeze {name} starts ({})", envs(environments)),
+            Self::FreezeEnds { name, environments } => format!("freeze {name} ends ({})", envs(environments)),
             Self::DeploymentStarts { key, release, environment } => format!("{key} {release} starts ({environment})"),
         }
     }
 }
 
 /// The next `n` happenings from `now` within `horizon`: windows opening, freezes starting,
-/// scheduled deployments starting, in time order.
+/// scheduled deployments starting, in time order; before them the end of each freeze already in
+/// force, however far ahead it lifts.
 #[must_use]
 pub fn upcoming(
     windows: &[ChangeWindow],
@@ -345,8 +352,13 @@ pub fn upcoming(
         }
     }
     for f in freezes {
-        for (s, _) in f.occurrences(now, until).into_iter().filter(|(s, _)| *s >= now).take(n) {
-            out.push((s, Happening::FreezeStarts { name: f.name.clone(), environments: f.environments.clone() }));
+        for (s, e) in f.occurrences(now, until).into_iter().take(n + 1) {
+            let (name, environments) = (f.name.clone(), f.environments.clone());
+            if s >= now {
+                out.push((s, Happening::FreezeStarts { name, environments }));
+            } else if e > now {
+                out.push((e, Happening::FreezeEnds { name, environments }));
+            }
         }
     }
     for b in bookings.iter().filter(|b| b.start >= now && b.start < until && b.holds_slot()) {
@@ -355,7 +367,8 @@ pub fn upcoming(
             Happening::DeploymentStarts { key: b.key, release: b.release.clone(), environment: b.environment.clone() },
         ));
     }
-    out.sort_by_key(|a| a.0);
+    // A freeze in force comes first whenever it lifts: it is what holds deployments now.
+    out.sort_by_key(|(at, h)| (!matches!(h, Happening::FreezeEnds { .. }), *at));
     out.truncate(n);
     out
 }

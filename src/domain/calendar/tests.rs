@@ -312,3 +312,18 @@ fn upcoming_lists_openings_freezes_and_starts_in_order() {
         ["window evenings opens (production)", "DEP-9 pay@1.9 starts (production)", "freeze cab starts (production)"]
     );
 }
+
+#[test]
+fn a_freeze_already_in_force_is_named_by_its_end() {
+    let f = [freeze("incident", "2026-11-26T08:00:00Z", "2026-11-27T08:00:00Z")];
+    let next = upcoming(&[], &f, &[], utc("2026-11-26T12:00:00Z"), TimeDelta::days(7), 3);
+    let what: Vec<(String, String)> = next.iter().map(|(t, h)| (t.to_rfc3339(), h.describe())).collect();
+    assert_eq!(what, [("2026-11-27T08:00:00+00:00".to_owned(), "freeze incident ends (production)".to_owned())]);
+    let later = upcoming(&[], &f, &[], utc("2026-11-27T09:00:00Z"), TimeDelta::days(7), 3);
+    assert!(later.is_empty(), "a lifted freeze is not listed: {later:?}");
+    // One that lifts long after the horizon still comes first, before nearer openings.
+    let long = [freeze("incident", "2020-01-01T00:00:00Z", "2099-01-01T00:00:00Z")];
+    let next = upcoming(&[evenings()], &long, &[], utc("2026-11-26T12:00:00Z"), TimeDelta::days(7), 2);
+    let what: Vec<String> = next.iter().map(|(_, h)| h.describe()).collect();
+    assert_eq!(what, ["freeze incident ends (production)", "window evenings opens (production)"]);
+}
