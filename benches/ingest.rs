@@ -118,7 +118,7 @@ async fn post_all(ctx: &Ctx, db: &Path, live: DeploymentKey, a: &Args) -> anyhow
     let server = tokio::spawn(receiver.serve(async {
         let _ = stop_rx.await;
     }));
-    let client = reqwest::Client::builder().pool_max_idle_per_host(a.agents).build()?;
+    let client = shipdeck::client::builder(None)?.pool_max_idle_per_host(a.agents).build()?;
     let per_agent = (a.targets / a.agents).max(1);
     let spread = a.hosts_per_request.clamp(1, a.batch);
     let now = ctx.clock.now();
