@@ -12,7 +12,7 @@ mod sections;
 mod team;
 
 pub use reviews::ReviewsConfig;
-pub use sections::{DashboardConfig, Environment, Person, ReceiverConfig, Stakeholder, TeamConfig};
+pub use sections::{DashboardConfig, Environment, MetricsAccess, Person, ReceiverConfig, Stakeholder, TeamConfig};
 
 use crate::domain::DeploymentModel;
 use crate::domain::schedule::{ChangeWindow, Freeze};

@@ -19,6 +19,7 @@ pub mod decide;
 pub mod demo;
 pub mod domain;
 pub mod keymap;
+pub mod logging;
 pub mod runtime;
 pub mod server;
 pub mod store;
