@@ -26,6 +26,7 @@ mod approve;
 mod audit;
 mod bench;
 mod check;
+mod completions;
 mod config_cmd;
 mod conformance;
 mod demo;
@@ -119,6 +120,10 @@ pub enum Command {
     /// The team stored in the log, which decisions count: sync it from the config, or show it
     #[command(subcommand)]
     Team(team::Command),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) for shipdeck
+    Completions(completions::Args),
+    /// Print shipdeck's man page (roff): `shipdeck man > shipdeck.1`
+    Man,
 }
 
 impl Command {
@@ -150,7 +155,9 @@ impl Command {
             | Self::Review(_)
             | Self::Report(_)
             | Self::Conformance(_)
-            | Self::Team(team::Command::Show { .. }) => None,
+            | Self::Team(team::Command::Show { .. })
+            | Self::Completions(_)
+            | Self::Man => None,
         }
     }
 }
@@ -220,9 +227,13 @@ pub struct Reported(pub String);
 
 /// Runs the parsed command line; the `Ok` value is the exit code.
 pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
-    // `config check FILE` validates a file given to it, even if the configured one is broken.
-    if let Some(Command::Config(cmd)) = &cli.command {
-        return config_cmd::run(cmd, cli.config.as_deref());
+    // `config check FILE` validates a file given to it, even if the configured one is broken;
+    // completions and the man page need no config at all.
+    match &cli.command {
+        Some(Command::Config(cmd)) => return config_cmd::run(cmd, cli.config.as_deref()),
+        Some(Command::Completions(a)) => return completions::completions(a),
+        Some(Command::Man) => return completions::man(),
+        _ => {}
     }
     let config = Config::load(cli.config.as_deref()).map_err(|e| usage(e.to_string()))?;
     if let Some(name) = cli.command.as_ref().and_then(Command::writes).filter(|_| cli.read_only) {
@@ -254,7 +265,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Review(a)) => review::run(&ctx, &a),
         Some(Command::Report(a)) => report::run(&ctx, &a),
         Some(Command::Team(c)) => team::run(&ctx, &c),
-        Some(Command::Config(_)) => unreachable!("handled above"),
+        Some(Command::Config(_) | Command::Completions(_) | Command::Man) => unreachable!("handled above"),
     }
 }
 
