@@ -289,10 +289,10 @@ impl RawConfig {
         if let Err(e) = crate::keymap::Keymap::from_config(&self.dashboard.keys) {
             return Err((e.config_path(&self.dashboard.keys), e.to_string()));
         }
-        if !["default", "mono"].contains(&self.dashboard.theme.as_str()) {
+        if !["default", "light", "mono"].contains(&self.dashboard.theme.as_str()) {
             return Err((
                 "dashboard.theme".into(),
-                format!("unknown theme \"{}\" (default or mono)", self.dashboard.theme),
+                format!("unknown theme \"{}\" (default, light or mono)", self.dashboard.theme),
             ));
         }
         let mut envs = std::collections::HashSet::new();
