@@ -45,11 +45,11 @@ pub struct Args {
 }
 
 /// What one round of posting did.
-struct Round {
-    accepted: usize,
-    elapsed: Duration,
+pub struct Round {
+    pub accepted: usize,
+    pub elapsed: Duration,
     /// How long each scrape of `/metrics` took (empty without scraping).
-    scrapes: Vec<Duration>,
+    pub scrapes: Vec<Duration>,
 }
 
 impl Round {
@@ -80,16 +80,20 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
     // The receiver and the agents share this process (and its two cores, on the CI machine).
     reset_peak_rss();
     let rt = shipdeck::runtime::build()?;
+    let load = Load {
+        agents: a.agents,
+        requests: a.requests,
+        batch: a.batch,
+        targets: a.targets,
+        hosts_per_request: a.hosts_per_request,
+        seed: 1000,
+    };
     let e2e = match &a.scrape_metrics {
         None => {
-            let round = rt.block_on(post_all(ctx, &db, live, a, 0, None))?;
-            println!(
-                "end to end: {} events accepted in {:.2} s = {:.0} events/s",
-                round.accepted,
-                round.elapsed.as_secs_f64(),
-                round.rate()
-            );
-            round.rate()
+            let (accepted, elapsed) = rt.block_on(post_all(ctx, &db, live, &load))?;
+            let e2e = accepted as f64 / elapsed.as_secs_f64();
+            println!("end to end: {accepted} events accepted in {:.2} s = {:.0} events/s", elapsed.as_secs_f64(), e2e);
+            e2e
         }
         Some(every) => {
             let every = shipdeck::domain::duration::parse(every)
@@ -97,7 +101,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
                 .and_then(|d| d.to_std().ok())
                 .filter(|d| !d.is_zero())
                 .ok_or_else(|| anyhow::anyhow!("--scrape-metrics \"{every}\" is not a duration (e.g. 1s)"))?;
-            scrape_cost(&rt, ctx, &db, live, a, every)?
+            scrape_cost(&rt, ctx, &db, live, &load, a.rounds, every)?
         }
     };
     let peak = peak_rss_kib();
@@ -150,6 +154,18 @@ fn shipdeck_exe() -> anyhow::Result<PathBuf> {
     Ok(exe)
 }
 
+/// What the agents post: `agents` concurrent agents send `requests` requests of `batch` events
+/// each, about `targets` hosts, `hosts_per_request` hosts per request; `seed` picks the ids.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub agents: usize,
+    pub requests: usize,
+    pub batch: usize,
+    pub targets: usize,
+    pub hosts_per_request: usize,
+    pub seed: u64,
+}
+
 /// Rounds without and with a scraper, alternating (so a log that grows, or a neighbour on the
 /// machine, weighs on both alike); prints both rates and the cost. Returns the rate without.
 fn scrape_cost(
@@ -157,16 +173,18 @@ fn scrape_cost(
     ctx: &Ctx,
     db: &Path,
     live: DeploymentKey,
-    a: &Args,
+    load: &Load,
+    rounds: usize,
     every: Duration,
 ) -> anyhow::Result<f64> {
     let (mut plain, mut scraped, mut scrapes) = (Vec::new(), Vec::new(), Vec::new());
     let mut scraped_time = Duration::ZERO;
-    for round in 0..a.rounds.max(1) {
+    for round in 0..rounds.max(1) {
         let order = if round % 2 == 0 { [false, true] } else { [true, false] };
         for with in order {
-            let seed = round * 2 + usize::from(with);
-            let r = rt.block_on(post_all(ctx, db, live, a, seed, with.then_some(every)))?;
+            // New ids every round: nothing is a duplicate.
+            let seed = load.seed + (round as u64 * 2 + u64::from(with)) * 100_000;
+            let r = rt.block_on(post_scraped(ctx, db, live, &Load { seed, ..*load }, with.then_some(every)))?;
             println!(
                 "round {} {:<28} {:>9.0} events/s ({} events in {:.2} s{})",
                 round + 1,
@@ -188,11 +206,10 @@ fn scrape_cost(
     let (without, with) = (median(plain), median(scraped));
     let cost = (1.0 - with / without) * 100.0;
     let mean_ms = scrapes.iter().map(Duration::as_secs_f64).sum::<f64>() * 1e3 / scrapes.len().max(1) as f64;
-    println!("end to end without scraping:                 {without:>9.0} events/s (median of {} rounds)", a.rounds);
+    println!("end to end without scraping:                 {without:>9.0} events/s (median of {rounds} rounds)");
     println!(
-        "end to end with /metrics every {:<4}         {with:>9.0} events/s (median of {} rounds; {} scrapes, {mean_ms:.2} ms each)",
+        "end to end with /metrics every {:<4}         {with:>9.0} events/s (median of {rounds} rounds; {} scrapes, {mean_ms:.2} ms each)",
         format!("{}s:", every.as_secs_f64()),
-        a.rounds,
         scrapes.len()
     );
     let serving = scrapes.iter().sum::<Duration>().as_secs_f64() / scraped_time.as_secs_f64().max(1e-9) * 100.0;
@@ -204,12 +221,19 @@ fn scrape_cost(
     Ok(without)
 }
 
-async fn post_all(
+/// Starts the real receiver on loopback, posts `a` to it and returns the events accepted and
+/// the time it took.
+pub async fn post_all(ctx: &Ctx, db: &Path, live: DeploymentKey, a: &Load) -> anyhow::Result<(usize, Duration)> {
+    let round = post_scraped(ctx, db, live, a, None).await?;
+    Ok((round.accepted, round.elapsed))
+}
+
+/// [`post_all`], with a Prometheus stand-in scraping `GET /metrics` every `scrape` meanwhile.
+pub async fn post_scraped(
     ctx: &Ctx,
     db: &Path,
     live: DeploymentKey,
-    a: &Args,
-    seed: usize,
+    a: &Load,
     scrape: Option<Duration>,
 ) -> anyhow::Result<Round> {
     let receiver = Receiver::bind(
@@ -251,13 +275,13 @@ async fn post_all(
     let mut agents = Vec::new();
     for agent in 0..a.agents {
         let (client, url) = (client.clone(), url.clone());
-        let (requests, batch) = (a.requests, a.batch);
+        let (requests, batch, seed) = (a.requests, a.batch, a.seed);
         agents.push(tokio::spawn(async move {
             let mut accepted = 0usize;
             // Request r carries events of `spread` hosts of this agent, in turn; a host's k-th
             // appearance brings its next events (lifecycle steps, then progress notes).
             let mut sent = vec![0usize; per_agent];
-            let mut rng = Rng::seeded((seed * 100_000 + agent) as u64 + 1000);
+            let mut rng = Rng::seeded(agent as u64 + seed);
             for r in 0..requests {
                 let mut body = String::with_capacity(batch * 200);
                 for i in 0..batch {

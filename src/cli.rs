@@ -36,6 +36,7 @@ pub mod gate;
 mod history;
 mod ingest;
 mod list;
+mod notify;
 mod plan;
 mod report;
 mod review;
@@ -120,6 +121,9 @@ pub enum Command {
     /// The team stored in the log, which decisions count: sync it from the config, or show it
     #[command(subcommand)]
     Team(team::Command),
+    /// Deliveries of notifications: run the worker, list the outbox, retry, test a channel
+    #[command(subcommand)]
+    Notify(notify::Command),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) for shipdeck
     Completions(completions::Args),
     /// Print shipdeck's man page (roff): `shipdeck man > shipdeck.1`
@@ -142,6 +146,7 @@ impl Command {
             Self::Review(a) if a.writes() => Some("review"),
             Self::Check(_) => Some("check"),
             Self::Team(team::Command::Sync) => Some("team sync"),
+            Self::Notify(c) if c.writes() => Some("notify"),
             Self::Status(_)
             | Self::Events(_)
             | Self::List(_)
@@ -155,6 +160,7 @@ impl Command {
             | Self::Review(_)
             | Self::Report(_)
             | Self::Conformance(_)
+            | Self::Notify(_)
             | Self::Team(team::Command::Show { .. })
             | Self::Completions(_)
             | Self::Man => None,
@@ -265,6 +271,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Review(a)) => review::run(&ctx, &a),
         Some(Command::Report(a)) => report::run(&ctx, &a),
         Some(Command::Team(c)) => team::run(&ctx, &c),
+        Some(Command::Notify(c)) => notify::run(&ctx, &c),
         Some(Command::Config(_) | Command::Completions(_) | Command::Man) => unreachable!("handled above"),
     }
 }

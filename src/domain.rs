@@ -12,6 +12,7 @@ pub mod gate;
 pub mod history;
 pub mod lifecycle;
 pub mod model;
+pub mod notify;
 pub mod phase;
 pub mod plan;
 pub mod records;

@@ -12,6 +12,27 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// Where an action acts: in every view, or in one. Two actions may share a key only when their
+/// scopes do not overlap, so a key means one thing wherever it is pressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Global,
+    Live,
+    Approvals,
+    Schedule,
+    Notifications,
+    History,
+    Metrics,
+}
+
+impl Scope {
+    /// Whether a key pressed in one scope could mean an action of the other.
+    #[must_use]
+    pub fn overlaps(self, other: Self) -> bool {
+        self == Self::Global || other == Self::Global || self == other
+    }
+}
+
 /// Something the user can ask the dashboard to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -101,6 +122,16 @@ impl Action {
     #[must_use]
     pub fn writes(self) -> bool {
         matches!(self, Self::Approve | Self::Reject | Self::Retry | Self::Abort | Self::Rollback | Self::WriteReview)
+    }
+
+    /// The view the action acts in ([`Scope::Global`] for most).
+    #[must_use]
+    pub fn scope(self) -> Scope {
+        match self {
+            Self::Checklist => Scope::Live,
+            Self::Period => Scope::History,
+            _ => Scope::Global,
+        }
     }
 
     /// The default keys.
@@ -326,7 +357,8 @@ impl Keymap {
                         second: action.name(),
                     });
                 }
-                if let Some((_, other)) = bindings.iter().find(|(k, _)| *k == key) {
+                if let Some((_, other)) = bindings.iter().find(|(k, a)| *k == key && a.scope().overlaps(action.scope()))
+                {
                     return Err(KeymapError::Conflict {
                         key: key.to_string(),
                         first: other.name(),
@@ -339,11 +371,11 @@ impl Keymap {
         Ok(Self { bindings })
     }
 
-    /// The action bound to a key press, if any.
+    /// The action a key press means in `scope` (the view in front), if any.
     #[must_use]
-    pub fn action(&self, ev: &KeyEvent) -> Option<Action> {
+    pub fn action(&self, ev: &KeyEvent, scope: Scope) -> Option<Action> {
         let key = Key::from_event(ev);
-        self.bindings.iter().find(|(k, _)| *k == key).map(|(_, a)| *a)
+        self.bindings.iter().find(|(k, a)| *k == key && a.scope().overlaps(scope)).map(|(_, a)| *a)
     }
 
     /// The keys of an action, as shown to the user (`↑/k`).
@@ -376,18 +408,43 @@ mod tests {
         KeyEvent::new(code, mods)
     }
 
+    impl Keymap {
+        fn action_g(&self, ev: &KeyEvent) -> Option<Action> {
+            self.action(ev, Scope::Global)
+        }
+    }
+
+    #[test]
+    fn a_key_may_mean_different_actions_in_views_that_do_not_overlap() {
+        let k = Keymap::default();
+        let t = press(KeyCode::Char('t'), KeyModifiers::NONE);
+        assert_eq!(k.action(&t, Scope::History), Some(Action::Period));
+        assert_eq!(k.action(&t, Scope::Live), None, "a History key does nothing on Live");
+        let c = press(KeyCode::Char('c'), KeyModifiers::NONE);
+        assert_eq!(k.action(&c, Scope::Live), Some(Action::Checklist));
+        assert_eq!(k.action(&c, Scope::History), None);
+        // Two view actions on one key are fine; a view action on a global key is not.
+        let both = BTreeMap::from([("period".to_owned(), "c".to_owned())]);
+        let k = Keymap::from_config(&both).expect("period (History) and checklist (Live) may share c");
+        assert_eq!(k.action(&c, Scope::History), Some(Action::Period));
+        assert_eq!(k.action(&c, Scope::Live), Some(Action::Checklist));
+        let clash = BTreeMap::from([("period".to_owned(), "q".to_owned())]);
+        let err = Keymap::from_config(&clash).expect_err("q quits everywhere").to_string();
+        assert!(err.contains("key \"q\" is bound to both quit and period"), "{err}");
+    }
+
     #[test]
     fn defaults_cover_arrows_vim_keys_and_views() {
         let k = Keymap::default();
-        assert_eq!(k.action(&press(KeyCode::Char('j'), KeyModifiers::NONE)), Some(Action::Down));
-        assert_eq!(k.action(&press(KeyCode::Up, KeyModifiers::NONE)), Some(Action::Up));
-        assert_eq!(k.action(&press(KeyCode::Char('3'), KeyModifiers::NONE)), Some(Action::ViewSchedule));
-        assert_eq!(k.action(&press(KeyCode::BackTab, KeyModifiers::SHIFT)), Some(Action::PrevView));
-        assert_eq!(k.action(&press(KeyCode::Char('G'), KeyModifiers::SHIFT)), Some(Action::Bottom));
-        assert_eq!(k.action(&press(KeyCode::Char(' '), KeyModifiers::NONE)), Some(Action::Pause));
-        assert_eq!(k.action(&press(KeyCode::Char('z'), KeyModifiers::NONE)), None);
-        assert_eq!(k.action(&press(KeyCode::Char('R'), KeyModifiers::SHIFT)), Some(Action::Retry));
-        assert_eq!(k.action(&press(KeyCode::Char('r'), KeyModifiers::NONE)), Some(Action::Reject));
+        assert_eq!(k.action_g(&press(KeyCode::Char('j'), KeyModifiers::NONE)), Some(Action::Down));
+        assert_eq!(k.action_g(&press(KeyCode::Up, KeyModifiers::NONE)), Some(Action::Up));
+        assert_eq!(k.action_g(&press(KeyCode::Char('3'), KeyModifiers::NONE)), Some(Action::ViewSchedule));
+        assert_eq!(k.action_g(&press(KeyCode::BackTab, KeyModifiers::SHIFT)), Some(Action::PrevView));
+        assert_eq!(k.action_g(&press(KeyCode::Char('G'), KeyModifiers::SHIFT)), Some(Action::Bottom));
+        assert_eq!(k.action_g(&press(KeyCode::Char(' '), KeyModifiers::NONE)), Some(Action::Pause));
+        assert_eq!(k.action_g(&press(KeyCode::Char('z'), KeyModifiers::NONE)), None);
+        assert_eq!(k.action_g(&press(KeyCode::Char('R'), KeyModifiers::SHIFT)), Some(Action::Retry));
+        assert_eq!(k.action_g(&press(KeyCode::Char('r'), KeyModifiers::NONE)), Some(Action::Reject));
         assert_eq!(k.label(Action::Up), "↑/k");
     }
 
@@ -395,10 +452,10 @@ mod tests {
     fn a_rebound_action_keeps_only_its_new_key() {
         let keys = BTreeMap::from([("filter".to_owned(), "f".to_owned()), ("quit".to_owned(), "ctrl-q".to_owned())]);
         let k = Keymap::from_config(&keys).expect("valid");
-        assert_eq!(k.action(&press(KeyCode::Char('f'), KeyModifiers::NONE)), Some(Action::Filter));
-        assert_eq!(k.action(&press(KeyCode::Char('/'), KeyModifiers::NONE)), None);
-        assert_eq!(k.action(&press(KeyCode::Char('q'), KeyModifiers::NONE)), None);
-        assert_eq!(k.action(&press(KeyCode::Char('Q'), KeyModifiers::CONTROL)), Some(Action::Quit));
+        assert_eq!(k.action_g(&press(KeyCode::Char('f'), KeyModifiers::NONE)), Some(Action::Filter));
+        assert_eq!(k.action_g(&press(KeyCode::Char('/'), KeyModifiers::NONE)), None);
+        assert_eq!(k.action_g(&press(KeyCode::Char('q'), KeyModifiers::NONE)), None);
+        assert_eq!(k.action_g(&press(KeyCode::Char('Q'), KeyModifiers::CONTROL)), Some(Action::Quit));
         assert!(k.help().contains(&("f".to_owned(), Action::Filter.describe())));
     }
 

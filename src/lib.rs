@@ -20,6 +20,7 @@ pub mod demo;
 pub mod domain;
 pub mod keymap;
 pub mod logging;
+pub mod notify;
 pub mod progress;
 pub mod runtime;
 pub mod server;

@@ -23,7 +23,7 @@ use super::theme::Theme;
 use crate::config::Config;
 use crate::decide::review::Edited;
 use crate::domain::DeploymentKey;
-use crate::keymap::{Action, CTRL_C, Key, Keymap};
+use crate::keymap::{Action, CTRL_C, Key, Keymap, Scope};
 use crate::store::live::StatusCounts;
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -40,6 +40,8 @@ pub enum Msg {
     Resize(u16, u16),
     /// The answer to a [`Cmd::Decide`]: what was recorded, or the rule that refused it.
     Decided(Decided),
+    /// Who a decision would notify ([`Cmd::Preview`]).
+    Previewed(crate::tui::model::DecisionCmd, Result<Vec<crate::domain::notify::Told>, String>),
     /// The editor closed on a review ([`Cmd::EditReview`]), or could not be run.
     ReviewEdited(DeploymentKey, Result<Edited, String>),
 }
@@ -50,6 +52,7 @@ impl From<Loaded> for Msg {
             Loaded::Refresh(r) => Self::Data(r),
             Loaded::Failed(e) => Self::DataError(e),
             Loaded::Decided(d) => Self::Decided(d),
+            Loaded::Previewed(ask, told) => Self::Previewed(ask, told),
         }
     }
 }
@@ -68,6 +71,19 @@ pub enum Tab {
 impl Tab {
     pub const ALL: [Self; 6] =
         [Self::Live, Self::Approvals, Self::Schedule, Self::Notifications, Self::History, Self::Metrics];
+
+    /// The keymap scope of the view: which view-only keys act while it is in front.
+    #[must_use]
+    pub fn scope(self) -> Scope {
+        match self {
+            Self::Live => Scope::Live,
+            Self::Approvals => Scope::Approvals,
+            Self::Schedule => Scope::Schedule,
+            Self::Notifications => Scope::Notifications,
+            Self::History => Scope::History,
+            Self::Metrics => Scope::Metrics,
+        }
+    }
 
     #[must_use]
     pub fn index(self) -> usize {
@@ -202,6 +218,12 @@ impl App {
                 self.status = Some((recorded, text));
                 Vec::new()
             }
+            Msg::Previewed(ask, told) => {
+                if let Some(d) = self.dialog.as_mut().filter(|d| d.asks(&ask)) {
+                    d.preview = Some(told);
+                }
+                Vec::new()
+            }
             Msg::Decided(decided) => {
                 match (&decided, self.dialog.as_mut()) {
                     (Decided::Recorded(_), _) => self.dialog = None,
@@ -280,7 +302,7 @@ impl App {
                 return cmds;
             }
         }
-        let action = self.keymap.action(&key);
+        let action = self.keymap.action(&key, self.tab.scope());
         if self.help {
             if matches!(action, Some(Action::Help | Action::Back | Action::Quit)) {
                 self.help = false;
@@ -370,7 +392,7 @@ impl App {
     /// after a confirm that takes the evidence, `Esc` backs out; nothing else acts.
     fn checklist_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
         let typed = !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
-        let action = self.keymap.action(&key);
+        let action = self.keymap.action(&key, Scope::Live);
         let read_only = self.read_only;
         let Some(panel) = self.checklist.as_mut() else { return Vec::new() };
         if let Some(evidence) = panel.confirm.as_mut() {
@@ -458,10 +480,16 @@ impl App {
         let Some(decision) = approvals::decision_of(action).filter(|_| !self.read_only) else { return Vec::new() };
         let Some(pending) = self.decision_target() else { return Vec::new() };
         match approvals::open(pending, decision, &self.session.operator, self.session.config.timezone) {
-            Ok(dialog) => self.dialog = Some(dialog),
-            Err(why) => self.status = Some((false, why.0)),
+            Ok(dialog) => {
+                let preview = dialog.preview_cmd();
+                self.dialog = Some(dialog);
+                vec![preview]
+            }
+            Err(why) => {
+                self.status = Some((false, why.0));
+                Vec::new()
+            }
         }
-        Vec::new()
     }
 
     fn approvals_action(&mut self, action: Action) -> Vec<Cmd> {

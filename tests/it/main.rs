@@ -15,6 +15,7 @@ mod gates_e2e;
 mod hardening;
 mod logs;
 mod new_user;
+mod notify;
 mod progress;
 mod prometheus;
 mod read_only;

@@ -35,11 +35,7 @@ fn ingest_shows_a_progress_bar_on_a_terminal() {
     let key = env.plan("phased", 10);
     let file = big_file(&env, &key, 25_000);
     // `script` gives the command a pseudo-terminal and copies what it wrote.
-    let command = format!(
-        "{} --db {} ingest {file}",
-        env!("CARGO_BIN_EXE_shipdeck"),
-        env.db.to_str().expect("utf-8")
-    );
+    let command = format!("{} --db {} ingest {file}", env!("CARGO_BIN_EXE_shipdeck"), env.db.to_str().expect("utf-8"));
     let out = Command::new("script")
         .args(["-qec", &command, "/dev/null"])
         .env_remove("SHIPDECK_CONFIG")
