@@ -175,8 +175,6 @@ impl Metrics {
         }
         self.pending_gates.set(counts.pending_gates);
         self.audit_records.set(counts.audit_records);
-        // Notification deliveries by state: filled once the log keeps an outbox of deliveries
-        // (`OperationalCounts::deliveries`); until then the family has no series.
         for (state, n) in &counts.deliveries {
             self.deliveries.get_or_create(&StateLabel { state: state.clone() }).set(*n);
         }

@@ -7,6 +7,9 @@ use super::gates::{load_phases, open_gate};
 use super::{Store, StoreError};
 use crate::domain::DeploymentStatus;
 
+/// The states of a delivery in the outbox (`0010_notifications.sql`), each exported even at 0.
+const DELIVERY_STATES: [&str; 5] = ["queued", "sending", "retrying", "sent", "failed"];
+
 /// Counts of what the log holds now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OperationalCounts {
@@ -16,8 +19,7 @@ pub struct OperationalCounts {
     pub pending_gates: i64,
     /// Records in the audit trail of decisions.
     pub audit_records: i64,
-    /// Notification deliveries by state. Empty until the log keeps an outbox of deliveries:
-    /// that work fills it here, and `/metrics` exports whatever it holds.
+    /// Notification deliveries in the outbox by state, every state (0 included).
     pub deliveries: Vec<(String, i64)>,
 }
 
@@ -62,7 +64,22 @@ impl Store {
             }
             let audit_records =
                 s.conn.query_row("SELECT count(*) FROM gate_decisions", [], |r| r.get(0)).map_err(sql)?;
-            Ok(OperationalCounts { deployments, pending_gates, audit_records, deliveries: Vec::new() })
+            let mut by_state =
+                s.conn.prepare_cached("SELECT state, count(*) FROM deliveries GROUP BY state").map_err(sql)?;
+            let stored = by_state
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(sql)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(sql)?;
+            let mut deliveries: Vec<(String, i64)> =
+                DELIVERY_STATES.iter().map(|state| ((*state).to_owned(), 0)).collect();
+            for (state, n) in stored {
+                match deliveries.iter_mut().find(|(s, _)| *s == state) {
+                    Some(slot) => slot.1 = n,
+                    None => deliveries.push((state, n)),
+                }
+            }
+            Ok(OperationalCounts { deployments, pending_gates, audit_records, deliveries })
         })
     }
 }
