@@ -20,6 +20,7 @@ mod progress;
 mod prometheus;
 mod read_only;
 mod receiver;
+mod recipes;
 mod reliability;
 mod reviews;
 mod tls;
