@@ -155,3 +155,41 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && stderr.trim().is_empty(), "systemd-analyze verify: {stderr}");
 }
+
+/// `assets/agent.sh` started while the receiver is down keeps resending, and once the receiver
+/// is up every step is stored exactly once.
+#[test]
+fn the_example_agent_resends_until_the_receiver_stores_its_events() {
+    let env = Env::new();
+    let key = env.plan("phased", 10);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut agent = Command::new("sh")
+        .arg(assets().join("agent.sh"))
+        .args([&key, "web-01"])
+        .env("SHIPDECK_URL", &url)
+        .env("AGENT_STEPS", "download install")
+        .env_remove("SHIPDECK_TOKEN")
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("sh runs the agent");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(agent.try_wait().expect("agent state").is_none(), "the agent gave up while the receiver was down");
+    let server = crate::support::bin()
+        .arg("--db")
+        .arg(&env.db)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let status = agent.wait().expect("the agent ends");
+    let mut server = server;
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(status.success(), "agent exit {status:?}");
+    let ids = env.event_ids(&key);
+    for step in ["download-started", "download-succeeded", "install-started", "install-succeeded"] {
+        assert_eq!(ids.iter().filter(|id| id.contains(step)).count(), 1, "{step} in {ids:?}");
+    }
+}
