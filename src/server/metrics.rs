@@ -85,6 +85,11 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("shipdeck");
         let events = Family::<ResultLabel, Counter>::default();
+        // Both series exist from the start, so a scraper sees 0 (and `rate()` works) before the
+        // first event arrives.
+        for result in ["accepted", "duplicate"] {
+            events.get_or_create(&ResultLabel { result });
+        }
         registry.register("events", "Event lines stored (accepted) or already stored (duplicate)", events.clone());
         let rejected = Family::<ReasonLabel, Counter>::default();
         registry.register(
@@ -212,6 +217,13 @@ mod tests {
         assert_eq!(rejection_reason("field \"deployment\": unknown deployment \"DEP-9\""), "deployment");
         assert_eq!(rejection_reason("field \"colour\": whatever"), "json");
         assert_eq!(rejection_reason("the line is a JSON array, not an event"), "json");
+    }
+
+    #[test]
+    fn event_counters_are_exported_at_zero_before_any_event() {
+        let text = Metrics::new().render(&OperationalCounts::default(), 0, false);
+        assert!(text.contains("shipdeck_events_total{result=\"accepted\"} 0"), "{text}");
+        assert!(text.contains("shipdeck_events_total{result=\"duplicate\"} 0"), "{text}");
     }
 
     #[test]
