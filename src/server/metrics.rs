@@ -88,7 +88,7 @@ impl Metrics {
         // Both series exist from the start, so a scraper sees 0 (and `rate()` works) before the
         // first event arrives.
         for result in ["accepted", "duplicate"] {
-            events.get_or_create(&ResultLabel { result });
+            let _ = events.get_or_create(&ResultLabel { result });
         }
         registry.register("events", "Event lines stored (accepted) or already stored (duplicate)", events.clone());
         let rejected = Family::<ReasonLabel, Counter>::default();
