@@ -121,13 +121,14 @@ async fn long_polls(
     let server = tokio::spawn(receiver.serve(async {
         let _ = stop_rx.await;
     }));
+    let client = shipdeck::client::client(None)?;
     let mut out = Vec::with_capacity(rounds);
     for i in 0..rounds {
         let key = plan(store)?;
-        let (url, phase) = (url.clone(), phase.to_owned());
+        let (url, phase, client) = (url.clone(), phase.to_owned(), client.clone());
         let waiter = tokio::spawn(async move {
             let deadline = Some(Instant::now() + Duration::from_secs(10));
-            let outcome = wait_server(&url, None, key, &phase, deadline, true).await;
+            let outcome = wait_server(&client, &url, None, key, &phase, deadline, true).await;
             (outcome, Instant::now())
         });
         tokio::time::sleep(settle(i)).await;

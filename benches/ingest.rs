@@ -35,6 +35,32 @@ pub struct Args {
     /// Keep the log here (default: a temporary folder, removed afterwards)
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// Also measure the cost of a Prometheus scraper: runs rounds without and with
+    /// `GET /metrics` every DURATION (e.g. 1s), alternating, and prints both rates
+    #[arg(long, value_name = "DURATION")]
+    scrape_metrics: Option<String>,
+    /// Rounds of each kind with --scrape-metrics (the medians are compared)
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+}
+
+/// What one round of posting did.
+pub struct Round {
+    pub accepted: usize,
+    pub elapsed: Duration,
+    /// How long each scrape of `/metrics` took (empty without scraping).
+    pub scrapes: Vec<Duration>,
+}
+
+impl Round {
+    fn rate(&self) -> f64 {
+        self.accepted as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied().unwrap_or(0.0)
 }
 
 pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
@@ -62,10 +88,23 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
         hosts_per_request: a.hosts_per_request,
         seed: 1000,
     };
-    let (accepted, elapsed) = rt.block_on(post_all(ctx, &db, live, &load))?;
+    let e2e = match &a.scrape_metrics {
+        None => {
+            let (accepted, elapsed) = rt.block_on(post_all(ctx, &db, live, &load))?;
+            let e2e = accepted as f64 / elapsed.as_secs_f64();
+            println!("end to end: {accepted} events accepted in {:.2} s = {:.0} events/s", elapsed.as_secs_f64(), e2e);
+            e2e
+        }
+        Some(every) => {
+            let every = shipdeck::domain::duration::parse(every)
+                .ok()
+                .and_then(|d| d.to_std().ok())
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| anyhow::anyhow!("--scrape-metrics \"{every}\" is not a duration (e.g. 1s)"))?;
+            scrape_cost(&rt, ctx, &db, live, &load, a.rounds, every)?
+        }
+    };
     let peak = peak_rss_kib();
-    let e2e = accepted as f64 / elapsed.as_secs_f64();
-    println!("end to end: {accepted} events accepted in {:.2} s = {:.0} events/s", elapsed.as_secs_f64(), e2e);
     println!("peak RSS during the run: {} MiB", peak / 1024);
 
     let total = a.agents * a.requests * a.batch;
@@ -127,9 +166,76 @@ pub struct Load {
     pub seed: u64,
 }
 
+/// Rounds without and with a scraper, alternating (so a log that grows, or a neighbour on the
+/// machine, weighs on both alike); prints both rates and the cost. Returns the rate without.
+fn scrape_cost(
+    rt: &tokio::runtime::Runtime,
+    ctx: &Ctx,
+    db: &Path,
+    live: DeploymentKey,
+    load: &Load,
+    rounds: usize,
+    every: Duration,
+) -> anyhow::Result<f64> {
+    let (mut plain, mut scraped, mut scrapes) = (Vec::new(), Vec::new(), Vec::new());
+    let mut scraped_time = Duration::ZERO;
+    for round in 0..rounds.max(1) {
+        let order = if round % 2 == 0 { [false, true] } else { [true, false] };
+        for with in order {
+            // New ids every round: nothing is a duplicate.
+            let seed = load.seed + (round as u64 * 2 + u64::from(with)) * 100_000;
+            let r = rt.block_on(post_scraped(ctx, db, live, &Load { seed, ..*load }, with.then_some(every)))?;
+            println!(
+                "round {} {:<28} {:>9.0} events/s ({} events in {:.2} s{})",
+                round + 1,
+                if with { "with /metrics scraped:" } else { "without scraping:" },
+                r.rate(),
+                r.accepted,
+                r.elapsed.as_secs_f64(),
+                if with { format!(", {} scrapes", r.scrapes.len()) } else { String::new() }
+            );
+            if with {
+                scraped.push(r.rate());
+                scraped_time += r.elapsed;
+                scrapes.extend(r.scrapes);
+            } else {
+                plain.push(r.rate());
+            }
+        }
+    }
+    let (without, with) = (median(plain), median(scraped));
+    let cost = (1.0 - with / without) * 100.0;
+    let mean_ms = scrapes.iter().map(Duration::as_secs_f64).sum::<f64>() * 1e3 / scrapes.len().max(1) as f64;
+    println!("end to end without scraping:                 {without:>9.0} events/s (median of {rounds} rounds)");
+    println!(
+        "end to end with /metrics every {:<4}         {with:>9.0} events/s (median of {rounds} rounds; {} scrapes, {mean_ms:.2} ms each)",
+        format!("{}s:", every.as_secs_f64()),
+        scrapes.len()
+    );
+    let serving = scrapes.iter().sum::<Duration>().as_secs_f64() / scraped_time.as_secs_f64().max(1e-9) * 100.0;
+    println!("time a scrape was being answered: {serving:.2}% of the scraped rounds' wall time");
+    println!(
+        "cost of scraping: {cost:.2}% of throughput (same run)   goal < 2%: {}",
+        if cost < 2.0 { "ok" } else { "MISSED" }
+    );
+    Ok(without)
+}
+
 /// Starts the real receiver on loopback, posts `a` to it and returns the events accepted and
 /// the time it took.
 pub async fn post_all(ctx: &Ctx, db: &Path, live: DeploymentKey, a: &Load) -> anyhow::Result<(usize, Duration)> {
+    let round = post_scraped(ctx, db, live, a, None).await?;
+    Ok((round.accepted, round.elapsed))
+}
+
+/// [`post_all`], with a Prometheus stand-in scraping `GET /metrics` every `scrape` meanwhile.
+pub async fn post_scraped(
+    ctx: &Ctx,
+    db: &Path,
+    live: DeploymentKey,
+    a: &Load,
+    scrape: Option<Duration>,
+) -> anyhow::Result<Round> {
     let receiver = Receiver::bind(
         "127.0.0.1:0",
         ServerOptions {
@@ -140,12 +246,33 @@ pub async fn post_all(ctx: &Ctx, db: &Path, live: DeploymentKey, a: &Load) -> an
         },
     )
     .await?;
-    let url = format!("http://{}/v1/events", receiver.local_addr()?);
+    let addr = receiver.local_addr()?;
+    let url = format!("http://{addr}/v1/events");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(receiver.serve(async {
         let _ = stop_rx.await;
     }));
-    let client = reqwest::Client::builder().pool_max_idle_per_host(a.agents).build()?;
+    let client = shipdeck::client::builder(None)?.pool_max_idle_per_host(a.agents).build()?;
+    // A Prometheus stand-in: GET /metrics every `every`, each scrape timed and checked.
+    let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
+    let scraper = scrape.map(|every| {
+        let (client, url) = (client.clone(), format!("http://{addr}/metrics"));
+        tokio::spawn(async move {
+            let mut took = Vec::new();
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = done_rx.changed() => return Ok::<_, anyhow::Error>(took),
+                }
+                let t = Instant::now();
+                let text = client.get(&url).send().await?.error_for_status()?.text().await?;
+                anyhow::ensure!(text.contains("shipdeck_events_total"), "/metrics answered without the event counters");
+                took.push(t.elapsed());
+            }
+        })
+    });
     let per_agent = (a.targets / a.agents).max(1);
     let spread = a.hosts_per_request.clamp(1, a.batch);
     let now = ctx.clock.now();
@@ -180,9 +307,14 @@ pub async fn post_all(ctx: &Ctx, db: &Path, live: DeploymentKey, a: &Load) -> an
         accepted += agent.await??;
     }
     let elapsed = start.elapsed();
+    let _ = done_tx.send(true);
+    let scrapes = match scraper {
+        Some(task) => task.await??,
+        None => Vec::new(),
+    };
     let _ = stop_tx.send(());
     server.await??;
-    Ok((accepted, elapsed))
+    Ok(Round { accepted, elapsed, scrapes })
 }
 
 /// Resets the kernel's peak-RSS mark, so the peak measures the run, not the set-up.

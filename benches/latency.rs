@@ -122,7 +122,7 @@ async fn load(
     let server = tokio::spawn(receiver.serve(async {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::new();
+    let client = shipdeck::client::client(None)?;
     let interval = Duration::from_secs_f64((AGENTS * BATCH) as f64 / a.rate.max(1) as f64);
     let end = Instant::now() + Duration::from_secs(a.seconds);
     let start = Instant::now();

@@ -58,6 +58,7 @@ pub fn build(config: &Config, db: &Path, spec: &Spec, now: DateTime<Utc>) -> any
     };
     let history = spec.events.saturating_sub(live_events);
     let mut filled = 0;
+    let progress = shipdeck::progress::bar(history as u64, "building the log");
     while filled < history {
         let hosts = hosts(HISTORY_HOSTS, "old");
         let key = plan(&mut store, config, "bench-svc@1.0.0", hosts, now)?;
@@ -70,7 +71,9 @@ pub fn build(config: &Config, db: &Path, spec: &Spec, now: DateTime<Utc>) -> any
             .collect();
         ingest(&mut store, batch, now)?;
         filled += n;
+        progress.inc(n as u64);
     }
+    progress.finish_and_clear();
     let live = plan(&mut store, config, "payments-api@2.4.1", hosts(spec.targets, "web"), now)?;
     if spec.live == Live::UnderWay {
         let events: Vec<AgentEvent> = under_way(spec.targets)
@@ -238,7 +241,9 @@ pub fn build_years(config: &Config, db: &Path, spec: &Years, now: DateTime<Utc>)
     let mut pending: Vec<Submission> = Vec::new();
     let mut pending_events = 0;
     let mut decisions = Vec::new();
+    let progress = shipdeck::progress::bar(spec.deployments as u64, "building the log");
     for i in 0..spec.deployments {
+        progress.inc(1);
         let start = first + TimeDelta::minutes(10 * i64::try_from(i).unwrap_or(0));
         let service = format!("svc-{:02}", rng.range(0, YEARS_SERVICES as u64));
         let environment = *rng.pick(&[
@@ -313,6 +318,7 @@ pub fn build_years(config: &Config, db: &Path, spec: &Years, now: DateTime<Utc>)
             pending_events = 0;
         }
     }
+    progress.finish_and_clear();
     out.events += pending_events;
     flush(&mut store, &mut pending, &mut decisions, config)?;
 

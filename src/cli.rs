@@ -27,6 +27,7 @@ mod audit;
 mod bench;
 mod cancel;
 mod check;
+mod completions;
 mod config_cmd;
 mod conformance;
 mod demo;
@@ -137,6 +138,10 @@ pub enum Command {
     /// Deliveries of notifications: run the worker, list the outbox, retry, test a channel
     #[command(subcommand)]
     Notify(notify::Command),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) for shipdeck
+    Completions(completions::Args),
+    /// Print shipdeck's man page (roff): `shipdeck man > shipdeck.1`
+    Man,
 }
 
 impl Command {
@@ -175,7 +180,9 @@ impl Command {
             | Self::Freeze(_)
             | Self::Schedule(_)
             | Self::Notify(_)
-            | Self::Team(team::Command::Show { .. }) => None,
+            | Self::Team(team::Command::Show { .. })
+            | Self::Completions(_)
+            | Self::Man => None,
         }
     }
 }
@@ -245,9 +252,16 @@ pub struct Reported(pub String);
 
 /// Runs the parsed command line; the `Ok` value is the exit code.
 pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
-    // `config check FILE` validates a file given to it, even if the configured one is broken.
-    if let Some(Command::Config(cmd)) = &cli.command {
-        return config_cmd::run(cmd, cli.config.as_deref());
+    // reqwest is built without a default crypto provider: every client (emit, gate wait, the
+    // notification worker) uses the one rustls provider in the build. A second install is a no-op.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // `config check FILE` validates a file given to it, even if the configured one is broken;
+    // completions and the man page need no config at all.
+    match &cli.command {
+        Some(Command::Config(cmd)) => return config_cmd::run(cmd, cli.config.as_deref()),
+        Some(Command::Completions(a)) => return completions::completions(a),
+        Some(Command::Man) => return completions::man(),
+        _ => {}
     }
     let config = Config::load(cli.config.as_deref()).map_err(|e| usage(e.to_string()))?;
     if let Some(name) = cli.command.as_ref().and_then(Command::writes).filter(|_| cli.read_only) {
@@ -284,7 +298,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Freeze(c)) => freeze::run(&ctx, &c),
         Some(Command::Schedule(c)) => schedule::run(&ctx, &c),
         Some(Command::Notify(c)) => notify::run(&ctx, &c),
-        Some(Command::Config(_)) => unreachable!("handled above"),
+        Some(Command::Config(_) | Command::Completions(_) | Command::Man) => unreachable!("handled above"),
     }
 }
 

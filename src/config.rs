@@ -16,7 +16,7 @@ mod team;
 pub use notify::{ChannelConfig, ChannelKind, NotifyConfig};
 pub use reviews::ReviewsConfig;
 pub use schedule::ScheduleConfig;
-pub use sections::{DashboardConfig, Environment, Person, ReceiverConfig, Stakeholder, TeamConfig};
+pub use sections::{DashboardConfig, Environment, MetricsAccess, Person, ReceiverConfig, Stakeholder, TeamConfig};
 
 use crate::domain::DeploymentModel;
 use crate::domain::schedule::{ChangeWindow, Freeze};

@@ -7,18 +7,21 @@
 //! - [`server`]: the agent API (HTTP);
 //! - the front ends: [`cli`] (commands), `tui` (the dashboard) and [`demo`].
 //!
-//! [`config`], [`clock`] and [`runtime`] are shared by all of them. Arrows point inwards only:
+//! [`config`], [`clock`], [`client`] (HTTP to a receiver) and [`runtime`] are shared by all of them. Arrows point inwards only:
 //! nothing below the front ends imports them, and the front ends do not import each other
 //! except that `cli` starts the dashboard and the demo, and the demo shows the dashboard.
 
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod decide;
 pub mod demo;
 pub mod domain;
 pub mod keymap;
+pub mod logging;
 pub mod notify;
+pub mod progress;
 pub mod runtime;
 pub mod server;
 pub mod store;

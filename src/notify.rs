@@ -61,6 +61,21 @@ pub fn http_client() -> Result<reqwest::Client, String> {
     reqwest::Client::builder().pool_max_idle_per_host(64).build().map_err(|e| e.to_string())
 }
 
+/// One structured log line per delivery attempt (`shipdeck serve` shows them on stderr).
+fn log_delivery(d: &crate::domain::notify::Delivery, attempt: &Attempt) {
+    match attempt {
+        Attempt::Sent => tracing::info!(delivery = d.id, channel = %d.channel, attempt = d.attempts, "delivery sent"),
+        Attempt::Failed { error, retry_at, .. } => tracing::warn!(
+            delivery = d.id,
+            channel = %d.channel,
+            attempt = d.attempts,
+            error = %error,
+            retry_at = ?retry_at,
+            "delivery failed"
+        ),
+    }
+}
+
 /// Starts the worker on its own thread.
 pub fn spawn(opts: WorkerOptions) -> std::io::Result<std::thread::JoinHandle<Result<WorkerStats, WorkerError>>> {
     std::thread::Builder::new().name("shipdeck-notify".into()).spawn(move || {
@@ -135,7 +150,7 @@ async fn work(opts: &WorkerOptions, mut store: Store, client: reqwest::Client) -
                 Ok(c) => c,
                 Err(e) => {
                     // The log may be busy or briefly failing (a full disk): try again, never exit.
-                    eprintln!("shipdeck delivery worker: {e}; trying again");
+                    tracing::warn!(error = %e, "delivery worker cannot claim deliveries; trying again");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     Vec::new()
                 }
@@ -152,6 +167,7 @@ async fn work(opts: &WorkerOptions, mut store: Store, client: reqwest::Client) -
         tokio::select! {
             Some((d, result)) = in_flight.next(), if !in_flight.is_empty() => {
                 let attempt = outcome(config, &d, result, opts.clock.now());
+                log_delivery(&d, &attempt);
                 if attempt == Attempt::Sent { stats.sent += 1 } else { stats.failed_attempts += 1 }
                 done.push((d.id, attempt));
             }
@@ -161,7 +177,11 @@ async fn work(opts: &WorkerOptions, mut store: Store, client: reqwest::Client) -
             match store.record_attempts(&owner, &done, opts.clock.now()) {
                 Ok(()) => done.clear(),
                 // Kept: written with the next batch. Until then their leases hold them.
-                Err(e) => eprintln!("shipdeck delivery worker: {e}; keeping {} result(s) to record", done.len()),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    kept = done.len(),
+                    "delivery worker cannot record results; keeping them for the next write"
+                ),
             }
             last_flush = Instant::now();
         }

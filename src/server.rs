@@ -12,6 +12,7 @@
 
 mod body;
 mod gates;
+pub mod metrics;
 mod routes;
 mod writer;
 
@@ -72,6 +73,8 @@ pub struct Limits {
     pub idle_timeout: Duration,
     pub max_connections: usize,
     pub clock_skew: TimeDelta,
+    /// Who may read `GET /metrics`.
+    pub metrics: crate::config::MetricsAccess,
 }
 
 impl Default for Limits {
@@ -88,6 +91,7 @@ impl From<&ReceiverConfig> for Limits {
             idle_timeout: std(c.idle_timeout),
             max_connections: c.max_connections,
             clock_skew: c.clock_skew,
+            metrics: c.metrics,
         }
     }
 }
@@ -205,7 +209,7 @@ impl Receiver {
                     Err(e) => {
                         // Out of file descriptors or similar: say so once, and do not spin.
                         if !accept_failing {
-                            eprintln!("shipdeck receiver: cannot accept connections: {e}");
+                            tracing::error!(error = %e, "cannot accept connections");
                             accept_failing = true;
                         }
                         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -215,8 +219,9 @@ impl Receiver {
             };
             let Ok(permit) = connections.clone().try_acquire_owned() else {
                 if !at_cap {
-                    eprintln!(
-                        "shipdeck receiver: connection cap of {} reached (receiver.max_connections); \
+                    tracing::warn!(
+                        max_connections = limits.max_connections,
+                        "connection cap of {} reached (receiver.max_connections); \
                          answering new connections 503 until some close",
                         limits.max_connections
                     );
@@ -226,7 +231,7 @@ impl Receiver {
                 continue;
             };
             if at_cap {
-                eprintln!("shipdeck receiver: below the connection cap again");
+                tracing::info!("below the connection cap again");
                 at_cap = false;
             }
             let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));

@@ -6,9 +6,13 @@ use serde_json::json;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The receiver's base URL
+    /// The receiver's base URL (http:// or https://)
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:7480")]
     server: String,
+    /// Trust only the CA certificates of this PEM file for an https --server [default: the
+    /// system's trusted roots]
+    #[arg(long, env = "SHIPDECK_CA_CERT", value_name = "FILE")]
+    ca_cert: Option<std::path::PathBuf>,
     /// The deployment (DEP-<n>)
     #[arg(long, value_name = "KEY")]
     deployment: String,
@@ -40,12 +44,8 @@ pub struct Args {
 
 pub fn run(_ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     args.status.parse::<EventStatus>().map_err(usage)?;
-    if !args.server.starts_with("http://") {
-        return Err(usage(format!(
-            "--server \"{}\" is not an http:// URL (emit speaks plain HTTP; post to a TLS endpoint with curl)",
-            args.server
-        )));
-    }
+    crate::client::check_url(&args.server).map_err(|e| usage(format!("--server {e}")))?;
+    let client = crate::client::client(args.ca_cert.as_deref()).map_err(usage)?;
     let id = args.id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let mut event = json!({ "id": id, "deployment": args.deployment, "step": args.step, "status": args.status });
     for (field, value) in
@@ -57,18 +57,11 @@ pub fn run(_ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     }
     let url = format!("{}/v1/events", args.server.trim_end_matches('/'));
     let (status, body) = crate::runtime::build()?.block_on(async {
-        let mut req =
-            reqwest::Client::new().post(&url).header("content-type", "application/x-ndjson").body(event.to_string());
+        let mut req = client.post(&url).header("content-type", "application/x-ndjson").body(event.to_string());
         if let Some(t) = &args.token {
             req = req.bearer_auth(t);
         }
-        let resp = req.send().await.map_err(|e| {
-            if e.is_connect() {
-                Reported(format!("nothing listens at {} (is `shipdeck serve` running there?)", args.server))
-            } else {
-                Reported(format!("cannot post to {url}: {e}"))
-            }
-        })?;
+        let resp = req.send().await.map_err(|e| Reported(crate::client::describe(&args.server, &e)))?;
         let status = resp.status();
         let body = resp.text().await.unwrap_or_default();
         Ok::<_, Reported>((status, body))

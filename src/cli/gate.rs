@@ -43,9 +43,14 @@ pub struct WaitArgs {
     /// Give up after this long (e.g. 30m, 2h) with exit code 3 [default: wait forever]
     #[arg(long, value_name = "DURATION")]
     timeout: Option<String>,
-    /// Ask this receiver instead of reading the local log (e.g. http://deploy-host:7480)
+    /// Ask this receiver instead of reading the local log (e.g. http://deploy-host:7480 or
+    /// https://deploy.example.com behind a TLS-terminating proxy)
     #[arg(long, value_name = "URL")]
     server: Option<String>,
+    /// Trust only the CA certificates of this PEM file for an https --server [default: the
+    /// system's trusted roots]
+    #[arg(long, env = "SHIPDECK_CA_CERT", value_name = "FILE", requires = "server")]
+    ca_cert: Option<std::path::PathBuf>,
     /// Bearer token for --server
     #[arg(long, env = "SHIPDECK_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -89,7 +94,17 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
     let outcome = match &a.server {
         None => wait_local(&ctx.open_log()?, key, &a.phase, deadline, &mut progress)?,
         Some(url) => {
-            crate::runtime::build()?.block_on(wait_server(url, a.token.as_deref(), key, &a.phase, deadline, false))?
+            crate::client::check_url(url).map_err(|e| usage(format!("--server {e}")))?;
+            let client = crate::client::client(a.ca_cert.as_deref()).map_err(usage)?;
+            crate::runtime::build()?.block_on(wait_server(
+                &client,
+                url,
+                a.token.as_deref(),
+                key,
+                &a.phase,
+                deadline,
+                false,
+            ))?
         }
     };
     let what = format!("{key} {}", a.phase);
@@ -165,7 +180,11 @@ pub fn wait_local(
 }
 
 /// Waits by long-polling a receiver until the gate is decided (`None`: the deadline passed).
+///
+/// A TLS failure (a certificate that does not verify) ends the wait with its reason: retrying
+/// would not change the certificate, and falling back to plain HTTP is never an option.
 pub async fn wait_server(
+    client: &reqwest::Client,
     server: &str,
     token: Option<&str>,
     key: DeploymentKey,
@@ -173,7 +192,6 @@ pub async fn wait_server(
     deadline: Option<Instant>,
     quiet: bool,
 ) -> anyhow::Result<Option<WaitOutcome>> {
-    let client = reqwest::Client::new();
     let base = format!("{}/v1/deployments/{key}/gates/{phase}", server.trim_end_matches('/'));
     let mut last_state = String::new();
     loop {
@@ -196,12 +214,11 @@ pub async fn wait_server(
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
-                // The receiver may be restarting: try again until the deadline.
-                if e.is_connect() {
-                    esayln!("shipdeck: nothing listens at {server} (is `shipdeck serve` running?); retrying");
-                } else {
-                    esayln!("shipdeck: cannot reach {server}: {e}; retrying");
+                if crate::client::tls_failure(&e).is_some() {
+                    return Err(Reported(crate::client::describe(server, &e)).into());
                 }
+                // The receiver may be restarting: try again until the deadline.
+                esayln!("shipdeck: {}; retrying", crate::client::describe(server, &e));
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }

@@ -113,6 +113,9 @@ pub struct Args {
     csv: bool,
 }
 
+/// Rows an export reads from the log at a time.
+const EXPORT_PAGE: usize = 5_000;
+
 pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let mut filter = args.filters.to_filter(ctx)?;
     filter.reviews = args.review.iter().map(|r| review_state(r)).collect::<anyhow::Result<_>>()?;
@@ -121,7 +124,27 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let now = ctx.clock.now();
     let total = store.history_count(&filter, &rule, now)?;
     let limit = if args.limit == 0 { total } else { args.limit };
-    let rows = store.history(&filter, &rule, now, 0, limit)?;
+    // Exports (--json, --csv) of many rows read the log page by page, with a bar on a terminal.
+    let rows = if args.json || args.csv {
+        let progress = crate::progress::bar(limit as u64, "exporting deployments");
+        // One read snapshot for every page: a deployment finishing meanwhile shifts no page.
+        let rows = store.read_snapshot(|s| {
+            let mut rows = Vec::with_capacity(limit.min(100_000));
+            while rows.len() < limit {
+                let page = s.history(&filter, &rule, now, rows.len(), EXPORT_PAGE.min(limit - rows.len()))?;
+                if page.is_empty() {
+                    break;
+                }
+                progress.inc(page.len() as u64);
+                rows.extend(page);
+            }
+            Ok(rows)
+        })?;
+        progress.finish_and_clear();
+        rows
+    } else {
+        store.history(&filter, &rule, now, 0, limit)?
+    };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
         serde_json::to_writer_pretty(&mut out, &rows)?;

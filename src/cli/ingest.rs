@@ -19,12 +19,14 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
-    let reader: Box<dyn BufRead> = if args.file.as_os_str() == "-" {
-        Box::new(std::io::stdin().lock())
+    // A file shows its bytes read (on a terminal); stdin, of unknown length, the lines.
+    let (reader, progress, by_bytes): (Box<dyn BufRead>, _, _) = if args.file.as_os_str() == "-" {
+        (Box::new(std::io::stdin().lock()), crate::progress::counter("ingesting lines"), false)
     } else {
         let f = std::fs::File::open(&args.file)
             .map_err(|e| super::usage(format!("cannot read \"{}\": {e}", args.file.display())))?;
-        Box::new(std::io::BufReader::new(f))
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        (Box::new(std::io::BufReader::new(f)), crate::progress::bytes(len, "ingesting"), true)
     };
     let mut store = Store::open(&ctx.db_path()?)?;
     store.set_clock_skew(ctx.config.receiver.clock_skew);
@@ -49,6 +51,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
             }
             Err(e) => return Err(e.into()),
         };
+        progress.inc(if by_bytes { line.len() as u64 + 1 } else { 1 });
         if line.trim().is_empty() {
             continue;
         }
@@ -61,6 +64,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         }
     }
     flush(&mut chunk, &mut early, &mut total)?;
+    progress.finish_and_clear();
     total.rejected.sort_by_key(|r| r.line);
     println!("{}", serde_json::to_string(&total)?);
     if total.rejected.is_empty() {

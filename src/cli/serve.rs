@@ -11,9 +11,22 @@ pub struct Args {
     /// Address to listen on [default: receiver.listen from config, 127.0.0.1:7480]
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
+    /// How log lines on stderr look: text, or one JSON object per line
+    #[arg(long, value_enum, env = "SHIPDECK_LOG_FORMAT", default_value = "text")]
+    log_format: crate::logging::LogFormat,
 }
 
 pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
+    crate::logging::init(args.log_format);
+    let json = args.log_format == crate::logging::LogFormat::Json;
+    // What the receiver says about itself: plain lines for people, log events in JSON.
+    let say = move |line: &str| {
+        if json {
+            tracing::info!("{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    };
     let listen = args.listen.clone().unwrap_or_else(|| ctx.config.receiver.listen.clone());
     let db = ctx.db_path()?;
     let token = ctx.config.receiver.resolved_token();
@@ -65,16 +78,16 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let served: anyhow::Result<i32> = crate::runtime::build()?.block_on(async move {
         let receiver = Receiver::bind_with(&listen, opts, limits).await?;
         let addr = receiver.local_addr()?;
-        eprintln!(
+        say(&format!(
             "shipdeck receiver on http://{addr} (log {}; {})",
             db.display(),
             if token.is_some() { "bearer token required" } else { "no token: anyone who can connect may post" }
-        );
+        ));
         for note in [lowered, team_note].into_iter().flatten() {
-            eprintln!("{note}");
+            say(&note);
         }
         receiver.serve(shutdown_signal()).await?;
-        eprintln!("shipdeck receiver stopped; every acknowledged event is committed");
+        say("shipdeck receiver stopped; every acknowledged event is committed");
         Ok(0)
     });
     stop.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -32,6 +32,21 @@ pub struct ReceiverConfig {
     /// How far an event's `at` may lie in the future, and before its deployment was planned.
     #[serde(with = "duration::serde_text")]
     pub clock_skew: TimeDelta,
+    /// Who may read `GET /metrics`.
+    pub metrics: MetricsAccess,
+}
+
+/// `receiver.metrics`: who may scrape `GET /metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsAccess {
+    /// The token rules of the rest of the API.
+    #[default]
+    Token,
+    /// Anyone who can connect, token or not (a scraper on a private network).
+    Open,
+    /// Not served (404).
+    Off,
 }
 
 impl Default for ReceiverConfig {
@@ -44,6 +59,7 @@ impl Default for ReceiverConfig {
             idle_timeout: TimeDelta::seconds(60),
             max_connections: 4096,
             clock_skew: crate::domain::event::DEFAULT_CLOCK_SKEW,
+            metrics: MetricsAccess::Token,
         }
     }
 }
@@ -307,10 +323,10 @@ impl RawConfig {
         if let Err(e) = crate::keymap::Keymap::from_config(&self.dashboard.keys) {
             return Err((e.config_path(&self.dashboard.keys), e.to_string()));
         }
-        if !["default", "mono"].contains(&self.dashboard.theme.as_str()) {
+        if !["default", "light", "mono"].contains(&self.dashboard.theme.as_str()) {
             return Err((
                 "dashboard.theme".into(),
-                format!("unknown theme \"{}\" (default or mono)", self.dashboard.theme),
+                format!("unknown theme \"{}\" (default, light or mono)", self.dashboard.theme),
             ));
         }
         let mut envs = std::collections::HashSet::new();

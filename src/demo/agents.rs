@@ -64,7 +64,7 @@ impl Agents {
     #[must_use]
     pub fn new(receiver: std::net::SocketAddr, speed: f64) -> Self {
         Self {
-            client: reqwest::Client::new(),
+            client: crate::client::client(None).unwrap_or_default(),
             url: format!("http://{receiver}/v1/events").into(),
             speed: speed.max(0.01),
             stats: Arc::default(),

@@ -84,7 +84,9 @@ pub fn seed(
     let mut starts: Vec<i64> =
         (0..count).map(|_| i64::try_from(rng.range(2 * 86_400, 90 * 86_400)).unwrap_or(2 * 86_400)).collect();
     starts.sort_unstable_by(|a, b| b.cmp(a));
+    let progress = crate::progress::bar(starts.len() as u64, "seeding the demo's history");
     for ago in starts {
+        progress.inc(1);
         let si = usize::try_from(rng.range(0, SERVICES.len() as u64)).unwrap_or(0);
         let service = &SERVICES[si];
         versions[si] += 1;
@@ -203,6 +205,7 @@ pub fn seed(
         }
         seeded.deployments += 1;
     }
+    progress.finish_and_clear();
     seeded.reviews = reviews::seed(store, config, rng, now, &failed, trend)?;
     // What the history told people was read long ago.
     for person in &config.people {

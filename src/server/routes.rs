@@ -2,26 +2,103 @@
 
 use super::body::BodyError;
 use super::{AppState, MAX_BODY_BYTES};
+use crate::config::MetricsAccess;
 use crate::domain::DeploymentKey;
 use crate::domain::event::parse_ndjson;
 use crate::store::{StoreError, Submission};
 use axum::Router;
-use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{MatchedPath, Path, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+const HEALTH: &str = "/v1/health";
+const EVENTS: &str = "/v1/events";
+const DEPLOYMENT: &str = "/v1/deployments/{key}";
+const GATE: &str = "/v1/deployments/{key}/gates/{phase}";
+const METRICS: &str = "/metrics";
+const CALENDAR: &str = "/v1/calendar.ics";
+
 pub(super) fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/health", get(health))
-        .route("/v1/events", post(post_events))
-        .route("/v1/deployments/{key}", get(get_deployment))
-        .route("/v1/deployments/{key}/gates/{phase}", get(super::gates::get_gate))
-        .route("/v1/calendar.ics", get(calendar_ics))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint (see the README's agent API)") })
+    let mut router = Router::new()
+        .route(HEALTH, get(health))
+        .route(EVENTS, post(post_events))
+        .route(DEPLOYMENT, get(get_deployment))
+        .route(GATE, get(super::gates::get_gate))
+        .route(CALENDAR, get(calendar_ics));
+    if state.limits.metrics != MetricsAccess::Off {
+        router = router.route(METRICS, get(metrics));
+    }
+    router
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), measure))
+        .fallback(no_such_endpoint)
         .with_state(state)
+}
+
+/// The answer to a path that is not an endpoint (logged like every request error).
+async fn no_such_endpoint(method: Method, uri: axum::http::Uri) -> Response {
+    let path = crate::domain::text::sanitize(uri.path());
+    tracing::warn!(method = %method, path = %path, status = 404, "request error");
+    error(StatusCode::NOT_FOUND, "no such endpoint (see the README's agent API)")
+}
+
+/// Times every routed request for `shipdeck_http_request_duration_seconds`, and logs the
+/// ones answered with an error.
+async fn measure(State(state): State<AppState>, request: Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let route = match request.extensions().get::<MatchedPath>().map(MatchedPath::as_str) {
+        Some(HEALTH) => HEALTH,
+        Some(EVENTS) => EVENTS,
+        Some(DEPLOYMENT) => DEPLOYMENT,
+        Some(GATE) => GATE,
+        Some(METRICS) => METRICS,
+        Some(CALENDAR) => CALENDAR,
+        _ => "other",
+    };
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        _ => "other",
+    };
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let took = started.elapsed();
+    let code = response.status().as_u16();
+    state.writer.metrics().request(route, method, code, took);
+    if code >= 400 {
+        let took_ms = took.as_secs_f64() * 1000.0;
+        // The reason is in the JSON body the client got; the log says which request and how.
+        tracing::warn!(method, path = %crate::domain::text::sanitize(&path), status = code, took_ms, "request error");
+    }
+    response
+}
+
+/// `GET /metrics`: Prometheus text (OpenMetrics when asked for in `Accept`).
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if state.limits.metrics == MetricsAccess::Token
+        && let Some(denied) = denied(&state, &headers)
+    {
+        return denied;
+    }
+    let openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/openmetrics-text"));
+    let reader = state.reader.clone();
+    let counts = tokio::task::spawn_blocking(move || {
+        reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner).operational_counts()
+    })
+    .await;
+    let counts = match counts {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let text = state.writer.metrics().render(&counts, state.writer.queued(), openmetrics);
+    let kind = if openmetrics { super::metrics::OPENMETRICS } else { super::metrics::PROMETHEUS_TEXT };
+    ([(header::CONTENT_TYPE, kind)], text).into_response()
 }
 
 pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -129,6 +206,8 @@ async fn post_events(State(state): State<AppState>, request: Request) -> Respons
     match outcome {
         Ok(outcome) => {
             let outcome = outcome.with_rejections(early);
+            let errors: Vec<&str> = outcome.rejected.iter().map(|r| r.error.as_str()).collect();
+            state.writer.metrics().events(outcome.accepted, outcome.duplicates, &errors);
             let status = if outcome.accepted + outcome.duplicates == 0 {
                 StatusCode::UNPROCESSABLE_ENTITY
             } else {

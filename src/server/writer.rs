@@ -6,6 +6,7 @@
 //! a commit is shared by every waiting request. It also remembers how its last commits went,
 //! so `/v1/health` can say when writes fail.
 
+use super::metrics::Metrics;
 use crate::clock::SharedClock;
 use crate::store::{IngestOutcome, Store, StoreError, Submission};
 use chrono::{DateTime, Utc};
@@ -51,6 +52,7 @@ pub struct WriteHealth {
 pub struct Writer {
     queue: mpsc::Sender<Job>,
     health: Arc<Mutex<WriteHealth>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Writer {
@@ -60,8 +62,12 @@ impl Writer {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
         let health = Arc::new(Mutex::new(WriteHealth::default()));
         let shared = health.clone();
-        std::thread::Builder::new().name("shipdeck-writer".into()).spawn(move || run(store, rx, &shared, &clock))?;
-        Ok(Self { queue, health })
+        let metrics = Arc::new(Metrics::new());
+        let counted = metrics.clone();
+        std::thread::Builder::new()
+            .name("shipdeck-writer".into())
+            .spawn(move || run(store, rx, &shared, &clock, &counted))?;
+        Ok(Self { queue, health, metrics })
     }
 
     /// Stores one submission; resolves after its commit. `Err` means nothing was stored.
@@ -75,6 +81,18 @@ impl Writer {
     /// queue is full: the next sweep comes soon).
     pub fn sweep_lost(&self) {
         let _ = self.queue.try_send(Job::SweepLost);
+    }
+
+    /// The receiver's metrics (the writer records its commits there).
+    #[must_use]
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Requests waiting for the writer now.
+    #[must_use]
+    pub fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
     }
 
     /// How the last commits went.
@@ -95,7 +113,13 @@ impl Writer {
     }
 }
 
-fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, health: &Mutex<WriteHealth>, clock: &SharedClock) {
+fn run(
+    mut store: Store,
+    mut rx: mpsc::Receiver<Job>,
+    health: &Mutex<WriteHealth>,
+    clock: &SharedClock,
+    metrics: &Metrics,
+) {
     let mut group: Vec<(Submission, Reply)> = Vec::new();
     let mut flushes = Vec::new();
     let mut sweep = false;
@@ -120,13 +144,13 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, health: &Mutex<WriteHealth
             }
         }
         if !group.is_empty() {
-            commit(&mut store, &mut group, health, clock);
+            commit(&mut store, &mut group, health, clock, metrics);
         }
         if std::mem::take(&mut sweep) {
             match store.mark_lost(clock.now()) {
                 Ok(0) => {}
-                Ok(n) => eprintln!("shipdeck receiver: {n} silent target(s) marked lost (recovery.lost_after)"),
-                Err(e) => eprintln!("shipdeck receiver: cannot mark silent targets lost: {e}"),
+                Ok(n) => tracing::info!(targets = n, "silent targets marked lost (recovery.lost_after)"),
+                Err(e) => tracing::error!(error = %e, "cannot mark silent targets lost"),
             }
         }
         for done in flushes.drain(..) {
@@ -135,9 +159,22 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, health: &Mutex<WriteHealth
     }
 }
 
-fn commit(store: &mut Store, group: &mut Vec<(Submission, Reply)>, health: &Mutex<WriteHealth>, clock: &SharedClock) {
+/// Commits one group and answers its requests (after counting the commit, so a scrape that
+/// follows an answer sees it).
+fn commit(
+    store: &mut Store,
+    group: &mut Vec<(Submission, Reply)>,
+    health: &Mutex<WriteHealth>,
+    clock: &SharedClock,
+    metrics: &Metrics,
+) {
     let (subs, replies): (Vec<Submission>, Vec<Reply>) = group.drain(..).unzip();
+    let events = subs.iter().map(|s| s.events.len()).sum();
+    let started = std::time::Instant::now();
     let result = store.ingest(&subs);
+    let took = started.elapsed();
+    metrics.commit(events, took, result.is_ok());
+    let took_ms = took.as_secs_f64() * 1000.0;
     {
         let mut h = health.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match &result {
@@ -150,11 +187,15 @@ fn commit(store: &mut Store, group: &mut Vec<(Submission, Reply)>, health: &Mute
     }
     match result {
         Ok(outcomes) => {
+            let accepted: usize = outcomes.iter().map(|o| o.accepted).sum();
+            let duplicates: usize = outcomes.iter().map(|o| o.duplicates).sum();
+            tracing::info!(requests = outcomes.len(), accepted, duplicates, took_ms, "commit");
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(outcome));
             }
         }
         Err(e) => {
+            tracing::error!(requests = replies.len(), error = %e, took_ms, "commit failed; nothing of it stored");
             let e = WriteError::Store(Arc::new(e));
             for reply in replies {
                 let _ = reply.send(Err(e.clone()));

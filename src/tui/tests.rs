@@ -376,3 +376,23 @@ fn the_approvals_status_column_keeps_its_room_at_every_width() {
         assert!(text.contains("failed 1/1 · ready") && text.contains("gate 1/2 · ready"), "{w}x{h}:\n{text}");
     }
 }
+
+/// `dashboard.theme = "light"` in the config gives the light theme; the Live view at 80x24,
+/// every cell with its style, is held by a snapshot (the text is the default theme's: meaning
+/// stays in the symbols).
+#[test]
+fn the_light_theme_chosen_in_the_config_styles_the_live_view() {
+    let text = crate::config::BUILT_IN.replace("theme = \"default\"", "theme = \"light\"");
+    let config = Config::parse(&text, "light.toml").expect("a valid config");
+    let theme = Theme::select(&config.dashboard.theme, false);
+    assert_eq!(theme, Theme::light());
+    assert_eq!(Theme::select(&config.dashboard.theme, true), Theme::mono(), "NO_COLOR still wins");
+    let fx = fixture::build();
+    let (mut app, _loader) = app(&fx, 80, 24);
+    let default_text = screen(&app);
+    app.theme = theme;
+    assert_eq!(screen(&app), default_text);
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    terminal.draw(|f| f.render_widget(&app, f.area())).expect("draws");
+    insta::assert_debug_snapshot!("live_light_80x24", terminal.backend().buffer());
+}

@@ -1,7 +1,9 @@
 //! Colours and text attributes of the dashboard.
 //!
 //! Every style a view uses comes from a [`Theme`], so the monochrome theme (`theme = "mono"` or
-//! `NO_COLOR` in the environment) can drop all colour in one place. Meaning never rests on colour
+//! `NO_COLOR` in the environment) can drop all colour in one place, and the light theme
+//! (`theme = "light"`, for terminals with a light background) can trade the pale colours that
+//! vanish on white for darker ones. Meaning never rests on colour
 //! alone: host states also have symbols, selection is reversed, failures are bold.
 
 use crate::domain::{DeploymentStatus, PhaseStatus};
@@ -83,7 +85,12 @@ impl Theme {
     /// The theme for a config value and the `NO_COLOR` convention (any non-empty value).
     #[must_use]
     pub fn select(name: &str, no_color: bool) -> Self {
-        if no_color || name == "mono" { Self::mono() } else { Self::colour() }
+        match name {
+            _ if no_color => Self::mono(),
+            "mono" => Self::mono(),
+            "light" => Self::light(),
+            _ => Self::colour(),
+        }
     }
 
     /// Whether `NO_COLOR` asks for no colour.
@@ -116,6 +123,41 @@ impl Theme {
                 fg(Color::DarkGray),
                 fg(Color::Blue).add_modifier(Modifier::BOLD),
                 fg(Color::Green),
+                fg(Color::Red).add_modifier(Modifier::BOLD),
+                fg(Color::Magenta).add_modifier(Modifier::BOLD),
+            ],
+        }
+    }
+
+    /// For a light background: dark text colours, pale fills; the same symbols and modifiers as
+    /// the default theme, so nothing rests on colour alone here either.
+    #[must_use]
+    pub fn light() -> Self {
+        let fg = |c: Color| Style::new().fg(c);
+        // 256-colour dark green and amber: ANSI green and yellow wash out on white.
+        let green = Color::Indexed(28);
+        let amber = Color::Indexed(130);
+        Self {
+            mono: false,
+            text: Style::new(),
+            dim: fg(Color::DarkGray),
+            title: fg(Color::Blue).add_modifier(Modifier::BOLD),
+            border: fg(Color::Gray),
+            header: Style::new().bg(Color::Indexed(252)).fg(Color::Black),
+            tab: fg(Color::DarkGray),
+            tab_active: Style::new().fg(Color::White).bg(Color::Blue).add_modifier(Modifier::BOLD),
+            selected: Style::new().bg(Color::Indexed(254)).add_modifier(Modifier::BOLD),
+            cursor: Style::new().add_modifier(Modifier::REVERSED),
+            paused: Style::new().fg(Color::Black).bg(Color::Yellow).add_modifier(Modifier::BOLD),
+            warning: fg(amber).add_modifier(Modifier::BOLD),
+            key: fg(Color::Blue).add_modifier(Modifier::BOLD),
+            gauge_done: fg(green),
+            gauge_failed: fg(Color::Red),
+            gauge_empty: fg(Color::Gray),
+            hosts: [
+                fg(Color::DarkGray),
+                fg(Color::Blue).add_modifier(Modifier::BOLD),
+                fg(green),
                 fg(Color::Red).add_modifier(Modifier::BOLD),
                 fg(Color::Magenta).add_modifier(Modifier::BOLD),
             ],

@@ -189,7 +189,7 @@ fn emit_posts_one_event_and_reports_refusals() {
     let tls = env.run(&[
         "emit",
         "--server",
-        "https://deploy.example",
+        "ftp://deploy.example",
         "--deployment",
         &key,
         "--step",
@@ -198,7 +198,7 @@ fn emit_posts_one_event_and_reports_refusals() {
         "info",
     ]);
     assert_eq!(tls.code, 2);
-    assert!(tls.stderr.contains("\"https://deploy.example\" is not an http:// URL"), "{}", tls.stderr);
+    assert!(tls.stderr.contains("\"ftp://deploy.example\" is not an http:// or https:// URL"), "{}", tls.stderr);
     drop(server);
     let down = env.run(&[&base[..], &["--target", "web-01", "--step", "download", "--status", "info"]].concat());
     assert_eq!(down.code, 1);
