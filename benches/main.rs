@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo build --release --features bench
-//! target/release/shipdeck-bench ingest          # or latency, gates, dashboard, history
+//! target/release/shipdeck-bench ingest          # or latency, gates, dashboard, history, schedule
 //! ```
 //!
 //! Adding a benchmark: a file here with an `Args` (clap) and a `run(&Ctx, &Args)`, a variant in
@@ -19,6 +19,7 @@ mod ingest;
 mod latency;
 mod log;
 mod notify;
+mod schedule;
 
 use clap::{Parser, Subcommand};
 use shipdeck::clock::SharedClock;
@@ -44,6 +45,8 @@ enum Bench {
     Dashboard(dashboard::Args),
     /// History, the drill-down and `report` on 100,000 deployments, against their floors
     History(history::Args),
+    /// The change calendar: conflict check, `schedule next` and the month view at scale
+    Schedule(schedule::Args),
     /// The delivery worker: a burst to a webhook sink, ingest beside it, happening to first attempt
     Notify(notify::Args),
 }
@@ -64,6 +67,7 @@ fn main() {
         Bench::Gates(a) => gates::run(&ctx, a),
         Bench::Dashboard(a) => dashboard::run(a),
         Bench::History(a) => history::run(&ctx, a),
+        Bench::Schedule(a) => schedule::run(&ctx, a),
         Bench::Notify(a) => notify::run(&ctx, a),
     };
     if let Err(e) = result {

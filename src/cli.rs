@@ -25,12 +25,14 @@ macro_rules! esayln {
 mod approve;
 mod audit;
 mod bench;
+mod cancel;
 mod check;
 mod config_cmd;
 mod conformance;
 mod demo;
 mod emit;
 mod events;
+mod freeze;
 pub mod gate;
 mod history;
 mod ingest;
@@ -38,7 +40,9 @@ mod list;
 mod notify;
 mod plan;
 mod report;
+mod reschedule;
 mod review;
+mod schedule;
 mod serve;
 mod status;
 mod team;
@@ -120,6 +124,16 @@ pub enum Command {
     /// The team stored in the log, which decisions count: sync it from the config, or show it
     #[command(subcommand)]
     Team(team::Command),
+    /// Move the planned start of a deployment that has not started
+    Reschedule(reschedule::Args),
+    /// Cancel a deployment that has not started
+    Cancel(cancel::Args),
+    /// Declare, end or list emergency freezes
+    #[command(subcommand)]
+    Freeze(freeze::Command),
+    /// The change calendar: list it, find the next free slot, export it as iCalendar
+    #[command(subcommand)]
+    Schedule(schedule::Command),
     /// Deliveries of notifications: run the worker, list the outbox, retry, test a channel
     #[command(subcommand)]
     Notify(notify::Command),
@@ -141,6 +155,9 @@ impl Command {
             Self::Review(a) if a.writes() => Some("review"),
             Self::Check(_) => Some("check"),
             Self::Team(team::Command::Sync) => Some("team sync"),
+            Self::Reschedule(_) => Some("reschedule"),
+            Self::Cancel(_) => Some("cancel"),
+            Self::Freeze(c) if c.writes() => Some("freeze"),
             Self::Notify(c) if c.writes() => Some("notify"),
             Self::Status(_)
             | Self::Events(_)
@@ -155,6 +172,8 @@ impl Command {
             | Self::Review(_)
             | Self::Report(_)
             | Self::Conformance(_)
+            | Self::Freeze(_)
+            | Self::Schedule(_)
             | Self::Notify(_)
             | Self::Team(team::Command::Show { .. }) => None,
         }
@@ -260,6 +279,10 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Review(a)) => review::run(&ctx, &a),
         Some(Command::Report(a)) => report::run(&ctx, &a),
         Some(Command::Team(c)) => team::run(&ctx, &c),
+        Some(Command::Reschedule(a)) => reschedule::run(&ctx, &a),
+        Some(Command::Cancel(a)) => cancel::run(&ctx, &a),
+        Some(Command::Freeze(c)) => freeze::run(&ctx, &c),
+        Some(Command::Schedule(c)) => schedule::run(&ctx, &c),
         Some(Command::Notify(c)) => notify::run(&ctx, &c),
         Some(Command::Config(_)) => unreachable!("handled above"),
     }
