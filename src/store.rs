@@ -245,6 +245,16 @@ impl Store {
         })
     }
 
+    /// For the delivery worker's connection: its commits (claims, attempts' results) stop
+    /// waiting for the disk, so they hold the write lock for microseconds and the receiver's
+    /// commits do not queue behind them. What a power cut may lose is only a claim or a "sent"
+    /// mark: the delivery is then sent again with the same idempotency key, which at-least-once
+    /// delivery allows. The notifications and deliveries themselves are written by the
+    /// happenings' own (fully synced) transactions.
+    pub fn relax_durability_for_outbox(&mut self) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| self.sql(e))
+    }
+
     /// Trades durability for speed while loading generated data (the demo's history): commits
     /// stop waiting for the disk. Never use it for events an agent is told were stored.
     pub fn relax_durability_for_bulk_load(&mut self) -> Result<(), StoreError> {
