@@ -241,6 +241,7 @@ pub(super) struct RawConfig {
     reviews: super::ReviewsConfig,
     #[serde(default)]
     schedule: super::ScheduleConfig,
+    #[serde(default)]
     notify: super::NotifyConfig,
     #[serde(default)]
     channels: BTreeMap<String, super::ChannelConfig>,

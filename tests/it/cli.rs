@@ -23,7 +23,7 @@ fn plan_prints_the_key_alone_on_the_first_line_and_follows_the_model() {
         "--change",
         "CHG-42",
         "--start",
-        "2026-11-27T18:00:00Z",
+        "2030-01-07T18:00:00Z",
     ]);
     let out = run.ok();
     assert_eq!(out.lines().next(), Some("DEP-1"));
@@ -42,7 +42,8 @@ fn plan_prints_the_key_alone_on_the_first_line_and_follows_the_model() {
         .collect();
     assert_eq!(phases, vec![("pilot", 2, 0), ("wave-1", 20, 1), ("wave-2", 78, 3)]);
     assert_eq!(status["change_ref"], "CHG-42");
-    assert_eq!(status["planned_at"], "2026-11-27T18:00:00Z");
+    // Monday 19:00 in Berlin: inside weekday-evenings, so the planned start fits the calendar.
+    assert_eq!(status["planned_at"], "2030-01-07T18:00:00Z");
     assert_eq!(status["target_list"][0]["name"], "web-001");
     assert_eq!(env.plan("rolling", 3), "DEP-2");
 }

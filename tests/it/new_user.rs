@@ -162,6 +162,8 @@ gate = { approvals = 1, roles = ["dm"], windows = ["later"] }
 name = "later"
 from = "2099-01-01T00:00"
 until = "2099-01-02T00:00"
+[schedule]
+override_roles = ["dm"]
 "#;
 
 #[test]
@@ -186,6 +188,10 @@ fn gate_show_lists_every_rule_still_missing_and_refusals_name_when_all_hold() {
         "dana",
         "--start",
         "2098-06-01T00:00:00Z",
+        // Outside the only window: a schedule conflict, planned anyway to see the gate wait.
+        "--force",
+        "--reason",
+        "see the time rules",
     ]);
     plan.ok();
     let show = env.run(&["--config", c, "gate", "show", "DEP-1", "pilot"]);
