@@ -223,6 +223,22 @@ impl Widget for ScheduleScreen<'_> {
             put(buf, inner, inner.x, y, legend, t.dim);
             y += 1;
         }
+        // Freezes in force now, by name: they hold every decision.
+        let in_force: Vec<&Entry> = page
+            .entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Freeze && e.start <= app.now && app.now < e.end)
+            .collect();
+        for e in in_force {
+            if y >= inner.bottom() {
+                break;
+            }
+            let envs = if e.environments.is_empty() { "all".to_owned() } else { e.environments.join(",") };
+            let until = e.end.with_timezone(&zone).format("%a %-d %b %H:%M");
+            let kind = if e.emergency { "emergency freeze" } else { "freeze" };
+            put(buf, inner, inner.x, y, &format!("▓ {kind} {} in force on {envs} until {until}", e.name), t.warning);
+            y += 1;
+        }
         if let Some(e) = cal.selected_entry().filter(|_| y < inner.bottom()) {
             let at = |d: DateTime<Utc>| d.with_timezone(&zone).format("%a %-d %b %H:%M").to_string();
             let line = format!(
