@@ -34,6 +34,7 @@ mod events;
 pub mod gate;
 mod history;
 mod ingest;
+mod kpi;
 mod list;
 mod plan;
 mod report;
@@ -116,6 +117,8 @@ pub enum Command {
     Review(review::Args),
     /// The post-deployment report of a deployment, for the change record
     Report(report::Args),
+    /// Delivery KPIs of a period: frequency, success and change failure rates, recovery and lead time
+    Kpi(kpi::Args),
     /// The team stored in the log, which decisions count: sync it from the config, or show it
     #[command(subcommand)]
     Team(team::Command),
@@ -149,6 +152,7 @@ impl Command {
             | Self::History(_)
             | Self::Review(_)
             | Self::Report(_)
+            | Self::Kpi(_)
             | Self::Conformance(_)
             | Self::Team(team::Command::Show { .. }) => None,
         }
@@ -253,6 +257,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::History(a)) => history::run(&ctx, &a),
         Some(Command::Review(a)) => review::run(&ctx, &a),
         Some(Command::Report(a)) => report::run(&ctx, &a),
+        Some(Command::Kpi(a)) => kpi::run(&ctx, &a),
         Some(Command::Team(c)) => team::run(&ctx, &c),
         Some(Command::Config(_)) => unreachable!("handled above"),
     }

@@ -10,6 +10,7 @@ pub mod errors;
 pub mod event;
 pub mod gate;
 pub mod history;
+pub mod kpi;
 pub mod lifecycle;
 pub mod model;
 pub mod phase;

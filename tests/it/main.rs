@@ -12,6 +12,7 @@ mod demo;
 mod gates;
 mod gates_e2e;
 mod hardening;
+mod kpi;
 mod new_user;
 mod read_only;
 mod receiver;
