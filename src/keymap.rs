@@ -68,10 +68,12 @@ pub enum Action {
     DrillDown,
     WriteReview,
     Checklist,
+    MetricsPeriod,
+    MetricsScope,
 }
 
 impl Action {
-    pub const ALL: [Self; 32] = [
+    pub const ALL: [Self; 34] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -104,6 +106,8 @@ impl Action {
         Self::DrillDown,
         Self::WriteReview,
         Self::Checklist,
+        Self::MetricsPeriod,
+        Self::MetricsScope,
     ];
 
     /// The name used in `[dashboard.keys]`.
@@ -130,6 +134,7 @@ impl Action {
         match self {
             Self::Checklist => Scope::Live,
             Self::Period => Scope::History,
+            Self::MetricsPeriod | Self::MetricsScope => Scope::Metrics,
             _ => Scope::Global,
         }
     }
@@ -174,6 +179,8 @@ impl Action {
             Self::DrillDown => ("drill_down", "the deployment's drill-down and report", &["d"]),
             Self::WriteReview => ("write_review", "write the failure review (in $EDITOR)", &["w"]),
             Self::Checklist => ("checklist", "the deployment's checklist (space ticks an item)", &["c"]),
+            Self::MetricsPeriod => ("metrics_period", "Metrics: next period (7d, 30d, 90d, 1y)", &["t"]),
+            Self::MetricsScope => ("metrics_scope", "Metrics: next scope (all, each environment)", &["s"]),
         }
     }
 }

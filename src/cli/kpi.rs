@@ -218,10 +218,11 @@ fn text(k: &Kpis) -> Vec<String> {
             seconds(k.lead_time.total.median_s),
             seconds(k.lead_time.total.p90_s)
         ),
-        format!("  waiting for approval     median {}", seconds(k.lead_time.approval_wait_median_s)),
-        format!("  waiting for window/freeze median {}", seconds(k.lead_time.window_wait_median_s)),
-        format!("  waiting for bake         median {}", seconds(k.lead_time.bake_wait_median_s)),
-        format!("  running                  median {}", seconds(k.lead_time.running_median_s)),
+        format!("  mean {}, of which:", seconds(k.lead_time.mean_s)),
+        format!("  waiting for approval      {:>8}", seconds(k.lead_time.approval_wait_mean_s)),
+        format!("  waiting for window/freeze {:>8}", seconds(k.lead_time.window_wait_mean_s)),
+        format!("  waiting for bake          {:>8}", seconds(k.lead_time.bake_wait_mean_s)),
+        format!("  running                   {:>8}", seconds(k.lead_time.running_mean_s)),
         format!("first-time-right           {:>8}", percent(k.first_time_right_rate)),
         format!(
             "hosts failed / deployment  {:>8}",
@@ -250,9 +251,9 @@ fn text(k: &Kpis) -> Vec<String> {
 fn write_csv(out: &mut impl Write, total: &Kpis, groups: Option<&[Group]>) -> std::io::Result<()> {
     writeln!(
         out,
-        "group,deployments,per_day,succeeded,success_rate,production_started,production_failed,change_failure_rate,recovery_median_s,recovery_p90_s,recovery_open,lead_time_median_s,lead_time_p90_s,approval_wait_median_s,window_wait_median_s,bake_wait_median_s,running_median_s,first_time_right_rate,hosts_failed_per_deployment,rollbacks"
+        "group,deployments,per_day,succeeded,success_rate,production_started,production_failed,change_failure_rate,recovery_median_s,recovery_p90_s,recovery_open,lead_time_median_s,lead_time_p90_s,approval_wait_mean_s,window_wait_mean_s,bake_wait_mean_s,running_mean_s,first_time_right_rate,hosts_failed_per_deployment,rollbacks"
     )?;
-    let all = [Group { group: "all".into(), kpis: total.clone() }];
+    let all = [Group { group: "all".into(), start: DateTime::UNIX_EPOCH, kpis: total.clone() }];
     let opt_f = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
     let opt_i = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     for g in groups.unwrap_or(&all) {
@@ -264,7 +265,7 @@ fn write_csv(out: &mut impl Write, total: &Kpis, groups: Option<&[Group]>) -> st
         };
         writeln!(
             out,
-            "{field},{},{:.4},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{field},{},{:.4},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             k.deployments,
             k.per_day,
             k.succeeded,
@@ -277,10 +278,11 @@ fn write_csv(out: &mut impl Write, total: &Kpis, groups: Option<&[Group]>) -> st
             k.recovery.open,
             opt_i(k.lead_time.total.median_s),
             opt_i(k.lead_time.total.p90_s),
-            opt_i(k.lead_time.approval_wait_median_s),
-            opt_i(k.lead_time.window_wait_median_s),
-            opt_i(k.lead_time.bake_wait_median_s),
-            opt_i(k.lead_time.running_median_s),
+            opt_i(k.lead_time.mean_s),
+            opt_i(k.lead_time.approval_wait_mean_s),
+            opt_i(k.lead_time.window_wait_mean_s),
+            opt_i(k.lead_time.bake_wait_mean_s),
+            opt_i(k.lead_time.running_mean_s),
             opt_f(k.first_time_right_rate),
             opt_f(k.hosts_failed_per_deployment),
             k.rollbacks

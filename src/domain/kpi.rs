@@ -31,6 +31,8 @@ pub struct KpiDeployment {
     pub retried: bool,
     /// Its gates that were approved, in phase order.
     pub gates: Vec<GateWait>,
+    /// The first phase that failed, if one did.
+    pub failed_phase: Option<String>,
 }
 
 /// The wait at one approved gate.
@@ -109,15 +111,23 @@ pub struct Recovery {
     pub open: usize,
 }
 
-/// Lead time (planned -> finished) and the medians of its parts.
+/// Lead time (planned -> finished) and its parts. The parts are means, so they add up to the
+/// mean lead time (medians of parts would not add up to anything).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct LeadTime {
     #[serde(flatten)]
     pub total: Spread,
-    pub approval_wait_median_s: Option<i64>,
-    pub window_wait_median_s: Option<i64>,
-    pub bake_wait_median_s: Option<i64>,
-    pub running_median_s: Option<i64>,
+    pub mean_s: Option<i64>,
+    pub approval_wait_mean_s: Option<i64>,
+    pub window_wait_mean_s: Option<i64>,
+    pub bake_wait_mean_s: Option<i64>,
+    pub running_mean_s: Option<i64>,
+}
+
+/// The mean of durations, in whole seconds; `None` for none.
+fn mean_s(values: &[TimeDelta]) -> Option<i64> {
+    let n = i64::try_from(values.len()).ok().filter(|n| *n > 0)?;
+    Some(values.iter().map(TimeDelta::num_milliseconds).sum::<i64>() / n / 1000)
 }
 
 /// Approval waits of one gate (`model/phase`) or one role.
@@ -144,6 +154,8 @@ pub struct Kpis {
     pub change_failure_rate: Option<f64>,
     pub recovery: Recovery,
     pub lead_time: LeadTime,
+    /// Gate opened -> approved, over every approved gate.
+    pub approval_wait: Spread,
     pub approval_wait_by_gate: Vec<NamedWait>,
     pub approval_wait_by_role: Vec<NamedWait>,
     /// Succeeded without any retry decision, over deployments.
@@ -210,6 +222,7 @@ pub fn compute(rows: &[&KpiDeployment], from: DateTime<Utc>, until: DateTime<Utc
     let mut by_gate: BTreeMap<String, Vec<TimeDelta>> = BTreeMap::new();
     let mut by_role: BTreeMap<String, Vec<TimeDelta>> = BTreeMap::new();
     let mut leads = Vec::with_capacity(n);
+    let mut gate_waits = Vec::new();
     for d in rows {
         let lead = (d.finished - d.planned).max(TimeDelta::zero());
         leads.push(lead);
@@ -218,6 +231,7 @@ pub fn compute(rows: &[&KpiDeployment], from: DateTime<Utc>, until: DateTime<Utc
             approval += g.approval;
             window += g.window;
             bake += g.bake;
+            gate_waits.push(g.total);
             by_gate.entry(format!("{}/{}", d.model, g.phase)).or_default().push(g.total);
             for (role, wait) in &g.roles {
                 by_role.entry(role.clone()).or_default().push(*wait);
@@ -228,7 +242,8 @@ pub fn compute(rows: &[&KpiDeployment], from: DateTime<Utc>, until: DateTime<Utc
             parts[i].push(v);
         }
     }
-    let [approval, window, bake, running] = parts.map(|v| Spread::of(v).median_s);
+    let [approval, window, bake, running] = parts.map(|v| mean_s(&v));
+    let mean = mean_s(&leads);
     let named = |m: BTreeMap<String, Vec<TimeDelta>>| {
         m.into_iter().map(|(name, v)| NamedWait { name, wait: Spread::of(v) }).collect::<Vec<_>>()
     };
@@ -248,11 +263,13 @@ pub fn compute(rows: &[&KpiDeployment], from: DateTime<Utc>, until: DateTime<Utc
         recovery: Recovery { time: Spread::of(recovered), open },
         lead_time: LeadTime {
             total: Spread::of(leads),
-            approval_wait_median_s: approval,
-            window_wait_median_s: window,
-            bake_wait_median_s: bake,
-            running_median_s: running,
+            mean_s: mean,
+            approval_wait_mean_s: approval,
+            window_wait_mean_s: window,
+            bake_wait_mean_s: bake,
+            running_mean_s: running,
         },
+        approval_wait: Spread::of(gate_waits),
         approval_wait_by_gate: named(by_gate),
         approval_wait_by_role: named(by_role),
         first_time_right_rate: rate(first_time_right, n),
@@ -306,6 +323,9 @@ pub fn week_start(at: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Group {
     pub group: String,
+    /// Where the group's time starts (its week's Monday, or the period's start).
+    #[serde(skip)]
+    pub start: DateTime<Utc>,
     #[serde(flatten)]
     pub kpis: Kpis,
 }
@@ -329,7 +349,7 @@ pub fn grouped(
             let (lo, hi) = (start.max(from), end.min(until));
             let in_week: Vec<&KpiDeployment> = rows.iter().filter(|d| d.finished >= lo && d.finished < hi).collect();
             let label = start.with_timezone(&tz).format("%Y-%m-%d").to_string();
-            out.push(Group { group: label, kpis: compute(&in_week, lo, hi, successes) });
+            out.push(Group { group: label, start: lo, kpis: compute(&in_week, lo, hi, successes) });
             start = end;
         }
         return out;
@@ -343,7 +363,9 @@ pub fn grouped(
         };
         map.entry(key).or_default().push(d);
     }
-    map.into_iter().map(|(k, v)| Group { group: k.to_owned(), kpis: compute(&v, from, until, successes) }).collect()
+    map.into_iter()
+        .map(|(k, v)| Group { group: k.to_owned(), start: from, kpis: compute(&v, from, until, successes) })
+        .collect()
 }
 
 /// The KPIs of a period, and of each group when split.
@@ -418,6 +440,87 @@ impl Band {
             Self::Low
         }
     }
+}
+
+/// What the Metrics view asks for: a period (days back from now) and a scope.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MetricsAsk {
+    pub days: i64,
+    /// One environment, or all.
+    pub environment: Option<String>,
+}
+
+/// A name and how many failed deployments it had.
+pub type Count = (String, usize);
+
+/// What the Metrics view shows: the KPIs of the period and of the one before, the weeks, where
+/// failures concentrate and the improvement actions done.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metrics {
+    pub ask: MetricsAsk,
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub current: Kpis,
+    pub previous: Kpis,
+    pub weeks: Vec<Group>,
+    pub top_services: Vec<Count>,
+    pub top_models: Vec<Count>,
+    /// `model/phase`.
+    pub top_phases: Vec<Count>,
+    /// Failed hosts per step.
+    pub top_steps: Vec<Count>,
+    /// Improvement actions done in the period: when, and their text.
+    pub actions_done: Vec<(DateTime<Utc>, String)>,
+}
+
+/// Builds [`Metrics`] from the deployments of both periods (`rows` finished in
+/// `[from - span, until)`); `steps` are failed hosts per step, already counted.
+#[must_use]
+pub fn metrics(
+    ask: MetricsAsk,
+    rows: &[KpiDeployment],
+    (from, until): (DateTime<Utc>, DateTime<Utc>),
+    successes: &Successes,
+    tz: Tz,
+    steps: Vec<Count>,
+    actions_done: Vec<(DateTime<Utc>, String)>,
+) -> Metrics {
+    let span = until - from;
+    let current: Vec<KpiDeployment> = rows.iter().filter(|d| d.finished >= from).cloned().collect();
+    let previous: Vec<&KpiDeployment> =
+        rows.iter().filter(|d| d.finished < from && d.finished >= from - span).collect();
+    let failed: Vec<&KpiDeployment> =
+        current.iter().filter(|d| d.status != DeploymentStatus::Succeeded && d.started.is_some()).collect();
+    let top = |key: &dyn Fn(&KpiDeployment) -> Option<String>| {
+        let mut m: BTreeMap<String, usize> = BTreeMap::new();
+        for d in &failed {
+            if let Some(k) = key(d) {
+                *m.entry(k).or_default() += 1;
+            }
+        }
+        rank(m.into_iter().collect())
+    };
+    let all: Vec<&KpiDeployment> = current.iter().collect();
+    Metrics {
+        current: compute(&all, from, until, successes),
+        previous: compute(&previous, from - span, from, successes),
+        weeks: grouped(&current, GroupBy::Week, from, until, tz, successes),
+        top_services: top(&|d| Some(d.service.clone())),
+        top_models: top(&|d| Some(d.model.clone())),
+        top_phases: top(&|d| d.failed_phase.as_ref().map(|p| format!("{}/{p}", d.model))),
+        top_steps: rank(steps),
+        actions_done,
+        ask,
+        from,
+        until,
+    }
+}
+
+/// Largest first, then by name; at most ten.
+fn rank(mut v: Vec<Count>) -> Vec<Count> {
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.truncate(10);
+    v
 }
 
 #[cfg(test)]

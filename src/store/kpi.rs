@@ -9,7 +9,9 @@ use super::{Store, StoreError};
 use crate::clock::{from_ms, to_ms};
 use crate::domain::gate::Previous;
 use crate::domain::gate::timing::{self, TimeFacts};
-use crate::domain::kpi::{self, GateWait, GroupBy, KpiDeployment, KpiReport, Successes, split_gate_wait};
+use crate::domain::kpi::{
+    self, GateWait, GroupBy, KpiDeployment, KpiReport, Metrics, MetricsAsk, Successes, split_gate_wait,
+};
 use crate::domain::{DeploymentStatus, GatePolicy};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -29,6 +31,7 @@ pub struct KpiScope {
 struct PhaseRow {
     deployment: i64,
     name: String,
+    failed: bool,
     gate: Option<String>,
     opened: Option<i64>,
     finished: Option<i64>,
@@ -53,6 +56,63 @@ impl Store {
             total: kpi::compute(&all, from, until, &successes),
             groups: by.map(|by| kpi::grouped(&rows, by, from, until, tz, &successes)),
         })
+    }
+
+    /// What the Metrics view shows for `ask` at `now`: both periods' deployments read once.
+    pub fn metrics(
+        &self,
+        ask: &MetricsAsk,
+        now: DateTime<Utc>,
+        production: &[String],
+        tz: Tz,
+    ) -> Result<Metrics, StoreError> {
+        let span = chrono::TimeDelta::days(ask.days.max(1));
+        let from = now - span;
+        let scope = KpiScope { environment: ask.environment.clone(), ..KpiScope::default() };
+        let rows = self.kpi_deployments(&scope, Some(from - span), now, production)?;
+        let successes = self.kpi_successes(Some(from - span), production)?;
+        let failed: Vec<i64> = rows
+            .iter()
+            .filter(|d| d.finished >= from && d.status != DeploymentStatus::Succeeded && d.started.is_some())
+            .map(|d| d.id)
+            .collect();
+        let steps = self.failed_steps(&failed)?;
+        let done = self.actions_done(from, now)?;
+        Ok(kpi::metrics(ask.clone(), &rows, (from, now), &successes, tz, steps, done))
+    }
+
+    /// Failed hosts per step over these deployments.
+    fn failed_steps(&self, ids: &[i64]) -> Result<Vec<kpi::Count>, StoreError> {
+        let sql = |e| self.sql(e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT coalesce(last_step, '?'), count(*) FROM targets
+                 WHERE deployment_id = ?1 AND status IN ('failed', 'lost') GROUP BY 1",
+            )
+            .map_err(sql)?;
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for id in ids {
+            let mut q = stmt.query(params![id]).map_err(sql)?;
+            while let Some(r) = q.next().map_err(sql)? {
+                *counts.entry(r.get(0).map_err(sql)?).or_default() += r.get::<_, usize>(1).map_err(sql)?;
+            }
+        }
+        Ok(counts.into_iter().collect())
+    }
+
+    /// Improvement actions done in `[from, until)`, oldest first.
+    fn actions_done(
+        &self,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, String)>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT done_ms, text FROM actions WHERE done_ms >= ?1 AND done_ms < ?2 ORDER BY done_ms")
+            .and_then(|mut s| {
+                s.query_map(params![to_ms(from), to_ms(until)], |r| Ok((from_ms(r.get(0)?), r.get(1)?)))?.collect()
+            })
+            .map_err(|e| self.sql(e))
     }
 
     /// The finished deployments of `scope` that finished in `[from, until)` (oldest first), with
@@ -102,6 +162,7 @@ impl Store {
                         hosts_failed: 0,
                         retried: false,
                         gates: Vec::new(),
+                        failed_phase: None,
                     },
                     r.get(8).map_err(sql)?,
                 ));
@@ -144,6 +205,9 @@ impl Store {
         for (phase_id, p, failed) in phases {
             let i = index[&p.deployment];
             rows[i].0.hosts_failed += failed;
+            if p.failed && rows[i].0.failed_phase.is_none() {
+                rows[i].0.failed_phase = Some(p.name.clone());
+            }
             let prev_finished = previous.filter(|(d, _)| *d == p.deployment).and_then(|(_, f)| f);
             let first = previous.is_none_or(|(d, _)| d != p.deployment);
             previous = Some((p.deployment, p.finished));
@@ -201,7 +265,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, deployment_id, name, gate, gate_opened_ms, finished_ms, failed FROM phases
+                "SELECT id, deployment_id, name, gate, gate_opened_ms, finished_ms, failed, status FROM phases
                  WHERE deployment_id BETWEEN ?1 AND ?2 ORDER BY deployment_id, idx",
             )
             .map_err(sql)?;
@@ -217,6 +281,7 @@ impl Store {
                 PhaseRow {
                     deployment,
                     name: r.get(2).map_err(sql)?,
+                    failed: r.get::<_, String>(7).map_err(sql)? == "failed",
                     gate: r.get(3).map_err(sql)?,
                     opened: r.get(4).map_err(sql)?,
                     finished: r.get(5).map_err(sql)?,

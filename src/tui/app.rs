@@ -8,12 +8,14 @@ pub mod approvals;
 pub mod checklist;
 pub mod history;
 mod live;
+pub mod metrics;
 
 pub use super::model::{display_rank, first_selection};
 pub use approvals::{Approvals, Dialog};
 pub use checklist::ChecklistPanel;
 pub use history::{Drill, History};
 pub use live::{Detail, Focus, Live, TargetPane};
+pub use metrics::MetricsView;
 
 use super::layout::{self, Geometry};
 pub use super::model::Cmd;
@@ -126,6 +128,7 @@ pub struct App {
     pub live: Live,
     pub approvals: Approvals,
     pub history: History,
+    pub metrics: MetricsView,
     /// The open Checklist panel of a deployment.
     pub checklist: Option<ChecklistPanel>,
     /// The open confirm dialog.
@@ -154,6 +157,7 @@ impl App {
             live: Live::default(),
             approvals: Approvals::default(),
             history: History::default(),
+            metrics: MetricsView::new(),
             checklist: None,
             dialog: None,
             status: None,
@@ -177,6 +181,9 @@ impl App {
                 if let Some(page) = refresh.history.take() {
                     let rows = self.history_rows();
                     self.history.apply(page, rows);
+                }
+                if let Some(metrics) = refresh.metrics.take() {
+                    self.metrics.apply(metrics);
                 }
                 if let Some(report) = refresh.report.take() {
                     self.history.apply_report(report);
@@ -339,6 +346,11 @@ impl App {
             }
             a if a.writes() => self.decide(a),
             other if self.tab == Tab::History => self.history_action(other),
+            Action::Open if self.tab == Tab::Metrics => self.metrics_open(),
+            other if self.tab == Tab::Metrics => {
+                let envs = self.environments();
+                self.metrics.action(other, &envs)
+            }
             other if self.tab == Tab::Approvals => self.approvals_action(other),
             other if self.tab == Tab::Notifications => {
                 if other == Action::Open {
@@ -357,7 +369,31 @@ impl App {
 
     fn go(&mut self, tab: Tab) -> Vec<Cmd> {
         self.tab = tab;
-        if tab == Tab::History { self.history.open() } else { Vec::new() }
+        match tab {
+            Tab::History => self.history.open(),
+            Tab::Metrics => {
+                let envs = self.environments();
+                self.metrics.load(&envs)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The environments declared in the config: the Metrics view's scopes.
+    fn environments(&self) -> Vec<String> {
+        self.session.config.environments.iter().map(|e| e.name.clone()).collect()
+    }
+
+    /// `Enter` on a top failing entry of Metrics: History, filtered to those deployments.
+    fn metrics_open(&mut self) -> Vec<Cmd> {
+        let Some((line, preset)) = self.metrics.history_line() else { return Vec::new() };
+        self.tab = Tab::History;
+        let h = &mut self.history;
+        h.drill = None;
+        h.editing = false;
+        h.set_preset(preset);
+        let cmds = h.set_line(line);
+        if cmds.is_empty() { h.open() } else { cmds }
     }
 
     fn history_action(&mut self, action: Action) -> Vec<Cmd> {

@@ -63,6 +63,8 @@ pub enum Request {
     Checklist(DeploymentKey),
     /// Record a checklist tick.
     Tick(crate::decide::checklist::TickAsk),
+    /// The Metrics view's KPIs.
+    Metrics(crate::domain::kpi::MetricsAsk),
 }
 
 /// Reads the log incrementally; used by the data thread and by the benchmark.
@@ -81,6 +83,8 @@ pub struct Loader {
     /// The History page and the drill-down last asked for: read again when the log changes.
     history_wanted: Option<(HistoryFilter, usize)>,
     report_wanted: Option<DeploymentKey>,
+    /// The environments that count as production, for the Metrics view.
+    production: Vec<String>,
 }
 
 impl Loader {
@@ -99,6 +103,7 @@ impl Loader {
             reviews: ReviewRule { results: Vec::new(), environments: Vec::new() },
             history_wanted: None,
             report_wanted: None,
+            production: Vec::new(),
         }
     }
 
@@ -106,6 +111,21 @@ impl Loader {
     #[must_use]
     pub fn with_reviews(mut self, rule: ReviewRule) -> Self {
         self.reviews = rule;
+        self
+    }
+
+    /// The Metrics view's KPIs for `ask` at the clock's now.
+    pub fn metrics(&mut self, ask: crate::domain::kpi::MetricsAsk) -> Result<Refresh, StoreError> {
+        let (now, tz) = (self.clock.now(), self.tz);
+        let production = &self.production;
+        let metrics = self.store.read_snapshot(|s| s.metrics(&ask, now, production, tz))?;
+        Ok(Refresh { metrics: Some(Box::new(metrics)), ..Refresh::default() })
+    }
+
+    /// Tells Metrics which environments count as production.
+    #[must_use]
+    pub fn with_production(mut self, production: Vec<String>) -> Self {
+        self.production = production;
         self
     }
 
@@ -320,6 +340,7 @@ impl Loader {
                         })
                     }
                     Request::Report(key) => self.report(key),
+                    Request::Metrics(ask) => self.metrics(ask),
                     Request::SaveReview(key, content, text) => {
                         let saved = self.save_review(key, &content, &text);
                         if out.blocking_send(Loaded::Decided(saved)).is_err() {

@@ -48,6 +48,8 @@ pub struct Refresh {
     pub report: Option<Box<Report>>,
     /// A deployment's checklist, for its Checklist panel.
     pub checklist: Option<(DeploymentKey, Vec<ChecklistItem>)>,
+    /// The Metrics view's KPIs, when they were asked for (or the log changed under them).
+    pub metrics: Option<Box<crate::domain::kpi::Metrics>>,
 }
 
 /// A page of History as the data source answers it.
@@ -153,6 +155,8 @@ pub enum Cmd {
     LoadChecklist(DeploymentKey),
     /// Record a checklist tick the operator confirmed.
     Tick(TickAsk),
+    /// Read the Metrics view's KPIs for this period and scope.
+    LoadMetrics(crate::domain::kpi::MetricsAsk),
 }
 
 /// What the data thread hands the run loop.

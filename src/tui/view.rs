@@ -5,12 +5,12 @@
 
 pub mod approvals;
 pub mod checklist;
-pub mod coming_soon;
 pub mod dialog;
 pub mod drill;
 pub mod help;
 pub mod history;
 pub mod live;
+pub mod metrics;
 pub mod notifications;
 pub mod schedule;
 pub mod target;
@@ -41,7 +41,7 @@ impl Widget for &App {
             Tab::Approvals => approvals::ApprovalsScreen { app: self }.render(screen.body, buf),
             Tab::Notifications => notifications::NotificationsScreen { app: self }.render(screen.body, buf),
             Tab::History => history::HistoryScreen { app: self }.render(screen.body, buf),
-            other => coming_soon::ComingSoon { tab: other.index(), theme: &self.theme }.render(screen.body, buf),
+            Tab::Metrics => metrics::MetricsScreen { app: self }.render(screen.body, buf),
         }
         footer(self, screen.footer, buf);
         if let Some(d) = &self.dialog {
@@ -213,6 +213,12 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
         out.push((k(Action::Open), "drill-down"));
         out.push((k(Action::Filter), "filter"));
         out.push((k(Action::Period), "time range"));
+    }
+    if app.tab == Tab::Metrics {
+        out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
+        out.push((k(Action::Open), "in History"));
+        out.push((k(Action::MetricsPeriod), "period"));
+        out.push((k(Action::MetricsScope), "scope"));
     }
     if app.tab == Tab::Notifications && !app.approvals.notifications.is_empty() {
         out.push((k(Action::Open), if app.approvals.note_open { "close" } else { "open" }));

@@ -20,6 +20,7 @@ fn dep(id: i64, service: &str, env: &str, status: DeploymentStatus, finished: &s
         hosts_failed: 0,
         retried: false,
         gates: Vec::new(),
+        failed_phase: None,
     }
 }
 
@@ -112,10 +113,10 @@ fn lead_time_splits_into_the_waits_of_its_gates_and_running() {
     let all: Vec<&KpiDeployment> = rows.iter().collect();
     let k = compute(&all, at("2026-03-01T00:00:00Z"), at("2026-03-02T00:00:00Z"), &Successes::default());
     assert_eq!(k.lead_time.total.median_s, Some(4 * 3600));
-    assert_eq!(k.lead_time.approval_wait_median_s, Some(3600));
-    assert_eq!(k.lead_time.window_wait_median_s, Some(1200));
-    assert_eq!(k.lead_time.bake_wait_median_s, Some(600));
-    assert_eq!(k.lead_time.running_median_s, Some(4 * 3600 - 5400));
+    assert_eq!(k.lead_time.approval_wait_mean_s, Some(3600));
+    assert_eq!(k.lead_time.window_wait_mean_s, Some(1200));
+    assert_eq!(k.lead_time.bake_wait_mean_s, Some(600));
+    assert_eq!(k.lead_time.running_mean_s, Some(4 * 3600 - 5400));
     assert_eq!(
         k.approval_wait_by_gate,
         vec![NamedWait {
@@ -124,6 +125,7 @@ fn lead_time_splits_into_the_waits_of_its_gates_and_running() {
         }]
     );
     assert_eq!(k.approval_wait_by_role[0].name, "deployment_manager");
+    assert_eq!(k.approval_wait.median_s, Some(5400));
     assert_eq!(k.first_time_right_rate, Some(0.0), "a retried deployment is not first-time-right");
     assert_eq!(k.hosts_failed_per_deployment, Some(3.0));
 }
@@ -211,4 +213,31 @@ fn dora_bands_follow_the_documented_thresholds() {
     assert_eq!(Band::recovery(3600), Band::High);
     assert_eq!(Band::recovery(86_400), Band::Medium);
     assert_eq!(Band::recovery(7 * 86_400), Band::Low);
+}
+
+#[test]
+fn the_parts_of_lead_time_are_means_that_add_up_to_the_mean_lead_time() {
+    let mut gated = dep(1, "api", "production", Succeeded, "2026-03-01T12:00:00Z");
+    gated.planned = at("2026-03-01T08:00:00Z");
+    gated.gates = vec![GateWait {
+        phase: "wave-1".into(),
+        total: TimeDelta::minutes(90),
+        bake: TimeDelta::minutes(10),
+        window: TimeDelta::minutes(20),
+        approval: TimeDelta::minutes(60),
+        roles: Vec::new(),
+    }];
+    let plain = dep(2, "web", "staging", Succeeded, "2026-03-01T12:00:00Z"); // lead 2h, no gate
+    let rows = [gated, plain];
+    let all: Vec<&KpiDeployment> = rows.iter().collect();
+    let k = compute(&all, at("2026-03-01T00:00:00Z"), at("2026-03-02T00:00:00Z"), &Successes::default());
+    let l = &k.lead_time;
+    assert_eq!(l.mean_s, Some(3 * 3600));
+    assert_eq!(l.approval_wait_mean_s, Some(1800));
+    assert_eq!(l.window_wait_mean_s, Some(600));
+    assert_eq!(l.bake_wait_mean_s, Some(300));
+    assert_eq!(l.running_mean_s, Some(8100));
+    let parts: i64 =
+        [l.approval_wait_mean_s, l.window_wait_mean_s, l.bake_wait_mean_s, l.running_mean_s].iter().flatten().sum();
+    assert_eq!(Some(parts), l.mean_s);
 }

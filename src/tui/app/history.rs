@@ -187,6 +187,13 @@ impl History {
         Vec::new()
     }
 
+    /// Sets the time range to one of [`Period::PRESETS`] (the filter line is read again by
+    /// whoever sets it next).
+    pub fn set_preset(&mut self, preset: usize) {
+        self.preset = preset.min(Period::PRESETS.len() - 1);
+        self.filter.period = period_of(self.preset);
+    }
+
     /// The next time range.
     pub fn next_period(&mut self) -> Vec<Cmd> {
         self.preset = (self.preset + 1) % Period::PRESETS.len();
