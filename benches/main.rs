@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo build --release --features bench
-//! target/release/shipdeck-bench ingest          # or latency, gates, dashboard, history
+//! target/release/shipdeck-bench ingest          # or latency, gates, dashboard, history, kpi
 //! ```
 //!
 //! Adding a benchmark: a file here with an `Args` (clap) and a `run(&Ctx, &Args)`, a variant in
@@ -16,6 +16,7 @@ mod dashboard;
 mod gates;
 mod history;
 mod ingest;
+mod kpi;
 mod latency;
 mod log;
 
@@ -43,6 +44,8 @@ enum Bench {
     Dashboard(dashboard::Args),
     /// History, the drill-down and `report` on 100,000 deployments, against their floors
     History(history::Args),
+    /// Every delivery KPI for 90 days and all time, and the Metrics view, against their floors
+    Kpi(kpi::Args),
 }
 
 /// What every benchmark may need: the built-in config (so numbers do not depend on the
@@ -61,6 +64,7 @@ fn main() {
         Bench::Gates(a) => gates::run(&ctx, a),
         Bench::Dashboard(a) => dashboard::run(a),
         Bench::History(a) => history::run(&ctx, a),
+        Bench::Kpi(a) => kpi::run(&ctx, a),
     };
     if let Err(e) = result {
         eprintln!("shipdeck-bench: {e:#}");
