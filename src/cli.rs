@@ -26,6 +26,7 @@ mod approve;
 mod audit;
 mod bench;
 mod check;
+mod compare;
 mod config_cmd;
 mod conformance;
 mod demo;
@@ -117,6 +118,8 @@ pub enum Command {
     Review(review::Args),
     /// The post-deployment report of a deployment, for the change record
     Report(report::Args),
+    /// Two runs side by side: phases, step durations, failures, where they diverged
+    Compare(compare::Args),
     /// Delivery KPIs of a period: frequency, success and change failure rates, recovery and lead time
     Kpi(kpi::Args),
     /// The team stored in the log, which decisions count: sync it from the config, or show it
@@ -153,6 +156,7 @@ impl Command {
             | Self::Review(_)
             | Self::Report(_)
             | Self::Kpi(_)
+            | Self::Compare(_)
             | Self::Conformance(_)
             | Self::Team(team::Command::Show { .. }) => None,
         }
@@ -258,6 +262,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Review(a)) => review::run(&ctx, &a),
         Some(Command::Report(a)) => report::run(&ctx, &a),
         Some(Command::Kpi(a)) => kpi::run(&ctx, &a),
+        Some(Command::Compare(a)) => compare::run(&ctx, &a),
         Some(Command::Team(c)) => team::run(&ctx, &c),
         Some(Command::Config(_)) => unreachable!("handled above"),
     }

@@ -4,6 +4,7 @@
 //! Most unit tests of shipdeck live here, next to the rules they pin down.
 
 pub mod checklist;
+pub mod compare;
 pub mod conformance;
 pub mod duration;
 pub mod errors;

@@ -233,6 +233,17 @@ impl Store {
             .map_err(|e| self.sql(e))
     }
 
+    /// The phase of each failed (or lost) target of a deployment, by target name.
+    pub fn failed_phases(&self, key: DeploymentKey) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT t.name, p.name FROM targets t JOIN phases p ON p.id = t.phase_id
+                 WHERE t.deployment_id = ?1 AND t.status IN ('failed', 'lost')",
+            )
+            .and_then(|mut s| s.query_map(params![key.0], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .map_err(|e| self.sql(e))
+    }
+
     /// The failed targets of a deployment with the step, time and message of their failure, for
     /// error groups. Read from the targets' derived state: one row per failed host.
     pub fn failures(&self, key: DeploymentKey) -> Result<Vec<Failure>, StoreError> {

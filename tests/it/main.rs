@@ -8,6 +8,7 @@ mod support;
 
 mod checklist_e2e;
 mod cli;
+mod compare;
 mod demo;
 mod gates;
 mod gates_e2e;
