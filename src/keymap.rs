@@ -70,10 +70,11 @@ pub enum Action {
     Checklist,
     MetricsPeriod,
     MetricsScope,
+    Compare,
 }
 
 impl Action {
-    pub const ALL: [Self; 34] = [
+    pub const ALL: [Self; 35] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -108,6 +109,7 @@ impl Action {
         Self::Checklist,
         Self::MetricsPeriod,
         Self::MetricsScope,
+        Self::Compare,
     ];
 
     /// The name used in `[dashboard.keys]`.
@@ -133,7 +135,7 @@ impl Action {
     pub fn scope(self) -> Scope {
         match self {
             Self::Checklist => Scope::Live,
-            Self::Period => Scope::History,
+            Self::Period | Self::Compare => Scope::History,
             Self::MetricsPeriod | Self::MetricsScope => Scope::Metrics,
             _ => Scope::Global,
         }
@@ -181,6 +183,7 @@ impl Action {
             Self::Checklist => ("checklist", "the deployment's checklist (space ticks an item)", &["c"]),
             Self::MetricsPeriod => ("metrics_period", "Metrics: next period (7d, 30d, 90d, 1y)", &["t"]),
             Self::MetricsScope => ("metrics_scope", "Metrics: next scope (all, each environment)", &["s"]),
+            Self::Compare => ("compare", "History: compare with the previous run (same service, env)", &["c"]),
         }
     }
 }
@@ -429,12 +432,17 @@ mod tests {
         assert_eq!(k.action(&t, Scope::Live), None, "a History key does nothing on Live");
         let c = press(KeyCode::Char('c'), KeyModifiers::NONE);
         assert_eq!(k.action(&c, Scope::Live), Some(Action::Checklist));
-        assert_eq!(k.action(&c, Scope::History), None);
+        assert_eq!(k.action(&c, Scope::History), Some(Action::Compare), "c is Compare in History");
+        assert_eq!(k.action(&c, Scope::Metrics), None);
         // Two view actions on one key are fine; a view action on a global key is not.
-        let both = BTreeMap::from([("period".to_owned(), "c".to_owned())]);
-        let k = Keymap::from_config(&both).expect("period (History) and checklist (Live) may share c");
-        assert_eq!(k.action(&c, Scope::History), Some(Action::Period));
-        assert_eq!(k.action(&c, Scope::Live), Some(Action::Checklist));
+        let s = press(KeyCode::Char('s'), KeyModifiers::NONE);
+        let both = BTreeMap::from([("period".to_owned(), "s".to_owned())]);
+        let k = Keymap::from_config(&both).expect("period (History) and metrics_scope (Metrics) may share s");
+        assert_eq!(k.action(&s, Scope::History), Some(Action::Period));
+        assert_eq!(k.action(&s, Scope::Metrics), Some(Action::MetricsScope));
+        let clash = BTreeMap::from([("period".to_owned(), "c".to_owned())]);
+        let err = Keymap::from_config(&clash).expect_err("c is compare in History").to_string();
+        assert!(err.contains("compare") && err.contains("period"), "{err}");
         let clash = BTreeMap::from([("period".to_owned(), "q".to_owned())]);
         let err = Keymap::from_config(&clash).expect_err("q quits everywhere").to_string();
         assert!(err.contains("key \"q\" is bound to both quit and period"), "{err}");

@@ -158,6 +158,7 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
                         Cmd::LoadHistory(filter, offset) => drop(req_tx.send(Request::History(filter, offset))),
                         Cmd::LoadReport(key) => drop(req_tx.send(Request::Report(key))),
                         Cmd::LoadMetrics(ask) => drop(req_tx.send(Request::Metrics(ask))),
+                        Cmd::LoadCompare(key) => drop(req_tx.send(Request::Compare(key))),
                         Cmd::LoadChecklist(key) => drop(req_tx.send(Request::Checklist(key))),
                         Cmd::Tick(ask) => drop(req_tx.send(Request::Tick(ask))),
                         Cmd::SaveReview(key, content, text) => {

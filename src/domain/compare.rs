@@ -217,3 +217,57 @@ fn divergence(row: &PhaseRow, b_failures: &[Failed], a_failures: &[Failed]) -> O
         _ => None,
     }
 }
+
+/// The comparison as lines of text: what `shipdeck compare` prints and History's compare shows.
+#[must_use]
+pub fn lines(c: &Comparison) -> Vec<String> {
+    let mut out = Vec::new();
+    for (label, s) in [("first ", &c.first), ("second", &c.second)] {
+        out.push(format!(
+            "{label} {:<9} {} -> {} · {} · {} · {}/{} hosts failed",
+            s.key, s.release, s.environment, s.model, s.status, s.failed, s.targets
+        ));
+    }
+    out.push(String::new());
+    out.push(match &c.divergence {
+        Some(d) => format!("first divergence: phase {}: {}", d.phase, d.what),
+        None => "no divergence: every phase ended the same way".to_owned(),
+    });
+    out.push(String::new());
+    out.push(format!("{:<14} {:>30}   {:>30}", "PHASE", c.first.key, c.second.key));
+    let dur = |s: Option<i64>| {
+        s.map_or_else(|| "-".to_owned(), |s| super::duration::format_coarse(chrono::TimeDelta::seconds(s)))
+    };
+    let phase = |s: &Option<PhaseSide>| {
+        s.as_ref().map_or_else(
+            || "-".to_owned(),
+            |s| format!("{} {}/{} failed, {}", s.status, s.failed, s.targets, dur(s.duration_s)),
+        )
+    };
+    for p in &c.phases {
+        out.push(format!("{:<14} {:>30}   {:>30}", p.phase, phase(&p.first), phase(&p.second)));
+    }
+    out.push(String::new());
+    out.push(format!("{:<14} {:<10} {:>26}   {:>26}", "PHASE", "STEP", "p50 / p95 (failed)", "p50 / p95 (failed)"));
+    let step = |s: &Option<StepSide>| {
+        s.as_ref().map_or_else(|| "-".to_owned(), |s| format!("{:.0}s / {:.0}s ({})", s.p50_s, s.p95_s, s.failed))
+    };
+    for s in &c.steps {
+        out.push(format!("{:<14} {:<10} {:>26}   {:>26}", s.phase, s.step, step(&s.first), step(&s.second)));
+    }
+    out.push(String::new());
+    out.push(if c.failed_in_both.is_empty() {
+        "no host failed in both".to_owned()
+    } else {
+        format!("failed in both ({}): {}", c.failed_in_both.len(), c.failed_in_both.join(", "))
+    });
+    if c.new_error_groups.is_empty() {
+        out.push(format!("no error group new in {}", c.second.key));
+    } else {
+        out.push(format!("error groups new in {}:", c.second.key));
+        for g in &c.new_error_groups {
+            out.push(format!("  {:>4} {} ({})", g.count, g.pattern, g.steps.join(", ")));
+        }
+    }
+    out
+}

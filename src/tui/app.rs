@@ -182,6 +182,9 @@ impl App {
                     let rows = self.history_rows();
                     self.history.apply(page, rows);
                 }
+                if let Some((key, data)) = refresh.compare.take() {
+                    self.history.apply_compare(key, data);
+                }
                 if let Some(metrics) = refresh.metrics.take() {
                     self.metrics.apply(metrics);
                 }
@@ -400,6 +403,12 @@ impl App {
         let rows = self.history_rows();
         let h = &mut self.history;
         match action {
+            Action::Back if h.compare.is_some() => {
+                h.compare = None;
+                Vec::new()
+            }
+            Action::Compare => h.compare(),
+            _ if h.compare.is_some() => h.navigate(action, rows),
             Action::Open if h.drill.is_none() => h.drill(None),
             Action::Back if h.drill.is_some() => {
                 h.drill = None;

@@ -63,6 +63,8 @@ pub enum Request {
     Checklist(DeploymentKey),
     /// Record a checklist tick.
     Tick(crate::decide::checklist::TickAsk),
+    /// A deployment against its previous run.
+    Compare(DeploymentKey),
     /// The Metrics view's KPIs.
     Metrics(crate::domain::kpi::MetricsAsk),
 }
@@ -112,6 +114,16 @@ impl Loader {
     pub fn with_reviews(mut self, rule: ReviewRule) -> Self {
         self.reviews = rule;
         self
+    }
+
+    /// `key` against the previous run of its service in its environment.
+    pub fn compare(&mut self, key: DeploymentKey) -> Result<Refresh, StoreError> {
+        // Each report reads in its own snapshot (they cannot nest).
+        let answer = match self.store.previous_run(key)? {
+            Some(before) => Ok(Box::new(self.store.comparison(before, key, &self.reviews)?)),
+            None => Err(format!("{key} has no earlier finished run of its service in its environment")),
+        };
+        Ok(Refresh { compare: Some((key, answer)), ..Refresh::default() })
     }
 
     /// The Metrics view's KPIs for `ask` at the clock's now.
@@ -341,6 +353,7 @@ impl Loader {
                     }
                     Request::Report(key) => self.report(key),
                     Request::Metrics(ask) => self.metrics(ask),
+                    Request::Compare(key) => self.compare(key),
                     Request::SaveReview(key, content, text) => {
                         let saved = self.save_review(key, &content, &text);
                         if out.blocking_send(Loaded::Decided(saved)).is_err() {

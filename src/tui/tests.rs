@@ -68,6 +68,7 @@ fn serve(app: &mut App, loader: &mut Loader, cmds: Vec<Cmd>) {
             Cmd::LoadHistory(filter, offset) => loader.history(filter, offset),
             Cmd::LoadReport(key) => loader.report(key),
             Cmd::LoadMetrics(ask) => loader.metrics(ask),
+            Cmd::LoadCompare(key) => loader.compare(key),
             Cmd::LoadChecklist(key) => loader.checklist(key),
             Cmd::Tick(ask) => {
                 let ticked = loader.tick(&ask);

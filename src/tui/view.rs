@@ -202,15 +202,19 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
         out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
         out.push((k(Action::Open), "deployment"));
     }
-    if app.tab == Tab::History && app.history.drill.is_some() {
+    if app.tab == Tab::History && app.history.drill.is_some() && app.history.compare.is_none() {
         out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "scroll"));
         if !app.read_only {
             out.push((k(Action::WriteReview), "write review"));
         }
         out.push((k(Action::Back), "back"));
+    } else if app.tab == Tab::History && app.history.compare.is_some() {
+        out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "scroll"));
+        out.push((k(Action::Back), "back"));
     } else if app.tab == Tab::History {
         out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
         out.push((k(Action::Open), "drill-down"));
+        out.push((k(Action::Compare), "compare"));
         out.push((k(Action::Filter), "filter"));
         out.push((k(Action::Period), "time range"));
     }

@@ -135,3 +135,32 @@ fn enter_on_a_top_failing_service_lands_in_history_filtered_to_its_failures() {
     assert_eq!(app.history.filter.service, None);
     assert_eq!(app.history.total, 4);
 }
+
+#[test]
+fn c_in_history_compares_the_selected_run_with_its_previous_run_of_the_service() {
+    let fx = log();
+    let (mut app, mut loader) = app(&fx, 120, 40);
+    let cmds = press(&mut app, KeyCode::Char('5'));
+    serve(&mut app, &mut loader, cmds);
+    // Newest first: api@1.0.5 (succeeded) after api@1.0.4 (failed).
+    let cmds = press(&mut app, KeyCode::Char('c'));
+    assert!(matches!(cmds.as_slice(), [Cmd::LoadCompare(_)]), "{cmds:?}");
+    serve(&mut app, &mut loader, cmds);
+    let c = app.history.compare.as_ref().expect("open");
+    let cmp = c.data.as_ref().expect("answered").as_ref().expect("a previous run");
+    assert_eq!(cmp.first.release, "api@1.0.4");
+    assert_eq!(cmp.second.release, "api@1.0.5");
+    let d = cmp.divergence.as_ref().expect("they diverge");
+    assert!(d.what.starts_with("failed with 1 failed host(s), then succeeded with 0"), "{}", d.what);
+    let text = screen(&app);
+    assert!(text.contains("first divergence: phase all") && text.contains("api@1.0.4"), "{text}");
+    press(&mut app, KeyCode::Esc);
+    assert!(app.history.compare.is_none());
+    // The oldest run of a service has nothing before it, and says so.
+    let cmds = press(&mut app, KeyCode::Char('G'));
+    serve(&mut app, &mut loader, cmds);
+    let cmds = press(&mut app, KeyCode::Char('c'));
+    serve(&mut app, &mut loader, cmds);
+    let why = app.history.compare.as_ref().and_then(|c| c.data.clone()).expect("answered").expect_err("nothing before");
+    assert!(why.contains("no earlier finished run"), "{why}");
+}
