@@ -19,6 +19,7 @@ mod ingest;
 mod kpi;
 mod latency;
 mod log;
+mod notify;
 
 use clap::{Parser, Subcommand};
 use shipdeck::clock::SharedClock;
@@ -46,6 +47,8 @@ enum Bench {
     History(history::Args),
     /// Every delivery KPI for 90 days and all time, and the Metrics view, against their floors
     Kpi(kpi::Args),
+    /// The delivery worker: a burst to a webhook sink, ingest beside it, happening to first attempt
+    Notify(notify::Args),
 }
 
 /// What every benchmark may need: the built-in config (so numbers do not depend on the
@@ -65,6 +68,7 @@ fn main() {
         Bench::Dashboard(a) => dashboard::run(a),
         Bench::History(a) => history::run(&ctx, a),
         Bench::Kpi(a) => kpi::run(&ctx, a),
+        Bench::Notify(a) => notify::run(&ctx, a),
     };
     if let Err(e) = result {
         eprintln!("shipdeck-bench: {e:#}");

@@ -37,6 +37,7 @@ mod history;
 mod ingest;
 mod kpi;
 mod list;
+mod notify;
 mod plan;
 mod report;
 mod review;
@@ -125,6 +126,9 @@ pub enum Command {
     /// The team stored in the log, which decisions count: sync it from the config, or show it
     #[command(subcommand)]
     Team(team::Command),
+    /// Deliveries of notifications: run the worker, list the outbox, retry, test a channel
+    #[command(subcommand)]
+    Notify(notify::Command),
 }
 
 impl Command {
@@ -143,6 +147,7 @@ impl Command {
             Self::Review(a) if a.writes() => Some("review"),
             Self::Check(_) => Some("check"),
             Self::Team(team::Command::Sync) => Some("team sync"),
+            Self::Notify(c) if c.writes() => Some("notify"),
             Self::Status(_)
             | Self::Events(_)
             | Self::List(_)
@@ -158,6 +163,7 @@ impl Command {
             | Self::Kpi(_)
             | Self::Compare(_)
             | Self::Conformance(_)
+            | Self::Notify(_)
             | Self::Team(team::Command::Show { .. }) => None,
         }
     }
@@ -228,6 +234,9 @@ pub struct Reported(pub String);
 
 /// Runs the parsed command line; the `Ok` value is the exit code.
 pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
+    // reqwest is built without a default crypto provider: every client (emit, gate wait, the
+    // notification worker) uses the one rustls provider in the build. A second install is a no-op.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // `config check FILE` validates a file given to it, even if the configured one is broken.
     if let Some(Command::Config(cmd)) = &cli.command {
         return config_cmd::run(cmd, cli.config.as_deref());
@@ -264,6 +273,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Kpi(a)) => kpi::run(&ctx, &a),
         Some(Command::Compare(a)) => compare::run(&ctx, &a),
         Some(Command::Team(c)) => team::run(&ctx, &c),
+        Some(Command::Notify(c)) => notify::run(&ctx, &c),
         Some(Command::Config(_)) => unreachable!("handled above"),
     }
 }

@@ -7,10 +7,12 @@
 
 mod checks;
 mod locate;
+pub mod notify;
 mod reviews;
 mod sections;
 mod team;
 
+pub use notify::{ChannelConfig, ChannelKind, NotifyConfig};
 pub use reviews::ReviewsConfig;
 pub use sections::{DashboardConfig, Environment, Person, ReceiverConfig, Stakeholder, TeamConfig};
 
@@ -47,6 +49,10 @@ pub struct Config {
     pub freezes: Vec<Freeze>,
     /// Which deployments owe failure reviews, and their causes.
     pub reviews: ReviewsConfig,
+    /// The delivery worker's settings.
+    pub notify: NotifyConfig,
+    /// Channels that carry notifications besides the dashboard, by name.
+    pub channels: BTreeMap<String, ChannelConfig>,
     /// Where this configuration came from (a path, or "built-in").
     pub source: String,
 }

@@ -14,6 +14,7 @@ pub mod history;
 pub mod kpi;
 pub mod lifecycle;
 pub mod model;
+pub mod notify;
 pub mod phase;
 pub mod plan;
 pub mod records;

@@ -15,6 +15,7 @@ mod gates_e2e;
 mod hardening;
 mod kpi;
 mod new_user;
+mod notify;
 mod read_only;
 mod receiver;
 mod reliability;
