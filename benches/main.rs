@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo build --release --features bench
-//! target/release/shipdeck-bench ingest          # or latency, gates, dashboard, history, kpi
+//! target/release/shipdeck-bench ingest          # or latency, gates, dashboard, history, kpi, schedule
 //! ```
 //!
 //! Adding a benchmark: a file here with an `Args` (clap) and a `run(&Ctx, &Args)`, a variant in
@@ -20,6 +20,7 @@ mod kpi;
 mod latency;
 mod log;
 mod notify;
+mod schedule;
 
 use clap::{Parser, Subcommand};
 use shipdeck::clock::SharedClock;
@@ -47,6 +48,8 @@ enum Bench {
     History(history::Args),
     /// Every delivery KPI for 90 days and all time, and the Metrics view, against their floors
     Kpi(kpi::Args),
+    /// The change calendar: conflict check, `schedule next` and the month view at scale
+    Schedule(schedule::Args),
     /// The delivery worker: a burst to a webhook sink, ingest beside it, happening to first attempt
     Notify(notify::Args),
 }
@@ -68,6 +71,7 @@ fn main() {
         Bench::Dashboard(a) => dashboard::run(a),
         Bench::History(a) => history::run(&ctx, a),
         Bench::Kpi(a) => kpi::run(&ctx, a),
+        Bench::Schedule(a) => schedule::run(&ctx, a),
         Bench::Notify(a) => notify::run(&ctx, a),
     };
     if let Err(e) = result {

@@ -25,6 +25,7 @@ macro_rules! esayln {
 mod approve;
 mod audit;
 mod bench;
+mod cancel;
 mod check;
 mod compare;
 mod config_cmd;
@@ -32,6 +33,7 @@ mod conformance;
 mod demo;
 mod emit;
 mod events;
+mod freeze;
 pub mod gate;
 mod history;
 mod ingest;
@@ -40,7 +42,9 @@ mod list;
 mod notify;
 mod plan;
 mod report;
+mod reschedule;
 mod review;
+mod schedule;
 mod serve;
 mod status;
 mod team;
@@ -126,6 +130,16 @@ pub enum Command {
     /// The team stored in the log, which decisions count: sync it from the config, or show it
     #[command(subcommand)]
     Team(team::Command),
+    /// Move the planned start of a deployment that has not started
+    Reschedule(reschedule::Args),
+    /// Cancel a deployment that has not started
+    Cancel(cancel::Args),
+    /// Declare, end or list emergency freezes
+    #[command(subcommand)]
+    Freeze(freeze::Command),
+    /// The change calendar: list it, find the next free slot, export it as iCalendar
+    #[command(subcommand)]
+    Schedule(schedule::Command),
     /// Deliveries of notifications: run the worker, list the outbox, retry, test a channel
     #[command(subcommand)]
     Notify(notify::Command),
@@ -147,6 +161,9 @@ impl Command {
             Self::Review(a) if a.writes() => Some("review"),
             Self::Check(_) => Some("check"),
             Self::Team(team::Command::Sync) => Some("team sync"),
+            Self::Reschedule(_) => Some("reschedule"),
+            Self::Cancel(_) => Some("cancel"),
+            Self::Freeze(c) if c.writes() => Some("freeze"),
             Self::Notify(c) if c.writes() => Some("notify"),
             Self::Status(_)
             | Self::Events(_)
@@ -163,6 +180,8 @@ impl Command {
             | Self::Kpi(_)
             | Self::Compare(_)
             | Self::Conformance(_)
+            | Self::Freeze(_)
+            | Self::Schedule(_)
             | Self::Notify(_)
             | Self::Team(team::Command::Show { .. }) => None,
         }
@@ -234,9 +253,6 @@ pub struct Reported(pub String);
 
 /// Runs the parsed command line; the `Ok` value is the exit code.
 pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
-    // reqwest is built without a default crypto provider: every client (emit, gate wait, the
-    // notification worker) uses the one rustls provider in the build. A second install is a no-op.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     // `config check FILE` validates a file given to it, even if the configured one is broken.
     if let Some(Command::Config(cmd)) = &cli.command {
         return config_cmd::run(cmd, cli.config.as_deref());
@@ -273,6 +289,10 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Kpi(a)) => kpi::run(&ctx, &a),
         Some(Command::Compare(a)) => compare::run(&ctx, &a),
         Some(Command::Team(c)) => team::run(&ctx, &c),
+        Some(Command::Reschedule(a)) => reschedule::run(&ctx, &a),
+        Some(Command::Cancel(a)) => cancel::run(&ctx, &a),
+        Some(Command::Freeze(c)) => freeze::run(&ctx, &c),
+        Some(Command::Schedule(c)) => schedule::run(&ctx, &c),
         Some(Command::Notify(c)) => notify::run(&ctx, &c),
         Some(Command::Config(_)) => unreachable!("handled above"),
     }

@@ -71,10 +71,13 @@ pub enum Action {
     MetricsPeriod,
     MetricsScope,
     Compare,
+    ZoomIn,
+    ZoomOut,
+    Today,
 }
 
 impl Action {
-    pub const ALL: [Self; 35] = [
+    pub const ALL: [Self; 38] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -110,6 +113,9 @@ impl Action {
         Self::MetricsPeriod,
         Self::MetricsScope,
         Self::Compare,
+        Self::ZoomIn,
+        Self::ZoomOut,
+        Self::Today,
     ];
 
     /// The name used in `[dashboard.keys]`.
@@ -137,6 +143,7 @@ impl Action {
             Self::Checklist => Scope::Live,
             Self::Period | Self::Compare => Scope::History,
             Self::MetricsPeriod | Self::MetricsScope => Scope::Metrics,
+            Self::ZoomIn | Self::ZoomOut | Self::Today => Scope::Schedule,
             _ => Scope::Global,
         }
     }
@@ -184,6 +191,9 @@ impl Action {
             Self::MetricsPeriod => ("metrics_period", "Metrics: next period (7d, 30d, 90d, 1y)", &["t"]),
             Self::MetricsScope => ("metrics_scope", "Metrics: next scope (all, each environment)", &["s"]),
             Self::Compare => ("compare", "History: compare with the previous run (same service, env)", &["c"]),
+            Self::ZoomIn => ("zoom_in", "Schedule: shorter period (month, week, day)", &["+", "="]),
+            Self::ZoomOut => ("zoom_out", "Schedule: longer period (day, week, month)", &["-"]),
+            Self::Today => ("today", "Schedule: back to now", &["t"]),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod checklist;
 pub mod history;
 mod live;
 pub mod metrics;
+pub mod schedule;
 
 pub use super::model::{display_rank, first_selection};
 pub use approvals::{Approvals, Dialog};
@@ -132,6 +133,8 @@ pub struct App {
     pub approvals: Approvals,
     pub history: History,
     pub metrics: MetricsView,
+    /// The Schedule view: the change calendar.
+    pub calendar: schedule::Calendar,
     /// The open Checklist panel of a deployment.
     pub checklist: Option<ChecklistPanel>,
     /// The open confirm dialog.
@@ -161,6 +164,7 @@ impl App {
             approvals: Approvals::default(),
             history: History::default(),
             metrics: MetricsView::new(),
+            calendar: schedule::Calendar::default(),
             checklist: None,
             dialog: None,
             status: None,
@@ -193,6 +197,9 @@ impl App {
                 }
                 if let Some(report) = refresh.report.take() {
                     self.history.apply_report(report);
+                }
+                if let Some(page) = refresh.calendar.take() {
+                    self.calendar.apply(page);
                 }
                 if let (Some((key, items)), Some(panel)) = (refresh.checklist.take(), self.checklist.as_mut()) {
                     panel.apply(key, items);
@@ -364,6 +371,17 @@ impl App {
                 self.metrics.action(other, &envs)
             }
             other if self.tab == Tab::Approvals => self.approvals_action(other),
+            other if self.tab == Tab::Schedule => {
+                let (cmds, open) = self.calendar.action(other, self.now, self.session.config.timezone);
+                match open {
+                    Some(key) => {
+                        self.tab = Tab::Live;
+                        let geometry = self.geometry();
+                        self.live.show(key, &geometry)
+                    }
+                    None => cmds,
+                }
+            }
             other if self.tab == Tab::Notifications => {
                 if other == Action::Open {
                     return self.approvals.open_note(!self.read_only, self.now);
@@ -383,6 +401,7 @@ impl App {
         self.tab = tab;
         match tab {
             Tab::History => self.history.open(),
+            Tab::Schedule => self.calendar.load(self.now, self.session.config.timezone),
             Tab::Metrics => {
                 let envs = self.environments();
                 self.metrics.load(&envs)

@@ -16,7 +16,7 @@ use crate::domain::report::Report;
 use crate::domain::review::ReviewContent;
 use crate::domain::status::DeploymentStatus;
 use crate::store::live::StatusCounts;
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 
 /// Events of the selected deployment kept for the tail.
 pub const TAIL_CAP: usize = 500;
@@ -53,6 +53,19 @@ pub struct Refresh {
     pub compare: Option<(DeploymentKey, Result<Box<crate::domain::compare::Comparison>, String>)>,
     /// The Metrics view's KPIs, when they were asked for (or the log changed under them).
     pub metrics: Option<Box<crate::domain::kpi::Metrics>>,
+    /// The change calendar of the period the Schedule view shows.
+    pub calendar: Option<CalendarPage>,
+}
+
+/// The change calendar of a period, as the data source reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalendarPage {
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// Windows, freezes and deployments in the period, with conflicts.
+    pub entries: Vec<crate::domain::calendar::Entry>,
+    /// The next happenings from now (window opens, freeze starts, scheduled starts).
+    pub upcoming: Vec<(DateTime<Utc>, crate::domain::calendar::Happening)>,
 }
 
 /// A page of History as the data source answers it.
@@ -168,6 +181,8 @@ pub enum Cmd {
     LoadCompare(DeploymentKey),
     /// Read the Metrics view's KPIs for this period and scope.
     LoadMetrics(crate::domain::kpi::MetricsAsk),
+    /// Read the change calendar of this period.
+    LoadCalendar(DateTime<Utc>, DateTime<Utc>),
 }
 
 /// What the data thread hands the run loop.

@@ -6,6 +6,7 @@ mod fixture;
 mod history;
 mod layers;
 mod metrics;
+mod schedule;
 
 use super::app::{App, Cmd, Msg, Session, Tab};
 use super::data::Loader;
@@ -75,6 +76,7 @@ fn serve(app: &mut App, loader: &mut Loader, cmds: Vec<Cmd>) {
             Cmd::LoadMetrics(ask) => loader.metrics(ask),
             Cmd::LoadCompare(key) => loader.compare(key),
             Cmd::LoadChecklist(key) => loader.checklist(key),
+            Cmd::LoadCalendar(from, until) => loader.calendar(from, until),
             Cmd::Tick(ask) => {
                 let ticked = loader.tick(&ask);
                 app.update(Msg::Decided(ticked));

@@ -20,6 +20,7 @@ mod read_only;
 mod receiver;
 mod reliability;
 mod reviews;
+mod schedule;
 mod trust;
 mod tui_e2e;
 mod upgrade;
