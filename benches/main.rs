@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo build --release --features bench
-//! target/release/shipdeck-bench ingest          # or latency, gates, dashboard, history, schedule
+//! target/release/shipdeck-bench ingest          # or latency, gates, dashboard, history, kpi, schedule
 //! ```
 //!
 //! Adding a benchmark: a file here with an `Args` (clap) and a `run(&Ctx, &Args)`, a variant in
@@ -16,6 +16,7 @@ mod dashboard;
 mod gates;
 mod history;
 mod ingest;
+mod kpi;
 mod latency;
 mod log;
 mod notify;
@@ -45,6 +46,8 @@ enum Bench {
     Dashboard(dashboard::Args),
     /// History, the drill-down and `report` on 100,000 deployments, against their floors
     History(history::Args),
+    /// Every delivery KPI for 90 days and all time, and the Metrics view, against their floors
+    Kpi(kpi::Args),
     /// The change calendar: conflict check, `schedule next` and the month view at scale
     Schedule(schedule::Args),
     /// The delivery worker: a burst to a webhook sink, ingest beside it, happening to first attempt
@@ -67,6 +70,7 @@ fn main() {
         Bench::Gates(a) => gates::run(&ctx, a),
         Bench::Dashboard(a) => dashboard::run(a),
         Bench::History(a) => history::run(&ctx, a),
+        Bench::Kpi(a) => kpi::run(&ctx, a),
         Bench::Schedule(a) => schedule::run(&ctx, a),
         Bench::Notify(a) => notify::run(&ctx, a),
     };

@@ -28,6 +28,7 @@ mod bench;
 mod cancel;
 mod check;
 mod completions;
+mod compare;
 mod config_cmd;
 mod conformance;
 mod demo;
@@ -37,6 +38,7 @@ mod freeze;
 pub mod gate;
 mod history;
 mod ingest;
+mod kpi;
 mod list;
 mod notify;
 mod plan;
@@ -122,6 +124,10 @@ pub enum Command {
     Review(review::Args),
     /// The post-deployment report of a deployment, for the change record
     Report(report::Args),
+    /// Two runs side by side: phases, step durations, failures, where they diverged
+    Compare(compare::Args),
+    /// Delivery KPIs of a period: frequency, success and change failure rates, recovery and lead time
+    Kpi(kpi::Args),
     /// The team stored in the log, which decisions count: sync it from the config, or show it
     #[command(subcommand)]
     Team(team::Command),
@@ -176,6 +182,8 @@ impl Command {
             | Self::History(_)
             | Self::Review(_)
             | Self::Report(_)
+            | Self::Kpi(_)
+            | Self::Compare(_)
             | Self::Conformance(_)
             | Self::Freeze(_)
             | Self::Schedule(_)
@@ -292,6 +300,8 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::History(a)) => history::run(&ctx, &a),
         Some(Command::Review(a)) => review::run(&ctx, &a),
         Some(Command::Report(a)) => report::run(&ctx, &a),
+        Some(Command::Kpi(a)) => kpi::run(&ctx, &a),
+        Some(Command::Compare(a)) => compare::run(&ctx, &a),
         Some(Command::Team(c)) => team::run(&ctx, &c),
         Some(Command::Reschedule(a)) => reschedule::run(&ctx, &a),
         Some(Command::Cancel(a)) => cancel::run(&ctx, &a),

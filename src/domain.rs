@@ -5,12 +5,14 @@
 
 pub mod calendar;
 pub mod checklist;
+pub mod compare;
 pub mod conformance;
 pub mod duration;
 pub mod errors;
 pub mod event;
 pub mod gate;
 pub mod history;
+pub mod kpi;
 pub mod lifecycle;
 pub mod model;
 pub mod notify;

@@ -68,13 +68,16 @@ pub enum Action {
     DrillDown,
     WriteReview,
     Checklist,
+    MetricsPeriod,
+    MetricsScope,
+    Compare,
     ZoomIn,
     ZoomOut,
     Today,
 }
 
 impl Action {
-    pub const ALL: [Self; 35] = [
+    pub const ALL: [Self; 38] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -107,6 +110,9 @@ impl Action {
         Self::DrillDown,
         Self::WriteReview,
         Self::Checklist,
+        Self::MetricsPeriod,
+        Self::MetricsScope,
+        Self::Compare,
         Self::ZoomIn,
         Self::ZoomOut,
         Self::Today,
@@ -135,8 +141,9 @@ impl Action {
     pub fn scope(self) -> Scope {
         match self {
             Self::Checklist => Scope::Live,
+            Self::Period | Self::Compare => Scope::History,
+            Self::MetricsPeriod | Self::MetricsScope => Scope::Metrics,
             Self::ZoomIn | Self::ZoomOut | Self::Today => Scope::Schedule,
-            Self::Period => Scope::History,
             _ => Scope::Global,
         }
     }
@@ -181,6 +188,9 @@ impl Action {
             Self::DrillDown => ("drill_down", "the deployment's drill-down and report", &["d"]),
             Self::WriteReview => ("write_review", "write the failure review (in $EDITOR)", &["w"]),
             Self::Checklist => ("checklist", "the deployment's checklist (space ticks an item)", &["c"]),
+            Self::MetricsPeriod => ("metrics_period", "Metrics: next period (7d, 30d, 90d, 1y)", &["t"]),
+            Self::MetricsScope => ("metrics_scope", "Metrics: next scope (all, each environment)", &["s"]),
+            Self::Compare => ("compare", "History: compare with the previous run (same service, env)", &["c"]),
             Self::ZoomIn => ("zoom_in", "Schedule: shorter period (month, week, day)", &["+", "="]),
             Self::ZoomOut => ("zoom_out", "Schedule: longer period (day, week, month)", &["-"]),
             Self::Today => ("today", "Schedule: back to now", &["t"]),
@@ -432,12 +442,17 @@ mod tests {
         assert_eq!(k.action(&t, Scope::Live), None, "a History key does nothing on Live");
         let c = press(KeyCode::Char('c'), KeyModifiers::NONE);
         assert_eq!(k.action(&c, Scope::Live), Some(Action::Checklist));
-        assert_eq!(k.action(&c, Scope::History), None);
+        assert_eq!(k.action(&c, Scope::History), Some(Action::Compare), "c is Compare in History");
+        assert_eq!(k.action(&c, Scope::Metrics), None);
         // Two view actions on one key are fine; a view action on a global key is not.
-        let both = BTreeMap::from([("period".to_owned(), "c".to_owned())]);
-        let k = Keymap::from_config(&both).expect("period (History) and checklist (Live) may share c");
-        assert_eq!(k.action(&c, Scope::History), Some(Action::Period));
-        assert_eq!(k.action(&c, Scope::Live), Some(Action::Checklist));
+        let s = press(KeyCode::Char('s'), KeyModifiers::NONE);
+        let both = BTreeMap::from([("period".to_owned(), "s".to_owned())]);
+        let k = Keymap::from_config(&both).expect("period (History) and metrics_scope (Metrics) may share s");
+        assert_eq!(k.action(&s, Scope::History), Some(Action::Period));
+        assert_eq!(k.action(&s, Scope::Metrics), Some(Action::MetricsScope));
+        let clash = BTreeMap::from([("period".to_owned(), "c".to_owned())]);
+        let err = Keymap::from_config(&clash).expect_err("c is compare in History").to_string();
+        assert!(err.contains("compare") && err.contains("period"), "{err}");
         let clash = BTreeMap::from([("period".to_owned(), "q".to_owned())]);
         let err = Keymap::from_config(&clash).expect_err("q quits everywhere").to_string();
         assert!(err.contains("key \"q\" is bound to both quit and period"), "{err}");

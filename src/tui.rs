@@ -67,7 +67,8 @@ fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
     let desk = crate::decide::Desk::new(&opts.config, opts.operator.clone());
     let mut loader = Loader::new(store, opts.clock.clone(), opts.config.timezone)
         .with_gates(desk)
-        .with_reviews(opts.config.review_rule());
+        .with_reviews(opts.config.review_rule())
+        .with_production(opts.config.production_environments());
     let first = loader.initial().with_context(|| format!("cannot read the deployment log {}", opts.db.display()))?;
     let session = Session {
         db: opts.db.display().to_string(),
@@ -157,6 +158,8 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
                         Cmd::MarkRead(ids) => drop(req_tx.send(Request::MarkRead(ids))),
                         Cmd::LoadHistory(filter, offset) => drop(req_tx.send(Request::History(filter, offset))),
                         Cmd::LoadReport(key) => drop(req_tx.send(Request::Report(key))),
+                        Cmd::LoadMetrics(ask) => drop(req_tx.send(Request::Metrics(ask))),
+                        Cmd::LoadCompare(key) => drop(req_tx.send(Request::Compare(key))),
                         Cmd::LoadChecklist(key) => drop(req_tx.send(Request::Checklist(key))),
                         Cmd::Tick(ask) => drop(req_tx.send(Request::Tick(ask))),
                         Cmd::LoadCalendar(from, until) => drop(req_tx.send(Request::Calendar(from, until))),

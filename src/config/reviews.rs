@@ -75,6 +75,12 @@ impl ReviewsConfig {
 }
 
 impl Config {
+    /// The environments declared `production = true`: where change failures count.
+    #[must_use]
+    pub fn production_environments(&self) -> Vec<String> {
+        self.environments.iter().filter(|e| e.production).map(|e| e.name.clone()).collect()
+    }
+
     /// Which deployments owe a failure review under this config.
     #[must_use]
     pub fn review_rule(&self) -> ReviewRule {

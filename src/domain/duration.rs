@@ -59,6 +59,18 @@ pub fn format(d: TimeDelta) -> String {
     out
 }
 
+/// A duration to its two largest units (`2d7h`, `1h12m`, `45s`): what a KPI needs to say.
+#[must_use]
+pub fn format_coarse(d: TimeDelta) -> String {
+    let secs = d.num_seconds().abs();
+    let keep = [86_400, 3_600, 60, 1].into_iter().find(|s| secs >= *s).map_or(1, |s| match s {
+        86_400 => 3_600,
+        3_600 => 60,
+        _ => 1,
+    });
+    format(TimeDelta::seconds(d.num_seconds() / keep * keep))
+}
+
 /// Serde adapter for durations written as text.
 pub mod serde_text {
     use chrono::TimeDelta;
@@ -86,6 +98,15 @@ mod tests {
         assert_eq!(parse("250ms"), Ok(TimeDelta::milliseconds(250)));
         assert_eq!(format(TimeDelta::minutes(90)), "1h30m");
         assert_eq!(format(TimeDelta::seconds(90_061)), "1d1h1m1s");
+    }
+
+    #[test]
+    fn coarse_keeps_the_two_largest_units() {
+        assert_eq!(format_coarse(TimeDelta::seconds(90_061)), "1d1h");
+        assert_eq!(format_coarse(TimeDelta::seconds(3_725)), "1h2m");
+        assert_eq!(format_coarse(TimeDelta::seconds(125)), "2m5s");
+        assert_eq!(format_coarse(TimeDelta::seconds(45)), "45s");
+        assert_eq!(format_coarse(TimeDelta::zero()), "0s");
     }
 
     #[test]

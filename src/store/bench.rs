@@ -117,3 +117,43 @@ impl Store {
         Ok(read)
     }
 }
+
+impl Store {
+    /// The floor of the KPIs over `[from_ms, until_ms)`: the same rows they read (finished
+    /// deployments with their release, the phases and the approvals and retries of their id
+    /// range), scanned plainly with nothing computed. Returns how many rows were read.
+    pub fn kpi_floor(&self, from_ms: i64, until_ms: i64) -> Result<usize, StoreError> {
+        let sql = |source| StoreError::Sql { path: self.path.clone(), source };
+        let mut rows = 0;
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT d.id, r.name, d.environment, d.model, d.status, d.created_ms, d.started_ms, d.finished_ms
+                     FROM deployments d JOIN releases r ON r.id = d.release_id
+                     WHERE d.finished_ms IS NOT NULL AND d.finished_ms >= ?1 AND d.finished_ms < ?2",
+                )
+                .map_err(sql)?;
+            let mut q = stmt.query(rusqlite::params![from_ms, until_ms]).map_err(sql)?;
+            while let Some(r) = q.next().map_err(sql)? {
+                let id: i64 = r.get(0).map_err(sql)?;
+                (lo, hi) = (lo.min(id), hi.max(id));
+                rows += 1;
+            }
+        }
+        for query in [
+            "SELECT id, deployment_id, name, gate, gate_opened_ms, finished_ms, failed, status FROM phases
+             WHERE deployment_id BETWEEN ?1 AND ?2",
+            "SELECT deployment_id, phase_id, decision, person, role, decided_ms FROM gate_decisions
+             WHERE deployment_id BETWEEN ?1 AND ?2 AND decision IN ('approve', 'retry')",
+        ] {
+            let mut stmt = self.conn.prepare_cached(query).map_err(sql)?;
+            let mut q = stmt.query(rusqlite::params![lo, hi]).map_err(sql)?;
+            while q.next().map_err(sql)?.is_some() {
+                rows += 1;
+            }
+        }
+        Ok(rows)
+    }
+}

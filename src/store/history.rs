@@ -233,6 +233,51 @@ impl Store {
             .map_err(|e| self.sql(e))
     }
 
+    /// Run `b` against run `a`: the one comparison `shipdeck compare` and History's `c` show.
+    pub fn comparison(
+        &self,
+        a: DeploymentKey,
+        b: DeploymentKey,
+        rule: &ReviewRule,
+    ) -> Result<crate::domain::compare::Comparison, StoreError> {
+        let failed = |key| -> Result<Vec<crate::domain::compare::Failed>, StoreError> {
+            let phases = self.failed_phases(key)?;
+            Ok(self
+                .failures(key)?
+                .into_iter()
+                .map(|f| (phases.get(&f.target).cloned().unwrap_or_default(), f))
+                .collect())
+        };
+        let (ra, rb) = (self.report(a, rule)?, self.report(b, rule)?);
+        Ok(crate::domain::compare::compare(&ra, &failed(a)?, &rb, &failed(b)?))
+    }
+
+    /// The finished run of the same service in the same environment just before `key`, if any.
+    pub fn previous_run(&self, key: DeploymentKey) -> Result<Option<DeploymentKey>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT p.id FROM deployments d JOIN releases r ON r.id = d.release_id
+                 JOIN releases pr ON pr.name = r.name JOIN deployments p ON p.release_id = pr.id
+                 WHERE d.id = ?1 AND p.environment = d.environment AND p.id < d.id AND p.finished_ms IS NOT NULL
+                 ORDER BY p.id DESC LIMIT 1",
+                params![key.0],
+                |r| r.get(0).map(DeploymentKey),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))
+    }
+
+    /// The phase of each failed (or lost) target of a deployment, by target name.
+    pub fn failed_phases(&self, key: DeploymentKey) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT t.name, p.name FROM targets t JOIN phases p ON p.id = t.phase_id
+                 WHERE t.deployment_id = ?1 AND t.status IN ('failed', 'lost')",
+            )
+            .and_then(|mut s| s.query_map(params![key.0], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .map_err(|e| self.sql(e))
+    }
+
     /// The failed targets of a deployment with the step, time and message of their failure, for
     /// error groups. Read from the targets' derived state: one row per failed host.
     pub fn failures(&self, key: DeploymentKey) -> Result<Vec<Failure>, StoreError> {

@@ -8,6 +8,7 @@ pub mod approvals;
 pub mod checklist;
 pub mod history;
 mod live;
+pub mod metrics;
 pub mod schedule;
 
 pub use super::model::{display_rank, first_selection};
@@ -15,6 +16,7 @@ pub use approvals::{Approvals, Dialog};
 pub use checklist::ChecklistPanel;
 pub use history::{Drill, History};
 pub use live::{Detail, Focus, Live, TargetPane};
+pub use metrics::MetricsView;
 
 use super::layout::{self, Geometry};
 pub use super::model::Cmd;
@@ -130,6 +132,7 @@ pub struct App {
     pub live: Live,
     pub approvals: Approvals,
     pub history: History,
+    pub metrics: MetricsView,
     /// The Schedule view: the change calendar.
     pub calendar: schedule::Calendar,
     /// The open Checklist panel of a deployment.
@@ -160,6 +163,7 @@ impl App {
             live: Live::default(),
             approvals: Approvals::default(),
             history: History::default(),
+            metrics: MetricsView::new(),
             calendar: schedule::Calendar::default(),
             checklist: None,
             dialog: None,
@@ -184,6 +188,12 @@ impl App {
                 if let Some(page) = refresh.history.take() {
                     let rows = self.history_rows();
                     self.history.apply(page, rows);
+                }
+                if let Some((key, data)) = refresh.compare.take() {
+                    self.history.apply_compare(key, data);
+                }
+                if let Some(metrics) = refresh.metrics.take() {
+                    self.metrics.apply(metrics);
                 }
                 if let Some(report) = refresh.report.take() {
                     self.history.apply_report(report);
@@ -355,6 +365,11 @@ impl App {
             }
             a if a.writes() => self.decide(a),
             other if self.tab == Tab::History => self.history_action(other),
+            Action::Open if self.tab == Tab::Metrics => self.metrics_open(),
+            other if self.tab == Tab::Metrics => {
+                let envs = self.environments();
+                self.metrics.action(other, &envs)
+            }
             other if self.tab == Tab::Approvals => self.approvals_action(other),
             other if self.tab == Tab::Schedule => {
                 let (cmds, open) = self.calendar.action(other, self.now, self.session.config.timezone);
@@ -387,14 +402,41 @@ impl App {
         match tab {
             Tab::History => self.history.open(),
             Tab::Schedule => self.calendar.load(self.now, self.session.config.timezone),
+            Tab::Metrics => {
+                let envs = self.environments();
+                self.metrics.load(&envs)
+            }
             _ => Vec::new(),
         }
+    }
+
+    /// The environments declared in the config: the Metrics view's scopes.
+    fn environments(&self) -> Vec<String> {
+        self.session.config.environments.iter().map(|e| e.name.clone()).collect()
+    }
+
+    /// `Enter` on a top failing entry of Metrics: History, filtered to those deployments.
+    fn metrics_open(&mut self) -> Vec<Cmd> {
+        let Some((line, preset)) = self.metrics.history_line() else { return Vec::new() };
+        self.tab = Tab::History;
+        let h = &mut self.history;
+        h.drill = None;
+        h.editing = false;
+        h.set_preset(preset);
+        let cmds = h.set_line(line);
+        if cmds.is_empty() { h.open() } else { cmds }
     }
 
     fn history_action(&mut self, action: Action) -> Vec<Cmd> {
         let rows = self.history_rows();
         let h = &mut self.history;
         match action {
+            Action::Back if h.compare.is_some() => {
+                h.compare = None;
+                Vec::new()
+            }
+            Action::Compare => h.compare(),
+            _ if h.compare.is_some() => h.navigate(action, rows),
             Action::Open if h.drill.is_none() => h.drill(None),
             Action::Back if h.drill.is_some() => {
                 h.drill = None;

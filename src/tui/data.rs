@@ -65,6 +65,10 @@ pub enum Request {
     Checklist(DeploymentKey),
     /// Record a checklist tick.
     Tick(crate::decide::checklist::TickAsk),
+    /// A deployment against its previous run.
+    Compare(DeploymentKey),
+    /// The Metrics view's KPIs.
+    Metrics(crate::domain::kpi::MetricsAsk),
     /// The change calendar of a period.
     Calendar(DateTime<Utc>, DateTime<Utc>),
 }
@@ -85,6 +89,8 @@ pub struct Loader {
     /// The History page and the drill-down last asked for: read again when the log changes.
     history_wanted: Option<(HistoryFilter, usize)>,
     report_wanted: Option<DeploymentKey>,
+    /// The environments that count as production, for the Metrics view.
+    production: Vec<String>,
     /// The calendar period last asked for, and the log's version it was read at.
     calendar_wanted: Option<(DateTime<Utc>, DateTime<Utc>)>,
     calendar_version: i64,
@@ -106,6 +112,7 @@ impl Loader {
             reviews: ReviewRule { results: Vec::new(), environments: Vec::new() },
             history_wanted: None,
             report_wanted: None,
+            production: Vec::new(),
             calendar_wanted: None,
             calendar_version: -1,
         }
@@ -143,6 +150,31 @@ impl Loader {
     #[must_use]
     pub fn with_reviews(mut self, rule: ReviewRule) -> Self {
         self.reviews = rule;
+        self
+    }
+
+    /// `key` against the previous run of its service in its environment.
+    pub fn compare(&mut self, key: DeploymentKey) -> Result<Refresh, StoreError> {
+        // Each report reads in its own snapshot (they cannot nest).
+        let answer = match self.store.previous_run(key)? {
+            Some(before) => Ok(Box::new(self.store.comparison(before, key, &self.reviews)?)),
+            None => Err(format!("{key} has no earlier finished run of its service in its environment")),
+        };
+        Ok(Refresh { compare: Some((key, answer)), ..Refresh::default() })
+    }
+
+    /// The Metrics view's KPIs for `ask` at the clock's now.
+    pub fn metrics(&mut self, ask: crate::domain::kpi::MetricsAsk) -> Result<Refresh, StoreError> {
+        let (now, tz) = (self.clock.now(), self.tz);
+        let production = &self.production;
+        let metrics = self.store.read_snapshot(|s| s.metrics(&ask, now, production, tz))?;
+        Ok(Refresh { metrics: Some(Box::new(metrics)), ..Refresh::default() })
+    }
+
+    /// Tells Metrics which environments count as production.
+    #[must_use]
+    pub fn with_production(mut self, production: Vec<String>) -> Self {
+        self.production = production;
         self
     }
 
@@ -365,6 +397,8 @@ impl Loader {
                         })
                     }
                     Request::Report(key) => self.report(key),
+                    Request::Metrics(ask) => self.metrics(ask),
+                    Request::Compare(key) => self.compare(key),
                     Request::Calendar(from, until) => self.calendar(from, until),
                     Request::SaveReview(key, content, text) => {
                         let saved = self.save_review(key, &content, &text);

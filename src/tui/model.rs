@@ -48,6 +48,11 @@ pub struct Refresh {
     pub report: Option<Box<Report>>,
     /// A deployment's checklist, for its Checklist panel.
     pub checklist: Option<(DeploymentKey, Vec<ChecklistItem>)>,
+    /// A comparison History asked for: the run, and it against its previous run (`Err`: why
+    /// there is none).
+    pub compare: Option<(DeploymentKey, Result<Box<crate::domain::compare::Comparison>, String>)>,
+    /// The Metrics view's KPIs, when they were asked for (or the log changed under them).
+    pub metrics: Option<Box<crate::domain::kpi::Metrics>>,
     /// The change calendar of the period the Schedule view shows.
     pub calendar: Option<CalendarPage>,
 }
@@ -172,6 +177,10 @@ pub enum Cmd {
     LoadChecklist(DeploymentKey),
     /// Record a checklist tick the operator confirmed.
     Tick(TickAsk),
+    /// Compare this deployment with its previous run of the same service and environment.
+    LoadCompare(DeploymentKey),
+    /// Read the Metrics view's KPIs for this period and scope.
+    LoadMetrics(crate::domain::kpi::MetricsAsk),
     /// Read the change calendar of this period.
     LoadCalendar(DateTime<Utc>, DateTime<Utc>),
 }

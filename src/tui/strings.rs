@@ -78,15 +78,6 @@ pub const REVIEW_INVALID: &str = "review not saved:";
 pub const REVIEW_KEPT: &str = " (your text is kept: w edits it again)";
 pub const REVIEW_UNCHANGED: &str = "review not changed; nothing was written";
 
-/// The placeholder of a view that is not built yet: (title, what it will show).
-#[must_use]
-pub fn coming_soon(_tab: usize) -> (&'static str, &'static str) {
-    (
-        "Metrics - coming soon",
-        "Deployment KPIs will be shown here: success rate, change failure rate, lead time and time to restore.",
-    )
-}
-
 /// `12s`, `5m`, `3h`, `2d`: a compact age for lists.
 #[must_use]
 pub fn age(delta: chrono::TimeDelta) -> String {

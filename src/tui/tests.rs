@@ -5,6 +5,7 @@ mod approvals;
 mod fixture;
 mod history;
 mod layers;
+mod metrics;
 mod schedule;
 
 use super::app::{App, Cmd, Msg, Session, Tab};
@@ -30,7 +31,10 @@ fn app(fx: &fixture::Fixture, w: u16, h: u16) -> (App, Loader) {
         crate::decide::Operator::named(&config, fixture::OPERATOR, fixture::OPERATOR),
     );
     let rule = config.review_rule();
-    let mut loader = Loader::new(store, fixture::clock(), config.timezone).with_gates(desk).with_reviews(rule);
+    let mut loader = Loader::new(store, fixture::clock(), config.timezone)
+        .with_gates(desk)
+        .with_reviews(rule)
+        .with_production(config.production_environments());
     let session = Session {
         db: "/var/lib/shipdeck/shipdeck.db".into(),
         receiver: Some("127.0.0.1:7480".into()),
@@ -69,6 +73,8 @@ fn serve(app: &mut App, loader: &mut Loader, cmds: Vec<Cmd>) {
             Cmd::MarkRead(ids) => loader.mark_read(&ids).and_then(|_| loader.after_write()),
             Cmd::LoadHistory(filter, offset) => loader.history(filter, offset),
             Cmd::LoadReport(key) => loader.report(key),
+            Cmd::LoadMetrics(ask) => loader.metrics(ask),
+            Cmd::LoadCompare(key) => loader.compare(key),
             Cmd::LoadChecklist(key) => loader.checklist(key),
             Cmd::LoadCalendar(from, until) => loader.calendar(from, until),
             Cmd::Tick(ask) => {

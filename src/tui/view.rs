@@ -5,12 +5,12 @@
 
 pub mod approvals;
 pub mod checklist;
-pub mod coming_soon;
 pub mod dialog;
 pub mod drill;
 pub mod help;
 pub mod history;
 pub mod live;
+pub mod metrics;
 pub mod notifications;
 pub mod schedule;
 pub mod target;
@@ -41,7 +41,7 @@ impl Widget for &App {
             Tab::Approvals => approvals::ApprovalsScreen { app: self }.render(screen.body, buf),
             Tab::Notifications => notifications::NotificationsScreen { app: self }.render(screen.body, buf),
             Tab::History => history::HistoryScreen { app: self }.render(screen.body, buf),
-            other => coming_soon::ComingSoon { tab: other.index(), theme: &self.theme }.render(screen.body, buf),
+            Tab::Metrics => metrics::MetricsScreen { app: self }.render(screen.body, buf),
         }
         footer(self, screen.footer, buf);
         if let Some(d) = &self.dialog {
@@ -209,17 +209,27 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
         out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
         out.push((k(Action::Open), "deployment"));
     }
-    if app.tab == Tab::History && app.history.drill.is_some() {
+    if app.tab == Tab::History && app.history.drill.is_some() && app.history.compare.is_none() {
         out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "scroll"));
         if !app.read_only {
             out.push((k(Action::WriteReview), "write review"));
         }
         out.push((k(Action::Back), "back"));
+    } else if app.tab == Tab::History && app.history.compare.is_some() {
+        out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "scroll"));
+        out.push((k(Action::Back), "back"));
     } else if app.tab == Tab::History {
         out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
         out.push((k(Action::Open), "drill-down"));
+        out.push((k(Action::Compare), "compare"));
         out.push((k(Action::Filter), "filter"));
         out.push((k(Action::Period), "time range"));
+    }
+    if app.tab == Tab::Metrics {
+        out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
+        out.push((k(Action::Open), "in History"));
+        out.push((k(Action::MetricsPeriod), "period"));
+        out.push((k(Action::MetricsScope), "scope"));
     }
     if app.tab == Tab::Schedule {
         out.push((format!("{} {}", k(Action::Left), k(Action::Right)), "move"));

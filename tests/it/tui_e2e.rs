@@ -121,3 +121,34 @@ fn sigterm_restores_the_terminal() {
     assert!(after.contains("TTY=icanon") && !after.contains("TTY=-icanon"), "raw mode was left on:\n{after}");
     assert_eq!(t.tmux(&["display-message", "-p", "-t", "0", "#{alternate_on}"]).trim(), "0");
 }
+
+#[test]
+fn metrics_changes_period_and_enter_on_a_top_failing_service_lands_in_history_filtered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("demo.db");
+    let bin = env!("CARGO_BIN_EXE_shipdeck");
+    let command = format!("{bin} demo --speed 4 --history 90 --db {}; sleep 30", db.display());
+    let t = Tmux::start("metrics-e2e", 120, 40, &command);
+    t.wait_for("Deployments");
+    t.keys(&["6"]);
+    let metrics = t.wait_for("Change failure rate");
+    assert!(metrics.contains("Metrics · 30d") && metrics.contains("Top failing"), "{metrics}");
+    t.keys(&["t"]);
+    let metrics = t.wait_for("Metrics · 90d");
+    // The first service under "services" is the selected entry.
+    let lines: Vec<&str> = metrics.lines().collect();
+    let header = lines.iter().position(|l| l.contains("services") && l.contains("models")).expect("top failing");
+    let service = lines[header + 1].trim_start_matches('│').split_whitespace().next().expect("a service").to_owned();
+    t.keys(&["Enter"]);
+    t.wait_for(&format!("service={service}"));
+    let history = t.wait_for(" finished · 90d");
+    assert!(history.contains("History ·") && history.contains("90d"), "{history}");
+    let rows: Vec<&str> = history.lines().filter(|l| l.contains("DEP-")).collect();
+    assert!(!rows.is_empty(), "the service's failures are listed:\n{history}");
+    // The release column may be cut short: its first 12 characters name the service.
+    let shown: String = service.chars().take(12).collect();
+    for row in rows {
+        assert!(row.contains(&shown), "only {service}:\n{history}");
+        assert!(!row.contains("✓ succeeded"), "only failures:\n{history}");
+    }
+}

@@ -43,6 +43,17 @@ pub struct History {
     pub line_error: Option<String>,
     /// The open drill-down.
     pub drill: Option<Drill>,
+    /// The open comparison: the run, its comparison (or why there is none) once read, and the
+    /// lines scrolled down.
+    pub compare: Option<CompareView>,
+}
+
+/// A run against its previous run, as History shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareView {
+    pub key: DeploymentKey,
+    pub data: Option<Result<Box<crate::domain::compare::Comparison>, String>>,
+    pub scroll: usize,
 }
 
 /// The failure drill-down of one deployment.
@@ -73,6 +84,7 @@ impl Default for History {
             line: String::new(),
             line_error: None,
             drill: None,
+            compare: None,
         }
     }
 }
@@ -151,6 +163,20 @@ impl History {
 
     /// Moves the selection; asks for another page when it leaves the window.
     pub fn navigate(&mut self, action: Action, rows_shown: usize) -> Vec<Cmd> {
+        if let Some(c) = self.compare.as_mut() {
+            let last =
+                c.data.as_ref().and_then(|d| d.as_ref().ok()).map_or(0, |d| crate::domain::compare::lines(d).len());
+            c.scroll = match action {
+                Action::Up => c.scroll.saturating_sub(1),
+                Action::Down => c.scroll + 1,
+                Action::PageUp => c.scroll.saturating_sub(rows_shown.max(1)),
+                Action::PageDown => c.scroll + rows_shown.max(1),
+                Action::Top => 0,
+                _ => c.scroll,
+            }
+            .min(last.saturating_sub(1));
+            return Vec::new();
+        }
         if let Some(d) = self.drill.as_mut() {
             // Never past the last line (the report's lines, without their wrapping).
             let last = d.report.as_deref().map_or(0, report_lines).saturating_sub(1);
@@ -185,6 +211,13 @@ impl History {
             return self.ask(self.selected);
         }
         Vec::new()
+    }
+
+    /// Sets the time range to one of [`Period::PRESETS`] (the filter line is read again by
+    /// whoever sets it next).
+    pub fn set_preset(&mut self, preset: usize) {
+        self.preset = preset.min(Period::PRESETS.len() - 1);
+        self.filter.period = period_of(self.preset);
     }
 
     /// The next time range.
@@ -226,6 +259,21 @@ impl History {
             self.drill = Some(Drill { key, report: None, scroll: 0, draft: None });
         }
         vec![Cmd::LoadReport(key)]
+    }
+
+    /// `c`: the selected run (or the drill-down's) against its previous run.
+    pub fn compare(&mut self) -> Vec<Cmd> {
+        let key = self.drill.as_ref().map(|d| d.key).or_else(|| self.current().map(|r| r.key));
+        let Some(key) = key else { return Vec::new() };
+        self.compare = Some(CompareView { key, data: None, scroll: 0 });
+        vec![Cmd::LoadCompare(key)]
+    }
+
+    /// A comparison arrived: shown when it is the open one's.
+    pub fn apply_compare(&mut self, key: DeploymentKey, data: Result<Box<crate::domain::compare::Comparison>, String>) {
+        if let Some(c) = self.compare.as_mut().filter(|c| c.key == key) {
+            c.data = Some(data);
+        }
     }
 
     /// A report arrived: shown when it is the drill-down's.

@@ -39,25 +39,31 @@ impl Widget for HelpOverlay<'_> {
         let columns = entries.len().div_ceil(room).max(1);
         let per_column = entries.len().div_ceil(columns);
         let key_w = entries.iter().map(|(k, ..)| k.chars().count()).max().unwrap_or(0).min(16);
-        let name_w = entries.iter().map(|(_, n, _)| n.len()).max().unwrap_or(0);
+        // Each column as wide as its own longest name, so a long name in one column does not
+        // push the last one off an 80-column screen.
+        let name_ws: Vec<usize> =
+            entries.chunks(per_column.max(1)).map(|c| c.iter().map(|(_, n, _)| n.len()).max().unwrap_or(0)).collect();
         let desc_w = entries.iter().map(|(.., d)| d.chars().count()).max().unwrap_or(0);
         // The descriptions go when the names would not fit beside them: the names are what
         // [dashboard.keys] takes, and they say enough on their own.
-        let full_w = key_w + name_w + desc_w + 6;
-        let with_desc = full_w * columns + 3 <= usize::from(area.width);
-        let col_w = if with_desc { full_w } else { key_w + name_w + 4 };
+        let full: usize = name_ws.iter().map(|n| key_w + n + desc_w + 6).sum();
+        let with_desc = full + 3 <= usize::from(area.width);
+        let col_ws: Vec<usize> =
+            name_ws.iter().map(|n| if with_desc { key_w + n + desc_w + 6 } else { key_w + n + 4 }).collect();
+        let col_x: Vec<usize> = col_ws.iter().scan(0, |x, w| Some(std::mem::replace(x, *x + w))).collect();
         let notes_w = notes.iter().map(|n| n.chars().count()).max().unwrap_or(0);
-        let w = u16::try_from((col_w * columns).max(notes_w + 1) + 3).unwrap_or(u16::MAX);
+        let w = u16::try_from(col_ws.iter().sum::<usize>().max(notes_w + 1) + 3).unwrap_or(u16::MAX);
         let h = u16::try_from(per_column + notes_h + 2).unwrap_or(u16::MAX);
         let title = Line::from(Span::styled(format!(" {} ", strings::HELP_TITLE), t.title));
         let inner = boxed(centered(area, w, h), buf, title, t.title, true);
         for (i, (keys, name, what)) in entries.iter().enumerate() {
             let (col, row) = (i / per_column, i % per_column);
             let y = inner.y.saturating_add(u16::try_from(row).unwrap_or(u16::MAX));
-            let x = inner.x.saturating_add(u16::try_from(1 + col * col_w).unwrap_or(u16::MAX));
+            let x = inner.x.saturating_add(u16::try_from(1 + col_x[col]).unwrap_or(u16::MAX));
             if y >= inner.bottom().saturating_sub(u16::try_from(notes_h).unwrap_or(0)) {
                 continue;
             }
+            let name_w = name_ws[col];
             let x = put(buf, inner, x, y, &format!("{keys:>key_w$}"), t.key);
             let x = put(buf, inner, x.saturating_add(2), y, &format!("{name:<name_w$}"), t.dim);
             if with_desc {

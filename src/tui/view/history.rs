@@ -67,6 +67,10 @@ pub struct HistoryScreen<'a> {
 impl Widget for HistoryScreen<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let (app, t) = (self.app, &self.app.theme);
+        if let Some(c) = &app.history.compare {
+            compare(c, area, buf, t);
+            return;
+        }
         if app.history.drill.is_some() {
             super::drill::DrillScreen { app }.render(area, buf);
             return;
@@ -210,6 +214,22 @@ fn draw_row(app: &App, r: &HistoryRow, cols: &[(usize, u16)], line: Rect, buf: &
             put(buf, line, x, line.y, &text, style);
         }
         x += w + 1;
+    }
+}
+
+/// A run against its previous run (`c`): the lines of `shipdeck compare`, scrolled.
+fn compare(c: &crate::tui::app::history::CompareView, area: Rect, buf: &mut Buffer, t: &Theme) {
+    let title =
+        Line::from(Span::styled(format!(" Compare {} with its previous run · Esc back · ↑↓ scroll ", c.key), t.title));
+    let inner = boxed(area, buf, title, t.border, true);
+    let lines = match &c.data {
+        None => vec!["reading the log…".to_owned()],
+        Some(Err(why)) => vec![why.clone()],
+        Some(Ok(cmp)) => crate::domain::compare::lines(cmp),
+    };
+    for (y, line) in (inner.y..inner.bottom()).zip(lines.iter().skip(c.scroll)) {
+        let style = if line.starts_with("first divergence") { t.warning } else { t.text };
+        put(buf, inner, inner.x + 1, y, line, style);
     }
 }
 

@@ -1,0 +1,158 @@
+//! The Metrics view's state: the period and scope asked for, the KPIs that came back, and the
+//! selection among the top failing services, models, phases and steps.
+//!
+//! `Enter` on one of those turns it into History's filter line (the same words a user would
+//! type), so History shows exactly the failed deployments the entry counted.
+
+use crate::domain::kpi::{Metrics, MetricsAsk};
+use crate::keymap::Action;
+use crate::tui::model::Cmd;
+
+/// The periods the view cycles through, in days.
+pub const PERIODS: [(&str, i64); 4] = [("7d", 7), ("30d", 30), ("90d", 90), ("1y", 365)];
+/// The period the view opens with: 30 days.
+const DEFAULT_PERIOD: usize = 1;
+/// The results History shows for "failed" entries: what counts as a failure here.
+pub const FAILED_RESULTS: &str = "result=failed,rolled_back,aborted";
+
+/// What a top-failing entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopKind {
+    Service,
+    Model,
+    Phase,
+    Step,
+}
+
+impl TopKind {
+    pub const ALL: [Self; 4] = [Self::Service, Self::Model, Self::Phase, Self::Step];
+
+    #[must_use]
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Service => "services",
+            Self::Model => "models",
+            Self::Phase => "phases",
+            Self::Step => "steps (hosts)",
+        }
+    }
+}
+
+/// The Metrics view.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MetricsView {
+    /// Index into [`PERIODS`].
+    pub period: usize,
+    /// 0: all environments; n: the config's n-th environment.
+    pub scope: usize,
+    pub data: Option<Box<Metrics>>,
+    /// What was last asked: answers for anything else are stale.
+    pub wanted: Option<MetricsAsk>,
+    /// The selected entry among the top failing ones (in [`TopKind::ALL`] order).
+    pub selected: usize,
+}
+
+impl MetricsView {
+    #[must_use]
+    pub fn new() -> Self {
+        Self { period: DEFAULT_PERIOD, ..Self::default() }
+    }
+
+    /// The period's label.
+    #[must_use]
+    pub fn period_label(&self) -> &'static str {
+        PERIODS.get(self.period).map_or("30d", |p| p.0)
+    }
+
+    /// What the view asks for, with `environments` the config's.
+    #[must_use]
+    pub fn ask(&self, environments: &[String]) -> MetricsAsk {
+        MetricsAsk {
+            days: PERIODS.get(self.period).map_or(30, |p| p.1),
+            environment: self.scope.checked_sub(1).and_then(|i| environments.get(i)).cloned(),
+        }
+    }
+
+    /// Asks for the data of the period and scope in force.
+    pub fn load(&mut self, environments: &[String]) -> Vec<Cmd> {
+        let ask = self.ask(environments);
+        self.wanted = Some(ask.clone());
+        vec![Cmd::LoadMetrics(ask)]
+    }
+
+    /// The data arrived: kept when it is what was last asked.
+    pub fn apply(&mut self, data: Box<Metrics>) {
+        if self.wanted.as_ref().is_some_and(|w| *w != data.ask) {
+            return;
+        }
+        self.data = Some(data);
+        self.selected = self.selected.min(self.entries().len().saturating_sub(1));
+    }
+
+    /// Every top failing entry, in the order shown.
+    #[must_use]
+    pub fn entries(&self) -> Vec<(TopKind, &str, usize)> {
+        let Some(d) = self.data.as_deref() else { return Vec::new() };
+        let mut out = Vec::new();
+        for (kind, list) in TopKind::ALL.into_iter().zip([&d.top_services, &d.top_models, &d.top_phases, &d.top_steps])
+        {
+            out.extend(list.iter().take(5).map(|(name, n)| (kind, name.as_str(), *n)));
+        }
+        out
+    }
+
+    /// A key of the view; `environments` are the config's (for the scope).
+    pub fn action(&mut self, action: Action, environments: &[String]) -> Vec<Cmd> {
+        let last = self.entries().len().saturating_sub(1);
+        match action {
+            Action::MetricsPeriod => {
+                self.period = (self.period + 1) % PERIODS.len();
+                self.load(environments)
+            }
+            Action::MetricsScope => {
+                self.scope = (self.scope + 1) % (environments.len() + 1);
+                self.load(environments)
+            }
+            Action::Up => {
+                self.selected = self.selected.saturating_sub(1);
+                Vec::new()
+            }
+            Action::Down => {
+                self.selected = (self.selected + 1).min(last);
+                Vec::new()
+            }
+            Action::Top => {
+                self.selected = 0;
+                Vec::new()
+            }
+            Action::Bottom => {
+                self.selected = last;
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// History's filter line and time range (index into its presets) for the selected entry.
+    #[must_use]
+    pub fn history_line(&self) -> Option<(String, usize)> {
+        let entries = self.entries();
+        let (kind, name, _) = entries.get(self.selected)?;
+        let d = self.data.as_deref()?;
+        let mut words = Vec::new();
+        match kind {
+            TopKind::Service => words.push(format!("service={name}")),
+            TopKind::Model => words.push(format!("model={name}")),
+            // History filters by model; the phase's model narrows it to the runs that had it.
+            TopKind::Phase => words.push(format!("model={}", name.split('/').next().unwrap_or(name))),
+            TopKind::Step => {}
+        }
+        if let Some(env) = &d.ask.environment {
+            words.push(format!("env={env}"));
+        }
+        words.push(FAILED_RESULTS.to_owned());
+        let label = self.period_label();
+        let preset = crate::domain::history::Period::PRESETS.iter().position(|(l, _)| *l == label).unwrap_or(0);
+        Some((words.join(" "), preset))
+    }
+}

@@ -1,0 +1,166 @@
+//! The Metrics view on a log of finished deployments with known answers: the tiles, the period
+//! and scope keys, an empty scope, and `Enter` on a top failing service landing in History.
+
+use super::fixture::{self, Fixture, Run, events, hosts, ingest, plan_by};
+use super::{app, press, screen, serve};
+use crate::domain::{DeploymentKey, DeploymentStatus, EventStatus};
+use crate::store::Store;
+use crate::tui::app::{Cmd, Tab};
+use crossterm::event::KeyCode;
+
+/// Ten production big-bang deployments over three weeks before the fixture's now: `api`
+/// fails three times, `web` once, the rest succeed.
+fn log() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("shipdeck.db");
+    let mut store = Store::open(&path).expect("opens");
+    let runs = [
+        ("api@1.0.0", "2026-11-05T09:00:00Z", true),
+        ("web@2.0.0", "2026-11-06T09:00:00Z", false),
+        ("api@1.0.1", "2026-11-09T09:00:00Z", false),
+        ("api@1.0.2", "2026-11-12T09:00:00Z", false),
+        ("web@2.0.1", "2026-11-13T09:00:00Z", true),
+        ("api@1.0.3", "2026-11-16T09:00:00Z", true),
+        ("web@2.0.2", "2026-11-18T09:00:00Z", false),
+        ("api@1.0.4", "2026-11-20T09:00:00Z", true),
+        ("db@3.0.0", "2026-11-23T09:00:00Z", false),
+        ("api@1.0.5", "2026-11-25T09:00:00Z", false),
+    ];
+    let mut first = DeploymentKey(0);
+    for (release, when, fails) in runs {
+        let targets = hosts("h", 2);
+        let key = plan_by(&mut store, release, "production", "big-bang", &targets, when, "dana");
+        first = if first.0 == 0 { key } else { first };
+        let start = fixture::at(when) + chrono::TimeDelta::minutes(5);
+        let from = start.to_rfc3339();
+        let mut evs = Vec::new();
+        for (i, h) in targets.iter().enumerate() {
+            let last = if fails && i == 1 { EventStatus::Failed } else { EventStatus::Succeeded };
+            let error = "No space left on device";
+            evs.extend(events(&Run {
+                key,
+                host: h,
+                steps: &["install", "verify"],
+                from: &from,
+                last: Some(last),
+                error,
+            }));
+        }
+        ingest(&mut store, evs, &(start + chrono::TimeDelta::minutes(2)).to_rfc3339());
+    }
+    Fixture { _dir: dir, path, running: first, half_approved: first, baking: first, not_lee: first, failed: first }
+}
+
+#[test]
+fn metrics_shows_the_kpis_of_the_period_and_enter_on_a_failing_service_opens_history_filtered() {
+    let fx = log();
+    for (w, h) in [(80, 24), (200, 50)] {
+        let (mut app, mut loader) = app(&fx, w, h);
+        let cmds = press(&mut app, KeyCode::Char('6'));
+        assert!(
+            matches!(cmds.as_slice(), [Cmd::LoadMetrics(a)] if a.days == 30 && a.environment.is_none()),
+            "{cmds:?}"
+        );
+        serve(&mut app, &mut loader, cmds);
+        let data = app.metrics.data.as_deref().expect("metrics arrived");
+        assert_eq!(data.current.deployments, 10);
+        assert_eq!(data.current.production_failed, 4);
+        assert_eq!(data.current.change_failure_rate, Some(0.4));
+        assert_eq!(data.top_services[0], ("api".to_owned(), 3));
+        assert_eq!(data.top_steps[0], ("verify".to_owned(), 4));
+        let text = screen(&app);
+        assert!(text.contains("Change failure rate") && text.contains("40.0%"), "{text}");
+        assert!(text.contains("60.0%"), "the success rate: {text}");
+        assert!(text.contains("api") && text.contains("verify"), "{text}");
+        insta::assert_snapshot!(format!("metrics_kpis_{w}x{h}"), text);
+    }
+}
+
+#[test]
+fn the_period_and_scope_keys_ask_again_and_an_empty_scope_says_so() {
+    let fx = log();
+    let (mut app, mut loader) = app(&fx, 80, 24);
+    let cmds = press(&mut app, KeyCode::Char('6'));
+    serve(&mut app, &mut loader, cmds);
+    // 90d first; three presses later 7d: the last three deployments against the three before.
+    let cmds = press(&mut app, KeyCode::Char('t'));
+    assert!(matches!(cmds.as_slice(), [Cmd::LoadMetrics(a)] if a.days == 90), "{cmds:?}");
+    serve(&mut app, &mut loader, cmds);
+    assert!(screen(&app).contains("Metrics · 90d"), "{}", screen(&app));
+    for _ in 0..2 {
+        let cmds = press(&mut app, KeyCode::Char('t'));
+        serve(&mut app, &mut loader, cmds);
+    }
+    assert_eq!(app.metrics.period_label(), "7d");
+    let d = app.metrics.data.as_deref().expect("metrics");
+    assert_eq!((d.current.deployments, d.previous.deployments), (3, 3));
+    // The scope cycles through the declared environments; staging has nothing.
+    let cmds = press(&mut app, KeyCode::Char('s'));
+    assert!(matches!(cmds.as_slice(), [Cmd::LoadMetrics(a)] if a.environment.as_deref() == Some("production")));
+    serve(&mut app, &mut loader, cmds);
+    assert_eq!(app.metrics.data.as_deref().map(|d| d.current.deployments), Some(3));
+    while app.metrics.wanted.as_ref().and_then(|w| w.environment.as_deref()) != Some("staging") {
+        let cmds = press(&mut app, KeyCode::Char('s'));
+        assert!(app.metrics.wanted.as_ref().is_none_or(|w| w.environment.is_some()), "staging is declared");
+        serve(&mut app, &mut loader, cmds);
+    }
+    let text = screen(&app);
+    assert!(text.contains("no deployments in this period") && !text.contains("NaN"), "{text}");
+}
+
+#[test]
+fn enter_on_a_top_failing_service_lands_in_history_filtered_to_its_failures() {
+    let fx = log();
+    let (mut app, mut loader) = app(&fx, 120, 40);
+    let cmds = press(&mut app, KeyCode::Char('6'));
+    serve(&mut app, &mut loader, cmds);
+    let cmds = press(&mut app, KeyCode::Enter);
+    assert_eq!(app.tab, Tab::History);
+    serve(&mut app, &mut loader, cmds);
+    let h = &app.history;
+    assert_eq!(h.filter.service.as_deref(), Some("api"));
+    assert_eq!(h.period_label(), "30d");
+    assert_eq!(h.total, 3, "api's three failures");
+    assert!(h.rows.iter().all(|r| r.release == "api" && r.result != DeploymentStatus::Succeeded));
+    assert!(screen(&app).contains("service=api"), "{}", screen(&app));
+    // Down to the models: big-bang's four failures.
+    let cmds = press(&mut app, KeyCode::Char('6'));
+    serve(&mut app, &mut loader, cmds);
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Down);
+    }
+    let cmds = press(&mut app, KeyCode::Enter);
+    serve(&mut app, &mut loader, cmds);
+    assert_eq!(app.history.filter.model.as_deref(), Some("big-bang"));
+    assert_eq!(app.history.filter.service, None);
+    assert_eq!(app.history.total, 4);
+}
+
+#[test]
+fn c_in_history_compares_the_selected_run_with_its_previous_run_of_the_service() {
+    let fx = log();
+    let (mut app, mut loader) = app(&fx, 120, 40);
+    let cmds = press(&mut app, KeyCode::Char('5'));
+    serve(&mut app, &mut loader, cmds);
+    // Newest first: api@1.0.5 (succeeded) after api@1.0.4 (failed).
+    let cmds = press(&mut app, KeyCode::Char('c'));
+    assert!(matches!(cmds.as_slice(), [Cmd::LoadCompare(_)]), "{cmds:?}");
+    serve(&mut app, &mut loader, cmds);
+    let c = app.history.compare.as_ref().expect("open");
+    let cmp = c.data.as_ref().expect("answered").as_ref().expect("a previous run");
+    assert_eq!(cmp.first.release, "api@1.0.4");
+    assert_eq!(cmp.second.release, "api@1.0.5");
+    let d = cmp.divergence.as_ref().expect("they diverge");
+    assert!(d.what.starts_with("failed with 1 failed host(s), then succeeded with 0"), "{}", d.what);
+    let text = screen(&app);
+    assert!(text.contains("first divergence: phase all") && text.contains("api@1.0.4"), "{text}");
+    press(&mut app, KeyCode::Esc);
+    assert!(app.history.compare.is_none());
+    // The oldest run of a service has nothing before it, and says so.
+    let cmds = press(&mut app, KeyCode::Char('G'));
+    serve(&mut app, &mut loader, cmds);
+    let cmds = press(&mut app, KeyCode::Char('c'));
+    serve(&mut app, &mut loader, cmds);
+    let why = app.history.compare.as_ref().and_then(|c| c.data.clone()).expect("answered").expect_err("nothing before");
+    assert!(why.contains("no earlier finished run"), "{why}");
+}
