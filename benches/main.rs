@@ -18,6 +18,7 @@ mod history;
 mod ingest;
 mod latency;
 mod log;
+mod techniques;
 
 use clap::{Parser, Subcommand};
 use shipdeck::clock::SharedClock;
@@ -43,6 +44,8 @@ enum Bench {
     Dashboard(dashboard::Args),
     /// History, the drill-down and `report` on 100,000 deployments, against their floors
     History(history::Args),
+    /// Planning 100,000 labelled targets by technique (spread over racks), against a floor
+    Techniques(techniques::Args),
 }
 
 /// What every benchmark may need: the built-in config (so numbers do not depend on the
@@ -61,6 +64,7 @@ fn main() {
         Bench::Gates(a) => gates::run(&ctx, a),
         Bench::Dashboard(a) => dashboard::run(a),
         Bench::History(a) => history::run(&ctx, a),
+        Bench::Techniques(a) => techniques::run(&ctx, a),
     };
     if let Err(e) = result {
         eprintln!("shipdeck-bench: {e:#}");

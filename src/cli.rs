@@ -35,6 +35,7 @@ pub mod gate;
 mod history;
 mod ingest;
 mod list;
+pub mod models;
 mod plan;
 mod report;
 mod review;
@@ -119,6 +120,9 @@ pub enum Command {
     /// The team stored in the log, which decisions count: sync it from the config, or show it
     #[command(subcommand)]
     Team(team::Command),
+    /// Test deployment models: the phases and batches a plan would produce
+    #[command(subcommand)]
+    Models(models::Command),
 }
 
 impl Command {
@@ -150,6 +154,7 @@ impl Command {
             | Self::Review(_)
             | Self::Report(_)
             | Self::Conformance(_)
+            | Self::Models(_)
             | Self::Team(team::Command::Show { .. }) => None,
         }
     }
@@ -254,6 +259,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Review(a)) => review::run(&ctx, &a),
         Some(Command::Report(a)) => report::run(&ctx, &a),
         Some(Command::Team(c)) => team::run(&ctx, &c),
+        Some(Command::Models(c)) => models::run(&ctx, &c),
         Some(Command::Config(_)) => unreachable!("handled above"),
     }
 }

@@ -12,7 +12,7 @@ mod sections;
 mod team;
 
 pub use reviews::ReviewsConfig;
-pub use sections::{DashboardConfig, Environment, Person, ReceiverConfig, Stakeholder, TeamConfig};
+pub use sections::{DashboardConfig, Environment, Inventory, Person, ReceiverConfig, Stakeholder, TeamConfig};
 
 use crate::domain::DeploymentModel;
 use crate::domain::schedule::{ChangeWindow, Freeze};
@@ -47,6 +47,8 @@ pub struct Config {
     pub freezes: Vec<Freeze>,
     /// Which deployments owe failure reviews, and their causes.
     pub reviews: ReviewsConfig,
+    /// Named inventory files (`plan --inventory NAME`).
+    pub inventories: Vec<Inventory>,
     /// Where this configuration came from (a path, or "built-in").
     pub source: String,
 }

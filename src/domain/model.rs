@@ -55,7 +55,25 @@ pub struct DeploymentModel {
     pub environments: Vec<String>,
     /// Lifecycle steps every target goes through, in order (e.g. download, install, verify).
     pub steps: Vec<String>,
+    /// The phases, in order (`rolling` generates its batches instead; `big-bang` may leave
+    /// them out for one phase of every target).
+    #[serde(default)]
     pub phases: Vec<PhaseSpec>,
+    /// `rolling`: the size of each batch, a count (`10`) or a percentage of all targets
+    /// (`"10%"`, rounded up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<Share>,
+    /// `rolling`: at most this many targets out of service at once, a count or a percentage of
+    /// all targets (rounded down); no batch may be larger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<Budget>,
+    /// `rolling` and `big-bang` without phases: the failure budget of each generated phase.
+    #[serde(default)]
+    pub failure_budget: Budget,
+    /// Orders every phase's targets round-robin across this label (e.g. `rack`), so no rack
+    /// loses more than its share at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<String>,
     /// Change windows every phase's activity must fall in (empty: any time); agents' events
     /// outside them are flagged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -117,8 +135,16 @@ mod lost_after_text {
 #[serde(deny_unknown_fields)]
 pub struct PhaseSpec {
     pub name: String,
-    /// Which share of the deployment's targets this phase takes.
+    /// Which share of the deployment's targets this phase takes (of those `select` matches,
+    /// when it selects); default: all of them.
+    #[serde(default = "Share::rest")]
     pub targets: Share,
+    /// Takes only targets whose labels match (`site=berlin`, `group=internal|beta`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub select: Option<super::inventory::Selector>,
+    /// Picks this phase's targets round-robin across this label (overrides the model's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<String>,
     /// How many of this phase's targets may fail before the phase fails.
     #[serde(default)]
     pub failure_budget: Budget,
@@ -149,7 +175,7 @@ impl Default for Budget {
 }
 
 impl Budget {
-    /// How many failed targets a phase of `size` targets tolerates.
+    /// How many failed targets a phase of `size` targets tolerates (percentages round down).
     #[must_use]
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
     pub fn allowed(self, size: usize) -> usize {
@@ -217,6 +243,10 @@ fn parse_percent(text: &str) -> Option<f64> {
 }
 
 impl Share {
+    fn rest() -> Self {
+        Self::Rest
+    }
+
     /// Parses the text form of a share.
     pub fn parse(text: &str) -> Result<Self, super::Invalid> {
         let t = text.trim();

@@ -17,6 +17,7 @@ mod read_only;
 mod receiver;
 mod reliability;
 mod reviews;
+mod techniques;
 mod trust;
 mod tui_e2e;
 mod upgrade;
