@@ -28,7 +28,7 @@ pub(crate) mod testing;
 pub use crate::domain::conformance::TimeRules;
 pub use checklists::{TickError, TickOutcome, TickRequest};
 pub use estimates::Estimate;
-pub use gates::{AuditProblem, DecisionOutcome, DecisionRequest, GateError};
+pub use gates::{AUTOMATIC_ROLE, AuditProblem, AutomaticGate, DecisionOutcome, DecisionRequest, GateError};
 pub use history::{ActionRow, REVIEW_COMPLETE};
 pub use ingest::{IngestOutcome, Rejection, Submission};
 pub use planning::{PLAN_FOR, PlanRequest, Planner};

@@ -483,6 +483,12 @@ fn check_model(
             return Err((key(&format!("phases[{i}].name")), format!("phase \"{}\" appears twice", phase.name)));
         }
         let Some(gate) = &phase.gate else { continue };
+        if gate.auto.is_some() {
+            return Err((
+                key(&format!("phases[{i}].gate.auto")),
+                "automatic gates are made by the planner (rolling batches), not written in the config".into(),
+            ));
+        }
         if gate.approvals == 0 {
             return Err((key(&format!("phases[{i}].gate.approvals")), "a gate needs at least 1 approval".into()));
         }

@@ -211,6 +211,28 @@ pub struct GatePolicy {
     /// Checklists (`pre`, `environment`) that must be done before approval.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub require: Vec<String>,
+    /// Who approves it without a person: `rolling` (the batch before succeeded within its
+    /// budget). Set by the planner, never in the config; a person of `roles` may still decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto: Option<Automatic>,
+}
+
+/// A gate shipdeck itself approves, through the same decision path as people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Automatic {
+    /// A rolling batch: approved as soon as the batch before succeeded within its budget.
+    Rolling,
+}
+
+impl Automatic {
+    /// The name its decisions are recorded under (never a person's name).
+    #[must_use]
+    pub fn actor(self) -> &'static str {
+        match self {
+            Self::Rolling => "shipdeck (rolling)",
+        }
+    }
 }
 
 fn one() -> u32 {

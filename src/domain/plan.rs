@@ -6,6 +6,7 @@
 //! matches, optionally spread across a label.
 
 use super::inventory::{self, Inventory};
+use super::model::Automatic;
 use super::{Budget, DeploymentModel, GatePolicy, PhaseSpec, Share, Technique};
 use std::borrow::Cow;
 
@@ -199,9 +200,22 @@ pub fn batching(model: &DeploymentModel, total: usize) -> Result<(usize, usize),
     Ok((size, max))
 }
 
-/// `rolling`: batches of `batch` targets in rollout order (spread when the model spreads).
+/// `rolling`: batches of `batch` targets in rollout order (spread when the model spreads). Every
+/// batch after the first has a gate shipdeck approves once the batch before succeeded within its
+/// budget ([`Automatic::Rolling`]); a failed batch stops there for a person's decision (retry,
+/// abort, rollback), and the people of the model's recovery roles may approve a batch too.
 fn rolling(model: &DeploymentModel, inventory: &Inventory, order: &[usize]) -> Result<Vec<PlannedPhase>, PlanError> {
     let (size, _) = batching(model, order.len())?;
+    let auto = GatePolicy {
+        approvals: 1,
+        roles: model.recovery.roles.clone(),
+        allow_self: true,
+        bake: chrono::TimeDelta::zero(),
+        windows: Vec::new(),
+        freeze_override_roles: Vec::new(),
+        require: Vec::new(),
+        auto: Some(Automatic::Rolling),
+    };
     Ok(order
         .chunks(size)
         .enumerate()
@@ -209,7 +223,7 @@ fn rolling(model: &DeploymentModel, inventory: &Inventory, order: &[usize]) -> R
             name: format!("batch-{}", i + 1),
             targets: chunk.iter().map(|&t| inventory.targets[t].name.clone()).collect(),
             failure_budget: model.failure_budget.allowed(chunk.len()),
-            gate: None,
+            gate: (i > 0).then(|| auto.clone()),
             absorbed: Vec::new(),
         })
         .collect())
@@ -299,6 +313,7 @@ mod tests {
             windows: windows.iter().map(|w| (*w).to_owned()).collect(),
             freeze_override_roles: vec![],
             require: vec![],
+            auto: None,
         }
     }
 
@@ -428,6 +443,8 @@ mod tests {
         assert_eq!(shape(&p).iter().map(|s| s.1).collect::<Vec<_>>(), vec![4; 5]);
         assert_eq!(p[2].name, "batch-3");
         assert!(p.iter().all(|b| b.failure_budget == 1));
+        assert_eq!(p[0].gate, None, "the first batch starts as planned");
+        assert!(p[1..].iter().all(|b| b.gate.as_ref().and_then(|g| g.auto) == Some(Automatic::Rolling)));
         for batch in &p {
             let mut racks: Vec<&str> = batch
                 .targets

@@ -35,6 +35,8 @@ enum Job {
     Flush(oneshot::Sender<()>),
     /// Mark the targets silent past their deployment's `lost_after` as lost.
     SweepLost,
+    /// Take the decisions shipdeck makes itself (`decide::automatic`).
+    Automate,
 }
 
 /// How the writer's commits have gone: what `/v1/health` reports.
@@ -77,6 +79,12 @@ impl Writer {
         let _ = self.queue.try_send(Job::SweepLost);
     }
 
+    /// Asks the writer to take the automatic decisions due (rolling batches) after its current
+    /// group (skipped when the queue is full: the next tick comes soon).
+    pub fn automate(&self) {
+        let _ = self.queue.try_send(Job::Automate);
+    }
+
     /// How the last commits went.
     #[must_use]
     pub fn health(&self) -> WriteHealth {
@@ -99,6 +107,7 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, health: &Mutex<WriteHealth
     let mut group: Vec<(Submission, Reply)> = Vec::new();
     let mut flushes = Vec::new();
     let mut sweep = false;
+    let mut automate = false;
     while let Some(first) = rx.blocking_recv() {
         let mut events = 0;
         let mut next = Some(first);
@@ -114,6 +123,7 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, health: &Mutex<WriteHealth
                     break;
                 }
                 Job::SweepLost => sweep = true,
+                Job::Automate => automate = true,
             }
             if events < MAX_GROUP_EVENTS {
                 next = rx.try_recv().ok();
@@ -127,6 +137,12 @@ fn run(mut store: Store, mut rx: mpsc::Receiver<Job>, health: &Mutex<WriteHealth
                 Ok(0) => {}
                 Ok(n) => eprintln!("shipdeck receiver: {n} silent target(s) marked lost (recovery.lost_after)"),
                 Err(e) => eprintln!("shipdeck receiver: cannot mark silent targets lost: {e}"),
+            }
+        }
+        if std::mem::take(&mut automate) {
+            // Recorded decisions are in the audit trail (the demo's screen must stay clean).
+            if let Err(e) = crate::decide::automatic(&mut store, clock.now()) {
+                eprintln!("shipdeck receiver: automatic decisions failed: {e}");
             }
         }
         for done in flushes.drain(..) {

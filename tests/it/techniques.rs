@@ -201,3 +201,28 @@ fn models_test_prints_the_edge_cases_and_refuses_a_model_over_its_budget() {
     let run = env.run(&["models", "test", "pilot", "--targets", csv.to_str().expect("utf-8")]);
     assert!(run.ok().contains("pilot 3 · everyone 9"), "{}", run.stdout);
 }
+
+#[test]
+fn the_receiver_starts_the_next_rolling_batch_and_gate_wait_sees_it() {
+    let env = Env::new();
+    let hosts: Vec<String> = (1..=15).map(|i| format!("h{i:02}")).collect();
+    plan(&env, "rolling", &hosts.join(",")).ok();
+    let server = env.serve();
+    let url = format!("http://{}", server.addr);
+    let waiter = env.spawn(&[], &["gate", "wait", "DEP-1", "batch-2", "--timeout", "60s", "--server", &url]);
+    let body: String = hosts[..10]
+        .iter()
+        .map(|h| format!("{{\"id\":\"{h}-u\",\"deployment\":\"DEP-1\",\"target\":\"{h}\",\"step\":\"undrain\",\"status\":\"succeeded\"}}\n"))
+        .collect();
+    assert_eq!(server.post("/v1/events", body.as_bytes()).status, 200);
+    let waited = crate::support::finish(waiter);
+    assert_eq!((waited.code, waited.stdout.trim()), (0, "approved"), "{}", waited.stderr);
+    let audit = env.run(&["audit", "list", "--deployment", "DEP-1"]);
+    assert!(
+        audit.ok().contains("shipdeck (rolling)")
+            && audit.stdout.contains("batch-1 succeeded within its failure budget"),
+        "{}",
+        audit.stdout
+    );
+    assert_eq!(env.run(&["audit", "verify"]).code, 0);
+}

@@ -43,6 +43,7 @@ fn policy(bake_minutes: i64) -> GatePolicy {
         windows: vec!["weekday-evenings".into()],
         freeze_override_roles: vec![],
         require: vec![],
+        auto: None,
     }
 }
 
