@@ -54,7 +54,15 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
     // The receiver and the agents share this process (and its two cores, on the CI machine).
     reset_peak_rss();
     let rt = shipdeck::runtime::build()?;
-    let (accepted, elapsed) = rt.block_on(post_all(ctx, &db, live, a))?;
+    let load = Load {
+        agents: a.agents,
+        requests: a.requests,
+        batch: a.batch,
+        targets: a.targets,
+        hosts_per_request: a.hosts_per_request,
+        seed: 1000,
+    };
+    let (accepted, elapsed) = rt.block_on(post_all(ctx, &db, live, &load))?;
     let peak = peak_rss_kib();
     let e2e = accepted as f64 / elapsed.as_secs_f64();
     println!("end to end: {accepted} events accepted in {:.2} s = {:.0} events/s", elapsed.as_secs_f64(), e2e);
@@ -107,7 +115,21 @@ fn shipdeck_exe() -> anyhow::Result<PathBuf> {
     Ok(exe)
 }
 
-async fn post_all(ctx: &Ctx, db: &Path, live: DeploymentKey, a: &Args) -> anyhow::Result<(usize, Duration)> {
+/// What the agents post: `agents` concurrent agents send `requests` requests of `batch` events
+/// each, about `targets` hosts, `hosts_per_request` hosts per request; `seed` picks the ids.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub agents: usize,
+    pub requests: usize,
+    pub batch: usize,
+    pub targets: usize,
+    pub hosts_per_request: usize,
+    pub seed: u64,
+}
+
+/// Starts the real receiver on loopback, posts `a` to it and returns the events accepted and
+/// the time it took.
+pub async fn post_all(ctx: &Ctx, db: &Path, live: DeploymentKey, a: &Load) -> anyhow::Result<(usize, Duration)> {
     let receiver = Receiver::bind(
         "127.0.0.1:0",
         ServerOptions { db: db.to_path_buf(), token: None, clock: ctx.clock.clone(), rules: ctx.config.time_rules() },
@@ -126,13 +148,13 @@ async fn post_all(ctx: &Ctx, db: &Path, live: DeploymentKey, a: &Args) -> anyhow
     let mut agents = Vec::new();
     for agent in 0..a.agents {
         let (client, url) = (client.clone(), url.clone());
-        let (requests, batch) = (a.requests, a.batch);
+        let (requests, batch, seed) = (a.requests, a.batch, a.seed);
         agents.push(tokio::spawn(async move {
             let mut accepted = 0usize;
             // Request r carries events of `spread` hosts of this agent, in turn; a host's k-th
             // appearance brings its next events (lifecycle steps, then progress notes).
             let mut sent = vec![0usize; per_agent];
-            let mut rng = Rng::seeded(agent as u64 + 1000);
+            let mut rng = Rng::seeded(agent as u64 + seed);
             for r in 0..requests {
                 let mut body = String::with_capacity(batch * 200);
                 for i in 0..batch {

@@ -18,6 +18,7 @@ mod history;
 mod ingest;
 mod latency;
 mod log;
+mod notify;
 mod techniques;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +47,8 @@ enum Bench {
     History(history::Args),
     /// Planning 100,000 labelled targets by technique (spread over racks), against a floor
     Techniques(techniques::Args),
+    /// The delivery worker: a burst to a webhook sink, ingest beside it, happening to first attempt
+    Notify(notify::Args),
 }
 
 /// What every benchmark may need: the built-in config (so numbers do not depend on the
@@ -65,6 +68,7 @@ fn main() {
         Bench::Dashboard(a) => dashboard::run(a),
         Bench::History(a) => history::run(&ctx, a),
         Bench::Techniques(a) => techniques::run(&ctx, a),
+        Bench::Notify(a) => notify::run(&ctx, a),
     };
     if let Err(e) = result {
         eprintln!("shipdeck-bench: {e:#}");

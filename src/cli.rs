@@ -36,6 +36,7 @@ mod history;
 mod ingest;
 mod list;
 pub mod models;
+mod notify;
 mod plan;
 mod report;
 mod review;
@@ -123,6 +124,9 @@ pub enum Command {
     /// Test deployment models: the phases and batches a plan would produce
     #[command(subcommand)]
     Models(models::Command),
+    /// Deliveries of notifications: run the worker, list the outbox, retry, test a channel
+    #[command(subcommand)]
+    Notify(notify::Command),
 }
 
 impl Command {
@@ -141,6 +145,7 @@ impl Command {
             Self::Review(a) if a.writes() => Some("review"),
             Self::Check(_) => Some("check"),
             Self::Team(team::Command::Sync) => Some("team sync"),
+            Self::Notify(c) if c.writes() => Some("notify"),
             Self::Status(_)
             | Self::Events(_)
             | Self::List(_)
@@ -155,6 +160,7 @@ impl Command {
             | Self::Report(_)
             | Self::Conformance(_)
             | Self::Models(_)
+            | Self::Notify(_)
             | Self::Team(team::Command::Show { .. }) => None,
         }
     }
@@ -260,6 +266,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Report(a)) => report::run(&ctx, &a),
         Some(Command::Team(c)) => team::run(&ctx, &c),
         Some(Command::Models(c)) => models::run(&ctx, &c),
+        Some(Command::Notify(c)) => notify::run(&ctx, &c),
         Some(Command::Config(_)) => unreachable!("handled above"),
     }
 }

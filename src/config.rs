@@ -7,10 +7,12 @@
 
 mod checks;
 mod locate;
+pub mod notify;
 mod reviews;
 mod sections;
 mod team;
 
+pub use notify::{ChannelConfig, ChannelKind, NotifyConfig};
 pub use reviews::ReviewsConfig;
 pub use sections::{DashboardConfig, Environment, Inventory, Person, ReceiverConfig, Stakeholder, TeamConfig};
 
@@ -49,6 +51,10 @@ pub struct Config {
     pub reviews: ReviewsConfig,
     /// Named inventory files (`plan --inventory NAME`).
     pub inventories: Vec<Inventory>,
+    /// The delivery worker's settings.
+    pub notify: NotifyConfig,
+    /// Channels that carry notifications besides the dashboard, by name.
+    pub channels: BTreeMap<String, ChannelConfig>,
     /// Where this configuration came from (a path, or "built-in").
     pub source: String,
 }

@@ -85,6 +85,16 @@ impl Desk {
         decide(store, &self.rules, &self.operator, ask, now)
     }
 
+    /// Who `ask` would notify, as this desk's operator at `now`; see [`preview`].
+    pub fn preview(
+        &self,
+        store: &mut Store,
+        ask: &Ask,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<crate::domain::notify::Told>, DecideError> {
+        preview(store, &self.rules, &self.operator, ask, now).map(|(_, told)| told)
+    }
+
     /// Ticks a checklist item as this desk's operator at `now`; see [`checklist::tick`].
     pub fn tick(&self, store: &mut Store, ask: &TickAsk, now: DateTime<Utc>) -> Result<Ticked, TickFailure> {
         checklist::tick(store, &self.rules, &self.operator, ask, now)
@@ -142,6 +152,15 @@ impl fmt::Display for Recorded {
 }
 
 /// Why a decision was not recorded. Its `Display` is what every front end says about it.
+/// The preview's lines: one per person told, with the happening and the channels.
+#[must_use]
+pub fn told_lines(told: &[crate::domain::notify::Told]) -> Vec<String> {
+    if told.is_empty() {
+        return vec!["nobody is notified".into()];
+    }
+    told.iter().map(|t| format!("{} ({}) via {}: {}", t.person, t.kind, t.channels.join(", "), t.subject)).collect()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DecideError {
     /// The operator's name is not a person of the log's team.
@@ -189,6 +208,30 @@ pub fn decide(
     ask: &Ask,
     now: DateTime<Utc>,
 ) -> Result<Recorded, DecideError> {
+    run(store, rules, who, ask, now, false).map(|(recorded, _)| recorded)
+}
+
+/// What [`decide`] would record and who it would tell, over which channels, with nothing
+/// written: the same check and the same notification rules run in a transaction that is rolled
+/// back. The dashboard's confirm dialog and `--dry-run` show it.
+pub fn preview(
+    store: &mut Store,
+    rules: &Rules,
+    who: &Operator,
+    ask: &Ask,
+    now: DateTime<Utc>,
+) -> Result<(Recorded, Vec<crate::domain::notify::Told>), DecideError> {
+    run(store, rules, who, ask, now, true)
+}
+
+fn run(
+    store: &mut Store,
+    rules: &Rules,
+    who: &Operator,
+    ask: &Ask,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<(Recorded, Vec<crate::domain::notify::Told>), DecideError> {
     let what = What { decision: ask.decision, key: ask.key, phase: ask.phase.clone(), person: who.name.clone() };
     if !who.is_person() {
         return Err(DecideError::NotAPerson { what: Box::new(what) });
@@ -204,8 +247,9 @@ pub fn decide(
         now,
         automatic: None,
     };
-    match store.decide(&req) {
-        Ok(outcome) => Ok(Recorded { what, outcome }),
+    let result = if dry_run { store.preview_decision(&req) } else { store.decide(&req).map(|o| (o, Vec::new())) };
+    match result {
+        Ok((outcome, told)) => Ok((Recorded { what, outcome }, told)),
         Err(GateError::Refused(refusal)) => {
             let text = refusal.describe(rules.timezone);
             Err(DecideError::Refused { what: Box::new(what), refusal: Box::new(refusal), text })

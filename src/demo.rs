@@ -12,6 +12,7 @@ pub mod history;
 pub mod pipeline;
 pub mod reviews;
 pub mod rng;
+pub mod sink;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -25,6 +26,7 @@ use anyhow::Context;
 use chrono::Duration;
 use pipeline::{Deciders, LogPipeline, Pipeline};
 use rng::Rng;
+use sink::FLAKY_CHANNEL;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
@@ -74,14 +76,26 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
     let mut rng = Rng::seeded(opts.seed);
     let now = opts.clock.now();
     let seeded = history::seed(&mut store, &opts.config, &mut rng, now - Duration::hours(2), opts.history)?;
-    let live = plan_live(&mut store, &opts.config, &mut rng, now)?;
+    // The loopback webhook sink, and the channels to it: from now on (not for the history),
+    // stakeholders are told over them too, and the delivery worker sends it all.
+    let runtime = crate::runtime::build()?;
+    let (sink_addr, sink) = runtime.block_on(sink::start())?;
+    let config = sink::with_channels(&opts.config, sink_addr);
+    store.sync_team(&config.team(), &config.subscriptions(), SyncBy::Receiver { os_user: &os_user }, now)?;
+    let live = plan_live(&mut store, &config, &mut rng, now)?;
     drop(store);
+    let stop_worker = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let worker = crate::notify::spawn(crate::notify::WorkerOptions {
+        db: db.clone(),
+        config: std::sync::Arc::new(config.clone()),
+        clock: opts.clock.clone(),
+        stop: stop_worker.clone(),
+    })?;
     let deciders = if opts.headless { Deciders::Colleagues } else { Deciders::Operator };
     let log_pipeline =
         std::sync::Arc::new(LogPipeline::new(Store::open(&db)?, opts.config.clone(), opts.clock.clone(), deciders));
     let pipeline: std::sync::Arc<dyn Pipeline> = log_pipeline.clone();
 
-    let runtime = crate::runtime::build()?;
     let agents = runtime.block_on(async {
         let receiver = Receiver::bind(
             "127.0.0.1:0",
@@ -127,11 +141,21 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
         server.await.context("the receiver task failed")??;
         Ok::<_, anyhow::Error>(agents)
     })?;
+    stop_worker.store(true, Ordering::Relaxed);
+    let _ = worker.join();
     if opts.headless {
         let store = Store::open_existing(&db)?;
         let summaries: Vec<DeploymentSummary> =
             live.keys.iter().map(|k| store.summary(*k)).collect::<Result<_, _>>()?;
         print_summary(&seeded, &agents, &summaries, &db);
+        let deliveries = store.deliveries(false, usize::MAX)?;
+        let sent = deliveries.iter().filter(|d| d.state == crate::domain::notify::DeliveryState::Sent).count();
+        println!(
+            "notifications: {} deliveries to the loopback webhook sink {sink_addr}, {sent} sent, {} answered 500 and retried ({FLAKY_CHANNEL}), {} failed",
+            deliveries.len(),
+            sink.refused.load(Ordering::Relaxed),
+            store.failed_deliveries()?
+        );
         print_eta_check(&eta_check::check(&store, &log_pipeline.predicted())?);
     }
     Ok(db)

@@ -13,6 +13,7 @@ pub mod history;
 pub mod inventory;
 pub mod lifecycle;
 pub mod model;
+pub mod notify;
 pub mod phase;
 pub mod plan;
 pub mod records;

@@ -18,6 +18,7 @@ pub mod decide;
 pub mod demo;
 pub mod domain;
 pub mod keymap;
+pub mod notify;
 pub mod runtime;
 pub mod server;
 pub mod store;

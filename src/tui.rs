@@ -153,6 +153,7 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
                         Cmd::LoadTarget(key, name) => drop(req_tx.send(Request::Target(key, name))),
                         Cmd::Pause(p) => drop(req_tx.send(Request::Pause(p))),
                         Cmd::Decide(d) => drop(req_tx.send(Request::Decide(d))),
+                        Cmd::Preview(d) => drop(req_tx.send(Request::Preview(d))),
                         Cmd::MarkRead(ids) => drop(req_tx.send(Request::MarkRead(ids))),
                         Cmd::LoadHistory(filter, offset) => drop(req_tx.send(Request::History(filter, offset))),
                         Cmd::LoadReport(key) => drop(req_tx.send(Request::Report(key))),

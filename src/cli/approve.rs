@@ -23,6 +23,9 @@ pub struct ApproveArgs {
     /// Written reason for approving during a freeze (needs a freeze override role)
     #[arg(long)]
     reason: Option<String>,
+    /// Check the decision and print who it would notify, over which channels, without writing
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// `reject`.
@@ -38,6 +41,9 @@ pub struct RejectArgs {
     /// A comment kept in the audit trail
     #[arg(long)]
     comment: Option<String>,
+    /// Check the decision and print who it would notify, over which channels, without writing
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// `retry`.
@@ -53,6 +59,9 @@ pub struct RecoverArgs {
     /// Written reason for retrying during a freeze (needs a freeze override role)
     #[arg(long)]
     reason: Option<String>,
+    /// Check the decision and print who it would notify, over which channels, without writing
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// `abort` and `rollback`: no time rule holds them back, so the reason is only kept.
@@ -68,22 +77,25 @@ pub struct StopArgs {
     /// Why it is stopped, kept in the audit trail
     #[arg(long)]
     reason: Option<String>,
+    /// Check the decision and print who it would notify, over which channels, without writing
+    #[arg(long)]
+    dry_run: bool,
 }
 
 pub fn approve(ctx: &Context, a: &ApproveArgs) -> anyhow::Result<i32> {
-    record(ctx, Decision::Approve, &a.key, &a.phase, a.comment.as_deref(), a.reason.as_deref())
+    record(ctx, (Decision::Approve, a.dry_run), &a.key, &a.phase, a.comment.as_deref(), a.reason.as_deref())
 }
 
 pub fn reject(ctx: &Context, a: &RejectArgs) -> anyhow::Result<i32> {
-    record(ctx, Decision::Reject, &a.key, &a.phase, a.comment.as_deref(), Some(&a.reason))
+    record(ctx, (Decision::Reject, a.dry_run), &a.key, &a.phase, a.comment.as_deref(), Some(&a.reason))
 }
 
 pub fn recover(ctx: &Context, decision: Decision, a: &RecoverArgs) -> anyhow::Result<i32> {
-    record(ctx, decision, &a.key, &a.phase, a.comment.as_deref(), a.reason.as_deref())
+    record(ctx, (decision, a.dry_run), &a.key, &a.phase, a.comment.as_deref(), a.reason.as_deref())
 }
 
 pub fn stop(ctx: &Context, decision: Decision, a: &StopArgs) -> anyhow::Result<i32> {
-    record(ctx, decision, &a.key, &a.phase, a.comment.as_deref(), a.reason.as_deref())
+    record(ctx, (decision, a.dry_run), &a.key, &a.phase, a.comment.as_deref(), a.reason.as_deref())
 }
 
 /// Maps gate errors: refusals exit 1, unknown phases and gates are usage errors (2).
@@ -111,7 +123,7 @@ fn decide_error(e: DecideError) -> anyhow::Error {
 
 fn record(
     ctx: &Context,
-    decision: Decision,
+    (decision, dry_run): (Decision, bool),
     key: &str,
     phase: &str,
     comment: Option<&str>,
@@ -128,6 +140,15 @@ fn record(
     let mut store = Store::open_existing(&ctx.db_path()?)?;
     let operator = ctx.operator_in(&store)?;
     let rules = Rules::from_config(&ctx.config);
+    if dry_run {
+        let (recorded, told) =
+            crate::decide::preview(&mut store, &rules, &operator, &ask, ctx.clock.now()).map_err(decide_error)?;
+        sayln!("dry run, nothing written: {}", recorded.to_string().replacen("recorded: ", "would record: ", 1));
+        for line in crate::decide::told_lines(&told) {
+            sayln!("  would notify {line}");
+        }
+        return Ok(0);
+    }
     let recorded = decide(&mut store, &rules, &operator, &ask, ctx.clock.now()).map_err(decide_error)?;
     sayln!("{recorded}");
     Ok(0)

@@ -53,7 +53,16 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
             limits.max_connections = room;
         }
     }
-    crate::runtime::build()?.block_on(async move {
+    // The delivery worker runs beside the receiver on its own thread and connection, so sending
+    // notifications never holds up the ingest of events.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let worker = crate::notify::spawn(crate::notify::WorkerOptions {
+        db: db.clone(),
+        config: std::sync::Arc::new(ctx.config.clone()),
+        clock: ctx.clock.clone(),
+        stop: stop.clone(),
+    })?;
+    let served: anyhow::Result<i32> = crate::runtime::build()?.block_on(async move {
         let receiver = Receiver::bind_with(&listen, opts, limits).await?;
         let addr = receiver.local_addr()?;
         eprintln!(
@@ -67,7 +76,14 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         receiver.serve(shutdown_signal()).await?;
         eprintln!("shipdeck receiver stopped; every acknowledged event is committed");
         Ok(0)
-    })
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    match worker.join() {
+        Ok(Ok(_)) => {}
+        Ok(Err(_)) => {} // said when it stopped
+        Err(_) => eprintln!("shipdeck delivery worker panicked"),
+    }
+    served
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -140,15 +140,33 @@ pub struct Stakeholder {
     /// Environments they care about; empty means all.
     #[serde(default)]
     pub environments: Vec<String>,
-    /// Happenings they are told about: gate_pending, gate_decided, phase_failed,
-    /// deployment_started, deployment_finished.
+    /// Services (release names) they care about; empty means all.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// Happenings they are told about (see [`NOTIFY_KINDS`]).
     #[serde(default)]
     pub notify_on: Vec<String>,
+    /// Channels that carry them besides `in_app` (names of `[channels.NAME]`).
+    #[serde(default)]
+    pub channels: Vec<String>,
 }
 
-/// Happenings a stakeholder can subscribe to.
-pub const NOTIFY_KINDS: [&str; 6] =
-    ["gate_pending", "gate_decided", "phase_failed", "deployment_started", "deployment_finished", "conformance_flag"];
+/// Happenings a stakeholder can subscribe to. `deployment_finished` stands for the four ways a
+/// deployment ends (succeeded, failed, aborted, rolled back), which may also be named alone.
+pub const NOTIFY_KINDS: [&str; 12] = [
+    "deployment_planned",
+    "deployment_started",
+    "gate_pending",
+    "gate_decided",
+    "phase_failed",
+    "hosts_silent",
+    "deployment_finished",
+    "deployment_succeeded",
+    "deployment_failed",
+    "deployment_aborted",
+    "deployment_rolled_back",
+    "conformance_flag",
+];
 
 /// `[[windows]]` as written.
 #[derive(Debug, Deserialize)]
@@ -211,6 +229,10 @@ pub(super) struct RawConfig {
     freezes: Vec<RawFreeze>,
     #[serde(default)]
     reviews: super::ReviewsConfig,
+    #[serde(default)]
+    notify: super::NotifyConfig,
+    #[serde(default)]
+    channels: BTreeMap<String, super::ChannelConfig>,
     #[serde(default)]
     inventories: Vec<Inventory>,
 }
@@ -345,7 +367,14 @@ impl RawConfig {
                     format!("unknown happening \"{kind}\" (one of {})", NOTIFY_KINDS.join(", ")),
                 ));
             }
+            if let Some(role) = s.roles.iter().find(|r| !roles.contains(r.as_str())) {
+                return Err((
+                    format!("stakeholders[{i}].roles"),
+                    format!("unknown role \"{role}\": no person in [[people]] holds it"),
+                ));
+            }
         }
+        super::notify::check(&self.notify, &self.channels, &self.stakeholders, &self.people)?;
         let windows =
             self.windows.into_iter().enumerate().map(|(i, w)| window(i, w, timezone)).collect::<Result<Vec<_>, _>>()?;
         let freezes =
@@ -370,6 +399,8 @@ impl RawConfig {
             freezes,
             reviews: self.reviews,
             inventories: self.inventories,
+            notify: self.notify,
+            channels: self.channels,
             source: String::new(),
         };
         config.validate()?;

@@ -44,6 +44,8 @@ impl Config {
                         person: p.name.clone(),
                         kind: kind.clone(),
                         environments: s.environments.clone(),
+                        services: s.services.clone(),
+                        channels: s.channels.iter().filter(|c| *c != super::notify::IN_APP).cloned().collect(),
                     });
                 }
             }

@@ -226,6 +226,24 @@ impl Store {
     /// `Err(GateError::Refused)` names the rule that blocked; the attempt is then recorded in
     /// the audit trail as refused (what was tried, by whom, the rule) and counts for nothing.
     pub fn decide(&mut self, req: &DecisionRequest<'_>) -> Result<DecisionOutcome, GateError> {
+        self.decide_or_preview(req, false).map(|(outcome, _)| outcome)
+    }
+
+    /// What [`Store::decide`] would record and who it would tell, over which channels, without
+    /// writing anything: the same transaction runs to its end and is rolled back, so the preview
+    /// and the notifications that follow the real decision come from the same code.
+    pub fn preview_decision(
+        &mut self,
+        req: &DecisionRequest<'_>,
+    ) -> Result<(DecisionOutcome, Vec<crate::domain::notify::Told>), GateError> {
+        self.decide_or_preview(req, true)
+    }
+
+    fn decide_or_preview(
+        &mut self,
+        req: &DecisionRequest<'_>,
+        dry_run: bool,
+    ) -> Result<(DecisionOutcome, Vec<crate::domain::notify::Told>), GateError> {
         // A retry rewrites targets' state behind this connection's own ingest cache.
         self.targets.clear();
         let path = self.path.clone();
@@ -266,13 +284,19 @@ impl Store {
                 path.display()
             )));
         };
+        let before = super::outbox::newest_notification(&tx).map_err(sql)?;
         let outcome = decide_in(&tx, req, member, team.policy.identity, rules).map_err(sql)?;
+        if dry_run {
+            // Dropping the transaction rolls it back: nothing of the preview is kept.
+            let told = super::outbox::told_after(&tx, before).map_err(sql)?;
+            return outcome.map(|o| (o, told));
+        }
         match outcome {
             Ok(_) => tx.commit().map_err(sql)?,
             Err(GateError::Refused(_)) if req.automatic.is_none() => tx.commit().map_err(sql)?,
             Err(_) => {}
         }
-        outcome
+        outcome.map(|o| (o, Vec::new()))
     }
 
     /// The automatic gates holding deployments now, whose phase before succeeded within its
@@ -487,6 +511,9 @@ fn decide_in(
     super::ingest::update_deployment(conn, dep.id, 0, now_ms)?;
     let status = load_deployment(conn, dep.id)?.map_or(dep.status, |d| d.status);
     views::notify_decision(conn, &dep, &phase.name, req, &allowed, now_ms)?;
+    if status.is_halted() && !dep.status.is_halted() {
+        views::notify_finished(conn, &dep, status, now_ms)?;
+    }
     Ok(Ok(DecisionOutcome { audit_id, decision: req.decision, allowed, deployment_status: status, flags }))
 }
 
@@ -584,9 +611,14 @@ pub(super) fn open_gate<'p>(
     Ok(None)
 }
 
-/// The deployment succeeded: tell the requester (see `views::notify_succeeded`).
-pub(super) fn notify_succeeded(conn: &Connection, dep: &DeploymentRow, now_ms: i64) -> rusqlite::Result<()> {
-    views::notify_succeeded(conn, dep, now_ms)
+/// The deployment ended: tell the requester and the stakeholders (see `views::notify_finished`).
+pub(super) fn notify_finished(
+    conn: &Connection,
+    dep: &DeploymentRow,
+    status: DeploymentStatus,
+    now_ms: i64,
+) -> rusqlite::Result<()> {
+    views::notify_finished(conn, dep, status, now_ms)
 }
 
 /// A conformance flag was raised for the first time: tell the requester and those subscribed

@@ -518,11 +518,9 @@ pub(super) fn update_deployment(
     newest_seq: i64,
     now_ms: i64,
 ) -> rusqlite::Result<()> {
-    let current: DeploymentStatus = tx
-        .prepare_cached("SELECT status FROM deployments WHERE id = ?1")?
-        .query_row([id], |r| r.get::<_, String>(0))?
-        .parse()
-        .unwrap_or(DeploymentStatus::Planned);
+    let (current, was_started): (DeploymentStatus, bool) = tx
+        .prepare_cached("SELECT status, started_ms IS NOT NULL FROM deployments WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get::<_, String>(0)?.parse().unwrap_or(DeploymentStatus::Planned), r.get(1)?)))?;
     let phases = tx
         .prepare_cached("SELECT status FROM phases WHERE deployment_id = ?1 ORDER BY idx")?
         .query_map([id], |r| r.get::<_, String>(0))?
@@ -537,10 +535,12 @@ pub(super) fn update_deployment(
     // After the last phase, the deployment is verified by its `post` checklist.
     if status == DeploymentStatus::Succeeded {
         status = super::checklists::after_last_phase(tx, id)?;
-        if current != DeploymentStatus::Succeeded && status == DeploymentStatus::Succeeded {
-            if let Some(dep) = super::gates::load_deployment(tx, id)? {
-                super::gates::notify_succeeded(tx, &dep, now_ms)?;
-            }
+    }
+    let starts = !was_started && phases.iter().any(|p| *p != crate::domain::PhaseStatus::Pending);
+    let ends = current != status && matches!(status, DeploymentStatus::Succeeded | DeploymentStatus::Failed);
+    if starts || ends {
+        if let Some(dep) = super::gates::load_deployment(tx, id)? {
+            happenings(tx, &dep, starts, ends.then_some(status), now_ms)?;
         }
     }
     // Awaiting the first phase's approval is not a start.
@@ -552,5 +552,51 @@ pub(super) fn update_deployment(
                 last_event_seq = max(last_event_seq, ?5) WHERE id = ?1",
     )?
     .execute(params![id, status.as_str(), started, finished, newest_seq])?;
+    Ok(())
+}
+
+/// The happenings a change of a deployment's derived status causes: it started, a phase failed
+/// (and with it the deployment), it succeeded.
+fn happenings(
+    tx: &rusqlite::Connection,
+    dep: &super::gates::DeploymentRow,
+    started: bool,
+    ended: Option<DeploymentStatus>,
+    now_ms: i64,
+) -> rusqlite::Result<()> {
+    use super::gates::views;
+    let phases = super::gates::load_phases(tx, dep.id)?;
+    if started {
+        if let Some(first) = phases.iter().find(|p| p.status != crate::domain::PhaseStatus::Pending) {
+            let text = (
+                format!("DEP-{} started: {} in {}", dep.id, dep.release, dep.environment),
+                format!("Phase {} is running. Requested by {}.", first.name, dep.requested_by),
+            );
+            views::notify_happening(tx, dep, first.id, "deployment_started", false, text, now_ms)?;
+        }
+    }
+    if ended == Some(DeploymentStatus::Failed) {
+        if let Some(failed) = phases.iter().find(|p| p.status == crate::domain::PhaseStatus::Failed) {
+            let (hosts, error): (i64, Option<String>) = tx
+                .prepare_cached(
+                    "SELECT count(*), max(last_error) FROM targets WHERE phase_id = ?1 AND status IN ('failed', 'lost')",
+                )?
+                .query_row([failed.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let text = (
+                format!("DEP-{} {}: phase failed ({hosts} host(s))", dep.id, failed.name),
+                format!(
+                    "Phase {} of {} in {} exceeded its failure budget.{}",
+                    failed.name,
+                    dep.release,
+                    dep.environment,
+                    error.map(|e| format!(" Last error: {e}")).unwrap_or_default()
+                ),
+            );
+            views::notify_happening(tx, dep, failed.id, "phase_failed", true, text, now_ms)?;
+        }
+    }
+    if let Some(status) = ended {
+        super::gates::notify_finished(tx, dep, status, now_ms)?;
+    }
     Ok(())
 }

@@ -52,8 +52,19 @@ impl Store {
             if phases.is_empty() {
                 continue;
             }
-            for (phase, _) in &phases {
+            for (phase, count) in &phases {
                 let message = format!("lost: no report for {after} (recovery.lost_after)");
+                if let Some(dep) = super::gates::load_deployment(&tx, *deployment).map_err(sql)? {
+                    let text = (
+                        format!("DEP-{deployment}: {count} host(s) silent for {after}"),
+                        format!(
+                            "They count as failed now (recovery.lost_after) in {} to {}.",
+                            dep.release, dep.environment
+                        ),
+                    );
+                    super::gates::views::notify_happening(&tx, &dep, *phase, "hosts_silent", true, text, now_ms)
+                        .map_err(sql)?;
+                }
                 marked += tx
                     .prepare_cached(
                         "UPDATE targets SET status = 'lost', last_error = ?3

@@ -217,12 +217,31 @@ impl Store {
         super::checklists::insert_items(&tx, deployment_id, &req.model.checklists).map_err(sql)?;
         // A gate on the first phase is pending from now on.
         super::ingest::update_deployment(&tx, deployment_id, 0, now).map_err(sql)?;
+        planned_happening(&tx, deployment_id, now).map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok((DeploymentKey(deployment_id), phases))
     }
 }
 
 /// The audit record of planning on behalf of someone else (or of its refusal).
+/// Tells those subscribed to `deployment_planned`.
+fn planned_happening(tx: &rusqlite::Connection, deployment: i64, now_ms: i64) -> rusqlite::Result<()> {
+    let Some(dep) = super::gates::load_deployment(tx, deployment)? else { return Ok(()) };
+    let phases = super::gates::load_phases(tx, deployment)?;
+    let Some(first) = phases.first() else { return Ok(()) };
+    let text = (
+        format!("DEP-{deployment} planned: {} to {}", dep.release, dep.environment),
+        format!(
+            "Requested by {}; {} phase(s): {}; planned start {}.",
+            dep.requested_by,
+            phases.len(),
+            phases.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
+            dep.planned_start.format("%Y-%m-%d %H:%M UTC")
+        ),
+    );
+    super::gates::views::notify_happening(tx, &dep, first.id, "deployment_planned", false, text, now_ms)
+}
+
 fn plan_record<'a>(
     p: Planner<'a>,
     role: Option<&'a String>,

@@ -99,19 +99,23 @@ fn read_team(conn: &Connection, path: &std::path::Path) -> Result<Option<Team>, 
     Ok(Some(Team { members, policy, time_rules }))
 }
 
-fn read_subscriptions(conn: &Connection) -> rusqlite::Result<Vec<(String, String, String)>> {
-    conn.prepare_cached("SELECT person, kind, environments FROM subscriptions ORDER BY person, kind, environments")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect()
+/// A stored subscription: person, kind, and the JSON of environments, services and channels.
+type SubscriptionRow = (String, String, String, String, String);
+
+fn read_subscriptions(conn: &Connection) -> rusqlite::Result<Vec<SubscriptionRow>> {
+    conn.prepare_cached(
+        "SELECT person, kind, environments, services, channels FROM subscriptions
+         ORDER BY person, kind, environments, services, channels",
+    )?
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+    .collect()
 }
 
-fn subscription_rows(subscriptions: &[Subscription]) -> Vec<(String, String, String)> {
-    let mut rows: Vec<(String, String, String)> = subscriptions
+fn subscription_rows(subscriptions: &[Subscription]) -> Vec<SubscriptionRow> {
+    let json = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+    let mut rows: Vec<SubscriptionRow> = subscriptions
         .iter()
-        .map(|s| {
-            let envs = serde_json::to_string(&s.environments).unwrap_or_else(|_| "[]".into());
-            (s.person.clone(), s.kind.clone(), envs)
-        })
+        .map(|s| (s.person.clone(), s.kind.clone(), json(&s.environments), json(&s.services), json(&s.channels)))
         .collect();
     rows.sort();
     rows.dedup();
@@ -125,16 +129,16 @@ fn normalised(team: &Team) -> Team {
     t
 }
 
-fn write_team(conn: &Connection, team: &Team, subs: &[(String, String, String)], now_ms: i64) -> rusqlite::Result<()> {
+fn write_team(conn: &Connection, team: &Team, subs: &[SubscriptionRow], now_ms: i64) -> rusqlite::Result<()> {
     conn.execute_batch("DELETE FROM team; DELETE FROM subscriptions;")?;
     for m in &team.members {
         let roles = serde_json::to_string(&m.roles).unwrap_or_else(|_| "[]".into());
         conn.execute("INSERT INTO team (name, roles, login) VALUES (?1, ?2, ?3)", params![m.name, roles, m.login])?;
     }
-    for (person, kind, envs) in subs {
+    for (person, kind, envs, services, channels) in subs {
         conn.execute(
-            "INSERT INTO subscriptions (person, kind, environments) VALUES (?1, ?2, ?3)",
-            params![person, kind, envs],
+            "INSERT INTO subscriptions (person, kind, environments, services, channels) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![person, kind, envs, services, channels],
         )?;
     }
     let json = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
@@ -270,7 +274,7 @@ fn store_team(
     tx: rusqlite::Transaction<'_>,
     stored: Option<&Team>,
     want: &Team,
-    subs: &[(String, String, String)],
+    subs: &[SubscriptionRow],
     (person, os_user, role): (&str, &str, Option<&String>),
     now_ms: i64,
 ) -> Result<SyncOutcome, TeamError> {

@@ -40,6 +40,8 @@ pub enum Msg {
     Resize(u16, u16),
     /// The answer to a [`Cmd::Decide`]: what was recorded, or the rule that refused it.
     Decided(Decided),
+    /// Who a decision would notify ([`Cmd::Preview`]).
+    Previewed(crate::tui::model::DecisionCmd, Result<Vec<crate::domain::notify::Told>, String>),
     /// The editor closed on a review ([`Cmd::EditReview`]), or could not be run.
     ReviewEdited(DeploymentKey, Result<Edited, String>),
 }
@@ -50,6 +52,7 @@ impl From<Loaded> for Msg {
             Loaded::Refresh(r) => Self::Data(r),
             Loaded::Failed(e) => Self::DataError(e),
             Loaded::Decided(d) => Self::Decided(d),
+            Loaded::Previewed(ask, told) => Self::Previewed(ask, told),
         }
     }
 }
@@ -213,6 +216,12 @@ impl App {
                     panel.answered(recorded, &text);
                 }
                 self.status = Some((recorded, text));
+                Vec::new()
+            }
+            Msg::Previewed(ask, told) => {
+                if let Some(d) = self.dialog.as_mut().filter(|d| d.asks(&ask)) {
+                    d.preview = Some(told);
+                }
                 Vec::new()
             }
             Msg::Decided(decided) => {
@@ -471,10 +480,16 @@ impl App {
         let Some(decision) = approvals::decision_of(action).filter(|_| !self.read_only) else { return Vec::new() };
         let Some(pending) = self.decision_target() else { return Vec::new() };
         match approvals::open(pending, decision, &self.session.operator, self.session.config.timezone) {
-            Ok(dialog) => self.dialog = Some(dialog),
-            Err(why) => self.status = Some((false, why.0)),
+            Ok(dialog) => {
+                let preview = dialog.preview_cmd();
+                self.dialog = Some(dialog);
+                vec![preview]
+            }
+            Err(why) => {
+                self.status = Some((false, why.0));
+                Vec::new()
+            }
         }
-        Vec::new()
     }
 
     fn approvals_action(&mut self, action: Action) -> Vec<Cmd> {

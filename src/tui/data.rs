@@ -51,6 +51,8 @@ pub enum Request {
     Pause(bool),
     /// Record a confirmed decision.
     Decide(DecisionCmd),
+    /// Who a decision would notify.
+    Preview(DecisionCmd),
     /// Mark these notifications read (all when empty).
     MarkRead(Vec<i64>),
     /// A page of History.
@@ -302,6 +304,13 @@ impl Loader {
                         gates_at = Instant::now();
                         self.after_write()
                     }
+                    Request::Preview(cmd) => {
+                        let told = self.preview(&cmd);
+                        if out.blocking_send(Loaded::Previewed(cmd, told)).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
                     Request::MarkRead(ids) => {
                         gates_at = Instant::now();
                         self.mark_read(&ids).and_then(|_| self.after_write())
@@ -382,6 +391,12 @@ impl Loader {
             Ok(recorded) => Decided::Recorded(recorded.to_string()),
             Err(e) => Decided::NotRecorded(e.to_string()),
         }
+    }
+
+    /// Who a decision would notify, through [`crate::decide::preview`] (nothing is written).
+    pub fn preview(&mut self, cmd: &DecisionCmd) -> Result<Vec<crate::domain::notify::Told>, String> {
+        let Some(desk) = self.desk.as_ref() else { return Err(strings::gates::NO_OPERATOR.to_owned()) };
+        desk.preview(&mut self.store, cmd, self.clock.now()).map_err(|e| e.to_string())
     }
 
     /// A deployment's checklist, for its panel.

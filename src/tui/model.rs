@@ -113,6 +113,10 @@ pub struct GateData {
     pub overdue: Vec<crate::store::ActionRow>,
     pub notifications: Vec<Notification>,
     pub unread: usize,
+    /// The deliveries of those notifications (each recipient's channels besides in-app).
+    pub deliveries: Vec<crate::domain::notify::Delivery>,
+    /// Deliveries of anyone's notifications that failed for good.
+    pub failed_deliveries: usize,
 }
 
 /// A decision the operator confirmed.
@@ -139,6 +143,8 @@ pub enum Cmd {
     Pause(bool),
     /// Record a decision the operator confirmed.
     Decide(DecisionCmd),
+    /// Who this decision would notify, for its confirm dialog (nothing is written).
+    Preview(DecisionCmd),
     /// Mark these notifications read.
     MarkRead(Vec<i64>),
     /// Read this page of History: the filter, and the first row wanted.
@@ -163,6 +169,8 @@ pub enum Loaded {
     Failed(String),
     /// The answer to a decision.
     Decided(Decided),
+    /// Who a decision would notify, or why it would not be recorded.
+    Previewed(DecisionCmd, Result<Vec<crate::domain::notify::Told>, String>),
 }
 
 /// Order of the list: running first, then waiting, planned, and finished ones; newest first.

@@ -60,6 +60,11 @@ fn serve(app: &mut App, loader: &mut Loader, cmds: Vec<Cmd>) {
                 app.update(Msg::Decided(decided));
                 loader.after_write()
             }
+            Cmd::Preview(d) => {
+                let told = loader.preview(&d);
+                app.update(Msg::Previewed(d, told));
+                continue;
+            }
             Cmd::MarkRead(ids) => loader.mark_read(&ids).and_then(|_| loader.after_write()),
             Cmd::LoadHistory(filter, offset) => loader.history(filter, offset),
             Cmd::LoadReport(key) => loader.report(key),

@@ -118,6 +118,13 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     if app.approvals.unread > 0 {
         item(&mut x, &format!("{} {}", app.approvals.unread, strings::gates::UNREAD), t.header);
     }
+    if app.approvals.failed_deliveries > 0 {
+        // In words when they fit, else the mark and the count alone.
+        let n = app.approvals.failed_deliveries;
+        let long = format!("✉✗{n} {}", strings::gates::FAILED_DELIVERIES);
+        let failed = if fits(x, &format!("{long}  ✗00 ✎0 !0")) { long } else { format!("✉✗{n}") };
+        item(&mut x, &failed, t.header.patch(t.warning));
+    }
     // Reviews owed and actions overdue, work for the operator: in words when they fit before the
     // clock with room left for the receiver's address, else shorter, else without the address.
     let a = &app.approvals;

@@ -23,6 +23,16 @@ fn the_headless_demo_runs_every_live_rollout_to_the_end_through_the_real_receive
     // (its figures are a measurement, reported, not asserted here).
     assert!(out.lines().any(|l| l.starts_with("eta DEP-")), "{out}");
     assert!(out.contains("eta median absolute error: "), "{out}");
+    // Deliveries went out to the demo's loopback webhook sink; its flaky channel failed and was retried.
+    let line = out.lines().find(|l| l.starts_with("notifications: ")).unwrap_or_else(|| panic!("{out}"));
+    let number = |after: &str| -> usize {
+        line.split(after).next().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0)
+    };
+    assert!(number(" sent") > 0 && number(" answered 500") > 0, "{line}");
+    let rows = env.run(&["notify", "list", "--json", "--limit", "0"]);
+    let sent_flaky =
+        rows.ok().lines().any(|l| l.contains("\"channel\":\"demo-flaky\"") && l.contains("\"state\":\"sent\""));
+    assert!(sent_flaky, "a flaky delivery got through on a retry: {}", rows.stdout);
 
     let list = env.run(&["list", "--json", "--limit", "0"]).json();
     let deployments = list.as_array().expect("a list");

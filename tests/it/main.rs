@@ -13,6 +13,7 @@ mod gates;
 mod gates_e2e;
 mod hardening;
 mod new_user;
+mod notify;
 mod read_only;
 mod receiver;
 mod reliability;

@@ -2,6 +2,7 @@
 //! receiver on a loopback port, behind a few fluent helpers.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod sink;
 pub mod tmux;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -275,4 +275,8 @@ pub struct Subscription {
     pub kind: String,
     /// Empty means all.
     pub environments: Vec<String>,
+    /// Services (release names); empty means all.
+    pub services: Vec<String>,
+    /// Channels besides in-app that carry it.
+    pub channels: Vec<String>,
 }

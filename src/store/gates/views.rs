@@ -11,42 +11,7 @@ use crate::domain::{DeploymentKey, DeploymentStatus, GatePolicy, PhaseStatus};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
-/// People subscribed to `kind` for `environment`.
-fn subscribers(conn: &Connection, kind: &str, environment: &str) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT person FROM subscriptions WHERE kind = ?1
-         AND (environments = '[]' OR ?2 IN (SELECT value FROM json_each(environments))) ORDER BY person",
-    )?;
-    let rows = stmt.query_map(params![kind, environment], |r| r.get(0))?;
-    rows.collect()
-}
-
-fn insert(
-    conn: &Connection,
-    recipients: &[String],
-    (deployment, phase_id): (i64, i64),
-    kind: &str,
-    subject: &str,
-    body: &str,
-    now_ms: i64,
-) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO notifications (deployment_id, phase_id, kind, recipient, subject, body, created_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    for r in recipients {
-        stmt.execute(params![deployment, phase_id, kind, r, subject, body, now_ms])?;
-    }
-    Ok(())
-}
-
-fn push_unique(list: &mut Vec<String>, more: impl IntoIterator<Item = String>) {
-    for m in more {
-        if !list.contains(&m) {
-            list.push(m);
-        }
-    }
-}
+use crate::store::outbox::{Happening, tell};
 
 /// A gate opened: tell the people allowed to approve it, and those subscribed to gate_pending.
 pub(super) fn notify_pending(
@@ -62,7 +27,7 @@ pub(super) fn notify_pending(
     let team = stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut recipients: Vec<String> = team
+    let told: Vec<String> = team
         .into_iter()
         .filter(|(name, roles)| {
             let roles: Vec<String> = serde_json::from_str(roles).unwrap_or_default();
@@ -71,7 +36,6 @@ pub(super) fn notify_pending(
         })
         .map(|(name, _)| name)
         .collect();
-    push_unique(&mut recipients, subscribers(conn, "gate_pending", &dep.environment)?);
     let after = pos.checked_sub(1).map_or_else(
         || "its approval authorises the deployment to start".to_owned(),
         |i| format!("phase {} succeeded", phases[i].name),
@@ -82,10 +46,24 @@ pub(super) fn notify_pending(
         "{} needs {} approval(s) from {roles}; {after}. Requested by {}.",
         phase.name, policy.approvals, dep.requested_by
     );
-    insert(conn, &recipients, (dep.id, phase.id), "gate_pending", &subject, &body, now_ms)
+    tell(
+        conn,
+        &Happening {
+            dep,
+            phase_id: phase.id,
+            kind: "gate_pending",
+            also: None,
+            told,
+            except: None,
+            subject,
+            body,
+            now_ms,
+        },
+    )
 }
 
-/// A decision was made: tell the requester and those subscribed to gate_decided.
+/// A decision was made: tell the requester and those subscribed to gate_decided (never the
+/// person who decided).
 pub(super) fn notify_decision(
     conn: &Connection,
     dep: &DeploymentRow,
@@ -94,9 +72,6 @@ pub(super) fn notify_decision(
     allowed: &Allowed,
     now_ms: i64,
 ) -> rusqlite::Result<()> {
-    let mut recipients = vec![dep.requested_by.clone()];
-    push_unique(&mut recipients, subscribers(conn, "gate_decided", &dep.environment)?);
-    recipients.retain(|r| r != req.person);
     let what = match req.decision {
         Decision::Approve if allowed.after == GateState::Approved => "approved (gate open)".to_owned(),
         Decision::Approve => format!("approved ({} of {})", allowed.approvals, allowed.required),
@@ -114,7 +89,20 @@ pub(super) fn notify_decision(
     let phase_id: i64 = conn
         .prepare_cached("SELECT id FROM phases WHERE deployment_id = ?1 AND name = ?2")?
         .query_row(params![dep.id, phase], |r| r.get(0))?;
-    insert(conn, &recipients, (dep.id, phase_id), "gate_decided", &subject, &body, now_ms)
+    tell(
+        conn,
+        &Happening {
+            dep,
+            phase_id,
+            kind: "gate_decided",
+            also: None,
+            told: vec![dep.requested_by.clone()],
+            except: Some(req.person),
+            subject,
+            body,
+            now_ms,
+        },
+    )
 }
 
 /// A conformance flag was raised: tell the requester and those subscribed to conformance_flag.
@@ -125,8 +113,6 @@ pub(super) fn notify_flag(
     flag: &crate::domain::conformance::Flag,
     now_ms: i64,
 ) -> rusqlite::Result<()> {
-    let mut recipients = vec![dep.requested_by.clone()];
-    push_unique(&mut recipients, subscribers(conn, "conformance_flag", &dep.environment)?);
     let subject = format!("DEP-{} conformance: {}", dep.id, flag.headline());
     let samples = if flag.sample_targets.is_empty() {
         String::new()
@@ -137,18 +123,84 @@ pub(super) fn notify_flag(
         "{} of {} in {}: agents reported what was not authorised ({}).{samples}",
         flag.deployment, dep.release, dep.environment, flag.kind
     );
-    insert(conn, &recipients, (dep.id, phase_id), "conformance_flag", &subject, &body, now_ms)
+    tell(
+        conn,
+        &Happening {
+            dep,
+            phase_id,
+            kind: "conformance_flag",
+            also: None,
+            told: vec![dep.requested_by.clone()],
+            except: None,
+            subject,
+            body,
+            now_ms,
+        },
+    )
 }
 
-/// The deployment succeeded (after its `post` checklist, if any): tell the requester and those
-/// subscribed to deployment_finished.
-pub(super) fn notify_succeeded(conn: &Connection, dep: &DeploymentRow, now_ms: i64) -> rusqlite::Result<()> {
-    let mut recipients = vec![dep.requested_by.clone()];
-    push_unique(&mut recipients, subscribers(conn, "deployment_finished", &dep.environment)?);
+/// The deployment ended (`succeeded` after its `post` checklist, `failed`, `aborted`,
+/// `rolled_back`): the requester is always told, and those subscribed to that ending or to
+/// deployment_finished.
+pub(in crate::store) fn notify_finished(
+    conn: &Connection,
+    dep: &DeploymentRow,
+    status: DeploymentStatus,
+    now_ms: i64,
+) -> rusqlite::Result<()> {
     let Some(last) = load_phases(conn, dep.id)?.last().map(|p| p.id) else { return Ok(()) };
-    let subject = format!("DEP-{} succeeded: {} in {}", dep.id, dep.release, dep.environment);
-    let body = "Every phase succeeded and the deployment verification checklist is done.".to_owned();
-    insert(conn, &recipients, (dep.id, last), "deployment_succeeded", &subject, &body, now_ms)
+    let (kind, subject, body) = match status {
+        DeploymentStatus::Succeeded => (
+            "deployment_succeeded",
+            format!("DEP-{} succeeded: {} in {}", dep.id, dep.release, dep.environment),
+            "Every phase succeeded and the deployment verification checklist is done.".to_owned(),
+        ),
+        DeploymentStatus::Failed => (
+            "deployment_failed",
+            format!("DEP-{} failed: {} in {}", dep.id, dep.release, dep.environment),
+            "A phase failed its budget; the deployment manager may retry, abort or roll back.".to_owned(),
+        ),
+        DeploymentStatus::Aborted => (
+            "deployment_aborted",
+            format!("DEP-{} aborted: {} in {}", dep.id, dep.release, dep.environment),
+            "The deployment was stopped by a decision.".to_owned(),
+        ),
+        DeploymentStatus::RolledBack => (
+            "deployment_rolled_back",
+            format!("DEP-{} rolled back: {} in {}", dep.id, dep.release, dep.environment),
+            "The deployment was rolled back by a decision.".to_owned(),
+        ),
+        _ => return Ok(()),
+    };
+    tell(
+        conn,
+        &Happening {
+            dep,
+            phase_id: last,
+            kind,
+            also: Some("deployment_finished"),
+            told: vec![dep.requested_by.clone()],
+            except: None,
+            subject,
+            body,
+            now_ms,
+        },
+    )
+}
+
+/// Another happening of a deployment: `kind` tells the requester (when `requester`) and those
+/// subscribed to it.
+pub(in crate::store) fn notify_happening(
+    conn: &Connection,
+    dep: &DeploymentRow,
+    phase_id: i64,
+    kind: &str,
+    requester: bool,
+    (subject, body): (String, String),
+    now_ms: i64,
+) -> rusqlite::Result<()> {
+    let told = if requester { vec![dep.requested_by.clone()] } else { Vec::new() };
+    tell(conn, &Happening { dep, phase_id, kind, also: None, told, except: None, subject, body, now_ms })
 }
 
 impl Store {

@@ -30,6 +30,10 @@ pub struct Approvals {
     pub overdue: Vec<ActionRow>,
     pub notifications: Vec<Notification>,
     pub unread: usize,
+    /// The deliveries of those notifications, by notification.
+    pub deliveries: Vec<crate::domain::notify::Delivery>,
+    /// Deliveries that failed for good (anyone's): the header counts them.
+    pub failed_deliveries: usize,
     pub note_selected: usize,
     /// Whether the selected notification is open in full.
     pub note_open: bool,
@@ -50,6 +54,9 @@ pub struct Dialog {
     pub sending: bool,
     /// What the last confirm ran into: a missing reason, or the rule that refused it.
     pub error: Option<String>,
+    /// Who the decision would notify, over which channels (`None` while it is worked out;
+    /// `Err` when the check would refuse it as it stands).
+    pub preview: Option<Result<Vec<crate::domain::notify::Told>, String>>,
 }
 
 /// How urgent an entry is for the operator: 0 they can act now, 1 only time stands in the
@@ -84,6 +91,8 @@ impl Approvals {
             .unwrap_or(self.note_selected)
             .min(self.notifications.len().saturating_sub(1));
         self.unread = data.unread;
+        self.deliveries = data.deliveries;
+        self.failed_deliveries = data.failed_deliveries;
         self.loaded = true;
     }
 
@@ -230,10 +239,42 @@ pub fn open(pending: &Pending, decision: Decision, operator: &str, tz: chrono_tz
         Some(r) if Some(decision) == first => return Err(CannotDecide(text::cannot(decision, r, tz))),
         _ => {}
     }
-    Ok(Dialog { decision, pending: pending.clone(), text: String::new(), reason_required, sending: false, error: None })
+    Ok(Dialog {
+        decision,
+        pending: pending.clone(),
+        text: String::new(),
+        reason_required,
+        sending: false,
+        error: None,
+        preview: None,
+    })
 }
 
+/// The stand-in reason the preview of a decision that needs one is checked with.
+pub const PREVIEW_REASON: &str = "(reason to be written)";
+
 impl Dialog {
+    /// The preview to ask for as the dialog opens: the same decision, with a stand-in reason
+    /// when one is required (its words change nobody who is told).
+    #[must_use]
+    pub fn preview_cmd(&self) -> Cmd {
+        let item = &self.pending.item;
+        Cmd::Preview(DecisionCmd {
+            key: item.deployment,
+            phase: item.phase.clone(),
+            decision: self.decision,
+            comment: None,
+            reason: self.reason_required.then(|| PREVIEW_REASON.to_owned()),
+        })
+    }
+
+    /// Whether `ask` is this dialog's decision.
+    #[must_use]
+    pub fn asks(&self, ask: &DecisionCmd) -> bool {
+        let item = &self.pending.item;
+        ask.key == item.deployment && ask.phase == item.phase && ask.decision == self.decision
+    }
+
     /// Enter: the command to send, or nothing when a required reason is missing.
     pub fn confirm(&mut self) -> Vec<Cmd> {
         if self.sending {

@@ -53,7 +53,10 @@ pub(super) fn read(
     let (owed, overdue) = follow_ups(store, desk, now)?;
     let notifications = store.notifications(&desk.operator.name, false, NOTIFICATIONS_SHOWN)?;
     let unread = store.unread_count(&desk.operator.name)?;
-    Ok(GateData { inbox, owed, overdue, notifications, unread })
+    let ids: Vec<i64> = notifications.iter().map(|n| n.id).collect();
+    let deliveries = store.deliveries_of(&ids)?;
+    let failed_deliveries = store.failed_deliveries()?;
+    Ok(GateData { inbox, owed, overdue, notifications, unread, deliveries, failed_deliveries })
 }
 
 /// The reviews the operator owes (the config's rule says who owes one: [`Config::review_owers`])

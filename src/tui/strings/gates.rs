@@ -48,6 +48,36 @@ pub fn follow_up_counts(owed: usize, overdue: usize) -> [String; 3] {
 pub const SETTLED: &str = "settled";
 /// Under an opened notification.
 pub const NOTE_CLOSE: &str = "Enter or Esc closes";
+/// The confirm dialog's preview of who is told.
+pub const WILL_NOTIFY: &str = "Will notify:";
+pub const PREVIEW_LOADING: &str = "Will notify: (working it out...)";
+pub const PREVIEW_REFUSED: &str = "Will notify: nobody, as it stands:";
+pub const NOBODY_TOLD: &str = "Will notify: nobody";
+/// Deliveries of an opened notification.
+pub const DELIVERIES: &str = "Delivery:";
+pub const IN_APP_READ: &str = "in_app: read";
+pub const IN_APP_UNREAD: &str = "in_app: unread";
+/// The header's count of deliveries that failed for good.
+pub const FAILED_DELIVERIES: &str = "failed deliveries";
+
+/// One line of the preview: who, about what, over which channels.
+#[must_use]
+pub fn told(t: &crate::domain::notify::Told) -> String {
+    format!("  {} ({}) via {}", t.person, t.kind, t.channels.join(", "))
+}
+
+/// A delivery's short mark in the list: `hook ✓`, `hook ↻2/6`, `mail ✗`, `pager …`.
+#[must_use]
+pub fn delivery_mark(d: &crate::domain::notify::Delivery) -> String {
+    use crate::domain::notify::DeliveryState as S;
+    let of = d.max_attempts.map_or_else(|| d.attempts.to_string(), |m| format!("{}/{m}", d.attempts));
+    match d.state {
+        S::Sent => format!("{} ✓", d.channel),
+        S::Failed => format!("{} ✗", d.channel),
+        S::Retrying => format!("{} ↻{of}", d.channel),
+        S::Queued | S::Sending => format!("{} …", d.channel),
+    }
+}
 pub const LOADING: &str = "reading the gates...";
 pub const EMPTY: &str = "Nothing needs a decision: no pending gate and no failed phase.";
 pub const NO_NOTIFICATIONS: &str =

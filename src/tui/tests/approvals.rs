@@ -51,9 +51,30 @@ fn approving_needs_the_confirm_and_records_through_the_data_source() {
     let fx = fixture::build();
     let (mut app, mut loader) = app(&fx, 80, 24);
     select(&mut app, fx.half_approved);
-    assert_eq!(press(&mut app, KeyCode::Char('a')), vec![], "the key only opens the dialog");
+    let opened = press(&mut app, KeyCode::Char('a'));
+    let ask = DecisionCmd {
+        key: fx.half_approved,
+        phase: "wave-1".into(),
+        decision: Decision::Approve,
+        comment: None,
+        reason: None,
+    };
+    assert_eq!(opened, vec![Cmd::Preview(ask)], "the key opens the dialog and asks who would be told");
     let dialog = app.dialog.as_ref().expect("a confirm dialog");
-    assert_eq!((dialog.decision, dialog.reason_required), (Decision::Approve, false));
+    assert_eq!((dialog.decision, dialog.reason_required, &dialog.preview), (Decision::Approve, false, &None));
+    assert!(screen(&app).contains("working it out"), "{}", screen(&app));
+    serve(&mut app, &mut loader, opened);
+    let preview = app.dialog.as_ref().and_then(|d| d.preview.clone()).expect("previewed").expect("would be recorded");
+    assert!(!preview.is_empty());
+    assert!(preview.iter().all(|t| t.person != fixture::OPERATOR), "the decider is not told");
+    let shown = screen(&app);
+    assert!(shown.contains("Will notify:"), "{shown}");
+    assert!(preview.iter().all(|t| shown.contains(&format!("{} ({})", t.person, t.kind))), "{shown}");
+    assert_eq!(
+        Store::open_existing(&fx.path).expect("opens").gate(fx.half_approved, "wave-1").expect("gate").approvals.len(),
+        1,
+        "the preview wrote nothing"
+    );
     // Typing goes into the comment, not to the keymap ('q' does not quit, 'j' does not move).
     assert_eq!(typed(&mut app, "lgtm q j"), vec![]);
     assert!(!app.quit);
@@ -75,6 +96,17 @@ fn approving_needs_the_confirm_and_records_through_the_data_source() {
     assert_eq!(gate.approvals.iter().map(|a| a.person.as_str()).collect::<Vec<_>>(), vec!["priya", "lee"]);
     assert_eq!(gate.approvals[1].comment.as_deref(), Some("lgtm q j"));
     assert!(app.approvals.for_deployment(fx.half_approved).is_none(), "the inbox was read again");
+    // Everyone the preview named was told, as it said.
+    let store = Store::open_existing(&fx.path).expect("opens");
+    for t in &preview {
+        let told = store.notifications(&t.person, false, 50).expect("notifications");
+        assert!(
+            told.iter().any(|n| n.kind == t.kind && n.subject == t.subject),
+            "{} was not told {}",
+            t.person,
+            t.subject
+        );
+    }
 }
 
 #[test]
@@ -82,8 +114,9 @@ fn esc_cancels_and_nothing_is_written() {
     let fx = fixture::build();
     let (mut app, _loader) = app(&fx, 80, 24);
     select(&mut app, fx.half_approved);
-    let mut cmds = press(&mut app, KeyCode::Char('a'));
-    cmds.extend(typed(&mut app, "oops"));
+    let opened = press(&mut app, KeyCode::Char('a'));
+    assert!(matches!(&opened[..], [Cmd::Preview(_)]), "{opened:?}");
+    let mut cmds = typed(&mut app, "oops");
     cmds.extend(press(&mut app, KeyCode::Esc));
     assert_eq!(cmds, vec![]);
     assert!(app.dialog.is_none());
@@ -246,7 +279,9 @@ fn snapshots_of_the_approvals_view_and_the_confirm_dialog() {
         let (mut app, _loader) = app(&fx, w, h);
         select(&mut app, fx.half_approved);
         insta::assert_snapshot!(format!("approvals_inbox_{w}x{h}"), screen(&app));
-        press(&mut app, KeyCode::Char('r'));
+        let (mut app, mut loader) = (app, _loader);
+        let cmds = press(&mut app, KeyCode::Char('r'));
+        serve(&mut app, &mut loader, cmds);
         typed(&mut app, "pilot error rate too high");
         insta::assert_snapshot!(format!("confirm_reject_{w}x{h}"), screen(&app));
         press(&mut app, KeyCode::Esc);
@@ -385,4 +420,52 @@ fn only_those_the_config_names_owe_a_review() {
     // The requester (dana) and the service owners (lee, priya) owe it; sam and omar do not.
     // Overdue actions are everyone's to see.
     assert_eq!([owed("dana"), owed("priya"), owed("sam"), owed("omar")], [(1, 1), (1, 1), (0, 1), (0, 1)]);
+}
+
+#[test]
+fn notifications_show_each_channel_s_delivery_state_and_the_header_counts_failed_ones() {
+    use crate::domain::notify::{Delivery, DeliveryState, Outgoing};
+    let fx = fixture::build();
+    let (mut app, _loader) = app(&fx, 120, 30);
+    press(&mut app, KeyCode::Char('4'));
+    let note = app.approvals.notifications.first().cloned().expect("lee has notifications");
+    let delivery = |id: i64, channel: &str, state: DeliveryState, attempts: u32, error: Option<&str>| Delivery {
+        id,
+        notification: note.id,
+        channel: channel.into(),
+        state,
+        attempts,
+        max_attempts: Some(6),
+        due_at: fixture::now(),
+        last_error: error.map(str::to_owned),
+        sent_at: (state == DeliveryState::Sent).then(fixture::now),
+        created_at: fixture::now(),
+        idempotency_key: format!("key-{id}"),
+        outgoing: Outgoing {
+            recipient: note.recipient.clone(),
+            kind: note.kind.clone(),
+            deployment: note.deployment,
+            phase: note.phase.clone(),
+            subject: note.subject.clone(),
+            body: note.body.clone(),
+        },
+    };
+    app.approvals.deliveries = vec![
+        delivery(1, "hook", DeliveryState::Sent, 1, None),
+        delivery(2, "mail", DeliveryState::Retrying, 2, Some("SMTP 127.0.0.1: connection refused")),
+        delivery(3, "pager", DeliveryState::Failed, 6, Some("page.sh: exit status 1")),
+    ];
+    app.approvals.failed_deliveries = 2;
+    let list = screen(&app);
+    assert!(list.contains("hook ✓") && list.contains("mail ↻2/6") && list.contains("pager ✗"), "{list}");
+    assert!(list.lines().next().is_some_and(|h| h.contains("✉✗2")), "{list}");
+    app.update(Msg::Resize(200, 30));
+    assert!(screen(&app).lines().next().is_some_and(|h| h.contains("✉✗2 failed deliveries")), "{}", screen(&app));
+    app.update(Msg::Resize(120, 30));
+    press(&mut app, KeyCode::Enter);
+    let open = screen(&app);
+    assert!(open.contains("in_app: read"), "opening marks it read: {open}");
+    assert!(open.contains("mail: retrying 2/6: SMTP 127.0.0.1: connection refused"), "{open}");
+    assert!(open.contains("pager: failed 6/6: page.sh: exit status 1"), "{open}");
+    assert!(open.contains("hook: sent 2026-11-26"), "{open}");
 }

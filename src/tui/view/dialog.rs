@@ -3,6 +3,7 @@
 //! refused it. Nothing is written until Enter.
 
 use super::approvals::context_lines;
+use crate::domain::text::sanitize;
 use crate::tui::app::{App, Dialog};
 use crate::tui::layout::centered;
 use crate::tui::strings::gates as text;
@@ -32,6 +33,21 @@ impl Widget for DialogOverlay<'_> {
             format!("as {} ({roles}) · OS account {}", app.session.operator, app.session.os_user),
             t.dim,
         )));
+        // Who the decision will notify, from the same rules that will notify them.
+        match &d.preview {
+            None => lines.push(Line::from(Span::styled(text::PREVIEW_LOADING, t.dim))),
+            Some(Err(e)) => {
+                lines.push(Line::from(Span::styled(text::PREVIEW_REFUSED, t.dim)));
+                lines.push(Line::from(Span::styled(format!("  {}", sanitize(e)), t.dim)));
+            }
+            Some(Ok(told)) if told.is_empty() => lines.push(Line::from(Span::styled(text::NOBODY_TOLD, t.dim))),
+            Some(Ok(told)) => {
+                lines.push(Line::from(Span::styled(text::WILL_NOTIFY, t.text)));
+                lines.extend(
+                    told.iter().map(|x| Line::from(Span::styled(sanitize(&text::told(x)).into_owned(), t.text))),
+                );
+            }
+        }
         // The input, the answer and the keys stay at the bottom whatever the context's length.
         let prompt = if d.reason_required { text::REASON } else { text::COMMENT };
         let cursor = if d.sending { "" } else { "▏" };

@@ -3,6 +3,7 @@
 //! (and marks it read).
 
 use super::approvals::when;
+use crate::domain::notify::DeliveryState;
 use crate::domain::text::sanitize_lines;
 use crate::tui::app::App;
 use crate::tui::strings::gates as text;
@@ -47,6 +48,19 @@ impl Widget for NotificationsScreen<'_> {
                 lines.push(Line::from(Span::styled(text::SETTLED, t.dim)));
             }
             lines.extend(sanitize_lines(&n.body).lines().map(|l| Line::from(Span::styled(l.to_owned(), t.text))));
+            // Where it went: in-app, and each channel with its state.
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled(text::DELIVERIES, t.dim)));
+            let in_app = if n.read_at.is_some() { text::IN_APP_READ } else { text::IN_APP_UNREAD };
+            lines.push(Line::from(Span::styled(format!("  {in_app}"), t.dim)));
+            for d in a.deliveries.iter().filter(|d| d.notification == n.id) {
+                let state = sanitize_lines(&d.state_text(app.session.config.timezone)).into_owned();
+                let style = match d.state {
+                    DeliveryState::Failed | DeliveryState::Retrying => t.warning,
+                    _ => t.text,
+                };
+                lines.push(Line::from(Span::styled(format!("  {}: {state}", d.channel), style)));
+            }
             Paragraph::new(lines).wrap(Wrap { trim: false }).render(body, buf);
         }
         if a.notifications.is_empty() {
@@ -68,6 +82,13 @@ impl Widget for NotificationsScreen<'_> {
             x = put(buf, line, x, y, &format!("{:>5}", when(app, n.created_at)), t.dim) + 2;
             if a.settled(n) {
                 x = put(buf, line, x, y, text::SETTLED, t.dim) + 2;
+            }
+            for d in a.deliveries.iter().filter(|d| d.notification == n.id) {
+                let style = match d.state {
+                    DeliveryState::Failed | DeliveryState::Retrying => t.warning,
+                    _ => t.dim,
+                };
+                x = put(buf, line, x, y, &text::delivery_mark(d), style) + 2;
             }
             let body = if n.body.is_empty() { String::new() } else { format!("  {}", n.body) };
             let room = usize::from(line.right().saturating_sub(x));
