@@ -231,6 +231,9 @@ pub struct Reported(pub String);
 
 /// Runs the parsed command line; the `Ok` value is the exit code.
 pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
+    // reqwest is built without a default crypto provider: every client (emit, gate wait, the
+    // notification worker) uses the one rustls provider in the build. A second install is a no-op.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // `config check FILE` validates a file given to it, even if the configured one is broken.
     if let Some(Command::Config(cmd)) = &cli.command {
         return config_cmd::run(cmd, cli.config.as_deref());

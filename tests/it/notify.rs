@@ -197,9 +197,10 @@ fn a_webhook_that_fails_twice_gets_the_same_signed_delivery_a_third_time() {
 fn a_command_gets_the_notification_on_stdin_and_one_that_exits_1_fails_with_its_error_until_retried() {
     let env_dir = tempfile::tempdir().expect("tempdir");
     let out = env_dir.path().join("paged");
+    std::fs::create_dir(&out).expect("paged dir");
     let good = env_dir.path().join("page.sh");
-    std::fs::write(&good, format!("#!/bin/sh\ncat >> '{}'\necho >> '{}'\n", out.display(), out.display()))
-        .expect("script");
+    // The worker runs several commands at once: each run keeps its stdin in a file of its own.
+    std::fs::write(&good, format!("#!/bin/sh\ncat > \"$(mktemp '{}/page.XXXXXX')\"\n", out.display())).expect("script");
     let bad = env_dir.path().join("broken.sh");
     std::fs::write(&bad, "#!/bin/sh\ncat > /dev/null\necho 'pager says: no route to team' >&2\nexit 1\n")
         .expect("script");
@@ -221,10 +222,12 @@ fn a_command_gets_the_notification_on_stdin_and_one_that_exits_1_fails_with_its_
                     || (d["channel"] == "broken" && d["state"] == "failed")
             })
     });
-    let paged: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+    let paged: Vec<serde_json::Value> = std::fs::read_dir(&out)
         .expect("the script ran")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON on stdin"))
+        .map(|f| {
+            let text = std::fs::read_to_string(f.expect("a page").path()).expect("page");
+            serde_json::from_str(&text).expect("one JSON document on stdin")
+        })
         .collect();
     assert_eq!(paged.len(), 6, "one run per manager: {paged:#?}");
     let people: HashSet<&str> = paged.iter().map(|p| p["recipient"].as_str().expect("recipient")).collect();
