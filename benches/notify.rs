@@ -140,7 +140,7 @@ fn plan(store: &mut Store, config: &Config, n: usize, now: chrono::DateTime<chro
             environment: "staging".into(),
             model_name: "big-bang".into(),
             model: config.model("big-bang")?,
-            targets: vec![format!("nt-{i:05}")],
+            targets: vec![format!("nt-{i:05}")].into(),
             change_ref: None,
             requested_by: "sam".into(),
             release_record: Default::default(),
