@@ -215,6 +215,10 @@ pub struct GatePolicy {
     /// budget). Set by the planner, never in the config; a person of `roles` may still decide.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto: Option<Automatic>,
+    /// Approving needs a comment: the feedback the phase before (a pilot) gave. Set by the
+    /// planner on the gate after a `pilot` model's pilot phase.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub feedback: bool,
 }
 
 /// A gate shipdeck itself approves, through the same decision path as people.
@@ -248,6 +252,8 @@ impl GatePolicy {
     pub fn strictest(&self, other: &Self) -> Self {
         let rank = |p: &Self| (p.approvals, !p.windows.is_empty(), p.bake, !p.allow_self);
         let mut merged = if rank(self) > rank(other) { self.clone() } else { other.clone() };
+        // Feedback either gate asks for stays asked for.
+        merged.feedback = self.feedback || other.feedback;
         // Checklists either gate requires stay required.
         for list in self.require.iter().chain(&other.require) {
             if !merged.require.contains(list) {

@@ -147,7 +147,7 @@ pub fn plan(model: &DeploymentModel, inventory: &Inventory) -> Result<Vec<Planne
         };
         let take = want.min(candidates.len());
         if take == 0 {
-            carried.push((spec.name.clone(), spec.gate.clone()));
+            carried.push((spec.name.clone(), gate_of(model, i, spec)));
             continue;
         }
         for &t in &candidates[..take] {
@@ -158,7 +158,7 @@ pub fn plan(model: &DeploymentModel, inventory: &Inventory) -> Result<Vec<Planne
             name: spec.name.clone(),
             targets: candidates[..take].iter().map(|&t| targets[t].name.clone()).collect(),
             failure_budget: spec.failure_budget.allowed(take),
-            gate: spec.gate.clone(),
+            gate: gate_of(model, i, spec),
             absorbed: Vec::new(),
         };
         absorb(&mut phase, carried.drain(..));
@@ -172,6 +172,28 @@ pub fn plan(model: &DeploymentModel, inventory: &Inventory) -> Result<Vec<Planne
         absorb(last, carried.drain(..));
     }
     Ok(phases)
+}
+
+/// The gate of phase `i`: as the model says, except that a `pilot` model's phase after the
+/// pilot approves on feedback (a comment is required), and gets a gate for it when it has none
+/// (one approval from the model's recovery roles).
+fn gate_of(model: &DeploymentModel, i: usize, spec: &PhaseSpec) -> Option<GatePolicy> {
+    if model.technique != Technique::Pilot || i != 1 {
+        return spec.gate.clone();
+    }
+    let mut gate = spec.gate.clone().unwrap_or_else(|| GatePolicy {
+        approvals: 1,
+        roles: model.recovery.roles.clone(),
+        allow_self: false,
+        bake: chrono::TimeDelta::zero(),
+        windows: Vec::new(),
+        freeze_override_roles: Vec::new(),
+        require: Vec::new(),
+        auto: None,
+        feedback: true,
+    });
+    gate.feedback = true;
+    Some(gate)
 }
 
 /// The batch size and the most targets that may be unavailable at once, for `total` targets.
@@ -215,6 +237,7 @@ fn rolling(model: &DeploymentModel, inventory: &Inventory, order: &[usize]) -> R
         freeze_override_roles: Vec::new(),
         require: Vec::new(),
         auto: Some(Automatic::Rolling),
+        feedback: false,
     };
     Ok(order
         .chunks(size)
@@ -314,6 +337,7 @@ mod tests {
             freeze_override_roles: vec![],
             require: vec![],
             auto: None,
+            feedback: false,
         }
     }
 
@@ -423,6 +447,8 @@ mod tests {
         let p = plan(&pilot, &inv).expect("plans");
         assert_eq!(shape(&p), vec![("berlin".into(), 4), ("rest".into(), 16)]);
         assert_eq!(p[0].targets, vec!["h00", "h01", "h02", "h03"]);
+        assert!(p[1].gate.as_ref().is_some_and(|g| g.feedback), "the phase after the pilot approves on feedback");
+        assert!(p[0].gate.is_none());
         assert!(!p[1].targets.iter().any(|t| p[0].targets.contains(t)));
 
         // Half of paris by selector and percentage, spread over racks: one host per rack.

@@ -457,6 +457,7 @@ fn decide_in(
             unticked: &unticked,
         };
         gate::check_gate(req.decision, &facts, decider, req.reason, req.now)
+            .and_then(|allowed| gate::check_feedback(policy, req.decision, req.comment).map(|()| allowed))
     };
     let checked = match checked {
         Ok(allowed) if req.automatic.is_some() => Ok((allowed, Vec::new())),

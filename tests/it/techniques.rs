@@ -226,3 +226,43 @@ fn the_receiver_starts_the_next_rolling_batch_and_gate_wait_sees_it() {
     );
     assert_eq!(env.run(&["audit", "verify"]).code, 0);
 }
+
+#[test]
+fn the_gate_after_a_pilot_approves_only_on_feedback() {
+    let env = Env::new();
+    let config = env.path("pilot.toml");
+    std::fs::write(&config, crate::support::built_in_config().replace("bake = \"1h\" }", "}")).expect("writes");
+    let c = config.to_str().expect("utf-8");
+    let csv = env.path("fleet.csv");
+    std::fs::write(&csv, INVENTORY_CSV).expect("writes");
+    let planned = env.run(&[
+        "--config",
+        c,
+        "plan",
+        "--release",
+        "svc@1.0.0",
+        "--env",
+        "staging",
+        "--model",
+        "pilot",
+        "--targets",
+        csv.to_str().expect("utf-8"),
+    ]);
+    planned.ok();
+    let body: String = ["ber-1", "ber-2", "ber-3"]
+        .iter()
+        .map(|h| format!("{{\"id\":\"{h}-v\",\"deployment\":\"DEP-1\",\"target\":\"{h}\",\"step\":\"verify\",\"status\":\"succeeded\"}}\n"))
+        .collect();
+    env.run_with_stdin(&["--config", c, "ingest", "-"], &body).ok();
+    let omar = [("SHIPDECK_OPERATOR", "omar")];
+    let bare = env.run_env(&omar, &["--config", c, "approve", "DEP-1", "everyone"]);
+    assert_eq!(bare.code, 1, "{}", bare.stderr);
+    assert!(bare.stderr.contains("this gate approves on the pilot's feedback"), "{}", bare.stderr);
+    let ok = env.run_env(
+        &omar,
+        &["--config", c, "approve", "DEP-1", "everyone", "--comment", "Berlin office: no complaints in two days"],
+    );
+    assert!(ok.ok().contains("gate approved (1 of 1)"), "{}", ok.stdout);
+    let audit = env.run(&["audit", "list", "--deployment", "DEP-1"]);
+    assert!(audit.ok().contains("approve (refused)") && audit.stdout.contains("no complaints"), "{}", audit.stdout);
+}

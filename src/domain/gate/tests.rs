@@ -22,6 +22,7 @@ fn policy() -> GatePolicy {
         freeze_override_roles: roles(&["change_manager"]),
         require: vec![],
         auto: None,
+        feedback: false,
     }
 }
 

@@ -44,6 +44,7 @@ fn policy(bake_minutes: i64) -> GatePolicy {
         freeze_override_roles: vec![],
         require: vec![],
         auto: None,
+        feedback: false,
     }
 }
 
