@@ -266,3 +266,22 @@ fn the_gate_after_a_pilot_approves_only_on_feedback() {
     let audit = env.run(&["audit", "list", "--deployment", "DEP-1"]);
     assert!(audit.ok().contains("approve (refused)") && audit.stdout.contains("no complaints"), "{}", audit.stdout);
 }
+
+#[test]
+fn the_receiver_rejects_metric_samples_that_are_not_numbers_and_keeps_the_rest() {
+    let env = Env::new();
+    plan(&env, "canary", "c1,c2,c3").ok();
+    let server = env.serve();
+    let body = "{\"id\":\"m1\",\"deployment\":\"DEP-1\",\"target\":\"c1\",\"step\":\"canary\",\"status\":\"info\",\"data\":{\"metric\":\"error_rate\",\"value\":0.7}}\n\
+                {\"id\":\"m2\",\"deployment\":\"DEP-1\",\"target\":\"c2\",\"step\":\"canary\",\"status\":\"info\",\"data\":{\"metric\":\"error_rate\",\"value\":\"NaN\"}}\n";
+    let reply = server.post("/v1/events", body.as_bytes());
+    assert_eq!(reply.status, 200);
+    let json = reply.json();
+    assert_eq!(json["accepted"], 1);
+    assert_eq!(json["rejected"][0]["line"], 2);
+    assert_eq!(
+        json["rejected"][0]["error"],
+        "field \"data\": the value of metric sample \"error_rate\" is \"NaN\", not a number"
+    );
+    assert_eq!(env.event_ids("DEP-1"), vec!["m1"]);
+}
