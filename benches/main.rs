@@ -60,6 +60,8 @@ pub struct Ctx {
 
 fn main() {
     let cli = Cli::parse();
+    // reqwest is built without a default crypto provider (as `shipdeck` itself does at start).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let ctx = Ctx { config: Config::built_in(), clock: shipdeck::clock::system() };
     let result = match &cli.bench {
         Bench::Ingest(a) => ingest::run(&ctx, a),

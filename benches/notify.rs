@@ -208,7 +208,15 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
     );
 
     // 2. Ingest alone, then ingest while the worker delivers another burst.
-    let load = |seed| Load { agents: 20, requests: 50, batch: 100, targets: 10_000, hosts_per_request: 10, seed };
+    let load = |seed| Load {
+        agents: 20,
+        requests: 50,
+        batch: 100,
+        targets: 10_000,
+        hosts_per_request: 10,
+        seed,
+        metric_every: 0,
+    };
     let (alone_n, alone_t) = rt.block_on(post_all(ctx, &db, live, &load(10_000)))?;
     let alone = alone_n as f64 / alone_t.as_secs_f64();
     stop.store(true, Ordering::Relaxed);
