@@ -44,6 +44,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
             requested_by: "bench-requester".into(),
             release_record: Default::default(),
             planned_start: now,
+            planned_end: None,
             now,
         };
         Ok(store.plan(&req)?.0)
@@ -107,7 +108,12 @@ async fn long_polls(
 ) -> anyhow::Result<Vec<Duration>> {
     let receiver = Receiver::bind(
         "127.0.0.1:0",
-        ServerOptions { db: db.to_path_buf(), token: None, clock: ctx.clock.clone(), rules: ctx.config.time_rules() },
+        ServerOptions {
+            db: db.to_path_buf(),
+            token: None,
+            clock: ctx.clock.clone(),
+            config: std::sync::Arc::new(ctx.config.clone()),
+        },
     )
     .await?;
     let url = format!("http://{}", receiver.local_addr()?);

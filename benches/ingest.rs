@@ -155,7 +155,12 @@ pub struct Load {
 pub async fn post_all(ctx: &Ctx, db: &Path, live: DeploymentKey, a: &Load) -> anyhow::Result<(usize, Duration)> {
     let receiver = Receiver::bind(
         "127.0.0.1:0",
-        ServerOptions { db: db.to_path_buf(), token: None, clock: ctx.clock.clone(), rules: ctx.config.time_rules() },
+        ServerOptions {
+            db: db.to_path_buf(),
+            token: None,
+            clock: ctx.clock.clone(),
+            config: std::sync::Arc::new(ctx.config.clone()),
+        },
     )
     .await?;
     let url = format!("http://{}/v1/events", receiver.local_addr()?);

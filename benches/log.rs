@@ -110,6 +110,7 @@ fn plan(
         requested_by: "bench".into(),
         release_record: Default::default(),
         planned_start: now,
+        planned_end: None,
         now,
     };
     Ok(store.plan(&req)?.0)
@@ -266,6 +267,7 @@ pub fn build_years(config: &Config, db: &Path, spec: &Years, now: DateTime<Utc>)
             requested_by: rng.pick(&REQUESTERS).to_string(),
             release_record: Default::default(),
             planned_start: start,
+            planned_end: None,
             now: start - TimeDelta::hours(2),
         };
         let (key, phases) = store.plan(&req)?;
@@ -328,6 +330,7 @@ pub fn build_years(config: &Config, db: &Path, spec: &Years, now: DateTime<Utc>)
         requested_by: "sam".into(),
         release_record: Default::default(),
         planned_start: start,
+        planned_end: None,
         now: start - TimeDelta::hours(2),
     };
     let (key, phases) = store.plan(&req)?;

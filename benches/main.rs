@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo build --release --features bench
-//! target/release/shipdeck-bench ingest          # or latency, gates, dashboard, history
+//! target/release/shipdeck-bench ingest          # or latency, gates, dashboard, history, schedule
 //! ```
 //!
 //! Adding a benchmark: a file here with an `Args` (clap) and a `run(&Ctx, &Args)`, a variant in
@@ -19,6 +19,7 @@ mod ingest;
 mod latency;
 mod log;
 mod notify;
+mod schedule;
 mod techniques;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +48,8 @@ enum Bench {
     History(history::Args),
     /// Planning 100,000 labelled targets by technique (spread over racks), against a floor
     Techniques(techniques::Args),
+    /// The change calendar: conflict check, `schedule next` and the month view at scale
+    Schedule(schedule::Args),
     /// The delivery worker: a burst to a webhook sink, ingest beside it, happening to first attempt
     Notify(notify::Args),
 }
@@ -70,6 +73,7 @@ fn main() {
         Bench::Dashboard(a) => dashboard::run(a),
         Bench::History(a) => history::run(&ctx, a),
         Bench::Techniques(a) => techniques::run(&ctx, a),
+        Bench::Schedule(a) => schedule::run(&ctx, a),
         Bench::Notify(a) => notify::run(&ctx, a),
     };
     if let Err(e) = result {

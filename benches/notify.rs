@@ -145,6 +145,7 @@ fn plan(store: &mut Store, config: &Config, n: usize, now: chrono::DateTime<chro
             requested_by: "sam".into(),
             release_record: Default::default(),
             planned_start: now,
+            planned_end: None,
             now,
         };
         store.plan(&req)?;

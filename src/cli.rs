@@ -25,12 +25,14 @@ macro_rules! esayln {
 mod approve;
 mod audit;
 mod bench;
+mod cancel;
 mod check;
 mod config_cmd;
 mod conformance;
 mod demo;
 mod emit;
 mod events;
+mod freeze;
 pub mod gate;
 mod history;
 mod ingest;
@@ -39,7 +41,9 @@ pub mod models;
 mod notify;
 mod plan;
 mod report;
+mod reschedule;
 mod review;
+mod schedule;
 mod serve;
 mod status;
 mod team;
@@ -124,6 +128,16 @@ pub enum Command {
     /// Test deployment models: the phases and batches a plan would produce
     #[command(subcommand)]
     Models(models::Command),
+    /// Move the planned start of a deployment that has not started
+    Reschedule(reschedule::Args),
+    /// Cancel a deployment that has not started
+    Cancel(cancel::Args),
+    /// Declare, end or list emergency freezes
+    #[command(subcommand)]
+    Freeze(freeze::Command),
+    /// The change calendar: list it, find the next free slot, export it as iCalendar
+    #[command(subcommand)]
+    Schedule(schedule::Command),
     /// Deliveries of notifications: run the worker, list the outbox, retry, test a channel
     #[command(subcommand)]
     Notify(notify::Command),
@@ -145,6 +159,9 @@ impl Command {
             Self::Review(a) if a.writes() => Some("review"),
             Self::Check(_) => Some("check"),
             Self::Team(team::Command::Sync) => Some("team sync"),
+            Self::Reschedule(_) => Some("reschedule"),
+            Self::Cancel(_) => Some("cancel"),
+            Self::Freeze(c) if c.writes() => Some("freeze"),
             Self::Notify(c) if c.writes() => Some("notify"),
             Self::Status(_)
             | Self::Events(_)
@@ -160,6 +177,8 @@ impl Command {
             | Self::Report(_)
             | Self::Conformance(_)
             | Self::Models(_)
+            | Self::Freeze(_)
+            | Self::Schedule(_)
             | Self::Notify(_)
             | Self::Team(team::Command::Show { .. }) => None,
         }
@@ -231,9 +250,6 @@ pub struct Reported(pub String);
 
 /// Runs the parsed command line; the `Ok` value is the exit code.
 pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
-    // reqwest is built without a default crypto provider: every client (emit, gate wait, the
-    // notification worker) uses the one rustls provider in the build. A second install is a no-op.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     // `config check FILE` validates a file given to it, even if the configured one is broken.
     if let Some(Command::Config(cmd)) = &cli.command {
         return config_cmd::run(cmd, cli.config.as_deref());
@@ -269,6 +285,10 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Report(a)) => report::run(&ctx, &a),
         Some(Command::Team(c)) => team::run(&ctx, &c),
         Some(Command::Models(c)) => models::run(&ctx, &c),
+        Some(Command::Reschedule(a)) => reschedule::run(&ctx, &a),
+        Some(Command::Cancel(a)) => cancel::run(&ctx, &a),
+        Some(Command::Freeze(c)) => freeze::run(&ctx, &c),
+        Some(Command::Schedule(c)) => schedule::run(&ctx, &c),
         Some(Command::Notify(c)) => notify::run(&ctx, &c),
         Some(Command::Config(_)) => unreachable!("handled above"),
     }

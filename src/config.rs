@@ -9,11 +9,13 @@ mod checks;
 mod locate;
 pub mod notify;
 mod reviews;
+mod schedule;
 mod sections;
 mod team;
 
 pub use notify::{ChannelConfig, ChannelKind, NotifyConfig};
 pub use reviews::ReviewsConfig;
+pub use schedule::ScheduleConfig;
 pub use sections::{DashboardConfig, Environment, Inventory, Person, ReceiverConfig, Stakeholder, TeamConfig};
 
 use crate::domain::DeploymentModel;
@@ -51,6 +53,8 @@ pub struct Config {
     pub reviews: ReviewsConfig,
     /// Named inventory files (`plan --inventory NAME`).
     pub inventories: Vec<Inventory>,
+    /// Who may declare freezes and override conflicts; how long a phase counts without history.
+    pub schedule: ScheduleConfig,
     /// The delivery worker's settings.
     pub notify: NotifyConfig,
     /// Channels that carry notifications besides the dashboard, by name.

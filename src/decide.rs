@@ -12,6 +12,7 @@
 pub mod checklist;
 pub mod identity;
 pub mod review;
+pub mod schedule;
 
 pub use checklist::{TickAsk, TickFailure, Ticked};
 pub use identity::{Operator, os_user};
@@ -55,12 +56,15 @@ impl Rules {
 }
 
 /// The change windows and freezes in force for the log: those stored with its team (what every
-/// decision is checked against), else — a log without a stored team — the config's.
+/// decision is checked against), else — a log without a stored team — the config's; with the
+/// emergency freezes declared in the log.
 pub fn time_rules(config: &Config, store: &Store) -> Result<crate::domain::team::TimeRules, StoreError> {
-    Ok(store.team()?.and_then(|t| t.time_rules).unwrap_or_else(|| crate::domain::team::TimeRules {
+    let mut rules = store.team()?.and_then(|t| t.time_rules).unwrap_or_else(|| crate::domain::team::TimeRules {
         windows: config.windows.clone(),
         freezes: config.freezes.clone(),
-    }))
+    });
+    rules.freezes.extend(store.emergency_freezes()?);
+    Ok(rules)
 }
 
 /// An operator with the rules they decide under: what a long-lived front end (the dashboard)

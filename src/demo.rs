@@ -12,6 +12,7 @@ pub mod history;
 pub mod pipeline;
 pub mod reviews;
 pub mod rng;
+pub mod schedule;
 pub mod sink;
 
 use crate::clock::SharedClock;
@@ -83,6 +84,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
     let config = sink::with_channels(&opts.config, sink_addr);
     store.sync_team(&config.team(), &config.subscriptions(), SyncBy::Receiver { os_user: &os_user }, now)?;
     let live = plan_live(&mut store, &config, &mut rng, now)?;
+    schedule::seed(&mut store, &config, now)?;
     drop(store);
     let stop_worker = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let worker = crate::notify::spawn(crate::notify::WorkerOptions {
@@ -99,7 +101,12 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
     let agents = runtime.block_on(async {
         let receiver = Receiver::bind(
             "127.0.0.1:0",
-            ServerOptions { db: db.clone(), token: None, clock: opts.clock.clone(), rules: opts.config.time_rules() },
+            ServerOptions {
+                db: db.clone(),
+                token: None,
+                clock: opts.clock.clone(),
+                config: std::sync::Arc::new(opts.config.clone()),
+            },
         )
         .await?;
         let addr = receiver.local_addr()?;
@@ -231,6 +238,7 @@ fn plan_live(
             requested_by: "sam".into(),
             release_record: Default::default(),
             planned_start: now + later.unwrap_or_else(Duration::zero),
+            planned_end: None,
             now,
         };
         let (key, phases) = store.plan(&req)?;

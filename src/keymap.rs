@@ -68,10 +68,13 @@ pub enum Action {
     DrillDown,
     WriteReview,
     Checklist,
+    ZoomIn,
+    ZoomOut,
+    Today,
 }
 
 impl Action {
-    pub const ALL: [Self; 32] = [
+    pub const ALL: [Self; 35] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -104,6 +107,9 @@ impl Action {
         Self::DrillDown,
         Self::WriteReview,
         Self::Checklist,
+        Self::ZoomIn,
+        Self::ZoomOut,
+        Self::Today,
     ];
 
     /// The name used in `[dashboard.keys]`.
@@ -129,6 +135,7 @@ impl Action {
     pub fn scope(self) -> Scope {
         match self {
             Self::Checklist => Scope::Live,
+            Self::ZoomIn | Self::ZoomOut | Self::Today => Scope::Schedule,
             Self::Period => Scope::History,
             _ => Scope::Global,
         }
@@ -174,6 +181,9 @@ impl Action {
             Self::DrillDown => ("drill_down", "the deployment's drill-down and report", &["d"]),
             Self::WriteReview => ("write_review", "write the failure review (in $EDITOR)", &["w"]),
             Self::Checklist => ("checklist", "the deployment's checklist (space ticks an item)", &["c"]),
+            Self::ZoomIn => ("zoom_in", "Schedule: shorter period (month, week, day)", &["+", "="]),
+            Self::ZoomOut => ("zoom_out", "Schedule: longer period (day, week, month)", &["-"]),
+            Self::Today => ("today", "Schedule: back to now", &["t"]),
         }
     }
 }

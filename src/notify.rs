@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 /// ... or as soon as this many are waiting.
 const FLUSH_AT: usize = 256;
+/// How often the worker looks for planned starts to remind of.
+const REMIND_EVERY: Duration = Duration::from_secs(5);
 
 /// What the worker needs.
 #[derive(Clone)]
@@ -55,9 +57,7 @@ pub struct WorkerStats {
 
 /// The HTTP client webhooks are sent with (https through rustls).
 pub fn http_client() -> Result<reqwest::Client, String> {
-    // reqwest is built without a default crypto provider; the one rustls provider in the build
-    // is ring. Installing it twice is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::runtime::install_tls();
     reqwest::Client::builder().pool_max_idle_per_host(64).build().map_err(|e| e.to_string())
 }
 
@@ -112,11 +112,20 @@ async fn work(opts: &WorkerOptions, mut store: Store, client: reqwest::Client) -
     let mut done: Vec<(i64, Attempt)> = Vec::new();
     let mut last_claim: Option<Instant> = None;
     let mut last_flush = Instant::now();
+    let mut last_remind: Option<Instant> = None;
     loop {
         let stopping = opts.stop.load(Ordering::Relaxed);
         if stopping && in_flight.is_empty() {
             store.record_attempts(&owner, &done, opts.clock.now())?;
             return Ok(stats);
+        }
+        // The time-driven happening: a planned start approaching (the worker is what runs
+        // while time passes; the reminder is stored like any other happening, then sent).
+        if !stopping && last_remind.is_none_or(|t| t.elapsed() >= REMIND_EVERY) {
+            last_remind = Some(Instant::now());
+            if let Err(e) = store.remind_starts(opts.clock.now(), config.notify.remind_before) {
+                eprintln!("shipdeck delivery worker: {e}; reminders wait for the next round");
+            }
         }
         // Claim when half the slots are free, or at least every poll interval.
         let room = limit.saturating_sub(in_flight.len());

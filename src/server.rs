@@ -60,8 +60,9 @@ pub struct ServerOptions {
     /// Bearer token agents must present; `None` accepts everyone.
     pub token: Option<String>,
     pub clock: SharedClock,
-    /// The config's windows and freezes, for conformance flags on what agents report.
-    pub rules: crate::store::TimeRules,
+    /// The config: its windows and freezes for conformance flags on what agents report (with
+    /// the log's emergency freezes), its zone and limits for the calendar.
+    pub config: Arc<crate::config::Config>,
 }
 
 /// The limits that keep one client from starving the others (the `[receiver]` settings).
@@ -107,6 +108,8 @@ pub(crate) struct AppState {
     stopping: watch::Receiver<bool>,
     /// Wakes gate long-polls when another process commits.
     gates: gates::Watcher,
+    /// For the calendar: the zone, the environments' limits.
+    config: Arc<crate::config::Config>,
 }
 
 /// How often the writer looks for targets silent past their deployment's `lost_after`.
@@ -143,7 +146,7 @@ impl Receiver {
             tokio::task::spawn_blocking(move || Ok::<_, StoreError>((Store::open(&db)?, Store::open(&db)?))).await??;
         let mut write = write;
         write.set_clock_skew(limits.clock_skew);
-        write.set_time_rules(opts.rules.clone());
+        write.set_time_rules(opts.config.time_rules());
         let writer = Writer::start(write, opts.clock.clone())
             .map_err(|source| ServerError::Thread { what: "log writer", source })?;
         let (stop, stopping) = watch::channel(false);
@@ -156,6 +159,7 @@ impl Receiver {
             limits,
             stopping,
             gates: gates::Watcher::new(opts.db.clone()),
+            config: opts.config.clone(),
         };
         Ok(Self { listener, router: routes::router(state), writer, limits, stop })
     }

@@ -22,6 +22,7 @@ mod migrations;
 mod outbox;
 mod planning;
 mod queries;
+mod schedule;
 mod team;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -35,6 +36,9 @@ pub use ingest::{IngestOutcome, Rejection, Submission};
 pub use outbox::{Attempt, IN_APP, RetryError};
 pub use planning::{PLAN_FOR, PlanRequest, Planner};
 pub use queries::ListFilter;
+pub use schedule::{
+    CANCEL, Change, FREEZE_ADD, FREEZE_END, FreezeRequest, LOOKBACK_MS, RESCHEDULE, SCHEDULE_OVERRIDE, ScheduleError,
+};
 pub use team::{SyncBy, SyncOutcome, TEAM_SYNC, TeamError};
 
 use rusqlite::{Connection, OpenFlags};

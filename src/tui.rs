@@ -159,6 +159,7 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
                         Cmd::LoadReport(key) => drop(req_tx.send(Request::Report(key))),
                         Cmd::LoadChecklist(key) => drop(req_tx.send(Request::Checklist(key))),
                         Cmd::Tick(ask) => drop(req_tx.send(Request::Tick(ask))),
+                        Cmd::LoadCalendar(from, until) => drop(req_tx.send(Request::Calendar(from, until))),
                         Cmd::SaveReview(key, content, text) => {
                             drop(req_tx.send(Request::SaveReview(key, content, text)));
                         }

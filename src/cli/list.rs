@@ -48,7 +48,12 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
                 release,
                 d.environment,
                 d.model,
-                d.status.as_str(),
+                crate::domain::calendar::shown_status(
+                    d.status,
+                    d.planned_at,
+                    d.started_at.is_some() || d.last_event_seq > 0,
+                    ctx.clock.now()
+                ),
                 format!("{}/{}", d.succeeded, d.targets),
                 d.failed
             )?;

@@ -1,6 +1,7 @@
 //! `shipdeck plan`: create a deployment whose phases and targets follow a model.
 
-use super::{Context, usage};
+use super::{Context, Reported, usage};
+use crate::decide::schedule::{self as scheduling, Proposal};
 use crate::domain::ReleaseRef;
 use crate::domain::inventory::{Format, Inventory};
 use crate::domain::release::{Component, ReleaseFile, ReleaseRecord};
@@ -29,9 +30,16 @@ pub struct Args {
     /// The change reference (RFC) that authorises it
     #[arg(long, value_name = "RFC")]
     change: Option<String>,
-    /// Planned start, RFC 3339 [default: now]
-    #[arg(long, value_name = "RFC3339")]
+    /// Planned start: RFC 3339, YYYY-MM-DDTHH:MM in the configured zone, or `next` (the next
+    /// free slot of the calendar) [default: now]. A planned start is checked for conflicts
+    #[arg(long, value_name = "TIME|next")]
     start: Option<String>,
+    /// Plan even though the schedule conflicts (needs --reason and a role allowed to override)
+    #[arg(long)]
+    force: bool,
+    /// Why the conflicts are overridden (with --force)
+    #[arg(long, value_name = "TEXT")]
+    reason: Option<String>,
     /// Who asks for it [default: the operator]
     #[arg(long, value_name = "NAME")]
     requested_by: Option<String>,
@@ -152,11 +160,21 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let (release, release_record) = release_record(args)?;
     let model = ctx.config.model_for(&args.model, &args.env).map_err(usage)?;
     let now = ctx.clock.now();
-    let planned_start = match &args.start {
-        None => now,
-        Some(s) => chrono::DateTime::parse_from_rfc3339(s)
-            .map_err(|e| usage(format!("--start \"{s}\" is not an RFC 3339 time ({e})")))?
-            .with_timezone(&chrono::Utc),
+    if args.force && args.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        return Err(usage("--force needs a written --reason"));
+    }
+    let given_start = match args.start.as_deref() {
+        None | Some("next") => None,
+        Some(s) => {
+            let t = scheduling::parse_time("--start", s, ctx.config.timezone).map_err(usage)?;
+            if t < now - chrono::TimeDelta::minutes(1) {
+                return Err(usage(format!(
+                    "--start \"{s}\" is in the past (now is {})",
+                    now.format("%Y-%m-%dT%H:%MZ")
+                )));
+            }
+            Some(t)
+        }
     };
     let targets = targets_of(ctx, args.targets.as_deref(), args.inventory.as_deref())?;
     let mut store = Store::open(&ctx.db_path()?)?;
@@ -166,6 +184,41 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     store.sync_team(&ctx.config.team(), &ctx.config.subscriptions(), seed, now)?;
     let operator = ctx.operator_in(&store)?;
     let requested_by = args.requested_by.clone().unwrap_or_else(|| operator.name.clone());
+    let length = scheduling::run_length(&store, &ctx.config, &args.model, model, &targets)?;
+    let names = targets.names();
+    let proposal = Proposal { key: None, service: &release.name, environment: &args.env, targets: &names, length };
+    let planned_start = match (args.start.as_deref(), given_start) {
+        (Some("next"), _) => scheduling::next(&store, &ctx.config, &proposal, now)?.0.ok_or_else(|| {
+            Reported(format!(
+                "plan refused: no free slot for {} in {} within {} (see `shipdeck schedule next --explain`)",
+                release.name,
+                args.env,
+                crate::domain::duration::format(ctx.config.schedule.horizon)
+            ))
+        })?,
+        (_, Some(t)) => t,
+        _ => now,
+    };
+    // A planned start is a schedule: it must fit the calendar, or be forced by an allowed role.
+    let mut overridden = None;
+    if args.start.is_some() {
+        let found = scheduling::conflicts(&store, &ctx.config, &proposal, planned_start)?;
+        if !found.is_empty() {
+            for c in &found {
+                esayln!("conflict: {}", c.describe(ctx.config.timezone));
+            }
+            if !args.force {
+                return Err(Reported(format!(
+                    "plan refused: {} conflict(s) with the change calendar (fix the start, or --force --reason R with a role allowed to override)",
+                    found.len()
+                ))
+                .into());
+            }
+            let role = scheduling::override_role(&store, &operator)
+                .map_err(|e| Reported(format!("plan --force refused: {e}")))?;
+            overridden = Some((role, scheduling::as_json(&found)));
+        }
+    }
     let req = PlanRequest {
         release,
         environment: args.env.clone(),
@@ -176,12 +229,34 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         requested_by,
         release_record,
         planned_start,
+        planned_end: Some(planned_start + length),
         now,
     };
     let planner = crate::store::Planner { name: &operator.name, os_user: &operator.os_user };
     let (key, phases) = store.plan_by(&req, planner)?;
+    if let Some((role, conflicts)) = &overridden {
+        let by = crate::store::Change {
+            person: &operator.name,
+            os_user: &operator.os_user,
+            reason: args.reason.as_deref(),
+            now,
+        };
+        let id = store.record_override(key, by, role, conflicts)?;
+        esayln!("{key}: conflicts overridden by {} as {role} (audit record {id})", operator.name);
+    }
     let mut out = std::io::stdout().lock();
     outln!(out, "{key}")?;
+    if args.start.is_some() {
+        let zone = ctx.config.timezone;
+        let at = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string();
+        outln!(
+            out,
+            "scheduled from {} to about {} (estimated run {})",
+            at(planned_start),
+            at(planned_start + length),
+            crate::domain::duration::format(length)
+        )?;
+    }
     outln!(out, "planned {} to {} with model {} ({})", req.release, req.environment, req.model_name, model.technique)?;
     for (i, p) in phases.iter().enumerate() {
         let gate = p.gate.as_ref().map_or(String::new(), |g| format!(", gate: {} approval(s)", g.approvals));

@@ -36,7 +36,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         db: db.clone(),
         token: token.clone(),
         clock: ctx.clock.clone(),
-        rules: ctx.config.time_rules(),
+        config: std::sync::Arc::new(ctx.config.clone()),
     };
     let mut limits = Limits::from(&ctx.config.receiver);
     // The connection cap, not the descriptor table, must be what bounds the receiver: raise the

@@ -23,16 +23,23 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         serde_json::to_writer_pretty(&mut out, &detail)?;
         writeln!(out)?;
     } else {
-        print_detail(&mut out, &detail, ctx.config.timezone)?;
+        print_detail(&mut out, &detail, ctx.config.timezone, ctx.clock.now())?;
     }
     out.flush()?;
     Ok(0)
 }
 
-fn print_detail(out: &mut impl Write, d: &DeploymentDetail, tz: chrono_tz::Tz) -> std::io::Result<()> {
+fn print_detail(
+    out: &mut impl Write,
+    d: &DeploymentDetail,
+    tz: chrono_tz::Tz,
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::io::Result<()> {
     let s = &d.summary;
     let when = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string();
-    outln!(out, "{}  {}@{} -> {}  [{}]", s.key, s.release, s.version, s.environment, s.status)?;
+    let started = s.started_at.is_some() || s.last_event_seq > 0;
+    let shown = crate::domain::calendar::shown_status(s.status, s.planned_at, started, now);
+    outln!(out, "{}  {}@{} -> {}  [{shown}]", s.key, s.release, s.version, s.environment)?;
     outln!(
         out,
         "model {} ({}), requested by {}{}, planned {}",

@@ -26,11 +26,19 @@ pub struct NotifyConfig {
     pub poll: TimeDelta,
     /// Deliveries in flight at once.
     pub concurrency: usize,
+    /// How long before a deployment's planned start its `start_approaching` reminder goes out.
+    #[serde(with = "duration::serde_text")]
+    pub remind_before: TimeDelta,
 }
 
 impl Default for NotifyConfig {
     fn default() -> Self {
-        Self { lease: TimeDelta::minutes(1), poll: TimeDelta::milliseconds(100), concurrency: 64 }
+        Self {
+            lease: TimeDelta::minutes(1),
+            poll: TimeDelta::milliseconds(100),
+            concurrency: 64,
+            remind_before: TimeDelta::minutes(30),
+        }
     }
 }
 

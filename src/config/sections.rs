@@ -121,7 +121,7 @@ pub struct Environment {
     /// Whether it counts as production.
     #[serde(default)]
     pub production: bool,
-    /// The most deployments that may run in it at once (not enforced yet).
+    /// The most deployments that may run in it at once (more is a schedule conflict).
     #[serde(default)]
     pub max_concurrent: Option<u32>,
 }
@@ -153,8 +153,9 @@ pub struct Stakeholder {
 
 /// Happenings a stakeholder can subscribe to. `deployment_finished` stands for the four ways a
 /// deployment ends (succeeded, failed, aborted, rolled back), which may also be named alone.
-pub const NOTIFY_KINDS: [&str; 12] = [
+pub const NOTIFY_KINDS: [&str; 14] = [
     "deployment_planned",
+    "start_approaching",
     "deployment_started",
     "gate_pending",
     "gate_decided",
@@ -166,6 +167,7 @@ pub const NOTIFY_KINDS: [&str; 12] = [
     "deployment_aborted",
     "deployment_rolled_back",
     "conformance_flag",
+    "schedule_changed",
 ];
 
 /// `[[windows]]` as written.
@@ -191,8 +193,16 @@ struct RawFreeze {
     #[serde(default)]
     environments: Vec<String>,
     zone: Option<String>,
-    from: String,
-    until: String,
+    /// One-off: both instants.
+    from: Option<String>,
+    until: Option<String>,
+    /// Weekly: days + start + end, like a weekly window.
+    days: Option<Vec<String>>,
+    start: Option<String>,
+    end: Option<String>,
+    /// Yearly: `MM-DD` or `MM-DDTHH:MM`, every year.
+    yearly_from: Option<String>,
+    yearly_until: Option<String>,
     #[serde(default)]
     reason: String,
 }
@@ -229,6 +239,8 @@ pub(super) struct RawConfig {
     freezes: Vec<RawFreeze>,
     #[serde(default)]
     reviews: super::ReviewsConfig,
+    #[serde(default)]
+    schedule: super::ScheduleConfig,
     #[serde(default)]
     notify: super::NotifyConfig,
     #[serde(default)]
@@ -382,6 +394,19 @@ impl RawConfig {
         for (name, model) in &self.models {
             check_model(name, model, &windows, &roles)?;
         }
+        let mut seen = std::collections::HashSet::new();
+        for (i, w) in windows.iter().enumerate() {
+            if !seen.insert(w.name.as_str()) {
+                return Err((format!("windows[{i}].name"), format!("window \"{}\" is defined twice", w.name)));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, f) in freezes.iter().enumerate() {
+            if !seen.insert(f.name.as_str()) {
+                return Err((format!("freezes[{i}].name"), format!("freeze \"{}\" is defined twice", f.name)));
+            }
+        }
+        self.schedule.check()?;
         self.reviews.check(&self.environments)?;
         let config = Config {
             operator: self.operator.filter(|o| !o.is_empty()),
@@ -399,6 +424,7 @@ impl RawConfig {
             freezes,
             reviews: self.reviews,
             inventories: self.inventories,
+            schedule: self.schedule,
             notify: self.notify,
             channels: self.channels,
             source: String::new(),
@@ -416,7 +442,7 @@ fn window(i: usize, w: RawWindow, default_zone: Tz) -> Result<ChangeWindow, Inva
     };
     let times = match (&w.days, &w.start, &w.end, &w.from, &w.until) {
         (Some(days), Some(start), Some(end), None, None) => WindowTimes::Weekly {
-            days: days.iter().map(|d| weekday(key("days"), d)).collect::<Result<_, _>>()?,
+            days: week_days(&key("days"), days)?,
             start: clock_time(key("start"), start)?,
             end: clock_time(key("end"), end)?,
             zone: tz,
@@ -439,16 +465,64 @@ fn window(i: usize, w: RawWindow, default_zone: Tz) -> Result<ChangeWindow, Inva
 }
 
 fn freeze(i: usize, f: RawFreeze, default_zone: Tz) -> Result<Freeze, Invalid> {
+    use crate::domain::schedule::{Repeat, YearDay, forever_from, forever_until};
     let key = |k: &str| format!("freezes[{i}].{k}");
     let tz = match &f.zone {
         Some(z) => zone(key("zone"), z)?,
         None => default_zone,
     };
-    let (from, until) = (instant(key("from"), &f.from, tz)?, instant(key("until"), &f.until, tz)?);
+    let shape = (&f.from, &f.until, &f.days, &f.start, &f.end, &f.yearly_from, &f.yearly_until);
+    let (from, until, repeat) = match shape {
+        (Some(from), Some(until), None, None, None, None, None) => {
+            (instant(key("from"), from, tz)?, instant(key("until"), until, tz)?, None)
+        }
+        (None, None, Some(days), Some(start), Some(end), None, None) => {
+            let days = week_days(&key("days"), days)?;
+            let (start, end) = (clock_time(key("start"), start)?, clock_time(key("end"), end)?);
+            if start == end {
+                return Err((key("end"), format!("weekly freeze \"{}\" starts and ends at {start}", f.name)));
+            }
+            (forever_from(), forever_until(), Some(Repeat::Weekly { days, start, end, zone: tz }))
+        }
+        (None, None, None, None, None, Some(a), Some(b)) => {
+            let day = |k: &str, t: &str| {
+                YearDay::parse(t).ok_or_else(|| {
+                    (key(k), format!("\"{t}\" is not a day of the year (MM-DD or MM-DDTHH:MM, e.g. 12-24)"))
+                })
+            };
+            let (a, b) = (day("yearly_from", a)?, day("yearly_until", b)?);
+            if a == b {
+                return Err((key("yearly_until"), format!("yearly freeze \"{}\" ends when it starts", f.name)));
+            }
+            (forever_from(), forever_until(), Some(Repeat::Yearly { from: a, until: b, zone: tz }))
+        }
+        _ => {
+            return Err((
+                key("name"),
+                format!(
+                    "freeze \"{}\" needs from + until (once), days + start + end (weekly) or yearly_from + yearly_until (yearly)",
+                    f.name
+                ),
+            ));
+        }
+    };
     if until <= from {
         return Err((key("until"), format!("freeze \"{}\" ends before it starts", f.name)));
     }
-    Ok(Freeze { name: f.name, environments: f.environments, from, until, reason: f.reason })
+    Ok(Freeze { name: f.name, environments: f.environments, from, until, reason: f.reason, repeat })
+}
+
+/// Week days, each named once: a day listed twice is an overlapping definition.
+fn week_days(path: &str, days: &[String]) -> Result<Vec<Weekday>, Invalid> {
+    let mut out: Vec<Weekday> = Vec::new();
+    for d in days {
+        let day = weekday(path.to_owned(), d)?;
+        if out.contains(&day) {
+            return Err((path.to_owned(), format!("\"{d}\" is listed twice (the occurrences would overlap)")));
+        }
+        out.push(day);
+    }
+    Ok(out)
 }
 
 fn check_model(

@@ -15,6 +15,7 @@ impl Config {
                 identity: self.identity,
                 admin_roles: self.team.admin_roles.clone(),
                 plan_for_others: self.team.plan_for_others.clone(),
+                schedule: self.schedule.policy(),
             },
             time_rules: Some(TimeRules { windows: self.windows.clone(), freezes: self.freezes.clone() }),
         }

@@ -27,6 +27,7 @@ fn shipped_settings_match_the_code_defaults() {
     assert_eq!(empty.reviews, shipped.reviews);
     assert_eq!(empty.identity, shipped.identity);
     assert_eq!(empty.team, shipped.team);
+    assert_eq!(empty.schedule, shipped.schedule);
     assert_eq!(empty.notify, shipped.notify);
     assert_eq!(empty.channels, shipped.channels);
 }

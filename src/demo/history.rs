@@ -108,6 +108,7 @@ pub fn seed(
             requested_by: rng.pick(&["dana", "omar", "sam", "priya"]).to_string(),
             release_record: Default::default(),
             planned_start: start,
+            planned_end: None,
             now: start - Duration::hours(i64::try_from(rng.range(2, 48)).unwrap_or(4)),
         };
         let requester = req.requested_by.clone();

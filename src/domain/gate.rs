@@ -362,10 +362,30 @@ fn allowed_role(decider: Decider<'_>, roles: &[String]) -> Option<Option<String>
     decider.roles.iter().find(|r| roles.contains(r)).map(|r| Some(r.clone()))
 }
 
-/// The freeze of this environment in force at `now`, if any (the one that lasts longest).
+/// A freeze in force: the freeze, and when this occurrence of it ends.
+#[derive(Debug, Clone, Copy)]
+pub struct ActiveFreeze<'f> {
+    pub freeze: &'f Freeze,
+    pub until: DateTime<Utc>,
+}
+
+impl std::ops::Deref for ActiveFreeze<'_> {
+    type Target = Freeze;
+
+    fn deref(&self) -> &Freeze {
+        self.freeze
+    }
+}
+
+/// The freeze of this environment in force at `now`, if any (the one that lasts longest), with
+/// the end of its occurrence (a recurring freeze ends with its occurrence).
 #[must_use]
-pub fn active_freeze<'f>(freezes: &'f [Freeze], environment: &str, now: DateTime<Utc>) -> Option<&'f Freeze> {
-    freezes.iter().filter(|f| f.applies_to(environment) && f.active_at(now)).max_by_key(|f| f.until)
+pub fn active_freeze<'f>(freezes: &'f [Freeze], environment: &str, now: DateTime<Utc>) -> Option<ActiveFreeze<'f>> {
+    freezes
+        .iter()
+        .filter(|f| f.applies_to(environment))
+        .filter_map(|f| f.occurrence_at(now).map(|(_, until)| ActiveFreeze { freeze: f, until }))
+        .max_by_key(|a| a.until)
 }
 
 /// Checks the freeze rule: `Ok(Some(name))` when overridden by an allowed role with a reason.

@@ -26,7 +26,8 @@ pub struct ChangeWindow {
     pub times: WindowTimes,
 }
 
-/// A period in which deployments to some environments must not proceed.
+/// A period in which deployments to some environments must not proceed: once (`from` to
+/// `until`), or recurring (`repeat`; then `from` and `until` bound when it recurs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Freeze {
     pub name: String,
@@ -34,6 +35,51 @@ pub struct Freeze {
     pub from: DateTime<Utc>,
     pub until: DateTime<Utc>,
     pub reason: String,
+    /// How it recurs; `None`: once, from `from` to `until`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<Repeat>,
+}
+
+/// How a freeze recurs, in its own zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Repeat {
+    /// Every week on these days, from `start` to `end` local time (an end before the start runs
+    /// past midnight), like a weekly window.
+    Weekly { days: Vec<Weekday>, start: NaiveTime, end: NaiveTime, zone: Tz },
+    /// Every year from one local date and time to another (an end before the start runs into
+    /// the next year). A 29 February that does not exist is 1 March.
+    Yearly { from: YearDay, until: YearDay, zone: Tz },
+}
+
+/// A month, a day and a time of day, every year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct YearDay {
+    pub month: u32,
+    pub day: u32,
+    pub time: NaiveTime,
+}
+
+impl YearDay {
+    /// Parses `MM-DD` (midnight) or `MM-DDTHH:MM`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (date, time) = match text.split_once(['T', ' ']) {
+            Some((d, t)) => (d, NaiveTime::parse_from_str(t, "%H:%M").ok()?),
+            None => (text, NaiveTime::MIN),
+        };
+        let (m, d) = date.split_once('-')?;
+        let (month, day): (u32, u32) = (m.parse().ok()?, d.parse().ok()?);
+        // Valid in a leap year (so 02-29 is allowed).
+        chrono::NaiveDate::from_ymd_opt(2024, month, day)?;
+        Some(Self { month, day, time })
+    }
+
+    /// This day in `year` (29 February of a common year is 1 March).
+    fn in_year(self, year: i32) -> Option<chrono::NaiveDateTime> {
+        chrono::NaiveDate::from_ymd_opt(year, self.month, self.day)
+            .or_else(|| chrono::NaiveDate::from_ymd_opt(year, 3, 1).filter(|_| self.month == 2 && self.day == 29))
+            .map(|d| d.and_time(self.time))
+    }
 }
 
 fn applies(envs: &[String], env: &str) -> bool {
@@ -78,18 +124,72 @@ impl ChangeWindow {
             WindowTimes::Weekly { days, start, end, zone } => (days.as_slice(), *start, *end, *zone),
             WindowTimes::Once { .. } => (&[][..], NaiveTime::MIN, NaiveTime::MIN, Tz::UTC),
         };
-        let first_day = from.with_timezone(&zone).date_naive();
-        (0..57).filter_map(move |offset| {
-            let day = first_day + TimeDelta::days(offset);
-            if !days.contains(&day.weekday()) {
-                return None;
-            }
-            let end_day = if end <= start { day + TimeDelta::days(1) } else { day };
-            let s = local(zone, day.and_time(start))?;
-            let e = local(zone, end_day.and_time(end))?;
-            Some((s, e))
-        })
+        weekly(days, start, end, zone, from)
     }
+
+    /// Every opening that overlaps `[from, until)`, in order.
+    #[must_use]
+    pub fn openings(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        match &self.times {
+            WindowTimes::Once { from: f, until: u } => {
+                if *f < until && *u > from {
+                    vec![(*f, *u)]
+                } else {
+                    Vec::new()
+                }
+            }
+            WindowTimes::Weekly { days, start, end, zone } => weekly_span(days, *start, *end, *zone, from, until),
+        }
+    }
+}
+
+/// Weekly occurrences whose local start day is on or after the day of `from`, for 8 weeks.
+fn weekly(
+    days: &[Weekday],
+    start: NaiveTime,
+    end: NaiveTime,
+    zone: Tz,
+    from: DateTime<Utc>,
+) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
+    let first_day = from.with_timezone(&zone).date_naive();
+    (0..57).filter_map(move |offset| {
+        let day = first_day + TimeDelta::days(offset);
+        if !days.contains(&day.weekday()) {
+            return None;
+        }
+        let end_day = if end <= start { day + TimeDelta::days(1) } else { day };
+        let s = local(zone, day.and_time(start))?;
+        let e = local(zone, end_day.and_time(end))?;
+        Some((s, e))
+    })
+}
+
+/// Weekly occurrences overlapping `[from, until)`, however long the span.
+fn weekly_span(
+    days: &[Weekday],
+    start: NaiveTime,
+    end: NaiveTime,
+    zone: Tz,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let first_day = (from - TimeDelta::days(2)).with_timezone(&zone).date_naive();
+    let last_day = until.with_timezone(&zone).date_naive();
+    let mut out = Vec::new();
+    let mut day = first_day;
+    while day <= last_day {
+        if days.contains(&day.weekday()) {
+            let end_day = if end <= start { day + TimeDelta::days(1) } else { day };
+            if let (Some(s), Some(e)) = (local(zone, day.and_time(start)), local(zone, end_day.and_time(end)))
+                && s < until
+                && e > from
+            {
+                out.push((s, e));
+            }
+        }
+        day += TimeDelta::days(1);
+    }
+    out
 }
 
 /// A local wall time in a zone as UTC: in a DST gap the first valid instant after it, in an
@@ -108,8 +208,63 @@ impl Freeze {
 
     #[must_use]
     pub fn active_at(&self, at: DateTime<Utc>) -> bool {
-        self.from <= at && at < self.until
+        self.occurrence_at(at).is_some()
     }
+
+    /// The occurrence in force at `at`, if any.
+    #[must_use]
+    pub fn occurrence_at(&self, at: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        self.occurrences(at, at + TimeDelta::milliseconds(1)).into_iter().find(|(s, e)| *s <= at && at < *e)
+    }
+
+    /// Every occurrence that overlaps `[from, until)`, in order, clipped to the freeze's bounds.
+    #[must_use]
+    pub fn occurrences(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let raw = match &self.repeat {
+            None => vec![(self.from, self.until)],
+            Some(Repeat::Weekly { days, start, end, zone }) => weekly_span(days, *start, *end, *zone, from, until),
+            Some(Repeat::Yearly { from: a, until: b, zone }) => {
+                let first = from.with_timezone(zone).year() - 1;
+                let last = until.with_timezone(zone).year();
+                (first..=last)
+                    .filter_map(|y| {
+                        let end_year = if *b <= *a { y + 1 } else { y };
+                        let s = local(*zone, a.in_year(y)?)?;
+                        let e = local(*zone, b.in_year(end_year)?)?;
+                        Some((s, e))
+                    })
+                    .collect()
+            }
+        };
+        raw.into_iter()
+            .map(|(s, e)| (s.max(self.from), e.min(self.until)))
+            .filter(|(s, e)| s < e && *s < until && *e > from)
+            .collect()
+    }
+
+    /// The occurrence in force at `at`, else the next one to start (within `horizon`).
+    #[must_use]
+    pub fn next_occurrence(&self, at: DateTime<Utc>, horizon: TimeDelta) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        self.occurrences(at, at + horizon).into_iter().find(|(_, e)| *e > at)
+    }
+
+    /// Whether it recurs.
+    #[must_use]
+    pub fn recurs(&self) -> bool {
+        self.repeat.is_some()
+    }
+}
+
+/// The earliest instant a recurring freeze may be bounded by (its `from` when it has no start).
+#[must_use]
+pub fn forever_from() -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH
+}
+
+/// The latest instant a recurring freeze may be bounded by (its `until` when it has no end).
+#[must_use]
+pub fn forever_until() -> DateTime<Utc> {
+    DateTime::from_timestamp(253_402_214_400, 0).unwrap_or(DateTime::UNIX_EPOCH)
 }
 
 #[cfg(test)]
@@ -173,6 +328,7 @@ mod tests {
             from: utc("2026-12-20T00:00:00Z"),
             until: utc("2027-01-04T00:00:00Z"),
             reason: "holidays".into(),
+            repeat: None,
         };
         assert!(f.active_at(utc("2026-12-20T00:00:00Z")) && !f.active_at(utc("2027-01-04T00:00:00Z")));
         assert!(f.applies_to("production") && !f.applies_to("staging"));

@@ -70,6 +70,27 @@ pub struct TeamPolicy {
     pub admin_roles: Vec<String>,
     /// Roles that may plan on behalf of someone else.
     pub plan_for_others: Vec<String>,
+    /// Who may declare freezes and override schedule conflicts.
+    #[serde(default)]
+    pub schedule: SchedulePolicy,
+}
+
+/// Who may change the calendar's rules at run time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedulePolicy {
+    /// Roles that may declare and end emergency freezes.
+    pub freeze_roles: Vec<String>,
+    /// Roles that may plan or reschedule over a conflict, with a reason.
+    pub override_roles: Vec<String>,
+}
+
+impl Default for SchedulePolicy {
+    fn default() -> Self {
+        Self {
+            freeze_roles: vec!["deployment_manager".into(), "change_manager".into()],
+            override_roles: vec!["change_manager".into()],
+        }
+    }
 }
 
 /// The change windows and freezes decisions are checked against, stored with the team so that
@@ -186,6 +207,7 @@ mod tests {
                 identity,
                 admin_roles: vec!["deployment_manager".into()],
                 plan_for_others: vec!["deployment_manager".into()],
+                schedule: SchedulePolicy::default(),
             },
             time_rules: None,
         }

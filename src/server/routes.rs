@@ -19,6 +19,7 @@ pub(super) fn router(state: AppState) -> Router {
         .route("/v1/events", post(post_events))
         .route("/v1/deployments/{key}", get(get_deployment))
         .route("/v1/deployments/{key}/gates/{phase}", get(super::gates::get_gate))
+        .route("/v1/calendar.ics", get(calendar_ics))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint (see the README's agent API)") })
         .with_state(state)
 }
@@ -159,6 +160,29 @@ async fn get_deployment(State(state): State<AppState>, headers: HeaderMap, Path(
         Ok(Err(StoreError::UnknownDeployment(k))) => {
             error(StatusCode::NOT_FOUND, format!("unknown deployment \"{k}\""))
         }
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `GET /v1/calendar.ics`: the change calendar as iCalendar, the same as
+/// `shipdeck schedule export --ics` (a week back, 90 days ahead).
+async fn calendar_ics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(denied) = denied(&state, &headers) {
+        return denied;
+    }
+    let reader = state.reader.clone();
+    let config = state.config.clone();
+    let now = state.clock.now();
+    let text = tokio::task::spawn_blocking(move || {
+        let store = reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let span = (now - chrono::TimeDelta::days(7), now + chrono::TimeDelta::days(90));
+        crate::decide::schedule::entries(&store, &config, span, now)
+            .map(|entries| crate::domain::calendar::ics::export(&entries, config.timezone, now))
+    })
+    .await;
+    match text {
+        Ok(Ok(body)) => ([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response(),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }

@@ -255,6 +255,7 @@ mod tests {
             requested_by: "dana".into(),
             release_record: crate::domain::release::ReleaseRecord::default(),
             planned_start: utc(planned),
+            planned_end: None,
             now: utc("2026-11-01T00:00:00Z"),
         };
         store.plan(&req).expect("plans").0

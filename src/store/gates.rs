@@ -278,14 +278,17 @@ impl Store {
                 team.members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
             )));
         };
-        let Some(rules) = &team.time_rules else {
+        let Some(stored) = &team.time_rules else {
             return Err(GateError::NotInTeam(format!(
                 "the team in {} was stored without its change windows and freezes, so nothing is decided until it is stored again: run `shipdeck team sync`",
                 path.display()
             )));
         };
+        // Emergency freezes declared at run time hold at once, beside the stored ones.
+        let mut rules = stored.clone();
+        rules.freezes.extend(super::schedule::emergency_in(&tx).map_err(sql)?);
         let before = super::outbox::newest_notification(&tx).map_err(sql)?;
-        let outcome = decide_in(&tx, req, member, team.policy.identity, rules).map_err(sql)?;
+        let outcome = decide_in(&tx, req, member, team.policy.identity, &rules).map_err(sql)?;
         if dry_run {
             // Dropping the transaction rolls it back: nothing of the preview is kept.
             let told = super::outbox::told_after(&tx, before).map_err(sql)?;

@@ -171,6 +171,18 @@ fn fold_all(
         cache.states.clear();
     }
     cache.version = Some(version);
+    // Emergency freezes declared at run time (by any process) hold from their commit on.
+    let emergency = super::schedule::emergency_in(tx)?;
+    let merged;
+    let rules = if emergency.is_empty() {
+        rules
+    } else {
+        merged = TimeRules {
+            windows: rules.windows.clone(),
+            freezes: rules.freezes.iter().cloned().chain(emergency).collect(),
+        };
+        &merged
+    };
     let mut batch = Batch {
         tx,
         plans,

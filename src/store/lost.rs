@@ -134,6 +134,7 @@ mod tests {
             requested_by: "dana".into(),
             release_record: Default::default(),
             planned_start: t0(),
+            planned_end: None,
             now: t0(),
         };
         let key = store.plan(&req).expect("plans").0;

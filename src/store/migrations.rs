@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_history_search.sql"),
     include_str!("migrations/0009_verification.sql"),
     include_str!("migrations/0010_notifications.sql"),
+    include_str!("migrations/0011_schedules.sql"),
     include_str!("migrations/0013_techniques.sql"),
 ];
 

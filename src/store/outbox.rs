@@ -73,7 +73,6 @@ pub(super) fn tell(conn: &Connection, h: &Happening<'_>) -> rusqlite::Result<()>
             }
         }
     }
-    recipients.dedup_by(|a, b| a.0 == b.0);
     let mut note = conn.prepare_cached(
         "INSERT INTO notifications (deployment_id, phase_id, kind, recipient, subject, body, created_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -263,6 +262,50 @@ impl Store {
             }
         }
         tx.commit().map_err(sql)
+    }
+
+    /// Stores the `start_approaching` reminder of every deployment whose planned start lies
+    /// within `lead` of `now` and that has not started: once per deployment, to the requester
+    /// and subscribers. Returns how many were reminded. A read first, so nothing is locked
+    /// while there is nothing to remind.
+    pub fn remind_starts(&mut self, now: DateTime<Utc>, lead: chrono::TimeDelta) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        let (now_ms, until_ms) = (now.timestamp_millis(), (now + lead).timestamp_millis());
+        let due = "SELECT id FROM deployments WHERE start_reminded_ms IS NULL AND started_ms IS NULL
+                   AND status IN ('planned', 'awaiting_approval') AND planned_ms > ?1 AND planned_ms <= ?2";
+        let any: Option<i64> = self
+            .conn
+            .prepare_cached(&format!("{due} LIMIT 1"))
+            .and_then(|mut s| s.query_row(params![now_ms, until_ms], |r| r.get(0)).optional())
+            .map_err(sql)?;
+        if any.is_none() {
+            return Ok(0);
+        }
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let ids: Vec<i64> = tx
+            .prepare_cached(due)
+            .and_then(|mut s| s.query_map(params![now_ms, until_ms], |r| r.get(0))?.collect())
+            .map_err(sql)?;
+        for id in &ids {
+            tx.execute("UPDATE deployments SET start_reminded_ms = ?2 WHERE id = ?1", params![id, now_ms])
+                .map_err(sql)?;
+            let Some(dep) = super::gates::load_deployment(&tx, *id).map_err(sql)? else { continue };
+            let Some(first) = super::gates::load_phases(&tx, *id).map_err(sql)?.first().map(|p| p.id) else { continue };
+            let minutes = (dep.planned_start - now).num_minutes().max(1);
+            let text = (
+                format!("DEP-{id} starts in {minutes} min: {} to {}", dep.release, dep.environment),
+                format!(
+                    "Planned start {}. Requested by {}.",
+                    dep.planned_start.format("%Y-%m-%d %H:%M UTC"),
+                    dep.requested_by
+                ),
+            );
+            super::gates::views::notify_happening(&tx, &dep, first, "start_approaching", true, text, now_ms)
+                .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)?;
+        Ok(ids.len())
     }
 
     /// Deliveries, newest first (`failed_only`: only those that failed for good).

@@ -23,6 +23,8 @@ pub struct PlanRequest<'a> {
     /// Components, notes and evidence (`plan --release-file`); empty when none were given.
     pub release_record: ReleaseRecord,
     pub planned_start: DateTime<Utc>,
+    /// When the run is expected to end (`None`: an hour after the start).
+    pub planned_end: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
 }
 
@@ -202,8 +204,14 @@ impl Store {
         }
         let recovery = serde_json::to_string(&req.model.recovery).unwrap_or_default();
         tx.execute(
-            "UPDATE deployments SET recovery = ?2, planned_by = ?3, planned_os_user = ?4 WHERE id = ?1",
-            params![deployment_id, recovery, planner.map(|p| p.name), planner.map(|p| p.os_user)],
+            "UPDATE deployments SET recovery = ?2, planned_by = ?3, planned_os_user = ?4, planned_end_ms = ?5 WHERE id = ?1",
+            params![
+                deployment_id,
+                recovery,
+                planner.map(|p| p.name),
+                planner.map(|p| p.os_user),
+                req.planned_end.map(|e| e.timestamp_millis())
+            ],
         )
         .map_err(sql)?;
         if let Some((p, role)) = &on_behalf {

@@ -57,16 +57,21 @@ fn corrupt(path: &std::path::Path, what: String, detail: &str) -> StoreError {
 
 fn read_team(conn: &Connection, path: &std::path::Path) -> Result<Option<Team>, StoreError> {
     let sql = |source| StoreError::Sql { path: path.to_path_buf(), source };
-    type PolicyRow = (String, String, String, Option<String>, Option<String>);
+    type PolicyRow = (String, String, String, Option<String>, Option<String>, Option<String>);
     let policy: Option<PolicyRow> = conn
         .query_row(
-            "SELECT identity, admin_roles, plan_for_others, windows, freezes FROM team_policy WHERE id = 1",
+            "SELECT identity, admin_roles, plan_for_others, windows, freezes, schedule FROM team_policy WHERE id = 1",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
         )
         .optional()
         .map_err(sql)?;
-    let Some((identity, admin, plan_for_others, windows, freezes)) = policy else { return Ok(None) };
+    let Some((identity, admin, plan_for_others, windows, freezes, schedule)) = policy else { return Ok(None) };
+    let schedule = match schedule {
+        None => crate::domain::team::SchedulePolicy::default(),
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| corrupt(path, "the team's schedule roles".into(), &e.to_string()))?,
+    };
     let time_rules = match (windows, freezes) {
         (Some(w), Some(f)) => Some(TimeRules {
             windows: serde_json::from_str(&w)
@@ -83,6 +88,7 @@ fn read_team(conn: &Connection, path: &std::path::Path) -> Result<Option<Team>, 
         identity: identity.parse().map_err(|e: String| corrupt(path, "the team's identity mode".into(), &e))?,
         admin_roles: roles(&admin, "the team's admin roles")?,
         plan_for_others: roles(&plan_for_others, "the roles that may plan for others")?,
+        schedule,
     };
     let rows = conn
         .prepare_cached("SELECT name, roles, login FROM team ORDER BY name")
@@ -146,18 +152,19 @@ fn write_team(conn: &Connection, team: &Team, subs: &[SubscriptionRow], now_ms: 
     let windows = rules.map(|r| serde_json::to_string(&r.windows).unwrap_or_else(|_| "[]".into()));
     let freezes = rules.map(|r| serde_json::to_string(&r.freezes).unwrap_or_else(|_| "[]".into()));
     conn.execute(
-        "INSERT INTO team_policy (id, identity, admin_roles, plan_for_others, synced_ms, windows, freezes)
-         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO team_policy (id, identity, admin_roles, plan_for_others, synced_ms, windows, freezes, schedule)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (id) DO UPDATE SET identity = excluded.identity, admin_roles = excluded.admin_roles,
              plan_for_others = excluded.plan_for_others, synced_ms = excluded.synced_ms,
-             windows = excluded.windows, freezes = excluded.freezes",
+             windows = excluded.windows, freezes = excluded.freezes, schedule = excluded.schedule",
         params![
             team.policy.identity.as_str(),
             json(&team.policy.admin_roles),
             json(&team.policy.plan_for_others),
             now_ms,
             windows,
-            freezes
+            freezes,
+            serde_json::to_string(&team.policy.schedule).ok()
         ],
     )?;
     Ok(())

@@ -98,6 +98,7 @@ impl Plan {
             requested_by: self.requester.clone(),
             release_record: crate::domain::release::ReleaseRecord::default(),
             planned_start: self.at,
+            planned_end: None,
             now: self.at,
         };
         let key = store.plan(&req).expect("plans").0;

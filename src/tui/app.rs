@@ -8,6 +8,7 @@ pub mod approvals;
 pub mod checklist;
 pub mod history;
 mod live;
+pub mod schedule;
 
 pub use super::model::{display_rank, first_selection};
 pub use approvals::{Approvals, Dialog};
@@ -129,6 +130,8 @@ pub struct App {
     pub live: Live,
     pub approvals: Approvals,
     pub history: History,
+    /// The Schedule view: the change calendar.
+    pub calendar: schedule::Calendar,
     /// The open Checklist panel of a deployment.
     pub checklist: Option<ChecklistPanel>,
     /// The open confirm dialog.
@@ -157,6 +160,7 @@ impl App {
             live: Live::default(),
             approvals: Approvals::default(),
             history: History::default(),
+            calendar: schedule::Calendar::default(),
             checklist: None,
             dialog: None,
             status: None,
@@ -183,6 +187,9 @@ impl App {
                 }
                 if let Some(report) = refresh.report.take() {
                     self.history.apply_report(report);
+                }
+                if let Some(page) = refresh.calendar.take() {
+                    self.calendar.apply(page);
                 }
                 if let (Some((key, items)), Some(panel)) = (refresh.checklist.take(), self.checklist.as_mut()) {
                     panel.apply(key, items);
@@ -349,6 +356,17 @@ impl App {
             a if a.writes() => self.decide(a),
             other if self.tab == Tab::History => self.history_action(other),
             other if self.tab == Tab::Approvals => self.approvals_action(other),
+            other if self.tab == Tab::Schedule => {
+                let (cmds, open) = self.calendar.action(other, self.now, self.session.config.timezone);
+                match open {
+                    Some(key) => {
+                        self.tab = Tab::Live;
+                        let geometry = self.geometry();
+                        self.live.show(key, &geometry)
+                    }
+                    None => cmds,
+                }
+            }
             other if self.tab == Tab::Notifications => {
                 if other == Action::Open {
                     return self.approvals.open_note(!self.read_only, self.now);
@@ -366,7 +384,11 @@ impl App {
 
     fn go(&mut self, tab: Tab) -> Vec<Cmd> {
         self.tab = tab;
-        if tab == Tab::History { self.history.open() } else { Vec::new() }
+        match tab {
+            Tab::History => self.history.open(),
+            Tab::Schedule => self.calendar.load(self.now, self.session.config.timezone),
+            _ => Vec::new(),
+        }
     }
 
     fn history_action(&mut self, action: Action) -> Vec<Cmd> {

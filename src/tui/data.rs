@@ -19,7 +19,7 @@ pub use super::model::{
     TAIL_FETCH, TARGET_EVENTS, TargetEvents,
 };
 
-use super::model::{HISTORY_WINDOW, HistoryPage, Loaded, first_selection};
+use super::model::{CalendarPage, HISTORY_WINDOW, HistoryPage, Loaded, first_selection};
 use super::strings;
 use crate::clock::SharedClock;
 use crate::decide::Desk;
@@ -65,6 +65,8 @@ pub enum Request {
     Checklist(DeploymentKey),
     /// Record a checklist tick.
     Tick(crate::decide::checklist::TickAsk),
+    /// The change calendar of a period.
+    Calendar(DateTime<Utc>, DateTime<Utc>),
 }
 
 /// Reads the log incrementally; used by the data thread and by the benchmark.
@@ -83,6 +85,9 @@ pub struct Loader {
     /// The History page and the drill-down last asked for: read again when the log changes.
     history_wanted: Option<(HistoryFilter, usize)>,
     report_wanted: Option<DeploymentKey>,
+    /// The calendar period last asked for, and the log's version it was read at.
+    calendar_wanted: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    calendar_version: i64,
 }
 
 impl Loader {
@@ -101,7 +106,37 @@ impl Loader {
             reviews: ReviewRule { results: Vec::new(), environments: Vec::new() },
             history_wanted: None,
             report_wanted: None,
+            calendar_wanted: None,
+            calendar_version: -1,
         }
+    }
+
+    /// The change calendar of `[from, until)` and the next happenings, under the desk's config
+    /// (the built-in one without a desk).
+    pub fn calendar(&mut self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Refresh, StoreError> {
+        let config = self
+            .desk
+            .as_ref()
+            .map_or_else(|| std::sync::Arc::new(crate::config::Config::built_in()), |d| d.config.clone());
+        let now = self.clock.now();
+        self.calendar_version = self.store.data_version()?;
+        let (entries, upcoming) = self.store.read_snapshot(|s| {
+            Ok((
+                crate::decide::schedule::entries(s, &config, (from, until), now)?,
+                crate::decide::schedule::upcoming(s, &config, now, 10)?,
+            ))
+        })?;
+        self.calendar_wanted = Some((from, until));
+        Ok(Refresh { calendar: Some(CalendarPage { from, until, entries, upcoming }), ..Refresh::default() })
+    }
+
+    /// The calendar again when another process committed since it was read.
+    pub(crate) fn calendar_again(&mut self) -> Result<Option<Refresh>, StoreError> {
+        let Some((from, until)) = self.calendar_wanted else { return Ok(None) };
+        if self.store.data_version()? == self.calendar_version {
+            return Ok(None);
+        }
+        self.calendar(from, until).map(Some)
     }
 
     /// Tells History which deployments owe a failure review.
@@ -277,6 +312,7 @@ impl Loader {
         let mut gates_dirty = false;
         let mut history_at = Instant::now();
         let mut history_dirty = false;
+        let mut calendar_at = Instant::now();
         loop {
             let mut pending: Vec<Request> = Vec::new();
             match requests.recv_timeout(POLL) {
@@ -329,6 +365,7 @@ impl Loader {
                         })
                     }
                     Request::Report(key) => self.report(key),
+                    Request::Calendar(from, until) => self.calendar(from, until),
                     Request::SaveReview(key, content, text) => {
                         let saved = self.save_review(key, &content, &text);
                         if out.blocking_send(Loaded::Decided(saved)).is_err() {
@@ -358,6 +395,23 @@ impl Loader {
                 history_dirty = false;
                 if !send(out, self.history_again()) {
                     return;
+                }
+            }
+            // The calendar follows every commit (a freeze declared elsewhere), at most once a second.
+            if calendar_at.elapsed() >= GATES_MIN {
+                calendar_at = Instant::now();
+                match self.calendar_again() {
+                    Ok(None) => {}
+                    Ok(Some(r)) => {
+                        if !send(out, Ok(r)) {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        if !send(out, Err(e)) {
+                            return;
+                        }
+                    }
                 }
             }
             let due = gates_at.elapsed() >= GATES_EVERY || (gates_dirty && gates_at.elapsed() >= GATES_MIN);

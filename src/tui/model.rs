@@ -16,7 +16,7 @@ use crate::domain::report::Report;
 use crate::domain::review::ReviewContent;
 use crate::domain::status::DeploymentStatus;
 use crate::store::live::StatusCounts;
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 
 /// Events of the selected deployment kept for the tail.
 pub const TAIL_CAP: usize = 500;
@@ -48,6 +48,19 @@ pub struct Refresh {
     pub report: Option<Box<Report>>,
     /// A deployment's checklist, for its Checklist panel.
     pub checklist: Option<(DeploymentKey, Vec<ChecklistItem>)>,
+    /// The change calendar of the period the Schedule view shows.
+    pub calendar: Option<CalendarPage>,
+}
+
+/// The change calendar of a period, as the data source reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalendarPage {
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// Windows, freezes and deployments in the period, with conflicts.
+    pub entries: Vec<crate::domain::calendar::Entry>,
+    /// The next happenings from now (window opens, freeze starts, scheduled starts).
+    pub upcoming: Vec<(DateTime<Utc>, crate::domain::calendar::Happening)>,
 }
 
 /// A page of History as the data source answers it.
@@ -159,6 +172,8 @@ pub enum Cmd {
     LoadChecklist(DeploymentKey),
     /// Record a checklist tick the operator confirmed.
     Tick(TickAsk),
+    /// Read the change calendar of this period.
+    LoadCalendar(DateTime<Utc>, DateTime<Utc>),
 }
 
 /// What the data thread hands the run loop.

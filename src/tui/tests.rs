@@ -5,6 +5,7 @@ mod approvals;
 mod fixture;
 mod history;
 mod layers;
+mod schedule;
 
 use super::app::{App, Cmd, Msg, Session, Tab};
 use super::data::Loader;
@@ -69,6 +70,7 @@ fn serve(app: &mut App, loader: &mut Loader, cmds: Vec<Cmd>) {
             Cmd::LoadHistory(filter, offset) => loader.history(filter, offset),
             Cmd::LoadReport(key) => loader.report(key),
             Cmd::LoadChecklist(key) => loader.checklist(key),
+            Cmd::LoadCalendar(from, until) => loader.calendar(from, until),
             Cmd::Tick(ask) => {
                 let ticked = loader.tick(&ask);
                 app.update(Msg::Decided(ticked));

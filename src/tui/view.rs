@@ -221,6 +221,13 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
         out.push((k(Action::Filter), "filter"));
         out.push((k(Action::Period), "time range"));
     }
+    if app.tab == Tab::Schedule {
+        out.push((format!("{} {}", k(Action::Left), k(Action::Right)), "move"));
+        out.push((format!("{} {}", k(Action::ZoomIn), k(Action::ZoomOut)), "zoom"));
+        out.push((k(Action::Today), "now"));
+        out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
+        out.push((k(Action::Open), "deployment"));
+    }
     if app.tab == Tab::Notifications && !app.approvals.notifications.is_empty() {
         out.push((k(Action::Open), if app.approvals.note_open { "close" } else { "open" }));
     }

@@ -36,7 +36,7 @@ fn the_headless_demo_runs_every_live_rollout_to_the_end_through_the_real_receive
 
     let list = env.run(&["list", "--json", "--limit", "0"]).json();
     let deployments = list.as_array().expect("a list");
-    assert_eq!(deployments.len(), 43);
+    assert_eq!(deployments.len(), 48, "40 past, 3 live, 5 scheduled in the coming days");
     let live = |release: &str| deployments.iter().find(|d| d["release"] == release && d["version"] != "1.0.0").cloned();
     let phased = deployments
         .iter()
@@ -55,6 +55,21 @@ fn the_headless_demo_runs_every_live_rollout_to_the_end_through_the_real_receive
         .expect("the scheduled one");
     assert_eq!(scheduled["status"], "planned", "it starts in tonight's window: {scheduled}");
     assert!(live("payments-api").is_some());
+    // The calendar: an emergency freeze in the history, one ahead, and a scheduled deployment
+    // that the one ahead conflicts with.
+    let freezes = env.run(&["freeze", "list", "--json"]).json();
+    let names: Vec<&str> = freezes.as_array().expect("freezes").iter().filter_map(|f| f["name"].as_str()).collect();
+    assert_eq!(names, ["payment-provider-incident", "dc-maintenance"]);
+    let calendar = env.run(&["schedule", "list", "--json"]).json();
+    let ledger = calendar["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["name"] == "ledger@3.1.0")
+        .cloned()
+        .expect("ledger is scheduled");
+    assert_eq!(ledger["status"], "scheduled");
+    assert!(ledger["conflicts"].to_string().contains("dc-maintenance"), "{ledger}");
 
     // Every gate of the phased rollout was approved by people allowed to, and the trail holds.
     let audit: Vec<serde_json::Value> = env

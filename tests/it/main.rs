@@ -18,6 +18,7 @@ mod read_only;
 mod receiver;
 mod reliability;
 mod reviews;
+mod schedule;
 mod techniques;
 mod trust;
 mod tui_e2e;

@@ -197,10 +197,11 @@ fn a_webhook_that_fails_twice_gets_the_same_signed_delivery_a_third_time() {
 fn a_command_gets_the_notification_on_stdin_and_one_that_exits_1_fails_with_its_error_until_retried() {
     let env_dir = tempfile::tempdir().expect("tempdir");
     let out = env_dir.path().join("paged");
-    std::fs::create_dir(&out).expect("paged dir");
+    std::fs::create_dir(&out).expect("mkdir");
     let good = env_dir.path().join("page.sh");
-    // The worker runs several commands at once: each run keeps its stdin in a file of its own.
-    std::fs::write(&good, format!("#!/bin/sh\ncat > \"$(mktemp '{}/page.XXXXXX')\"\n", out.display())).expect("script");
+    // One file per delivery, named by the idempotency key the command gets in its environment.
+    std::fs::write(&good, format!("#!/bin/sh\ncat > '{}/'\"$SHIPDECK_IDEMPOTENCY_KEY\"\n", out.display()))
+        .expect("script");
     let bad = env_dir.path().join("broken.sh");
     std::fs::write(&bad, "#!/bin/sh\ncat > /dev/null\necho 'pager says: no route to team' >&2\nexit 1\n")
         .expect("script");
@@ -225,8 +226,11 @@ fn a_command_gets_the_notification_on_stdin_and_one_that_exits_1_fails_with_its_
     let paged: Vec<serde_json::Value> = std::fs::read_dir(&out)
         .expect("the script ran")
         .map(|f| {
-            let text = std::fs::read_to_string(f.expect("a page").path()).expect("page");
-            serde_json::from_str(&text).expect("one JSON document on stdin")
+            let f = f.expect("entry");
+            let doc: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(f.path()).expect("reads")).expect("JSON on stdin");
+            assert_eq!(doc["id"].as_str(), f.file_name().to_str(), "SHIPDECK_IDEMPOTENCY_KEY is the document's id");
+            doc
         })
         .collect();
     assert_eq!(paged.len(), 6, "one run per manager: {paged:#?}");

@@ -27,11 +27,14 @@ fn a_read_only_log_file_is_read_by_every_reading_command_and_never_changed() {
     env.run(&["--read-only", "events", &key]).ok();
     env.run(&["--read-only", "gate", "show", &key, "pilot"]).ok();
     env.run(&["--read-only", "audit", "verify"]).ok();
+    env.run(&["--read-only", "notify", "list", "--json"]).ok();
 
     for args in [
         vec!["approve", key.as_str(), "pilot"],
         vec!["plan", "--release", "a@1", "--env", "staging", "--model", "big-bang", "--targets", "h1"],
         vec!["ingest", "-"],
+        vec!["notify", "retry", "1"],
+        vec!["notify", "run"],
     ] {
         let mut full = vec!["--read-only"];
         full.extend(args.iter().copied());

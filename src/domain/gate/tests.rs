@@ -46,6 +46,7 @@ fn year_end() -> Freeze {
         from: utc("2026-12-20T23:00:00Z"),
         until: utc("2027-01-04T07:00:00Z"),
         reason: "peak".into(),
+        repeat: None,
     }
 }
 

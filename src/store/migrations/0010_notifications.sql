@@ -37,3 +37,6 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (due_ms) WHERE state IN ('queued', 'sending', 'retrying');
 CREATE INDEX deliveries_by_notification ON deliveries (notification_id);
 CREATE INDEX deliveries_failed ON deliveries (id) WHERE state = 'failed';
+
+-- When the reminder that a deployment's planned start approaches was stored (once).
+ALTER TABLE deployments ADD COLUMN start_reminded_ms INTEGER;

@@ -133,3 +133,22 @@ fn a_delivery_retries_then_fails_with_the_last_error_and_can_be_queued_again() {
     assert_eq!((queued.state, queued.attempts, queued.idempotency_key), (DeliveryState::Queued, 0, d.idempotency_key));
     assert_eq!(store.failed_deliveries().expect("count"), 0);
 }
+
+#[test]
+fn a_planned_start_that_approaches_is_reminded_once_to_the_requester() {
+    let (_dir, mut store) = open();
+    let start = t0() + chrono::TimeDelta::hours(2);
+    let key = testing::Plan::new("rolling", 4).requester("sam").at(t0()).plan(&mut store);
+    // Plan::at sets both now and the planned start; move the start later, as `plan --start` does.
+    store
+        .conn
+        .execute("UPDATE deployments SET planned_ms = ?2 WHERE id = ?1", params![key.0, start.timestamp_millis()])
+        .expect("moves");
+    let lead = chrono::TimeDelta::minutes(30);
+    assert_eq!(store.remind_starts(t0(), lead).expect("looks"), 0, "two hours ahead: not yet");
+    let soon = start - chrono::TimeDelta::minutes(20);
+    assert_eq!(store.remind_starts(soon, lead).expect("reminds"), 1);
+    assert_eq!(store.remind_starts(soon + chrono::TimeDelta::minutes(1), lead).expect("looks"), 0, "once");
+    let sam = store.notifications("sam", false, 10).expect("sam's");
+    assert!(sam.iter().any(|n| n.kind == "start_approaching" && n.subject.contains("starts in 20 min")), "{sam:?}");
+}

@@ -1,16 +1,19 @@
-//! The Schedule screen: the configured change windows (and when each next opens) and freezes.
+//! The Schedule screen: the change calendar. One lane per environment over a day, a week or a
+//! month: change windows shaded (`░`), freezes marked (`▓`), deployments as bars labelled by
+//! release (scheduled, running and past; `!` and the warning colour when they conflict), a
+//! "now" line (`│`); below, the selected bar's details and the next ten happenings.
 //!
-//! The full change calendar (planned deployments against windows, conflicts) comes later; this
-//! already answers "when may I deploy to production?" from the config.
+//! Symbols carry the meaning without colour. The conflicts shown are the calendar's own
+//! (windows, freezes, same service, concurrency), computed by [`crate::domain::calendar`].
 
-use crate::domain::schedule::{ChangeWindow, Freeze, WindowTimes};
+use crate::domain::calendar::{Entry, EntryKind};
 use crate::tui::app::App;
-use crate::tui::widgets::boxed;
-use crate::tui::widgets::{clip, put};
-use chrono::{DateTime, Utc};
+use crate::tui::widgets::{boxed, clip, put};
+use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
@@ -18,87 +21,243 @@ pub struct ScheduleScreen<'a> {
     pub app: &'a App,
 }
 
-fn envs(list: &[String]) -> String {
-    if list.is_empty() { "all environments".to_owned() } else { list.join(", ") }
+/// Maps instants of the period to columns of the timeline.
+struct Axis {
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    x: u16,
+    width: u16,
 }
 
-fn when(w: &ChangeWindow, zone: Tz) -> String {
-    match &w.times {
-        WindowTimes::Weekly { days, start, end, zone } => {
-            let days: Vec<String> = days.iter().map(ToString::to_string).collect();
-            format!("{} {}-{} {zone}", days.join(" "), start.format("%H:%M"), end.format("%H:%M"))
-        }
-        WindowTimes::Once { from, until } => format!("{} → {}", local(*from, zone), local(*until, zone)),
+impl Axis {
+    /// The column of `t`, clamped into the timeline.
+    fn col(&self, t: DateTime<Utc>) -> u16 {
+        let span = (self.until - self.from).num_seconds().max(1);
+        let at = (t - self.from).num_seconds().clamp(0, span);
+        let w = i64::from(self.width);
+        self.x + u16::try_from(at * w / span).unwrap_or(0).min(self.width.saturating_sub(1))
+    }
+
+    /// The columns `[start, end)` covers (at least one).
+    fn cols(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> (u16, u16) {
+        let a = self.col(start.max(self.from));
+        let b = if end >= self.until { self.x + self.width } else { self.col(end) };
+        (a, b.max(a + 1))
+    }
+
+    fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.from <= t && t < self.until
     }
 }
 
-fn local(t: DateTime<Utc>, zone: Tz) -> String {
-    t.with_timezone(&zone).format("%a %Y-%m-%d %H:%M").to_string()
+fn applies(e: &Entry, env: &str) -> bool {
+    e.environments.is_empty() || e.environments.iter().any(|x| x == env)
 }
 
-fn next(w: &ChangeWindow, now: DateTime<Utc>, zone: Tz) -> (String, bool) {
-    match (w.open_at(now), w.next_open(now)) {
-        (Some((_, until)), _) => (format!("open now, until {}", local(until, zone)), true),
-        (None, Some((from, _))) => (format!("next opens {}", local(from, zone)), false),
-        (None, None) => ("closed, no future opening".to_owned(), false),
+fn fill(buf: &mut Buffer, area: Rect, (a, b): (u16, u16), y: u16, symbol: &str, style: Style) {
+    // One cell at a time: a bar or shade never spills past the timeline.
+    for x in a..b.min(area.right()) {
+        put(buf, area, x, y, symbol, style);
     }
 }
 
-fn freeze_state(f: &Freeze, now: DateTime<Utc>) -> (&'static str, bool) {
-    if f.from <= now && now < f.until {
-        ("IN FORCE", true)
-    } else if now < f.from {
-        ("upcoming", false)
-    } else {
-        ("over", false)
+/// Tick labels along the axis: hours for a day, days for a week or a month.
+fn ticks(axis: &Axis, tz: Tz, month: bool) -> Vec<(DateTime<Utc>, String)> {
+    let mut out = Vec::new();
+    let span = axis.until - axis.from;
+    let step = if span <= TimeDelta::hours(25) { TimeDelta::hours(3) } else { TimeDelta::days(1) };
+    let mut t = axis.from;
+    while t < axis.until {
+        let local = t.with_timezone(&tz);
+        let label = if step < TimeDelta::days(1) {
+            local.format("%H:%M").to_string()
+        } else if month {
+            local.format("%-d").to_string()
+        } else {
+            local.format("%a %-d").to_string()
+        };
+        out.push((t, label));
+        // Step in local time, so DST days keep their labels on midnight.
+        let next = (local.naive_local() + step).and_local_timezone(tz).earliest().map(|d| d.with_timezone(&Utc));
+        t = next.filter(|n| *n > t).unwrap_or(t + step);
     }
+    out
 }
 
 impl Widget for ScheduleScreen<'_> {
+    #[allow(clippy::too_many_lines)]
     fn render(self, area: Rect, buf: &mut Buffer) {
         let (app, t) = (self.app, &self.app.theme);
-        let config = &app.session.config;
-        let zone = config.timezone;
-        let half = (area.height / 2).max(3).min(area.height);
-        let top = Rect::new(area.x, area.y, area.width, half);
-        let bottom = Rect::new(area.x, area.y + half, area.width, area.height - half);
-        let title = |s: &str| Line::from(Span::styled(format!(" {s} "), t.title));
-        let inner = boxed(top, buf, title(&format!("Change windows ({})", config.windows.len())), t.border, false);
-        let name_w = config.windows.iter().map(|w| w.name.len()).max().unwrap_or(0).min(24);
-        for (y, w) in (inner.y..inner.bottom()).step_by(2).zip(&config.windows) {
-            let (state, open) = next(w, app.now, zone);
-            let name = clip(&w.name, name_w);
-            let line = format!("{name:<name_w$}  {:<16}  {}", clip(&envs(&w.environments), 16), when(w, zone));
-            put(buf, inner, inner.x + 1, y, &line, t.text);
-            put(buf, inner, inner.x + 3, y + 1, &state, if open { t.title } else { t.dim });
+        let zone = app.session.config.timezone;
+        let cal = &app.calendar;
+        let (from, until) = cal.span(app.now, zone);
+        let title = format!(
+            " Change calendar · {} · {} – {} ",
+            cal.zoom.name(),
+            from.with_timezone(&zone).format("%a %-d %b %Y"),
+            (until - TimeDelta::seconds(1)).with_timezone(&zone).format("%a %-d %b %Y")
+        );
+        let inner = boxed(area, buf, Line::from(Span::styled(title, t.title)), t.border, false);
+        if inner.height < 3 || inner.width < 20 {
+            return;
         }
-        if config.windows.is_empty() {
-            put(
-                buf,
-                inner,
-                inner.x + 1,
-                inner.y,
-                "No change windows configured: deployments may start any time.",
-                t.dim,
+        let Some(page) = cal.page.as_ref().filter(|p| p.from == from && p.until == until) else {
+            put(buf, inner, inner.x + 1, inner.y, "reading the calendar…", t.dim);
+            return;
+        };
+        let mut envs: Vec<String> = app.session.config.environments.iter().map(|e| e.name.clone()).collect();
+        for e in page.entries.iter().filter(|e| e.kind == EntryKind::Deployment) {
+            for env in &e.environments {
+                if !envs.contains(env) {
+                    envs.push(env.clone());
+                }
+            }
+        }
+        let label_w = envs.iter().map(|e| e.chars().count()).max().unwrap_or(4).clamp(4, 12);
+        let lx = u16::try_from(label_w).unwrap_or(12) + 1;
+        let axis = Axis { from, until, x: inner.x + lx, width: inner.width.saturating_sub(lx) };
+        // Lanes take two rows each when the screen has room for them and the list below.
+        let lane_rows: u16 = if inner.height >= 8 + 3 * u16::try_from(envs.len()).unwrap_or(3) { 2 } else { 1 };
+        let mut y = inner.y;
+        let mut last = 0;
+        for (at, label) in ticks(&axis, zone, cal.zoom == crate::tui::app::schedule::Zoom::Month) {
+            let x = axis.col(at);
+            if x >= last && x + u16::try_from(label.chars().count()).unwrap_or(0) <= axis.x + axis.width {
+                put(buf, inner, x, y, "╷", t.dim);
+                last = put(buf, inner, x + 1, y, &label, t.dim) + 1;
+            }
+        }
+        let now_col = axis.contains(app.now).then(|| axis.col(app.now));
+        if let Some(x) = now_col.filter(|x| buf.cell((*x, y)).is_some_and(|c| c.symbol() == " ")) {
+            put(buf, inner, x, y, "▼", t.key);
+        }
+        y += 1;
+        let selected = cal.selected.map(|k| k.to_string());
+        for env in &envs {
+            if y + lane_rows > inner.bottom() {
+                break;
+            }
+            put(buf, inner, inner.x, y, &clip(env, label_w), t.text);
+            for row in 0..lane_rows {
+                fill(buf, inner, (axis.x, axis.x + axis.width), y + row, "·", t.dim);
+            }
+            for e in page.entries.iter().filter(|e| applies(e, env)) {
+                let (symbol, style) = match e.kind {
+                    EntryKind::Window => ("░", t.title),
+                    EntryKind::Freeze => ("▓", t.warning),
+                    EntryKind::Deployment => continue,
+                };
+                for row in 0..lane_rows {
+                    fill(buf, inner, axis.cols(e.start, e.end), y + row, symbol, style);
+                }
+            }
+            if let Some(x) = now_col {
+                for row in 0..lane_rows {
+                    put(buf, inner, x, y + row, "│", t.key);
+                }
+            }
+            // Bars, each on the first row of the lane where its label fits, else where the bar
+            // itself fits (label cut to the bar), else a mark on the last row.
+            let mut taken: Vec<Vec<(u16, u16)>> = vec![Vec::new(); usize::from(lane_rows)];
+            let free = |taken: &Vec<(u16, u16)>, (a, b): (u16, u16)| taken.iter().all(|(x, y)| b <= *x || a >= *y);
+            // Scheduled deployments get room first, then running ones, then the past.
+            let mut bars: Vec<&Entry> =
+                page.entries.iter().filter(|e| e.kind == EntryKind::Deployment && applies(e, env)).collect();
+            bars.sort_by_key(|e| {
+                (
+                    if e.start > app.now {
+                        0
+                    } else if e.end > app.now {
+                        1
+                    } else {
+                        2
+                    },
+                    e.start,
+                )
+            });
+            for e in bars {
+                let (a, b) = axis.cols(e.start, e.end);
+                let conflict = !e.conflicts.is_empty();
+                let label = format!("{}{}", if conflict { "!" } else { "" }, e.name);
+                // A scheduled bar's label may run past its end; others stay within their bar.
+                let label_end = a.saturating_add(u16::try_from(label.chars().count()).unwrap_or(u16::MAX));
+                let wide = if e.start > app.now { (a, label_end.max(b).min(axis.x + axis.width)) } else { (a, b) };
+                let style = if selected.is_some() && e.key == selected {
+                    t.selected
+                } else if conflict {
+                    t.warning
+                } else {
+                    match e.status.as_deref() {
+                        Some("scheduled" | "planned") => t.key,
+                        Some("running" | "awaiting_approval" | "verifying") => t.title,
+                        _ => t.dim,
+                    }
+                };
+                let (row, extent) = match taken.iter().position(|r| free(r, wide)) {
+                    Some(row) => (row, wide),
+                    None => match taken.iter().position(|r| free(r, (a, b))) {
+                        Some(row) => (row, (a, b)),
+                        None => {
+                            // No room: a mark where it starts, over the lane but never a label.
+                            let ry = y + lane_rows - 1;
+                            if buf.cell((a, ry)).is_some_and(|c| ["·", "░", "▓", "│"].contains(&c.symbol())) {
+                                put(buf, inner, a, ry, "▌", style);
+                            }
+                            continue;
+                        }
+                    },
+                };
+                let ry = y + u16::try_from(row).unwrap_or(0);
+                let width = usize::from(extent.1 - extent.0);
+                if width < 3 {
+                    fill(buf, inner, extent, ry, "█", style);
+                } else {
+                    put(buf, inner, a, ry, &format!("{:<width$}", clip(&label, width)), style.reversed());
+                }
+                taken[row].push((extent.0, extent.1 + 1));
+            }
+            y += lane_rows;
+        }
+        if y < inner.bottom() {
+            let legend = "░ window  ▓ freeze  █ deployment  ! conflict  │ now";
+            put(buf, inner, inner.x, y, legend, t.dim);
+            y += 1;
+        }
+        if let Some(e) = cal.selected_entry().filter(|_| y < inner.bottom()) {
+            let at = |d: DateTime<Utc>| d.with_timezone(&zone).format("%a %-d %b %H:%M").to_string();
+            let line = format!(
+                "{} {} → {} · {} · {} – {}",
+                e.key.as_deref().unwrap_or(""),
+                e.name,
+                e.environments.join(","),
+                e.status.as_deref().unwrap_or(""),
+                at(e.start),
+                at(e.end)
             );
+            put(buf, inner, inner.x, y, &line, t.text);
+            y += 1;
+            for c in &e.conflicts {
+                if y >= inner.bottom() {
+                    break;
+                }
+                put(buf, inner, inner.x + 2, y, &format!("! {}", c.describe(zone)), t.warning);
+                y += 1;
+            }
         }
-        let inner = boxed(bottom, buf, title(&format!("Freezes ({})", config.freezes.len())), t.border, false);
-        let name_w = config.freezes.iter().map(|f| f.name.len()).max().unwrap_or(0).min(24);
-        for (y, f) in (inner.y..inner.bottom()).step_by(2).zip(&config.freezes) {
-            let (state, active) = freeze_state(f, app.now);
-            let name = clip(&f.name, name_w);
-            let env = clip(&envs(&f.environments), 16);
-            let line = format!("{name:<name_w$}  {env:<16}  {} → {}", local(f.from, zone), local(f.until, zone));
-            put(buf, inner, inner.x + 1, y, &line, t.text);
-            let x = put(buf, inner, inner.x + 3, y + 1, state, if active { t.warning } else { t.dim });
-            put(buf, inner, x + 2, y + 1, &f.reason, t.dim);
-        }
-        if config.freezes.is_empty() {
-            put(buf, inner, inner.x + 1, inner.y, "No freezes configured.", t.dim);
-        }
-        if inner.height >= 2 {
-            let note = "The change calendar (planned deployments, conflicts) is coming soon.";
-            put(buf, inner, inner.x + 1, inner.bottom() - 1, note, t.dim);
+        if y + 1 < inner.bottom() {
+            put(buf, inner, inner.x, y, "Next", t.title);
+            y += 1;
+            for (at, h) in &page.upcoming {
+                if y >= inner.bottom() {
+                    break;
+                }
+                let when = at.with_timezone(&zone).format("%a %-d %b %H:%M").to_string();
+                put(buf, inner, inner.x, y, &format!("{when}  {}", h.describe()), t.text);
+                y += 1;
+            }
+            if page.upcoming.is_empty() && y < inner.bottom() {
+                put(buf, inner, inner.x, y, "nothing in the next 60 days", t.dim);
+            }
         }
     }
 }

@@ -31,6 +31,7 @@ fn freeze(from: &str, until: &str) -> Freeze {
         from: utc(from),
         until: utc(until),
         reason: "peak".into(),
+        repeat: None,
     }
 }
 
