@@ -39,7 +39,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
             environment: "bench".into(),
             model_name: "phased".into(),
             model: &model,
-            targets: vec!["a".into(), "b".into(), "c".into()],
+            targets: vec!["a".to_owned(), "b".into(), "c".into()].into(),
             change_ref: None,
             requested_by: "bench-requester".into(),
             release_record: Default::default(),

@@ -32,6 +32,10 @@ pub struct Args {
     /// use the batch size for the worst case of one event per host per request)
     #[arg(long, default_value_t = 10)]
     hosts_per_request: usize,
+    /// Then post the same load again with this share of the lines metric samples (`info` events
+    /// with `data = {"metric": ..., "value": ...}`) and compare the two rates (0: skip)
+    #[arg(long, default_value_t = 10, value_name = "PERCENT")]
+    metric_percent: usize,
     /// Keep the log here (default: a temporary folder, removed afterwards)
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
@@ -87,6 +91,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
         targets: a.targets,
         hosts_per_request: a.hosts_per_request,
         seed: 1000,
+        metric_every: 0,
     };
     let e2e = match &a.scrape_metrics {
         None => {
@@ -106,6 +111,22 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
     };
     let peak = peak_rss_kib();
     println!("peak RSS during the run: {} MiB", peak / 1024);
+    if a.metric_percent > 0 {
+        // The same load again (new ids), a share of its lines metric samples, on the same
+        // (now larger) log: the comparison is conservative for the metric run.
+        let every = (100 / a.metric_percent.min(100)).max(1);
+        let metric = Load { seed: 2000, metric_every: every, ..load };
+        let (m_accepted, m_elapsed) = rt.block_on(post_all(ctx, &db, live, &metric))?;
+        let m_rate = m_accepted as f64 / m_elapsed.as_secs_f64();
+        let ratio = m_rate / e2e;
+        println!(
+            "with {}% metric samples: {m_accepted} events accepted in {:.2} s = {m_rate:.0} events/s, {:.1}% of the plain run (goal: within 10%: {})",
+            a.metric_percent,
+            m_elapsed.as_secs_f64(),
+            ratio * 100.0,
+            if ratio >= 0.9 { "ok" } else { "MISSED" }
+        );
+    }
 
     let total = a.agents * a.requests * a.batch;
     let mut rng = Rng::seeded(7);
@@ -164,6 +185,8 @@ pub struct Load {
     pub targets: usize,
     pub hosts_per_request: usize,
     pub seed: u64,
+    /// Every n-th line is a metric sample instead (0: none).
+    pub metric_every: usize,
 }
 
 /// Rounds without and with a scraper, alternating (so a log that grows, or a neighbour on the
@@ -280,7 +303,7 @@ pub async fn post_scraped(
     let mut agents = Vec::new();
     for agent in 0..a.agents {
         let (client, url) = (client.clone(), url.clone());
-        let (requests, batch, seed) = (a.requests, a.batch, a.seed);
+        let (requests, batch, seed, metric_every) = (a.requests, a.batch, a.seed, a.metric_every);
         agents.push(tokio::spawn(async move {
             let mut accepted = 0usize;
             // Request r carries events of `spread` hosts of this agent, in turn; a host's k-th
@@ -292,6 +315,11 @@ pub async fn post_scraped(
                 for i in 0..batch {
                     let h = (r * spread + i % spread) % per_agent;
                     let host = format!("web-{:05}", agent * per_agent + h);
+                    if metric_every > 0 && (r * batch + i) % metric_every == 0 {
+                        let e = agent_event(live, &host, 6, now, &mut rng);
+                        push_metric_line(&mut body, &e, (r * batch + i) % 97);
+                        continue;
+                    }
                     push_ndjson_line(&mut body, &agent_event(live, &host, sent[h], now, &mut rng));
                     sent[h] += 1;
                 }
@@ -315,6 +343,21 @@ pub async fn post_scraped(
     let _ = stop_tx.send(());
     server.await??;
     Ok(Round { accepted, elapsed, scrapes })
+}
+
+/// Appends a metric sample (an `info` event with `data`) as one NDJSON line.
+fn push_metric_line(body: &mut String, e: &AgentEvent, n: usize) {
+    use std::fmt::Write;
+    let _ = writeln!(
+        body,
+        r#"{{"id":"{}","deployment":"{}","target":"{}","step":"canary","status":"info","at":"{}","data":{{"metric":"error_rate","value":{}.{:02}}}}}"#,
+        e.id,
+        e.deployment,
+        e.target.as_deref().unwrap_or_default(),
+        e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        n / 10,
+        n % 100
+    );
 }
 
 /// Resets the kernel's peak-RSS mark, so the peak measures the run, not the set-up.

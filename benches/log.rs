@@ -108,7 +108,7 @@ fn plan(
         environment: "production".into(),
         model_name: "phased".into(),
         model: config.model("phased")?,
-        targets,
+        targets: targets.into(),
         change_ref: Some("CHG-1".into()),
         requested_by: "bench".into(),
         release_record: Default::default(),
@@ -289,7 +289,7 @@ pub fn build_years(config: &Config, db: &Path, spec: &Years, now: DateTime<Utc>)
         let (begun, rest) = lifecycle(
             key,
             &service,
-            &req.targets,
+            &req.targets.names(),
             failed_hosts,
             cause,
             &model_steps(config, model)?,
@@ -331,7 +331,7 @@ pub fn build_years(config: &Config, db: &Path, spec: &Years, now: DateTime<Utc>)
         environment: "production".into(),
         model_name: "rolling".into(),
         model: config.model_for("rolling", "production")?,
-        targets: hosts(spec.large, "pay"),
+        targets: hosts(spec.large, "pay").into(),
         change_ref: Some("CHG-99999".into()),
         requested_by: "sam".into(),
         release_record: Default::default(),
@@ -354,7 +354,8 @@ pub fn build_years(config: &Config, db: &Path, spec: &Years, now: DateTime<Utc>)
         pending
             .push(Submission { events: rest.into_iter().enumerate().collect(), received_ms: end.timestamp_millis() });
     }
-    let fine: Vec<String> = req.targets.iter().filter(|h| !last[last.len() - failing..].contains(h)).cloned().collect();
+    let fine: Vec<String> =
+        req.targets.names().into_iter().filter(|h| !last[last.len() - failing..].contains(h)).collect();
     for chunk in fine.chunks(COMMIT / 8) {
         let (begun, rest) = lifecycle(key, "payments-api", chunk, &[], Cause::DiskFull, &steps, start, end, &mut rng);
         out.events += begun.len() + rest.len();

@@ -21,6 +21,7 @@ mod latency;
 mod log;
 mod notify;
 mod schedule;
+mod techniques;
 
 use clap::{Parser, Subcommand};
 use shipdeck::clock::SharedClock;
@@ -48,6 +49,8 @@ enum Bench {
     History(history::Args),
     /// Every delivery KPI for 90 days and all time, and the Metrics view, against their floors
     Kpi(kpi::Args),
+    /// Planning 100,000 labelled targets by technique (spread over racks), against a floor
+    Techniques(techniques::Args),
     /// The change calendar: conflict check, `schedule next` and the month view at scale
     Schedule(schedule::Args),
     /// The delivery worker: a burst to a webhook sink, ingest beside it, happening to first attempt
@@ -63,6 +66,8 @@ pub struct Ctx {
 
 fn main() {
     let cli = Cli::parse();
+    // reqwest is built without a default crypto provider (as `shipdeck` itself does at start).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let ctx = Ctx { config: Config::built_in(), clock: shipdeck::clock::system() };
     let result = match &cli.bench {
         Bench::Ingest(a) => ingest::run(&ctx, a),
@@ -71,6 +76,7 @@ fn main() {
         Bench::Dashboard(a) => dashboard::run(a),
         Bench::History(a) => history::run(&ctx, a),
         Bench::Kpi(a) => kpi::run(&ctx, a),
+        Bench::Techniques(a) => techniques::run(&ctx, a),
         Bench::Schedule(a) => schedule::run(&ctx, a),
         Bench::Notify(a) => notify::run(&ctx, a),
     };

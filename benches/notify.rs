@@ -162,7 +162,7 @@ fn plan(store: &mut Store, config: &Config, n: usize, now: chrono::DateTime<chro
             environment: "staging".into(),
             model_name: "big-bang".into(),
             model: config.model("big-bang")?,
-            targets: vec![format!("nt-{i:05}")],
+            targets: vec![format!("nt-{i:05}")].into(),
             change_ref: None,
             requested_by: "sam".into(),
             release_record: Default::default(),
@@ -233,7 +233,15 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
     // 2. Ingest alone, then ingest while the worker delivers another burst.
     stop.store(true, Ordering::Relaxed);
     worker.join().map_err(|_| anyhow::anyhow!("the worker panicked"))??;
-    let load = |seed| Load { agents: 20, requests: 100, batch: 100, targets: 10_000, hosts_per_request: 10, seed };
+    let load = |seed| Load {
+        agents: 20,
+        requests: 100,
+        batch: 100,
+        targets: 10_000,
+        hosts_per_request: 10,
+        seed,
+        metric_every: 0,
+    };
     let (alone_n, alone_t) = rt.block_on(post_all(ctx, &db, live, &load(10_000)))?;
     let alone = alone_n as f64 / alone_t.as_secs_f64();
     let before = seen_keys(&seen);

@@ -181,7 +181,7 @@ fn build(config: &Config, path: &std::path::Path, deployments: usize, rng: &mut 
             environment: ENVS[i % ENVS.len()].to_owned(),
             model_name: "big-bang".into(),
             model,
-            targets,
+            targets: targets.into(),
             change_ref: None,
             requested_by: "sam".into(),
             release_record: shipdeck::domain::release::ReleaseRecord::default(),
@@ -229,7 +229,9 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
     );
     // A plan six months ahead, onto another svc-07 production deployment (so the check has
     // conflicts to find and `schedule next` candidates to skip).
-    let targets: Vec<String> = ["h-0007", "h-0107", "h-0207", "h-0307", "h-0407"].map(String::from).to_vec();
+    let names: Vec<String> = ["h-0007", "h-0107", "h-0207", "h-0307", "h-0407"].map(String::from).to_vec();
+    let inventory: shipdeck::domain::inventory::Inventory = names.clone().into();
+    let targets = names;
     let model = config.model("big-bang").map_err(anyhow::Error::msg)?;
     let half = now() + TimeDelta::days(182);
     let start = store
@@ -239,14 +241,14 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
         .map_or(half, |b| b.start);
     let (floor, _) = time(a.runs, || Ok(shipdeck::decide::time_rules(&config, &store)?))?;
     let (check, found) = time(a.runs, || {
-        let length = scheduling::run_length(&store, &config, "big-bang", model, &targets)?;
+        let length = scheduling::run_length(&store, &config, "big-bang", model, &inventory)?;
         let p = Proposal { key: None, service: "svc-07", environment: "production", targets: &targets, length };
         Ok(scheduling::conflicts(&store, &config, &p, start)?)
     })?;
     let around = store.bookings(start - TimeDelta::days(1), start + TimeDelta::days(1), &[])?.len();
     println!("one plan at {start}: {} conflict(s); {around} deployments within a day of it", found.len());
     line("conflict check for one plan", check, floor, 10);
-    let length = scheduling::run_length(&store, &config, "big-bang", model, &targets)?;
+    let length = scheduling::run_length(&store, &config, "big-bang", model, &inventory)?;
     let p = Proposal { key: None, service: "svc-07", environment: "production", targets: &targets, length };
     let (next_floor, _) = time(a.runs, || {
         let rules = shipdeck::decide::time_rules(&config, &store)?;

@@ -27,8 +27,8 @@ mod audit;
 mod bench;
 mod cancel;
 mod check;
-mod completions;
 mod compare;
+mod completions;
 mod config_cmd;
 mod conformance;
 mod demo;
@@ -40,6 +40,7 @@ mod history;
 mod ingest;
 mod kpi;
 mod list;
+pub mod models;
 mod notify;
 mod plan;
 mod report;
@@ -131,6 +132,9 @@ pub enum Command {
     /// The team stored in the log, which decisions count: sync it from the config, or show it
     #[command(subcommand)]
     Team(team::Command),
+    /// Test deployment models: the phases and batches a plan would produce
+    #[command(subcommand)]
+    Models(models::Command),
     /// Move the planned start of a deployment that has not started
     Reschedule(reschedule::Args),
     /// Cancel a deployment that has not started
@@ -185,6 +189,7 @@ impl Command {
             | Self::Kpi(_)
             | Self::Compare(_)
             | Self::Conformance(_)
+            | Self::Models(_)
             | Self::Freeze(_)
             | Self::Schedule(_)
             | Self::Notify(_)
@@ -303,6 +308,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Kpi(a)) => kpi::run(&ctx, &a),
         Some(Command::Compare(a)) => compare::run(&ctx, &a),
         Some(Command::Team(c)) => team::run(&ctx, &c),
+        Some(Command::Models(c)) => models::run(&ctx, &c),
         Some(Command::Reschedule(a)) => reschedule::run(&ctx, &a),
         Some(Command::Cancel(a)) => cancel::run(&ctx, &a),
         Some(Command::Freeze(c)) => freeze::run(&ctx, &c),

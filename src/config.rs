@@ -16,7 +16,9 @@ mod team;
 pub use notify::{ChannelConfig, ChannelKind, NotifyConfig};
 pub use reviews::ReviewsConfig;
 pub use schedule::ScheduleConfig;
-pub use sections::{DashboardConfig, Environment, MetricsAccess, Person, ReceiverConfig, Stakeholder, TeamConfig};
+pub use sections::{
+    DashboardConfig, Environment, Inventory, MetricsAccess, Person, ReceiverConfig, Stakeholder, TeamConfig,
+};
 
 use crate::domain::DeploymentModel;
 use crate::domain::schedule::{ChangeWindow, Freeze};
@@ -51,6 +53,8 @@ pub struct Config {
     pub freezes: Vec<Freeze>,
     /// Which deployments owe failure reviews, and their causes.
     pub reviews: ReviewsConfig,
+    /// Named inventory files (`plan --inventory NAME`).
+    pub inventories: Vec<Inventory>,
     /// Who may declare freezes and override conflicts; how long a phase counts without history.
     pub schedule: ScheduleConfig,
     /// The delivery worker's settings.

@@ -249,6 +249,7 @@ fn run(
         comment: ask.comment.as_deref(),
         reason: ask.reason.as_deref(),
         now,
+        automatic: None,
     };
     let result = if dry_run { store.preview_decision(&req) } else { store.decide(&req).map(|o| (o, Vec::new())) };
     match result {
@@ -262,6 +263,54 @@ fn run(
         Err(GateError::NotInTeam(text)) => Err(DecideError::Team(text)),
         Err(e @ GateError::Corrupt { .. }) => Err(DecideError::Damaged { what: Box::new(what), text: e.to_string() }),
     }
+}
+
+/// Takes the decisions shipdeck makes itself, through the same path and audit trail as people's:
+/// each automatic gate holding a deployment now (a rolling batch whose batch before succeeded
+/// within its budget) is approved as [`Automatic::actor`] (`shipdeck (rolling)`), with the
+/// numbers it was approved on as the comment. A failed batch holds no gate (its phase failed):
+/// the deployment waits there for a person's retry, abort or rollback. A gate a rule refuses
+/// now (a freeze, a halt) is left alone and not recorded; the next look tries again.
+///
+/// [`Automatic::actor`]: crate::domain::model::Automatic::actor
+pub fn automatic(store: &mut Store, now: DateTime<Utc>) -> Result<Vec<Recorded>, DecideError> {
+    let gates = store.automatic_gates().map_err(|source| DecideError::Store {
+        what: Box::new(What {
+            decision: Decision::Approve,
+            key: DeploymentKey(0),
+            phase: String::new(),
+            person: "shipdeck".into(),
+        }),
+        source,
+    })?;
+    let mut recorded = Vec::new();
+    for g in gates {
+        let actor = g.automatic.actor();
+        let comment = format!(
+            "{} succeeded within its failure budget ({} of {} target(s) failed, budget {}): {} starts",
+            g.previous, g.previous_failed, g.previous_targets, g.previous_budget, g.phase
+        );
+        let what = What { decision: Decision::Approve, key: g.key, phase: g.phase.clone(), person: actor.to_owned() };
+        let req = DecisionRequest {
+            key: g.key,
+            phase: &g.phase,
+            decision: Decision::Approve,
+            person: actor,
+            os_user: "shipdeck",
+            comment: Some(&comment),
+            reason: None,
+            now,
+            automatic: Some(g.automatic),
+        };
+        match store.decide(&req) {
+            Ok(outcome) => recorded.push(Recorded { what, outcome }),
+            // Refused now (a freeze, a halt in between): nothing recorded, tried again later.
+            Err(GateError::Refused(_)) => {}
+            Err(GateError::Store(source)) => return Err(DecideError::Store { what: Box::new(what), source }),
+            Err(e) => return Err(DecideError::Damaged { what: Box::new(what), text: e.to_string() }),
+        }
+    }
+    Ok(recorded)
 }
 
 #[cfg(test)]
@@ -338,5 +387,73 @@ mod tests {
         let dana = Operator::named(&config, "dana", "d");
         let err = Desk::new(&config, dana).decide(&mut store, &ask, chrono::DateTime::UNIX_EPOCH).expect_err("unknown");
         assert!(matches!(err, DecideError::Store { .. }) && !err.is_refusal(), "{err}");
+    }
+
+    /// Every host of `hosts` reports `undrain` (the rolling model's last step) as `status`.
+    fn report(
+        store: &mut Store,
+        key: DeploymentKey,
+        hosts: std::ops::RangeInclusive<usize>,
+        status: &str,
+        at: DateTime<Utc>,
+    ) {
+        let nonce = store.last_seq().expect("seq");
+        let lines: Vec<String> = hosts
+            .map(|i| {
+                format!(
+                    r#"{{"id":"u-{i}-{nonce}","deployment":"{key}","target":"web-{i:02}","step":"undrain","status":"{status}"}}"#
+                )
+            })
+            .collect();
+        crate::store::testing::ingest(store, &lines, at);
+    }
+
+    #[test]
+    fn rolling_batches_advance_automatically_and_pause_on_failure_for_a_person() {
+        use crate::store::testing;
+        let (_dir, mut store) = testing::open();
+        let t0 = testing::t0();
+        let key = testing::Plan::new("rolling", 25).plan(&mut store);
+        let phases: Vec<String> =
+            store.detail(key, false).expect("detail").phases.iter().map(|p| p.name.clone()).collect();
+        assert_eq!(phases, vec!["batch-1", "batch-2", "batch-3"]);
+        // Nothing to do while batch-1 runs.
+        assert!(automatic(&mut store, t0).expect("runs").is_empty());
+        report(&mut store, key, 1..=10, "succeeded", t0);
+        assert_eq!(store.summary(key).expect("summary").status, DeploymentStatus::AwaitingApproval);
+        let done = automatic(&mut store, t0).expect("runs");
+        assert_eq!(done.len(), 1);
+        assert_eq!(
+            done[0].to_string(),
+            format!(
+                "recorded: {key} batch-2 approve by shipdeck (rolling) as automatic: gate approved (1 of 1) (audit record {})",
+                done[0].outcome.audit_id
+            )
+        );
+        assert!(automatic(&mut store, t0).expect("runs").is_empty(), "approved once");
+        let audit = store.audit_records(Some(key)).expect("audit");
+        let last = audit.last().expect("a record");
+        assert_eq!((last.person.as_str(), last.decision.as_str()), ("shipdeck (rolling)", "approve"));
+        assert_eq!(
+            last.comment.as_deref(),
+            Some("batch-1 succeeded within its failure budget (0 of 10 target(s) failed, budget 1): batch-2 starts")
+        );
+        // batch-2 fails past its budget of 1: the rollout pauses there for a person.
+        report(&mut store, key, 11..=12, "failed", t0);
+        assert_eq!(store.summary(key).expect("summary").status, DeploymentStatus::Failed);
+        assert!(automatic(&mut store, t0).expect("runs").is_empty(), "no automatic decision on a failed batch");
+        let gate3 = store.gate(key, "batch-3").expect("gate");
+        assert_eq!(gate3.state, crate::domain::gate::GateState::Waiting);
+        // A person retries; the batch succeeds; batch-3 starts on its own.
+        let config = Config::built_in();
+        let ask = Ask { key, phase: "batch-2".into(), decision: Decision::Retry, comment: None, reason: None };
+        Desk::new(&config, Operator::named(&config, "omar", "o")).decide(&mut store, &ask, t0).expect("retry");
+        report(&mut store, key, 11..=20, "succeeded", t0);
+        let done = automatic(&mut store, t0).expect("runs");
+        assert_eq!(done.iter().map(|d| d.what.phase.as_str()).collect::<Vec<_>>(), vec!["batch-3"]);
+        // Nobody may claim the automation's name: it is not a person of the team.
+        let fake = Operator::named(&config, "shipdeck (rolling)", "o");
+        let ask = Ask { key, phase: "batch-3".into(), decision: Decision::Approve, comment: None, reason: None };
+        assert!(Desk::new(&config, fake).decide(&mut store, &ask, t0).expect_err("refused").is_refusal());
     }
 }

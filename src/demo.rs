@@ -233,7 +233,7 @@ fn plan_live(
             environment: "production".into(),
             model_name: model_name.into(),
             model,
-            targets,
+            targets: targets.into(),
             change_ref: Some(format!("CHG-{}", 5000 + rng.range(0, 999))),
             requested_by: "sam".into(),
             release_record: Default::default(),

@@ -118,6 +118,11 @@ pub(crate) struct AppState {
 
 /// How often the writer looks for targets silent past their deployment's `lost_after`.
 const LOST_SWEEP: Duration = Duration::from_secs(15);
+/// How often the writer takes the decisions shipdeck makes itself (rolling batches).
+const AUTOMATE_EVERY: Duration = Duration::from_millis(500);
+/// Automation ticks per lost-target sweep.
+#[allow(clippy::cast_possible_truncation)]
+const LOST_SWEEP_TICKS: u32 = (LOST_SWEEP.as_millis() / AUTOMATE_EVERY.as_millis()) as u32;
 
 /// A receiver bound to a port and ready to serve.
 pub struct Receiver {
@@ -181,10 +186,16 @@ impl Receiver {
         // Silent targets become lost while the receiver runs (see `Store::mark_lost`).
         let sweeper = writer.clone();
         let sweeping = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(LOST_SWEEP);
+            let mut tick = tokio::time::interval(AUTOMATE_EVERY);
+            let mut ticks: u32 = 0;
             loop {
                 tick.tick().await;
-                sweeper.sweep_lost();
+                // Rolling batches advance within a second of the batch before succeeding.
+                sweeper.automate();
+                if ticks % LOST_SWEEP_TICKS == 0 {
+                    sweeper.sweep_lost();
+                }
+                ticks = ticks.wrapping_add(1);
             }
         });
         let connections = Arc::new(Semaphore::new(limits.max_connections));

@@ -23,6 +23,22 @@ pub fn run(cmd: &Command, configured: Option<&Path>) -> anyhow::Result<i32> {
         }
         Command::Check { file } => {
             let c = Config::load(file.as_deref().or(configured)).map_err(|e| usage(e.to_string()))?;
+            // Deployment model testing: every model on the edge cases of a fleet.
+            let mut refused = Vec::new();
+            for (name, model) in &c.models {
+                let cases = crate::domain::rehearsal::rehearse(model);
+                if cases.iter().any(|case| case.problem.is_some()) {
+                    super::models::print(&mut std::io::stderr().lock(), name, model, &cases)?;
+                    refused.push(name.as_str());
+                }
+            }
+            if !refused.is_empty() {
+                return Err(usage(format!(
+                    "{}: model(s) {} would produce an empty phase or a phase over its budget (see `shipdeck models test MODEL`)",
+                    c.source,
+                    refused.join(", ")
+                )));
+            }
             let models: Vec<&str> = c.models.keys().map(String::as_str).collect();
             println!(
                 "ok: {} ({}, {}, models: {}, {}, {}, zone {})",

@@ -3,6 +3,7 @@
 use super::{Context, Reported, usage};
 use crate::decide::schedule::{self as scheduling, Proposal};
 use crate::domain::ReleaseRef;
+use crate::domain::inventory::{Format, Inventory};
 use crate::domain::release::{Component, ReleaseFile, ReleaseRecord};
 use crate::store::{PlanRequest, Store};
 use std::io::Write;
@@ -19,9 +20,13 @@ pub struct Args {
     /// The deployment model from the config (e.g. phased)
     #[arg(long)]
     model: String,
-    /// A file with one target per line, or a comma-separated list
-    #[arg(long, value_name = "FILE_OR_LIST")]
-    targets: String,
+    /// A file of targets (one per line; CSV or TOML with a `name` column and label columns), or
+    /// a comma-separated list
+    #[arg(long, value_name = "FILE_OR_LIST", required_unless_present = "inventory", conflicts_with = "inventory")]
+    targets: Option<String>,
+    /// An inventory named in the config's [[inventories]]
+    #[arg(long, value_name = "NAME")]
+    inventory: Option<String>,
     /// The change reference (RFC) that authorises it
     #[arg(long, value_name = "RFC")]
     change: Option<String>,
@@ -91,30 +96,58 @@ fn release_record(args: &Args) -> anyhow::Result<(ReleaseRef, ReleaseRecord)> {
     Ok((release, record))
 }
 
-/// Target names from a file (one per line, `#` comments) or a comma-separated list.
+/// Targets from a file (one per line with `#` comments; `.csv` or `.toml` with a `name` column
+/// and label columns) or a comma-separated list.
 ///
 /// A value that looks like a path (it contains `/`, ends in `.txt`, `.csv` or `.toml`, or names
 /// a folder) but is not a readable file is an error naming it: planning one host called
 /// `hosts.txt` would skip every control meant for the real fleet.
-pub fn read_targets(arg: &str) -> anyhow::Result<Vec<String>> {
+pub fn read_targets(arg: &str) -> anyhow::Result<Inventory> {
     let path = Path::new(arg);
-    let text = if !arg.contains(',') && path.is_file() {
-        std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read targets file \"{arg}\": {e}")))?
-    } else if !arg.contains(',') && path.is_dir() {
+    if !arg.contains(',') && path.is_file() {
+        return read_inventory_file(path);
+    }
+    if !arg.contains(',') && path.is_dir() {
         return Err(usage(format!("--targets \"{arg}\" is a folder, not a file of host names")));
-    } else if !arg.contains(',') && looks_like_path(arg) {
+    }
+    if !arg.contains(',') && looks_like_path(arg) {
         return Err(usage(format!(
             "--targets \"{arg}\" looks like a file but there is no such file (give a file of host names or a comma-separated list)"
         )));
-    } else {
-        arg.replace(',', "\n")
-    };
-    Ok(text
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect())
+    }
+    Inventory::parse(&arg.replace(',', "\n"), Format::Plain, "--targets").map_err(|e| usage(e.to_string()))
+}
+
+/// Reads an inventory file in the format its name says.
+pub fn read_inventory_file(path: &Path) -> anyhow::Result<Inventory> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read targets file \"{name}\": {e}")))?;
+    Inventory::parse(&text, Format::of_path(&name), &name).map_err(|e| usage(e.to_string()))
+}
+
+/// The targets of `--targets` or of the config's inventory `--inventory NAME`.
+pub fn targets_of(ctx: &Context, targets: Option<&str>, inventory: Option<&str>) -> anyhow::Result<Inventory> {
+    match (targets, inventory) {
+        (Some(t), _) => read_targets(t),
+        (None, Some(name)) => {
+            let Some(inv) = ctx.config.inventories.iter().find(|i| i.name == name) else {
+                let known: Vec<&str> = ctx.config.inventories.iter().map(|i| i.name.as_str()).collect();
+                return Err(usage(format!(
+                    "--inventory \"{name}\" is not in the config's [[inventories]] (configured: {})",
+                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                )));
+            };
+            let path = match Path::new(&ctx.config.source).parent() {
+                Some(dir) if inv.path.is_relative() && ctx.config.source != "built-in" => dir.join(&inv.path),
+                _ => inv.path.clone(),
+            };
+            if !path.is_file() {
+                return Err(usage(format!("inventory \"{name}\": \"{}\" is not a file", path.display())));
+            }
+            read_inventory_file(&path)
+        }
+        (None, None) => Err(usage("name the targets with --targets FILE_OR_LIST or --inventory NAME")),
+    }
 }
 
 /// Whether a `--targets` value is meant as a file name rather than a host name.
@@ -143,7 +176,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
             Some(t)
         }
     };
-    let targets = read_targets(&args.targets)?;
+    let targets = targets_of(ctx, args.targets.as_deref(), args.inventory.as_deref())?;
     let mut store = Store::open(&ctx.db_path()?)?;
     // A new log starts with the config's team (audited); a log that has one keeps it.
     let os_user = crate::decide::os_user();
@@ -152,7 +185,8 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let operator = ctx.operator_in(&store)?;
     let requested_by = args.requested_by.clone().unwrap_or_else(|| operator.name.clone());
     let length = scheduling::run_length(&store, &ctx.config, &args.model, model, &targets)?;
-    let proposal = Proposal { key: None, service: &release.name, environment: &args.env, targets: &targets, length };
+    let names = targets.names();
+    let proposal = Proposal { key: None, service: &release.name, environment: &args.env, targets: &names, length };
     let planned_start = match (args.start.as_deref(), given_start) {
         (Some("next"), _) => scheduling::next(&store, &ctx.config, &proposal, now)?.0.ok_or_else(|| {
             Reported(format!(

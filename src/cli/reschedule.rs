@@ -33,7 +33,8 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let summary = store.summary(key)?;
     let targets = store.target_names(key)?;
     let model = ctx.config.model(&summary.model).map_err(usage)?;
-    let length = scheduling::run_length(&store, &ctx.config, &summary.model, model, &targets)?;
+    let inventory = targets.clone().into();
+    let length = scheduling::run_length(&store, &ctx.config, &summary.model, model, &inventory)?;
     let proposal = Proposal {
         key: Some(key),
         service: &summary.release,

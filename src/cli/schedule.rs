@@ -138,13 +138,14 @@ pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
             let m = ctx.config.model_for(&model_name, env).map_err(usage)?;
             let targets = match targets {
                 Some(t) => super::plan::read_targets(t)?,
-                None => vec![format!("{service}-host")],
+                None => vec![format!("{service}-host")].into(),
             };
             let after_t = after.as_deref().map(|a| parse_time("--after", a, zone)).transpose().map_err(usage)?;
             let after_t = after_t.unwrap_or(now).max(now);
             let store = ctx.open_log()?;
             let length = scheduling::run_length(&store, &ctx.config, &model_name, m, &targets)?;
-            let proposal = Proposal { key: None, service, environment: env, targets: &targets, length };
+            let names = targets.names();
+            let proposal = Proposal { key: None, service, environment: env, targets: &names, length };
             let (slot, skipped) = scheduling::next(&store, &ctx.config, &proposal, after_t)?;
             if *explain {
                 for s in &skipped {

@@ -79,7 +79,9 @@ fn print_detail(
                 .as_deref()
                 .filter(|_| t.status.is_finished() && t.status != crate::domain::TargetStatus::Succeeded)
                 .unwrap_or("");
-            let line = format!("    {:<24} {:<10} {:<22} {}", t.name, t.status, last, first_line(note));
+            let labels = t.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+            let labels = if labels.is_empty() { labels } else { format!(" [{labels}]") };
+            let line = format!("    {:<24} {:<10} {:<22} {}{labels}", t.name, t.status, last, first_line(note));
             outln!(out, "{}", line.trim_end())?;
         }
     }

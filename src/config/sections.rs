@@ -261,6 +261,17 @@ pub(super) struct RawConfig {
     notify: super::NotifyConfig,
     #[serde(default)]
     channels: BTreeMap<String, super::ChannelConfig>,
+    #[serde(default)]
+    inventories: Vec<Inventory>,
+}
+
+/// A named inventory file (`plan --inventory NAME`): targets with labels, CSV or TOML (or one
+/// host per line). A relative path is relative to the config file's folder.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inventory {
+    pub name: String,
+    pub path: PathBuf,
 }
 
 fn utc() -> String {
@@ -428,6 +439,7 @@ impl RawConfig {
             windows,
             freezes,
             reviews: self.reviews,
+            inventories: self.inventories,
             schedule: self.schedule,
             notify: self.notify,
             channels: self.channels,
@@ -539,8 +551,46 @@ fn check_model(
     if model.steps.is_empty() {
         return Err((key("steps"), format!("model \"{name}\" has no lifecycle steps")));
     }
-    if model.phases.is_empty() {
-        return Err((key("phases"), format!("model \"{name}\" has no phases")));
+    use crate::domain::{Budget, Technique};
+    match model.technique {
+        Technique::Rolling => {
+            if !model.phases.is_empty() {
+                return Err((
+                    key("phases"),
+                    format!(
+                        "model \"{name}\" is rolling: its batches come from `batch` and `max_unavailable`, not from phases"
+                    ),
+                ));
+            }
+            if model.batch.is_none() {
+                return Err((key("batch"), format!("rolling model \"{name}\" needs batch = N or \"10%\"")));
+            }
+        }
+        Technique::BigBang if model.phases.len() > 1 => {
+            return Err((
+                key("phases"),
+                format!("model \"{name}\" is big-bang: one phase of every target, not {}", model.phases.len()),
+            ));
+        }
+        Technique::BigBang => {}
+        _ if model.phases.is_empty() => return Err((key("phases"), format!("model \"{name}\" has no phases"))),
+        _ => {}
+    }
+    if model.technique != Technique::Rolling && (model.batch.is_some() || model.max_unavailable.is_some()) {
+        return Err((
+            key("batch"),
+            format!("batch and max_unavailable are for rolling models; \"{name}\" is {}", model.technique),
+        ));
+    }
+    if matches!(model.max_unavailable, Some(Budget::Count(0) | Budget::Percent(0.0))) {
+        return Err((
+            key("max_unavailable"),
+            "max_unavailable of 0 lets no target ever be updated: give at least 1 (or a percentage above 0%)".into(),
+        ));
+    }
+    let spreads = model.spread.iter().chain(model.phases.iter().filter_map(|p| p.spread.as_ref()));
+    if let Some(bad) = spreads.into_iter().find(|s| s.trim().is_empty() || s.contains(['=', ','])) {
+        return Err((key("spread"), format!("spread \"{bad}\" is not a label name (e.g. spread = \"rack\")")));
     }
     if let Some(w) = model.windows.iter().find(|w| !windows.iter().any(|cw| &cw.name == *w)) {
         return Err((key("windows"), format!("unknown change window \"{w}\"")));
@@ -554,6 +604,12 @@ fn check_model(
             return Err((key(&format!("phases[{i}].name")), format!("phase \"{}\" appears twice", phase.name)));
         }
         let Some(gate) = &phase.gate else { continue };
+        if gate.auto.is_some() {
+            return Err((
+                key(&format!("phases[{i}].gate.auto")),
+                "automatic gates are made by the planner (rolling batches), not written in the config".into(),
+            ));
+        }
         if gate.approvals == 0 {
             return Err((key(&format!("phases[{i}].gate.approvals")), "a gate needs at least 1 approval".into()));
         }

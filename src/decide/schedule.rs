@@ -21,7 +21,7 @@ pub fn run_length(
     config: &Config,
     model_name: &str,
     model: &DeploymentModel,
-    targets: &[String],
+    targets: &crate::domain::inventory::Inventory,
 ) -> Result<TimeDelta, StoreError> {
     let phases = plan::plan(model, targets)?;
     let estimate = store.estimate(model_name)?;

@@ -105,7 +105,7 @@ pub fn seed(
             environment: env.into(),
             model_name: model_name.into(),
             model,
-            targets,
+            targets: targets.into(),
             change_ref: production.then(|| format!("CHG-{}", 4000 + seeded.deployments)),
             requested_by: rng.pick(&["dana", "omar", "sam", "priya"]).to_string(),
             release_record: Default::default(),

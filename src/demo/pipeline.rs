@@ -193,8 +193,14 @@ pub fn approve_as_colleagues(
         reason: None,
     };
     for _ in 0..16 {
-        if store.gate(key, phase).ok()?.state == GateState::Approved {
+        let gate = store.gate(key, phase).ok()?;
+        if gate.state == GateState::Approved {
             return Some(now);
+        }
+        if gate.policy.auto.is_some() {
+            // As the receiver would: shipdeck approves it through the one decision path.
+            crate::decide::automatic(store, now).ok()?;
+            continue;
         }
         let mut later = None;
         for person in config.people.iter().filter(|p| p.name != requester) {
@@ -268,7 +274,9 @@ impl Pipeline for LogPipeline {
                             self.with_store(move |s, config| tick_as_colleagues(s, config, key, &lists, now)).await;
                         }
                         let operator_started = !gate.approvals.is_empty();
-                        if self.deciders == Deciders::Colleagues || operator_started {
+                        // shipdeck approves automatic gates itself (the receiver's automation).
+                        let automatic = gate.policy.auto.is_some();
+                        if !automatic && (self.deciders == Deciders::Colleagues || operator_started) {
                             let requester = self
                                 .with_store(move |s, _| s.summary(key).map(|d| d.requested_by))
                                 .await

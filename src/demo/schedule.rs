@@ -25,6 +25,7 @@ fn plan_at(
 ) -> anyhow::Result<()> {
     let model = config.model_for(model_name, env).map_err(anyhow::Error::msg)?;
     let targets: Vec<String> = (1..=hosts).map(|i| format!("{prefix}-{i:03}")).collect();
+    let targets: crate::domain::inventory::Inventory = targets.into();
     let length = scheduling::run_length(store, config, model_name, model, &targets)?;
     let req = PlanRequest {
         release: ReleaseRef { name: service.into(), version: version.into() },
@@ -77,7 +78,8 @@ pub fn seed(store: &mut Store, config: &Config, now: DateTime<Utc>) -> anyhow::R
     for (service, version, env, model_name, prefix, hosts, days) in specs {
         let model = config.model_for(model_name, env).map_err(anyhow::Error::msg)?;
         let targets: Vec<String> = (1..=hosts).map(|i| format!("{prefix}-{i:03}")).collect();
-        let length = scheduling::run_length(store, config, model_name, model, &targets)?;
+        let inventory: crate::domain::inventory::Inventory = targets.clone().into();
+        let length = scheduling::run_length(store, config, model_name, model, &inventory)?;
         let proposal = Proposal { key: None, service, environment: env, targets: &targets, length };
         let after = now + Duration::days(days);
         if let (Some(start), _) = scheduling::next(store, config, &proposal, after)? {

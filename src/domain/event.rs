@@ -156,6 +156,9 @@ pub fn parse_line(line: &str, received: DateTime<Utc>) -> Result<AgentEvent, sup
                     text.len()
                 )));
             }
+            if status == EventStatus::Info && text.contains("\"metric\"") {
+                check_metric_sample(text)?;
+            }
             Some(text.to_owned())
         }
         Some(other) => {
@@ -173,6 +176,40 @@ pub fn parse_line(line: &str, received: DateTime<Utc>) -> Result<AgentEvent, sup
         message: wire.message,
         data,
     })
+}
+
+/// A metric sample (an `info` event whose `data` has `metric`, e.g. `{"metric": "error_rate",
+/// "value": 0.7}`, what canary analysis compares) must name its metric and carry a finite
+/// number: a sample that is not a number is rejected, never read as 0.
+fn check_metric_sample(data: &str) -> Result<(), super::Invalid> {
+    #[derive(Deserialize)]
+    struct Sample {
+        metric: Option<serde_json::Value>,
+        value: Option<serde_json::Value>,
+    }
+    let Ok(sample) = serde_json::from_str::<Sample>(data) else { return Ok(()) };
+    let Some(metric) = sample.metric else { return Ok(()) };
+    let name = match metric.as_str() {
+        Some(name) if !name.trim().is_empty() && name.len() <= 128 => name.to_owned(),
+        _ => {
+            return Err(super::Invalid(format!(
+                "field \"data\": \"metric\" must name a metric (a string of 1 to 128 bytes), not {}",
+                clip(&metric.to_string())
+            )));
+        }
+    };
+    match sample.value {
+        Some(v) if v.as_f64().is_some_and(f64::is_finite) => Ok(()),
+        Some(v) => Err(super::Invalid(format!(
+            "field \"data\": the value of metric sample \"{}\" is {}, not a number",
+            clip(&name),
+            clip(&v.to_string())
+        ))),
+        None => Err(super::Invalid(format!(
+            "field \"data\": metric sample \"{}\" has no \"value\" (a number)",
+            clip(&name)
+        ))),
+    }
 }
 
 /// Items with their 1-based line numbers.
@@ -312,11 +349,32 @@ mod tests {
             ("[1,2]", "the line is a JSON array, not an event"),
             (r#"["a","DEP-1",null,null,"s","info"]"#, "the line is a JSON array, not an event"),
             ("{nope", "not a JSON object"),
+            (
+                r#"{"id":"a","deployment":"DEP-1","step":"canary","status":"info","data":{"metric":"error_rate","value":"high"}}"#,
+                "field \"data\": the value of metric sample \"error_rate\" is \"high\", not a number",
+            ),
+            (
+                r#"{"id":"a","deployment":"DEP-1","step":"canary","status":"info","data":{"metric":"latency_p95"}}"#,
+                "metric sample \"latency_p95\" has no \"value\"",
+            ),
+            (
+                r#"{"id":"a","deployment":"DEP-1","step":"canary","status":"info","data":{"metric":7,"value":1}}"#,
+                "\"metric\" must name a metric (a string of 1 to 128 bytes), not 7",
+            ),
         ];
         for (line, expected) in cases {
             let err = parse(line).expect_err(line);
             assert!(err.0.contains(expected), "{line}\n  got: {err}\n  want: {expected}");
         }
+    }
+
+    #[test]
+    fn metric_samples_with_numbers_are_accepted_as_written() {
+        let line = r#"{"id":"a","deployment":"DEP-1","target":"web-01","step":"canary","status":"info","data":{"metric":"error_rate","value":0.7}}"#;
+        assert_eq!(parse(line).expect("valid").data.as_deref(), Some(r#"{"metric":"error_rate","value":0.7}"#));
+        // Only info events are samples; other events keep whatever data they carry.
+        let step = r#"{"id":"b","deployment":"DEP-1","target":"web-01","step":"verify","status":"succeeded","data":{"metric":"x"}}"#;
+        assert!(parse(step).is_ok());
     }
 
     #[test]

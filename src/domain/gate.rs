@@ -218,6 +218,10 @@ pub enum Refusal {
     ReasonRequired { decision: Decision },
     #[error("agents ran past this gate without approval: a retroactive approval needs a written reason (--reason)")]
     RetroactiveReasonRequired,
+    #[error(
+        "this gate approves on the pilot's feedback: say what the pilot's users reported in the comment (--comment)"
+    )]
+    Feedback,
     #[error("the gate requires its checklists to be done; not ticked: {}", items.join(", "))]
     Checklist { items: Vec<String> },
     #[error(
@@ -310,6 +314,14 @@ fn bake_text(until: DateTime<Utc>, possible: Option<DateTime<Utc>>) -> String {
 
 fn opens_text(opens: Option<&(String, DateTime<Utc>)>) -> String {
     opens.map_or_else(|| "none of them opens again".into(), |(name, at)| format!("\"{name}\" opens at {}", when(*at)))
+}
+
+/// A gate that approves on feedback (after a pilot) needs the approval's comment to carry it.
+pub fn check_feedback(policy: &GatePolicy, decision: Decision, comment: Option<&str>) -> Result<(), Refusal> {
+    if policy.feedback && decision == Decision::Approve && comment.is_none_or(|c| c.trim().is_empty()) {
+        return Err(Refusal::Feedback);
+    }
+    Ok(())
 }
 
 /// Distinct approvers so far, each with their first approval.

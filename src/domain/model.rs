@@ -55,7 +55,25 @@ pub struct DeploymentModel {
     pub environments: Vec<String>,
     /// Lifecycle steps every target goes through, in order (e.g. download, install, verify).
     pub steps: Vec<String>,
+    /// The phases, in order (`rolling` generates its batches instead; `big-bang` may leave
+    /// them out for one phase of every target).
+    #[serde(default)]
     pub phases: Vec<PhaseSpec>,
+    /// `rolling`: the size of each batch, a count (`10`) or a percentage of all targets
+    /// (`"10%"`, rounded up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<Share>,
+    /// `rolling`: at most this many targets out of service at once, a count or a percentage of
+    /// all targets (rounded down); no batch may be larger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<Budget>,
+    /// `rolling` and `big-bang` without phases: the failure budget of each generated phase.
+    #[serde(default)]
+    pub failure_budget: Budget,
+    /// Orders every phase's targets round-robin across this label (e.g. `rack`), so no rack
+    /// loses more than its share at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<String>,
     /// Change windows every phase's activity must fall in (empty: any time); agents' events
     /// outside them are flagged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -117,8 +135,16 @@ mod lost_after_text {
 #[serde(deny_unknown_fields)]
 pub struct PhaseSpec {
     pub name: String,
-    /// Which share of the deployment's targets this phase takes.
+    /// Which share of the deployment's targets this phase takes (of those `select` matches,
+    /// when it selects); default: all of them.
+    #[serde(default = "Share::rest")]
     pub targets: Share,
+    /// Takes only targets whose labels match (`site=berlin`, `group=internal|beta`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub select: Option<super::inventory::Selector>,
+    /// Picks this phase's targets round-robin across this label (overrides the model's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<String>,
     /// How many of this phase's targets may fail before the phase fails.
     #[serde(default)]
     pub failure_budget: Budget,
@@ -149,7 +175,7 @@ impl Default for Budget {
 }
 
 impl Budget {
-    /// How many failed targets a phase of `size` targets tolerates.
+    /// How many failed targets a phase of `size` targets tolerates (percentages round down).
     #[must_use]
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
     pub fn allowed(self, size: usize) -> usize {
@@ -185,6 +211,32 @@ pub struct GatePolicy {
     /// Checklists (`pre`, `environment`) that must be done before approval.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub require: Vec<String>,
+    /// Who approves it without a person: `rolling` (the batch before succeeded within its
+    /// budget). Set by the planner, never in the config; a person of `roles` may still decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto: Option<Automatic>,
+    /// Approving needs a comment: the feedback the phase before (a pilot) gave. Set by the
+    /// planner on the gate after a `pilot` model's pilot phase.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub feedback: bool,
+}
+
+/// A gate shipdeck itself approves, through the same decision path as people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Automatic {
+    /// A rolling batch: approved as soon as the batch before succeeded within its budget.
+    Rolling,
+}
+
+impl Automatic {
+    /// The name its decisions are recorded under (never a person's name).
+    #[must_use]
+    pub fn actor(self) -> &'static str {
+        match self {
+            Self::Rolling => "shipdeck (rolling)",
+        }
+    }
 }
 
 fn one() -> u32 {
@@ -200,6 +252,8 @@ impl GatePolicy {
     pub fn strictest(&self, other: &Self) -> Self {
         let rank = |p: &Self| (p.approvals, !p.windows.is_empty(), p.bake, !p.allow_self);
         let mut merged = if rank(self) > rank(other) { self.clone() } else { other.clone() };
+        // Feedback either gate asks for stays asked for.
+        merged.feedback = self.feedback || other.feedback;
         // Checklists either gate requires stay required.
         for list in self.require.iter().chain(&other.require) {
             if !merged.require.contains(list) {
@@ -217,6 +271,10 @@ fn parse_percent(text: &str) -> Option<f64> {
 }
 
 impl Share {
+    fn rest() -> Self {
+        Self::Rest
+    }
+
     /// Parses the text form of a share.
     pub fn parse(text: &str) -> Result<Self, super::Invalid> {
         let t = text.trim();

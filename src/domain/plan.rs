@@ -1,6 +1,14 @@
 //! Planning: which targets go into which phase of a model.
+//!
+//! The technique decides how phases are built: `rolling` cuts batches from `batch` and
+//! `max_unavailable`, `big-bang` without phases is one phase of every target, the others follow
+//! the listed phases, which take a count, a percentage, `rest`, or the targets a label selector
+//! matches, optionally spread across a label.
 
-use super::{DeploymentModel, GatePolicy, Share};
+use super::inventory::{self, Inventory};
+use super::model::Automatic;
+use super::{Budget, DeploymentModel, GatePolicy, PhaseSpec, Share, Technique};
+use std::borrow::Cow;
 
 /// One phase of a planned deployment, with its targets in rollout order.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,22 +34,62 @@ pub enum PlanError {
     BadTargetName(String),
     #[error("the environment must not be empty (e.g. --env production)")]
     EmptyEnvironment,
+    #[error("phase \"{phase}\" selects by label \"{label}\", which no target carries ({known})")]
+    UnknownLabel { phase: String, label: String, known: String },
+    #[error("the selector \"{selector}\" of phase \"{phase}\" matches no target of the inventory")]
+    SelectorEmpty { phase: String, selector: String },
+    #[error(
+        "{count} target(s) match no phase of the model (first: \"{first}\"): end the model with a phase that takes the rest"
+    )]
+    Unassigned { count: usize, first: String },
+    #[error(
+        "max_unavailable {text} of {total} target(s) is 0: no batch could ever run (use a count, or a larger percentage)"
+    )]
+    NothingMayBeUnavailable { text: String, total: usize },
+    #[error("a batch of {batch} target(s) is larger than max_unavailable allows ({max} of {total} target(s) at once)")]
+    BatchOverBudget { batch: usize, max: usize, total: usize },
+    #[error("model technique {technique} needs {what}")]
+    Incomplete { technique: Technique, what: &'static str },
 }
 
-/// Splits `targets` over the model's phases, in order.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+fn percent_up(total: usize, p: f64) -> usize {
+    ((total as f64 * p / 100.0).ceil() as usize).max(1)
+}
+
+/// The phases a model lists, or the one phase of every target a `big-bang` without phases has.
+fn phase_specs(model: &DeploymentModel) -> Cow<'_, [PhaseSpec]> {
+    if model.phases.is_empty() && model.technique != Technique::Rolling {
+        Cow::Owned(vec![PhaseSpec {
+            name: "all".into(),
+            targets: Share::Rest,
+            select: None,
+            spread: None,
+            failure_budget: model.failure_budget,
+            gate: None,
+        }])
+    } else {
+        Cow::Borrowed(&model.phases)
+    }
+}
+
+/// Splits the inventory's targets over the model's phases, in order.
 ///
-/// Counts and percentages (of all targets, rounded up, at least one) are taken in phase order;
-/// `rest` and the last phase take whatever remains, so no target is ever left out. Phases that
-/// would get no target are dropped (a 3-host deployment of a 4-phase model has at most 3), but
-/// never their gates: a dropped phase's gate applies to the next phase that runs (or, after the
-/// last one that runs, to that last one), merged with its own as the strictest of them
-/// ([`GatePolicy::strictest`]).
-pub fn plan(model: &DeploymentModel, targets: &[String]) -> Result<Vec<PlannedPhase>, PlanError> {
+/// Counts and percentages (of all targets, or of those a selector matches; rounded up, at least
+/// one) are taken in phase order; `rest` and the last phase without a selector take whatever
+/// remains, so no target is ever left out. Phases that would get no target are dropped (a
+/// 3-host deployment of a 4-phase model has at most 3), but never their gates: a dropped phase's
+/// gate applies to the next phase that runs (or, after the last one that runs, to that last
+/// one), merged with its own as the strictest of them ([`GatePolicy::strictest`]). A selector
+/// naming a label no target carries, or matching no target at all, is an error.
+pub fn plan(model: &DeploymentModel, inventory: &Inventory) -> Result<Vec<PlannedPhase>, PlanError> {
+    let targets = &inventory.targets;
     if targets.is_empty() {
         return Err(PlanError::NoTargets);
     }
     let mut seen = std::collections::HashSet::with_capacity(targets.len());
     for t in targets {
+        let t = &t.name;
         if t.is_empty() || t.len() > 256 || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(PlanError::BadTargetName(t.clone()));
         }
@@ -50,40 +98,158 @@ pub fn plan(model: &DeploymentModel, targets: &[String]) -> Result<Vec<PlannedPh
         }
     }
     let total = targets.len();
-    let mut next = 0;
-    let mut phases: Vec<PlannedPhase> = Vec::with_capacity(model.phases.len());
+    let all: Vec<usize> = (0..total).collect();
+    let order = match &model.spread {
+        Some(key) => inventory::spread(targets, &all, key),
+        None => all,
+    };
+    if model.technique == Technique::Rolling {
+        return rolling(model, inventory, &order);
+    }
+    let specs = phase_specs(model);
+    let mut taken = vec![false; total];
+    let mut left = total;
+    let mut phases: Vec<PlannedPhase> = Vec::with_capacity(specs.len());
     // Dropped phases waiting for the next phase that runs: (name, gate).
     let mut carried: Vec<(String, Option<GatePolicy>)> = Vec::new();
-    for (i, spec) in model.phases.iter().enumerate() {
-        let remaining = total - next;
-        let last = i + 1 == model.phases.len();
-        let want = match spec.targets {
-            _ if last => remaining,
-            Share::Rest => remaining,
-            Share::Count(n) => n,
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
-            Share::Percent(p) => ((total as f64 * p / 100.0).ceil() as usize).max(1),
+    for (i, spec) in specs.iter().enumerate() {
+        let last = i + 1 == specs.len();
+        let mut candidates: Vec<usize> = match &spec.select {
+            None => order.iter().copied().filter(|&t| !taken[t]).collect(),
+            Some(selector) => {
+                if let Some(label) = selector.keys().find(|k| !targets.iter().any(|t| t.labels.contains_key(*k))) {
+                    let known = inventory.label_keys();
+                    return Err(PlanError::UnknownLabel {
+                        phase: spec.name.clone(),
+                        label: label.to_owned(),
+                        known: if known.is_empty() {
+                            "the targets carry no labels".into()
+                        } else {
+                            format!("labels in the inventory: {}", known.iter().copied().collect::<Vec<_>>().join(", "))
+                        },
+                    });
+                }
+                if !targets.iter().any(|t| selector.matches(&t.labels)) {
+                    return Err(PlanError::SelectorEmpty { phase: spec.name.clone(), selector: selector.to_string() });
+                }
+                order.iter().copied().filter(|&t| !taken[t] && selector.matches(&targets[t].labels)).collect()
+            }
         };
-        let take = want.min(remaining);
+        if let Some(key) = &spec.spread {
+            candidates = inventory::spread(targets, &candidates, key);
+        }
+        let of = if spec.select.is_some() { candidates.len() } else { total };
+        let want = match spec.targets {
+            _ if last && spec.select.is_none() => candidates.len(),
+            Share::Rest => candidates.len(),
+            Share::Count(n) => n,
+            Share::Percent(p) => percent_up(of, p),
+        };
+        let take = want.min(candidates.len());
         if take == 0 {
-            carried.push((spec.name.clone(), spec.gate.clone()));
+            carried.push((spec.name.clone(), gate_of(model, i, spec)));
             continue;
         }
+        for &t in &candidates[..take] {
+            taken[t] = true;
+        }
+        left -= take;
         let mut phase = PlannedPhase {
             name: spec.name.clone(),
-            targets: targets[next..next + take].to_vec(),
+            targets: candidates[..take].iter().map(|&t| targets[t].name.clone()).collect(),
             failure_budget: spec.failure_budget.allowed(take),
-            gate: spec.gate.clone(),
+            gate: gate_of(model, i, spec),
             absorbed: Vec::new(),
         };
         absorb(&mut phase, carried.drain(..));
         phases.push(phase);
-        next += take;
+    }
+    if left > 0 {
+        let first = order.iter().find(|&&t| !taken[t]).map(|&t| targets[t].name.clone()).unwrap_or_default();
+        return Err(PlanError::Unassigned { count: left, first });
     }
     if let Some(last) = phases.last_mut() {
         absorb(last, carried.drain(..));
     }
     Ok(phases)
+}
+
+/// The gate of phase `i`: as the model says, except that a `pilot` model's phase after the
+/// pilot approves on feedback (a comment is required), and gets a gate for it when it has none
+/// (one approval from the model's recovery roles).
+fn gate_of(model: &DeploymentModel, i: usize, spec: &PhaseSpec) -> Option<GatePolicy> {
+    if model.technique != Technique::Pilot || i != 1 {
+        return spec.gate.clone();
+    }
+    let mut gate = spec.gate.clone().unwrap_or_else(|| GatePolicy {
+        approvals: 1,
+        roles: model.recovery.roles.clone(),
+        allow_self: false,
+        bake: chrono::TimeDelta::zero(),
+        windows: Vec::new(),
+        freeze_override_roles: Vec::new(),
+        require: Vec::new(),
+        auto: None,
+        feedback: true,
+    });
+    gate.feedback = true;
+    Some(gate)
+}
+
+/// The batch size and the most targets that may be unavailable at once, for `total` targets.
+pub fn batching(model: &DeploymentModel, total: usize) -> Result<(usize, usize), PlanError> {
+    let Some(batch) = model.batch else {
+        return Err(PlanError::Incomplete { technique: model.technique, what: "batch = N or \"10%\"" });
+    };
+    let size = match batch {
+        Share::Count(n) => n,
+        Share::Percent(p) => percent_up(total, p),
+        Share::Rest => total,
+    }
+    .min(total);
+    let max = match model.max_unavailable {
+        None => size,
+        Some(Budget::Count(n)) => n,
+        Some(b @ Budget::Percent(_)) => b.allowed(total),
+    };
+    if max == 0 {
+        let text = model.max_unavailable.map_or_else(|| "0".to_owned(), |b| format!("\"{b}\""));
+        return Err(PlanError::NothingMayBeUnavailable { text, total });
+    }
+    if size > max {
+        return Err(PlanError::BatchOverBudget { batch: size, max, total });
+    }
+    Ok((size, max))
+}
+
+/// `rolling`: batches of `batch` targets in rollout order (spread when the model spreads). Every
+/// batch after the first has a gate shipdeck approves once the batch before succeeded within its
+/// budget ([`Automatic::Rolling`]); a failed batch stops there for a person's decision (retry,
+/// abort, rollback), and the people of the model's recovery roles may approve a batch too.
+fn rolling(model: &DeploymentModel, inventory: &Inventory, order: &[usize]) -> Result<Vec<PlannedPhase>, PlanError> {
+    let (size, _) = batching(model, order.len())?;
+    let auto = GatePolicy {
+        approvals: 1,
+        roles: model.recovery.roles.clone(),
+        allow_self: true,
+        bake: chrono::TimeDelta::zero(),
+        windows: Vec::new(),
+        freeze_override_roles: Vec::new(),
+        require: Vec::new(),
+        auto: Some(Automatic::Rolling),
+        feedback: false,
+    };
+    Ok(order
+        .chunks(size)
+        .enumerate()
+        .map(|(i, chunk)| PlannedPhase {
+            name: format!("batch-{}", i + 1),
+            targets: chunk.iter().map(|&t| inventory.targets[t].name.clone()).collect(),
+            failure_budget: model.failure_budget.allowed(chunk.len()),
+            gate: (i > 0).then(|| auto.clone()),
+            absorbed: Vec::new(),
+        })
+        .collect())
 }
 
 /// Merges dropped phases' gates into `phase`'s.
@@ -109,11 +275,17 @@ mod tests {
             recovery: crate::domain::model::RecoveryPolicy::default(),
             environments: Vec::new(),
             steps: vec!["install".into()],
+            batch: None,
+            max_unavailable: None,
+            failure_budget: Budget::Count(0),
+            spread: None,
             phases: shares
                 .iter()
                 .map(|(name, targets, failure_budget)| PhaseSpec {
                     name: (*name).into(),
                     targets: *targets,
+                    select: None,
+                    spread: None,
                     failure_budget: *failure_budget,
                     gate: None,
                 })
@@ -123,8 +295,8 @@ mod tests {
         }
     }
 
-    fn hosts(n: usize) -> Vec<String> {
-        (1..=n).map(|i| format!("web-{i:03}")).collect()
+    fn hosts(n: usize) -> Inventory {
+        (1..=n).map(|i| format!("web-{i:03}")).collect::<Vec<_>>().into()
     }
 
     fn sizes(p: &[PlannedPhase]) -> Vec<(String, usize, usize)> {
@@ -164,6 +336,8 @@ mod tests {
             windows: windows.iter().map(|w| (*w).to_owned()).collect(),
             freeze_override_roles: vec![],
             require: vec![],
+            auto: None,
+            feedback: false,
         }
     }
 
@@ -205,9 +379,150 @@ mod tests {
     #[test]
     fn bad_target_lists_are_refused_by_name() {
         let m = model(&[("all", Share::Rest, Budget::Count(0))]);
-        assert_eq!(plan(&m, &[]), Err(PlanError::NoTargets));
+        assert_eq!(plan(&m, &Inventory::default()), Err(PlanError::NoTargets));
         let dup = vec!["a".to_string(), "b".into(), "a".into()];
-        assert_eq!(plan(&m, &dup), Err(PlanError::DuplicateTarget("a".into())));
-        assert_eq!(plan(&m, &["has space".into()]), Err(PlanError::BadTargetName("has space".into())));
+        assert_eq!(plan(&m, &dup.into()), Err(PlanError::DuplicateTarget("a".into())));
+        assert_eq!(plan(&m, &vec!["has space".to_string()].into()), Err(PlanError::BadTargetName("has space".into())));
+    }
+
+    /// The same 20 labelled hosts for every technique: 4 in berlin, 8 in paris, 8 in tokyo,
+    /// over racks r1..r4 (host i on rack i % 4).
+    fn fleet() -> Inventory {
+        let targets = (0..20)
+            .map(|i| {
+                let site = match i {
+                    0..4 => "berlin",
+                    4..12 => "paris",
+                    _ => "tokyo",
+                };
+                crate::domain::inventory::Target {
+                    name: format!("h{i:02}"),
+                    labels: [("site".to_owned(), site.to_owned()), ("rack".to_owned(), format!("r{}", i % 4))]
+                        .into_iter()
+                        .collect(),
+                }
+            })
+            .collect();
+        Inventory { targets }
+    }
+
+    fn technique(t: Technique, phases: &[(&str, Share, Option<&str>)]) -> DeploymentModel {
+        let mut m = model(&[]);
+        m.technique = t;
+        m.phases = phases
+            .iter()
+            .map(|(name, targets, select)| PhaseSpec {
+                name: (*name).into(),
+                targets: *targets,
+                select: select.map(|s| crate::domain::inventory::Selector::parse(s).expect("selector")),
+                spread: None,
+                failure_budget: Budget::Count(0),
+                gate: None,
+            })
+            .collect();
+        m
+    }
+
+    fn shape(p: &[PlannedPhase]) -> Vec<(String, usize)> {
+        p.iter().map(|p| (p.name.clone(), p.targets.len())).collect()
+    }
+
+    #[test]
+    fn every_technique_planned_from_the_same_inventory() {
+        let inv = fleet();
+        let big_bang = plan(&technique(Technique::BigBang, &[]), &inv).expect("plans");
+        assert_eq!(shape(&big_bang), vec![("all".into(), 20)]);
+
+        let phased = technique(
+            Technique::Phased,
+            &[("pilot", Share::Count(2), None), ("wave-1", Share::Percent(20.0), None), ("rest", Share::Rest, None)],
+        );
+        assert_eq!(
+            shape(&plan(&phased, &inv).expect("plans")),
+            vec![("pilot".into(), 2), ("wave-1".into(), 4), ("rest".into(), 14)]
+        );
+
+        let pilot =
+            technique(Technique::Pilot, &[("berlin", Share::Rest, Some("site=berlin")), ("rest", Share::Rest, None)]);
+        let p = plan(&pilot, &inv).expect("plans");
+        assert_eq!(shape(&p), vec![("berlin".into(), 4), ("rest".into(), 16)]);
+        assert_eq!(p[0].targets, vec!["h00", "h01", "h02", "h03"]);
+        assert!(p[1].gate.as_ref().is_some_and(|g| g.feedback), "the phase after the pilot approves on feedback");
+        assert!(p[0].gate.is_none());
+        assert!(!p[1].targets.iter().any(|t| p[0].targets.contains(t)));
+
+        // Half of paris by selector and percentage, spread over racks: one host per rack.
+        let mut half = technique(
+            Technique::Pilot,
+            &[("paris", Share::Percent(50.0), Some("site=paris")), ("rest", Share::Rest, None)],
+        );
+        half.phases[0].spread = Some("rack".into());
+        let p = plan(&half, &inv).expect("plans");
+        assert_eq!(p[0].targets, vec!["h04", "h05", "h06", "h07"], "one of each rack first");
+
+        let mut rolling = technique(Technique::Rolling, &[]);
+        rolling.batch = Some(Share::Count(4));
+        rolling.max_unavailable = Some(Budget::Count(4));
+        rolling.failure_budget = Budget::Count(1);
+        rolling.spread = Some("rack".into());
+        let p = plan(&rolling, &inv).expect("plans");
+        assert_eq!(shape(&p).iter().map(|s| s.1).collect::<Vec<_>>(), vec![4; 5]);
+        assert_eq!(p[2].name, "batch-3");
+        assert!(p.iter().all(|b| b.failure_budget == 1));
+        assert_eq!(p[0].gate, None, "the first batch starts as planned");
+        assert!(p[1..].iter().all(|b| b.gate.as_ref().and_then(|g| g.auto) == Some(Automatic::Rolling)));
+        for batch in &p {
+            let mut racks: Vec<&str> = batch
+                .targets
+                .iter()
+                .map(|t| inv.targets.iter().find(|x| &x.name == t).expect("t").labels["rack"].as_str())
+                .collect();
+            racks.sort_unstable();
+            assert_eq!(racks, vec!["r0", "r1", "r2", "r3"], "no rack loses two hosts in {}", batch.name);
+        }
+        // A percentage batch rounds up; 10% of 20 is 2.
+        rolling.batch = Some(Share::Percent(10.0));
+        assert_eq!(plan(&rolling, &inv).expect("plans").len(), 10);
+
+        let canary = technique(Technique::Canary, &[("canary", Share::Count(1), None), ("fleet", Share::Rest, None)]);
+        assert_eq!(shape(&plan(&canary, &inv).expect("plans")), vec![("canary".into(), 1), ("fleet".into(), 19)]);
+    }
+
+    #[test]
+    fn selectors_and_batches_that_cannot_work_are_refused_by_name() {
+        let inv = fleet();
+        let typo =
+            technique(Technique::Pilot, &[("p", Share::Rest, Some("sight=berlin")), ("rest", Share::Rest, None)]);
+        assert_eq!(
+            plan(&typo, &inv).expect_err("unknown label").to_string(),
+            "phase \"p\" selects by label \"sight\", which no target carries (labels in the inventory: rack, site)"
+        );
+        let nowhere =
+            technique(Technique::Pilot, &[("p", Share::Rest, Some("site=oslo")), ("rest", Share::Rest, None)]);
+        assert_eq!(
+            plan(&nowhere, &inv).expect_err("empty").to_string(),
+            "the selector \"site=oslo\" of phase \"p\" matches no target of the inventory"
+        );
+        let plain: Inventory = vec!["a".to_owned()].into();
+        assert!(
+            matches!(plan(&typo, &plain), Err(PlanError::UnknownLabel { known, .. }) if known == "the targets carry no labels")
+        );
+        let only = technique(Technique::Pilot, &[("p", Share::Rest, Some("site=berlin"))]);
+        assert_eq!(plan(&only, &inv), Err(PlanError::Unassigned { count: 16, first: "h04".into() }));
+
+        let mut rolling = technique(Technique::Rolling, &[]);
+        assert!(matches!(plan(&rolling, &inv), Err(PlanError::Incomplete { .. })));
+        rolling.batch = Some(Share::Count(5));
+        rolling.max_unavailable = Some(Budget::Percent(10.0));
+        assert_eq!(
+            plan(&rolling, &inv).expect_err("over budget").to_string(),
+            "a batch of 5 target(s) is larger than max_unavailable allows (2 of 20 target(s) at once)"
+        );
+        rolling.batch = Some(Share::Count(1));
+        let three: Inventory = vec!["a".to_owned(), "b".into(), "c".into()].into();
+        assert_eq!(
+            plan(&rolling, &three).expect_err("rounds to 0").to_string(),
+            "max_unavailable \"10%\" of 3 target(s) is 0: no batch could ever run (use a count, or a larger percentage)"
+        );
     }
 }

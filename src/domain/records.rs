@@ -70,6 +70,9 @@ pub struct TargetView {
     pub last_at: Option<DateTime<Utc>>,
     /// When the receiver last heard about this target (for silence).
     pub seen_at: Option<DateTime<Utc>>,
+    /// Its labels from the inventory (site, rack, ...).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: super::inventory::Labels,
 }
 
 /// A deployment with its phases and, when asked for, its targets.

@@ -36,6 +36,8 @@ enum Job {
     Flush(oneshot::Sender<()>),
     /// Mark the targets silent past their deployment's `lost_after` as lost.
     SweepLost,
+    /// Take the decisions shipdeck makes itself (`decide::automatic`).
+    Automate,
 }
 
 /// How the writer's commits have gone: what `/v1/health` reports.
@@ -95,6 +97,12 @@ impl Writer {
         self.queue.max_capacity() - self.queue.capacity()
     }
 
+    /// Asks the writer to take the automatic decisions due (rolling batches) after its current
+    /// group (skipped when the queue is full: the next tick comes soon).
+    pub fn automate(&self) {
+        let _ = self.queue.try_send(Job::Automate);
+    }
+
     /// How the last commits went.
     #[must_use]
     pub fn health(&self) -> WriteHealth {
@@ -123,6 +131,7 @@ fn run(
     let mut group: Vec<(Submission, Reply)> = Vec::new();
     let mut flushes = Vec::new();
     let mut sweep = false;
+    let mut automate = false;
     while let Some(first) = rx.blocking_recv() {
         let mut events = 0;
         let mut next = Some(first);
@@ -138,6 +147,7 @@ fn run(
                     break;
                 }
                 Job::SweepLost => sweep = true,
+                Job::Automate => automate = true,
             }
             if events < MAX_GROUP_EVENTS {
                 next = rx.try_recv().ok();
@@ -151,6 +161,12 @@ fn run(
                 Ok(0) => {}
                 Ok(n) => tracing::info!(targets = n, "silent targets marked lost (recovery.lost_after)"),
                 Err(e) => tracing::error!(error = %e, "cannot mark silent targets lost"),
+            }
+        }
+        if std::mem::take(&mut automate) {
+            // Recorded decisions are in the audit trail (the demo's screen must stay clean).
+            if let Err(e) = crate::decide::automatic(&mut store, clock.now()) {
+                eprintln!("shipdeck receiver: automatic decisions failed: {e}");
             }
         }
         for done in flushes.drain(..) {

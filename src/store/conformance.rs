@@ -358,6 +358,7 @@ mod tests {
             comment: None,
             reason: Some("nobody approved this"),
             now: utc("2026-11-26T09:02:00Z"),
+            automatic: None,
         };
         store.decide(&req).expect("recorded");
         send(&mut store, key, &[("b", "web-02", "2026-11-26T09:05:00Z")]);

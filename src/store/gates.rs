@@ -16,6 +16,7 @@ use super::{Store, StoreError};
 use crate::clock::to_ms;
 use crate::domain::conformance::Flag;
 use crate::domain::gate::{self, Allowed, Decider, Decision, GateFacts, GateState, Previous, Recorded, Refusal};
+use crate::domain::model::Automatic;
 use crate::domain::team::{IdentityMode, Member, TimeRules};
 use crate::domain::{DeploymentKey, DeploymentStatus, GatePolicy, PhaseCounts, PhaseStatus, RecoveryPolicy};
 use chrono::{DateTime, Utc};
@@ -36,7 +37,27 @@ pub struct DecisionRequest<'a> {
     /// The written reason of a rejection or of a freeze override.
     pub reason: Option<&'a str>,
     pub now: DateTime<Utc>,
+    /// shipdeck itself decides (`person` is then [`Automatic::actor`]): allowed only on a gate
+    /// the planner made automatic of this kind, never as a person; a refusal is not recorded
+    /// (the automation looks again soon), and a person may still decide the gate.
+    pub automatic: Option<Automatic>,
 }
+
+/// A gate that shipdeck approves itself and that holds its deployment now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutomaticGate {
+    pub key: DeploymentKey,
+    pub phase: String,
+    pub automatic: Automatic,
+    /// The phase before it, and how it ended: failed targets, of how many, and its budget.
+    pub previous: String,
+    pub previous_failed: usize,
+    pub previous_targets: usize,
+    pub previous_budget: usize,
+}
+
+/// The role an automatic decision is recorded in.
+pub const AUTOMATIC_ROLE: &str = "automatic";
 
 /// A recorded decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -237,7 +258,16 @@ impl Store {
                 )));
             }
         };
-        let Some(member) = team.person(req.person) else {
+        let automaton;
+        let member = match req.automatic {
+            Some(auto) => {
+                automaton =
+                    Member { name: auto.actor().to_owned(), roles: vec![AUTOMATIC_ROLE.to_owned()], login: None };
+                Some(&automaton)
+            }
+            None => team.person(req.person),
+        };
+        let Some(member) = member else {
             return Err(GateError::NotInTeam(format!(
                 "{} of {} {} by {} refused: \"{}\" is not a person of the log's team (people: {})",
                 req.decision,
@@ -265,10 +295,51 @@ impl Store {
             return outcome.map(|o| (o, told));
         }
         match outcome {
-            Ok(_) | Err(GateError::Refused(_)) => tx.commit().map_err(sql)?,
+            Ok(_) => tx.commit().map_err(sql)?,
+            Err(GateError::Refused(_)) if req.automatic.is_none() => tx.commit().map_err(sql)?,
             Err(_) => {}
         }
         outcome.map(|o| (o, Vec::new()))
+    }
+
+    /// The automatic gates holding deployments now, whose phase before succeeded within its
+    /// budget and that agents did not run past: what the automation approves next.
+    pub fn automatic_gates(&self) -> Result<Vec<AutomaticGate>, StoreError> {
+        let sql = |e| self.sql(e);
+        let ids: Vec<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM deployments WHERE status = 'awaiting_approval' ORDER BY id")
+            .map_err(sql)?
+            .query_map([], |r| r.get(0))
+            .map_err(sql)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(sql)?;
+        let mut out = Vec::new();
+        for id in ids {
+            let phases = load_phases(&self.conn, id).map_err(sql)?;
+            let Some((pos, phase, policy)) = open_gate(&self.conn, &phases).map_err(sql)? else { continue };
+            let Some(automatic) = policy.auto else { continue };
+            if pos == 0 || ran_past(&phases, pos) || !matches!(previous_of(&phases, pos), Previous::SucceededAt(_)) {
+                continue;
+            }
+            let before = &phases[pos - 1];
+            let (failed, targets, budget): (usize, usize, usize) = self
+                .conn
+                .prepare_cached("SELECT failed, target_count, failure_budget FROM phases WHERE id = ?1")
+                .map_err(sql)?
+                .query_row([before.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(sql)?;
+            out.push(AutomaticGate {
+                key: DeploymentKey(id),
+                phase: phase.name.clone(),
+                automatic,
+                previous: before.name.clone(),
+                previous_failed: failed,
+                previous_targets: targets,
+                previous_budget: budget,
+            });
+        }
+        Ok(out)
     }
 }
 
@@ -358,6 +429,22 @@ fn decide_in(
         gate::check_recovery(req.decision, &facts, decider, req.reason, req.now)
     } else {
         let Some(policy) = &phase.gate else { return Ok(Err(no_gate(req.key, &phases, req.phase))) };
+        // shipdeck decides only the gates the planner made automatic of its kind, in the role
+        // the automation holds, under every other rule of the gate (halts, freezes, ...).
+        let automatic_policy;
+        let policy = match req.automatic {
+            None => policy,
+            Some(auto) if policy.auto == Some(auto) && req.decision == Decision::Approve => {
+                automatic_policy = GatePolicy { roles: vec![AUTOMATIC_ROLE.to_owned()], ..policy.clone() };
+                &automatic_policy
+            }
+            Some(_) => {
+                return Ok(Err(GateError::Refused(Refusal::Role {
+                    person: req.person.to_owned(),
+                    roles: policy.roles.clone(),
+                })));
+            }
+        };
         let unticked = super::checklists::unticked(conn, dep.id, &policy.require)?;
         let facts = GateFacts {
             policy,
@@ -373,8 +460,10 @@ fn decide_in(
             unticked: &unticked,
         };
         gate::check_gate(req.decision, &facts, decider, req.reason, req.now)
+            .and_then(|allowed| gate::check_feedback(policy, req.decision, req.comment).map(|()| allowed))
     };
     let checked = match checked {
+        Ok(allowed) if req.automatic.is_some() => Ok((allowed, Vec::new())),
         Ok(allowed) => account_rules(conn, req, &dep, phase, member, identity)?.map(|flags| (allowed, flags)),
         Err(refusal) => Err(refusal),
     };

@@ -76,7 +76,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT t.name, p.name, t.status, t.last_step, t.last_status, t.last_message, t.last_error, t.last_at_ms, t.seen_ms
+                "SELECT t.name, p.name, t.status, t.last_step, t.last_status, t.last_message, t.last_error, t.last_at_ms, t.seen_ms, t.labels
                  FROM targets t JOIN phases p ON p.id = t.phase_id
                  WHERE t.id IN (SELECT target_id FROM events WHERE deployment_id = ?1 AND seq > ?2 AND target_id IS NOT NULL)
                  ORDER BY t.id",

@@ -186,6 +186,7 @@ mod tests {
             comment: None,
             reason: None,
             now: t0() + TimeDelta::minutes(12),
+            automatic: None,
         };
         store.decide(&retry).expect("retried");
         let d = store.detail(key, true).expect("detail");

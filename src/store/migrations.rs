@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_verification.sql"),
     include_str!("migrations/0010_notifications.sql"),
     include_str!("migrations/0011_schedules.sql"),
+    include_str!("migrations/0012_techniques.sql"),
 ];
 
 /// The schema version this build writes.

@@ -16,7 +16,8 @@ pub struct PlanRequest<'a> {
     pub environment: String,
     pub model_name: String,
     pub model: &'a DeploymentModel,
-    pub targets: Vec<String>,
+    /// The targets, with their labels (a plain list converts with `.into()`).
+    pub targets: crate::domain::inventory::Inventory,
     pub change_ref: Option<String>,
     pub requested_by: String,
     /// Components, notes and evidence (`plan --release-file`); empty when none were given.
@@ -172,8 +173,16 @@ impl Store {
             let mut phase_stmt = tx
                 .prepare("INSERT INTO phases (deployment_id, idx, name, status, target_count, failure_budget, gate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
                 .map_err(sql)?;
-            let mut target_stmt =
-                tx.prepare("INSERT INTO targets (deployment_id, phase_id, name) VALUES (?1, ?2, ?3)").map_err(sql)?;
+            let mut target_stmt = tx
+                .prepare("INSERT INTO targets (deployment_id, phase_id, name, labels) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(sql)?;
+            let labels: std::collections::HashMap<&str, String> = req
+                .targets
+                .targets
+                .iter()
+                .filter(|t| !t.labels.is_empty())
+                .filter_map(|t| Some((t.name.as_str(), serde_json::to_string(&t.labels).ok()?)))
+                .collect();
             for (idx, phase) in phases.iter().enumerate() {
                 let gate = phase.gate.as_ref().and_then(|g| serde_json::to_string(g).ok());
                 phase_stmt
@@ -189,7 +198,7 @@ impl Store {
                     .map_err(sql)?;
                 let phase_id = tx.last_insert_rowid();
                 for t in &phase.targets {
-                    target_stmt.execute(params![deployment_id, phase_id, t]).map_err(sql)?;
+                    target_stmt.execute(params![deployment_id, phase_id, t, labels.get(t.as_str())]).map_err(sql)?;
                 }
             }
         }

@@ -55,7 +55,7 @@ fn summary(r: &Row<'_>) -> rusqlite::Result<DeploymentSummary> {
 }
 
 /// Maps a row of `name, phase, status, last_step, last_status, last_message, last_error,
-/// last_at_ms, seen_ms` to a target.
+/// last_at_ms, seen_ms, labels` to a target.
 pub(super) fn target(r: &Row<'_>) -> rusqlite::Result<TargetView> {
     Ok(TargetView {
         name: r.get(0)?,
@@ -67,6 +67,7 @@ pub(super) fn target(r: &Row<'_>) -> rusqlite::Result<TargetView> {
         last_error: r.get(6)?,
         last_at: r.get::<_, Option<i64>>(7)?.map(from_ms),
         seen_at: r.get::<_, Option<i64>>(8)?.map(from_ms),
+        labels: r.get::<_, Option<String>>(9)?.and_then(|l| serde_json::from_str(&l).ok()).unwrap_or_default(),
     })
 }
 
@@ -179,7 +180,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT t.name, p.name, t.status, t.last_step, t.last_status, t.last_message, t.last_error, t.last_at_ms, t.seen_ms
+                "SELECT t.name, p.name, t.status, t.last_step, t.last_status, t.last_message, t.last_error, t.last_at_ms, t.seen_ms, t.labels
                  FROM targets t JOIN phases p ON p.id = t.phase_id WHERE t.deployment_id = ?1 ORDER BY p.idx, t.id",
             )
             .map_err(|e| self.sql(e))?;

@@ -93,7 +93,7 @@ impl Plan {
             environment: self.env.clone(),
             model_name: self.model.clone(),
             model: config.model(&self.model).expect("model"),
-            targets: self.targets.clone(),
+            targets: self.targets.clone().into(),
             change_ref: self.change.clone(),
             requested_by: self.requester.clone(),
             release_record: crate::domain::release::ReleaseRecord::default(),

@@ -287,3 +287,9 @@ pub fn event(id: &str, key: &str, target: &str, step: &str, status: &str) -> Str
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// The built-in config file's text (to write variations of it).
+pub fn built_in_config() -> String {
+    let out = bin().args(["config", "default"]).output().expect("runs");
+    String::from_utf8(out.stdout).expect("utf-8")
+}

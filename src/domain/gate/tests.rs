@@ -21,6 +21,8 @@ fn policy() -> GatePolicy {
         windows: vec![],
         freeze_override_roles: roles(&["change_manager"]),
         require: vec![],
+        auto: None,
+        feedback: false,
     }
 }
 

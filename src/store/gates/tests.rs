@@ -43,6 +43,7 @@ fn decide(
         comment: Some("looks good"),
         reason,
         now: t0(),
+        automatic: None,
     })
 }
 

@@ -29,6 +29,7 @@ fn approve<'a>(key: DeploymentKey, person: &'a str) -> DecisionRequest<'a> {
         comment: Some("go"),
         reason: None,
         now: t0(),
+        automatic: None,
     }
 }
 

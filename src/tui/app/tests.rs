@@ -45,6 +45,7 @@ fn target(i: usize) -> TargetView {
         last_error: None,
         last_at: None,
         seen_at: None,
+        labels: Default::default(),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::tui::app::App;
 use crate::tui::layout::centered;
 use crate::tui::strings;
 use crate::tui::widgets::boxed;
-use crate::tui::widgets::put;
+use crate::tui::widgets::{clip, put};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -43,11 +43,13 @@ impl Widget for HelpOverlay<'_> {
         // push the last one off an 80-column screen.
         let name_ws: Vec<usize> =
             entries.chunks(per_column.max(1)).map(|c| c.iter().map(|(_, n, _)| n.len()).max().unwrap_or(0)).collect();
-        let desc_w = entries.iter().map(|(.., d)| d.chars().count()).max().unwrap_or(0);
-        // The descriptions go when the names would not fit beside them: the names are what
-        // [dashboard.keys] takes, and they say enough on their own.
-        let full: usize = name_ws.iter().map(|n| key_w + n + desc_w + 6).sum();
-        let with_desc = full + 3 <= usize::from(area.width);
+        // Descriptions share what width the keys and names leave, clipped to it; they go only
+        // when too little is left to say anything (the names are what [dashboard.keys] takes,
+        // and they say enough on their own).
+        let fixed: usize = name_ws.iter().map(|n| key_w + n + 6).sum();
+        let spare = usize::from(area.width).saturating_sub(fixed + 3) / name_ws.len().max(1);
+        let desc_w = entries.iter().map(|(.., d)| d.chars().count()).max().unwrap_or(0).min(spare);
+        let with_desc = desc_w >= 12;
         let col_ws: Vec<usize> =
             name_ws.iter().map(|n| if with_desc { key_w + n + desc_w + 6 } else { key_w + n + 4 }).collect();
         let col_x: Vec<usize> = col_ws.iter().scan(0, |x, w| Some(std::mem::replace(x, *x + w))).collect();
@@ -67,7 +69,7 @@ impl Widget for HelpOverlay<'_> {
             let x = put(buf, inner, x, y, &format!("{keys:>key_w$}"), t.key);
             let x = put(buf, inner, x.saturating_add(2), y, &format!("{name:<name_w$}"), t.dim);
             if with_desc {
-                put(buf, inner, x.saturating_add(2), y, what, t.text);
+                put(buf, inner, x.saturating_add(2), y, &clip(what, desc_w), t.text);
             }
         }
         let bottom = inner.bottom();

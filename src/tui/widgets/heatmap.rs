@@ -94,6 +94,7 @@ mod tests {
             last_error: None,
             last_at: None,
             seen_at: seen_secs_ago.map(|s| now - TimeDelta::seconds(s)),
+            labels: Default::default(),
         }
     }
 

@@ -44,6 +44,8 @@ fn policy(bake_minutes: i64) -> GatePolicy {
         windows: vec!["weekday-evenings".into()],
         freeze_override_roles: vec![],
         require: vec![],
+        auto: None,
+        feedback: false,
     }
 }
 
