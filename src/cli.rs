@@ -150,8 +150,8 @@ pub enum Command {
     Notify(notify::Command),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) for shipdeck
     Completions(completions::Args),
-    /// Print shipdeck's man page (roff): `shipdeck man > shipdeck.1`
-    Man,
+    /// Print shipdeck's man page (roff): `shipdeck man > shipdeck.1`; `--dir D` writes a page per command
+    Man(completions::ManArgs),
 }
 
 impl Command {
@@ -195,7 +195,7 @@ impl Command {
             | Self::Notify(_)
             | Self::Team(team::Command::Show { .. })
             | Self::Completions(_)
-            | Self::Man => None,
+            | Self::Man(_) => None,
         }
     }
 }
@@ -273,7 +273,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
     match &cli.command {
         Some(Command::Config(cmd)) => return config_cmd::run(cmd, cli.config.as_deref()),
         Some(Command::Completions(a)) => return completions::completions(a),
-        Some(Command::Man) => return completions::man(),
+        Some(Command::Man(a)) => return completions::man(a),
         _ => {}
     }
     let config = Config::load(cli.config.as_deref()).map_err(|e| usage(e.to_string()))?;
@@ -314,7 +314,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Freeze(c)) => freeze::run(&ctx, &c),
         Some(Command::Schedule(c)) => schedule::run(&ctx, &c),
         Some(Command::Notify(c)) => notify::run(&ctx, &c),
-        Some(Command::Config(_) | Command::Completions(_) | Command::Man) => unreachable!("handled above"),
+        Some(Command::Config(_) | Command::Completions(_) | Command::Man(_)) => unreachable!("handled above"),
     }
 }
 

@@ -84,3 +84,31 @@ fn an_unknown_shell_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tcsh"));
 }
+
+#[test]
+fn man_dir_writes_a_page_per_command_with_its_own_options() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_str().expect("utf-8");
+    generated(&["man", "--dir", path]);
+    let page = |name: &str| {
+        let file = dir.path().join(name);
+        let (ok, text, err) = run("groff", &["-man", "-Tascii", "-ww", file.to_str().expect("utf-8")]);
+        assert!(ok && err.trim().is_empty(), "groff on {name}: {err}");
+        text.chars().fold(String::new(), |mut plain, c| {
+            if c == '\u{8}' {
+                plain.pop();
+            } else {
+                plain.push(c);
+            }
+            plain
+        })
+    };
+    assert!(page("shipdeck.1").contains("completions"));
+    // Options of subcommands, which the one-page form leaves out.
+    assert!(page("shipdeck-emit.1").contains("--ca-cert"), "emit's page names --ca-cert");
+    assert!(page("shipdeck-plan.1").contains("--start"), "plan's page names --start");
+    assert!(page("shipdeck-gate-wait.1").contains("--timeout"), "gate wait's page names --timeout");
+    let missing = bin().args(["man", "--dir", &format!("{path}/nope")]).output().expect("runs");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope: not a directory"));
+}
