@@ -7,9 +7,10 @@
 //! query that reads the same rows by key, in the same run.
 
 use crate::Ctx;
-use crate::log::{self, Years};
+use crate::log::{self, Years, years_now as now};
+use crate::measure::{ms, time};
 use anyhow::Context as _;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use shipdeck::domain::history::{HistoryFilter, HistoryRow, Period, ReviewState};
 use shipdeck::domain::{DeploymentKey, DeploymentStatus};
 use shipdeck::store::Store;
@@ -33,32 +34,6 @@ pub struct Args {
     /// Runs of each measurement (the median is printed)
     #[arg(long, default_value_t = 15)]
     runs: usize,
-}
-
-/// The log's "now": fixed, so a reused log is read as it was written.
-fn now() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_795_000_000, 0).unwrap_or_default()
-}
-
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    xs.get(xs.len() / 2).copied().unwrap_or_default()
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
-
-/// The median of `runs` runs of `f`, and its last answer.
-fn time<T>(runs: usize, mut f: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<(Duration, T)> {
-    let mut times = Vec::with_capacity(runs);
-    let mut last = None;
-    for _ in 0..runs.max(1) {
-        let t = Instant::now();
-        last = Some(f()?);
-        times.push(t.elapsed());
-    }
-    Ok((median(times), last.context("no run")?))
 }
 
 fn size_on_disk(db: &Path) -> u64 {

@@ -7,9 +7,10 @@
 //! printed beside its floor: a plain scan of the rows it reads, in the same run.
 
 use crate::Ctx;
-use crate::log::{self, Years};
+use crate::log::{self, Years, years_now as now};
+use crate::measure::{median, ms};
 use anyhow::Context as _;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -37,20 +38,6 @@ pub struct Args {
     /// Runs of each measurement (the median is printed)
     #[arg(long, default_value_t = 9)]
     runs: usize,
-}
-
-/// The log's "now", the history benchmark's: a reused log is read as it was written.
-fn now() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_795_000_000, 0).unwrap_or_default()
-}
-
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    xs.get(xs.len() / 2).copied().unwrap_or_default()
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
 /// Time this thread has spent on a CPU (Linux: `/proc/thread-self/schedstat`, in ns), to tell

@@ -205,6 +205,12 @@ pub fn push_ndjson_line(body: &mut String, e: &AgentEvent) {
 }
 
 /// A log of finished deployments over years, for History.
+/// The years log's "now": fixed, so a reused log is read as it was written (the history and KPI
+/// benchmarks share that log).
+pub fn years_now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_795_000_000, 0).unwrap_or_default()
+}
+
 pub struct Years {
     /// Small finished deployments before the large one.
     pub deployments: usize,

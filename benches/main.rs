@@ -19,6 +19,7 @@ mod ingest;
 mod kpi;
 mod latency;
 mod log;
+mod measure;
 mod notify;
 mod schedule;
 mod techniques;

@@ -12,6 +12,7 @@
 //!   terminal, against drawing an unchanged full-screen paragraph.
 
 use crate::Ctx;
+use crate::measure::{median, ms, time};
 use anyhow::Context;
 use chrono::{DateTime, NaiveTime, TimeDelta, Utc, Weekday};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -65,26 +66,6 @@ impl Rng {
         self.0 ^= self.0 << 17;
         self.0 % n.max(1)
     }
-}
-
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    xs.get(xs.len() / 2).copied().unwrap_or_default()
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
-
-fn time<T>(runs: usize, mut f: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<(Duration, T)> {
-    let mut times = Vec::with_capacity(runs);
-    let mut last = None;
-    for _ in 0..runs.max(1) {
-        let t = Instant::now();
-        last = Some(f()?);
-        times.push(t.elapsed());
-    }
-    Ok((median(times), last.context("no run")?))
 }
 
 fn line(what: &str, took: Duration, floor: Duration, goal_ms: u64) {
