@@ -40,13 +40,11 @@ pub struct Args {
     runs: usize,
 }
 
-/// Time this thread has spent on a CPU (Linux: `/proc/thread-self/schedstat`, in ns), to tell
+/// Time this thread has spent on a CPU (its `CLOCK_THREAD_CPUTIME_ID`, to the nanosecond), to tell
 /// the code's cost from waiting for a core on a busy machine. Zero where it cannot be read.
 fn cpu() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
-        .map_or(Duration::ZERO, Duration::from_nanos)
+    use nix::time::{ClockId, clock_gettime};
+    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).map_or(Duration::ZERO, Duration::from)
 }
 
 thread_local! {
