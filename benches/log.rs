@@ -282,15 +282,18 @@ pub fn build_years(config: &Config, db: &Path, spec: &Years, now: DateTime<Utc>)
             now: start - TimeDelta::hours(2),
         };
         let (key, phases) = store.plan(&req)?;
-        let failing = if rng.chance(0.08) {
-            let last = phases.last().map_or((0, 0), |p| (p.failure_budget, p.targets.len()));
-            (last.0 + usize::try_from(rng.range(1, 4)).unwrap_or(1)).min(last.1)
-        } else {
-            0
+        // A failure goes past the budget of the last phase that has hosts beyond its budget (a
+        // rolling model's last batch may be as small as its budget, and could not fail).
+        let failing_phase = phases.iter().rev().find(|p| p.targets.len() > p.failure_budget);
+        let failing = match failing_phase {
+            Some(p) if rng.chance(0.08) => {
+                (p.failure_budget + usize::try_from(rng.range(1, 4)).unwrap_or(1)).min(p.targets.len())
+            }
+            _ => 0,
         };
         let cause = Cause::pick(&mut rng);
         let end = start + TimeDelta::seconds(i64::try_from(rng.range(120, 1_800)).unwrap_or(600));
-        let last_hosts = phases.last().map(|p| p.targets.clone()).unwrap_or_default();
+        let last_hosts = failing_phase.map(|p| p.targets.clone()).unwrap_or_default();
         let failed_hosts = &last_hosts[last_hosts.len() - failing..];
         let (begun, rest) = lifecycle(
             key,
@@ -314,7 +317,7 @@ pub fn build_years(config: &Config, db: &Path, spec: &Years, now: DateTime<Utc>)
             out.failed += 1;
             if rng.chance(0.35) {
                 let decision = if rng.chance(0.7) { Decision::Rollback } else { Decision::Abort };
-                let phase = phases.last().map(|p| p.name.clone()).unwrap_or_default();
+                let phase = failing_phase.map(|p| p.name.clone()).unwrap_or_default();
                 decisions.push((key, phase, decision, end + TimeDelta::minutes(8)));
             }
         }
