@@ -15,7 +15,7 @@ use shipdeck::domain::history::{HistoryFilter, HistoryRow, Period, ReviewState};
 use shipdeck::domain::{DeploymentKey, DeploymentStatus};
 use shipdeck::store::Store;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Rows of a History page.
 const PAGE: usize = 50;
@@ -60,21 +60,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
         tempfile::Builder::new().prefix("shipdeck-bench").tempdir().context("cannot create a temporary folder")?;
     let path = a.db.clone().unwrap_or_else(|| dir.path().join("history.db"));
     println!("shipdeck-bench history");
-    if path.exists() {
-        println!("log: {} (reused)", path.display());
-    } else {
-        let t = Instant::now();
-        let spec = Years { deployments: a.deployments, large: a.large };
-        let built = log::build_years(&ctx.config, &path, &spec, now())
-            .with_context(|| format!("cannot build the bench log {}", path.display()))?;
-        println!(
-            "log: {} deployments ({} failed), {} events, built in {:.1} s",
-            a.deployments + 1,
-            built.failed,
-            built.events,
-            t.elapsed().as_secs_f64()
-        );
-    }
+    log::reuse_or_build_years(&ctx.config, &path, &Years { deployments: a.deployments, large: a.large })?;
     let store = Store::open_existing(&path)?;
     println!("log: {:.0} MiB on disk, {} events", size_on_disk(&path) as f64 / (1024.0 * 1024.0), store.last_seq()?);
     let rule = ctx.config.review_rule();

@@ -89,21 +89,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
         tempfile::Builder::new().prefix("shipdeck-bench").tempdir().context("cannot create a temporary folder")?;
     let path = a.db.clone().unwrap_or_else(|| dir.path().join("history.db"));
     println!("shipdeck-bench kpi");
-    if path.exists() {
-        println!("log: {} (reused)", path.display());
-    } else {
-        let t = Instant::now();
-        let spec = Years { deployments: a.deployments, large: a.large };
-        let built = log::build_years(&ctx.config, &path, &spec, now())
-            .with_context(|| format!("cannot build the bench log {}", path.display()))?;
-        println!(
-            "log: {} deployments ({} failed), {} events, built in {:.1} s",
-            a.deployments + 1,
-            built.failed,
-            built.events,
-            t.elapsed().as_secs_f64()
-        );
-    }
+    log::reuse_or_build_years(&ctx.config, &path, &Years { deployments: a.deployments, large: a.large })?;
     let store = Store::open_existing(&path)?;
     let at = now();
     let production = ctx.config.production_environments();

@@ -211,6 +211,26 @@ pub fn years_now() -> DateTime<Utc> {
     DateTime::from_timestamp(1_795_000_000, 0).unwrap_or_default()
 }
 
+/// The years log at `path`: reused when it exists, else built; says which, and how long the
+/// build took.
+pub fn reuse_or_build_years(config: &Config, path: &Path, spec: &Years) -> anyhow::Result<()> {
+    if path.exists() {
+        println!("log: {} (reused)", path.display());
+        return Ok(());
+    }
+    let t = std::time::Instant::now();
+    let built = build_years(config, path, spec, years_now())
+        .with_context(|| format!("cannot build the bench log {}", path.display()))?;
+    println!(
+        "log: {} deployments ({} failed), {} events, built in {:.1} s",
+        spec.deployments + 1,
+        built.failed,
+        built.events,
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 pub struct Years {
     /// Small finished deployments before the large one.
     pub deployments: usize,
