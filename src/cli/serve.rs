@@ -24,7 +24,8 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         if json {
             tracing::info!("{line}");
         } else {
-            eprintln!("{line}");
+            // Paths and names from the config and the log: text, not control codes.
+            eprintln!("{}", crate::domain::text::sanitize(line));
         }
     };
     let listen = args.listen.clone().unwrap_or_else(|| ctx.config.receiver.listen.clone());
