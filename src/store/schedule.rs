@@ -125,6 +125,21 @@ struct Record<'a> {
     refused: bool,
 }
 
+/// A refusal of someone in the log's team is audited, committed on its own; one asked in a name
+/// nobody declared writes nothing. Either way the caller returns the refusal.
+fn refuse(
+    tx: rusqlite::Transaction<'_>,
+    team: Option<&Team>,
+    rec: &Record<'_>,
+    refused: String,
+) -> rusqlite::Result<ScheduleError> {
+    if team.is_some_and(|t| t.person(rec.person).is_some()) {
+        append(&tx, rec)?;
+        tx.commit()?;
+    }
+    Ok(ScheduleError::Refused(refused))
+}
+
 fn append(conn: &Connection, r: &Record<'_>) -> rusqlite::Result<i64> {
     let state = r.state.to_string();
     audit::append(
@@ -168,22 +183,18 @@ impl Store {
         let role = match holder(team.as_ref(), req.person, &roles, &what) {
             Ok((_, role)) => role,
             Err(refused) => {
-                if team.as_ref().is_some_and(|t| t.person(req.person).is_some()) {
-                    let rec = Record {
-                        deployment_id: 0,
-                        decision: FREEZE_ADD,
-                        person: req.person,
-                        role: None,
-                        os_user: req.os_user,
-                        reason: Some(req.reason),
-                        state,
-                        now_ms,
-                        refused: true,
-                    };
-                    append(&tx, &rec).map_err(sql)?;
-                    tx.commit().map_err(sql)?;
-                }
-                return Err(ScheduleError::Refused(refused));
+                let rec = Record {
+                    deployment_id: 0,
+                    decision: FREEZE_ADD,
+                    person: req.person,
+                    role: None,
+                    os_user: req.os_user,
+                    reason: Some(req.reason),
+                    state,
+                    now_ms,
+                    refused: true,
+                };
+                return Err(refuse(tx, team.as_ref(), &rec, refused).map_err(sql)?);
             }
         };
         let exists: Option<i64> = tx
@@ -269,22 +280,18 @@ impl Store {
         let role = match holder(team.as_ref(), by.person, &roles, &what) {
             Ok((_, role)) => role,
             Err(refused) => {
-                if team.as_ref().is_some_and(|t| t.person(by.person).is_some()) {
-                    let rec = Record {
-                        deployment_id: 0,
-                        decision: FREEZE_END,
-                        person: by.person,
-                        role: None,
-                        os_user: by.os_user,
-                        reason: by.reason,
-                        state,
-                        now_ms,
-                        refused: true,
-                    };
-                    append(&tx, &rec).map_err(sql)?;
-                    tx.commit().map_err(sql)?;
-                }
-                return Err(ScheduleError::Refused(refused));
+                let rec = Record {
+                    deployment_id: 0,
+                    decision: FREEZE_END,
+                    person: by.person,
+                    role: None,
+                    os_user: by.os_user,
+                    reason: by.reason,
+                    state,
+                    now_ms,
+                    refused: true,
+                };
+                return Err(refuse(tx, team.as_ref(), &rec, refused).map_err(sql)?);
             }
         };
         tx.execute(
@@ -532,22 +539,18 @@ impl Store {
         let role = match allowed {
             Ok(role) => role,
             Err(refused) => {
-                if team.as_ref().is_some_and(|t| t.person(by.person).is_some()) {
-                    let rec = Record {
-                        deployment_id: dep.id,
-                        decision,
-                        person: by.person,
-                        role: None,
-                        os_user: by.os_user,
-                        reason: by.reason,
-                        state: serde_json::json!({ "refused": refused }),
-                        now_ms,
-                        refused: true,
-                    };
-                    append(&tx, &rec).map_err(sql)?;
-                    tx.commit().map_err(sql)?;
-                }
-                return Err(ScheduleError::Refused(refused));
+                let rec = Record {
+                    deployment_id: dep.id,
+                    decision,
+                    person: by.person,
+                    role: None,
+                    os_user: by.os_user,
+                    reason: by.reason,
+                    state: serde_json::json!({ "refused": refused }),
+                    now_ms,
+                    refused: true,
+                };
+                return Err(refuse(tx, team.as_ref(), &rec, refused).map_err(sql)?);
             }
         };
         let mut state = apply(&tx, dep.id, now_ms).map_err(sql)?;
