@@ -210,4 +210,4 @@ fn input_msg(ev: Event) -> Option<Msg> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

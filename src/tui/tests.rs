@@ -2,7 +2,7 @@
 //! without panic, and the data source following another process's commits.
 
 mod approvals;
-mod fixture;
+pub(crate) mod fixture;
 mod history;
 mod layers;
 mod metrics;
