@@ -74,10 +74,14 @@ pub enum Action {
     ZoomIn,
     ZoomOut,
     Today,
+    Replay,
+    ReplayPlay,
+    ReplayBack,
+    ReplayForward,
 }
 
 impl Action {
-    pub const ALL: [Self; 38] = [
+    pub const ALL: [Self; 42] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -116,6 +120,10 @@ impl Action {
         Self::ZoomIn,
         Self::ZoomOut,
         Self::Today,
+        Self::Replay,
+        Self::ReplayPlay,
+        Self::ReplayBack,
+        Self::ReplayForward,
     ];
 
     /// The name used in `[dashboard.keys]`.
@@ -140,7 +148,7 @@ impl Action {
     #[must_use]
     pub fn scope(self) -> Scope {
         match self {
-            Self::Checklist => Scope::Live,
+            Self::Checklist | Self::Replay | Self::ReplayPlay | Self::ReplayBack | Self::ReplayForward => Scope::Live,
             Self::Period | Self::Compare => Scope::History,
             Self::MetricsPeriod | Self::MetricsScope => Scope::Metrics,
             Self::ZoomIn | Self::ZoomOut | Self::Today => Scope::Schedule,
@@ -194,6 +202,12 @@ impl Action {
             Self::ZoomIn => ("zoom_in", "Schedule: shorter period (month, week, day)", &["+", "="]),
             Self::ZoomOut => ("zoom_out", "Schedule: longer period (day, week, month)", &["-"]),
             Self::Today => ("today", "Schedule: back to now", &["t"]),
+            Self::Replay => {
+                ("replay", "Live: replay the selected deployment (←/→ step an event; again or Esc: live)", &["T"])
+            }
+            Self::ReplayPlay => ("replay_play", "Live replay: play at 1x, 10x, 60x, pause", &["p"]),
+            Self::ReplayBack => ("replay_back", "Live replay: a minute back", &["["]),
+            Self::ReplayForward => ("replay_forward", "Live replay: a minute forward", &["]"]),
         }
     }
 }
@@ -482,6 +496,20 @@ mod tests {
         assert_eq!(k.action_g(&press(KeyCode::Char('q'), KeyModifiers::NONE)), None);
         assert_eq!(k.action_g(&press(KeyCode::Char('Q'), KeyModifiers::CONTROL)), Some(Action::Quit));
         assert!(k.help().contains(&("f".to_owned(), Action::Filter.describe())));
+    }
+
+    #[test]
+    fn replay_keys_act_on_live_only() {
+        let k = Keymap::default();
+        let key = |c: char| press(KeyCode::Char(c), KeyModifiers::NONE);
+        assert_eq!(k.action(&press(KeyCode::Char('T'), KeyModifiers::SHIFT), Scope::Live), Some(Action::Replay));
+        assert_eq!(k.action(&key('p'), Scope::Live), Some(Action::ReplayPlay));
+        assert_eq!(k.action(&key('['), Scope::Live), Some(Action::ReplayBack));
+        assert_eq!(k.action(&key(']'), Scope::Live), Some(Action::ReplayForward));
+        for scope in [Scope::History, Scope::Metrics, Scope::Schedule] {
+            assert_eq!(k.action(&key('p'), scope), None, "{scope:?}");
+            assert_eq!(k.action(&press(KeyCode::Char('T'), KeyModifiers::SHIFT), scope), None, "{scope:?}");
+        }
     }
 
     #[test]

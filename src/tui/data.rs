@@ -71,6 +71,8 @@ pub enum Request {
     Metrics(crate::domain::kpi::MetricsAsk),
     /// The change calendar of a period.
     Calendar(DateTime<Utc>, DateTime<Utc>),
+    /// A deployment's log, for its replay.
+    Replay(DeploymentKey),
 }
 
 /// Reads the log incrementally; used by the data thread and by the benchmark.
@@ -161,6 +163,12 @@ impl Loader {
             None => Err(format!("{key} has no earlier finished run of its service in its environment")),
         };
         Ok(Refresh { compare: Some((key, answer)), ..Refresh::default() })
+    }
+
+    /// A deployment's log for its replay, read in one snapshot.
+    pub fn replay(&mut self, key: DeploymentKey) -> Result<Refresh, StoreError> {
+        let log = self.store.read_snapshot(|s| s.replay_log(key))?;
+        Ok(Refresh { replay: Some((key, Box::new(log))), ..Refresh::default() })
     }
 
     /// The Metrics view's KPIs for `ask` at the clock's now.
@@ -400,6 +408,7 @@ impl Loader {
                     Request::Metrics(ask) => self.metrics(ask),
                     Request::Compare(key) => self.compare(key),
                     Request::Calendar(from, until) => self.calendar(from, until),
+                    Request::Replay(key) => self.replay(key),
                     Request::SaveReview(key, content, text) => {
                         let saved = self.save_review(key, &content, &text);
                         if out.blocking_send(Loaded::Decided(saved)).is_err() {

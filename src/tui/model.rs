@@ -55,6 +55,8 @@ pub struct Refresh {
     pub metrics: Option<Box<crate::domain::kpi::Metrics>>,
     /// The change calendar of the period the Schedule view shows.
     pub calendar: Option<CalendarPage>,
+    /// A deployment's log for its replay.
+    pub replay: Option<(DeploymentKey, Box<crate::domain::replay::ReplayLog>)>,
 }
 
 /// The change calendar of a period, as the data source reads it.
@@ -183,6 +185,8 @@ pub enum Cmd {
     LoadMetrics(crate::domain::kpi::MetricsAsk),
     /// Read the change calendar of this period.
     LoadCalendar(DateTime<Utc>, DateTime<Utc>),
+    /// Read a deployment's log for its replay.
+    LoadReplay(DeploymentKey),
 }
 
 /// What the data thread hands the run loop.
