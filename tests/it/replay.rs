@@ -86,3 +86,40 @@ fn status_at_refuses_a_time_that_does_not_parse_is_before_the_plan_or_in_the_fut
     assert_eq!(unknown.code, 2, "{}", unknown.stderr);
     assert!(unknown.stderr.contains("DEP-9"), "{}", unknown.stderr);
 }
+
+/// The dashboard in a real terminal: `T` opens the replay, `←` steps back over the failure and
+/// the heatmap follows, a decision key is refused, `Esc` is live again.
+#[test]
+fn the_dashboard_replays_a_deployment_in_a_real_terminal() {
+    let env = Env::new();
+    let key = env.plan("canary", 3);
+    pause();
+    env.run_with_stdin(&["ingest", "-"], &format!("{}\n", event("e1", &key, "web-01", "install", "started"))).ok();
+    pause();
+    env.run_with_stdin(&["ingest", "-"], &format!("{}\n", event("e2", &key, "web-01", "install", "failed"))).ok();
+    let bin = env!("CARGO_BIN_EXE_shipdeck");
+    let command = format!("SHIPDECK_OPERATOR=omar {bin} --db {}; sleep 30", env.db.display());
+    let t = support::tmux::Tmux::start("replay-e2e", 120, 30, &command);
+    t.wait_for("Hosts 3 ✗1 ·2");
+
+    t.keys(&["T"]);
+    // The cursor stands after the last of two happenings: the present.
+    let replay = t.wait_for(" 2/2 ");
+    assert!(replay.contains("REPLAY") && replay.contains("Hosts 3 ✗1 ·2"), "{replay}");
+    t.keys(&["Left"]);
+    let started = t.wait_for("Hosts 3 ●1 ·2");
+    assert!(started.contains(" 1/2 "), "{started}");
+    t.keys(&["Left"]);
+    t.wait_for("Hosts 3 ·3");
+    t.keys(&["Right", "Right"]);
+    t.wait_for("Hosts 3 ✗1 ·2");
+
+    t.keys(&["R"]);
+    t.wait_for("replay shows the past");
+    t.keys(&["Escape"]);
+    let live = t.wait_for("Hosts 3 ✗1 ·2");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let live = if live.contains("REPLAY") { t.screen() } else { live };
+    assert!(!live.contains("REPLAY"), "live again:\n{live}");
+    t.keys(&["q"]);
+}
