@@ -41,6 +41,8 @@ fn status_at_shows_a_host_failed_then_retried_and_at_the_end_what_status_shows()
     assert_eq!(failed["target_list"][0]["status"], "failed");
     assert_eq!(failed["decisions"].as_array().map(Vec::len), Some(0));
     assert_eq!(failed["tail"].as_array().map(Vec::len), Some(1));
+    assert_eq!(failed["gates"][0]["phase"], "fleet");
+    assert_eq!(failed["gates"][0]["state"], "waiting", "the canary before it has not succeeded");
 
     // Just before the second attempt: retried, the host starts over.
     let before_second =

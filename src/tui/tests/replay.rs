@@ -61,6 +61,14 @@ fn replay_opens_at_the_present_steps_back_to_before_a_failure_and_goes_back_to_l
     assert!(cmds.is_empty() && app.dialog.is_none());
     assert_eq!(app.status.as_ref().map(|s| s.1.as_str()), Some(strings::REPLAY_NO_DECISIONS));
 
+    // So are checklist ticks: the Checklist panel does not open.
+    press(&mut app, KeyCode::Char('c'));
+    assert!(app.checklist.is_none());
+    assert_eq!(app.status.as_ref().map(|s| s.1.as_str()), Some(strings::REPLAY_NO_DECISIONS));
+    // Moving to another deployment waits for the way back.
+    press(&mut app, KeyCode::Down);
+    assert_eq!(app.live.selected, Some(fx.running));
+
     // Another process commits meanwhile: the past stays on screen.
     let shown = app.live.detail.as_ref().expect("detail").targets.clone();
     let mut writer = crate::store::Store::open(&fx.path).expect("opens");
@@ -135,4 +143,17 @@ fn live_in_replay_at_80x24_and_200x50() {
         assert!(text.contains(strings::REPLAY), "{text}");
         insta::assert_snapshot!(format!("replay_{w}x{h}"), text);
     }
+}
+
+#[test]
+fn switching_views_goes_back_to_live() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 120, 40);
+    let cmds = press(&mut app, KeyCode::Char('T'));
+    serve(&mut app, &mut loader, cmds);
+    press(&mut app, KeyCode::Left);
+    let cmds = press(&mut app, KeyCode::Char('2'));
+    assert!(app.replay.is_none());
+    assert_eq!(app.tab, crate::tui::app::Tab::Approvals);
+    assert!(cmds.contains(&Cmd::Select(Some(fx.running))), "the live detail is read again: {cmds:?}");
 }
