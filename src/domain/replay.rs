@@ -510,13 +510,11 @@ impl State {
     fn apply(&mut self, plan: &Plan) {
         let Moment { what, ms } = plan.moments[self.applied];
         self.applied += 1;
-        let phases_before: Vec<PhaseStatus> = self.phases.iter().map(|p| p.status).collect();
         match what {
             Happening::Event(i) => {
                 self.events = i + 1;
-                self.event(plan, i, ms);
-                if self.phases.iter().map(|p| p.status).eq(phases_before.iter().copied()) {
-                    // Nothing the deployment's status follows from changed.
+                if !self.event(plan, i, ms) {
+                    // No phase changed status: nothing the deployment's status follows from.
                     return;
                 }
             }
@@ -529,10 +527,11 @@ impl State {
         self.derive(plan, ms);
     }
 
-    fn event(&mut self, plan: &Plan, i: usize, ms: i64) {
+    /// Folds an event; `true` when its phase changed status.
+    fn event(&mut self, plan: &Plan, i: usize, ms: i64) -> bool {
         let e = &plan.log.events[i];
         self.last_seq = self.last_seq.max(e.seq);
-        let (Some(t), step) = plan.located[i] else { return };
+        let (Some(t), step) = plan.located[i] else { return false };
         let slot = &mut self.targets[t];
         let folded = lifecycle::fold_event(
             &mut slot.progress,
@@ -552,7 +551,9 @@ impl State {
         let before = std::mem::replace(&mut slot.status, after);
         let p = plan.target_phase[t];
         self.phases[p].counts.shift(before, after);
+        let was = self.phases[p].status;
         self.phase_touched(plan, p, ms);
+        self.phases[p].status != was
     }
 
     /// A phase's status after its targets changed (ingest's `update_phase`).
