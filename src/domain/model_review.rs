@@ -20,7 +20,8 @@ pub const MIN_RUNS: usize = 5;
 /// Quiet gate: the gated phase has not failed in this many of the model's latest runs that
 /// passed the gate...
 pub const QUIET_GATE_RUNS: usize = 10;
-/// ...while the gate's approval wait (median, gate opened -> approved) is at least this share
+/// ...while the gate's approval wait (median of the part people took: after the bake, the
+/// windows, freezes and planned start allowed it, until it was approved) is at least this share
 /// of the median lead time of those runs.
 pub const QUIET_GATE_WAIT_SHARE: f64 = 0.3;
 /// Failing step: one step caused at least this share of the model's failed hosts...
@@ -103,8 +104,11 @@ pub struct GateStats {
     pub phase: String,
     /// Its bake time (the longest seen, should the model have changed).
     pub bake_s: i64,
-    /// Gate opened -> approved, over the approved ones.
+    /// Gate opened -> approved, over the approved ones (the KPIs' approval wait per gate).
     pub approval_wait: Spread,
+    /// The part of that wait when every time rule (bake, windows, freezes, planned start) held
+    /// and only approvals were missing: the time people took.
+    pub people_wait: Spread,
     /// Failed hosts of the phases before the gate: what it held back.
     pub failures_before_gate: usize,
     /// Hosts that failed while the gate's bake ran (after the phase before finished).
@@ -206,7 +210,7 @@ fn model_stats(model: &str, runs: &[&ModelRun]) -> ModelReview {
     let mut sizes: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     let mut phase_runs: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
     let mut gates: BTreeMap<&str, GateStats> = BTreeMap::new();
-    let mut waits: BTreeMap<&str, Vec<TimeDelta>> = BTreeMap::new();
+    let mut waits: BTreeMap<&str, (Vec<TimeDelta>, Vec<TimeDelta>)> = BTreeMap::new();
     let mut steps: BTreeMap<&str, usize> = BTreeMap::new();
     let mut groups: BTreeMap<&str, usize> = BTreeMap::new();
     for r in runs {
@@ -229,6 +233,7 @@ fn model_stats(model: &str, runs: &[&ModelRun]) -> ModelReview {
                 phase: p.name.clone(),
                 bake_s: 0,
                 approval_wait: Spread::default(),
+                people_wait: Spread::default(),
                 failures_before_gate: 0,
                 failures_during_bake: 0,
                 failures_after_bake: 0,
@@ -240,16 +245,19 @@ fn model_stats(model: &str, runs: &[&ModelRun]) -> ModelReview {
             g.failures_after_bake += after;
         }
         for w in &r.deployment.gates {
-            waits.entry(&w.phase).or_default().push(w.total);
+            let e = waits.entry(&w.phase).or_default();
+            e.0.push(w.total);
+            e.1.push(w.approval);
         }
         for f in &r.failures {
             *steps.entry(&f.step).or_default() += 1;
             *groups.entry(&f.group).or_default() += 1;
         }
     }
-    for (phase, w) in waits {
+    for (phase, (total, people)) in waits {
         if let Some(g) = gates.get_mut(phase) {
-            g.approval_wait = Spread::of(w);
+            g.approval_wait = Spread::of(total);
+            g.people_wait = Spread::of(people);
         }
     }
     let phases = order
@@ -286,10 +294,10 @@ fn model_stats(model: &str, runs: &[&ModelRun]) -> ModelReview {
 }
 
 /// The failed hosts of `run` before the gate of phase `gate` (in earlier phases, before its
-/// bake), during its bake (after the phase before finished, until the bake ended) and after it
-/// (in the gated phase or later, past the bake).
+/// bake), during its bake (after the phase before succeeded, until the bake ended) and after it
+/// (in the gated phase or later, past the bake). A phase that failed starts no bake.
 fn bake_split(run: &ModelRun, gate: usize, bake: TimeDelta) -> (usize, usize, usize) {
-    let bake_start = gate.checked_sub(1).and_then(|i| run.phases.get(i)).and_then(|p| p.finished);
+    let bake_start = gate.checked_sub(1).and_then(|i| run.phases.get(i)).filter(|p| !p.failed).and_then(|p| p.finished);
     let (mut before, mut during, mut after) = (0, 0, 0);
     for f in &run.failures {
         let in_bake = match (bake_start, f.at) {
@@ -360,7 +368,7 @@ fn suggest(stats: &ModelReview, runs: &[&ModelRun]) -> Vec<Suggestion> {
         let failed = last.iter().any(|r| r.phases.iter().any(|p| p.name == gate.phase && p.failed));
         let waits: Vec<TimeDelta> = last
             .iter()
-            .flat_map(|r| r.deployment.gates.iter().filter(|g| g.phase == gate.phase).map(|g| g.total))
+            .flat_map(|r| r.deployment.gates.iter().filter(|g| g.phase == gate.phase).map(|g| g.approval))
             .collect();
         let leads: Vec<TimeDelta> =
             last.iter().map(|r| (r.deployment.finished - r.deployment.planned).max(TimeDelta::zero())).collect();

@@ -124,6 +124,7 @@ fn a_healthy_history_gets_numbers_and_no_suggestion() {
         (g.phase.as_str(), g.bake_s, g.approval_wait.median_s, g.approval_wait.count),
         ("wave-1", 600, Some(300), 12)
     );
+    assert_eq!(g.people_wait.median_s, Some(0), "the 5 minutes were all bake");
 }
 
 #[test]
@@ -156,16 +157,17 @@ fn failures_are_placed_before_during_and_after_the_gates_bake() {
 
 #[test]
 fn a_quiet_gate_whose_wait_dominates_lead_time_is_suggested_with_its_numbers() {
-    // Waits of 3h against lead times of 4h40m: the gate is 64% of it, and wave-1 never failed.
+    // Waits of 3h (2h50m of them for people, after the bake) against lead times of 4h40m: the
+    // gate is 61% of it, and wave-1 never failed.
     let runs: Vec<ModelRun> = (0..12).map(|i| run(i, Spec { wait: 180, ..Spec::default() })).collect();
     let r = review(&runs);
     assert_eq!(rules(&r), [(Rule::QuietGate, "wave-1")]);
     let s = &r.suggestions[0];
     assert_eq!(s.n, 1);
-    assert_eq!(s.numbers["approval_wait_p50_s"], 10_800.0);
+    assert_eq!(s.numbers["approval_wait_p50_s"], 10_200.0);
     assert_eq!(s.numbers["lead_time_p50_s"], 280.0 * 60.0);
     assert_eq!(s.numbers["runs_without_failure"], 10.0);
-    assert!(s.why.contains("last 10 runs") && s.why.contains("p50 3h") && s.why.contains("64%"), "{}", s.why);
+    assert!(s.why.contains("last 10 runs") && s.why.contains("p50 2h50m") && s.why.contains("61%"), "{}", s.why);
     assert!(s.text.starts_with("phased: relax the gate before wave-1"), "{}", s.text);
 
     // One failure of wave-1 among the last ten: the gate earns its wait.
