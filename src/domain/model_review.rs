@@ -175,6 +175,10 @@ pub struct Suggestion {
     pub numbers: BTreeMap<&'static str, f64>,
 }
 
+// The numbers are finite by construction (a correlation that cannot be computed is no number at
+// all), so equality is an equivalence: commands that carry a suggestion can be compared.
+impl Eq for Suggestion {}
+
 /// Every model's review and the suggestions, numbered.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Review {

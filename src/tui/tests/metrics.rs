@@ -5,29 +5,35 @@ use super::fixture::{self, Fixture, Run, events, hosts, ingest, plan_by};
 use super::{app, press, screen, serve};
 use crate::domain::{DeploymentKey, DeploymentStatus, EventStatus};
 use crate::store::Store;
-use crate::tui::app::{Cmd, Tab};
+use crate::tui::app::{App, Cmd, Tab};
 use crossterm::event::KeyCode;
 
 /// Ten production big-bang deployments over three weeks before the fixture's now: `api`
 /// fails three times, `web` once, the rest succeed.
 fn log() -> Fixture {
+    log_of(&RUNS)
+}
+
+const RUNS: [(&str, &str, bool); 10] = [
+    ("api@1.0.0", "2026-11-05T09:00:00Z", true),
+    ("web@2.0.0", "2026-11-06T09:00:00Z", false),
+    ("api@1.0.1", "2026-11-09T09:00:00Z", false),
+    ("api@1.0.2", "2026-11-12T09:00:00Z", false),
+    ("web@2.0.1", "2026-11-13T09:00:00Z", true),
+    ("api@1.0.3", "2026-11-16T09:00:00Z", true),
+    ("web@2.0.2", "2026-11-18T09:00:00Z", false),
+    ("api@1.0.4", "2026-11-20T09:00:00Z", true),
+    ("db@3.0.0", "2026-11-23T09:00:00Z", false),
+    ("api@1.0.5", "2026-11-25T09:00:00Z", false),
+];
+
+/// A log of these runs: (release, planned, whether web's second host fails its verify).
+fn log_of(runs: &[(&str, &str, bool)]) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("shipdeck.db");
     let mut store = Store::open(&path).expect("opens");
-    let runs = [
-        ("api@1.0.0", "2026-11-05T09:00:00Z", true),
-        ("web@2.0.0", "2026-11-06T09:00:00Z", false),
-        ("api@1.0.1", "2026-11-09T09:00:00Z", false),
-        ("api@1.0.2", "2026-11-12T09:00:00Z", false),
-        ("web@2.0.1", "2026-11-13T09:00:00Z", true),
-        ("api@1.0.3", "2026-11-16T09:00:00Z", true),
-        ("web@2.0.2", "2026-11-18T09:00:00Z", false),
-        ("api@1.0.4", "2026-11-20T09:00:00Z", true),
-        ("db@3.0.0", "2026-11-23T09:00:00Z", false),
-        ("api@1.0.5", "2026-11-25T09:00:00Z", false),
-    ];
     let mut first = DeploymentKey(0);
-    for (release, when, fails) in runs {
+    for &(release, when, fails) in runs {
         let targets = hosts("h", 2);
         let key = plan_by(&mut store, release, "production", "big-bang", &targets, when, "dana");
         first = if first.0 == 0 { key } else { first };
@@ -163,4 +169,111 @@ fn c_in_history_compares_the_selected_run_with_its_previous_run_of_the_service()
     serve(&mut app, &mut loader, cmds);
     let why = app.history.compare.as_ref().and_then(|c| c.data.clone()).expect("answered").expect_err("nothing before");
     assert!(why.contains("no earlier finished run"), "{why}");
+}
+
+/// [`RUNS`] and two more failures: six failed hosts, all in verify, which the model review's
+/// failing-step rule names.
+fn review_log() -> Fixture {
+    let mut runs = RUNS.to_vec();
+    runs.push(("db@3.0.1", "2026-11-24T09:00:00Z", true));
+    runs.push(("web@2.0.3", "2026-11-24T12:00:00Z", true));
+    let fx = log_of(&runs);
+    // Owners are checked against the team stored in the log.
+    let config = crate::config::Config::built_in();
+    let by = crate::store::SyncBy::Seed { os_user: "test" };
+    let mut store = Store::open(&fx.path).expect("opens");
+    store.sync_team(&config.team(), &config.subscriptions(), by, fixture::now()).expect("stores the team");
+    fx
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+fn erase(app: &mut App, n: usize) {
+    for _ in 0..n {
+        press(app, KeyCode::Backspace);
+    }
+}
+
+#[test]
+fn m_shows_the_model_review_and_its_suggestions() {
+    let fx = review_log();
+    for (w, h) in [(80, 24), (200, 50)] {
+        let (mut app, mut loader) = app(&fx, w, h);
+        let cmds = press(&mut app, KeyCode::Char('6'));
+        serve(&mut app, &mut loader, cmds);
+        let cmds = press(&mut app, KeyCode::Char('m'));
+        assert_eq!(cmds, vec![Cmd::LoadModelReview(30)]);
+        serve(&mut app, &mut loader, cmds);
+        let (days, review) = app.metrics.review.as_ref().expect("the review arrived");
+        assert_eq!((*days, review.models[0].runs, review.models[0].succeeded), (30, 12, 6));
+        assert_eq!(review.suggestions.len(), 1);
+        let text = screen(&app);
+        assert!(text.contains("Model review (30d)"), "{text}");
+        assert!(text.contains("1. big-bang: harden the verify step"), "{text}");
+        assert!(text.contains("why: verify caused 6 of 6 failed hosts (100%)"), "{text}");
+        assert!(text.contains("i record action") && text.contains("m top failing"), "the footer: {text}");
+        insta::assert_snapshot!(format!("metrics_review_{w}x{h}"), text);
+        // The period key reads the review of the new period too; m again: top failing.
+        let cmds = press(&mut app, KeyCode::Char('t'));
+        assert!(cmds.contains(&Cmd::LoadModelReview(90)), "{cmds:?}");
+        serve(&mut app, &mut loader, cmds);
+        assert_eq!(app.metrics.review.as_ref().map(|r| r.0), Some(90));
+        press(&mut app, KeyCode::Char('m'));
+        assert!(screen(&app).contains("Top failing"), "{}", screen(&app));
+    }
+}
+
+#[test]
+fn i_records_the_selected_suggestion_asking_owner_and_due_and_refuses_bad_ones() {
+    let fx = review_log();
+    let (mut app, mut loader) = app(&fx, 120, 40);
+    for key in ['6', 'm'] {
+        let cmds = press(&mut app, KeyCode::Char(key));
+        serve(&mut app, &mut loader, cmds);
+    }
+    assert!(press(&mut app, KeyCode::Char('i')).is_empty());
+    let d = app.metrics.record.as_ref().expect("the dialog is open");
+    assert_eq!((d.owner.as_str(), d.due.as_str()), ("lee", "2026-12-10"), "the operator, two weeks ahead");
+    assert!(screen(&app).contains("Record an improvement action"), "{}", screen(&app));
+    // Someone the log's team does not know: refused, the dialog stays with the reason.
+    erase(&mut app, 3);
+    typed(&mut app, "ghost");
+    let cmds = press(&mut app, KeyCode::Enter);
+    assert!(matches!(cmds.as_slice(), [Cmd::RecordSuggestion(..)]), "{cmds:?}");
+    serve(&mut app, &mut loader, cmds);
+    let d = app.metrics.record.as_ref().expect("still open");
+    assert!(d.error.as_deref().is_some_and(|e| e.contains("owner \"ghost\" is not a person")), "{:?}", d.error);
+    assert!(screen(&app).contains("owner \"ghost\""), "{}", screen(&app));
+    // A due date that is not one.
+    erase(&mut app, 5);
+    typed(&mut app, "priya");
+    press(&mut app, KeyCode::Tab);
+    erase(&mut app, 10);
+    typed(&mut app, "2026-13-01");
+    let cmds = press(&mut app, KeyCode::Enter);
+    serve(&mut app, &mut loader, cmds);
+    let e = app.metrics.record.as_ref().and_then(|d| d.error.clone()).expect("refused");
+    assert!(e.contains("due date \"2026-13-01\" is not a date"), "{e}");
+    let store = Store::open_existing(&fx.path).expect("opens");
+    assert!(store.model_actions(None).expect("actions").is_empty(), "nothing was recorded");
+    // Fixed: recorded, the dialog closes and the footer says so.
+    erase(&mut app, 5);
+    typed(&mut app, "12-31");
+    let cmds = press(&mut app, KeyCode::Enter);
+    serve(&mut app, &mut loader, cmds);
+    assert!(app.metrics.record.is_none());
+    let (ok, said) = app.status.clone().expect("said");
+    assert!(ok && said.starts_with("recorded: big-bang action 1, owner priya, due 2026-12-31, by lee"), "{said}");
+    let actions = store.model_actions(Some("big-bang")).expect("actions");
+    assert_eq!((actions.len(), actions[0].action.owner.as_str()), (1, "priya"));
+    assert!(actions[0].action.text.starts_with("big-bang: harden the verify step"));
+    // Esc cancels without writing.
+    press(&mut app, KeyCode::Char('i'));
+    let cmds = press(&mut app, KeyCode::Esc);
+    assert!(cmds.is_empty() && app.metrics.record.is_none());
+    assert_eq!(store.model_actions(None).expect("actions").len(), 1);
 }
