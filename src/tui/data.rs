@@ -44,7 +44,7 @@ const GATES_MIN: Duration = Duration::from_secs(1);
 const GATES_EVERY: Duration = Duration::from_secs(5);
 /// The Metrics view (KPIs and model review, which read a period's deployments) is read again at
 /// most this often while the log changes.
-const METRICS_MIN: Duration = Duration::from_secs(5);
+const METRICS_MIN: Duration = Duration::from_secs(2);
 
 /// What the dashboard asks of its data source.
 #[derive(Debug, Clone, PartialEq, Eq)]

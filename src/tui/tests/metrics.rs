@@ -277,3 +277,54 @@ fn i_records_the_selected_suggestion_asking_owner_and_due_and_refuses_bad_ones()
     assert!(cmds.is_empty() && app.metrics.record.is_none());
     assert_eq!(store.model_actions(None).expect("actions").len(), 1);
 }
+
+#[test]
+fn the_metrics_view_follows_the_log_when_another_process_finishes_a_deployment() {
+    use crate::tui::data::Request;
+    use crate::tui::model::Loaded;
+    let fx = log();
+    let (_app, loader) = app(&fx, 120, 40);
+    let (out, mut updates) = tokio::sync::mpsc::channel::<Loaded>(16);
+    let (requests, inbox) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || loader.run(&inbox, &out));
+    requests.send(Request::Metrics(crate::domain::kpi::MetricsAsk { days: 30, environment: None })).expect("sends");
+    requests.send(Request::ModelReview(30)).expect("sends");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut wait_for = |want: usize| {
+        let (mut metrics, mut runs) = (None, None);
+        while metrics != Some(want) || runs != Some(want) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no Metrics of {want} deployments came: {metrics:?} {runs:?}"
+            );
+            match updates.try_recv() {
+                Ok(Loaded::Refresh(r)) => {
+                    metrics = r.metrics.map(|m| m.current.deployments).or(metrics);
+                    runs = r.model_review.map(|(_, r)| r.models.iter().map(|m| m.runs).sum()).or(runs);
+                }
+                Ok(_) => {}
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        }
+    };
+    wait_for(10);
+    // Another process finishes one more deployment: the view reads again by itself.
+    let mut writer = Store::open(&fx.path).expect("opens");
+    let targets = hosts("h", 2);
+    let key = plan_by(&mut writer, "api@1.0.6", "production", "big-bang", &targets, "2026-11-25T12:00:00Z", "dana");
+    let mut evs = Vec::new();
+    for h in &targets {
+        evs.extend(events(&Run {
+            key,
+            host: h,
+            steps: &["install", "verify"],
+            from: "2026-11-25T12:05:00Z",
+            last: Some(EventStatus::Succeeded),
+            error: "",
+        }));
+    }
+    ingest(&mut writer, evs, "2026-11-25T12:10:00Z");
+    wait_for(11);
+    drop(requests);
+    thread.join().expect("the data thread ends");
+}
