@@ -67,6 +67,23 @@ impl Where {
             w.sql.push_str(&format!(" AND d.finished_ms < ?{}", w.values.len()));
             w.summable = false;
         }
+        // Where it failed: checked per candidate row through each table's deployment index.
+        if let Some(phase) = &filter.phase {
+            w.values.push(Value::Text(phase.clone()));
+            w.sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM phases p WHERE p.deployment_id = d.id AND p.status = 'failed' AND p.name = ?{})",
+                w.values.len()
+            ));
+            w.summable = false;
+        }
+        if let Some(step) = &filter.step {
+            w.values.push(Value::Text(step.clone()));
+            w.sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM targets t WHERE t.deployment_id = d.id AND t.status IN ('failed', 'lost') AND t.last_step = ?{})",
+                w.values.len()
+            ));
+            w.summable = false;
+        }
         let words: Vec<String> = filter.text.iter().flat_map(|t| t.split_whitespace()).map(str::to_lowercase).collect();
         if !words.is_empty() {
             // The trigram index finds the rows whose words hold each word (LIKE, through the

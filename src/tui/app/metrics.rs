@@ -246,9 +246,12 @@ impl MetricsView {
         match kind {
             TopKind::Service => words.push(format!("service={name}")),
             TopKind::Model => words.push(format!("model={name}")),
-            // History filters by model; the phase's model narrows it to the runs that had it.
-            TopKind::Phase => words.push(format!("model={}", name.split('/').next().unwrap_or(name))),
-            TopKind::Step => {}
+            // `model/phase`: the runs of that model in which that phase failed.
+            TopKind::Phase => match name.split_once('/') {
+                Some((model, phase)) => words.extend([format!("model={model}"), format!("phase={phase}")]),
+                None => words.push(format!("phase={name}")),
+            },
+            TopKind::Step => words.push(format!("step={name}")),
         }
         if let Some(env) = &d.ask.environment {
             words.push(format!("env={env}"));

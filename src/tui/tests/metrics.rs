@@ -129,7 +129,7 @@ fn enter_on_a_top_failing_service_lands_in_history_filtered_to_its_failures() {
     assert_eq!(h.total, 3, "api's three failures");
     assert!(h.rows.iter().all(|r| r.release == "api" && r.result != DeploymentStatus::Succeeded));
     assert!(screen(&app).contains("service=api"), "{}", screen(&app));
-    // Down to the models: big-bang's four failures.
+    // Down to the phases: big-bang/all, big-bang's four failures.
     let cmds = press(&mut app, KeyCode::Char('6'));
     serve(&mut app, &mut loader, cmds);
     for _ in 0..3 {
@@ -140,6 +140,23 @@ fn enter_on_a_top_failing_service_lands_in_history_filtered_to_its_failures() {
     assert_eq!(app.history.filter.model.as_deref(), Some("big-bang"));
     assert_eq!(app.history.filter.service, None);
     assert_eq!(app.history.total, 4);
+    // The phase: its model's runs in which it failed; the step: runs with a host failed there.
+    for (downs, phase, step) in [(3, Some("all"), None), (4, None, Some("verify"))] {
+        let cmds = press(&mut app, KeyCode::Char('6'));
+        serve(&mut app, &mut loader, cmds);
+        press(&mut app, KeyCode::Char('g'));
+        for _ in 0..downs {
+            press(&mut app, KeyCode::Down);
+        }
+        let cmds = press(&mut app, KeyCode::Enter);
+        serve(&mut app, &mut loader, cmds);
+        let f = &app.history.filter;
+        assert_eq!((f.phase.as_deref(), f.step.as_deref()), (phase, step), "{:?}", app.history.line);
+        assert_eq!(app.history.total, 4);
+        assert!(app.history.rows.iter().all(|r| r.result != DeploymentStatus::Succeeded && r.hosts_failed == 1));
+        let chip = phase.map_or_else(|| format!("step={}", step.unwrap_or_default()), |p| format!("phase={p}"));
+        assert!(screen(&app).contains(&chip), "{}", screen(&app));
+    }
 }
 
 #[test]
