@@ -130,7 +130,9 @@ fn the_demo_history_shows_a_failure_rate_dropping_after_an_action_and_an_approva
             })
             .collect()
     };
-    // The fix was done 40 days before the demo's now (the test's now, within seconds).
+    // The fix was done 40 days before the demo's now: the real clock's, which the seeded history
+    // is relative to (within seconds of the test's).
+    #[allow(clippy::disallowed_methods)]
     let fixed = (Utc::now() - TimeDelta::days(40)).date_naive();
     let (mut before, mut after) = ((0, 0), (0, 0));
     for (start, g) in weeks(&["--service", "checkout-web"]) {
