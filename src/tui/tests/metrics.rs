@@ -293,6 +293,17 @@ fn i_records_the_selected_suggestion_asking_owner_and_due_and_refuses_bad_ones()
     let cmds = press(&mut app, KeyCode::Esc);
     assert!(cmds.is_empty() && app.metrics.record.is_none());
     assert_eq!(store.model_actions(None).expect("actions").len(), 1);
+    // Done a day ago: marked on the charts' week and listed, so its effect can be seen.
+    let mut store = store;
+    let done = fixture::now() - chrono::TimeDelta::days(1);
+    store.set_model_action_done("big-bang", 1, true, "priya", done).expect("done");
+    let cmds = app.metrics.load(&["production".to_owned()]);
+    serve(&mut app, &mut loader, cmds);
+    assert!(screen(&app).contains("actions done: ◆ 11-25 big-bang: harden the verify step"), "{}", screen(&app));
+    // Tall tiles mark the week under each chart.
+    app.update(crate::tui::app::Msg::Resize(200, 50));
+    let text = screen(&app);
+    assert!(text.lines().filter(|l| l.contains('◆') && !l.contains("actions done")).count() >= 3, "{text}");
 }
 
 #[test]
