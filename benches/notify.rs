@@ -117,6 +117,7 @@ fn config(base: &Config, people: usize, addr: SocketAddr) -> Config {
             roles: vec!["watcher".into()],
             login: None,
             email: None,
+            zone: None,
         });
     }
     c.stakeholders.push(Stakeholder {
@@ -127,6 +128,8 @@ fn config(base: &Config, people: usize, addr: SocketAddr) -> Config {
         services: Vec::new(),
         notify_on: vec!["deployment_planned".into()],
         channels: vec![CHANNEL.into()],
+        quiet_hours: None,
+        digest: None,
     });
     c.channels.insert(
         CHANNEL.into(),

@@ -8,6 +8,7 @@
 
 #[cfg(feature = "bench")]
 mod bench;
+mod budget;
 mod checklists;
 mod conformance;
 mod dedupe;
@@ -107,6 +108,8 @@ pub struct Store {
     clock_skew: chrono::TimeDelta,
     /// The config's windows and freezes, for conformance flags (see `conformance`).
     rules: Arc<TimeRules>,
+    /// The share of a phase's failure budget whose use is told (see `budget`).
+    budget_warning: f64,
 }
 
 impl std::fmt::Debug for Store {
@@ -206,6 +209,7 @@ impl Store {
             targets: ingest::TargetCache::default(),
             clock_skew: crate::domain::event::DEFAULT_CLOCK_SKEW,
             rules: Arc::default(),
+            budget_warning: budget::DEFAULT_SHARE,
         }
     }
 
