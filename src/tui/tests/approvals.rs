@@ -449,6 +449,7 @@ fn notifications_show_each_channel_s_delivery_state_and_the_header_counts_failed
             subject: note.subject.clone(),
             body: note.body.clone(),
         },
+        items: Vec::new(),
     };
     app.approvals.deliveries = vec![
         delivery(1, "hook", DeliveryState::Sent, 1, None),
