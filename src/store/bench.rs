@@ -157,3 +157,13 @@ impl Store {
         Ok(rows)
     }
 }
+
+impl Store {
+    /// Moves the write-ahead log into the database file and empties it, so a measurement does
+    /// not pay for the checkpoint of what came before it.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(|source| StoreError::Sql { path: self.path.clone(), source })
+    }
+}
