@@ -21,6 +21,7 @@ mod kpi;
 pub mod live;
 mod lost;
 mod migrations;
+mod model_review;
 mod operations;
 mod outbox;
 mod planning;
@@ -101,6 +102,8 @@ pub enum StoreError {
     Plan(#[from] crate::domain::plan::PlanError),
     #[error("{key} has no action {n} (see `shipdeck review {key}`)")]
     UnknownAction { key: String, n: usize },
+    #[error("model \"{model}\" has no improvement action {n} (see `shipdeck models actions`)")]
+    UnknownModelAction { model: String, n: usize },
     /// Planning was refused by the team's rules (the refusal is in the audit trail).
     #[error("{0}")]
     PlanRefused(String),
