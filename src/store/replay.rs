@@ -28,7 +28,8 @@ impl Store {
                 "SELECT p.name, g.decision, g.person, g.role, g.comment, g.decided_ms,
                         CASE WHEN json_valid(g.policy_state) THEN json_extract(g.policy_state, '$.events_before') END
                  FROM gate_decisions g JOIN phases p ON p.id = g.phase_id
-                 WHERE p.deployment_id = ?1 AND g.outcome IS NULL AND g.subject IS NULL ORDER BY g.id",
+                 WHERE p.deployment_id = ?1 AND g.outcome IS NULL AND g.subject IS NULL
+                   AND g.decision IN ('approve', 'reject', 'retry', 'abort', 'rollback') ORDER BY g.id",
             )
             .map_err(sql)?
             .query_map([key.0], |r| {
