@@ -74,6 +74,8 @@ pub enum Action {
     ZoomIn,
     ZoomOut,
     Today,
+    ModelReview,
+    RecordAction,
     Replay,
     ReplayPlay,
     ReplayBack,
@@ -81,7 +83,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Self; 42] = [
+    pub const ALL: [Self; 44] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -120,6 +122,8 @@ impl Action {
         Self::ZoomIn,
         Self::ZoomOut,
         Self::Today,
+        Self::ModelReview,
+        Self::RecordAction,
         Self::Replay,
         Self::ReplayPlay,
         Self::ReplayBack,
@@ -141,7 +145,16 @@ impl Action {
     /// Whether the action writes to the log (hidden in read-only mode).
     #[must_use]
     pub fn writes(self) -> bool {
-        matches!(self, Self::Approve | Self::Reject | Self::Retry | Self::Abort | Self::Rollback | Self::WriteReview)
+        matches!(
+            self,
+            Self::Approve
+                | Self::Reject
+                | Self::Retry
+                | Self::Abort
+                | Self::Rollback
+                | Self::WriteReview
+                | Self::RecordAction
+        )
     }
 
     /// The view the action acts in ([`Scope::Global`] for most).
@@ -150,7 +163,7 @@ impl Action {
         match self {
             Self::Checklist | Self::Replay | Self::ReplayPlay | Self::ReplayBack | Self::ReplayForward => Scope::Live,
             Self::Period | Self::Compare => Scope::History,
-            Self::MetricsPeriod | Self::MetricsScope => Scope::Metrics,
+            Self::MetricsPeriod | Self::MetricsScope | Self::ModelReview | Self::RecordAction => Scope::Metrics,
             Self::ZoomIn | Self::ZoomOut | Self::Today => Scope::Schedule,
             _ => Scope::Global,
         }
@@ -202,6 +215,12 @@ impl Action {
             Self::ZoomIn => ("zoom_in", "Schedule: shorter period (month, week, day)", &["+", "="]),
             Self::ZoomOut => ("zoom_out", "Schedule: longer period (day, week, month)", &["-"]),
             Self::Today => ("today", "Schedule: back to now", &["t"]),
+            Self::ModelReview => {
+                ("model_review", "Metrics: the model review and its suggestions (again: top failing)", &["m"])
+            }
+            Self::RecordAction => {
+                ("record_action", "Metrics: record the selected suggestion as an improvement action", &["i"])
+            }
             Self::Replay => {
                 ("replay", "Live: replay the selected deployment (←/→ step an event; again or Esc: live)", &["T"])
             }
