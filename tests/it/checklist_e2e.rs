@@ -23,7 +23,10 @@ fn a_checklist_item_is_ticked_from_the_dashboard_with_its_evidence() {
     t.keys(&["Enter"]);
     let ticked = t.wait_for("done by dana");
     assert!(ticked.contains("[x] environment"), "{ticked}");
-    t.keys(&["Escape", "q"]);
+    // Esc closes the panel; `q` only once it has (read together they would be Alt-q).
+    t.keys(&["Escape"]);
+    t.wait_gone(&format!("Checklist {key}"));
+    t.keys(&["q"]);
     let end = t.wait_for("TTY=");
     assert!(end.contains("EXIT=0") && end.contains("TTY=icanon"), "{end}");
     // The tick is in the log, with who and the evidence, as `status` shows it.

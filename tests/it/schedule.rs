@@ -485,7 +485,10 @@ fn an_emergency_freeze_declared_from_the_cli_refuses_an_approval_in_a_dashboard_
     t.keys(&["Enter"]);
     let refused = t.wait_for("frozen by");
     assert!(refused.contains("\"outage\""), "{refused}");
-    t.keys(&["Escape", "q"]);
+    // Esc closes the dialog; `q` only once it has (read together they would be Alt-q).
+    t.keys(&["Escape"]);
+    t.wait_gone(&format!("Approve {key} all?"));
+    t.keys(&["q"]);
     t.wait_for("EXIT=0");
     // Nothing was approved; the refusal is in the audit trail.
     let audit = run(&env, &config, "omar", &["audit", "list", "--json"]).ok().to_owned();

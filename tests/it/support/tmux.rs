@@ -61,6 +61,20 @@ impl Tmux {
         }
     }
 
+    /// Waits until the screen no longer shows `text`; panics with the screen when it stays.
+    #[track_caller]
+    pub fn wait_gone(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if !screen.contains(text) {
+                return screen;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "still shows {text:?}; the screen:\n{screen}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn resize(&self, cols: u16, rows: u16) {
         self.tmux(&["resize-window", "-t", "0", "-x", &cols.to_string(), "-y", &rows.to_string()]);
         std::thread::sleep(Duration::from_millis(300));
