@@ -136,6 +136,10 @@ fn a_failing_canary_halts_the_deployment_for_a_person_who_may_approve_it_anyway(
     );
     assert_eq!(store.gate(key, "fleet").expect("gate").state, GateState::Approved);
     assert_ne!(store.summary(key).expect("summary").status, DeploymentStatus::Failed);
+    // Nobody may claim the analysis's name: it is not a person of the team.
+    let fake = Desk::new(&config, Operator::named(&config, "shipdeck (analysis)", "o"));
+    let ask = Ask { key, phase: "canary".into(), decision: Decision::Retry, comment: None, reason: None };
+    assert!(fake.decide(&mut store, &ask, minutes(32)).expect_err("refused").is_refusal());
 }
 
 #[test]
