@@ -107,6 +107,9 @@ fn a_failing_canary_halts_the_deployment_for_a_person_who_may_approve_it_anyway(
     assert_eq!(store.summary(key).expect("summary").status, DeploymentStatus::Failed);
     let last = store.audit_records(Some(key)).expect("audit").pop().expect("a record");
     assert_eq!((last.person.as_str(), last.decision.as_str()), ("shipdeck (analysis)", "halt"));
+    // Omar (a deployment manager) is told why, in words about the analysis, not a budget.
+    let told = store.notifications("omar", false, 50).expect("notifications");
+    assert!(told.iter().any(|n| n.subject == format!("{key} canary: canary analysis failed")), "{told:?}");
     // The canary's next reports do not undo the halt, and it is recorded once.
     report(&mut store, key, 4..5, |_| (2.0, 100.0));
     assert_eq!(store.summary(key).expect("summary").status, DeploymentStatus::Failed);

@@ -600,16 +600,27 @@ fn happenings(
                     "SELECT count(*), max(last_error) FROM targets WHERE phase_id = ?1 AND status IN ('failed', 'lost')",
                 )?
                 .query_row([failed.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            let text = (
-                format!("DEP-{} {}: phase failed ({hosts} host(s))", dep.id, failed.name),
-                format!(
-                    "Phase {} of {} in {} exceeded its failure budget.{}",
-                    failed.name,
-                    dep.release,
-                    dep.environment,
-                    error.map(|e| format!(" Last error: {e}")).unwrap_or_default()
-                ),
-            );
+            let by_analysis = super::analysis::halted_at(tx, failed.id)?.is_some();
+            let text = if by_analysis {
+                (
+                    format!("DEP-{} {}: canary analysis failed", dep.id, failed.name),
+                    format!(
+                        "The canary analysis of {} in {} failed: shipdeck halted it. Retry, approve anyway, abort or roll back.",
+                        dep.release, dep.environment
+                    ),
+                )
+            } else {
+                (
+                    format!("DEP-{} {}: phase failed ({hosts} host(s))", dep.id, failed.name),
+                    format!(
+                        "Phase {} of {} in {} exceeded its failure budget.{}",
+                        failed.name,
+                        dep.release,
+                        dep.environment,
+                        error.map(|e| format!(" Last error: {e}")).unwrap_or_default()
+                    ),
+                )
+            };
             views::notify_happening(tx, dep, failed.id, "phase_failed", true, text, now_ms)?;
         }
     }
