@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod kpi;
 pub mod lifecycle;
 pub mod model;
+pub mod model_review;
 pub mod notify;
 pub mod phase;
 pub mod plan;

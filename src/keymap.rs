@@ -74,10 +74,12 @@ pub enum Action {
     ZoomIn,
     ZoomOut,
     Today,
+    ModelReview,
+    RecordAction,
 }
 
 impl Action {
-    pub const ALL: [Self; 38] = [
+    pub const ALL: [Self; 40] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -116,6 +118,8 @@ impl Action {
         Self::ZoomIn,
         Self::ZoomOut,
         Self::Today,
+        Self::ModelReview,
+        Self::RecordAction,
     ];
 
     /// The name used in `[dashboard.keys]`.
@@ -133,7 +137,16 @@ impl Action {
     /// Whether the action writes to the log (hidden in read-only mode).
     #[must_use]
     pub fn writes(self) -> bool {
-        matches!(self, Self::Approve | Self::Reject | Self::Retry | Self::Abort | Self::Rollback | Self::WriteReview)
+        matches!(
+            self,
+            Self::Approve
+                | Self::Reject
+                | Self::Retry
+                | Self::Abort
+                | Self::Rollback
+                | Self::WriteReview
+                | Self::RecordAction
+        )
     }
 
     /// The view the action acts in ([`Scope::Global`] for most).
@@ -142,7 +155,7 @@ impl Action {
         match self {
             Self::Checklist => Scope::Live,
             Self::Period | Self::Compare => Scope::History,
-            Self::MetricsPeriod | Self::MetricsScope => Scope::Metrics,
+            Self::MetricsPeriod | Self::MetricsScope | Self::ModelReview | Self::RecordAction => Scope::Metrics,
             Self::ZoomIn | Self::ZoomOut | Self::Today => Scope::Schedule,
             _ => Scope::Global,
         }
@@ -194,6 +207,12 @@ impl Action {
             Self::ZoomIn => ("zoom_in", "Schedule: shorter period (month, week, day)", &["+", "="]),
             Self::ZoomOut => ("zoom_out", "Schedule: longer period (day, week, month)", &["-"]),
             Self::Today => ("today", "Schedule: back to now", &["t"]),
+            Self::ModelReview => {
+                ("model_review", "Metrics: the model review and its suggestions (again: top failing)", &["m"])
+            }
+            Self::RecordAction => {
+                ("record_action", "Metrics: record the selected suggestion as an improvement action", &["i"])
+            }
         }
     }
 }
