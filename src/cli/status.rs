@@ -12,10 +12,17 @@ pub struct Args {
     /// Print JSON (the document of GET /v1/deployments/{key}, with the canary `analysis`)
     #[arg(long)]
     json: bool,
+    /// Replay: the deployment as it was at TIME (RFC 3339, or YYYY-MM-DDTHH:MM in the
+    /// configured zone), rebuilt from its events and decisions
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
 }
 
 pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let key: DeploymentKey = args.key.parse().map_err(|e: crate::domain::BadKey| usage(e.to_string()))?;
+    if let Some(at) = &args.at {
+        return super::status_at::run(ctx, key, at, args.json);
+    }
     let store = ctx.open_log()?;
     let detail = store.detail(key, true)?;
     let analysis = store.analysis(key, ctx.clock.now())?;
@@ -37,7 +44,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn print_detail(
+pub(super) fn print_detail(
     out: &mut impl Write,
     d: &DeploymentDetail,
     tz: chrono_tz::Tz,
