@@ -12,6 +12,7 @@
 //! [`log`], the one generator every benchmark shares; SQL a benchmark needs lives in
 //! `src/store/bench.rs`.
 
+mod canary;
 mod dashboard;
 mod gates;
 mod history;
@@ -41,6 +42,8 @@ struct Cli {
 enum Bench {
     /// Agents posting NDJSON to the receiver on loopback, against SQLite's raw append rate
     Ingest(ingest::Args),
+    /// Canary analysis over 10,000 samples a minute: its cost, and sample-to-halt through the receiver
+    Canary(canary::Args),
     /// Commit-to-dashboard latency while the receiver ingests a steady stream
     Latency(latency::Args),
     /// How soon `gate wait` and the gate long-poll notice a decision (p50/p99)
@@ -75,6 +78,7 @@ fn main() {
     let ctx = Ctx { config: Config::built_in(), clock: shipdeck::clock::system() };
     let result = match &cli.bench {
         Bench::Ingest(a) => ingest::run(&ctx, a),
+        Bench::Canary(a) => canary::run(&ctx, a),
         Bench::Latency(a) => latency::run(&ctx, a),
         Bench::Gates(a) => gates::run(&ctx, a),
         Bench::Dashboard(a) => dashboard::run(a),

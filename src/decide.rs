@@ -20,7 +20,9 @@ pub use identity::{Operator, os_user};
 
 use crate::config::Config;
 use crate::domain::DeploymentKey;
+use crate::domain::analysis::Verdict;
 use crate::domain::gate::{Decision, GateState, Refusal};
+use crate::domain::model::Automatic;
 use crate::domain::schedule::{ChangeWindow, Freeze};
 use crate::store::{DecisionOutcome, DecisionRequest, GateError, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -274,8 +276,8 @@ fn run(
 /// now (a freeze, a halt) is left alone and not recorded; the next look tries again.
 ///
 /// [`Automatic::actor`]: crate::domain::model::Automatic::actor
-pub fn automatic(store: &mut Store, now: DateTime<Utc>) -> Result<Vec<Recorded>, DecideError> {
-    let gates = store.automatic_gates().map_err(|source| DecideError::Store {
+pub fn automatic(store: &mut Store, now: DateTime<Utc>) -> Result<Taken, DecideError> {
+    let gates = store.automatic_gates(now).map_err(|source| DecideError::Store {
         what: Box::new(What {
             decision: Decision::Approve,
             key: DeploymentKey(0),
@@ -285,12 +287,32 @@ pub fn automatic(store: &mut Store, now: DateTime<Utc>) -> Result<Vec<Recorded>,
         source,
     })?;
     let mut recorded = Vec::new();
+    let mut halted = Vec::new();
     for g in gates {
         let actor = g.automatic.actor();
-        let comment = format!(
-            "{} succeeded within its failure budget ({} of {} target(s) failed, budget {}): {} starts",
-            g.previous, g.previous_failed, g.previous_targets, g.previous_budget, g.phase
-        );
+        let comment = match (g.automatic, &g.analysis) {
+            (Automatic::Rolling, _) => format!(
+                "{} succeeded within its failure budget ({} of {} target(s) failed, budget {}): {} starts",
+                g.previous, g.previous_failed, g.previous_targets, g.previous_budget, g.phase
+            ),
+            (Automatic::Analysis, Some(a)) if a.verdict == Verdict::Pass => {
+                format!("{}: {} starts", a.summary(), g.phase)
+            }
+            (Automatic::Analysis, Some(a)) if a.verdict == Verdict::Fail => {
+                let what =
+                    What { decision: Decision::Reject, key: g.key, phase: g.previous.clone(), person: actor.into() };
+                match store.halt_on_analysis(g.key, a, now) {
+                    Ok(Some(id)) => {
+                        halted.push(Halted { key: g.key, phase: g.previous.clone(), audit_id: id, text: a.summary() })
+                    }
+                    Ok(None) => {}
+                    Err(source) => return Err(DecideError::Store { what: Box::new(what), source }),
+                }
+                continue;
+            }
+            // Inconclusive, a metric missing, not started: nothing is decided; people may.
+            (Automatic::Analysis, _) => continue,
+        };
         let what = What { decision: Decision::Approve, key: g.key, phase: g.phase.clone(), person: actor.to_owned() };
         let req = DecisionRequest {
             key: g.key,
@@ -311,7 +333,41 @@ pub fn automatic(store: &mut Store, now: DateTime<Utc>) -> Result<Vec<Recorded>,
             Err(e) => return Err(DecideError::Damaged { what: Box::new(what), text: e.to_string() }),
         }
     }
-    Ok(recorded)
+    Ok(Taken { approved: recorded, halted })
+}
+
+/// The decisions one look of the automation took.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Taken {
+    /// Gates approved (rolling batches, passed canary analyses).
+    pub approved: Vec<Recorded>,
+    /// Deployments halted on a failed canary analysis.
+    pub halted: Vec<Halted>,
+}
+
+/// A deployment halted by its failed canary analysis. Its `Display` is what front ends say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Halted {
+    pub key: DeploymentKey,
+    /// The canary phase, failed by its analysis.
+    pub phase: String,
+    pub audit_id: i64,
+    /// The analysis's summary, with its numbers.
+    pub text: String,
+}
+
+impl fmt::Display for Halted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "recorded: {} {} halt by {}: deployment failed, waiting for a person (audit record {}): {}",
+            self.key,
+            self.phase,
+            Automatic::Analysis.actor(),
+            self.audit_id,
+            self.text
+        )
+    }
 }
 
 #[cfg(test)]
@@ -419,10 +475,10 @@ mod tests {
             store.detail(key, false).expect("detail").phases.iter().map(|p| p.name.clone()).collect();
         assert_eq!(phases, vec!["batch-1", "batch-2", "batch-3"]);
         // Nothing to do while batch-1 runs.
-        assert!(automatic(&mut store, t0).expect("runs").is_empty());
+        assert!(automatic(&mut store, t0).expect("runs").approved.is_empty());
         report(&mut store, key, 1..=10, "succeeded", t0);
         assert_eq!(store.summary(key).expect("summary").status, DeploymentStatus::AwaitingApproval);
-        let done = automatic(&mut store, t0).expect("runs");
+        let done = automatic(&mut store, t0).expect("runs").approved;
         assert_eq!(done.len(), 1);
         assert_eq!(
             done[0].to_string(),
@@ -431,7 +487,7 @@ mod tests {
                 done[0].outcome.audit_id
             )
         );
-        assert!(automatic(&mut store, t0).expect("runs").is_empty(), "approved once");
+        assert!(automatic(&mut store, t0).expect("runs").approved.is_empty(), "approved once");
         let audit = store.audit_records(Some(key)).expect("audit");
         let last = audit.last().expect("a record");
         assert_eq!((last.person.as_str(), last.decision.as_str()), ("shipdeck (rolling)", "approve"));
@@ -442,7 +498,10 @@ mod tests {
         // batch-2 fails past its budget of 1: the rollout pauses there for a person.
         report(&mut store, key, 11..=12, "failed", t0);
         assert_eq!(store.summary(key).expect("summary").status, DeploymentStatus::Failed);
-        assert!(automatic(&mut store, t0).expect("runs").is_empty(), "no automatic decision on a failed batch");
+        assert!(
+            automatic(&mut store, t0).expect("runs").approved.is_empty(),
+            "no automatic decision on a failed batch"
+        );
         let gate3 = store.gate(key, "batch-3").expect("gate");
         assert_eq!(gate3.state, crate::domain::gate::GateState::Waiting);
         // A person retries; the batch succeeds; batch-3 starts on its own.
@@ -450,7 +509,7 @@ mod tests {
         let ask = Ask { key, phase: "batch-2".into(), decision: Decision::Retry, comment: None, reason: None };
         Desk::new(&config, Operator::named(&config, "omar", "o")).decide(&mut store, &ask, t0).expect("retry");
         report(&mut store, key, 11..=20, "succeeded", t0);
-        let done = automatic(&mut store, t0).expect("runs");
+        let done = automatic(&mut store, t0).expect("runs").approved;
         assert_eq!(done.iter().map(|d| d.what.phase.as_str()).collect::<Vec<_>>(), vec!["batch-3"]);
         // Nobody may claim the automation's name: it is not a person of the team.
         let fake = Operator::named(&config, "shipdeck (rolling)", "o");
@@ -458,3 +517,6 @@ mod tests {
         assert!(Desk::new(&config, fake).decide(&mut store, &ask, t0).expect_err("refused").is_refusal());
     }
 }
+
+#[cfg(test)]
+mod canary_tests;

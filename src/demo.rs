@@ -6,6 +6,7 @@
 //! summary at the end) shows the result. Nothing here takes a shortcut around the real paths.
 
 pub mod agents;
+pub mod canary;
 pub mod eta_check;
 pub mod failures;
 pub mod history;
@@ -55,6 +56,8 @@ pub struct LogExists(pub PathBuf);
 struct Live {
     rollouts: Vec<Rollout>,
     keys: Vec<DeploymentKey>,
+    /// Canaries whose agents report metrics for their analysis, and how they behave.
+    canaries: Vec<(DeploymentKey, canary::Health)>,
 }
 
 /// Runs the demo; returns the log's path.
@@ -115,6 +118,21 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
             let _ = stopped.await;
         }));
         let agents = Agents::new(addr, opts.speed);
+        // The canaries' agents report their metrics for the analysis, over HTTP like the rest.
+        let samples = std::sync::Arc::new(std::sync::Mutex::new(Store::open(&db)?));
+        let feeders: Vec<_> = live
+            .canaries
+            .iter()
+            .map(|&(key, health)| {
+                let feed = canary::Feed {
+                    receiver: addr,
+                    store: samples.clone(),
+                    clock: opts.clock.clone(),
+                    speed: opts.speed,
+                };
+                tokio::spawn(async move { feed.run(key, health).await })
+            })
+            .collect();
         let sims: Vec<_> = live
             .rollouts
             .iter()
@@ -143,6 +161,9 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
                 s.abort();
             }
             result?;
+        }
+        for f in &feeders {
+            f.abort();
         }
         let _ = stop.send(());
         server.await.context("the receiver task failed")??;
@@ -218,13 +239,20 @@ fn plan_live(
     rng: &mut Rng,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Live> {
-    let mut live = Live { rollouts: Vec::new(), keys: Vec::new() };
+    let mut live = Live { rollouts: Vec::new(), keys: Vec::new(), canaries: Vec::new() };
     // (service, version, model, host prefix, hosts, starts in)
-    let specs = [
+    let mut specs = vec![
         ("payments-api", "2.5.0", "phased", "pay-prd", 100, None),
         ("checkout-web", "7.12.1", "rolling", "web-prd", 36, None),
         ("search-svc", "3.4.0", "canary", "srch-prd", 24, Some(Duration::hours(6))),
     ];
+    // Two canaries analysed live (when the canary model has analysis rules): one healthy, one
+    // whose error rate climbs two minutes after its canary succeeded, so shipdeck halts it.
+    let analysed = config.model_for("canary", "production").is_ok_and(|m| !m.analysis.is_empty());
+    if analysed {
+        specs.push(("catalog-api", "4.2.0", "canary", "cat-prd", 8, None));
+        specs.push(("images-svc", "2.9.0", "canary", "img-prd", 8, None));
+    }
     for (service, version, model_name, prefix, hosts, later) in specs {
         let model = config.model_for(model_name, "production").map_err(anyhow::Error::msg)?;
         let targets: Vec<String> = (1..=hosts).map(|i| format!("{prefix}-{i:03}")).collect();
@@ -243,6 +271,11 @@ fn plan_live(
         };
         let (key, phases) = store.plan(&req)?;
         live.keys.push(key);
+        match service {
+            "catalog-api" => live.canaries.push((key, canary::Health::Healthy)),
+            "images-svc" => live.canaries.push((key, canary::Health::Degrades { after: Duration::minutes(2) })),
+            _ => {}
+        }
         if later.is_some() {
             continue; // scheduled for tonight's window: nothing runs yet
         }

@@ -3,6 +3,7 @@
 //! The store persists these types, the receiver validates into them, the dashboard renders them.
 //! Most unit tests of shipdeck live here, next to the rules they pin down.
 
+pub mod analysis;
 pub mod calendar;
 pub mod checklist;
 pub mod compare;

@@ -6,6 +6,7 @@
 //! "database is locked" never reaches a user. The schema evolves by numbered migrations recorded
 //! in `PRAGMA user_version`; a log written by a newer shipdeck is refused, never downgraded.
 
+mod analysis;
 #[cfg(feature = "bench")]
 mod bench;
 mod budget;
@@ -33,6 +34,7 @@ mod team;
 pub(crate) mod testing;
 
 pub use crate::domain::conformance::TimeRules;
+pub use analysis::AnalysisState;
 pub use checklists::{TickError, TickOutcome, TickRequest};
 pub use estimates::Estimate;
 pub use gates::{AUTOMATIC_ROLE, AuditProblem, AutomaticGate, DecisionOutcome, DecisionRequest, GateError};

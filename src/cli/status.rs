@@ -9,7 +9,7 @@ use std::io::Write;
 pub struct Args {
     /// The deployment (DEP-<n>)
     key: String,
-    /// Print JSON (the same document as GET /v1/deployments/{key})
+    /// Print JSON (the document of GET /v1/deployments/{key}, with the canary `analysis`)
     #[arg(long)]
     json: bool,
     /// Replay: the deployment as it was at TIME (RFC 3339, or YYYY-MM-DDTHH:MM in the
@@ -25,12 +25,20 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     }
     let store = ctx.open_log()?;
     let detail = store.detail(key, true)?;
+    let analysis = store.analysis(key, ctx.clock.now())?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &detail)?;
+        let mut doc = serde_json::to_value(&detail)?;
+        if let (Some(a), Some(map)) = (&analysis, doc.as_object_mut()) {
+            map.insert("analysis".into(), serde_json::to_value(a)?);
+        }
+        serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     } else {
         print_detail(&mut out, &detail, ctx.config.timezone, ctx.clock.now())?;
+        if let Some(a) = &analysis {
+            print_analysis(&mut out, a)?;
+        }
     }
     out.flush()?;
     Ok(0)
@@ -156,6 +164,29 @@ fn print_conformance(
         let targets =
             if f.sample_targets.is_empty() { String::new() } else { format!("; {}", f.sample_targets.join(", ")) };
         outln!(out, "  ! {}, {} to {}{targets}", f.headline(), when(f.first_at), when(f.last_at))?;
+    }
+    Ok(())
+}
+
+/// The canary analysis: the headline, each rule's numbers, and a warning for each metric no
+/// agent reports (never a silent pass).
+fn print_analysis(out: &mut impl Write, a: &crate::store::AnalysisState) -> std::io::Result<()> {
+    writeln!(out)?;
+    outln!(out, "{} (canary phase {}, decides the gate of {})", a.headline(), a.canary_phase, a.gate_phase)?;
+    match &a.analysis {
+        Some(analysis) => {
+            for r in &analysis.rules {
+                outln!(out, "  {}", r.describe())?;
+            }
+            for m in analysis.missing() {
+                outln!(out, "  ! no agent reports \"{m}\" for both sides: the analysis cannot pass until one does")?;
+            }
+        }
+        None => {
+            for r in &a.rules {
+                outln!(out, "  {}", r.describe())?;
+            }
+        }
     }
     Ok(())
 }

@@ -597,6 +597,20 @@ fn check_model(
             format!("batch and max_unavailable are for rolling models; \"{name}\" is {}", model.technique),
         ));
     }
+    if !model.analysis.is_empty() && model.technique != Technique::Canary {
+        return Err((key("analysis"), format!("analysis is for canary models; \"{name}\" is {}", model.technique)));
+    }
+    for (i, rule) in model.analysis.iter().enumerate() {
+        if let Some(problem) = rule.problem() {
+            return Err((key(&format!("analysis[{i}]")), problem));
+        }
+    }
+    if model.technique == Technique::Canary && !model.analysis.is_empty() && model.phases.len() < 2 {
+        return Err((
+            key("phases"),
+            format!("canary model \"{name}\" needs a canary phase and a phase after it for its analysis to decide"),
+        ));
+    }
     if matches!(model.max_unavailable, Some(Budget::Count(0) | Budget::Percent(0.0))) {
         return Err((
             key("max_unavailable"),
@@ -622,7 +636,14 @@ fn check_model(
         if gate.auto.is_some() {
             return Err((
                 key(&format!("phases[{i}].gate.auto")),
-                "automatic gates are made by the planner (rolling batches), not written in the config".into(),
+                "automatic gates are made by the planner (rolling batches, canary analysis), not written in the config"
+                    .into(),
+            ));
+        }
+        if !gate.analysis.is_empty() {
+            return Err((
+                key(&format!("phases[{i}].gate.analysis")),
+                format!("analysis rules go on the model ([[models.{name}.analysis]]), not on a gate"),
             ));
         }
         if gate.approvals == 0 {

@@ -227,6 +227,27 @@ fn a_bad_reviews_section_is_named() {
 }
 
 #[test]
+fn canary_analysis_rules_that_cannot_work_are_named_with_their_value() {
+    let model = |technique: &str, rule: &str| {
+        format!(
+            "[models.c]\ntechnique = \"{technique}\"\nsteps = [\"install\"]\n[[models.c.phases]]\nname = \"canary\"\ntargets = 1\n[[models.c.phases]]\nname = \"fleet\"\n[[models.c.analysis]]\n{rule}\n"
+        )
+    };
+    let err = error_of(&model("canary", "metric = \"error_rate\"\ncompare = \"p99\"\nmax = 0.5\nfor = \"10m\""));
+    assert!(err.starts_with("team.toml:11: key \"models.c.analysis[0].compare\""), "{err}");
+    assert!(err.contains("unknown comparison \"p99\" (use difference, ratio, p95_difference or p95_ratio)"), "{err}");
+    let err = error_of(&model("canary", "metric = \"error_rate\"\ncompare = \"ratio\"\nmax = 1.5\nfor = \"0s\""));
+    assert!(err.contains("key \"models.c.analysis[0]\""), "{err}");
+    assert!(err.contains("for = \"0s\" must be longer than 0s"), "{err}");
+    let err = error_of(&model("phased", "metric = \"error_rate\"\ncompare = \"ratio\"\nmax = 1.5\nfor = \"5m\""));
+    assert!(err.contains("analysis is for canary models; \"c\" is phased"), "{err}");
+    // The shipped canary's rules reach the gate the planner makes.
+    let shipped = Config::built_in();
+    let rules = &shipped.models["canary"].analysis;
+    assert_eq!(rules.iter().map(|r| r.metric.as_str()).collect::<Vec<_>>(), ["error_rate", "latency_p95_ms"]);
+}
+
+#[test]
 fn stakeholder_rules_are_checked_naming_the_line_of_the_bad_value() {
     let people = "[[people]]\nname = \"ann\"\nroles = [\"ops\"]\n\n";
     let rule = |extra: &str| format!("{people}[[stakeholders]]\nname = \"r\"\nroles = [\"ops\"]\n{extra}");

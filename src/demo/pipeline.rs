@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::decide::{Ask, DecideError, Operator, Rules, TickAsk, checklist, decide};
 use crate::domain::checklist::{ItemState, List};
 use crate::domain::gate::{Decision, GateState};
+use crate::domain::model::Automatic;
 use crate::domain::{DeploymentKey, PhaseStatus, TargetStatus};
 use crate::store::{GateError, Store};
 use std::future::Future;
@@ -192,10 +193,19 @@ pub fn approve_as_colleagues(
         comment: Some("simulated colleague (shipdeck demo)".into()),
         reason: None,
     };
+    let mut fed = false;
     for _ in 0..16 {
         let gate = store.gate(key, phase).ok()?;
         if gate.state == GateState::Approved {
             return Some(now);
+        }
+        if gate.policy.auto == Some(Automatic::Analysis) && !fed {
+            // The canary's agents reported healthy metrics: its analysis passes, after the bake.
+            fed = true;
+            let started = gate.previous.as_ref().and_then(|p| p.finished_at).unwrap_or(now);
+            if let Ok(Some(passes)) = super::canary::history_samples(store, key, started) {
+                now = now.max(passes).max(started + gate.policy.bake);
+            }
         }
         if gate.policy.auto.is_some() {
             // As the receiver would: shipdeck approves it through the one decision path.
@@ -283,6 +293,17 @@ impl Pipeline for LogPipeline {
                                 .and_then(Result::ok)
                                 .unwrap_or_default();
                             self.colleague(key, phase, Decision::Approve, requester).await;
+                        }
+                    }
+                    // A failed canary analysis halted it: on call, a colleague rolls it back (on
+                    // screen, the operator decides: retry, approve anyway, abort or roll back).
+                    GateState::Waiting
+                        if gate.deployment_status == crate::domain::DeploymentStatus::Failed
+                            && gate.policy.auto == Some(Automatic::Analysis) =>
+                    {
+                        if self.deciders == Deciders::Colleagues {
+                            let previous = gate.previous.as_ref().map(|p| p.name.clone()).unwrap_or_default();
+                            self.colleague(key, &previous, Decision::Rollback, String::new()).await;
                         }
                     }
                     GateState::Waiting => {}

@@ -110,6 +110,15 @@ struct WireEvent {
     data: Option<Box<serde_json::value::RawValue>>,
 }
 
+impl AgentEvent {
+    /// Whether it is a metric sample (an `info` event whose `data` names a `metric`, checked
+    /// when parsed): an observation for the canary analysis, not work on the target.
+    #[must_use]
+    pub fn is_metric_sample(&self) -> bool {
+        self.status == EventStatus::Info && self.data.as_deref().is_some_and(|d| d.contains("\"metric\""))
+    }
+}
+
 /// Parses and validates one NDJSON line. `received` stands in for a missing `at`.
 ///
 /// The error is one sentence naming the field and the bad value, as the agent API returns it.

@@ -5,6 +5,7 @@
 //! gate (the approval policy before it may start). Deployments copy what they need of their
 //! model when planned, so editing the config never rewrites history.
 
+use super::analysis::AnalysisRule;
 use super::checklist::Checklists;
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
@@ -84,6 +85,10 @@ pub struct DeploymentModel {
     /// Who may decide on a failed phase (retry, abort, rollback).
     #[serde(default)]
     pub recovery: RecoveryPolicy,
+    /// `canary`: the analysis that decides the gate after the canary phase
+    /// ([`super::analysis`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub analysis: Vec<AnalysisRule>,
 }
 
 /// Who may retry, abort or roll back a failed phase of a deployment: its requester, and the
@@ -219,6 +224,10 @@ pub struct GatePolicy {
     /// planner on the gate after a `pilot` model's pilot phase.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub feedback: bool,
+    /// The canary analysis that approves this gate ([`Automatic::Analysis`]) or halts the
+    /// deployment. Copied by the planner from a `canary` model, never written on a gate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub analysis: Vec<AnalysisRule>,
 }
 
 /// A gate shipdeck itself approves, through the same decision path as people.
@@ -227,6 +236,9 @@ pub struct GatePolicy {
 pub enum Automatic {
     /// A rolling batch: approved as soon as the batch before succeeded within its budget.
     Rolling,
+    /// The gate after a canary: approved when its analysis passes (after the bake); a failed
+    /// analysis halts the deployment for a person instead.
+    Analysis,
 }
 
 impl Automatic {
@@ -235,6 +247,7 @@ impl Automatic {
     pub fn actor(self) -> &'static str {
         match self {
             Self::Rolling => "shipdeck (rolling)",
+            Self::Analysis => "shipdeck (analysis)",
         }
     }
 }
@@ -252,8 +265,13 @@ impl GatePolicy {
     pub fn strictest(&self, other: &Self) -> Self {
         let rank = |p: &Self| (p.approvals, !p.windows.is_empty(), p.bake, !p.allow_self);
         let mut merged = if rank(self) > rank(other) { self.clone() } else { other.clone() };
-        // Feedback either gate asks for stays asked for.
+        // Feedback either gate asks for stays asked for, and so does an analysis.
         merged.feedback = self.feedback || other.feedback;
+        if merged.analysis.is_empty() {
+            let with = if self.analysis.is_empty() { other } else { self };
+            merged.analysis.clone_from(&with.analysis);
+            merged.auto = merged.auto.or(with.auto);
+        }
         // Checklists either gate requires stay required.
         for list in self.require.iter().chain(&other.require) {
             if !merged.require.contains(list) {

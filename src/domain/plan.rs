@@ -177,8 +177,13 @@ pub fn plan(model: &DeploymentModel, inventory: &Inventory) -> Result<Vec<Planne
 /// The gate of phase `i`: as the model says, except that a `pilot` model's phase after the
 /// pilot approves on feedback (a comment is required), and gets a gate for it when it has none
 /// (one approval from the model's recovery roles).
+///
+/// A `canary` model with analysis rules gives the phase after the canary a gate that its
+/// analysis decides ([`Automatic::Analysis`], the rules copied in), made the same way when the
+/// config gives that phase none.
 fn gate_of(model: &DeploymentModel, i: usize, spec: &PhaseSpec) -> Option<GatePolicy> {
-    if model.technique != Technique::Pilot || i != 1 {
+    let analysed = model.technique == Technique::Canary && !model.analysis.is_empty();
+    if i != 1 || !(model.technique == Technique::Pilot || analysed) {
         return spec.gate.clone();
     }
     let mut gate = spec.gate.clone().unwrap_or_else(|| GatePolicy {
@@ -190,9 +195,15 @@ fn gate_of(model: &DeploymentModel, i: usize, spec: &PhaseSpec) -> Option<GatePo
         freeze_override_roles: Vec::new(),
         require: Vec::new(),
         auto: None,
-        feedback: true,
+        feedback: false,
+        analysis: Vec::new(),
     });
-    gate.feedback = true;
+    if analysed {
+        gate.auto = Some(Automatic::Analysis);
+        gate.analysis.clone_from(&model.analysis);
+    } else {
+        gate.feedback = true;
+    }
     Some(gate)
 }
 
@@ -238,6 +249,7 @@ fn rolling(model: &DeploymentModel, inventory: &Inventory, order: &[usize]) -> R
         require: Vec::new(),
         auto: Some(Automatic::Rolling),
         feedback: false,
+        analysis: Vec::new(),
     };
     Ok(order
         .chunks(size)
@@ -292,6 +304,7 @@ mod tests {
                 .collect(),
             windows: vec![],
             checklists: crate::domain::checklist::Checklists::default(),
+            analysis: Vec::new(),
         }
     }
 
@@ -338,6 +351,7 @@ mod tests {
             require: vec![],
             auto: None,
             feedback: false,
+            analysis: Vec::new(),
         }
     }
 
@@ -486,6 +500,17 @@ mod tests {
 
         let canary = technique(Technique::Canary, &[("canary", Share::Count(1), None), ("fleet", Share::Rest, None)]);
         assert_eq!(shape(&plan(&canary, &inv).expect("plans")), vec![("canary".into(), 1), ("fleet".into(), 19)]);
+        // With analysis rules, the fleet's gate is decided by the analysis, the rules copied in.
+        let mut analysed = canary.clone();
+        analysed.analysis = vec![
+            toml::from_str("metric = \"error_rate\"\ncompare = \"difference\"\nmax = 0.5\nfor = \"10m\"")
+                .expect("rule"),
+        ];
+        let p = plan(&analysed, &inv).expect("plans");
+        let gate = p[1].gate.as_ref().expect("the fleet gets a gate");
+        assert_eq!((gate.auto, gate.analysis.len(), gate.feedback), (Some(Automatic::Analysis), 1, false));
+        assert_eq!(gate.roles, analysed.recovery.roles, "people of the recovery roles may still decide it");
+        assert!(p[0].gate.is_none());
     }
 
     #[test]

@@ -157,6 +157,31 @@ impl Store {
         Ok(rows)
     }
 
+    /// The floor of canary analysis: a plain scan of a deployment's `info` rows measured in
+    /// `[from_ms, until_ms)` (what the analysis reads), counting them and their data's bytes.
+    pub fn scan_info_rows(
+        &self,
+        key: DeploymentKey,
+        from_ms: i64,
+        until_ms: i64,
+    ) -> Result<(usize, usize), StoreError> {
+        let sql = |e| self.sql(e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT phase_id, at_ms, data FROM events
+                 WHERE deployment_id = ?1 AND status = 'info' AND at_ms >= ?2 AND at_ms < ?3",
+            )
+            .map_err(sql)?;
+        let mut q = stmt.query(rusqlite::params![key.0, from_ms, until_ms]).map_err(sql)?;
+        let (mut rows, mut bytes) = (0, 0);
+        while let Some(r) = q.next().map_err(sql)? {
+            rows += 1;
+            bytes += r.get_ref(2).map_err(sql)?.as_str().map_or(0, str::len);
+        }
+        Ok((rows, bytes))
+    }
+
     /// The floor of the model review over finished deployments in `[from_ms, until_ms)`: the
     /// KPI floor's rows, then the failed hosts and the conformance flags of those deployments,
     /// read and dropped.

@@ -15,7 +15,7 @@ pub use audit::AuditProblem;
 use super::{Store, StoreError};
 use crate::clock::to_ms;
 use crate::domain::conformance::Flag;
-use crate::domain::gate::{self, Allowed, Decider, Decision, GateFacts, Previous, Recorded, Refusal};
+use crate::domain::gate::{self, Allowed, Decider, Decision, GateFacts, GateState, Previous, Recorded, Refusal};
 use crate::domain::model::Automatic;
 use crate::domain::team::{IdentityMode, Member, TimeRules};
 use crate::domain::{DeploymentKey, DeploymentStatus, GatePolicy, PhaseCounts, PhaseStatus, RecoveryPolicy};
@@ -44,7 +44,7 @@ pub struct DecisionRequest<'a> {
 }
 
 /// A gate that shipdeck approves itself and that holds its deployment now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AutomaticGate {
     pub key: DeploymentKey,
     pub phase: String,
@@ -54,6 +54,8 @@ pub struct AutomaticGate {
     pub previous_failed: usize,
     pub previous_targets: usize,
     pub previous_budget: usize,
+    /// [`Automatic::Analysis`]: the canary analysis now (the phase before is the canary).
+    pub analysis: Option<crate::domain::analysis::Analysis>,
 }
 
 /// The role an automatic decision is recorded in.
@@ -181,6 +183,11 @@ pub(super) fn load_decisions(conn: &Connection, phase: i64) -> rusqlite::Result<
 }
 
 /// The phase before the one at `pos`, as the gate on it sees it.
+/// The state of the gate of the phase at `pos`.
+pub(super) fn gate_state(policy: &GatePolicy, phases: &[PhaseRow], pos: usize, decisions: &[Recorded]) -> GateState {
+    gate::state(policy, previous_of(phases, pos), decisions)
+}
+
 pub(super) fn previous_of(phases: &[PhaseRow], pos: usize) -> Previous {
     gate::hold::previous(pos.checked_sub(1).map(|i| (phases[i].status, phases[i].finished_ms)))
 }
@@ -297,8 +304,9 @@ impl Store {
     }
 
     /// The automatic gates holding deployments now, whose phase before succeeded within its
-    /// budget and that agents did not run past: what the automation approves next.
-    pub fn automatic_gates(&self) -> Result<Vec<AutomaticGate>, StoreError> {
+    /// budget and that agents did not run past: what the automation decides next (an analysed
+    /// gate with its analysis at `now`).
+    pub fn automatic_gates(&self, now: DateTime<Utc>) -> Result<Vec<AutomaticGate>, StoreError> {
         let sql = |e| self.sql(e);
         let ids: Vec<i64> = self
             .conn
@@ -323,6 +331,11 @@ impl Store {
                 .map_err(sql)?
                 .query_row([before.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .map_err(sql)?;
+            let analysis = if automatic == Automatic::Analysis {
+                super::analysis::analyse_gate(&self.conn, id, &phases, pos, &policy, to_ms(now)).map_err(sql)?
+            } else {
+                None
+            };
             out.push(AutomaticGate {
                 key: DeploymentKey(id),
                 phase: phase.name.clone(),
@@ -331,6 +344,7 @@ impl Store {
                 previous_failed: failed,
                 previous_targets: targets,
                 previous_budget: budget,
+                analysis,
             });
         }
         Ok(out)
@@ -385,14 +399,36 @@ fn decide_in(
     identity: IdentityMode,
     rules: &TimeRules,
 ) -> rusqlite::Result<Result<DecisionOutcome, GateError>> {
-    let Some(dep) = load_deployment(conn, req.key.0)? else {
+    let Some(mut dep) = load_deployment(conn, req.key.0)? else {
         return Ok(Err(StoreError::UnknownDeployment(req.key.to_string()).into()));
     };
-    let phases = load_phases(conn, dep.id)?;
+    let mut phases = load_phases(conn, dep.id)?;
     let pos = match find_phase(req.key, &phases, req.phase) {
         Ok(p) => p,
         Err(e) => return Ok(Err(e)),
     };
+    // A person approving a gate over its canary analysis: an override, flagged in the audit.
+    // Over a halt, the gate is decided as if the canary stood (its targets succeeded).
+    let mut over_analysis = None;
+    if req.automatic.is_none() && req.decision == Decision::Approve {
+        if let Some((apos, policy)) = super::analysis::analysed_gate(&phases).filter(|(p, _)| *p == pos) {
+            let policy = policy.clone();
+            let halted = super::analysis::halted_at(conn, phases[apos - 1].id)?;
+            let analysis = super::analysis::analyse_gate(conn, dep.id, &phases, apos, &policy, to_ms(req.now))?;
+            let verdict = analysis.as_ref().map(|a| a.verdict);
+            if halted.is_some() && dep.status == DeploymentStatus::Failed {
+                phases[apos - 1].status = PhaseStatus::Succeeded;
+                dep.status = DeploymentStatus::AwaitingApproval;
+            }
+            if verdict != Some(crate::domain::analysis::Verdict::Pass) {
+                let text = analysis.map_or_else(
+                    || format!("the canary analysis has not started ({} has not succeeded)", phases[apos - 1].name),
+                    |a| a.summary(),
+                );
+                over_analysis = Some((halted.map(|_| phases[apos - 1].id), format!("override of {text}")));
+            }
+        }
+    }
     // Fail closed: a stored policy nobody can read decides nothing (never "no gate").
     if let Some(bad) = phases.iter().find(|p| p.gate_corrupt.is_some()) {
         return Ok(Err(GateError::Corrupt {
@@ -458,7 +494,10 @@ fn decide_in(
     };
     let checked = match checked {
         Ok(allowed) if req.automatic.is_some() => Ok((allowed, Vec::new())),
-        Ok(allowed) => account_rules(conn, req, &dep, phase, member, identity)?.map(|flags| (allowed, flags)),
+        Ok(allowed) => account_rules(conn, req, &dep, phase, member, identity)?.map(|mut flags| {
+            flags.extend(over_analysis.as_ref().map(|o| o.1.clone()));
+            (allowed, flags)
+        }),
         Err(refusal) => Err(refusal),
     };
     let now_ms = to_ms(req.now);
@@ -506,6 +545,9 @@ fn decide_in(
         }
     };
     let audit_id = record(Some(&allowed), None, &flags)?;
+    if let Some((Some(canary), _)) = &over_analysis {
+        super::analysis::lift_halt(conn, *canary)?;
+    }
     match req.decision {
         Decision::Approve => {}
         Decision::Reject | Decision::Abort => halt(conn, dep.id, DeploymentStatus::Aborted, now_ms)?,
@@ -549,8 +591,11 @@ fn reopen(conn: &Connection, phase: i64, now_ms: i64) -> rusqlite::Result<()> {
         .query_row([phase], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
     let status = PhaseCounts { total, succeeded, failed: 0, running }.status(budget);
     let finished = (status == PhaseStatus::Succeeded).then_some(now_ms);
-    conn.prepare_cached("UPDATE phases SET failed = 0, status = ?2, finished_ms = ?3 WHERE id = ?1")?
-        .execute(params![phase, status.as_str(), finished])?;
+    // A retry after a failed canary analysis runs the analysis again from now.
+    conn.prepare_cached(
+        "UPDATE phases SET failed = 0, status = ?2, finished_ms = ?3, analysis_failed_ms = NULL WHERE id = ?1",
+    )?
+    .execute(params![phase, status.as_str(), finished])?;
     Ok(())
 }
 

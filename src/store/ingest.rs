@@ -341,7 +341,11 @@ impl Batch<'_, '_> {
         if step_idx.is_some() && matches!(ev.status, EventStatus::Succeeded | EventStatus::Skipped) {
             self.step_done.insert(deployment);
         }
-        self.conformance(deployment, ev, at_ms, phase_idx, planned)?;
+        // A metric sample observes a target (the baseline's before their phase, the canary's
+        // after a halt, for the analysis): not work that needed authority.
+        if !ev.is_metric_sample() {
+            self.conformance(deployment, ev, at_ms, phase_idx, planned)?;
+        }
         Ok(Ok(true))
     }
 
@@ -533,8 +537,10 @@ fn update_phase(
     let finished =
         matches!(status, crate::domain::PhaseStatus::Succeeded | crate::domain::PhaseStatus::Failed).then_some(now_ms);
     let started = started.or((status != crate::domain::PhaseStatus::Pending).then_some(now_ms));
+    // A phase its canary analysis failed stays failed until a person decides.
     tx.prepare_cached(
-        "UPDATE phases SET succeeded = ?2, failed = ?3, running = ?4, status = ?5, started_ms = ?6,
+        "UPDATE phases SET succeeded = ?2, failed = ?3, running = ?4,
+                status = CASE WHEN analysis_failed_ms IS NULL THEN ?5 ELSE 'failed' END, started_ms = ?6,
                 finished_ms = CASE WHEN ?7 IS NULL THEN NULL ELSE coalesce(finished_ms, ?7) END WHERE id = ?1",
     )?
     .execute(params![id, counts.succeeded, counts.failed, counts.running, status.as_str(), started, finished])?;
@@ -612,16 +618,27 @@ fn happenings(
                     "SELECT count(*), max(last_error) FROM targets WHERE phase_id = ?1 AND status IN ('failed', 'lost')",
                 )?
                 .query_row([failed.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            let text = (
-                format!("DEP-{} {}: phase failed ({hosts} host(s))", dep.id, failed.name),
-                format!(
-                    "Phase {} of {} in {} exceeded its failure budget.{}",
-                    failed.name,
-                    dep.release,
-                    dep.environment,
-                    error.map(|e| format!(" Last error: {e}")).unwrap_or_default()
-                ),
-            );
+            let by_analysis = super::analysis::halted_at(tx, failed.id)?.is_some();
+            let text = if by_analysis {
+                (
+                    format!("DEP-{} {}: canary analysis failed", dep.id, failed.name),
+                    format!(
+                        "The canary analysis of {} in {} failed: shipdeck halted it. Retry, approve anyway, abort or roll back.",
+                        dep.release, dep.environment
+                    ),
+                )
+            } else {
+                (
+                    format!("DEP-{} {}: phase failed ({hosts} host(s))", dep.id, failed.name),
+                    format!(
+                        "Phase {} of {} in {} exceeded its failure budget.{}",
+                        failed.name,
+                        dep.release,
+                        dep.environment,
+                        error.map(|e| format!(" Last error: {e}")).unwrap_or_default()
+                    ),
+                )
+            };
             views::notify_happening(tx, dep, failed.id, "phase_failed", true, text, now_ms)?;
         }
     }

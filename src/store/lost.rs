@@ -97,7 +97,8 @@ fn recount(tx: &rusqlite::Connection, phase: i64, budget_warning: f64, now_ms: i
     let status = counts.status(budget);
     let finished = matches!(status, PhaseStatus::Succeeded | PhaseStatus::Failed).then_some(now_ms);
     tx.prepare_cached(
-        "UPDATE phases SET succeeded = ?2, failed = ?3, running = ?4, status = ?5,
+        "UPDATE phases SET succeeded = ?2, failed = ?3, running = ?4,
+                status = CASE WHEN analysis_failed_ms IS NULL THEN ?5 ELSE 'failed' END,
                 finished_ms = CASE WHEN ?6 IS NULL THEN NULL ELSE coalesce(finished_ms, ?6) END WHERE id = ?1",
     )?
     .execute(params![phase, succeeded, failed, running, status.as_str(), finished])?;

@@ -345,6 +345,7 @@ impl Loader {
     pub fn refresh(&mut self) -> Result<Refresh, StoreError> {
         let (seen, selected, since, known_newest) =
             (self.last_seq, self.selected, self.midnight(), self.newest_deployment);
+        let now = self.clock.now();
         let (refresh, seq, newest) = self.store.read_snapshot(|s| {
             let touched = s.touched_since(seen)?;
             let newest = s.newest_deployment()?;
@@ -369,6 +370,7 @@ impl Loader {
                     reset_tail: count > TAIL_FETCH,
                     new_events: count,
                     verification: s.verification(key)?,
+                    analysis: s.analysis(key, now)?,
                 });
             }
             let seq = touched.iter().map(|t| t.newest_seq).max().unwrap_or(seen);
@@ -390,6 +392,7 @@ impl Loader {
                 reset_tail: true,
                 new_events: 0,
                 verification: s.verification(key)?,
+                analysis: s.analysis(key, self.clock.now())?,
             })
         })
     }

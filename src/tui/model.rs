@@ -101,6 +101,8 @@ pub struct DetailUpdate {
     pub new_events: usize,
     /// Its release record, checklist and conformance flags.
     pub verification: crate::domain::records::Verification,
+    /// A canary's analysis now (`None`: its model has none).
+    pub analysis: Option<crate::store::AnalysisState>,
 }
 
 /// The events of one opened target.
@@ -123,6 +125,8 @@ pub struct Pending {
     pub eta: Option<TimeDelta>,
     /// Hosts the ETA was learnt from.
     pub eta_hosts: usize,
+    /// A canary's analysis now, which decides (or halted) this entry.
+    pub analysis: Option<crate::store::AnalysisState>,
 }
 
 /// The operator's gates and notifications as of one read.

@@ -4,6 +4,7 @@
 //! They write straight into the frame's buffer and touch only the cells they show, so a
 //! 10,000-target deployment costs no more to draw than the part of it on screen.
 
+pub mod canary;
 pub mod gauge;
 pub mod heatmap;
 pub mod pipeline;

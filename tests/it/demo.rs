@@ -36,7 +36,7 @@ fn the_headless_demo_runs_every_live_rollout_to_the_end_through_the_real_receive
 
     let list = env.run(&["list", "--json", "--limit", "0"]).json();
     let deployments = list.as_array().expect("a list");
-    assert_eq!(deployments.len(), 48, "40 past, 3 live, 5 scheduled in the coming days");
+    assert_eq!(deployments.len(), 50, "40 past, 5 live, 5 scheduled in the coming days");
     let live = |release: &str| deployments.iter().find(|d| d["release"] == release && d["version"] != "1.0.0").cloned();
     let phased = deployments
         .iter()
@@ -96,6 +96,32 @@ fn the_headless_demo_runs_every_live_rollout_to_the_end_through_the_real_receive
     assert_eq!(env.run(&["conformance"]).ok().trim(), "no conformance flags");
     assert!(approvals.iter().all(|r| r["person"] != "sam"), "the requester never approves their own: {audit:?}");
     assert_eq!(env.run(&["audit", "verify"]).code, 0);
+
+    // The two live canaries went through their analysis on the metrics their agents posted:
+    // the healthy one was approved by shipdeck (analysis), the degrading one halted by it (and
+    // rolled back by the colleague on call).
+    let canary = |release: &str| {
+        let d = live(release).unwrap_or_else(|| panic!("{release} is live"));
+        let key = d["key"].as_str().expect("key").to_owned();
+        let records: Vec<(String, String)> = audit
+            .iter()
+            .filter(|r| r["deployment"] == key.as_str() && r["person"] == "shipdeck (analysis)")
+            .map(|r| (r["decision"].as_str().unwrap_or("").to_owned(), r["comment"].as_str().unwrap_or("").to_owned()))
+            .collect();
+        (d["status"].as_str().unwrap_or("").to_owned(), records)
+    };
+    let (status, records) = canary("catalog-api");
+    assert_eq!(status, "succeeded");
+    assert!(
+        records.len() == 1 && records[0].0 == "approve" && records[0].1.starts_with("canary analysis pass: error_rate"),
+        "{records:?}"
+    );
+    let (status, records) = canary("images-svc");
+    assert_eq!(status, "rolled_back");
+    assert!(
+        records.len() == 1 && records[0].0 == "halt" && records[0].1.starts_with("canary analysis fail: error_rate"),
+        "{records:?}"
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod canary;
 mod checklist_e2e;
 mod cli;
 mod compare;

@@ -23,6 +23,7 @@ fn policy() -> GatePolicy {
         require: vec![],
         auto: None,
         feedback: false,
+        analysis: Vec::new(),
     }
 }
 

@@ -59,6 +59,8 @@ pub struct Detail {
     pub stale: bool,
     /// Its release record, checklist and conformance flags.
     pub verification: crate::domain::records::Verification,
+    /// A canary's analysis, as of the last read.
+    pub analysis: Option<crate::store::AnalysisState>,
 }
 
 /// One target opened with Enter.
@@ -85,6 +87,7 @@ impl Detail {
             unseen: 0,
             stale: false,
             verification: crate::domain::records::Verification::default(),
+            analysis: None,
         }
     }
 
@@ -187,6 +190,7 @@ impl Live {
         };
         detail.phases = d.phases;
         detail.verification = d.verification;
+        detail.analysis = d.analysis;
         if d.all_targets {
             detail.index = d.targets.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
             detail.targets = d.targets;

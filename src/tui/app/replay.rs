@@ -136,6 +136,8 @@ impl ReplayMode {
             reset_tail: true,
             new_events: 0,
             verification,
+            // The analysis is shown live, not replayed.
+            analysis: None,
         });
         self.summary = Some(detail.summary);
     }

@@ -90,6 +90,7 @@ fn detail(key: i64, events: Vec<StoredEvent>, all: bool) -> DetailUpdate {
         new_events: events.len(),
         events,
         verification: crate::domain::records::Verification::default(),
+        analysis: None,
     }
 }
 

@@ -48,7 +48,8 @@ pub(super) fn read(
         };
         let est = estimate(store, cache, &model)?;
         let eta = est.filter(|_| size > 0).map(|e| e.phase(size));
-        inbox.push(Pending { item, model, phase, eta, eta_hosts: est.map_or(0, |e| e.hosts) });
+        let analysis = store.analysis(item.deployment, now)?;
+        inbox.push(Pending { item, model, phase, eta, eta_hosts: est.map_or(0, |e| e.hosts), analysis });
     }
     let (owed, overdue) = follow_ups(store, desk, now)?;
     let notifications = store.notifications(&desk.operator.name, false, NOTIFICATIONS_SHOWN)?;

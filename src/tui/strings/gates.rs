@@ -93,6 +93,16 @@ pub const REASON: &str = "Reason (required):";
 pub const BEFORE: &str = "Before:";
 pub const FAILED: &str = "Failed:";
 pub const APPROVALS_SO_FAR: &str = "Approvals:";
+pub const ANALYSIS: &str = "Analysis:";
+/// How the canary analysis decides, under its numbers in the Approvals view.
+pub const ANALYSIS_RULE: &str = "shipdeck (analysis) approves once every rule passes and the bake is over; a failed rule \
+halts the deployment. Your approval over it is recorded as an override.";
+
+/// The warning for a metric no agent reports: never a silent pass.
+#[must_use]
+pub fn analysis_missing(metric: &str) -> String {
+    format!("⚠ no agent reports \"{metric}\" for the canary and the baseline: never approved automatically")
+}
 pub const POLICY: &str = "Policy:";
 pub const MISSING: &str = "Missing:";
 pub const NEXT: &str = "Next:";

@@ -470,3 +470,55 @@ fn notifications_show_each_channel_s_delivery_state_and_the_header_counts_failed
     assert!(open.contains("pager: failed 6/6: page.sh: exit status 1"), "{open}");
     assert!(open.contains("hook: sent 2026-11-26"), "{open}");
 }
+
+/// A canary whose analysis has the error rate but no agent reporting latency: the Approvals
+/// view shows the analysis live, warns about the missing metric and says how it decides.
+#[test]
+fn the_approvals_view_shows_the_live_canary_analysis_and_warns_about_a_missing_metric() {
+    use crate::domain::EventStatus;
+    let fx = fixture::build();
+    let key = {
+        let mut store = Store::open_existing(&fx.path).expect("opens");
+        let hosts = fixture::hosts("cat", 4);
+        let key = fixture::plan_by(
+            &mut store,
+            "catalog@2.0.0",
+            "production",
+            "canary",
+            &hosts,
+            "2026-11-26T10:00:00Z",
+            "dana",
+        );
+        let run = fixture::Run {
+            key,
+            host: "cat-001",
+            steps: &["install", "verify"],
+            from: "2026-11-26T10:00:10Z",
+            last: Some(EventStatus::Succeeded),
+            error: "",
+        };
+        fixture::ingest(&mut store, fixture::events(&run), "2026-11-26T10:01:00Z");
+        let mut samples = Vec::new();
+        for m in 2..29 {
+            for (i, h) in hosts.iter().enumerate() {
+                let line = format!(
+                    r#"{{"id":"s-{h}-{m}","deployment":"{key}","target":"{h}","step":"metrics","status":"info","at":"2026-11-26T10:{m:02}:00Z","data":{{"metric":"error_rate","value":{}}}}}"#,
+                    if i == 0 { 0.3 } else { 0.2 }
+                );
+                samples.push(crate::domain::event::parse_line(&line, fixture::now()).expect("a sample"));
+            }
+        }
+        fixture::ingest(&mut store, samples, "2026-11-26T10:29:00Z");
+        key
+    };
+    let (mut app, _loader) = app(&fx, 120, 40);
+    select(&mut app, key);
+    let shown = screen(&app);
+    assert!(shown.contains("Analysis:  canary analysis: missing metric"), "{shown}");
+    assert!(
+        shown.contains("error_rate difference: canary 0.3 vs baseline 0.2 = 0.1 ≤ 0.5 (held 27m of 10m)"),
+        "{shown}"
+    );
+    assert!(shown.contains("⚠ no agent reports \"latency_p95_ms\" for the canary and the baseline"), "{shown}");
+    assert!(shown.contains("shipdeck (analysis) approves once every rule passes"), "{shown}");
+}

@@ -289,6 +289,11 @@ pub fn context_lines<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
             Span::styled(missing(app, g.missing(), &timing), t.warning),
         ]));
     }
+    // The analysis explains the analysed gate, and a halt it caused; a canary that failed its
+    // own budget is about its hosts.
+    if let Some(a) = p.analysis.as_ref().filter(|a| a.gate_phase == item.phase || a.halted_at.is_some()) {
+        lines.extend(analysis_lines(app, a));
+    }
     lines.push(next_line(app, p, &timing));
     if let Some(w) = &timing.warning {
         let msg = match w {
@@ -302,6 +307,38 @@ pub fn context_lines<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
         lines.push(Line::from(vec![label(t, ""), Span::styled(msg, t.warning)]));
     }
     lines.push(you_line(app, p));
+    lines
+}
+
+/// The live canary analysis: where it stands, each rule's numbers, a warning for each metric
+/// no agent reports, and how it decides.
+fn analysis_lines<'a>(app: &App, a: &crate::store::AnalysisState) -> Vec<Line<'a>> {
+    use crate::domain::analysis::Verdict;
+    let t = &app.theme;
+    let style = |v: Verdict| match v {
+        Verdict::Pass => t.host(HostState::Succeeded),
+        Verdict::Fail => t.host(HostState::Failed),
+        Verdict::MissingMetric => t.warning,
+        Verdict::Inconclusive => t.text,
+    };
+    let verdict = a.analysis.as_ref().map_or(Verdict::Inconclusive, |x| x.verdict);
+    let mut lines = vec![Line::from(vec![label(t, text::ANALYSIS), Span::styled(a.headline(), style(verdict))])];
+    match &a.analysis {
+        Some(x) => {
+            for r in &x.rules {
+                lines.push(Line::from(vec![label(t, ""), Span::styled(r.describe(), style(r.verdict))]));
+            }
+            for m in x.missing() {
+                lines.push(Line::from(vec![label(t, ""), Span::styled(text::analysis_missing(m), t.warning)]));
+            }
+        }
+        None => {
+            for r in &a.rules {
+                lines.push(Line::from(vec![label(t, ""), Span::styled(r.describe(), t.dim)]));
+            }
+        }
+    }
+    lines.push(Line::from(vec![label(t, ""), Span::styled(text::ANALYSIS_RULE, t.dim)]));
     lines
 }
 

@@ -189,7 +189,7 @@ impl LiveScreen<'_> {
                 x = put(buf, g.title, x + 2, g.title.y, &text, style);
             }
         }
-        Pipeline { phases: &detail.phases, theme: t }.render(g.pipeline, buf);
+        Pipeline { phases: &detail.phases, theme: t, analysis: detail.analysis.as_ref() }.render(g.pipeline, buf);
 
         let silent_before = now - app.session.config.dashboard.silent_after;
         let counts = tally(&detail.targets, silent_before);

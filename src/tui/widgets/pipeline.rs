@@ -16,6 +16,8 @@ use ratatui::widgets::Widget;
 pub struct Pipeline<'a> {
     pub phases: &'a [PhaseView],
     pub theme: &'a Theme,
+    /// A canary's analysis, drawn on the gate it decides ([`super::canary::mark`]).
+    pub analysis: Option<&'a crate::store::AnalysisState>,
 }
 
 impl Widget for Pipeline<'_> {
@@ -40,8 +42,12 @@ impl Widget for Pipeline<'_> {
             }
             x = put(buf, cell, x, area.y, state.symbol().encode_utf8(&mut sym), t.host(state)) + 1;
             x = put(buf, cell, x, area.y, &p.name, t.title) + 1;
-            if p.gate.is_some() && p.status == PhaseStatus::Pending {
-                put(buf, cell, x, area.y, "◆gate", t.warning);
+            match self.analysis.filter(|a| a.gate_phase == p.name) {
+                Some(a) => super::canary::mark(buf, cell, x, area.y, a, t),
+                None if p.gate.is_some() && p.status == PhaseStatus::Pending => {
+                    put(buf, cell, x, area.y, "◆gate", t.warning);
+                }
+                None => {}
             }
             if area.height < 2 {
                 continue;

@@ -46,6 +46,7 @@ fn policy(bake_minutes: i64) -> GatePolicy {
         require: vec![],
         auto: None,
         feedback: false,
+        analysis: Vec::new(),
     }
 }
 
