@@ -76,10 +76,14 @@ pub enum Action {
     Today,
     ModelReview,
     RecordAction,
+    Replay,
+    ReplayPlay,
+    ReplayBack,
+    ReplayForward,
 }
 
 impl Action {
-    pub const ALL: [Self; 40] = [
+    pub const ALL: [Self; 44] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -120,6 +124,10 @@ impl Action {
         Self::Today,
         Self::ModelReview,
         Self::RecordAction,
+        Self::Replay,
+        Self::ReplayPlay,
+        Self::ReplayBack,
+        Self::ReplayForward,
     ];
 
     /// The name used in `[dashboard.keys]`.
@@ -153,7 +161,7 @@ impl Action {
     #[must_use]
     pub fn scope(self) -> Scope {
         match self {
-            Self::Checklist => Scope::Live,
+            Self::Checklist | Self::Replay | Self::ReplayPlay | Self::ReplayBack | Self::ReplayForward => Scope::Live,
             Self::Period | Self::Compare => Scope::History,
             Self::MetricsPeriod | Self::MetricsScope | Self::ModelReview | Self::RecordAction => Scope::Metrics,
             Self::ZoomIn | Self::ZoomOut | Self::Today => Scope::Schedule,
@@ -213,6 +221,12 @@ impl Action {
             Self::RecordAction => {
                 ("record_action", "Metrics: record the selected suggestion as an improvement action", &["i"])
             }
+            Self::Replay => {
+                ("replay", "Live: replay the selected deployment (←/→ step an event; again or Esc: live)", &["T"])
+            }
+            Self::ReplayPlay => ("replay_play", "Live replay: play at 1x, 10x, 60x, pause", &["p"]),
+            Self::ReplayBack => ("replay_back", "Live replay: a minute back", &["["]),
+            Self::ReplayForward => ("replay_forward", "Live replay: a minute forward", &["]"]),
         }
     }
 }
@@ -501,6 +515,20 @@ mod tests {
         assert_eq!(k.action_g(&press(KeyCode::Char('q'), KeyModifiers::NONE)), None);
         assert_eq!(k.action_g(&press(KeyCode::Char('Q'), KeyModifiers::CONTROL)), Some(Action::Quit));
         assert!(k.help().contains(&("f".to_owned(), Action::Filter.describe())));
+    }
+
+    #[test]
+    fn replay_keys_act_on_live_only() {
+        let k = Keymap::default();
+        let key = |c: char| press(KeyCode::Char(c), KeyModifiers::NONE);
+        assert_eq!(k.action(&press(KeyCode::Char('T'), KeyModifiers::SHIFT), Scope::Live), Some(Action::Replay));
+        assert_eq!(k.action(&key('p'), Scope::Live), Some(Action::ReplayPlay));
+        assert_eq!(k.action(&key('['), Scope::Live), Some(Action::ReplayBack));
+        assert_eq!(k.action(&key(']'), Scope::Live), Some(Action::ReplayForward));
+        for scope in [Scope::History, Scope::Metrics, Scope::Schedule] {
+            assert_eq!(k.action(&key('p'), scope), None, "{scope:?}");
+            assert_eq!(k.action(&press(KeyCode::Char('T'), KeyModifiers::SHIFT), scope), None, "{scope:?}");
+        }
     }
 
     #[test]

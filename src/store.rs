@@ -26,6 +26,7 @@ mod operations;
 mod outbox;
 mod planning;
 mod queries;
+mod replay;
 mod schedule;
 mod team;
 #[cfg(test)]
