@@ -183,8 +183,8 @@ impl Store {
     }
 
     /// The floor of the model review over finished deployments in `[from_ms, until_ms)`: the
-    /// KPI floor's rows, then the failed hosts and the conformance flags of those deployments,
-    /// read and dropped.
+    /// KPI floor's rows, then the failed hosts (of the phases that lost some) and the conformance
+    /// flags of those deployments, read and dropped.
     pub fn model_review_floor(&self, from_ms: i64, until_ms: i64) -> Result<usize, StoreError> {
         let sql = |source| StoreError::Sql { path: self.path.clone(), source };
         let mut rows = self.kpi_floor(from_ms, until_ms)?;
@@ -198,8 +198,8 @@ impl Store {
             .map_err(sql)?;
         let (Some(lo), Some(hi)) = (lo, hi) else { return Ok(rows) };
         for query in [
-            "SELECT phase_id, last_step, last_error, last_at_ms FROM targets
-             WHERE deployment_id BETWEEN ?1 AND ?2 AND status IN ('failed', 'lost')",
+            "SELECT t.phase_id, t.last_step, t.last_error, t.last_at_ms FROM phases p JOIN targets t ON t.phase_id = p.id
+             WHERE p.deployment_id BETWEEN ?1 AND ?2 AND p.failed > 0 AND t.status IN ('failed', 'lost')",
             "SELECT DISTINCT deployment_id FROM conformance_flags
              WHERE deployment_id BETWEEN ?1 AND ?2 AND kind = 'outside_window'",
         ] {

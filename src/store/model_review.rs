@@ -3,8 +3,9 @@
 //! improvement actions a model review records.
 //!
 //! The deployments and their gate waits come from the KPI read ([`Store::kpi_deployments`]), so
-//! a model's waits are the ones `shipdeck kpi` shows; the rest are three range reads by
-//! deployment id, joined in memory.
+//! a model's waits are the ones `shipdeck kpi` shows; the rest are range reads by deployment id
+//! (phases, conformance flags) and, for the phases that lost hosts only, their failed targets
+//! through the phase index, joined in memory.
 
 use super::{Store, StoreError};
 use crate::clock::{from_ms, to_ms};
@@ -53,13 +54,14 @@ impl Store {
             .into_iter()
             .map(|deployment| ModelRun { deployment, phases: Vec::new(), failures: Vec::new(), outside_window: false })
             .collect();
-        // Phases in order; where each phase id sits.
+        // Phases in order; where each phase id sits; the phases that lost hosts.
         let mut phase_at: HashMap<i64, (usize, usize)> = HashMap::new();
+        let mut failing: Vec<i64> = Vec::new();
         {
             let mut stmt = self
                 .conn
                 .prepare_cached(
-                    "SELECT id, deployment_id, name, target_count, status, started_ms, finished_ms, gate FROM phases
+                    "SELECT id, deployment_id, name, target_count, status, started_ms, finished_ms, gate, failed FROM phases
                      WHERE deployment_id BETWEEN ?1 AND ?2 ORDER BY deployment_id, idx",
                 )
                 .map_err(sql)?;
@@ -73,7 +75,11 @@ impl Store {
                         .entry(g)
                         .or_insert_with_key(|g| serde_json::from_str::<GatePolicy>(g).ok().map(|p| p.bake))
                 });
-                phase_at.insert(r.get(0).map_err(sql)?, (i, runs[i].phases.len()));
+                let id: i64 = r.get(0).map_err(sql)?;
+                if r.get::<_, i64>(8).map_err(sql)? > 0 {
+                    failing.push(id);
+                }
+                phase_at.insert(id, (i, runs[i].phases.len()));
                 runs[i].phases.push(RunPhase {
                     name: r.get(2).map_err(sql)?,
                     targets: r.get::<_, i64>(3).map_err(sql)?.try_into().unwrap_or(0),
@@ -85,25 +91,29 @@ impl Store {
             }
         }
         {
+            // Only the phases that lost hosts, through the targets' phase index: most phases lost
+            // none, and scanning every target of a period is what would cost.
             let mut stmt = self
                 .conn
                 .prepare_cached(
-                    "SELECT phase_id, coalesce(last_step, '?'), coalesce(last_error, last_message, ''), last_at_ms
-                     FROM targets WHERE deployment_id BETWEEN ?1 AND ?2 AND status IN ('failed', 'lost')",
+                    "SELECT coalesce(last_step, '?'), coalesce(last_error, last_message, ''), last_at_ms
+                     FROM targets WHERE phase_id = ?1 AND status IN ('failed', 'lost')",
                 )
                 .map_err(sql)?;
-            let mut q = stmt.query(params![lo, hi]).map_err(sql)?;
             let mut shapes: HashMap<String, String> = HashMap::new();
-            while let Some(r) = q.next().map_err(sql)? {
-                let Some(&(i, phase)) = phase_at.get(&r.get::<_, i64>(0).map_err(sql)?) else { continue };
-                let message: String = r.get(2).map_err(sql)?;
-                let group = shapes.entry(message).or_insert_with_key(|m| errors::shape(m)).clone();
-                runs[i].failures.push(HostFailure {
-                    phase,
-                    step: r.get(1).map_err(sql)?,
-                    group,
-                    at: r.get::<_, Option<i64>>(3).map_err(sql)?.map(from_ms),
-                });
+            for id in failing {
+                let Some(&(i, phase)) = phase_at.get(&id) else { continue };
+                let mut q = stmt.query(params![id]).map_err(sql)?;
+                while let Some(r) = q.next().map_err(sql)? {
+                    let message: String = r.get(1).map_err(sql)?;
+                    let group = shapes.entry(message).or_insert_with_key(|m| errors::shape(m)).clone();
+                    runs[i].failures.push(HostFailure {
+                        phase,
+                        step: r.get(0).map_err(sql)?,
+                        group,
+                        at: r.get::<_, Option<i64>>(2).map_err(sql)?.map(from_ms),
+                    });
+                }
             }
         }
         {
