@@ -17,6 +17,7 @@ pub mod kpi;
 pub mod lifecycle;
 pub mod model;
 pub mod notify;
+pub mod parallel;
 pub mod phase;
 pub mod plan;
 pub mod records;

@@ -22,6 +22,7 @@ mod lost;
 mod migrations;
 mod operations;
 mod outbox;
+mod parallel;
 mod planning;
 mod queries;
 mod schedule;

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_notifications.sql"),
     include_str!("migrations/0011_schedules.sql"),
     include_str!("migrations/0012_techniques.sql"),
+    include_str!("migrations/0014_parallel.sql"),
 ];
 
 /// The schema version this build writes.

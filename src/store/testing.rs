@@ -39,6 +39,9 @@ pub struct Plan {
     pub change: Option<String>,
     pub requester: String,
     pub at: DateTime<Utc>,
+    /// Whether the model's first runs are supervised, as configured; off unless a test is
+    /// about supervision, so each test sees the model's own shape.
+    pub supervised: bool,
 }
 
 impl Plan {
@@ -52,7 +55,14 @@ impl Plan {
             change: None,
             requester: "dana".into(),
             at: t0(),
+            supervised: false,
         }
+    }
+
+    /// Plans it with the model's `supervised_runs` in force.
+    pub fn supervised(mut self) -> Self {
+        self.supervised = true;
+        self
     }
 
     pub fn release(mut self, release: &str) -> Self {
@@ -88,11 +98,15 @@ impl Plan {
     /// Plans it; returns the key.
     pub fn plan(&self, store: &mut Store) -> DeploymentKey {
         let config = Config::built_in();
+        let mut model = config.model(&self.model).expect("model").clone();
+        if !self.supervised {
+            model.supervised_runs = 0;
+        }
         let req = PlanRequest {
             release: self.release.parse::<ReleaseRef>().expect("valid release"),
             environment: self.env.clone(),
             model_name: self.model.clone(),
-            model: config.model(&self.model).expect("model"),
+            model: &model,
             targets: self.targets.clone().into(),
             change_ref: self.change.clone(),
             requested_by: self.requester.clone(),

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod bluegreen;
 mod checklist_e2e;
 mod cli;
 mod compare;
