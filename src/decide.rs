@@ -466,7 +466,8 @@ mod tests {
         assert_eq!(store.supervised(key).expect("reads"), Some((1, 3)));
         let config = Config::built_in();
         let omar = Desk::new(&config, Operator::named(&config, "omar", "o"));
-        let ask = |phase: &str| Ask { key, phase: phase.into(), decision: Decision::Approve, comment: None, reason: None };
+        let ask =
+            |phase: &str| Ask { key, phase: phase.into(), decision: Decision::Approve, comment: None, reason: None };
         omar.decide(&mut store, &ask("batch-1"), t0).expect("a person starts the first batch");
         report(&mut store, key, 1..=10, "succeeded", t0);
         assert!(automatic(&mut store, t0).expect("runs").is_empty(), "batch-2 waits for a person");

@@ -74,10 +74,11 @@ pub enum Action {
     ZoomIn,
     ZoomOut,
     Today,
+    GroupHosts,
 }
 
 impl Action {
-    pub const ALL: [Self; 38] = [
+    pub const ALL: [Self; 39] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -116,6 +117,7 @@ impl Action {
         Self::ZoomIn,
         Self::ZoomOut,
         Self::Today,
+        Self::GroupHosts,
     ];
 
     /// The name used in `[dashboard.keys]`.
@@ -140,7 +142,7 @@ impl Action {
     #[must_use]
     pub fn scope(self) -> Scope {
         match self {
-            Self::Checklist => Scope::Live,
+            Self::Checklist | Self::GroupHosts => Scope::Live,
             Self::Period | Self::Compare => Scope::History,
             Self::MetricsPeriod | Self::MetricsScope => Scope::Metrics,
             Self::ZoomIn | Self::ZoomOut | Self::Today => Scope::Schedule,
@@ -160,7 +162,7 @@ impl Action {
             Self::Down => ("down", "move down", &["down", "j"]),
             Self::Left => ("left", "move left (hosts)", &["left", "h"]),
             Self::Right => ("right", "move right (hosts)", &["right", "l"]),
-            Self::Top => ("top", "first row / host", &["home", "g"]),
+            Self::Top => ("top", "first row / host", &["home"]),
             Self::Bottom => ("bottom", "last row / host", &["G"]),
             Self::PageUp => ("page_up", "scroll events up", &["pgup"]),
             Self::PageDown => ("page_down", "scroll events down", &["pgdn"]),
@@ -194,6 +196,7 @@ impl Action {
             Self::ZoomIn => ("zoom_in", "Schedule: shorter period (month, week, day)", &["+", "="]),
             Self::ZoomOut => ("zoom_out", "Schedule: longer period (day, week, month)", &["-"]),
             Self::Today => ("today", "Schedule: back to now", &["t"]),
+            Self::GroupHosts => ("group_hosts", "Live: group the heatmap by the next label (none, each label)", &["g"]),
         }
     }
 }

@@ -166,7 +166,8 @@ impl Store {
                 DeploymentStatus::Planned.as_str(),
                 req.planned_start.timestamp_millis(),
                 now,
-                req.targets.len(),
+                // The targets the deployment deploys to (a parallel deployment's old set is not one).
+                phases.iter().map(|p| p.targets.len()).sum::<usize>(),
                 record,
                 windows,
             ],

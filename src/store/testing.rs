@@ -42,6 +42,8 @@ pub struct Plan {
     /// Whether the model's first runs are supervised, as configured; off unless a test is
     /// about supervision, so each test sees the model's own shape.
     pub supervised: bool,
+    /// Targets with labels, instead of `targets`.
+    pub inventory: Option<crate::domain::inventory::Inventory>,
 }
 
 impl Plan {
@@ -56,7 +58,14 @@ impl Plan {
             requester: "dana".into(),
             at: t0(),
             supervised: false,
+            inventory: None,
         }
+    }
+
+    /// Plans these labelled targets instead of `targets`.
+    pub fn inventory(mut self, inventory: crate::domain::inventory::Inventory) -> Self {
+        self.inventory = Some(inventory);
+        self
     }
 
     /// Plans it with the model's `supervised_runs` in force.
@@ -107,7 +116,7 @@ impl Plan {
             environment: self.env.clone(),
             model_name: self.model.clone(),
             model: &model,
-            targets: self.targets.clone().into(),
+            targets: self.inventory.clone().unwrap_or_else(|| self.targets.clone().into()),
             change_ref: self.change.clone(),
             requested_by: self.requester.clone(),
             release_record: crate::domain::release::ReleaseRecord::default(),

@@ -7,6 +7,7 @@
 pub mod gauge;
 pub mod heatmap;
 pub mod pipeline;
+pub mod shapes;
 pub mod tail;
 
 use ratatui::buffer::Buffer;
