@@ -3,8 +3,10 @@
 //! Builds (or reuses) the history benchmark's log (100,000 finished deployments, over
 //! 10,000,000 events; see [`crate::log::build_years`]) and measures, as medians: every KPI for
 //! 90 days and for all time (`Store::kpis`, what `shipdeck kpi` and the view compute), and the
-//! Metrics view's first frame at 200x50 (the key `6`, the data read, the frame drawn). Each is
-//! printed beside its floor: a plain scan of the rows it reads, in the same run.
+//! Metrics view's first frame at 200x50 (the key `6`, the data read, the frame drawn), and the
+//! model review for 90 days and all time (`Store::model_review`, what `shipdeck models review`
+//! and `m` in the view compute). Each is printed beside its floor: a plain scan of the rows it
+//! reads, in the same run.
 
 use crate::Ctx;
 use crate::log::{self, Years, years_now as now};
@@ -119,6 +121,24 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
         })?;
         let took = (took, last_cpu());
         line(&format!("every KPI, {label}, --by week"), took, floor, goal);
+    }
+
+    // The model review (what `shipdeck models review` and `m` in Metrics compute): every model's
+    // numbers and the suggestion rules, beside a plain scan of the rows it reads. No goal of its
+    // own in the issue: the KPIs' (50 ms for 90 days, 500 ms for all time) is the bar.
+    for (label, from, goal) in [("90 days", at - TimeDelta::days(90), 50), ("all time", first, 500)] {
+        let (took, review) = time(a.runs, || Ok(store.model_review(None, from, at, &production)?))?;
+        let took = (took, last_cpu());
+        let (floor, rows) =
+            time(a.runs, || Ok(store.model_review_floor(from.timestamp_millis(), at.timestamp_millis())?))?;
+        let floor = (floor, last_cpu());
+        println!(
+            "models review, {label}: {} models, {} runs, {} suggestion(s) ({rows} rows read)",
+            review.models.len(),
+            review.models.iter().map(|m| m.runs).sum::<usize>(),
+            review.suggestions.len()
+        );
+        line(&format!("models review, {label} (Store::model_review)"), took, floor, goal);
     }
 
     // The Metrics view's first frame: `6` pressed, its data read (30 days and the 30 before),

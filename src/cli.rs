@@ -40,6 +40,7 @@ mod history;
 mod ingest;
 mod kpi;
 mod list;
+mod model_review;
 pub mod models;
 mod notify;
 mod plan;
@@ -135,7 +136,7 @@ pub enum Command {
     /// The team stored in the log, which decisions count: sync it from the config, or show it
     #[command(subcommand)]
     Team(team::Command),
-    /// Test deployment models: the phases and batches a plan would produce
+    /// Deployment models: test the phases a plan would produce, review how they did, their actions
     #[command(subcommand)]
     Models(models::Command),
     /// Move the planned start of a deployment that has not started
@@ -178,6 +179,7 @@ impl Command {
             Self::Cancel(_) => Some("cancel"),
             Self::Freeze(c) if c.writes() => Some("freeze"),
             Self::Notify(c) if c.writes() => Some("notify"),
+            Self::Models(c) if c.writes() => Some("models"),
             Self::Status(_)
             | Self::Events(_)
             | Self::List(_)
@@ -351,6 +353,7 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
             StoreError::Missing(_)
             | StoreError::UnknownDeployment(_)
             | StoreError::UnknownAction { .. }
+            | StoreError::UnknownModelAction { .. }
             | StoreError::Plan(_)
             | StoreError::PlanPerson(_)
             | StoreError::TooNew { .. }

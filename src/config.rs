@@ -17,7 +17,8 @@ pub use notify::{ChannelConfig, ChannelKind, NotifyConfig};
 pub use reviews::ReviewsConfig;
 pub use schedule::ScheduleConfig;
 pub use sections::{
-    DashboardConfig, Environment, Inventory, MetricsAccess, Person, ReceiverConfig, Stakeholder, TeamConfig,
+    DashboardConfig, Environment, Inventory, MetricsAccess, NOTIFY_KINDS, Person, ReceiverConfig, Stakeholder,
+    TeamConfig,
 };
 
 use crate::domain::DeploymentModel;

@@ -11,6 +11,7 @@
 
 pub mod checklist;
 pub mod identity;
+pub mod improve;
 pub mod review;
 pub mod schedule;
 

@@ -16,6 +16,7 @@ pub mod inventory;
 pub mod kpi;
 pub mod lifecycle;
 pub mod model;
+pub mod model_review;
 pub mod notify;
 pub mod parallel;
 pub mod phase;

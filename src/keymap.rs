@@ -74,11 +74,13 @@ pub enum Action {
     ZoomIn,
     ZoomOut,
     Today,
+    ModelReview,
+    RecordAction,
     GroupHosts,
 }
 
 impl Action {
-    pub const ALL: [Self; 39] = [
+    pub const ALL: [Self; 41] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -117,6 +119,8 @@ impl Action {
         Self::ZoomIn,
         Self::ZoomOut,
         Self::Today,
+        Self::ModelReview,
+        Self::RecordAction,
         Self::GroupHosts,
     ];
 
@@ -135,7 +139,16 @@ impl Action {
     /// Whether the action writes to the log (hidden in read-only mode).
     #[must_use]
     pub fn writes(self) -> bool {
-        matches!(self, Self::Approve | Self::Reject | Self::Retry | Self::Abort | Self::Rollback | Self::WriteReview)
+        matches!(
+            self,
+            Self::Approve
+                | Self::Reject
+                | Self::Retry
+                | Self::Abort
+                | Self::Rollback
+                | Self::WriteReview
+                | Self::RecordAction
+        )
     }
 
     /// The view the action acts in ([`Scope::Global`] for most).
@@ -144,7 +157,7 @@ impl Action {
         match self {
             Self::Checklist | Self::GroupHosts => Scope::Live,
             Self::Period | Self::Compare => Scope::History,
-            Self::MetricsPeriod | Self::MetricsScope => Scope::Metrics,
+            Self::MetricsPeriod | Self::MetricsScope | Self::ModelReview | Self::RecordAction => Scope::Metrics,
             Self::ZoomIn | Self::ZoomOut | Self::Today => Scope::Schedule,
             _ => Scope::Global,
         }
@@ -196,6 +209,12 @@ impl Action {
             Self::ZoomIn => ("zoom_in", "Schedule: shorter period (month, week, day)", &["+", "="]),
             Self::ZoomOut => ("zoom_out", "Schedule: longer period (day, week, month)", &["-"]),
             Self::Today => ("today", "Schedule: back to now", &["t"]),
+            Self::ModelReview => {
+                ("model_review", "Metrics: the model review and its suggestions (again: top failing)", &["m"])
+            }
+            Self::RecordAction => {
+                ("record_action", "Metrics: record the selected suggestion as an improvement action", &["i"])
+            }
             Self::GroupHosts => ("group_hosts", "Live: group the heatmap by the next label (none, each label)", &["g"]),
         }
     }

@@ -9,6 +9,7 @@
 //! is sent again, with the same idempotency key.
 
 pub mod channels;
+mod log;
 pub mod template;
 
 use crate::clock::SharedClock;
@@ -91,17 +92,19 @@ pub fn spawn(opts: WorkerOptions) -> std::io::Result<std::thread::JoinHandle<Res
 ///
 /// The thread lowers its own scheduling priority (the highest niceness) first: sending is
 /// background work, so on a busy machine the receiver's ingest gets the processor and the
-/// worker takes what is left.
+/// worker takes what is left. Its writes to the log run on a thread at normal priority (see
+/// `log`), so the write lock is never held by a thread the scheduler keeps waiting.
 pub fn run(opts: &WorkerOptions) -> Result<WorkerStats, WorkerError> {
+    let mut store = Store::open_existing(&opts.db)?;
+    store.relax_durability_for_outbox()?;
+    let outbox = log::OutboxLog::start(store).map_err(|e| WorkerError::Start(e.to_string()))?;
     lower_priority();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| WorkerError::Start(e.to_string()))?;
     let client = http_client().map_err(WorkerError::Start)?;
-    let mut store = Store::open_existing(&opts.db)?;
-    store.relax_durability_for_outbox()?;
-    rt.block_on(work(opts, store, client))
+    rt.block_on(work(opts, &outbox, client))
 }
 
 /// A random number in [0, 1) for the jitter.
@@ -122,7 +125,11 @@ fn outcome(config: &Config, d: &Delivery, result: Result<(), String>, now: chron
     Attempt::Failed { error, retry_at, max_attempts: c.max_attempts }
 }
 
-async fn work(opts: &WorkerOptions, mut store: Store, client: reqwest::Client) -> Result<WorkerStats, WorkerError> {
+async fn work(
+    opts: &WorkerOptions,
+    store: &log::OutboxLog,
+    client: reqwest::Client,
+) -> Result<WorkerStats, WorkerError> {
     let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
     let config = &opts.config;
     let limit = config.notify.concurrency;
@@ -137,14 +144,14 @@ async fn work(opts: &WorkerOptions, mut store: Store, client: reqwest::Client) -
     loop {
         let stopping = opts.stop.load(Ordering::Relaxed);
         if stopping && in_flight.is_empty() {
-            store.record_attempts(&owner, &done, opts.clock.now())?;
+            store.record(&owner, &done, opts.clock.now()).await?;
             return Ok(stats);
         }
         // The time-driven happening: a planned start approaching (the worker is what runs
         // while time passes; the reminder is stored like any other happening, then sent).
         if !stopping && last_remind.is_none_or(|t| t.elapsed() >= REMIND_EVERY) {
             last_remind = Some(Instant::now());
-            if let Err(e) = store.remind_starts(opts.clock.now(), config.notify.remind_before) {
+            if let Err(e) = store.remind(opts.clock.now(), config.notify.remind_before).await {
                 eprintln!("shipdeck delivery worker: {e}; reminders wait for the next round");
             }
         }
@@ -152,7 +159,7 @@ async fn work(opts: &WorkerOptions, mut store: Store, client: reqwest::Client) -
         let room = limit.saturating_sub(in_flight.len());
         if !stopping && room > 0 && (room * 2 >= limit || last_claim.is_none_or(|t| t.elapsed() >= poll)) {
             let now = opts.clock.now();
-            let claimed = match store.claim_deliveries(&owner, now, now + lease, room) {
+            let claimed = match store.claim(&owner, now, now + lease, room).await {
                 Ok(c) => c,
                 Err(e) => {
                     // The log may be busy or briefly failing (a full disk): try again, never exit.
@@ -180,7 +187,7 @@ async fn work(opts: &WorkerOptions, mut store: Store, client: reqwest::Client) -
             () = tokio::time::sleep(poll) => {}
         }
         if !done.is_empty() && (done.len() >= FLUSH_AT || in_flight.is_empty() || last_flush.elapsed() >= FLUSH_EVERY) {
-            match store.record_attempts(&owner, &done, opts.clock.now()) {
+            match store.record(&owner, &done, opts.clock.now()).await {
                 Ok(()) => done.clear(),
                 // Kept: written with the next batch. Until then their leases hold them.
                 Err(e) => tracing::warn!(

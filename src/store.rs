@@ -8,6 +8,7 @@
 
 #[cfg(feature = "bench")]
 mod bench;
+mod budget;
 mod checklists;
 mod conformance;
 mod dedupe;
@@ -20,6 +21,7 @@ mod kpi;
 pub mod live;
 mod lost;
 mod migrations;
+mod model_review;
 mod operations;
 mod outbox;
 mod parallel;
@@ -55,6 +57,23 @@ use std::time::Duration;
 /// How long a writer waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Waits for another connection's write lock, for [`BUSY_TIMEOUT`] in all: every quarter of a
+/// millisecond for the first 100 ms, then every 10 ms. The log's writers hold the lock for a
+/// millisecond or two (the delivery worker's claims and results, the CLI's decisions), and
+/// SQLite's own handler sleeps up to 100 ms between looks, long after the lock was free: the
+/// receiver's writer would sit idle while agents wait.
+fn wait_for_lock(tries: i32) -> bool {
+    const SHORT_TRIES: u32 = 400;
+    let (short, long) = (Duration::from_micros(250), Duration::from_millis(10));
+    let tries = u32::try_from(tries).unwrap_or(0);
+    let waited = if tries < SHORT_TRIES { short * tries } else { short * SHORT_TRIES + long * (tries - SHORT_TRIES) };
+    if waited >= BUSY_TIMEOUT {
+        return false;
+    }
+    std::thread::sleep(if tries < SHORT_TRIES { short } else { long });
+    true
+}
+
 /// Errors of the log.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -84,6 +103,8 @@ pub enum StoreError {
     Plan(#[from] crate::domain::plan::PlanError),
     #[error("{key} has no action {n} (see `shipdeck review {key}`)")]
     UnknownAction { key: String, n: usize },
+    #[error("model \"{model}\" has no improvement action {n} (see `shipdeck models actions`)")]
+    UnknownModelAction { model: String, n: usize },
     /// Planning was refused by the team's rules (the refusal is in the audit trail).
     #[error("{0}")]
     PlanRefused(String),
@@ -108,6 +129,8 @@ pub struct Store {
     clock_skew: chrono::TimeDelta,
     /// The config's windows and freezes, for conformance flags (see `conformance`).
     rules: Arc<TimeRules>,
+    /// The share of a phase's failure budget whose use is told (see `budget`).
+    budget_warning: f64,
 }
 
 impl std::fmt::Debug for Store {
@@ -182,7 +205,7 @@ impl Store {
     fn open_with(path: &Path, flags: OpenFlags) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
         let mut conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(open_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        conn.busy_handler(Some(wait_for_lock)).map_err(open_err)?;
         file::check_length(&conn, path)?;
         if flags.contains(OpenFlags::SQLITE_OPEN_READ_ONLY) {
             migrations::check(&conn, path)?;
@@ -207,6 +230,7 @@ impl Store {
             targets: ingest::TargetCache::default(),
             clock_skew: crate::domain::event::DEFAULT_CLOCK_SKEW,
             rules: Arc::default(),
+            budget_warning: budget::DEFAULT_SHARE,
         }
     }
 

@@ -163,6 +163,8 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
                         Cmd::LoadChecklist(key) => drop(req_tx.send(Request::Checklist(key))),
                         Cmd::Tick(ask) => drop(req_tx.send(Request::Tick(ask))),
                         Cmd::LoadCalendar(from, until) => drop(req_tx.send(Request::Calendar(from, until))),
+                        Cmd::LoadModelReview(days) => drop(req_tx.send(Request::ModelReview(days))),
+                        Cmd::RecordSuggestion(s, ask) => drop(req_tx.send(Request::Record(s, ask))),
                         Cmd::SaveReview(key, content, text) => {
                             drop(req_tx.send(Request::SaveReview(key, content, text)));
                         }

@@ -91,6 +91,8 @@ impl Filters {
             period,
             text: self.text.clone(),
             reviews: Vec::new(),
+            phase: None,
+            step: None,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! `shipdeck models test MODEL [--targets N|FILE]`: the phases and batches a model's plan would
 //! produce, for the edge cases of a fleet or for a given inventory (deployment model testing).
+//! `models review`, `models actions` and `models action` live in [`super::model_review`].
 
 use super::{Context, Reported, usage};
 use crate::domain::DeploymentModel;
@@ -19,10 +20,52 @@ pub enum Command {
         #[arg(long, value_name = "N|FILE")]
         targets: Option<String>,
     },
+    /// How each model did over a period (runs, success, phases, gates, failures) and suggestions
+    /// to improve it; --record N makes suggestion N an improvement action
+    Review(super::model_review::Args),
+    /// The improvement actions recorded from model reviews
+    Actions {
+        /// Only this model's
+        #[arg(long, value_name = "MODEL")]
+        model: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark a model's improvement action done (or open again)
+    Action {
+        /// The model
+        model: String,
+        /// The action's number within the model
+        n: usize,
+        /// Mark it done
+        #[arg(long, required_unless_present = "open", conflicts_with = "open")]
+        done: bool,
+        /// Mark it open again
+        #[arg(long)]
+        open: bool,
+    },
+}
+
+impl Command {
+    /// Whether this invocation writes to the log.
+    #[must_use]
+    pub fn writes(&self) -> bool {
+        match self {
+            Self::Review(a) => a.writes(),
+            Self::Action { .. } => true,
+            Self::Test { .. } | Self::Actions { .. } => false,
+        }
+    }
 }
 
 pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
-    let Command::Test { model: name, targets } = cmd;
+    let (name, targets) = match cmd {
+        Command::Test { model, targets } => (model, targets),
+        Command::Review(args) => return super::model_review::run(ctx, args),
+        Command::Actions { model, json } => return super::model_review::actions(ctx, model.as_deref(), *json),
+        Command::Action { model, n, done, open: _ } => return super::model_review::mark(ctx, model, *n, *done),
+    };
     let model = ctx.config.model(name).map_err(usage)?;
     let cases = match targets.as_deref() {
         None => rehearsal::rehearse(model),

@@ -170,6 +170,7 @@ fn test(ctx: &Context, channel: &str, to: Option<&str>) -> anyhow::Result<i32> {
             subject: format!("shipdeck test message for {person} via {channel}"),
             body: "If you read this, the channel works.".into(),
         },
+        items: Vec::new(),
     };
     let client = crate::notify::http_client().map_err(|e| anyhow::anyhow!(e))?;
     let config = ctx.config.clone();

@@ -173,7 +173,7 @@ fn list(ctx: &Context, owed: bool, open_actions: bool, filters: &Filters, json: 
                 outln!(
                     out,
                     "{} #{}  due {}{overdue}  {}  {}",
-                    a.deployment,
+                    a.of(),
                     a.n,
                     a.action.due,
                     a.action.owner,

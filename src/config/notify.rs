@@ -6,6 +6,7 @@
 //! channel that does not exist fails there, not at 3 a.m.
 
 use crate::domain::duration;
+use crate::domain::notify::timing::QuietHours;
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -14,7 +15,7 @@ use std::collections::BTreeMap;
 pub const IN_APP: &str = "in_app";
 
 /// `[notify]`: the delivery worker.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NotifyConfig {
     /// How long a worker holds a delivery it claimed; one whose worker died is sent again after
@@ -29,6 +30,9 @@ pub struct NotifyConfig {
     /// How long before a deployment's planned start its `start_approaching` reminder goes out.
     #[serde(with = "duration::serde_text")]
     pub remind_before: TimeDelta,
+    /// The share of a phase's failure budget whose use is told (`budget_nearly_used`), once
+    /// per phase: 0.8 tells when failed targets reach 80% of the budget.
+    pub budget_warning: f64,
 }
 
 impl Default for NotifyConfig {
@@ -38,6 +42,7 @@ impl Default for NotifyConfig {
             poll: TimeDelta::milliseconds(100),
             concurrency: 64,
             remind_before: TimeDelta::minutes(30),
+            budget_warning: 0.8,
         }
     }
 }
@@ -167,6 +172,15 @@ pub(super) fn check(
     if notify.poll <= TimeDelta::zero() {
         return Err(("notify.poll".into(), "must be longer than 0s".into()));
     }
+    if !(notify.budget_warning > 0.0 && notify.budget_warning <= 1.0) {
+        return Err((
+            "notify.budget_warning".into(),
+            format!(
+                "{} is not a share of the failure budget (more than 0, at most 1; e.g. 0.8)",
+                notify.budget_warning
+            ),
+        ));
+    }
     for (name, c) in channels {
         let key = |k: &str| format!("channels.{name}.{k}");
         if name == IN_APP {
@@ -227,6 +241,12 @@ pub(super) fn check(
         }
     }
     for (i, s) in stakeholders.iter().enumerate() {
+        if let Some(q) = &s.quiet_hours {
+            q.parse::<QuietHours>().map_err(|e| (format!("stakeholders[{i}].quiet_hours"), e.to_string()))?;
+        }
+        if let Some(d) = &s.digest {
+            digest_period(d).map_err(|e| (format!("stakeholders[{i}].digest"), e))?;
+        }
         for ch in &s.channels {
             if ch == IN_APP {
                 continue;
@@ -257,4 +277,16 @@ pub(super) fn check(
         }
     }
     Ok(())
+}
+
+/// The longest digest period: a digest is a summary, not a way to hold news for days.
+const DIGEST_MAX: TimeDelta = TimeDelta::days(1);
+
+/// A rule's `digest` period: a duration from 1 minute to 1 day.
+pub fn digest_period(text: &str) -> Result<TimeDelta, String> {
+    let d = duration::parse(text).map_err(|e| e.to_string())?;
+    if d < TimeDelta::minutes(1) || d > DIGEST_MAX {
+        return Err(format!("digest \"{text}\" must be from 1m to 1d"));
+    }
+    Ok(d)
 }

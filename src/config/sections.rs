@@ -126,6 +126,9 @@ pub struct Person {
     pub login: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
+    /// The person's time zone (IANA name), for their quiet hours; default: `timezone`.
+    #[serde(default)]
+    pub zone: Option<String>,
 }
 
 /// `[[environments]]`: a place deployments go to. Nothing may name an environment that is not
@@ -165,16 +168,23 @@ pub struct Stakeholder {
     /// Channels that carry them besides `in_app` (names of `[channels.NAME]`).
     #[serde(default)]
     pub channels: Vec<String>,
+    /// `HH:MM-HH:MM` in each person's zone: non-urgent deliveries wait for its end.
+    #[serde(default)]
+    pub quiet_hours: Option<String>,
+    /// A period (`15m`): deliveries are collected per person and channel into one per period.
+    #[serde(default)]
+    pub digest: Option<String>,
 }
 
 /// Happenings a stakeholder can subscribe to. `deployment_finished` stands for the four ways a
 /// deployment ends (succeeded, failed, aborted, rolled back), which may also be named alone.
-pub const NOTIFY_KINDS: [&str; 14] = [
+pub const NOTIFY_KINDS: [&str; 15] = [
     "deployment_planned",
     "start_approaching",
     "deployment_started",
     "gate_pending",
     "gate_decided",
+    "budget_nearly_used",
     "phase_failed",
     "hosts_silent",
     "deployment_finished",
@@ -400,6 +410,11 @@ impl RawConfig {
                     format!("stakeholders[{i}].roles"),
                     format!("unknown role \"{role}\": no person in [[people]] holds it"),
                 ));
+            }
+        }
+        for (i, p) in self.people.iter().enumerate() {
+            if let Some(z) = &p.zone {
+                zone(format!("people[{i}].zone"), z)?;
             }
         }
         super::notify::check(&self.notify, &self.channels, &self.stakeholders, &self.people)?;

@@ -3,6 +3,7 @@
 
 use super::Config;
 use crate::domain::gate::view::{Member, Subscription};
+use crate::domain::notify::timing::Timing;
 use crate::domain::team::{Team, TeamPolicy, TimeRules};
 
 impl Config {
@@ -40,6 +41,19 @@ impl Config {
                 .iter()
                 .filter(|p| s.people.contains(&p.name) || p.roles.iter().any(|r| s.roles.contains(r)));
             for p in people {
+                let timing = Timing {
+                    quiet_hours: s.quiet_hours.clone(),
+                    // Quiet hours are read on the person's wall clock.
+                    zone: s
+                        .quiet_hours
+                        .as_ref()
+                        .map(|_| p.zone.clone().unwrap_or_else(|| self.timezone.name().to_owned())),
+                    digest_ms: s
+                        .digest
+                        .as_deref()
+                        .and_then(|d| super::notify::digest_period(d).ok())
+                        .map(|d| d.num_milliseconds()),
+                };
                 for kind in &s.notify_on {
                     out.push(Subscription {
                         person: p.name.clone(),
@@ -47,6 +61,7 @@ impl Config {
                         environments: s.environments.clone(),
                         services: s.services.clone(),
                         channels: s.channels.iter().filter(|c| *c != super::notify::IN_APP).cloned().collect(),
+                        timing: timing.clone(),
                     });
                 }
             }

@@ -225,3 +225,42 @@ fn a_bad_reviews_section_is_named() {
     let err = error_of("[reviews]\ncause_categories = [\"code\", \"code\"]\n");
     assert!(err.contains("named twice"), "{err}");
 }
+
+#[test]
+fn stakeholder_rules_are_checked_naming_the_line_of_the_bad_value() {
+    let people = "[[people]]\nname = \"ann\"\nroles = [\"ops\"]\n\n";
+    let rule = |extra: &str| format!("{people}[[stakeholders]]\nname = \"r\"\nroles = [\"ops\"]\n{extra}");
+    let cases = [
+        ("notify_on = [\"gate_pendng\"]\n", 8, "stakeholders[0].notify_on", "unknown happening \"gate_pendng\""),
+        ("people = [\"bob\"]\n", 8, "stakeholders[0].people", "unknown person \"bob\""),
+        ("channels = [\"pagr\"]\n", 8, "stakeholders[0].channels", "unknown channel \"pagr\""),
+        ("quiet_hours = \"22:00-7\"\n", 8, "stakeholders[0].quiet_hours", "\"22:00-7\" is not a quiet period"),
+        ("quiet_hours = \"07:00-07:00\"\n", 8, "stakeholders[0].quiet_hours", "not a quiet period"),
+        ("digest = \"15 minutes\"\n", 8, "stakeholders[0].digest", "\"15 minutes\" is not a duration"),
+        ("digest = \"10s\"\n", 8, "stakeholders[0].digest", "must be from 1m to 1d"),
+    ];
+    for (extra, line, key, message) in cases {
+        let err = error_of(&rule(extra));
+        assert!(err.starts_with(&format!("team.toml:{line}: key \"{key}\"")), "{extra}: {err}");
+        assert!(err.contains(message), "{extra}: {err}");
+    }
+    let role = error_of(&format!("{people}[[stakeholders]]\nname = \"r\"\nroles = [\"opz\"]\n"));
+    assert!(role.starts_with("team.toml:7: key \"stakeholders[0].roles\"") && role.contains("unknown role \"opz\""));
+    let zone = error_of("[[people]]\nname = \"ann\"\nzone = \"Europe/Berln\"\n");
+    assert!(zone.starts_with("team.toml:3: key \"people[0].zone\"") && zone.contains("\"Europe/Berln\""), "{zone}");
+    let share = error_of("[notify]\nbudget_warning = 1.5\n");
+    assert!(share.starts_with("team.toml:2: key \"notify.budget_warning\"") && share.contains("1.5"), "{share}");
+}
+
+#[test]
+fn quiet_hours_are_read_in_the_person_s_zone_or_the_config_s() {
+    let text = "timezone = \"Europe/Berlin\"\n[[people]]\nname = \"ann\"\nroles = [\"ops\"]\nzone = \"America/New_York\"\n\
+                [[people]]\nname = \"bo\"\nroles = [\"ops\"]\n\
+                [[stakeholders]]\nname = \"r\"\nroles = [\"ops\"]\nnotify_on = [\"gate_pending\"]\nquiet_hours = \"22:00-07:00\"\ndigest = \"15m\"\n";
+    let c = Config::parse(text, "t.toml").expect("valid");
+    let subs = c.subscriptions();
+    let of = |p: &str| subs.iter().find(|s| s.person == p).expect("subscribed").timing.clone();
+    assert_eq!(of("ann").zone.as_deref(), Some("America/New_York"));
+    assert_eq!(of("bo").zone.as_deref(), Some("Europe/Berlin"), "no zone of their own: the config's");
+    assert_eq!((of("bo").quiet_hours.as_deref(), of("bo").digest_ms), (Some("22:00-07:00"), Some(900_000)));
+}

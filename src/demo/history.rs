@@ -4,8 +4,9 @@
 //! wrote about them (see [`super::reviews`]).
 //!
 //! Failures have causes ([`Cause`]) that hit several hosts of a phase, so History's error groups
-//! have counts; and one trend shows: `checkout-web` kept filling its hosts' disks until an
-//! improvement action ("prune old releases") was done, [`Trend::fixed`] days before now.
+//! have counts; and two trends show: `checkout-web` kept filling its hosts' disks until an
+//! improvement action ("prune old releases") was done, [`Trend::fixed`] days before now, and the
+//! approvals of one gate ([`SLOW_GATE`]) take longer week after week.
 
 use super::failures::Cause;
 use super::pipeline::{ColleagueDecision, approve_as_colleagues, decide_as_colleague, tick_as_colleagues};
@@ -41,11 +42,27 @@ pub const SERVICES: [Service; 6] = [
 pub struct Trend {
     pub service: &'static str,
     pub fixed: DateTime<Utc>,
+    /// The history's "now".
+    pub now: DateTime<Utc>,
 }
+
+/// The gate whose approval waits grow over the history: `(model, phase)`.
+pub const SLOW_GATE: (&str, &str) = ("phased", "wave-2");
 
 impl Trend {
     fn at(now: DateTime<Utc>) -> Self {
-        Self { service: "checkout-web", fixed: now - Duration::days(40) }
+        Self { service: "checkout-web", fixed: now - Duration::days(40), now }
+    }
+
+    /// How long the approvers of `model`'s gate before `phase` took past its bake and window
+    /// for a deployment that started at `start`: the trend's slow gate (`phased`, before
+    /// `wave-2`) from 20 minutes 90 days ago to about six hours now; other gates none.
+    fn approval_delay(&self, model: &str, phase: &str, start: DateTime<Utc>) -> Duration {
+        if (model, phase) != SLOW_GATE {
+            return Duration::zero();
+        }
+        let days_ago = (self.now - start).num_days().clamp(0, 90);
+        Duration::minutes(20 + (90 - days_ago) * 4)
     }
 
     /// Whether a deployment of `service` starting at `start` in a production environment fails
@@ -134,8 +151,10 @@ pub fn seed(
         let mut halted = false;
         for (pi, phase) in phases.iter().enumerate() {
             if phase.gate.is_some() {
-                // Approval waits for its bake and window, as it did for real.
-                match approve_as_colleagues(store, config, key, &phase.name, &requester, t) {
+                // Approval waits for its bake and window, as it did for real; the slow gate's
+                // approvers take longer and longer.
+                let asked = t + trend.approval_delay(model_name, &phase.name, start);
+                match approve_as_colleagues(store, config, key, &phase.name, &requester, asked) {
                     // Not approvable before now: it is still waiting at its gate.
                     Some(approved) if approved > now => {
                         halted = true;

@@ -146,6 +146,10 @@ pub struct HistoryFilter {
     pub text: Option<String>,
     /// Only deployments whose review is in one of these states (empty: any).
     pub reviews: Vec<ReviewState>,
+    /// Only deployments in which a phase of this name failed.
+    pub phase: Option<String>,
+    /// Only deployments in which a host failed (or was lost) at this step.
+    pub step: Option<String>,
 }
 
 impl HistoryFilter {
@@ -157,6 +161,8 @@ impl HistoryFilter {
             ("env", &self.environment),
             ("model", &self.model),
             ("requester", &self.requester),
+            ("phase", &self.phase),
+            ("step", &self.step),
         ];
         let mut chips: Vec<String> =
             named.iter().filter_map(|(name, v)| v.as_ref().map(|v| format!("{name}={v}"))).collect();
@@ -199,7 +205,8 @@ impl FromStr for ReviewState {
 impl HistoryFilter {
     /// Reads the filter line of the History view: `name=value` words set a filter (`service`,
     /// `env`, `model`, `result`, `requester`, `review`; several values with commas), the other
-    /// words are free text. The period is kept as it is.
+    /// words are free text; `phase` and `step` keep deployments where that phase failed or a host
+    /// failed at that step. The period is kept as it is.
     pub fn parse_line(line: &str, period: Period) -> Result<Self, String> {
         let mut f = Self { period, ..Self::default() };
         let mut words = Vec::new();
@@ -214,6 +221,8 @@ impl HistoryFilter {
                 "env" | "environment" => f.environment = Some(value),
                 "model" => f.model = Some(value),
                 "requester" | "by" => f.requester = Some(value),
+                "phase" => f.phase = Some(value),
+                "step" => f.step = Some(value),
                 "result" => {
                     for r in value.split(',') {
                         match r.parse::<DeploymentStatus>() {
@@ -242,7 +251,7 @@ impl HistoryFilter {
                 }
                 _ => {
                     return Err(format!(
-                        "unknown filter \"{name}\" (service, env, model, result, requester, review, since, until; other words search)"
+                        "unknown filter \"{name}\" (service, env, model, result, requester, review, phase, step, since, until; other words search)"
                     ));
                 }
             }
@@ -327,6 +336,9 @@ mod tests {
         let err = HistoryFilter::parse_line("colour=red", Period::All).expect_err("unknown");
         assert!(err.contains("unknown filter \"colour\""), "{err}");
         assert_eq!(HistoryFilter::parse_line("review=owed", Period::All).expect("parses").reviews, [ReviewState::Owed]);
+        let f = HistoryFilter::parse_line("model=phased phase=wave-1 step=install", Period::All).expect("parses");
+        assert_eq!((f.phase.as_deref(), f.step.as_deref()), (Some("wave-1"), Some("install")));
+        assert_eq!(f.chips(), ["model=phased", "phase=wave-1", "step=install"]);
         let dates = HistoryFilter::parse_line("since=2026-03-01 until=2026-04-01", Period::All).expect("parses");
         assert_eq!(
             dates.period,

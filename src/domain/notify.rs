@@ -5,6 +5,11 @@ use super::DeploymentKey;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
+pub mod timing;
+
+/// The kind of a delivery that carries a digest of several notifications.
+pub const DIGEST: &str = "digest";
+
 /// One person told about a happening, and over which channels (`in_app` first).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Told {
@@ -95,15 +100,40 @@ pub struct Delivery {
     pub idempotency_key: String,
     #[serde(flatten)]
     pub outgoing: Outgoing,
+    /// A digest's notifications, oldest first (empty for a delivery of one notification).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<Outgoing>,
 }
 
 impl Delivery {
+    /// Makes this delivery the digest of `items`: kind `digest`, a subject that counts them,
+    /// and a body listing their subjects.
+    pub fn into_digest(mut self, items: Vec<Outgoing>) -> Self {
+        let n = items.len();
+        let first = items.first().map(|i| i.subject.clone()).unwrap_or_default();
+        self.outgoing.kind = DIGEST.into();
+        self.outgoing.subject = match n {
+            0 | 1 => first,
+            _ => format!("{n} notifications: {first} and {} more", n - 1),
+        };
+        self.outgoing.body = items.iter().map(|i| format!("- {}", i.subject)).collect::<Vec<_>>().join("\n");
+        self.outgoing.phase = None;
+        if items.iter().any(|i| i.deployment != items[0].deployment) {
+            self.outgoing.deployment = None;
+        }
+        self.items = items;
+        self
+    }
+
     /// One short line: `sent 10:02:03`, `retrying 2/6: HTTP 500`, `failed 6/6: timed out`, `queued`.
     #[must_use]
     pub fn state_text(&self, zone: chrono_tz::Tz) -> String {
         let of = self.max_attempts.map_or_else(|| self.attempts.to_string(), |m| format!("{}/{m}", self.attempts));
         let error = self.last_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
         match self.state {
+            DeliveryState::Queued if self.due_at > self.created_at + TimeDelta::seconds(1) => {
+                format!("queued until {}", self.due_at.with_timezone(&zone).format("%Y-%m-%d %H:%M"))
+            }
             DeliveryState::Queued => "queued".into(),
             DeliveryState::Sending => format!("sending (attempt {})", self.attempts),
             DeliveryState::Sent => {
@@ -166,6 +196,7 @@ mod tests {
                 subject: "s".into(),
                 body: String::new(),
             },
+            items: Vec::new(),
         };
         assert_eq!(d.state_text(chrono_tz::UTC), "retrying 2/6: HTTP 500");
         d.state = DeliveryState::Failed;

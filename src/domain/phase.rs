@@ -83,6 +83,16 @@ impl PhaseCounts {
         }
     }
 
+    /// Whether the failed targets reached `share` (0.8: 80%) of a failure budget of `budget`
+    /// without exceeding it: the phase still runs, and one or two more failures fail it. A
+    /// budget of 0 has nothing to nearly use (the first failure fails the phase).
+    #[must_use]
+    pub fn budget_nearly_used(&self, budget: usize, share: f64) -> bool {
+        #[allow(clippy::cast_precision_loss)]
+        let reached = self.failed as f64 >= share * budget as f64;
+        budget > 0 && self.failed > 0 && self.failed <= budget && reached
+    }
+
     /// The phase's status given how many failures it tolerates.
     #[must_use]
     pub fn status(&self, budget: usize) -> PhaseStatus {
@@ -104,6 +114,17 @@ mod tests {
 
     fn counts(total: usize, succeeded: usize, failed: usize, running: usize) -> PhaseCounts {
         PhaseCounts { total, succeeded, failed, running }
+    }
+
+    #[test]
+    fn the_budget_is_nearly_used_from_its_share_until_it_is_exceeded() {
+        assert!(!counts(100, 0, 7, 10).budget_nearly_used(10, 0.8), "7 of 10 is under 80%");
+        assert!(counts(100, 0, 8, 10).budget_nearly_used(10, 0.8), "8 of 10 is 80%");
+        assert!(counts(100, 0, 10, 10).budget_nearly_used(10, 0.8), "all of it, not yet exceeded");
+        assert!(!counts(100, 0, 11, 10).budget_nearly_used(10, 0.8), "exceeded: the phase failed instead");
+        assert!(counts(10, 0, 1, 1).budget_nearly_used(1, 0.8), "a budget of one: its one failure");
+        assert!(!counts(10, 0, 0, 1).budget_nearly_used(0, 0.8), "no budget, no warning");
+        assert!(counts(100, 0, 5, 10).budget_nearly_used(10, 0.5));
     }
 
     #[test]

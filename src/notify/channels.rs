@@ -23,7 +23,11 @@ pub fn render(channel: &ChannelConfig, d: &Delivery) -> Result<Rendered, String>
     let ctx = Context::of(d);
     Ok(Rendered {
         subject: template::render(channel.subject.as_deref(), template::SUBJECT, &ctx)?,
-        text: template::render(channel.text.as_deref(), template::TEXT, &ctx)?,
+        text: template::render(
+            channel.text.as_deref(),
+            if d.items.is_empty() { template::TEXT } else { template::DIGEST_TEXT },
+            &ctx,
+        )?,
     })
 }
 
@@ -42,6 +46,13 @@ pub fn document(d: &Delivery, r: &Rendered) -> serde_json::Value {
         "subject": r.subject,
         "text": r.text,
         "created_at": d.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "items": d.items.iter().map(|i| serde_json::json!({
+            "kind": i.kind,
+            "deployment": i.deployment.map(|k| k.to_string()),
+            "phase": i.phase,
+            "subject": i.subject,
+            "body": i.body,
+        })).collect::<Vec<_>>(),
     })
 }
 

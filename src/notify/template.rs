@@ -3,7 +3,7 @@
 //! Undefined variables are errors (strict), so a template that names something that does not
 //! exist fails `config check` against a sample notification instead of sending half a message.
 
-use crate::domain::notify::Delivery;
+use crate::domain::notify::{Delivery, Outgoing};
 use minijinja::Value;
 use minijinja::{Environment, UndefinedBehavior};
 
@@ -11,6 +11,8 @@ use minijinja::{Environment, UndefinedBehavior};
 pub const SUBJECT: &str = "{{ subject }}";
 /// The default text template: the subject line, then the body when there is one.
 pub const TEXT: &str = "{{ subject }}{% if body %}\n\n{{ body }}{% endif %}";
+/// The default text of a digest: the subject (how many), then one line per notification.
+pub const DIGEST_TEXT: &str = "{{ subject }}\n{% for item in items %}\n- {{ item.subject }}{% endfor %}";
 
 /// What a template may use.
 #[derive(Debug)]
@@ -27,6 +29,19 @@ pub struct Context<'a> {
     /// RFC 3339, UTC.
     pub created_at: String,
     pub idempotency_key: &'a str,
+    /// A digest's notifications (`kind`, `subject`, `body`, `deployment`, `phase` each); for
+    /// a single notification, itself.
+    pub items: Vec<Value>,
+}
+
+fn item(o: &Outgoing) -> Value {
+    Value::from_pairs([
+        ("kind", Value::from(o.kind.as_str())),
+        ("subject", Value::from(o.subject.as_str())),
+        ("body", Value::from(o.body.as_str())),
+        ("deployment", Value::from(o.deployment.map(|k| k.to_string()).unwrap_or_default())),
+        ("phase", Value::from(o.phase.as_deref().unwrap_or_default())),
+    ])
 }
 
 impl<'a> Context<'a> {
@@ -41,6 +56,7 @@ impl<'a> Context<'a> {
             ("channel", Value::from(self.channel)),
             ("created_at", Value::from(self.created_at.as_str())),
             ("idempotency_key", Value::from(self.idempotency_key)),
+            ("items", Value::from(self.items.clone())),
         ])
     }
 
@@ -56,6 +72,7 @@ impl<'a> Context<'a> {
             channel: &d.channel,
             created_at: d.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             idempotency_key: &d.idempotency_key,
+            items: if d.items.is_empty() { vec![item(&d.outgoing)] } else { d.items.iter().map(item).collect() },
         }
     }
 }
@@ -93,6 +110,13 @@ pub fn check(template: &str) -> Result<String, String> {
         channel: "ops",
         created_at: "2026-11-27T08:00:00Z".into(),
         idempotency_key: "00000000-0000-4000-8000-000000000000",
+        items: vec![Value::from_pairs([
+            ("kind", Value::from("gate_pending")),
+            ("subject", Value::from("DEP-1 pilot: approval needed (payments-api@2.4.1 of production)")),
+            ("body", Value::from("pilot needs 1 approval(s) from deployment_manager.")),
+            ("deployment", Value::from("DEP-1")),
+            ("phase", Value::from("pilot")),
+        ])],
     };
     environment()
         .render_str(template, sample.value())
@@ -124,6 +148,7 @@ mod tests {
             channel: "c",
             created_at: String::new(),
             idempotency_key: "",
+            items: Vec::new(),
         };
         assert_eq!(render(None, TEXT, &ctx).expect("renders"), "S");
         let ctx = Context { body: "B", ..ctx };

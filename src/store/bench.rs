@@ -156,4 +156,34 @@ impl Store {
         }
         Ok(rows)
     }
+
+    /// The floor of the model review over finished deployments in `[from_ms, until_ms)`: the
+    /// KPI floor's rows, then the failed hosts and the conformance flags of those deployments,
+    /// read and dropped.
+    pub fn model_review_floor(&self, from_ms: i64, until_ms: i64) -> Result<usize, StoreError> {
+        let sql = |source| StoreError::Sql { path: self.path.clone(), source };
+        let mut rows = self.kpi_floor(from_ms, until_ms)?;
+        let (lo, hi): (Option<i64>, Option<i64>) = self
+            .conn
+            .query_row(
+                "SELECT min(id), max(id) FROM deployments WHERE finished_ms IS NOT NULL AND finished_ms >= ?1 AND finished_ms < ?2",
+                rusqlite::params![from_ms, until_ms],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(sql)?;
+        let (Some(lo), Some(hi)) = (lo, hi) else { return Ok(rows) };
+        for query in [
+            "SELECT phase_id, last_step, last_error, last_at_ms FROM targets
+             WHERE deployment_id BETWEEN ?1 AND ?2 AND status IN ('failed', 'lost')",
+            "SELECT DISTINCT deployment_id FROM conformance_flags
+             WHERE deployment_id BETWEEN ?1 AND ?2 AND kind = 'outside_window'",
+        ] {
+            let mut stmt = self.conn.prepare_cached(query).map_err(sql)?;
+            let mut q = stmt.query(rusqlite::params![lo, hi]).map_err(sql)?;
+            while q.next().map_err(sql)?.is_some() {
+                rows += 1;
+            }
+        }
+        Ok(rows)
+    }
 }

@@ -67,6 +67,23 @@ impl Where {
             w.sql.push_str(&format!(" AND d.finished_ms < ?{}", w.values.len()));
             w.summable = false;
         }
+        // Where it failed: checked per candidate row through each table's deployment index.
+        if let Some(phase) = &filter.phase {
+            w.values.push(Value::Text(phase.clone()));
+            w.sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM phases p WHERE p.deployment_id = d.id AND p.status = 'failed' AND p.name = ?{})",
+                w.values.len()
+            ));
+            w.summable = false;
+        }
+        if let Some(step) = &filter.step {
+            w.values.push(Value::Text(step.clone()));
+            w.sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM targets t WHERE t.deployment_id = d.id AND t.status IN ('failed', 'lost') AND t.last_step = ?{})",
+                w.values.len()
+            ));
+            w.summable = false;
+        }
         let words: Vec<String> = filter.text.iter().flat_map(|t| t.split_whitespace()).map(str::to_lowercase).collect();
         if !words.is_empty() {
             // The trigram index finds the rows whose words hold each word (LIKE, through the
@@ -665,11 +682,15 @@ impl Store {
         self.actions_where("a.done_ms IS NULL", [])
     }
 
-    fn actions_where<P: rusqlite::Params>(&self, cond: &str, params: P) -> Result<Vec<ActionRow>, StoreError> {
+    pub(super) fn actions_where<P: rusqlite::Params>(
+        &self,
+        cond: &str,
+        params: P,
+    ) -> Result<Vec<ActionRow>, StoreError> {
         let sql = |e| self.sql(e);
         let query = format!(
-            "SELECT a.deployment_id, a.n, a.text, a.owner, a.due, a.done_ms, a.done_by FROM actions a WHERE {cond}
-             ORDER BY CASE WHEN a.done_ms IS NULL THEN a.due END, a.deployment_id, a.n"
+            "SELECT a.deployment_id, a.n, a.text, a.owner, a.due, a.done_ms, a.done_by, a.model FROM actions a WHERE {cond}
+             ORDER BY CASE WHEN a.done_ms IS NULL THEN a.due END, a.deployment_id, a.model, a.n"
         );
         let mut stmt = self.conn.prepare_cached(&query).map_err(sql)?;
         let rows = stmt
@@ -677,7 +698,8 @@ impl Store {
                 let due: String = r.get(4)?;
                 let done_ms: Option<i64> = r.get(5)?;
                 Ok(ActionRow {
-                    deployment: DeploymentKey(r.get(0)?),
+                    deployment: r.get::<_, Option<i64>>(0)?.map(DeploymentKey),
+                    model: r.get(7)?,
                     n: r.get(1)?,
                     action: Action {
                         text: r.get(2)?,
@@ -700,15 +722,37 @@ pub const REVIEW_COMPLETE: &str = "review_complete";
 #[cfg(test)]
 mod tests;
 
-/// A stored improvement action.
+/// A stored improvement action: of a deployment's failure review, or of a model review.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ActionRow {
-    #[serde(serialize_with = "crate::domain::records::key_text")]
-    pub deployment: DeploymentKey,
-    /// Its number within the deployment's review (1-based).
+    /// The deployment whose review it comes from (`null` for a model's action).
+    #[serde(serialize_with = "key_text_opt")]
+    pub deployment: Option<DeploymentKey>,
+    /// The deployment model whose review it comes from (`null` for a review's action).
+    pub model: Option<String>,
+    /// Its number within the deployment's review or the model's actions (1-based).
     pub n: usize,
     #[serde(flatten)]
     pub action: Action,
     pub done_at: Option<DateTime<Utc>>,
     pub done_by: Option<String>,
+}
+
+impl ActionRow {
+    /// What it belongs to, for a listing: `DEP-3` or `model phased`.
+    #[must_use]
+    pub fn of(&self) -> String {
+        match (&self.deployment, &self.model) {
+            (Some(key), _) => key.to_string(),
+            (None, Some(model)) => format!("model {model}"),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+fn key_text_opt<S: serde::Serializer>(k: &Option<DeploymentKey>, s: S) -> Result<S::Ok, S::Error> {
+    match k {
+        Some(k) => s.collect_str(k),
+        None => s.serialize_none(),
+    }
 }

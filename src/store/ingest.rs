@@ -143,10 +143,11 @@ impl Store {
     /// Lines that do not fit the log are rejected one by one; the others are stored. An error
     /// means nothing of any request was stored (the caller answers 503 and agents resend).
     pub fn ingest(&mut self, submissions: &[Submission]) -> Result<Vec<IngestOutcome>, StoreError> {
-        let Self { conn, path, plans, dedupe, targets, clock_skew, rules } = self;
+        let Self { conn, path, plans, dedupe, targets, clock_skew, rules, budget_warning } = self;
         let sql = |source| StoreError::Sql { path: path.clone(), source };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
-        let result = fold_all(&tx, plans, dedupe, targets, (*clock_skew, rules.as_ref()), submissions)
+        let settings = Settings { clock_skew: *clock_skew, rules: rules.as_ref(), budget_warning: *budget_warning };
+        let result = fold_all(&tx, plans, dedupe, targets, &settings, submissions)
             .and_then(|outcomes| tx.commit().map(|()| outcomes));
         if result.is_err() {
             // The in-memory indexes may hold state of the rolled-back rows.
@@ -157,14 +158,23 @@ impl Store {
     }
 }
 
+/// What the writer was configured with.
+struct Settings<'a> {
+    clock_skew: TimeDelta,
+    rules: &'a TimeRules,
+    /// The share of a phase's failure budget whose use is told.
+    budget_warning: f64,
+}
+
 fn fold_all(
     tx: &Transaction<'_>,
     plans: &mut HashMap<i64, Arc<PlanFacts>>,
     dedupe: &mut DedupeIndex,
     cache: &mut TargetCache,
-    (clock_skew, rules): (TimeDelta, &TimeRules),
+    settings: &Settings<'_>,
     submissions: &[Submission],
 ) -> rusqlite::Result<Vec<IngestOutcome>> {
+    let (clock_skew, rules) = (settings.clock_skew, settings.rules);
     dedupe.sync(tx)?;
     let version: i64 = tx.pragma_query_value(None, "data_version", |r| r.get(0))?;
     if cache.version != Some(version) || cache.states.len() > MAX_CACHED_TARGETS {
@@ -196,6 +206,7 @@ fn fold_all(
         tallies: Tallies::new(),
         kinds: Vec::new(),
         step_done: BTreeSet::new(),
+        budget_warning: settings.budget_warning,
     };
     let mut outcomes = Vec::with_capacity(submissions.len());
     for sub in submissions {
@@ -232,6 +243,8 @@ struct Batch<'a, 't> {
     kinds: Vec<FlagKind>,
     /// Deployments with a lifecycle step that succeeded in this batch (automatic ticks).
     step_done: BTreeSet<i64>,
+    /// The share of a phase's failure budget whose use is told.
+    budget_warning: f64,
 }
 
 impl Batch<'_, '_> {
@@ -388,7 +401,7 @@ impl Batch<'_, '_> {
             self.newest_seq.entry(t.deployment).or_default();
         }
         for (phase_id, shifts) in phase_shifts {
-            update_phase(self.tx, phase_id, &shifts, now_ms)?;
+            update_phase(self.tx, phase_id, &shifts, self.budget_warning, now_ms)?;
         }
         for &deployment in &self.step_done {
             if let Some(facts) = self.plans.get(&deployment) {
@@ -495,6 +508,7 @@ fn update_phase(
     tx: &Transaction<'_>,
     id: i64,
     shifts: &[(TargetStatus, TargetStatus)],
+    budget_warning: f64,
     now_ms: i64,
 ) -> rusqlite::Result<()> {
     let (mut counts, budget, started) = tx
@@ -520,7 +534,7 @@ fn update_phase(
                 finished_ms = CASE WHEN ?7 IS NULL THEN NULL ELSE coalesce(finished_ms, ?7) END WHERE id = ?1",
     )?
     .execute(params![id, counts.succeeded, counts.failed, counts.running, status.as_str(), started, finished])?;
-    Ok(())
+    super::budget::check(tx, id, &counts, budget, budget_warning, now_ms)
 }
 
 /// Re-derives a deployment's status; gates (`gates::awaiting`) may make it `awaiting_approval`.

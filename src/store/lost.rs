@@ -72,7 +72,7 @@ impl Store {
                     )
                     .and_then(|mut s| s.execute(params![phase, cutoff, message]))
                     .map_err(sql)?;
-                recount(&tx, *phase, now_ms).map_err(sql)?;
+                recount(&tx, *phase, self.budget_warning, now_ms).map_err(sql)?;
             }
             super::ingest::update_deployment(&tx, *deployment, 0, now_ms).map_err(sql)?;
         }
@@ -82,7 +82,7 @@ impl Store {
 }
 
 /// Re-derives a phase's counts and status from its targets.
-fn recount(tx: &rusqlite::Connection, phase: i64, now_ms: i64) -> rusqlite::Result<()> {
+fn recount(tx: &rusqlite::Connection, phase: i64, budget_warning: f64, now_ms: i64) -> rusqlite::Result<()> {
     let (total, succeeded, failed, running, budget): (usize, usize, usize, usize, usize) = tx
         .prepare_cached(
             "SELECT p.target_count,
@@ -93,14 +93,15 @@ fn recount(tx: &rusqlite::Connection, phase: i64, now_ms: i64) -> rusqlite::Resu
              FROM phases p WHERE p.id = ?1",
         )?
         .query_row([phase], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
-    let status = PhaseCounts { total, succeeded, failed, running }.status(budget);
+    let counts = PhaseCounts { total, succeeded, failed, running };
+    let status = counts.status(budget);
     let finished = matches!(status, PhaseStatus::Succeeded | PhaseStatus::Failed).then_some(now_ms);
     tx.prepare_cached(
         "UPDATE phases SET succeeded = ?2, failed = ?3, running = ?4, status = ?5,
                 finished_ms = CASE WHEN ?6 IS NULL THEN NULL ELSE coalesce(finished_ms, ?6) END WHERE id = ?1",
     )?
     .execute(params![phase, succeeded, failed, running, status.as_str(), finished])?;
-    Ok(())
+    super::budget::check(tx, phase, &counts, budget, budget_warning, now_ms)
 }
 
 #[cfg(test)]
@@ -176,6 +177,10 @@ mod tests {
         assert!(d.target_list[0].last_error.as_deref().is_some_and(|e| e.starts_with("lost: no report for 10m")));
         assert_eq!((d.phases[0].status, d.phases[0].failed), (PhaseStatus::Failed, 2), "over its 10% budget");
         assert_eq!(d.summary.status, DeploymentStatus::Failed, "the manager decides now");
+        let told: Vec<String> =
+            store.notifications("dana", false, 50).expect("dana's").into_iter().map(|n| n.kind).collect();
+        assert_eq!(told.iter().filter(|k| *k == "hosts_silent").count(), 1, "the requester hears of it: {told:?}");
+        assert!(told.iter().any(|k| k == "deployment_failed"), "{told:?}");
         // A retry starts the lost targets over.
         let retry = DecisionRequest {
             key,

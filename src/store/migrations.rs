@@ -18,7 +18,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_notifications.sql"),
     include_str!("migrations/0011_schedules.sql"),
     include_str!("migrations/0012_techniques.sql"),
-    include_str!("migrations/0014_parallel.sql"),
+    include_str!("migrations/0013_improvements.sql"),
+    include_str!("migrations/0014_notify_delivery.sql"),
+    include_str!("migrations/0015_parallel.sql"),
 ];
 
 /// The schema version this build writes.

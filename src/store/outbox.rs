@@ -14,6 +14,7 @@
 use super::gates::DeploymentRow;
 use super::{Store, StoreError};
 use crate::domain::DeploymentKey;
+use crate::domain::notify::timing::{self, Timing};
 use crate::domain::notify::{Delivery, DeliveryState, Outgoing, Told};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -45,21 +46,28 @@ fn service_of(release: &str) -> &str {
 }
 
 /// Stores the happening's notifications and their deliveries.
+///
+/// Each (recipient, channel) is timed by the rules that chose it (see
+/// [`crate::domain::notify::timing`]): due now, or when the person's quiet hours end, or
+/// collected into the open digest of that recipient and channel. Urgent happenings are due now.
 pub(super) fn tell(conn: &Connection, h: &Happening<'_>) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
-        "SELECT person, channels FROM subscriptions WHERE kind IN (?1, ?2)
+        "SELECT person, channels, timing FROM subscriptions WHERE kind IN (?1, ?2)
          AND (environments = '[]' OR ?3 IN (SELECT value FROM json_each(environments)))
          AND (services = '[]' OR ?4 IN (SELECT value FROM json_each(services)))
-         ORDER BY person",
+         ORDER BY person, channels, timing",
     )?;
     let subscribed = stmt
         .query_map(params![h.kind, h.also.unwrap_or(h.kind), h.dep.environment, service_of(&h.dep.release)], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut recipients: Vec<(String, Vec<String>)> = h.told.iter().map(|p| (p.clone(), Vec::new())).collect();
-    for (person, channels) in subscribed {
+    // Each person told, with each channel and the timings of the rules that chose it.
+    type Channels = Vec<(String, Vec<Timing>)>;
+    let mut recipients: Vec<(String, Channels)> = h.told.iter().map(|p| (p.clone(), Vec::new())).collect();
+    for (person, channels, timing) in subscribed {
         let channels: Vec<String> = serde_json::from_str(&channels).unwrap_or_default();
+        let timing: Timing = serde_json::from_str(&timing).unwrap_or_default();
         let at = match recipients.iter().position(|(p, _)| *p == person) {
             Some(i) => i,
             None => {
@@ -68,8 +76,10 @@ pub(super) fn tell(conn: &Connection, h: &Happening<'_>) -> rusqlite::Result<()>
             }
         };
         for c in channels {
-            if !recipients[at].1.contains(&c) {
-                recipients[at].1.push(c);
+            let list = &mut recipients[at].1;
+            match list.iter_mut().find(|(name, _)| *name == c) {
+                Some((_, timings)) => timings.push(timing.clone()),
+                None => list.push((c, vec![timing.clone()])),
             }
         }
     }
@@ -77,17 +87,68 @@ pub(super) fn tell(conn: &Connection, h: &Happening<'_>) -> rusqlite::Result<()>
         "INSERT INTO notifications (deployment_id, phase_id, kind, recipient, subject, body, created_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
-    let mut delivery = conn.prepare_cached(
-        "INSERT INTO deliveries (notification_id, channel, due_ms, created_ms, idempotency_key)
-         VALUES (?1, ?2, ?3, ?3, ?4)",
-    )?;
+    let now = crate::clock::from_ms(h.now_ms);
     for (person, channels) in recipients.iter().filter(|(p, _)| Some(p.as_str()) != h.except) {
         note.execute(params![h.dep.id, h.phase_id, h.kind, person, h.subject, h.body, h.now_ms])?;
         let id = conn.last_insert_rowid();
-        for c in channels {
-            delivery.execute(params![id, c, h.now_ms, uuid::Uuid::new_v4().to_string()])?;
+        let urgent = timing::is_urgent(h.kind, h.told.contains(person));
+        for (channel, timings) in channels {
+            let (due, digest) = if urgent { (now, None) } else { timing::merge(timings, now) };
+            let out = NewDelivery { notification: id, recipient: person, channel, due, now };
+            match digest {
+                None => insert_delivery(conn, &out, None)?,
+                Some(period) => join_digest(conn, &out, period)?,
+            }
         }
     }
+    Ok(())
+}
+
+/// A delivery about to be written.
+struct NewDelivery<'a> {
+    notification: i64,
+    recipient: &'a str,
+    channel: &'a str,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+}
+
+fn insert_delivery(conn: &Connection, d: &NewDelivery<'_>, digest: Option<chrono::TimeDelta>) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO deliveries (notification_id, channel, due_ms, created_ms, idempotency_key, digest_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        d.notification,
+        d.channel,
+        d.due.timestamp_millis(),
+        d.now.timestamp_millis(),
+        uuid::Uuid::new_v4().to_string(),
+        digest.map(|p| p.num_milliseconds())
+    ])?;
+    Ok(())
+}
+
+/// Adds the notification to the recipient's open digest on this channel (one still queued:
+/// a digest a worker has claimed is closed), or opens one, due at the end of its period.
+fn join_digest(conn: &Connection, d: &NewDelivery<'_>, period: chrono::TimeDelta) -> rusqlite::Result<()> {
+    let open: Option<i64> = conn
+        .prepare_cached(
+            "SELECT d.id FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+             WHERE d.digest_ms IS NOT NULL AND d.state = 'queued' AND d.channel = ?1 AND n.recipient = ?2
+             ORDER BY d.id LIMIT 1",
+        )?
+        .query_row(params![d.channel, d.recipient], |r| r.get(0))
+        .optional()?;
+    let delivery = match open {
+        Some(id) => id,
+        None => {
+            insert_delivery(conn, d, Some(period))?;
+            conn.last_insert_rowid()
+        }
+    };
+    conn.prepare_cached("INSERT OR IGNORE INTO digest_items (delivery_id, notification_id) VALUES (?1, ?2)")?
+        .execute(params![delivery, d.notification])?;
     Ok(())
 }
 
@@ -100,7 +161,11 @@ pub(super) fn newest_notification(conn: &Connection) -> rusqlite::Result<i64> {
 pub(super) fn told_after(conn: &Connection, after: i64) -> rusqlite::Result<Vec<Told>> {
     let mut stmt = conn.prepare_cached(
         "SELECT n.recipient, n.kind, n.subject,
-                (SELECT json_group_array(channel) FROM (SELECT channel FROM deliveries WHERE notification_id = n.id ORDER BY id))
+                (SELECT json_group_array(channel) FROM (
+                    SELECT id, channel FROM deliveries WHERE notification_id = n.id AND digest_ms IS NULL
+                    UNION ALL
+                    SELECT d.id, d.channel FROM digest_items i JOIN deliveries d ON d.id = i.delivery_id
+                    WHERE i.notification_id = n.id ORDER BY id))
          FROM notifications n WHERE n.id > ?1 ORDER BY n.id",
     )?;
     stmt.query_map([after], |r| {
@@ -140,14 +205,15 @@ pub enum RetryError {
 
 const DELIVERY_SELECT: &str = "SELECT d.id, d.notification_id, d.channel, d.state, d.attempts, d.max_attempts,
         d.due_ms, d.last_error, d.sent_ms, d.created_ms, d.idempotency_key,
-        n.recipient, n.kind, n.deployment_id, p.name, n.subject, n.body
+        n.recipient, n.kind, n.deployment_id, p.name, n.subject, n.body, d.digest_ms IS NOT NULL
      FROM deliveries d JOIN notifications n ON n.id = d.notification_id LEFT JOIN phases p ON p.id = n.phase_id";
 
-fn delivery(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
+/// A delivery row, and whether it is a digest (whose items are read next, by [`complete`]).
+fn delivery(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Delivery, bool)> {
     let ms = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
         Ok(r.get::<_, Option<i64>>(i)?.map(crate::clock::from_ms))
     };
-    Ok(Delivery {
+    let d = Delivery {
         id: r.get(0)?,
         notification: r.get(1)?,
         channel: r.get(2)?,
@@ -167,7 +233,40 @@ fn delivery(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
             subject: r.get(15)?,
             body: r.get(16)?,
         },
-    })
+        items: Vec::new(),
+    };
+    Ok((d, r.get(17)?))
+}
+
+/// A digest gets its notifications, oldest first; any other delivery is as read.
+fn complete(conn: &Connection, (d, digest): (Delivery, bool)) -> rusqlite::Result<Delivery> {
+    if !digest {
+        return Ok(d);
+    }
+    let items = conn
+        .prepare_cached(
+            "SELECT n.recipient, n.kind, n.deployment_id, p.name, n.subject, n.body
+             FROM digest_items i JOIN notifications n ON n.id = i.notification_id
+             LEFT JOIN phases p ON p.id = n.phase_id WHERE i.delivery_id = ?1 ORDER BY n.id",
+        )?
+        .query_map([d.id], |r| {
+            Ok(Outgoing {
+                recipient: r.get(0)?,
+                kind: r.get(1)?,
+                deployment: r.get::<_, Option<i64>>(2)?.map(DeploymentKey),
+                phase: r.get(3)?,
+                subject: r.get(4)?,
+                body: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(d.into_digest(items))
+}
+
+/// `ids` as a JSON array, for `json_each` (one statement for a whole batch).
+fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
+    let ids: Vec<i64> = ids.into_iter().collect();
+    serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into())
 }
 
 impl Store {
@@ -205,16 +304,20 @@ impl Store {
                 s.query_map(params![owner, lease_until.timestamp_millis(), now_ms, limit], |r| r.get(0))?.collect()
             })
             .map_err(sql)?;
-        let mut out = Vec::with_capacity(ids.len());
-        {
-            let mut stmt = tx.prepare_cached(&format!("{DELIVERY_SELECT} WHERE d.id = ?1")).map_err(sql)?;
-            for id in ids {
-                out.push(stmt.query_row([id], delivery).map_err(sql)?);
-            }
-        }
         tx.commit().map_err(sql)?;
-        out.sort_by_key(|d| d.id);
-        Ok(out)
+        // Read after the commit, outside the write lock: the lease keeps the rows ours, and a
+        // claimed digest takes no more items.
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(Delivery, bool)> = self
+            .conn
+            .prepare_cached(&format!(
+                "{DELIVERY_SELECT} WHERE d.id IN (SELECT value FROM json_each(?1)) AND d.lease_owner = ?2 ORDER BY d.id"
+            ))
+            .and_then(|mut s| s.query_map(params![id_list(ids), owner], delivery)?.collect())
+            .map_err(sql)?;
+        rows.into_iter().map(|row| complete(&self.conn, row)).collect::<rusqlite::Result<_>>().map_err(sql)
     }
 
     /// Records attempts made by `owner`. A delivery is marked sent whoever holds it now (it was
@@ -231,34 +334,34 @@ impl Store {
         let path = self.path.clone();
         let sql = |source| StoreError::Sql { path: path.clone(), source };
         let now_ms = now.timestamp_millis();
+        let sent = id_list(results.iter().filter(|(_, a)| *a == Attempt::Sent).map(|(id, _)| *id));
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        // The sent ones, however many, in two statements: the write lock is held briefly.
+        tx.prepare_cached(
+            "UPDATE notifications SET delivered_ms = coalesce(delivered_ms, ?2)
+             WHERE id IN (SELECT notification_id FROM deliveries WHERE id IN (SELECT value FROM json_each(?1)))
+                OR id IN (SELECT notification_id FROM digest_items WHERE delivery_id IN (SELECT value FROM json_each(?1)))",
+        )
+        .and_then(|mut s| s.execute(params![sent, now_ms]))
+        .map_err(sql)?;
+        tx.prepare_cached(
+            "UPDATE deliveries SET state = 'sent', sent_ms = ?2, lease_owner = NULL
+             WHERE id IN (SELECT value FROM json_each(?1)) AND state != 'sent'",
+        )
+        .and_then(|mut s| s.execute(params![sent, now_ms]))
+        .map_err(sql)?;
         for (id, attempt) in results {
-            match attempt {
-                Attempt::Sent => {
-                    tx.prepare_cached(
-                        "UPDATE deliveries SET state = 'sent', sent_ms = ?2, lease_owner = NULL WHERE id = ?1 AND state != 'sent'",
-                    )
-                    .and_then(|mut s| s.execute(params![id, now_ms]))
-                    .map_err(sql)?;
-                    tx.prepare_cached(
-                        "UPDATE notifications SET delivered_ms = coalesce(delivered_ms, ?2)
-                         WHERE id = (SELECT notification_id FROM deliveries WHERE id = ?1)",
-                    )
-                    .and_then(|mut s| s.execute(params![id, now_ms]))
-                    .map_err(sql)?;
-                }
-                Attempt::Failed { error, retry_at, max_attempts } => {
-                    let (state, due) = match retry_at {
-                        Some(at) => ("retrying", at.timestamp_millis()),
-                        None => ("failed", now_ms),
-                    };
-                    tx.prepare_cached(
-                        "UPDATE deliveries SET state = ?3, due_ms = ?4, last_error = ?5, max_attempts = ?6, lease_owner = NULL
-                         WHERE id = ?1 AND state = 'sending' AND lease_owner = ?2",
-                    )
-                    .and_then(|mut s| s.execute(params![id, owner, state, due, error, max_attempts]))
-                    .map_err(sql)?;
-                }
+            if let Attempt::Failed { error, retry_at, max_attempts } = attempt {
+                let (state, due) = match retry_at {
+                    Some(at) => ("retrying", at.timestamp_millis()),
+                    None => ("failed", now_ms),
+                };
+                tx.prepare_cached(
+                    "UPDATE deliveries SET state = ?3, due_ms = ?4, last_error = ?5, max_attempts = ?6, lease_owner = NULL
+                     WHERE id = ?1 AND state = 'sending' AND lease_owner = ?2",
+                )
+                .and_then(|mut s| s.execute(params![id, owner, state, due, error, max_attempts]))
+                .map_err(sql)?;
             }
         }
         tx.commit().map_err(sql)
@@ -318,20 +421,29 @@ impl Store {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.conn
             .prepare_cached(&query)
-            .and_then(|mut s| s.query_map([limit], delivery)?.collect())
+            .and_then(|mut s| s.query_map([limit], delivery)?.collect::<rusqlite::Result<Vec<_>>>())
+            .and_then(|rows| rows.into_iter().map(|row| complete(&self.conn, row)).collect())
             .map_err(|e| self.sql(e))
     }
 
-    /// The deliveries of these notifications, in id order.
+    /// The deliveries of these notifications, in id order; a digest that carries one of them
+    /// is listed under it (with `notification` set to it).
     pub fn deliveries_of(&self, notifications: &[i64]) -> Result<Vec<Delivery>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached(&format!("{DELIVERY_SELECT} WHERE d.notification_id = ?1 ORDER BY d.id"))
+            .prepare_cached(&format!(
+                "{DELIVERY_SELECT} WHERE d.notification_id = ?1
+                    OR d.id IN (SELECT delivery_id FROM digest_items WHERE notification_id = ?1) ORDER BY d.id"
+            ))
             .map_err(|e| self.sql(e))?;
         let mut out = Vec::new();
         for n in notifications {
             let rows = stmt.query_map([n], delivery).and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>);
-            out.extend(rows.map_err(|e| self.sql(e))?);
+            for row in rows.map_err(|e| self.sql(e))? {
+                let mut d = complete(&self.conn, row).map_err(|e| self.sql(e))?;
+                d.notification = *n;
+                out.push(d);
+            }
         }
         Ok(out)
     }
@@ -361,7 +473,8 @@ impl Store {
             params![id, now.timestamp_millis()],
         )
         .map_err(sql)?;
-        let d = tx.query_row(&format!("{DELIVERY_SELECT} WHERE d.id = ?1"), [id], delivery).map_err(sql)?;
+        let row = tx.query_row(&format!("{DELIVERY_SELECT} WHERE d.id = ?1"), [id], delivery).map_err(sql)?;
+        let d = complete(&tx, row).map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok(d)
     }
@@ -369,3 +482,5 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timing_tests;

@@ -105,15 +105,16 @@ fn read_team(conn: &Connection, path: &std::path::Path) -> Result<Option<Team>, 
     Ok(Some(Team { members, policy, time_rules }))
 }
 
-/// A stored subscription: person, kind, and the JSON of environments, services and channels.
-type SubscriptionRow = (String, String, String, String, String);
+/// A stored subscription: person, kind, and the JSON of environments, services, channels and
+/// timing.
+type SubscriptionRow = (String, String, String, String, String, String);
 
 fn read_subscriptions(conn: &Connection) -> rusqlite::Result<Vec<SubscriptionRow>> {
     conn.prepare_cached(
-        "SELECT person, kind, environments, services, channels FROM subscriptions
-         ORDER BY person, kind, environments, services, channels",
+        "SELECT person, kind, environments, services, channels, timing FROM subscriptions
+         ORDER BY person, kind, environments, services, channels, timing",
     )?
-    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
     .collect()
 }
 
@@ -121,7 +122,10 @@ fn subscription_rows(subscriptions: &[Subscription]) -> Vec<SubscriptionRow> {
     let json = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
     let mut rows: Vec<SubscriptionRow> = subscriptions
         .iter()
-        .map(|s| (s.person.clone(), s.kind.clone(), json(&s.environments), json(&s.services), json(&s.channels)))
+        .map(|s| {
+            let timing = serde_json::to_string(&s.timing).unwrap_or_else(|_| "{}".into());
+            (s.person.clone(), s.kind.clone(), json(&s.environments), json(&s.services), json(&s.channels), timing)
+        })
         .collect();
     rows.sort();
     rows.dedup();
@@ -141,10 +145,11 @@ fn write_team(conn: &Connection, team: &Team, subs: &[SubscriptionRow], now_ms: 
         let roles = serde_json::to_string(&m.roles).unwrap_or_else(|_| "[]".into());
         conn.execute("INSERT INTO team (name, roles, login) VALUES (?1, ?2, ?3)", params![m.name, roles, m.login])?;
     }
-    for (person, kind, envs, services, channels) in subs {
+    for (person, kind, envs, services, channels, timing) in subs {
         conn.execute(
-            "INSERT INTO subscriptions (person, kind, environments, services, channels) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![person, kind, envs, services, channels],
+            "INSERT INTO subscriptions (person, kind, environments, services, channels, timing)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![person, kind, envs, services, channels, timing],
         )?;
     }
     let json = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());

@@ -195,6 +195,9 @@ impl App {
                 if let Some(metrics) = refresh.metrics.take() {
                     self.metrics.apply(metrics);
                 }
+                if let Some((days, review)) = refresh.model_review.take() {
+                    self.metrics.apply_review(days, review);
+                }
                 if let Some(report) = refresh.report.take() {
                     self.history.apply_report(report);
                 }
@@ -232,6 +235,15 @@ impl App {
                 if let Some(panel) = self.checklist.as_mut() {
                     panel.answered(recorded, &text);
                 }
+                self.status = Some((recorded, text));
+                Vec::new()
+            }
+            Msg::Decided(decided) if self.metrics.record.as_ref().is_some_and(|d| d.sending) => {
+                let (recorded, text) = match decided {
+                    Decided::Recorded(t) => (true, t),
+                    Decided::NotRecorded(t) => (false, t),
+                };
+                self.metrics.recorded(recorded, &text);
                 self.status = Some((recorded, text));
                 Vec::new()
             }
@@ -308,6 +320,9 @@ impl App {
         if self.checklist.is_some() {
             return self.checklist_key(key);
         }
+        if self.metrics.record.is_some() && self.tab == Tab::Metrics {
+            return self.record_key(key);
+        }
         self.status = None;
         if self.history.editing && self.tab == Tab::History {
             if let Some(cmds) = self.history_filter_key(key) {
@@ -368,9 +383,16 @@ impl App {
                 cmds.extend(self.history.drill(key));
                 cmds
             }
+            Action::RecordAction => {
+                if !self.read_only && self.tab == Tab::Metrics {
+                    let today = self.now.with_timezone(&self.session.config.timezone).date_naive();
+                    self.metrics.start_record(&self.session.operator, today);
+                }
+                Vec::new()
+            }
             a if a.writes() => self.decide(a),
             other if self.tab == Tab::History => self.history_action(other),
-            Action::Open if self.tab == Tab::Metrics => self.metrics_open(),
+            Action::Open if self.tab == Tab::Metrics && !self.metrics.show_review => self.metrics_open(),
             other if self.tab == Tab::Metrics => {
                 let envs = self.environments();
                 self.metrics.action(other, &envs)
@@ -571,6 +593,24 @@ impl App {
         self.tab = Tab::Live;
         let geometry = self.geometry();
         self.live.show(key, &geometry)
+    }
+
+    /// Keys while the record dialog of Metrics is open: text goes into the field being typed,
+    /// Tab (or ↑ ↓) moves between owner and due date, Enter records, Esc cancels.
+    fn record_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        let Some(d) = self.metrics.record.as_mut() else { return Vec::new() };
+        let typed = !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        match key.code {
+            KeyCode::Esc => self.metrics.record = None,
+            KeyCode::Enter => return d.confirm(),
+            KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down if !d.sending => d.field = 1 - d.field,
+            KeyCode::Backspace if !d.sending => {
+                d.text_mut().pop();
+            }
+            KeyCode::Char(c) if typed && !d.sending => d.text_mut().push(c),
+            _ => {}
+        }
+        Vec::new()
     }
 
     /// Keys while the confirm dialog is open: text goes into its comment, Enter confirms, Esc

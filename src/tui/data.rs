@@ -42,6 +42,9 @@ const RELOAD_TARGETS_AFTER: usize = 5_000;
 const GATES_MIN: Duration = Duration::from_secs(1);
 /// ...and at least this often, for bake times and windows that open with the clock.
 const GATES_EVERY: Duration = Duration::from_secs(5);
+/// The Metrics view (KPIs and model review, which read a period's deployments) is read again at
+/// most this often while the log changes.
+const METRICS_MIN: Duration = Duration::from_secs(2);
 
 /// What the dashboard asks of its data source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +74,10 @@ pub enum Request {
     Metrics(crate::domain::kpi::MetricsAsk),
     /// The change calendar of a period.
     Calendar(DateTime<Utc>, DateTime<Utc>),
+    /// The model review of the last so many days.
+    ModelReview(i64),
+    /// Record a model review's suggestion as an improvement action.
+    Record(Box<crate::domain::model_review::Suggestion>, crate::decide::improve::RecordAsk),
 }
 
 /// Reads the log incrementally; used by the data thread and by the benchmark.
@@ -94,6 +101,9 @@ pub struct Loader {
     /// The calendar period last asked for, and the log's version it was read at.
     calendar_wanted: Option<(DateTime<Utc>, DateTime<Utc>)>,
     calendar_version: i64,
+    /// The Metrics view's KPIs and model review last asked for: read again when the log changes.
+    metrics_wanted: Option<crate::domain::kpi::MetricsAsk>,
+    review_wanted: Option<i64>,
 }
 
 impl Loader {
@@ -115,6 +125,8 @@ impl Loader {
             production: Vec::new(),
             calendar_wanted: None,
             calendar_version: -1,
+            metrics_wanted: None,
+            review_wanted: None,
         }
     }
 
@@ -168,7 +180,54 @@ impl Loader {
         let (now, tz) = (self.clock.now(), self.tz);
         let production = &self.production;
         let metrics = self.store.read_snapshot(|s| s.metrics(&ask, now, production, tz))?;
+        self.metrics_wanted = Some(ask);
         Ok(Refresh { metrics: Some(Box::new(metrics)), ..Refresh::default() })
+    }
+
+    /// The model review of the `days` before the clock's now.
+    pub fn model_review(&mut self, days: i64) -> Result<Refresh, StoreError> {
+        let now = self.clock.now();
+        let production = &self.production;
+        let from = now - chrono::TimeDelta::days(days.max(1));
+        let review = self.store.read_snapshot(|s| s.model_review(None, from, now, production))?;
+        self.review_wanted = Some(days);
+        Ok(Refresh { model_review: Some((days, Box::new(review))), ..Refresh::default() })
+    }
+
+    /// The Metrics view's KPIs and model review as they are now, when they were asked for.
+    fn metrics_again(&mut self) -> Result<Option<Refresh>, StoreError> {
+        let mut out = match self.metrics_wanted.clone() {
+            Some(ask) => self.metrics(ask)?,
+            None => return Ok(None),
+        };
+        if let Some(days) = self.review_wanted {
+            out.model_review = self.model_review(days)?.model_review;
+        }
+        Ok(Some(out))
+    }
+
+    /// [`Self::metrics_again`] for the screen tests, which serve commands as the run loop does.
+    #[cfg(test)]
+    pub(crate) fn metrics_again_for_tests(&mut self) -> Result<Refresh, StoreError> {
+        self.metrics_again().map(Option::unwrap_or_default)
+    }
+
+    /// Records a model review's suggestion as the operator, through [`crate::decide::improve`]
+    /// as `shipdeck models review --record` does.
+    pub fn record(
+        &mut self,
+        suggestion: &crate::domain::model_review::Suggestion,
+        ask: &crate::decide::improve::RecordAsk,
+    ) -> Decided {
+        let Some(desk) = self.desk.as_ref() else {
+            return Decided::NotRecorded(strings::gates::NO_OPERATOR.to_owned());
+        };
+        let now = self.clock.now();
+        let today = now.with_timezone(&self.tz).date_naive();
+        match crate::decide::improve::record(&mut self.store, &desk.operator, suggestion, ask, today, now) {
+            Ok(said) => Decided::Recorded(said),
+            Err(e) => Decided::NotRecorded(e.to_string()),
+        }
     }
 
     /// Tells Metrics which environments count as production.
@@ -347,6 +406,8 @@ impl Loader {
         let mut history_at = Instant::now();
         let mut history_dirty = false;
         let mut calendar_at = Instant::now();
+        let mut metrics_at = Instant::now();
+        let mut metrics_dirty = false;
         loop {
             let mut pending: Vec<Request> = Vec::new();
             match requests.recv_timeout(POLL) {
@@ -402,6 +463,20 @@ impl Loader {
                     Request::Metrics(ask) => self.metrics(ask),
                     Request::Compare(key) => self.compare(key),
                     Request::Calendar(from, until) => self.calendar(from, until),
+                    Request::ModelReview(days) => self.model_review(days),
+                    Request::Record(suggestion, ask) => {
+                        let recorded = self.record(&suggestion, &ask);
+                        if out.blocking_send(Loaded::Decided(recorded)).is_err() {
+                            return;
+                        }
+                        // Its own write does not move data_version: read the view again now.
+                        metrics_at = Instant::now();
+                        match self.metrics_again() {
+                            Ok(Some(r)) => Ok(r),
+                            Ok(None) => continue,
+                            Err(e) => Err(e),
+                        }
+                    }
                     Request::SaveReview(key, content, text) => {
                         let saved = self.save_review(key, &content, &text);
                         if out.blocking_send(Loaded::Decided(saved)).is_err() {
@@ -421,6 +496,7 @@ impl Loader {
             if let Some(answer) = polled {
                 gates_dirty = true;
                 history_dirty = true;
+                metrics_dirty = true;
                 if !send(out, answer) {
                     return;
                 }
@@ -431,6 +507,19 @@ impl Loader {
                 history_dirty = false;
                 if !send(out, self.history_again()) {
                     return;
+                }
+            }
+            // The Metrics view follows the log too, at most every few seconds (it reads a period).
+            if metrics_dirty && metrics_at.elapsed() >= METRICS_MIN {
+                metrics_at = Instant::now();
+                metrics_dirty = false;
+                match self.metrics_again() {
+                    Ok(None) => {}
+                    answer => {
+                        if !send(out, answer.map(Option::unwrap_or_default)) {
+                            return;
+                        }
+                    }
                 }
             }
             // The calendar follows every commit (a freeze declared elsewhere), at most once a second.

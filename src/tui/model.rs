@@ -55,6 +55,8 @@ pub struct Refresh {
     pub metrics: Option<Box<crate::domain::kpi::Metrics>>,
     /// The change calendar of the period the Schedule view shows.
     pub calendar: Option<CalendarPage>,
+    /// The model review of the last so many days, for the Metrics view.
+    pub model_review: Option<(i64, Box<crate::domain::model_review::Review>)>,
 }
 
 /// The change calendar of a period, as the data source reads it.
@@ -192,6 +194,10 @@ pub enum Cmd {
     LoadMetrics(crate::domain::kpi::MetricsAsk),
     /// Read the change calendar of this period.
     LoadCalendar(DateTime<Utc>, DateTime<Utc>),
+    /// Read the model review of the last so many days.
+    LoadModelReview(i64),
+    /// Record a suggestion of the model review as an improvement action, as the operator.
+    RecordSuggestion(Box<crate::domain::model_review::Suggestion>, crate::decide::improve::RecordAsk),
 }
 
 /// What the data thread hands the run loop.

@@ -83,6 +83,12 @@ fn serve(app: &mut App, loader: &mut Loader, cmds: Vec<Cmd>) {
             Cmd::LoadCompare(key) => loader.compare(key),
             Cmd::LoadChecklist(key) => loader.checklist(key),
             Cmd::LoadCalendar(from, until) => loader.calendar(from, until),
+            Cmd::LoadModelReview(days) => loader.model_review(days),
+            Cmd::RecordSuggestion(s, ask) => {
+                let recorded = loader.record(&s, &ask);
+                app.update(Msg::Decided(recorded));
+                loader.metrics_again_for_tests()
+            }
             Cmd::Tick(ask) => {
                 let ticked = loader.tick(&ask);
                 app.update(Msg::Decided(ticked));

@@ -47,6 +47,9 @@ impl Widget for &App {
         if let Some(d) = &self.dialog {
             dialog::DialogOverlay { app: self, dialog: d }.render(screen.body, buf);
         }
+        if let (Some(d), Tab::Metrics) = (&self.metrics.record, self.tab) {
+            metrics::RecordOverlay { app: self, dialog: d }.render(screen.body, buf);
+        }
         if let Some(p) = &self.checklist {
             checklist::ChecklistOverlay { app: self, panel: p }.render(screen.body, buf);
         }
@@ -225,9 +228,21 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
         out.push((k(Action::Filter), "filter"));
         out.push((k(Action::Period), "time range"));
     }
-    if app.tab == Tab::Metrics {
+    if app.tab == Tab::Metrics && app.metrics.record.is_some() {
+        out.push(("Tab".to_owned(), "owner/due"));
+        out.push(("Enter".to_owned(), "record"));
+        out.push(("Esc".to_owned(), "cancel"));
+    } else if app.tab == Tab::Metrics {
         out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
-        out.push((k(Action::Open), "in History"));
+        if app.metrics.show_review {
+            if !app.read_only {
+                out.push((k(Action::RecordAction), "record action"));
+            }
+            out.push((k(Action::ModelReview), "top failing"));
+        } else {
+            out.push((k(Action::Open), "in History"));
+            out.push((k(Action::ModelReview), "model review"));
+        }
         out.push((k(Action::MetricsPeriod), "period"));
         out.push((k(Action::MetricsScope), "scope"));
     }

@@ -107,3 +107,61 @@ fn the_demo_refuses_to_write_over_an_existing_file_with_exit_2() {
     assert!(run.stderr.contains(&format!("\"{}\" already exists", env.db.display())), "{}", run.stderr);
     assert_eq!(std::fs::read(&env.db).expect("reads"), b"precious");
 }
+
+/// The demo's 90 days show two trends in `shipdeck kpi --by week`: checkout-web's change
+/// failure rate drops after the improvement action done 40 days ago, and the approvals at
+/// phased's gate before wave-2 take longer and longer.
+#[test]
+fn the_demo_history_shows_a_failure_rate_dropping_after_an_action_and_an_approval_wait_growing() {
+    use chrono::{NaiveDate, TimeDelta, Utc};
+    let env = Env::new();
+    env.run(&["demo", "--headless", "--speed", "1000"]).ok();
+    let weeks = |args: &[&str]| -> Vec<(NaiveDate, serde_json::Value)> {
+        let mut all = vec!["kpi", "--since", "90d", "--by", "week", "--json"];
+        all.extend_from_slice(args);
+        let k = env.run(&all).json();
+        k["groups"]
+            .as_array()
+            .expect("weeks")
+            .iter()
+            .map(|g| {
+                let start = NaiveDate::parse_from_str(g["group"].as_str().expect("label"), "%Y-%m-%d").expect("a date");
+                (start, g.clone())
+            })
+            .collect()
+    };
+    // The fix was done 40 days before the demo's now: the real clock's, which the seeded history
+    // is relative to (within seconds of the test's).
+    #[allow(clippy::disallowed_methods)]
+    let fixed = (Utc::now() - TimeDelta::days(40)).date_naive();
+    let (mut before, mut after) = ((0, 0), (0, 0));
+    for (start, g) in weeks(&["--service", "checkout-web"]) {
+        let counts = (g["production_failed"].as_u64().unwrap_or(0), g["production_started"].as_u64().unwrap_or(0));
+        if start + TimeDelta::days(7) <= fixed {
+            before = (before.0 + counts.0, before.1 + counts.1);
+        } else if start > fixed {
+            after = (after.0 + counts.0, after.1 + counts.1);
+        }
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let rate = |(failed, started): (u64, u64)| failed as f64 / started.max(1) as f64;
+    assert!(before.1 >= 5 && after.1 >= 5, "enough production runs on both sides: {before:?} {after:?}");
+    assert!(rate(before) >= 0.3, "checkout-web failed often before the fix: {before:?}");
+    assert!(rate(after) < rate(before) / 2.0, "and far less after it: {before:?} then {after:?}");
+
+    // The approval wait (p50) at phased/wave-2, week by week: the last weeks far above the first.
+    let waits: Vec<i64> = weeks(&["--model", "phased"])
+        .iter()
+        .filter_map(|(_, g)| {
+            g["approval_wait_by_gate"]
+                .as_array()?
+                .iter()
+                .find(|w| w["name"] == "phased/wave-2")
+                .and_then(|w| w["median_s"].as_i64())
+        })
+        .collect();
+    assert!(waits.len() >= 8, "{waits:?}");
+    let mean = |v: &[i64]| v.iter().sum::<i64>() / i64::try_from(v.len()).unwrap_or(1);
+    let (first, last) = (mean(&waits[..4]), mean(&waits[waits.len() - 4..]));
+    assert!(last > 2 * first, "approval waits grow: first weeks {first}s, last weeks {last}s ({waits:?})");
+}

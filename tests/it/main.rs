@@ -17,6 +17,7 @@ mod gates_e2e;
 mod hardening;
 mod kpi;
 mod logs;
+mod model_review;
 mod new_user;
 mod notify;
 mod progress;

@@ -438,3 +438,60 @@ fn config_check_names_an_unknown_channel_a_bad_template_and_a_person_without_ema
         lease.stderr
     );
 }
+
+/// `HH:MM-HH:MM` from an hour before now to two hours after, in UTC: quiet now, whenever the
+/// test runs.
+fn quiet_around_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs();
+    let now = chrono::DateTime::from_timestamp(i64::try_from(secs).expect("fits"), 0).expect("valid");
+    let hm = |t: chrono::DateTime<chrono::Utc>| t.format("%H:%M").to_string();
+    format!("{}-{}", hm(now - chrono::TimeDelta::hours(1)), hm(now + chrono::TimeDelta::hours(2)))
+}
+
+#[test]
+fn quiet_hours_hold_a_plan_s_news_but_not_the_gate_waiting_for_the_managers_and_a_digest_collects_plans() {
+    let sink = Sink::start(0, Duration::ZERO);
+    let rule = format!("channels = [\"hook\"]\nquiet_hours = \"{}\"\n", quiet_around_now());
+    let text = config(&hook(&sink.url("/hook")), "\"hook\"", "\"gate_pending\", \"deployment_planned\"")
+        .replace("channels = [\"hook\"]\n", &rule);
+    let s = Setup::new(&text);
+    s.plan();
+    let rows = s.deliveries(false);
+    assert_eq!(rows.len(), 12, "six managers, two happenings: {rows:#?}");
+    let due_later = |r: &serde_json::Value| r["due_at"].as_str() > r["created_at"].as_str();
+    for r in &rows {
+        match r["kind"].as_str() {
+            Some("gate_pending") => assert!(!due_later(r), "urgent for those who may approve: {r}"),
+            Some("deployment_planned") => assert!(due_later(r), "held until the quiet period ends: {r}"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let listed = s.run("sam", &["notify", "list"]);
+    assert!(listed.ok().contains("queued until"), "{}", listed.stdout);
+    let worker = s.worker();
+    sink.wait_until("the six gate_pending", |h| h.len() == 6);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(sink.hits().iter().all(|h| h.json()["kind"] == "gate_pending"), "nothing else went out");
+    stop(worker);
+
+    // A digest: three plans within the period are one delivery per manager, listing all three.
+    let text = config(&hook(&sink.url("/hook")), "\"hook\"", "\"deployment_planned\"")
+        .replace("channels = [\"hook\"]\n", "channels = [\"hook\"]\ndigest = \"1h\"\n");
+    let s = Setup::new(&text);
+    let keys: Vec<String> = (0..3).map(|_| s.plan()).collect();
+    let rows = s.deliveries(false);
+    assert_eq!(rows.len(), 6, "one per manager: {rows:#?}");
+    for r in &rows {
+        assert_eq!(r["kind"], "digest");
+        let items = r["items"].as_array().expect("items");
+        assert_eq!(items.len(), 3, "{r}");
+        for (item, key) in items.iter().zip(&keys) {
+            assert_eq!(
+                (&item["kind"], item["deployment"].as_str()),
+                (&"deployment_planned".into(), Some(key.as_str()))
+            );
+        }
+    }
+    let check = s.run("sam", &["config", "check"]);
+    check.ok();
+}

@@ -152,3 +152,39 @@ fn metrics_changes_period_and_enter_on_a_top_failing_service_lands_in_history_fi
         assert!(!row.contains("✓ succeeded"), "only failures:\n{history}");
     }
 }
+
+#[test]
+fn m_in_metrics_shows_the_model_review_and_i_records_a_suggestion_in_a_dialog() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("demo.db");
+    let bin = env!("CARGO_BIN_EXE_shipdeck");
+    let command = format!("SHIPDECK_OPERATOR=dana {bin} demo --speed 4 --history 120 --db {}; sleep 30", db.display());
+    let t = Tmux::start("review-e2e", 120, 40, &command);
+    t.wait_for("Deployments");
+    t.keys(&["6"]);
+    t.wait_for("Change failure rate");
+    t.keys(&["t", "m"]);
+    let review = t.wait_for("Suggestions (");
+    assert!(review.contains("Model review (90d)") && review.contains("why: "), "{review}");
+    t.keys(&["i"]);
+    t.wait_for("Record an improvement action");
+    // Owner "dana" is prefilled; a name the team does not know is refused in the dialog.
+    t.keys(&["BSpace", "BSpace", "BSpace", "BSpace"]);
+    t.text("ghost");
+    t.keys(&["Enter"]);
+    t.wait_for("owner \"ghost\" is not a person");
+    t.keys(&["BSpace", "BSpace", "BSpace", "BSpace", "BSpace"]);
+    t.text("priya");
+    t.keys(&["Enter"]);
+    let done = t.wait_for("recorded: ");
+    assert!(!done.contains("Record an improvement action"), "the dialog closed:\n{done}");
+    t.keys(&["q"]);
+    let actions = std::process::Command::new(bin)
+        .args(["--db", &db.display().to_string(), "models", "actions", "--json"])
+        .env("XDG_CONFIG_HOME", "/nonexistent-shipdeck-test")
+        .output()
+        .expect("runs");
+    let listed: serde_json::Value = serde_json::from_slice(&actions.stdout).expect("json");
+    assert_eq!(listed[0]["owner"], "priya", "{listed}");
+    assert_eq!(listed[0]["n"], 1);
+}

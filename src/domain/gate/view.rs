@@ -312,4 +312,6 @@ pub struct Subscription {
     pub services: Vec<String>,
     /// Channels besides in-app that carry it.
     pub channels: Vec<String>,
+    /// The rule's quiet hours (in the person's zone) and digest period.
+    pub timing: crate::domain::notify::timing::Timing,
 }

@@ -86,6 +86,13 @@ fn history_lists_finished_deployments_newest_first_and_filters_them() {
     assert_eq!(q(HistoryFilter { period: Period::Last(TimeDelta::hours(80)), ..all.clone() }), [staging, failed]);
     assert_eq!(q(HistoryFilter { reviews: vec![ReviewState::Owed], ..all.clone() }), [failed]);
     assert_eq!(q(HistoryFilter { requester: Some("nobody".into()), ..all.clone() }), Vec::<DeploymentKey>::new());
+    // Where they failed: web-02's install, in the one phase of big-bang.
+    assert_eq!(q(HistoryFilter { step: Some("install".into()), ..all.clone() }), [staging, failed]);
+    assert_eq!(q(HistoryFilter { step: Some("verify".into()), ..all.clone() }), Vec::<DeploymentKey>::new());
+    assert_eq!(q(HistoryFilter { phase: Some("all".into()), ..all.clone() }), [staging, failed]);
+    assert_eq!(q(HistoryFilter { phase: Some("pilot".into()), ..all.clone() }), Vec::<DeploymentKey>::new());
+    let both = HistoryFilter { phase: Some("all".into()), step: Some("install".into()), ..all.clone() };
+    assert_eq!(store.history_count(&both, &rule(), now).expect("count"), 2);
     // Paging: the second page starts where the first ended.
     assert_eq!(
         store.history(&all, &rule(), now, 1, 1).expect("page").iter().map(|r| r.key).collect::<Vec<_>>(),

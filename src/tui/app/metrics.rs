@@ -3,8 +3,14 @@
 //!
 //! `Enter` on one of those turns it into History's filter line (the same words a user would
 //! type), so History shows exactly the failed deployments the entry counted.
+//!
+//! `m` swaps the top failing lists for the model review of the period and its suggestions; `i`
+//! opens a [`RecordDialog`] that asks the owner and due date of the selected suggestion's
+//! improvement action, recorded through [`crate::decide::improve`] like the CLI's `--record`.
 
+use crate::decide::improve::RecordAsk;
 use crate::domain::kpi::{Metrics, MetricsAsk};
+use crate::domain::model_review::{Review, Suggestion};
 use crate::keymap::Action;
 use crate::tui::model::Cmd;
 
@@ -50,6 +56,47 @@ pub struct MetricsView {
     pub wanted: Option<MetricsAsk>,
     /// The selected entry among the top failing ones (in [`TopKind::ALL`] order).
     pub selected: usize,
+    /// Whether the model review shows instead of the top failing lists.
+    pub show_review: bool,
+    /// The model review, and the days it covers.
+    pub review: Option<(i64, Box<Review>)>,
+    /// The selected suggestion of the review.
+    pub suggestion: usize,
+    /// The open dialog that records the selected suggestion.
+    pub record: Option<RecordDialog>,
+}
+
+/// Asks the owner and due date of the improvement action a suggestion becomes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordDialog {
+    pub suggestion: Suggestion,
+    pub owner: String,
+    /// `YYYY-MM-DD`.
+    pub due: String,
+    /// The field being typed: 0 the owner, 1 the due date.
+    pub field: usize,
+    /// Sent, waiting for the answer.
+    pub sending: bool,
+    /// Why the last confirm was not recorded.
+    pub error: Option<String>,
+}
+
+impl RecordDialog {
+    /// The field being typed.
+    pub fn text_mut(&mut self) -> &mut String {
+        if self.field == 0 { &mut self.owner } else { &mut self.due }
+    }
+
+    /// Enter: sends the ask (once).
+    pub fn confirm(&mut self) -> Vec<Cmd> {
+        if self.sending {
+            return Vec::new();
+        }
+        self.sending = true;
+        self.error = None;
+        let ask = RecordAsk { owner: self.owner.trim().to_owned(), due: self.due.trim().to_owned() };
+        vec![Cmd::RecordSuggestion(Box::new(self.suggestion.clone()), ask)]
+    }
 }
 
 impl MetricsView {
@@ -73,11 +120,54 @@ impl MetricsView {
         }
     }
 
-    /// Asks for the data of the period and scope in force.
+    /// Asks for the data of the period and scope in force (and the model review when shown).
     pub fn load(&mut self, environments: &[String]) -> Vec<Cmd> {
         let ask = self.ask(environments);
         self.wanted = Some(ask.clone());
-        vec![Cmd::LoadMetrics(ask)]
+        let mut cmds = vec![Cmd::LoadMetrics(ask.clone())];
+        if self.show_review {
+            cmds.push(Cmd::LoadModelReview(ask.days));
+        }
+        cmds
+    }
+
+    /// The model review arrived: kept when it covers the period in force.
+    pub fn apply_review(&mut self, days: i64, review: Box<Review>) {
+        if PERIODS.get(self.period).is_some_and(|p| p.1 != days) {
+            return;
+        }
+        self.suggestion = self.suggestion.min(review.suggestions.len().saturating_sub(1));
+        self.review = Some((days, review));
+    }
+
+    /// The suggestions shown (none until the review arrived).
+    #[must_use]
+    pub fn suggestions(&self) -> &[Suggestion] {
+        self.review.as_ref().map_or(&[], |(_, r)| r.suggestions.as_slice())
+    }
+
+    /// `i`: the dialog that records the selected suggestion, the owner prefilled with the
+    /// operator and the due date two weeks from `today`.
+    pub fn start_record(&mut self, operator: &str, today: chrono::NaiveDate) {
+        let Some(s) = self.suggestions().get(self.suggestion).filter(|_| self.show_review) else { return };
+        self.record = Some(RecordDialog {
+            suggestion: s.clone(),
+            owner: operator.to_owned(),
+            due: (today + chrono::TimeDelta::days(14)).format("%Y-%m-%d").to_string(),
+            field: 0,
+            sending: false,
+            error: None,
+        });
+    }
+
+    /// The answer to a record: closes the dialog when it was recorded, shows why when not.
+    pub fn recorded(&mut self, recorded: bool, text: &str) {
+        if recorded {
+            self.record = None;
+        } else if let Some(d) = self.record.as_mut() {
+            d.sending = false;
+            d.error = Some(text.to_owned());
+        }
     }
 
     /// The data arrived: kept when it is what was last asked.
@@ -103,8 +193,21 @@ impl MetricsView {
 
     /// A key of the view; `environments` are the config's (for the scope).
     pub fn action(&mut self, action: Action, environments: &[String]) -> Vec<Cmd> {
-        let last = self.entries().len().saturating_sub(1);
+        let last = if self.show_review {
+            self.suggestions().len().saturating_sub(1)
+        } else {
+            self.entries().len().saturating_sub(1)
+        };
+        let selected = if self.show_review { &mut self.suggestion } else { &mut self.selected };
         match action {
+            Action::ModelReview => {
+                self.show_review = !self.show_review;
+                if self.show_review {
+                    vec![Cmd::LoadModelReview(PERIODS.get(self.period).map_or(30, |p| p.1))]
+                } else {
+                    Vec::new()
+                }
+            }
             Action::MetricsPeriod => {
                 self.period = (self.period + 1) % PERIODS.len();
                 self.load(environments)
@@ -114,19 +217,19 @@ impl MetricsView {
                 self.load(environments)
             }
             Action::Up => {
-                self.selected = self.selected.saturating_sub(1);
+                *selected = selected.saturating_sub(1);
                 Vec::new()
             }
             Action::Down => {
-                self.selected = (self.selected + 1).min(last);
+                *selected = (*selected + 1).min(last);
                 Vec::new()
             }
             Action::Top => {
-                self.selected = 0;
+                *selected = 0;
                 Vec::new()
             }
             Action::Bottom => {
-                self.selected = last;
+                *selected = last;
                 Vec::new()
             }
             _ => Vec::new(),
@@ -143,9 +246,12 @@ impl MetricsView {
         match kind {
             TopKind::Service => words.push(format!("service={name}")),
             TopKind::Model => words.push(format!("model={name}")),
-            // History filters by model; the phase's model narrows it to the runs that had it.
-            TopKind::Phase => words.push(format!("model={}", name.split('/').next().unwrap_or(name))),
-            TopKind::Step => {}
+            // `model/phase`: the runs of that model in which that phase failed.
+            TopKind::Phase => match name.split_once('/') {
+                Some((model, phase)) => words.extend([format!("model={model}"), format!("phase={phase}")]),
+                None => words.push(format!("phase={name}")),
+            },
+            TopKind::Step => words.push(format!("step={name}")),
         }
         if let Some(env) = &d.ask.environment {
             words.push(format!("env={env}"));

@@ -22,7 +22,7 @@ fn typed(app: &mut crate::tui::app::App, text: &str) -> Vec<Cmd> {
 /// The Approvals view with `key`'s entry selected.
 fn select(app: &mut crate::tui::app::App, key: crate::domain::DeploymentKey) {
     press(app, KeyCode::Char('2'));
-    press(app, KeyCode::Char('g'));
+    press(app, KeyCode::Home);
     while app.approvals.current().is_some_and(|p| p.item.deployment != key) {
         let before = app.approvals.selected;
         press(app, KeyCode::Char('j'));
@@ -392,7 +392,7 @@ fn reviews_the_operator_owes_and_overdue_actions_show_below_the_gates_and_in_the
         let owed: Vec<_> = app.approvals.owed.iter().map(|r| r.key).collect();
         assert_eq!(owed, vec![fx.failed]);
         let overdue: Vec<_> = app.approvals.overdue.iter().map(|a| (a.deployment, a.n)).collect();
-        assert_eq!(overdue, vec![(reviewed, 1)], "due later or done is not overdue");
+        assert_eq!(overdue, vec![(Some(reviewed), 1)], "due later or done is not overdue");
         press(&mut app, KeyCode::Char('2'));
         let shown = screen(&app);
         let header = shown.lines().next().unwrap_or_default();
@@ -449,6 +449,7 @@ fn notifications_show_each_channel_s_delivery_state_and_the_header_counts_failed
             subject: note.subject.clone(),
             body: note.body.clone(),
         },
+        items: Vec::new(),
     };
     app.approvals.deliveries = vec![
         delivery(1, "hook", DeliveryState::Sent, 1, None),

@@ -191,7 +191,7 @@ impl ApprovalsScreen<'_> {
             let late = (today - o.action.due).num_days();
             let what = format!(
                 "{:<10}#{} {} · {} · due {} · {late}d {}",
-                o.deployment.to_string(),
+                o.of(),
                 o.n,
                 o.action.text,
                 o.action.owner,

@@ -178,7 +178,79 @@ impl Widget for MetricsScreen<'_> {
             put(buf, inner, inner.x + 1, y, &format!("actions done: {}", text.join("  ")), t.dim);
             y += 1;
         }
-        top_failing(app, data, Rect::new(inner.x, y, inner.width, inner.bottom().saturating_sub(y)), buf);
+        let rest = Rect::new(inner.x, y, inner.width, inner.bottom().saturating_sub(y));
+        if m.show_review {
+            model_review(app, rest, buf);
+        } else {
+            top_failing(app, data, rest, buf);
+        }
+    }
+}
+
+/// The model review of the period: a line per model, then the suggestions (the selected one with
+/// why, in numbers), which `i` records as improvement actions.
+fn model_review(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let m = &app.metrics;
+    if area.height < 2 {
+        return;
+    }
+    let Some((_, review)) = m.review.as_ref() else {
+        put(buf, area, area.x + 1, area.y, "Model review: reading the log…", t.dim);
+        return;
+    };
+    let hint = if app.read_only { "m: top failing" } else { "i: record as an action · m: top failing" };
+    let x = put(buf, area, area.x + 1, area.y, &format!("Model review ({})", m.period_label()), t.title);
+    put(buf, area, x + 2, area.y, hint, t.dim);
+    let pct = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{:.0}%", v * 100.0));
+    let s = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), |v| dur(secs(Some(v)).unwrap_or(0.0)));
+    // Room for the models: what the suggestions (at least three lines) leave.
+    let models_room = usize::from(area.height.saturating_sub(5)).min(review.models.len());
+    let mut y = area.y + 1;
+    for md in review.models.iter().take(models_room) {
+        let worst = md.phases.iter().filter(|p| p.failed_runs > 0).max_by_key(|p| p.failed_runs);
+        let gate = md.gates.iter().max_by_key(|g| g.approval_wait.median_s);
+        let line = format!(
+            "{:<10} {:>4} runs {:>4} ok · lead p50 {:>6} · fails in {} · step {} · slowest gate {}",
+            clip(&md.model, 10),
+            md.runs,
+            pct(md.success_rate),
+            s(md.lead_time.median_s),
+            worst.map_or_else(|| "-".to_owned(), |p| format!("{} ({}/{})", p.name, p.failed_runs, p.runs)),
+            md.failing_steps.first().map_or_else(|| "-".to_owned(), |c| format!("{} ({})", c.name, c.count)),
+            gate.map_or_else(|| "-".to_owned(), |g| format!("{} p50 {}", g.phase, s(g.approval_wait.median_s))),
+        );
+        put(buf, area, area.x + 1, y, &line, t.text);
+        y += 1;
+    }
+    if review.models.is_empty() {
+        put(buf, area, area.x + 1, y, "no deployments in this period", t.text);
+        y += 1;
+    }
+    let list = Rect::new(area.x, y, area.width, area.bottom().saturating_sub(y));
+    if review.suggestions.is_empty() {
+        put(buf, list, list.x + 1, list.y, "Suggestions: none, no rule found anything to change", t.dim);
+        return;
+    }
+    put(buf, list, list.x + 1, list.y, &format!("Suggestions ({})", review.suggestions.len()), t.title);
+    // The selected suggestion's why follows the list; the list scrolls to keep it in view.
+    let rows = usize::from(list.height.saturating_sub(2));
+    let first = m.suggestion.saturating_sub(rows.saturating_sub(1));
+    let mut below = list.y + 1;
+    for (row, sg) in (list.y + 1..).zip(review.suggestions.iter().skip(first).take(rows)) {
+        let style = if sg.n == m.suggestion + 1 { t.selected } else { t.text };
+        put(
+            buf,
+            list,
+            list.x + 1,
+            row,
+            &clip(&format!("{:>2}. {}", sg.n, sg.text), usize::from(list.width) - 2),
+            style,
+        );
+        below = row + 1;
+    }
+    if let Some(sg) = review.suggestions.get(m.suggestion) {
+        put(buf, list, list.x + 1, below.min(list.bottom().saturating_sub(1)), &format!("why: {}", sg.why), t.dim);
     }
 }
 
@@ -294,6 +366,47 @@ fn top_failing(app: &App, data: &Metrics, area: Rect, buf: &mut Buffer) {
             let name_w = usize::from(col.width).saturating_sub(count.len());
             let text = format!("{:<name_w$}{count}", clip(name, name_w));
             put(buf, col, col.x, y, &text, style);
+        }
+    }
+}
+
+/// The dialog that records a suggestion as an improvement action: what it is, why, and the
+/// owner and due date being typed; then "recording…" or why it was not recorded.
+pub struct RecordOverlay<'a> {
+    pub app: &'a App,
+    pub dialog: &'a crate::tui::app::metrics::RecordDialog,
+}
+
+impl Widget for RecordOverlay<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let (d, t) = (self.dialog, &self.app.theme);
+        let w = area.width.saturating_sub(4).min(96);
+        let r = crate::tui::layout::centered(area, w, 9);
+        let inner = crate::tui::widgets::boxed(
+            r,
+            buf,
+            Line::from(Span::styled(" Record an improvement action ", t.title)),
+            t.border,
+            true,
+        );
+        let width = usize::from(inner.width.saturating_sub(2));
+        put(buf, inner, inner.x + 1, inner.y, &clip(&d.suggestion.text, width), t.text);
+        put(buf, inner, inner.x + 1, inner.y + 1, &clip(&format!("why: {}", d.suggestion.why), width), t.dim);
+        for (i, (label, value)) in
+            [("owner (a person of the team)", &d.owner), ("due (YYYY-MM-DD)", &d.due)].into_iter().enumerate()
+        {
+            let y = inner.y + 3 + u16::try_from(i).unwrap_or(0);
+            let active = d.field == i && !d.sending;
+            let x = put(buf, inner, inner.x + 1, y, &format!("{label:<30}"), if active { t.key } else { t.dim });
+            put(buf, inner, x, y, &format!("> {value}{}", if active { "▏" } else { "" }), t.text);
+        }
+        let last = inner.y + 6;
+        if d.sending {
+            put(buf, inner, inner.x + 1, last, "recording…", t.dim);
+        } else if let Some(e) = &d.error {
+            put(buf, inner, inner.x + 1, last, &clip(e, width), t.host(HostState::Failed));
+        } else {
+            put(buf, inner, inner.x + 1, last, "Tab: next field · Enter: record · Esc: cancel", t.dim);
         }
     }
 }
