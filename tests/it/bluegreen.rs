@@ -342,3 +342,38 @@ fn supervised_runs_of_a_new_or_changed_model_need_a_person_at_every_phase() {
     .expect("writes");
     assert!(plan_rolling(&env, &changed, &hosts).ok().contains("supervised run 1 of 2"));
 }
+
+/// `g` in a real terminal: the heatmap of a rolling fleet grouped by rack, then back.
+#[test]
+fn g_groups_the_heatmap_by_rack_in_a_real_terminal() {
+    let env = Env::new();
+    let csv = env.path("racks.csv");
+    let rows: String = (1..=12).map(|i| format!("web-{i:02},r{}\n", 1 + i % 3)).collect();
+    std::fs::write(&csv, format!("name,rack\n{rows}")).expect("writes");
+    env.run(&[
+        "plan",
+        "--release",
+        "svc@1.0.0",
+        "--env",
+        "production",
+        "--model",
+        "rolling",
+        "--targets",
+        csv.to_str().expect("utf-8"),
+    ])
+    .ok();
+    let command = format!(
+        "SHIPDECK_OPERATOR=dana {} --db {} tui; echo EXIT=$?; sleep 30",
+        env!("CARGO_BIN_EXE_shipdeck"),
+        env.db.display()
+    );
+    let t = crate::support::tmux::Tmux::start("group-e2e", 100, 30, &command);
+    t.wait_for("Hosts 12");
+    t.keys(&["g"]);
+    let grouped = t.wait_for("by rack");
+    assert!(grouped.contains("r1 ····") && grouped.contains("r2 ····") && grouped.contains("r3 ····"), "{grouped}");
+    t.keys(&["g"]);
+    t.wait_for("Hosts 12 ·12");
+    t.keys(&["q"]);
+    t.wait_for("EXIT=0");
+}
