@@ -250,4 +250,31 @@ mod tests {
             Err(Refusal::Halted { status: DeploymentStatus::Aborted })
         );
     }
+
+    #[test]
+    fn a_freeze_does_not_hold_a_switch_back() {
+        let freeze = crate::domain::schedule::Freeze {
+            name: "year-end".into(),
+            environments: vec!["production".into()],
+            from: t(0),
+            until: t(1000),
+            reason: "peak".into(),
+            repeat: None,
+        };
+        let roles = vec!["deployment_manager".to_owned()];
+        let facts = RecoveryFacts {
+            phase_status: PhaseStatus::Succeeded,
+            deployment_status: DeploymentStatus::Succeeded,
+            environment: "production",
+            requester: "sam",
+            roles: &roles,
+            freeze_override_roles: &[],
+            freezes: std::slice::from_ref(&freeze),
+        };
+        let decider = Decider { name: "omar", roles: &roles };
+        assert!(
+            check_switch_back(&switch(Some(10), None), &facts, decider, t(60)).is_ok(),
+            "restoring the old release"
+        );
+    }
 }

@@ -244,6 +244,10 @@ fn a_parallel_model_without_an_old_set_or_a_known_label_is_refused_at_plan_time(
         "{}",
         check.stderr
     );
+    std::fs::write(&bad, built_in_config().replace("keep_old = \"2h\"", "keep_old = \"0s\"")).expect("writes");
+    let check = env.run(&["config", "check", bad.to_str().expect("utf-8")]);
+    assert_eq!(check.code, 2);
+    assert!(check.stderr.contains("keep_old \"0s\" must be longer than 0s"), "{}", check.stderr);
 }
 
 /// The built-in config with the rolling model supervised for its first 2 runs, and `extra`
