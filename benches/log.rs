@@ -483,3 +483,80 @@ fn lifecycle(
     }
     (begun, rest)
 }
+
+/// A phased rollout of `targets` hosts `web-00000`... told over time, the shape replay steps
+/// through: planned at `start` by sam, its checklists ticked and each gate approved by
+/// colleagues through the real decision path (when bake, windows and freezes allow), then each
+/// phase's hosts reporting a hundred at a time, a batch every 20 s: download started and
+/// succeeded, install succeeded, verify started and succeeded (five events a host; one host in
+/// a hundred of the last phase fails verify, within its budget). Returns the key and the time
+/// the last batch was received.
+pub fn build_rollout(
+    config: &Config,
+    db: &Path,
+    targets: usize,
+    start: DateTime<Utc>,
+) -> anyhow::Result<(DeploymentKey, DateTime<Utc>)> {
+    use shipdeck::demo::pipeline::{approve_as_colleagues, tick_as_colleagues};
+    use shipdeck::domain::checklist::List;
+    let t0 = Instant::now();
+    let mut store = Store::open(db).with_context(|| format!("cannot create the bench log {}", db.display()))?;
+    store.relax_durability_for_bulk_load()?;
+    // The team decides from the log: store it, as the demo does.
+    store.sync_team(&config.team(), &config.subscriptions(), SyncBy::Seed { os_user: "bench" }, start)?;
+    let req = PlanRequest {
+        release: "payments-api@2.4.1".parse::<ReleaseRef>()?,
+        environment: "production".into(),
+        model_name: "phased".into(),
+        model: config.model("phased")?,
+        targets: hosts(targets, "web").into(),
+        change_ref: Some("CHG-1".into()),
+        requested_by: "sam".into(),
+        release_record: Default::default(),
+        planned_start: start,
+        planned_end: None,
+        now: start,
+    };
+    let (key, phases) = store.plan(&req)?;
+    tick_as_colleagues(&mut store, config, key, &[List::Pre, List::Environment], start);
+    let mut t = start;
+    let mut last = start;
+    let mut events = 0;
+    let last_phase = phases.len().saturating_sub(1);
+    for (pi, phase) in phases.iter().enumerate() {
+        if phase.gate.is_some() {
+            let approved = approve_as_colleagues(&mut store, config, key, &phase.name, "sam", t)
+                .with_context(|| format!("nobody may approve {key} {}", phase.name))?;
+            t = approved.max(t);
+        }
+        for chunk in phase.targets.chunks(100) {
+            t += TimeDelta::seconds(20);
+            let mut batch = Vec::with_capacity(chunk.len() * 5);
+            for (i, host) in chunk.iter().enumerate() {
+                let fails = pi == last_phase && i == 50;
+                let at = |s: i64| t - TimeDelta::seconds(20 - s);
+                let verify = if fails { EventStatus::Failed } else { EventStatus::Succeeded };
+                for (s, (step, status)) in [
+                    ("download", EventStatus::Started),
+                    ("download", EventStatus::Succeeded),
+                    ("install", EventStatus::Succeeded),
+                    ("verify", EventStatus::Started),
+                    ("verify", verify),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    let s = i64::try_from(s).unwrap_or(0) * 3;
+                    batch.push((batch.len() + 1, fixed_event(key, host, step, status, at(s))));
+                }
+            }
+            events += batch.len();
+            ingest(&mut store, batch, t)?;
+            last = t;
+        }
+        // The next gate's bake and window.
+        t += TimeDelta::minutes(20);
+    }
+    println!("log: {key} of {targets} hosts, {events} events, built in {:.1} s", t0.elapsed().as_secs_f64());
+    Ok((key, last))
+}

@@ -21,6 +21,7 @@ mod latency;
 mod log;
 mod measure;
 mod notify;
+mod replay;
 mod schedule;
 mod techniques;
 
@@ -56,6 +57,8 @@ enum Bench {
     Schedule(schedule::Args),
     /// The delivery worker: a burst to a webhook sink, ingest beside it, happening to first attempt
     Notify(notify::Args),
+    /// `status --at` and the dashboard's replay steps on a 10,000-host deployment, against floors
+    Replay(replay::Args),
 }
 
 /// What every benchmark may need: the built-in config (so numbers do not depend on the
@@ -80,6 +83,7 @@ fn main() {
         Bench::Techniques(a) => techniques::run(&ctx, a),
         Bench::Schedule(a) => schedule::run(&ctx, a),
         Bench::Notify(a) => notify::run(&ctx, a),
+        Bench::Replay(a) => replay::run(&ctx, a),
     };
     if let Err(e) = result {
         eprintln!("shipdeck-bench: {e:#}");

@@ -50,6 +50,7 @@ mod review;
 mod schedule;
 mod serve;
 mod status;
+mod status_at;
 mod switch;
 mod team;
 

@@ -24,6 +24,7 @@ pub mod plan;
 pub mod records;
 pub mod rehearsal;
 pub mod release;
+pub mod replay;
 pub mod report;
 pub mod review;
 pub mod schedule;

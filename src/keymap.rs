@@ -76,11 +76,15 @@ pub enum Action {
     Today,
     ModelReview,
     RecordAction,
+    Replay,
+    ReplayPlay,
+    ReplayBack,
+    ReplayForward,
     GroupHosts,
 }
 
 impl Action {
-    pub const ALL: [Self; 41] = [
+    pub const ALL: [Self; 45] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -121,6 +125,10 @@ impl Action {
         Self::Today,
         Self::ModelReview,
         Self::RecordAction,
+        Self::Replay,
+        Self::ReplayPlay,
+        Self::ReplayBack,
+        Self::ReplayForward,
         Self::GroupHosts,
     ];
 
@@ -155,7 +163,12 @@ impl Action {
     #[must_use]
     pub fn scope(self) -> Scope {
         match self {
-            Self::Checklist | Self::GroupHosts => Scope::Live,
+            Self::Checklist
+            | Self::GroupHosts
+            | Self::Replay
+            | Self::ReplayPlay
+            | Self::ReplayBack
+            | Self::ReplayForward => Scope::Live,
             Self::Period | Self::Compare => Scope::History,
             Self::MetricsPeriod | Self::MetricsScope | Self::ModelReview | Self::RecordAction => Scope::Metrics,
             Self::ZoomIn | Self::ZoomOut | Self::Today => Scope::Schedule,
@@ -215,6 +228,12 @@ impl Action {
             Self::RecordAction => {
                 ("record_action", "Metrics: record the selected suggestion as an improvement action", &["i"])
             }
+            Self::Replay => {
+                ("replay", "Live: replay the selected deployment (←/→ step an event; again or Esc: live)", &["T"])
+            }
+            Self::ReplayPlay => ("replay_play", "Live replay: play at 1x, 10x, 60x, pause", &["p"]),
+            Self::ReplayBack => ("replay_back", "Live replay: a minute back", &["["]),
+            Self::ReplayForward => ("replay_forward", "Live replay: a minute forward", &["]"]),
             Self::GroupHosts => ("group_hosts", "Live: group the heatmap by the next label (none, each label)", &["g"]),
         }
     }
@@ -504,6 +523,20 @@ mod tests {
         assert_eq!(k.action_g(&press(KeyCode::Char('q'), KeyModifiers::NONE)), None);
         assert_eq!(k.action_g(&press(KeyCode::Char('Q'), KeyModifiers::CONTROL)), Some(Action::Quit));
         assert!(k.help().contains(&("f".to_owned(), Action::Filter.describe())));
+    }
+
+    #[test]
+    fn replay_keys_act_on_live_only() {
+        let k = Keymap::default();
+        let key = |c: char| press(KeyCode::Char(c), KeyModifiers::NONE);
+        assert_eq!(k.action(&press(KeyCode::Char('T'), KeyModifiers::SHIFT), Scope::Live), Some(Action::Replay));
+        assert_eq!(k.action(&key('p'), Scope::Live), Some(Action::ReplayPlay));
+        assert_eq!(k.action(&key('['), Scope::Live), Some(Action::ReplayBack));
+        assert_eq!(k.action(&key(']'), Scope::Live), Some(Action::ReplayForward));
+        for scope in [Scope::History, Scope::Metrics, Scope::Schedule] {
+            assert_eq!(k.action(&key('p'), scope), None, "{scope:?}");
+            assert_eq!(k.action(&press(KeyCode::Char('T'), KeyModifiers::SHIFT), scope), None, "{scope:?}");
+        }
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod outbox;
 mod parallel;
 mod planning;
 mod queries;
+mod replay;
 mod schedule;
 mod team;
 #[cfg(test)]

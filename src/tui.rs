@@ -165,6 +165,7 @@ pub async fn run(opts: TuiOptions) -> anyhow::Result<()> {
                         Cmd::LoadCalendar(from, until) => drop(req_tx.send(Request::Calendar(from, until))),
                         Cmd::LoadModelReview(days) => drop(req_tx.send(Request::ModelReview(days))),
                         Cmd::RecordSuggestion(s, ask) => drop(req_tx.send(Request::Record(s, ask))),
+                        Cmd::LoadReplay(key) => drop(req_tx.send(Request::Replay(key))),
                         Cmd::SaveReview(key, content, text) => {
                             drop(req_tx.send(Request::SaveReview(key, content, text)));
                         }
@@ -212,4 +213,4 @@ fn input_msg(ev: Event) -> Option<Msg> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

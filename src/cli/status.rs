@@ -12,10 +12,17 @@ pub struct Args {
     /// Print JSON (the same document as GET /v1/deployments/{key})
     #[arg(long)]
     json: bool,
+    /// Replay: the deployment as it was at TIME (RFC 3339, or YYYY-MM-DDTHH:MM in the
+    /// configured zone), rebuilt from its events and decisions
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
 }
 
 pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let key: DeploymentKey = args.key.parse().map_err(|e: crate::domain::BadKey| usage(e.to_string()))?;
+    if let Some(at) = &args.at {
+        return super::status_at::run(ctx, key, at, args.json);
+    }
     let store = ctx.open_log()?;
     let detail = store.detail(key, true)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -29,7 +36,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn print_detail(
+pub(super) fn print_detail(
     out: &mut impl Write,
     d: &DeploymentDetail,
     tz: chrono_tz::Tz,

@@ -149,6 +149,50 @@ impl TargetProgress {
     }
 }
 
+/// What one event changed in its target's record besides its step marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Folded {
+    /// It is the target's newest event (by `at`, then arrival): its step, status and message
+    /// are the target's last.
+    pub newest: bool,
+    /// It failed: its text ([`error_text`]) is the target's last error.
+    pub error: bool,
+}
+
+/// Folds one event of a target into its record: its step marks (`step`: the index of a
+/// lifecycle step, `None` for other steps), the stamp of its newest event and when it was last
+/// heard of. The log (ingest) and replay both fold through here.
+pub fn fold_event(
+    progress: &mut TargetProgress,
+    newest: &mut Option<Stamp>,
+    seen_ms: &mut i64,
+    (step, status): (Option<usize>, EventStatus),
+    stamp: Stamp,
+    received_ms: i64,
+) -> Folded {
+    if let Some(i) = step {
+        progress.apply(i, status, stamp);
+    }
+    let is_newest = newest.is_none_or(|l| stamp > l);
+    if is_newest {
+        *newest = Some(stamp);
+    }
+    *seen_ms = (*seen_ms).max(received_ms);
+    Folded { newest: is_newest, error: status == EventStatus::Failed }
+}
+
+/// The last error a failed event leaves on its target: its message, else "STEP failed".
+#[must_use]
+pub fn error_text(step: &str, message: Option<&str>) -> String {
+    message.map_or_else(|| format!("{step} failed"), str::to_owned)
+}
+
+/// Whether a retry of its phase starts this target over (its marks and last error cleared).
+#[must_use]
+pub fn retry_restarts(status: TargetStatus) -> bool {
+    matches!(status, TargetStatus::Failed | TargetStatus::Lost)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

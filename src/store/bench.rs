@@ -187,3 +187,26 @@ impl Store {
         Ok(rows)
     }
 }
+
+impl Store {
+    /// The floor of a replay: every event, target and phase row of one deployment, read by its
+    /// key in the order replay reads them, columns as stored, nothing folded. Returns the rows.
+    pub fn replay_floor(&self, key: DeploymentKey) -> Result<usize, StoreError> {
+        let sql = |source| StoreError::Sql { path: self.path.clone(), source };
+        let mut read = 0;
+        for query in [
+            "SELECT event_id, step, status, coalesce(message, '') FROM events WHERE deployment_id = ?1 ORDER BY seq",
+            "SELECT name, CAST(phase_id AS TEXT), status, coalesce(labels, '') FROM targets WHERE deployment_id = ?1",
+            "SELECT name, status, coalesce(gate, ''), '' FROM phases WHERE deployment_id = ?1",
+        ] {
+            let mut stmt = self.conn.prepare_cached(query).map_err(sql)?;
+            let mut rows = stmt.query([key.0]).map_err(sql)?;
+            while let Some(r) = rows.next().map_err(sql)? {
+                let cells: (String, String, String, String) =
+                    (r.get(0).map_err(sql)?, r.get(1).map_err(sql)?, r.get(2).map_err(sql)?, r.get(3).map_err(sql)?);
+                read += usize::from(!cells.0.is_empty());
+            }
+        }
+        Ok(read)
+    }
+}

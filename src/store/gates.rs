@@ -15,7 +15,7 @@ pub use audit::AuditProblem;
 use super::{Store, StoreError};
 use crate::clock::to_ms;
 use crate::domain::conformance::Flag;
-use crate::domain::gate::{self, Allowed, Decider, Decision, GateFacts, GateState, Previous, Recorded, Refusal};
+use crate::domain::gate::{self, Allowed, Decider, Decision, GateFacts, Previous, Recorded, Refusal};
 use crate::domain::model::Automatic;
 use crate::domain::team::{IdentityMode, Member, TimeRules};
 use crate::domain::{DeploymentKey, DeploymentStatus, GatePolicy, PhaseCounts, PhaseStatus, RecoveryPolicy};
@@ -182,13 +182,7 @@ pub(super) fn load_decisions(conn: &Connection, phase: i64) -> rusqlite::Result<
 
 /// The phase before the one at `pos`, as the gate on it sees it.
 pub(super) fn previous_of(phases: &[PhaseRow], pos: usize) -> Previous {
-    match pos.checked_sub(1).map(|i| &phases[i]) {
-        None => Previous::None,
-        Some(p) if p.status == PhaseStatus::Succeeded => {
-            Previous::SucceededAt(crate::clock::from_ms(p.finished_ms.unwrap_or(0)))
-        }
-        Some(_) => Previous::NotYet,
-    }
+    gate::hold::previous(pos.checked_sub(1).map(|i| (phases[i].status, phases[i].finished_ms)))
 }
 
 fn find_phase(key: DeploymentKey, phases: &[PhaseRow], name: &str) -> Result<usize, GateError> {
@@ -482,6 +476,11 @@ fn decide_in(
         Err(refusal) => Err(refusal),
     };
     let now_ms = to_ms(req.now);
+    // Where the decision falls among the deployment's events (the write lock orders them), so
+    // replay applies it exactly between the events it came between.
+    let events_before: i64 = conn
+        .prepare_cached("SELECT last_event_seq FROM deployments WHERE id = ?1")?
+        .query_row([dep.id], |r| r.get(0))?;
     let record = |allowed: Option<&Allowed>, refusal: Option<&Refusal>, flags: &[String]| {
         let policy_state = serde_json::json!({
             "check": allowed,
@@ -493,6 +492,7 @@ fn decide_in(
             "approvals_before": gate::approvers(&decisions).iter().map(|d| &d.person).collect::<Vec<_>>(),
             "policy": phase.gate,
             "recovery": req.decision.on_failed_phase().then_some(&recovery),
+            "events_before": events_before,
         });
         audit::append(
             conn,
@@ -521,7 +521,7 @@ fn decide_in(
     };
     let audit_id = record(Some(&allowed), None, &flags)?;
     match req.decision {
-        Decision::Approve if switchover.is_some() && allowed.after == GateState::Approved => {
+        Decision::Approve if switchover.is_some() && allowed.after == gate::GateState::Approved => {
             super::parallel::switched(conn, dep.id, phase.id, now_ms)?;
         }
         Decision::Approve => {}
@@ -560,6 +560,7 @@ fn halt(conn: &Connection, deployment: i64, status: DeploymentStatus, now_ms: i6
 }
 
 /// Retry: the phase's failed targets start over, so the phase runs again within its budget.
+/// (`lifecycle::retry_restarts` says which; replay applies the same.)
 fn reopen(conn: &Connection, phase: i64, now_ms: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE targets SET status = 'pending', progress = '[]', last_error = NULL WHERE phase_id = ?1 AND status IN ('failed', 'lost')",
@@ -578,7 +579,11 @@ fn reopen(conn: &Connection, phase: i64, now_ms: i64) -> rusqlite::Result<()> {
 /// Whether agents ran past the gate of the phase at `pos`: that phase or a later one has
 /// activity.
 pub(super) fn ran_past(phases: &[PhaseRow], pos: usize) -> bool {
-    phases[pos..].iter().any(|p| p.status != PhaseStatus::Pending)
+    gate::hold::ran_past(&statuses(phases), pos)
+}
+
+fn statuses(phases: &[PhaseRow]) -> Vec<PhaseStatus> {
+    phases.iter().map(|p| p.status).collect()
 }
 
 /// The deployment's status given the status its phases imply: `awaiting_approval` while the
@@ -591,7 +596,7 @@ pub(super) fn awaiting(
     derived: DeploymentStatus,
     now_ms: i64,
 ) -> rusqlite::Result<DeploymentStatus> {
-    if !matches!(derived, DeploymentStatus::Planned | DeploymentStatus::Running | DeploymentStatus::Succeeded) {
+    if !gate::hold::may_hold(derived) {
         return Ok(derived);
     }
     let phases = load_phases(conn, deployment)?;
@@ -622,19 +627,12 @@ pub(super) fn open_gate<'p>(
     conn: &Connection,
     phases: &'p [PhaseRow],
 ) -> rusqlite::Result<Option<(usize, &'p PhaseRow, GatePolicy)>> {
-    let next = phases.iter().position(|p| p.status != PhaseStatus::Succeeded);
-    for (pos, phase) in phases.iter().enumerate() {
-        let Some(policy) = &phase.gate else { continue };
-        let decisions = load_decisions(conn, phase.id)?;
-        let state = gate::state(policy, previous_of(phases, pos), &decisions);
-        if state == GateState::Approved {
-            continue;
-        }
-        let held = state != GateState::Rejected
-            && (ran_past(phases, pos) || (Some(pos) == next && state == GateState::Pending));
-        return Ok(held.then(|| (pos, phase, policy.clone())));
-    }
-    Ok(None)
+    let held = gate::hold::holding::<rusqlite::Error>(&statuses(phases), |pos| {
+        let Some(policy) = &phases[pos].gate else { return Ok(None) };
+        let decisions = load_decisions(conn, phases[pos].id)?;
+        Ok(Some(gate::state(policy, previous_of(phases, pos), &decisions)))
+    })?;
+    Ok(held.and_then(|pos| phases[pos].gate.clone().map(|policy| (pos, &phases[pos], policy))))
 }
 
 /// The deployment ended: tell the requester and the stakeholders (see `views::notify_finished`).

@@ -11,6 +11,7 @@ use super::{Store, StoreError, id_hash};
 use crate::domain::conformance::TimeRules;
 use crate::domain::conformance::{FlagKind, Tally};
 use crate::domain::event::check_at;
+use crate::domain::lifecycle;
 use crate::domain::{
     AgentEvent, DeploymentKey, DeploymentStatus, EventStatus, PhaseCounts, TargetProgress, TargetStatus,
 };
@@ -488,19 +489,22 @@ fn load_target(
 
 impl TargetState {
     fn fold(&mut self, ev: &AgentEvent, step_idx: Option<usize>, stamp: (i64, i64), received_ms: i64) {
-        if let Some(i) = step_idx {
-            self.progress.apply(i, ev.status, stamp);
-        }
-        if self.last.is_none_or(|l| stamp > l) {
-            self.last = Some(stamp);
+        let folded = lifecycle::fold_event(
+            &mut self.progress,
+            &mut self.last,
+            &mut self.seen_ms,
+            (step_idx, ev.status),
+            stamp,
+            received_ms,
+        );
+        if folded.newest {
             self.last_step = Some(ev.step.clone());
             self.last_status = Some(ev.status.as_str().to_owned());
             self.last_message.clone_from(&ev.message);
         }
-        if ev.status == EventStatus::Failed {
-            self.last_error = Some(ev.message.clone().unwrap_or_else(|| format!("{} failed", ev.step)));
+        if folded.error {
+            self.last_error = Some(lifecycle::error_text(&ev.step, ev.message.as_deref()));
         }
-        self.seen_ms = self.seen_ms.max(received_ms);
     }
 }
 

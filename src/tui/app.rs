@@ -9,6 +9,7 @@ pub mod checklist;
 pub mod history;
 mod live;
 pub mod metrics;
+pub mod replay;
 pub mod schedule;
 
 pub use super::model::{display_rank, first_selection};
@@ -17,6 +18,7 @@ pub use checklist::ChecklistPanel;
 pub use history::{Drill, History};
 pub use live::{Detail, Focus, Live, TargetPane};
 pub use metrics::MetricsView;
+pub use replay::ReplayMode;
 
 use super::layout::{self, Geometry};
 pub use super::model::Cmd;
@@ -139,6 +141,8 @@ pub struct App {
     pub checklist: Option<ChecklistPanel>,
     /// The open confirm dialog.
     pub dialog: Option<Dialog>,
+    /// Replay mode of the Live view: the selected deployment at a time cursor.
+    pub replay: Option<ReplayMode>,
     /// The last decision's result or refusal, shown in the footer until the next key:
     /// (`true` when it was recorded, text).
     pub status: Option<(bool, String)>,
@@ -167,6 +171,7 @@ impl App {
             calendar: schedule::Calendar::default(),
             checklist: None,
             dialog: None,
+            replay: None,
             status: None,
         }
     }
@@ -207,6 +212,14 @@ impl App {
                 if let (Some((key, items)), Some(panel)) = (refresh.checklist.take(), self.checklist.as_mut()) {
                     panel.apply(key, items);
                 }
+                if let Some(mode) = self.replay.as_mut() {
+                    // The past stays on screen: live news of the detail waits for the way back.
+                    refresh.detail = None;
+                    refresh.target = None;
+                    if let Some((_, log)) = refresh.replay.take().filter(|(k, _)| *k == mode.key) {
+                        mode.loaded(*log, &mut self.live);
+                    }
+                }
                 let geometry = self.geometry();
                 self.live.apply(refresh, &geometry)
             }
@@ -216,6 +229,9 @@ impl App {
             }
             Msg::Tick(now) => {
                 self.now = now;
+                if let Some(mode) = self.replay.as_mut() {
+                    mode.tick(now, &mut self.live);
+                }
                 Vec::new()
             }
             Msg::Resize(w, h) => {
@@ -342,6 +358,16 @@ impl App {
             return Vec::new();
         }
         let Some(action) = action else { return Vec::new() };
+        if self.replay.is_some() {
+            if let Some(cmds) = self.replay_key(action) {
+                return cmds;
+            }
+        }
+        self.act(action)
+    }
+
+    /// What an action does in the view in front.
+    fn act(&mut self, action: Action) -> Vec<Cmd> {
         match action {
             Action::Quit => {
                 self.quit = true;
@@ -370,6 +396,13 @@ impl App {
                 let geometry = self.geometry();
                 self.live.cycle_group(&geometry);
                 Vec::new()
+            }
+            Action::Replay if self.tab == Tab::Live => {
+                let Some(key) = self.live.selected else { return Vec::new() };
+                let (mode, cmds) = ReplayMode::open(key);
+                self.replay = Some(mode);
+                self.live.focus = Focus::List;
+                cmds
             }
             Action::Checklist if self.tab == Tab::Live => {
                 let Some(key) = self.live.selected else { return Vec::new() };
@@ -422,6 +455,43 @@ impl App {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// A key while replaying: steps, play and the way back are replay's; decisions are
+    /// refused; moving to another deployment or view first goes back to live. `None` passes the
+    /// key on.
+    fn replay_key(&mut self, action: Action) -> Option<Vec<Cmd>> {
+        let mode = self.replay.as_mut()?;
+        if action.writes() || action == Action::Checklist {
+            self.status = Some((false, strings::REPLAY_NO_DECISIONS.to_owned()));
+            return Some(Vec::new());
+        }
+        match action {
+            Action::Replay | Action::Back => Some(self.leave_replay()),
+            Action::Up | Action::Down | Action::Top | Action::Bottom | Action::Open | Action::Filter => {
+                self.status = Some((false, strings::REPLAY_LEAVE_FIRST.to_owned()));
+                Some(Vec::new())
+            }
+            Action::NextView
+            | Action::PrevView
+            | Action::ViewApprovals
+            | Action::ViewSchedule
+            | Action::ViewNotifications
+            | Action::ViewHistory
+            | Action::ViewMetrics
+            | Action::DrillDown => {
+                let mut cmds = self.leave_replay();
+                cmds.extend(self.act(action));
+                Some(cmds)
+            }
+            _ => mode.action(action, self.now, &mut self.live).then(Vec::new),
+        }
+    }
+
+    /// Back to live: the detail is read again from the log.
+    fn leave_replay(&mut self) -> Vec<Cmd> {
+        let Some(mode) = self.replay.take() else { return Vec::new() };
+        vec![Cmd::Select(Some(mode.key))]
     }
 
     fn go(&mut self, tab: Tab) -> Vec<Cmd> {

@@ -78,6 +78,8 @@ pub enum Request {
     ModelReview(i64),
     /// Record a model review's suggestion as an improvement action.
     Record(Box<crate::domain::model_review::Suggestion>, crate::decide::improve::RecordAsk),
+    /// A deployment's log, for its replay.
+    Replay(DeploymentKey),
 }
 
 /// Reads the log incrementally; used by the data thread and by the benchmark.
@@ -173,6 +175,12 @@ impl Loader {
             None => Err(format!("{key} has no earlier finished run of its service in its environment")),
         };
         Ok(Refresh { compare: Some((key, answer)), ..Refresh::default() })
+    }
+
+    /// A deployment's log for its replay, read in one snapshot.
+    pub fn replay(&mut self, key: DeploymentKey) -> Result<Refresh, StoreError> {
+        let log = self.store.read_snapshot(|s| s.replay_log(key))?;
+        Ok(Refresh { replay: Some((key, Box::new(log))), ..Refresh::default() })
     }
 
     /// The Metrics view's KPIs for `ask` at the clock's now.
@@ -477,6 +485,7 @@ impl Loader {
                             Err(e) => Err(e),
                         }
                     }
+                    Request::Replay(key) => self.replay(key),
                     Request::SaveReview(key, content, text) => {
                         let saved = self.save_review(key, &content, &text);
                         if out.blocking_send(Loaded::Decided(saved)).is_err() {

@@ -57,6 +57,8 @@ pub struct Refresh {
     pub calendar: Option<CalendarPage>,
     /// The model review of the last so many days, for the Metrics view.
     pub model_review: Option<(i64, Box<crate::domain::model_review::Review>)>,
+    /// A deployment's log for its replay.
+    pub replay: Option<(DeploymentKey, Box<crate::domain::replay::ReplayLog>)>,
 }
 
 /// The change calendar of a period, as the data source reads it.
@@ -198,6 +200,8 @@ pub enum Cmd {
     LoadModelReview(i64),
     /// Record a suggestion of the model review as an improvement action, as the operator.
     RecordSuggestion(Box<crate::domain::model_review::Suggestion>, crate::decide::improve::RecordAsk),
+    /// Read a deployment's log for its replay.
+    LoadReplay(DeploymentKey),
 }
 
 /// What the data thread hands the run loop.

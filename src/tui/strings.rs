@@ -15,6 +15,14 @@ pub const TAB_SHORT: [&str; 6] = ["Live", "Appr", "Sched", "Notif", "Hist", "Met
 
 pub const PAUSED: &str = "PAUSED";
 pub const READ_ONLY: &str = "read-only";
+pub const REPLAY: &str = "REPLAY";
+/// Said when a decision key is pressed while replaying.
+pub const REPLAY_NO_DECISIONS: &str =
+    "replay shows the past: decisions are taken on the live deployment (Esc goes back to live)";
+/// Said when a key would leave the replayed deployment.
+pub const REPLAY_LEAVE_FIRST: &str = "replaying this deployment: Esc goes back to live first";
+/// Said while the replayed log is read.
+pub const REPLAY_LOADING: &str = "reading the log for replay…";
 pub const DEPLOYMENTS: &str = "Deployments";
 pub const HOSTS: &str = "Hosts";
 pub const EVENTS: &str = "Events";

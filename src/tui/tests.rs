@@ -2,10 +2,11 @@
 //! without panic, and the data source following another process's commits.
 
 mod approvals;
-mod fixture;
+pub(crate) mod fixture;
 mod history;
 mod layers;
 mod metrics;
+mod replay;
 mod schedule;
 mod techniques;
 
@@ -24,7 +25,7 @@ use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
 /// The dashboard on the fixture log, as `run` builds it, at `w` x `h`.
-fn app(fx: &fixture::Fixture, w: u16, h: u16) -> (App, Loader) {
+pub(super) fn app(fx: &fixture::Fixture, w: u16, h: u16) -> (App, Loader) {
     app_on(&fx.path, w, h)
 }
 
@@ -56,12 +57,12 @@ fn app_on(path: &std::path::Path, w: u16, h: u16) -> (App, Loader) {
     (app, loader)
 }
 
-fn press(app: &mut App, code: KeyCode) -> Vec<Cmd> {
+pub(super) fn press(app: &mut App, code: KeyCode) -> Vec<Cmd> {
     app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
 /// Runs the commands an update returned against the loader, as the run loop does.
-fn serve(app: &mut App, loader: &mut Loader, cmds: Vec<Cmd>) {
+pub(super) fn serve(app: &mut App, loader: &mut Loader, cmds: Vec<Cmd>) {
     for cmd in cmds {
         let refresh = match cmd {
             Cmd::Select(key) => loader.select(key),
@@ -89,6 +90,7 @@ fn serve(app: &mut App, loader: &mut Loader, cmds: Vec<Cmd>) {
                 app.update(Msg::Decided(recorded));
                 loader.metrics_again_for_tests()
             }
+            Cmd::LoadReplay(key) => loader.replay(key),
             Cmd::Tick(ask) => {
                 let ticked = loader.tick(&ask);
                 app.update(Msg::Decided(ticked));
@@ -114,7 +116,7 @@ fn serve(app: &mut App, loader: &mut Loader, cmds: Vec<Cmd>) {
 const SIZES: [(u16, u16); 5] = [(50, 12), (60, 15), (80, 24), (120, 40), (200, 50)];
 
 /// The screen as text, one line per row, trailing blanks trimmed.
-fn screen(app: &App) -> String {
+pub(super) fn screen(app: &App) -> String {
     let (w, h) = app.size;
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
     terminal.draw(|f| f.render_widget(app, f.area())).expect("draws");

@@ -15,7 +15,7 @@ pub mod notifications;
 pub mod schedule;
 pub mod target;
 
-use super::app::{App, Focus, Tab};
+use super::app::{App, Focus, ReplayMode, Tab};
 pub use super::layout::{MIN_SIZE, centered, screen_layout};
 use super::strings;
 use super::theme::HostState;
@@ -114,6 +114,10 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     if app.paused {
         item(&mut x, &format!(" {} ", strings::PAUSED), t.paused);
     }
+    if let Some(at) = app.replay.as_ref().and_then(ReplayMode::at) {
+        let at = at.with_timezone(&app.session.config.timezone).format("%m-%d %H:%M:%S");
+        item(&mut x, &format!(" {} {at} ", strings::REPLAY), t.paused);
+    }
     if app.read_only {
         item(&mut x, strings::READ_ONLY, t.header);
     }
@@ -200,6 +204,23 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
         out.push((k(Action::Back), "close"));
         return out;
     }
+    if let Some(mode) = app.replay.as_ref().filter(|_| app.tab == Tab::Live) {
+        let play = match mode.speed {
+            None => "play",
+            Some(1) => "10x",
+            Some(10) => "60x",
+            Some(_) => "pause",
+        };
+        return vec![
+            (format!("{} {}", k(Action::Left), k(Action::Right)), "event"),
+            (format!("{} {}", k(Action::ReplayBack), k(Action::ReplayForward)), "minute"),
+            (k(Action::ReplayPlay), play),
+            (format!("{} {}", k(Action::Replay), k(Action::Back)), "live"),
+            (format!("{} {}", k(Action::PageUp), k(Action::PageDown)), "events"),
+            (k(Action::Help), "help"),
+            (k(Action::Quit), "quit"),
+        ];
+    }
     let mut out = Vec::new();
     let live = &app.live;
     let on_live = app.tab == Tab::Live;
@@ -279,6 +300,7 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
     if on_live && live.target.is_none() {
         out.push((format!("{} {}", k(Action::PageUp), k(Action::PageDown)), "events"));
         out.push((k(Action::Checklist), "checklist"));
+        out.push((k(Action::Replay), "replay"));
     }
     out
 }
@@ -306,6 +328,17 @@ fn footer(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let mut x = area.x + 1;
+    if let Some(mode) = app.replay.as_ref().filter(|_| app.tab == Tab::Live && !app.help) {
+        let cursor = match (mode.at(), mode.position()) {
+            (Some(at), Some((pos, len))) => {
+                let at = at.with_timezone(&app.session.config.timezone).format("%H:%M:%S");
+                let play = mode.speed.map_or_else(|| "⏸".to_owned(), |s| format!("▶{s}x"));
+                format!("{play} {at} {pos}/{len}")
+            }
+            _ => strings::REPLAY_LOADING.to_owned(),
+        };
+        x = put(buf, area, x, area.y, &cursor, t.paused) + 2;
+    }
     for (keys, what) in hints(app) {
         let width = u16::try_from(keys.chars().count() + what.len() + 1).unwrap_or(u16::MAX);
         if keys.is_empty() || x.saturating_add(width) > area.right() {

@@ -26,6 +26,7 @@ mod read_only;
 mod receiver;
 mod recipes;
 mod reliability;
+mod replay;
 mod reviews;
 mod schedule;
 mod techniques;

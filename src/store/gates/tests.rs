@@ -3,6 +3,7 @@
 use super::*;
 use crate::config::Config;
 use crate::domain::event::parse_line;
+use crate::domain::gate::GateState;
 use crate::store::Submission;
 use crate::store::testing;
 

@@ -155,6 +155,12 @@ impl Live {
         cmds
     }
 
+    /// Shows a replayed state as the detail (replay mode hands over every target and the tail).
+    pub(super) fn show_replayed(&mut self, d: DetailUpdate) {
+        self.target = None;
+        self.apply_detail(d);
+    }
+
     fn apply_detail(&mut self, d: DetailUpdate) {
         let detail = match &mut self.detail {
             Some(det) if det.key == d.key => det,

@@ -148,7 +148,11 @@ impl LiveScreen<'_> {
     fn detail(&self, g: &Geometry, buf: &mut Buffer) {
         let (app, t) = (self.app, &self.app.theme);
         let live = &app.live;
-        let (Some(summary), Some(detail)) = (live.summary(), live.detail.as_ref()) else {
+        // In replay, the deployment and its silence are as they were at the cursor.
+        let replayed = app.replay.as_ref().filter(|m| m.replay.is_some());
+        let summary = replayed.and_then(|m| m.summary.as_ref()).or(live.summary());
+        let now = replayed.and_then(|m| m.at()).unwrap_or(app.now);
+        let (Some(summary), Some(detail)) = (summary, live.detail.as_ref()) else {
             let text = if live.selected.is_some() { strings::LOADING } else { strings::NO_SELECTION };
             put(buf, g.title, g.title.x + 1, g.title.y, text, t.dim);
             return;
@@ -202,7 +206,7 @@ impl LiveScreen<'_> {
             _ => Pipeline { phases: &detail.phases, theme: t }.render(g.pipeline, buf),
         }
 
-        let silent_before = app.now - app.session.config.dashboard.silent_after;
+        let silent_before = now - app.session.config.dashboard.silent_after;
         let counts = tally(&detail.targets, silent_before);
         let mut spans = vec![Span::styled(format!(" {} {} ", strings::HOSTS, detail.targets.len()), t.title)];
         if let Some(key) = &live.group_by {
@@ -264,7 +268,7 @@ impl LiveScreen<'_> {
             events: &detail.tail,
             scroll: detail.tail_scroll,
             zone: app.session.config.timezone,
-            now: app.now,
+            now,
             show_target: true,
             theme: t,
         }
