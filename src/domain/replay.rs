@@ -157,6 +157,8 @@ pub struct Replay {
     interval: usize,
     /// The moment shown: at or after the last applied moment's time.
     at_ms: i64,
+    /// Targets whose state may have changed since [`Replay::take_changed`] (`None`: any).
+    changed: Option<std::collections::BTreeSet<usize>>,
 }
 
 impl Replay {
@@ -168,7 +170,7 @@ impl Replay {
         let mut state = plan.initial();
         state.derive(&plan, plan.created_ms);
         let at_ms = plan.created_ms;
-        Self { checkpoints: vec![state.clone()], plan, state, interval, at_ms }
+        Self { checkpoints: vec![state.clone()], plan, state, interval, at_ms, changed: None }
     }
 
     /// How many happenings there are to step over.
@@ -234,6 +236,7 @@ impl Replay {
     }
 
     fn fold_to(&mut self, pos: usize) {
+        self.note_changes(pos);
         if pos < self.state.applied {
             let from = (pos / self.interval).min(self.checkpoints.len() - 1);
             self.state = self.checkpoints[from].clone();
@@ -246,10 +249,55 @@ impl Replay {
         }
     }
 
+    /// Notes the targets that moving the cursor to `pos` may change: those of the happenings
+    /// in between (every target of a retried phase).
+    fn note_changes(&mut self, pos: usize) {
+        let Some(changed) = self.changed.as_mut() else { return };
+        let (lo, hi) = (pos.min(self.state.applied), pos.max(self.state.applied));
+        if hi - lo > self.plan.log.stored.target_list.len() {
+            self.changed = None;
+            return;
+        }
+        for m in &self.plan.moments[lo..hi] {
+            match m.what {
+                Happening::Event(i) => changed.extend(self.plan.located[i].0),
+                Happening::Decision(i) if self.plan.log.decisions[i].decision == Decision::Retry => {
+                    if let Some(p) = self.plan.decision_phase[i] {
+                        changed.extend(self.plan.phase_targets[p].iter().copied());
+                    }
+                }
+                Happening::Decision(_) | Happening::Tick(_) => {}
+            }
+        }
+    }
+
+    /// The targets whose state may have changed since the last call (`None`: any of them; so
+    /// the first call), as indices into the stored target list, in order.
+    pub fn take_changed(&mut self) -> Option<Vec<usize>> {
+        self.changed.replace(std::collections::BTreeSet::new()).map(|c| c.into_iter().collect())
+    }
+
+    /// The targets at these indices at the cursor.
+    #[must_use]
+    pub fn targets(&self, indices: &[usize]) -> Vec<TargetView> {
+        let stored = &self.plan.log.stored.target_list;
+        indices
+            .iter()
+            .filter_map(|&i| Some(self.plan.target_view(stored.get(i)?, self.state.targets.get(i)?)))
+            .collect()
+    }
+
     /// The deployment at the cursor: its summary, phases, every target, and its checklist and
     /// conformance flags as far as they had happened.
     #[must_use]
     pub fn detail(&self) -> DeploymentDetail {
+        let all: Vec<usize> = (0..self.plan.log.stored.target_list.len()).collect();
+        DeploymentDetail { target_list: self.targets(&all), ..self.detail_without_targets() }
+    }
+
+    /// [`Replay::detail`] without its targets (see [`Replay::targets`]).
+    #[must_use]
+    pub fn detail_without_targets(&self) -> DeploymentDetail {
         let (plan, state) = (&self.plan, &self.state);
         let stored = &plan.log.stored;
         let phases: Vec<PhaseView> = stored
@@ -268,8 +316,6 @@ impl Replay {
                 ..p.clone()
             })
             .collect();
-        let target_list =
-            stored.target_list.iter().zip(&state.targets).map(|(t, slot)| plan.target_view(t, slot)).collect();
         let mut summary = stored.summary.clone();
         summary.status = state.status;
         summary.started_at = state.started_ms.map(from_ms);
@@ -286,7 +332,7 @@ impl Replay {
         DeploymentDetail {
             summary,
             phases,
-            target_list,
+            target_list: Vec::new(),
             release_record: stored.release_record.clone(),
             checklist,
             conformance,

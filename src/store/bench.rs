@@ -209,4 +209,12 @@ impl Store {
         }
         Ok(read)
     }
+
+    /// Moves the write-ahead log into the database file and empties it, so a measurement does
+    /// not pay for the checkpoint of what came before it.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(|source| StoreError::Sql { path: self.path.clone(), source })
+    }
 }

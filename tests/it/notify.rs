@@ -418,6 +418,24 @@ fn config_check_names_an_unknown_channel_a_bad_template_and_a_person_without_ema
     );
     let kind = check("c.toml", &config("", "", "\"gate_pendng\""));
     assert!(kind.stderr.contains("unknown happening \"gate_pendng\""), "{}", kind.stderr);
+    let quiet =
+        config("", "", "\"gate_pending\"").replace("channels = []\n", "channels = []\nquiet_hours = \"22:00-7\"\n");
+    let line = quiet.lines().position(|l| l.starts_with("quiet_hours")).expect("the line") + 1;
+    let quiet = check("q.toml", &quiet);
+    assert_eq!(quiet.code, 2);
+    assert!(
+        quiet.stderr.contains(&format!("q.toml:{line}: key \"stakeholders[0].quiet_hours\""))
+            && quiet.stderr.contains("\"22:00-7\" is not a quiet period"),
+        "{}",
+        quiet.stderr
+    );
+    let digest = config("", "", "\"gate_pending\"").replace("channels = []\n", "channels = []\ndigest = \"soon\"\n");
+    let digest = check("g.toml", &digest);
+    assert!(
+        digest.stderr.contains("stakeholders[0].digest") && digest.stderr.contains("\"soon\""),
+        "{}",
+        digest.stderr
+    );
     let no_mail = config(
         "[channels.mail]\ntype = \"email\"\nserver = \"smtp.example.com\"\ntimeout = \"2s\"\nfrom = \"shipdeck@example.com\"\n",
         "\"mail\"",

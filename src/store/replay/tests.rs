@@ -31,6 +31,21 @@ fn assert_replays_to_stored(store: &Store, key: DeploymentKey) {
     assert_eq!(replay.detail(), stored, "{key} after stepping back");
 }
 
+/// Seeks to `pos` and holds the targets handed over since the last seek (the dashboard's
+/// partial hand-over) to what a full view shows.
+fn seek_and_check_changes(replay: &mut Replay, shown: &mut Vec<crate::domain::records::TargetView>, pos: usize) {
+    replay.seek(pos);
+    match replay.take_changed() {
+        None => *shown = replay.detail().target_list,
+        Some(indices) => {
+            for (i, t) in indices.iter().zip(replay.targets(&indices)) {
+                shown[*i] = t;
+            }
+        }
+    }
+    assert_eq!(*shown, replay.detail().target_list, "targets handed over at {pos}");
+}
+
 fn every_key(store: &Store) -> Vec<DeploymentKey> {
     store.list(&ListFilter::default()).expect("lists").into_iter().map(|s| s.key).collect()
 }
@@ -169,6 +184,13 @@ fn replay_shows_a_host_failed_then_retried_even_when_everything_happened_in_one_
     // Back to the failure from the end: the same state as on the way forward.
     replay.seek(1);
     assert_eq!(replay.detail(), failed);
+
+    // Only the targets of the happenings stepped over are handed over again, the retried
+    // phase's all of them.
+    let mut shown = Vec::new();
+    for pos in [0, 1, 2, 4, 3, 1, 2, 0, 4] {
+        seek_and_check_changes(&mut replay, &mut shown, pos);
+    }
 }
 
 #[test]
@@ -193,8 +215,9 @@ fn stepping_back_and_forth_over_a_long_log_matches_folding_from_the_start() {
         r.seek(pos);
         r.detail()
     };
-    for pos in [1_150, 3, 700, 699, 1_199, 256, 255, 0, 1_000] {
-        replay.seek(pos);
+    let mut shown = Vec::new();
+    for pos in [1_150, 3, 700, 699, 1_199, 256, 255, 0, 1_000, 1_010, 990, 991] {
+        seek_and_check_changes(&mut replay, &mut shown, pos);
         assert_eq!(replay.detail(), fresh(pos), "at {pos}");
     }
 }

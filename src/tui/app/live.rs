@@ -155,10 +155,31 @@ impl Live {
         cmds
     }
 
-    /// Shows a replayed state as the detail (replay mode hands over every target and the tail).
+    /// Shows a replayed state as the detail: its phases, the targets it hands over (all of them,
+    /// or those that changed) and the whole tail.
     pub(super) fn show_replayed(&mut self, d: DetailUpdate) {
         self.target = None;
-        self.apply_detail(d);
+        let detail = match &mut self.detail {
+            Some(det) if det.key == d.key => det,
+            slot => slot.insert(Detail::new(d.key)),
+        };
+        detail.phases = d.phases;
+        detail.verification = d.verification;
+        if d.all_targets {
+            detail.index = d.targets.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
+            detail.targets = d.targets;
+            detail.cursor = detail.cursor.min(detail.targets.len().saturating_sub(1));
+        } else {
+            for t in d.targets {
+                if let Some(&i) = detail.index.get(&t.name) {
+                    detail.targets[i] = t;
+                }
+            }
+        }
+        detail.tail = d.events.into();
+        detail.tail_scroll = 0;
+        detail.unseen = 0;
+        detail.stale = false;
     }
 
     fn apply_detail(&mut self, d: DetailUpdate) {

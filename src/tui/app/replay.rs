@@ -111,10 +111,17 @@ impl ReplayMode {
         }
     }
 
-    /// Hands the state at the cursor to the Live view's detail.
+    /// Hands the state at the cursor to the Live view's detail: the targets that may have
+    /// changed since the last hand-over (every one the first time), the phases and the tail.
     fn show(&mut self, live: &mut Live) {
-        let Some(replay) = self.replay.as_ref() else { return };
-        let detail = replay.detail();
+        let Some(replay) = self.replay.as_mut() else { return };
+        let changed = replay.take_changed();
+        let detail = replay.detail_without_targets();
+        let all_targets = changed.is_none();
+        let targets = match changed {
+            Some(indices) => replay.targets(&indices),
+            None => replay.detail().target_list,
+        };
         let shape = crate::tui::model::Shape { switch: detail.switch.clone(), supervised: detail.supervised };
         let verification = crate::domain::records::Verification {
             release_record: detail.release_record,
@@ -124,8 +131,8 @@ impl ReplayMode {
         live.show_replayed(DetailUpdate {
             key: self.key,
             phases: detail.phases,
-            targets: detail.target_list,
-            all_targets: true,
+            targets,
+            all_targets,
             events: replay.tail(TAIL_CAP),
             reset_tail: true,
             new_events: 0,
