@@ -35,6 +35,7 @@ fn inventory(n: usize, racks: usize) -> Inventory {
                 ("site".to_owned(), SITES[i % SITES.len()].to_owned()),
                 ("rack".to_owned(), format!("rack-{:03}", (i / 7) % racks.max(1))),
                 ("group".to_owned(), if i % 50 == 0 { "internal" } else { "customers" }.to_owned()),
+                ("slot".to_owned(), if i % 2 == 0 { "blue" } else { "green" }.to_owned()),
             ]
             .into_iter()
             .collect(),
@@ -74,7 +75,7 @@ fn line(what: &str, took: Duration, floor: Duration, goal_ms: f64) {
 
 pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
     let inv = inventory(a.targets, a.racks);
-    println!("inventory: {} targets, {} racks, 5 sites, labels site, rack, group", inv.len(), a.racks);
+    println!("inventory: {} targets, {} racks, 5 sites, labels site, rack, group, slot", inv.len(), a.racks);
     let floor = median(a.runs, || {
         std::hint::black_box(inv.names());
         Ok(())
@@ -98,6 +99,13 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
         Ok(())
     })?;
     line("plan pilot by label, spread over racks", took, floor, 500.0);
+    println!("  ({shape})");
+    let parallel = model("technique = \"parallel\"\nsteps = [\"install\"]\nnew = \"slot=green\"\nspread = \"rack\"\n")?;
+    let took = median(a.runs, || {
+        shape = shipdeck::domain::rehearsal::shape(&plan::plan(&parallel, &inv)?);
+        Ok(())
+    })?;
+    line("plan parallel (blue/green by slot), spread over racks", took, floor, 500.0);
     println!("  ({shape})");
 
     let tmp = tempfile::Builder::new().prefix("shipdeck-bench-techniques").tempdir()?;

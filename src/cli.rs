@@ -51,6 +51,7 @@ mod schedule;
 mod serve;
 mod status;
 mod status_at;
+mod switch;
 mod team;
 
 use crate::clock::SharedClock;
@@ -111,6 +112,8 @@ pub enum Command {
     Abort(approve::StopArgs),
     /// Roll back a deployment whose phase failed
     Rollback(approve::StopArgs),
+    /// Switch a parallel (blue/green) deployment's traffic to the new set, or back (--back)
+    Switch(switch::Args),
     /// Wait for, show or list gates
     #[command(subcommand)]
     Gate(gate::Command),
@@ -169,6 +172,7 @@ impl Command {
             Self::Retry(_) => Some("retry"),
             Self::Abort(_) => Some("abort"),
             Self::Rollback(_) => Some("rollback"),
+            Self::Switch(_) => Some("switch"),
             Self::Review(a) if a.writes() => Some("review"),
             Self::Check(_) => Some("check"),
             Self::Team(team::Command::Sync) => Some("team sync"),
@@ -301,6 +305,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Retry(a)) => approve::recover(&ctx, crate::domain::gate::Decision::Retry, &a),
         Some(Command::Abort(a)) => approve::stop(&ctx, crate::domain::gate::Decision::Abort, &a),
         Some(Command::Rollback(a)) => approve::stop(&ctx, crate::domain::gate::Decision::Rollback, &a),
+        Some(Command::Switch(a)) => switch::run(&ctx, &a),
         Some(Command::Gate(c)) => gate::run(&ctx, &c),
         Some(Command::Audit(c)) => audit::run(&ctx, &c),
         Some(Command::Check(a)) => check::run(&ctx, &a),

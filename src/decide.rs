@@ -516,6 +516,25 @@ mod tests {
         let ask = Ask { key, phase: "batch-3".into(), decision: Decision::Approve, comment: None, reason: None };
         assert!(Desk::new(&config, fake).decide(&mut store, &ask, t0).expect_err("refused").is_refusal());
     }
+
+    #[test]
+    fn a_supervised_run_is_never_advanced_by_shipdeck() {
+        use crate::store::testing;
+        let (_dir, mut store) = testing::open();
+        let t0 = testing::t0();
+        let key = testing::Plan::new("rolling", 25).supervised().plan(&mut store);
+        assert_eq!(store.supervised(key).expect("reads"), Some((1, 3)));
+        let config = Config::built_in();
+        let omar = Desk::new(&config, Operator::named(&config, "omar", "o"));
+        let ask =
+            |phase: &str| Ask { key, phase: phase.into(), decision: Decision::Approve, comment: None, reason: None };
+        omar.decide(&mut store, &ask("batch-1"), t0).expect("a person starts the first batch");
+        report(&mut store, key, 1..=10, "succeeded", t0);
+        let taken = automatic(&mut store, t0).expect("runs");
+        assert!(taken.approved.is_empty() && taken.halted.is_empty(), "batch-2 waits for a person");
+        assert_eq!(store.gate(key, "batch-2").expect("gate").state, crate::domain::gate::GateState::Pending);
+        omar.decide(&mut store, &ask("batch-2"), t0).expect("a person advances it");
+    }
 }
 
 #[cfg(test)]

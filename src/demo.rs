@@ -240,11 +240,15 @@ fn plan_live(
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Live> {
     let mut live = Live { rollouts: Vec::new(), keys: Vec::new(), canaries: Vec::new() };
-    // (service, version, model, host prefix, hosts, starts in)
+    // (service, version, model, host prefix, hosts, starts in). The rolling fleet sits on six
+    // racks (its batches spread over them, never more than max_unavailable out at once), the
+    // pilot's in three offices (Berlin first), the blue/green one in two slots (green idle).
     let mut specs = vec![
         ("payments-api", "2.5.0", "phased", "pay-prd", 100, None),
         ("checkout-web", "7.12.1", "rolling", "web-prd", 36, None),
         ("search-svc", "3.4.0", "canary", "srch-prd", 24, Some(Duration::hours(6))),
+        ("crm-portal", "4.2.0", "pilot", "crm", 18, None),
+        ("storefront", "9.0.0", "parallel", "shop", 12, None),
     ];
     // Two canaries analysed live (when the canary model has analysis rules): one healthy, one
     // whose error rate climbs two minutes after its canary succeeded, so shipdeck halts it.
@@ -254,14 +258,17 @@ fn plan_live(
         specs.push(("images-svc", "2.9.0", "canary", "img-prd", 8, None));
     }
     for (service, version, model_name, prefix, hosts, later) in specs {
-        let model = config.model_for(model_name, "production").map_err(anyhow::Error::msg)?;
-        let targets: Vec<String> = (1..=hosts).map(|i| format!("{prefix}-{i:03}")).collect();
+        let Ok(model) = config.model_for(model_name, "production") else {
+            // A config without the model (a demo on an older config) shows the others.
+            continue;
+        };
+        let targets = demo_inventory(model_name, prefix, hosts);
         let req = PlanRequest {
             release: ReleaseRef { name: service.into(), version: version.into() },
             environment: "production".into(),
             model_name: model_name.into(),
             model,
-            targets: targets.into(),
+            targets,
             change_ref: Some(format!("CHG-{}", 5000 + rng.range(0, 999))),
             requested_by: "sam".into(),
             release_record: Default::default(),
@@ -291,6 +298,31 @@ fn plan_live(
         });
     }
     Ok(live)
+}
+
+/// The live rollouts' targets, labelled as their models select and spread: racks for the
+/// rolling fleet, offices for the pilot, blue and green slots for the parallel one.
+fn demo_inventory(model: &str, prefix: &str, hosts: usize) -> crate::domain::inventory::Inventory {
+    use crate::domain::inventory::{Inventory, Target};
+    let label = |i: usize| -> Vec<(String, String)> {
+        match model {
+            "rolling" => vec![("rack".into(), format!("r{}", 1 + i % 6))],
+            "pilot" => {
+                let site = ["berlin", "paris", "lisbon"][(i - 1) * 3 / hosts.max(1)];
+                vec![("site".into(), site.into()), ("rack".into(), format!("r{}", 1 + i % 3))]
+            }
+            "parallel" => {
+                let slot = if i <= hosts / 2 { "blue" } else { "green" };
+                vec![("slot".into(), slot.into()), ("rack".into(), format!("r{}", 1 + i % 3))]
+            }
+            _ => Vec::new(),
+        }
+    };
+    Inventory {
+        targets: (1..=hosts)
+            .map(|i| Target { name: format!("{prefix}-{i:03}"), labels: label(i).into_iter().collect() })
+            .collect(),
+    }
 }
 
 /// Each phase's ETA at its start against how long it took, and the median absolute error.

@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod model_review;
 pub mod notify;
+pub mod parallel;
 pub mod phase;
 pub mod plan;
 pub mod records;

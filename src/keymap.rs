@@ -80,10 +80,11 @@ pub enum Action {
     ReplayPlay,
     ReplayBack,
     ReplayForward,
+    GroupHosts,
 }
 
 impl Action {
-    pub const ALL: [Self; 44] = [
+    pub const ALL: [Self; 45] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -128,6 +129,7 @@ impl Action {
         Self::ReplayPlay,
         Self::ReplayBack,
         Self::ReplayForward,
+        Self::GroupHosts,
     ];
 
     /// The name used in `[dashboard.keys]`.
@@ -161,7 +163,12 @@ impl Action {
     #[must_use]
     pub fn scope(self) -> Scope {
         match self {
-            Self::Checklist | Self::Replay | Self::ReplayPlay | Self::ReplayBack | Self::ReplayForward => Scope::Live,
+            Self::Checklist
+            | Self::GroupHosts
+            | Self::Replay
+            | Self::ReplayPlay
+            | Self::ReplayBack
+            | Self::ReplayForward => Scope::Live,
             Self::Period | Self::Compare => Scope::History,
             Self::MetricsPeriod | Self::MetricsScope | Self::ModelReview | Self::RecordAction => Scope::Metrics,
             Self::ZoomIn | Self::ZoomOut | Self::Today => Scope::Schedule,
@@ -181,7 +188,7 @@ impl Action {
             Self::Down => ("down", "move down", &["down", "j"]),
             Self::Left => ("left", "move left (hosts)", &["left", "h"]),
             Self::Right => ("right", "move right (hosts)", &["right", "l"]),
-            Self::Top => ("top", "first row / host", &["home", "g"]),
+            Self::Top => ("top", "first row / host", &["home"]),
             Self::Bottom => ("bottom", "last row / host", &["G"]),
             Self::PageUp => ("page_up", "scroll events up", &["pgup"]),
             Self::PageDown => ("page_down", "scroll events down", &["pgdn"]),
@@ -227,6 +234,7 @@ impl Action {
             Self::ReplayPlay => ("replay_play", "Live replay: play at 1x, 10x, 60x, pause", &["p"]),
             Self::ReplayBack => ("replay_back", "Live replay: a minute back", &["["]),
             Self::ReplayForward => ("replay_forward", "Live replay: a minute forward", &["]"]),
+            Self::GroupHosts => ("group_hosts", "Live: group the heatmap by the next label (none, each label)", &["g"]),
         }
     }
 }

@@ -25,6 +25,7 @@ mod migrations;
 mod model_review;
 mod operations;
 mod outbox;
+mod parallel;
 mod planning;
 mod queries;
 mod replay;

@@ -121,7 +121,7 @@ fn decide_error(e: DecideError) -> anyhow::Error {
     }
 }
 
-fn record(
+pub(super) fn record(
     ctx: &Context,
     (decision, dry_run): (Decision, bool),
     key: &str,

@@ -54,6 +54,10 @@ pub struct WaitArgs {
     /// Bearer token for --server
     #[arg(long, env = "SHIPDECK_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// On the switch gate of a parallel deployment: wait for a switch back to the old set
+    /// (exit 0, `switched back`) instead of the switch-over; exit 1 once the old set is released
+    #[arg(long)]
+    back: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -91,20 +95,26 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
         ),
     };
     let deadline = timeout.map(|t| Instant::now() + t);
+    let clock = ctx.clock.clone();
+    let back = a.back;
     let outcome = match &a.server {
-        None => wait_local(&ctx.open_log()?, key, &a.phase, deadline, &mut progress)?,
+        None => {
+            let store = ctx.open_log()?;
+            if back {
+                let view = store.gate(key, &a.phase).map_err(|e| gate_error(e, "gate wait", ctx.config.timezone))?;
+                if view.switch.is_none() {
+                    return Err(not_a_switch(key, &a.phase));
+                }
+            }
+            let decided = move |v: &GateView| if back { v.back_outcome(clock.now()) } else { v.outcome() };
+            wait_local_for(&store, key, &a.phase, deadline, &mut progress, &decided)?
+        }
         Some(url) => {
             crate::client::check_url(url).map_err(|e| usage(format!("--server {e}")))?;
             let client = crate::client::client(a.ca_cert.as_deref()).map_err(usage)?;
-            crate::runtime::build()?.block_on(wait_server(
-                &client,
-                url,
-                a.token.as_deref(),
-                key,
-                &a.phase,
-                deadline,
-                false,
-            ))?
+            let target = GateTarget { server: url, token: a.token.as_deref(), key, phase: &a.phase };
+            let mode = if back { Wait::Back(&*ctx.clock) } else { Wait::Decision };
+            crate::runtime::build()?.block_on(wait_server_for(&client, &target, deadline, false, mode))?
         }
     };
     let what = format!("{key} {}", a.phase);
@@ -112,6 +122,16 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
         Some(WaitOutcome::Approved) => {
             sayln!("approved");
             Ok(0)
+        }
+        Some(WaitOutcome::SwitchedBack) if back => {
+            sayln!("switched back");
+            Ok(0)
+        }
+        Some(WaitOutcome::SwitchedBack) => {
+            Err(Reported(format!("{what}: traffic was switched back to the old set")).into())
+        }
+        Some(WaitOutcome::Released) => {
+            Err(Reported(format!("{what}: the old set was released, so traffic can no longer be switched back")).into())
         }
         Some(WaitOutcome::Rejected) => Err(Reported(format!("{what}: the gate was rejected")).into()),
         Some(WaitOutcome::Halted) => {
@@ -122,6 +142,10 @@ fn wait(ctx: &Context, a: &WaitArgs) -> anyhow::Result<i32> {
             Ok(TIMED_OUT)
         }
     }
+}
+
+fn not_a_switch(key: DeploymentKey, phase: &str) -> anyhow::Error {
+    usage(format!("--back waits for a switch back, but {key} {phase} is not the switch gate of a parallel deployment"))
 }
 
 /// Prints a line to stderr when the gate's state or approvals change.
@@ -157,6 +181,20 @@ pub fn wait_local(
     deadline: Option<Instant>,
     on_change: &mut dyn FnMut(&GateView),
 ) -> anyhow::Result<Option<WaitOutcome>> {
+    wait_local_for(store, key, phase, deadline, on_change, &GateView::outcome)
+}
+
+/// Waits on the local log until `decided` says how the wait ends (`None`: the deadline
+/// passed). `decided` is asked again at every poll, not only after a commit, so an end that
+/// comes with time (an old set released) is seen too.
+pub fn wait_local_for(
+    store: &Store,
+    key: DeploymentKey,
+    phase: &str,
+    deadline: Option<Instant>,
+    on_change: &mut dyn FnMut(&GateView),
+    decided: &dyn Fn(&GateView) -> Option<WaitOutcome>,
+) -> anyhow::Result<Option<WaitOutcome>> {
     let mut seen: Option<i64> = None;
     let mut last: Option<GateView> = None;
     loop {
@@ -164,18 +202,49 @@ pub fn wait_local(
         if seen != Some(version) {
             seen = Some(version);
             let view = store.gate(key, phase).map_err(|e| gate_error(e, "gate wait", chrono_tz::Tz::UTC))?;
-            if let Some(outcome) = view.outcome() {
-                return Ok(Some(outcome));
-            }
             if last.as_ref() != Some(&view) {
                 on_change(&view);
                 last = Some(view);
             }
         }
+        if let Some(outcome) = last.as_ref().and_then(decided) {
+            return Ok(Some(outcome));
+        }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(None);
         }
         std::thread::sleep(POLL);
+    }
+}
+
+/// Which gate a waiter asks a receiver about.
+pub struct GateTarget<'a> {
+    pub server: &'a str,
+    pub token: Option<&'a str>,
+    pub key: DeploymentKey,
+    pub phase: &'a str,
+}
+
+/// What a waiter waits for.
+#[derive(Clone, Copy)]
+pub enum Wait<'a> {
+    /// The gate's decision (`approved`, `rejected`, ...).
+    Decision,
+    /// A switch back on a switch gate, judged at the clock's now.
+    Back(&'a dyn crate::clock::Clock),
+}
+
+/// How a switch-back wait ends, from a receiver's gate document.
+fn back_outcome(body: &serde_json::Value) -> Option<WaitOutcome> {
+    match body["switch"]["state"].as_str() {
+        Some("switched_back") => Some(WaitOutcome::SwitchedBack),
+        Some("released") => Some(WaitOutcome::Released),
+        Some("switched") => None,
+        _ => match body["outcome"].as_str() {
+            Some("rejected") => Some(WaitOutcome::Rejected),
+            Some("halted") => Some(WaitOutcome::Halted),
+            _ => None,
+        },
     }
 }
 
@@ -192,6 +261,21 @@ pub async fn wait_server(
     deadline: Option<Instant>,
     quiet: bool,
 ) -> anyhow::Result<Option<WaitOutcome>> {
+    let target = GateTarget { server, token, key, phase };
+    wait_server_for(client, &target, deadline, quiet, Wait::Decision).await
+}
+
+/// [`wait_server`] for what `mode` waits for. A switch-back wait asks again no later than the
+/// instant the old set is released, so that end is seen when it comes.
+pub async fn wait_server_for(
+    client: &reqwest::Client,
+    target: &GateTarget<'_>,
+    deadline: Option<Instant>,
+    quiet: bool,
+    mode: Wait<'_>,
+) -> anyhow::Result<Option<WaitOutcome>> {
+    let GateTarget { server, token, key, phase } = *target;
+    let mut release_in: Option<Duration> = None;
     let base = format!("{}/v1/deployments/{key}/gates/{phase}", server.trim_end_matches('/'));
     let mut last_state = String::new();
     loop {
@@ -204,7 +288,9 @@ pub async fn wait_server(
         let wait = if last_state.is_empty() {
             Duration::ZERO
         } else {
-            left.map_or(Duration::from_secs(LONG_POLL_SECS), |l| l.min(Duration::from_secs(LONG_POLL_SECS)))
+            let longest =
+                release_in.map_or(Duration::from_secs(LONG_POLL_SECS), |r| r.min(Duration::from_secs(LONG_POLL_SECS)));
+            left.map_or(longest, |l| l.min(longest))
         };
         let mut req =
             client.get(format!("{base}?wait={:.3}", wait.as_secs_f64())).timeout(wait + Duration::from_secs(10));
@@ -236,11 +322,27 @@ pub async fn wait_server(
                 continue;
             }
         }
-        match body["outcome"].as_str() {
-            Some("approved") => return Ok(Some(WaitOutcome::Approved)),
-            Some("rejected") => return Ok(Some(WaitOutcome::Rejected)),
-            Some("halted") => return Ok(Some(WaitOutcome::Halted)),
-            _ => {}
+        match mode {
+            Wait::Decision => match body["outcome"].as_str() {
+                Some("approved") => return Ok(Some(WaitOutcome::Approved)),
+                Some("rejected") => return Ok(Some(WaitOutcome::Rejected)),
+                Some("halted") => return Ok(Some(WaitOutcome::Halted)),
+                Some("switched_back") => return Ok(Some(WaitOutcome::SwitchedBack)),
+                _ => {}
+            },
+            Wait::Back(clock) => {
+                if body.get("switch").is_none_or(serde_json::Value::is_null) {
+                    return Err(not_a_switch(key, phase));
+                }
+                if let Some(end) = back_outcome(&body) {
+                    return Ok(Some(end));
+                }
+                let until = body["switch"]["old_kept_until"]
+                    .as_str()
+                    .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok());
+                release_in =
+                    until.map(|u| (u - clock.now()).to_std().unwrap_or(Duration::ZERO) + Duration::from_millis(50));
+            }
         }
         let state = format!("{} {}", body["state"], body["approvals"]);
         if state != last_state && quiet {
@@ -272,7 +374,7 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
     let view = store.gate(key, &a.phase).map_err(|e| gate_error(e, "gate show", ctx.config.timezone))?;
     let mut out = std::io::stdout().lock();
     if a.json {
-        serde_json::to_writer_pretty(&mut out, &view.document())?;
+        serde_json::to_writer_pretty(&mut out, &view.document(ctx.clock.now()))?;
         writeln!(out)?;
         return Ok(0);
     }

@@ -105,6 +105,15 @@ pub fn describe(model: &DeploymentModel) -> String {
     if let Some(s) = &model.spread {
         text.push_str(&format!(", spread over {s}"));
     }
+    if let Some(n) = &model.new {
+        text.push_str(&format!(
+            ", new set {n} beside the old, switch-over gate, old set kept {}",
+            crate::domain::duration::format(model.keep_old())
+        ));
+    }
+    if model.supervised_runs > 0 {
+        text.push_str(&format!(", first {} run(s) supervised", model.supervised_runs));
+    }
     for p in &model.phases {
         text.push_str(&format!("; {} takes {}", p.name, p.targets));
         if let Some(sel) = &p.select {

@@ -269,6 +269,21 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
             p.failure_budget
         )?;
     }
+    if let Some((run, of)) = store.supervised(key)? {
+        outln!(
+            out,
+            "supervised run {run} of {of}: model {} is new or changed, so every phase needs a person's approval",
+            req.model_name
+        )?;
+    }
+    if let Some(sw) = store.switchover(key)? {
+        outln!(
+            out,
+            "old set: {} target(s) keep the old release and the traffic until `shipdeck switch {key}`; kept {} after it",
+            sw.old_targets.len(),
+            crate::domain::duration::format(sw.keep_old)
+        )?;
+    }
     // A short target list must not drop a control silently: say which phases got no target
     // and where their gates went.
     for p in phases.iter().filter(|p| !p.absorbed.is_empty()) {

@@ -28,7 +28,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let analysis = store.analysis(key, ctx.clock.now())?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
-        let mut doc = serde_json::to_value(&detail)?;
+        let mut doc = detail.document(ctx.clock.now());
         if let (Some(a), Some(map)) = (&analysis, doc.as_object_mut()) {
             map.insert("analysis".into(), serde_json::to_value(a)?);
         }
@@ -65,6 +65,12 @@ pub(super) fn print_detail(
         when(s.planned_at)
     )?;
     outln!(out, "targets {}: {} done, {} failed, {} running", s.targets, s.succeeded, s.failed, s.running)?;
+    if let Some(sup) = d.supervised {
+        outln!(out, "{sup}: a new or changed model, so every phase needs a person's approval")?;
+    }
+    if let Some(sw) = &d.switch {
+        outln!(out, "{}", switch_line(sw, &when, now))?;
+    }
     print_release(out, d)?;
     print_checklist(out, d, &when)?;
     print_conformance(out, d, &when)?;
@@ -101,6 +107,38 @@ pub(super) fn print_detail(
         }
     }
     Ok(())
+}
+
+/// Where a parallel deployment's traffic is: `switch: traffic on the old set (3 target(s)); the
+/// new set green (slot=green, 3 target(s)) takes it when the switch gate is approved`.
+pub fn switch_line(
+    sw: &crate::domain::parallel::Switchover,
+    when: &dyn Fn(chrono::DateTime<chrono::Utc>) -> String,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    use crate::domain::parallel::SwitchState;
+    let new = format!("new set {} ({}, {} target(s))", sw.new_phase, sw.new_set, sw.new_targets);
+    let old = format!("old set ({} target(s))", sw.old_targets.len());
+    match sw.state(now) {
+        SwitchState::Before => {
+            format!("switch: traffic on the {old}; the {new} takes it when the switch gate is approved")
+        }
+        SwitchState::Switched => format!(
+            "switch: traffic on the {new} since {}; the {old} is kept, ready to switch back to, until {}",
+            sw.switched_at.map_or_else(String::new, when),
+            sw.old_kept_until().map_or_else(String::new, when)
+        ),
+        SwitchState::SwitchedBack => format!(
+            "switch: traffic switched back to the {old} at {} (it was on the {new} from {})",
+            sw.switched_back_at.map_or_else(String::new, when),
+            sw.switched_at.map_or_else(String::new, when)
+        ),
+        SwitchState::Released => format!(
+            "switch: traffic on the {new} since {}; the {old} was released at {}",
+            sw.switched_at.map_or_else(String::new, when),
+            sw.old_kept_until().map_or_else(String::new, when)
+        ),
+    }
 }
 
 fn print_release(out: &mut impl Write, d: &DeploymentDetail) -> std::io::Result<()> {

@@ -53,8 +53,13 @@ impl Config {
                     ));
                 }
             }
-            for (i, phase) in model.phases.iter().enumerate() {
-                let Some(gate) = &phase.gate else { continue };
+            let gates = model
+                .phases
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| Some((format!("phases[{i}].gate"), p.name.as_str(), p.gate.as_ref()?)))
+                .chain(model.switch.as_ref().map(|g| ("switch".to_owned(), "switch", g)));
+            for (path, phase, gate) in gates {
                 let holders = self
                     .people
                     .iter()
@@ -67,16 +72,16 @@ impl Config {
                 };
                 if holders == 0 {
                     return Err((
-                        key(&format!("phases[{i}].gate")),
-                        format!("the gate of phase \"{}\" is open to {who}, but [[people]] lists nobody", phase.name),
+                        key(&path),
+                        format!("the gate of phase \"{phase}\" is open to {who}, but [[people]] lists nobody"),
                     ));
                 }
                 if usize::try_from(gate.approvals).unwrap_or(usize::MAX) > holders {
                     return Err((
-                        key(&format!("phases[{i}].gate.approvals")),
+                        key(&format!("{path}.approvals")),
                         format!(
-                            "the gate of phase \"{}\" needs {} approvals but only {holders} of {who} exist: it could never open",
-                            phase.name, gate.approvals
+                            "the gate of phase \"{phase}\" needs {} approvals but only {holders} of {who} exist: it could never open",
+                            gate.approvals
                         ),
                     ));
                 }

@@ -581,6 +581,24 @@ fn check_model(
                 return Err((key("batch"), format!("rolling model \"{name}\" needs batch = N or \"10%\"")));
             }
         }
+        Technique::Parallel => {
+            if !model.phases.is_empty() {
+                return Err((
+                    key("phases"),
+                    format!(
+                        "model \"{name}\" is parallel: its phases are the new set (`new`) and the switch-over (`switch`), not a list"
+                    ),
+                ));
+            }
+            if model.new.is_none() {
+                return Err((
+                    key("new"),
+                    format!(
+                        "parallel model \"{name}\" needs new = \"slot=green\" (the set of targets that gets the new release)"
+                    ),
+                ));
+            }
+        }
         Technique::BigBang if model.phases.len() > 1 => {
             return Err((
                 key("phases"),
@@ -611,6 +629,21 @@ fn check_model(
             format!("canary model \"{name}\" needs a canary phase and a phase after it for its analysis to decide"),
         ));
     }
+    if model.technique != Technique::Parallel
+        && (model.new.is_some() || model.switch.is_some() || model.keep_old.is_some())
+    {
+        let which = if model.new.is_some() {
+            "new"
+        } else if model.switch.is_some() {
+            "switch"
+        } else {
+            "keep_old"
+        };
+        return Err((
+            key(which),
+            format!("new, switch and keep_old are for parallel models; \"{name}\" is {}", model.technique),
+        ));
+    }
     if matches!(model.max_unavailable, Some(Budget::Count(0) | Budget::Percent(0.0))) {
         return Err((
             key("max_unavailable"),
@@ -632,37 +665,41 @@ fn check_model(
         if model.phases[..i].iter().any(|p| p.name == phase.name) {
             return Err((key(&format!("phases[{i}].name")), format!("phase \"{}\" appears twice", phase.name)));
         }
-        let Some(gate) = &phase.gate else { continue };
+    }
+    let gates = model
+        .phases
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| Some((format!("phases[{i}].gate"), p.gate.as_ref()?)))
+        .chain(model.switch.as_ref().map(|g| ("switch".to_owned(), g)));
+    for (path, gate) in gates {
         if gate.auto.is_some() {
             return Err((
-                key(&format!("phases[{i}].gate.auto")),
+                key(&format!("{path}.auto")),
                 "automatic gates are made by the planner (rolling batches, canary analysis), not written in the config"
                     .into(),
             ));
         }
         if !gate.analysis.is_empty() {
             return Err((
-                key(&format!("phases[{i}].gate.analysis")),
+                key(&format!("{path}.analysis")),
                 format!("analysis rules go on the model ([[models.{name}.analysis]]), not on a gate"),
             ));
         }
         if gate.approvals == 0 {
-            return Err((key(&format!("phases[{i}].gate.approvals")), "a gate needs at least 1 approval".into()));
+            return Err((key(&format!("{path}.approvals")), "a gate needs at least 1 approval".into()));
         }
         if let Some(w) = gate.windows.iter().find(|w| !windows.iter().any(|cw| &cw.name == *w)) {
-            return Err((key(&format!("phases[{i}].gate.windows")), format!("unknown change window \"{w}\"")));
+            return Err((key(&format!("{path}.windows")), format!("unknown change window \"{w}\"")));
         }
         if let Some(l) = gate.require.iter().find(|l| !["pre", "environment"].contains(&l.as_str())) {
             return Err((
-                key(&format!("phases[{i}].gate.require")),
+                key(&format!("{path}.require")),
                 format!("a gate may require the \"pre\" and \"environment\" checklists, not \"{l}\""),
             ));
         }
         if let Some(r) = gate.roles.iter().chain(&gate.freeze_override_roles).find(|r| !roles.contains(r.as_str())) {
-            return Err((
-                key(&format!("phases[{i}].gate.roles")),
-                format!("role \"{r}\" is held by nobody in [[people]]"),
-            ));
+            return Err((key(&format!("{path}.roles")), format!("role \"{r}\" is held by nobody in [[people]]")));
         }
     }
     Ok(())

@@ -233,6 +233,17 @@ pub enum Refusal {
         "OS account {account} already approved this gate (as {person}); in \"os-login\" identity one account counts once"
     )]
     AccountAlreadyApproved { account: String, person: String },
+    #[error(
+        "traffic has not been switched to the new set yet, so there is nothing to switch back (reject the switch gate, or abort, to stop the deployment)"
+    )]
+    NotSwitched,
+    #[error("traffic was already switched back to the old set at {}", when(*at))]
+    AlreadySwitchedBack { at: DateTime<Utc> },
+    #[error(
+        "the old set was released at {} ({keep_old} after the switch-over): it no longer runs the old release, so switching back is not possible; deploy the old release again instead",
+        when(*at)
+    )]
+    OldSetReleased { at: DateTime<Utc>, keep_old: String },
 }
 
 impl Refusal {
@@ -249,7 +260,9 @@ impl Refusal {
     /// Every instant the sentence names.
     fn instants(&self) -> Vec<DateTime<Utc>> {
         let mut all = match self {
-            Self::AlreadyApproved { at, .. } => vec![*at],
+            Self::AlreadyApproved { at, .. } | Self::OldSetReleased { at, .. } | Self::AlreadySwitchedBack { at } => {
+                vec![*at]
+            }
             Self::FreezeReasonRequired { until, .. } => vec![*until],
             Self::Freeze { until, possible_from, .. } => vec![*until].into_iter().chain(*possible_from).collect(),
             Self::Bake { since, until, possible_from } => {
@@ -356,7 +369,7 @@ pub fn state(policy: &GatePolicy, previous: Previous, decisions: &[Recorded]) ->
 }
 
 /// The first of the person's roles that the list allows (`Some(None)`: the list is open).
-fn allowed_role(decider: Decider<'_>, roles: &[String]) -> Option<Option<String>> {
+pub(crate) fn allowed_role(decider: Decider<'_>, roles: &[String]) -> Option<Option<String>> {
     if roles.is_empty() {
         return Some(decider.roles.first().cloned());
     }

@@ -89,6 +89,58 @@ pub struct DeploymentModel {
     /// ([`super::analysis`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub analysis: Vec<AnalysisRule>,
+    /// `parallel`: the set of targets that gets the new release, by label (`slot=green`); every
+    /// other target is the old set, which keeps serving until the switch-over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<super::inventory::Selector>,
+    /// `parallel`: the switch-over gate, the decision that moves traffic to the new set (its
+    /// `bake` is how long both sets run side by side before it may be taken). Default: one
+    /// approval from the `recovery` roles, no self-approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch: Option<GatePolicy>,
+    /// `parallel`: how long the old set stays ready to take traffic back after the switch-over
+    /// (a switch back is possible until then); after it, the old set is released.
+    #[serde(default, with = "keep_old_text", skip_serializing_if = "Option::is_none")]
+    pub keep_old: Option<TimeDelta>,
+    /// The first this many live runs of a new or changed model are supervised: every phase
+    /// needs a person's approval (automatic approvals are suspended). 0: never.
+    #[serde(default = "default_supervised_runs")]
+    pub supervised_runs: u32,
+}
+
+/// The default time the old set of a `parallel` deployment is kept after the switch-over.
+#[must_use]
+pub fn default_keep_old() -> TimeDelta {
+    TimeDelta::hours(2)
+}
+
+/// The default number of supervised runs of a new or changed model.
+#[must_use]
+pub fn default_supervised_runs() -> u32 {
+    3
+}
+
+impl DeploymentModel {
+    /// How long a `parallel` deployment keeps its old set after the switch-over.
+    #[must_use]
+    pub fn keep_old(&self) -> TimeDelta {
+        self.keep_old.unwrap_or_else(default_keep_old)
+    }
+
+    /// What identifies the model's behaviour: SHA-256 of its definition without the words
+    /// around it (`description`) and without `supervised_runs`, so a new or changed model is
+    /// told from one the log has run before.
+    #[must_use]
+    pub fn definition_hash(&self) -> String {
+        use sha2::Digest;
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(map) = v.as_object_mut() {
+            map.remove("description");
+            map.remove("supervised_runs");
+        }
+        let digest = sha2::Sha256::digest(v.to_string().as_bytes());
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 /// Who may retry, abort or roll back a failed phase of a deployment: its requester, and the
@@ -132,6 +184,31 @@ mod lost_after_text {
             Ok(d)
         })
         .transpose()
+    }
+}
+
+/// `keep_old` as duration text (`2h`), absent when unset; 0 or less is refused.
+mod keep_old_text {
+    use chrono::TimeDelta;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[allow(clippy::ref_option)]
+    pub fn serialize<S: Serializer>(d: &Option<TimeDelta>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&crate::domain::duration::format(*d)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<TimeDelta>, D::Error> {
+        let text = String::deserialize(d)?;
+        let d = crate::domain::duration::parse(&text).map_err(serde::de::Error::custom)?;
+        if d <= TimeDelta::zero() {
+            return Err(serde::de::Error::custom(format!(
+                "keep_old \"{text}\" must be longer than 0s (the old set must stay ready to switch back to)"
+            )));
+        }
+        Ok(Some(d))
     }
 }
 

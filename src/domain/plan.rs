@@ -50,6 +50,68 @@ pub enum PlanError {
     BatchOverBudget { batch: usize, max: usize, total: usize },
     #[error("model technique {technique} needs {what}")]
     Incomplete { technique: Technique, what: &'static str },
+    #[error(
+        "every target matches new = \"{selector}\": a parallel deployment needs an old set beside the new one (targets the selector does not match)"
+    )]
+    NoOldSet { selector: String },
+}
+
+/// The phase of a `parallel` deployment whose gate is the switch-over: it has no targets of its
+/// own, and approving its gate moves traffic to the new set.
+pub const SWITCH_PHASE: &str = "switch";
+
+/// The two sets of a `parallel` (blue/green) deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParallelSets {
+    /// The selector of the new set (`slot=green`).
+    pub selector: String,
+    /// The phase that deploys the new set: the selected value (`green`), else `new`.
+    pub new_phase: String,
+    /// The new set's targets, in rollout order.
+    pub new: Vec<String>,
+    /// The old set: every other target, which keeps the old release and the traffic until the
+    /// switch-over.
+    pub old: Vec<String>,
+}
+
+/// Splits the inventory into the new set (the model's `new` selector) and the old set (the
+/// rest). A selector naming an unknown label or matching nothing, and a selector matching
+/// every target (no old set to switch back to), are errors.
+pub fn parallel_sets(model: &DeploymentModel, inventory: &Inventory) -> Result<ParallelSets, PlanError> {
+    let Some(selector) = &model.new else {
+        return Err(PlanError::Incomplete {
+            technique: model.technique,
+            what: "new = \"slot=green\" (the set of targets that gets the new release)",
+        });
+    };
+    let wanted = selector.wanted();
+    let new_phase = match wanted.as_slice() {
+        [(_, value)] if selector.keys().count() == 1 && *value != SWITCH_PHASE => (*value).to_owned(),
+        _ => "new".to_owned(),
+    };
+    let targets = &inventory.targets;
+    if let Some(label) = selector.keys().find(|k| !targets.iter().any(|t| t.labels.contains_key(*k))) {
+        let known = inventory.label_keys();
+        return Err(PlanError::UnknownLabel {
+            phase: new_phase,
+            label: label.to_owned(),
+            known: if known.is_empty() {
+                "the targets carry no labels".into()
+            } else {
+                format!("labels in the inventory: {}", known.iter().copied().collect::<Vec<_>>().join(", "))
+            },
+        });
+    }
+    let (new, old): (Vec<&inventory::Target>, Vec<&inventory::Target>) =
+        targets.iter().partition(|t| selector.matches(&t.labels));
+    if new.is_empty() {
+        return Err(PlanError::SelectorEmpty { phase: new_phase, selector: selector.to_string() });
+    }
+    if old.is_empty() {
+        return Err(PlanError::NoOldSet { selector: selector.to_string() });
+    }
+    let names = |set: Vec<&inventory::Target>| set.into_iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+    Ok(ParallelSets { selector: selector.to_string(), new_phase, new: names(new), old: names(old) })
 }
 
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
@@ -105,6 +167,9 @@ pub fn plan(model: &DeploymentModel, inventory: &Inventory) -> Result<Vec<Planne
     };
     if model.technique == Technique::Rolling {
         return rolling(model, inventory, &order);
+    }
+    if model.technique == Technique::Parallel {
+        return parallel(model, inventory, &order);
     }
     let specs = phase_specs(model);
     let mut taken = vec![false; total];
@@ -264,6 +329,74 @@ fn rolling(model: &DeploymentModel, inventory: &Inventory, order: &[usize]) -> R
         .collect())
 }
 
+/// `parallel` (blue/green): the new set gets the release in one phase (in rollout order, spread
+/// when the model spreads) while the old set keeps serving, then the `switch` phase, with no
+/// targets, whose gate is the switch-over: approving it moves traffic to the new set.
+fn parallel(model: &DeploymentModel, inventory: &Inventory, order: &[usize]) -> Result<Vec<PlannedPhase>, PlanError> {
+    let sets = parallel_sets(model, inventory)?;
+    let chosen: std::collections::HashSet<&str> = sets.new.iter().map(String::as_str).collect();
+    let new: Vec<String> =
+        order.iter().map(|&t| &inventory.targets[t].name).filter(|n| chosen.contains(n.as_str())).cloned().collect();
+    let switch = model.switch.clone().unwrap_or_else(|| GatePolicy {
+        approvals: 1,
+        roles: model.recovery.roles.clone(),
+        allow_self: false,
+        bake: chrono::TimeDelta::zero(),
+        windows: Vec::new(),
+        freeze_override_roles: Vec::new(),
+        require: Vec::new(),
+        auto: None,
+        feedback: false,
+        analysis: Vec::new(),
+    });
+    Ok(vec![
+        PlannedPhase {
+            name: sets.new_phase,
+            failure_budget: model.failure_budget.allowed(new.len()),
+            targets: new,
+            gate: None,
+            absorbed: Vec::new(),
+        },
+        PlannedPhase {
+            name: SWITCH_PHASE.to_owned(),
+            targets: Vec::new(),
+            failure_budget: 0,
+            gate: Some(switch),
+            absorbed: Vec::new(),
+        },
+    ])
+}
+
+/// A supervised run (the first runs of a new or changed model): every phase needs a person's
+/// approval. Phases without a gate get one (one approval from `roles`, no self-approval), and
+/// automatic gates (rolling batches) lose their automation, so a person approves each.
+pub fn supervise(phases: &mut [PlannedPhase], roles: &[String]) {
+    for phase in phases {
+        match &mut phase.gate {
+            Some(gate) => {
+                if gate.auto.take().is_some() {
+                    // The automation allowed its own approval; a supervising person may not.
+                    gate.allow_self = false;
+                }
+            }
+            None => {
+                phase.gate = Some(GatePolicy {
+                    approvals: 1,
+                    roles: roles.to_vec(),
+                    allow_self: false,
+                    bake: chrono::TimeDelta::zero(),
+                    windows: Vec::new(),
+                    freeze_override_roles: Vec::new(),
+                    require: Vec::new(),
+                    auto: None,
+                    feedback: false,
+                    analysis: Vec::new(),
+                });
+            }
+        }
+    }
+}
+
 /// Merges dropped phases' gates into `phase`'s.
 fn absorb(phase: &mut PlannedPhase, dropped: impl Iterator<Item = (String, Option<GatePolicy>)>) {
     for (name, gate) in dropped {
@@ -285,6 +418,10 @@ mod tests {
             technique: Technique::Phased,
             description: String::new(),
             recovery: crate::domain::model::RecoveryPolicy::default(),
+            new: None,
+            switch: None,
+            keep_old: None,
+            supervised_runs: 0,
             environments: Vec::new(),
             steps: vec!["install".into()],
             batch: None,
@@ -400,7 +537,7 @@ mod tests {
     }
 
     /// The same 20 labelled hosts for every technique: 4 in berlin, 8 in paris, 8 in tokyo,
-    /// over racks r1..r4 (host i on rack i % 4).
+    /// over racks r1..r4 (host i on rack i % 4), the first ten in slot blue, the rest in green.
     fn fleet() -> Inventory {
         let targets = (0..20)
             .map(|i| {
@@ -411,9 +548,13 @@ mod tests {
                 };
                 crate::domain::inventory::Target {
                     name: format!("h{i:02}"),
-                    labels: [("site".to_owned(), site.to_owned()), ("rack".to_owned(), format!("r{}", i % 4))]
-                        .into_iter()
-                        .collect(),
+                    labels: [
+                        ("site".to_owned(), site.to_owned()),
+                        ("rack".to_owned(), format!("r{}", i % 4)),
+                        ("slot".to_owned(), if i < 10 { "blue" } else { "green" }.to_owned()),
+                    ]
+                    .into_iter()
+                    .collect(),
                 }
             })
             .collect();
@@ -511,6 +652,71 @@ mod tests {
         assert_eq!((gate.auto, gate.analysis.len(), gate.feedback), (Some(Automatic::Analysis), 1, false));
         assert_eq!(gate.roles, analysed.recovery.roles, "people of the recovery roles may still decide it");
         assert!(p[0].gate.is_none());
+
+        // Blue/green: the green slot gets the release beside blue, then the switch-over gate.
+        let mut parallel = technique(Technique::Parallel, &[]);
+        parallel.new = Some(crate::domain::inventory::Selector::parse("slot=green").expect("selector"));
+        parallel.spread = Some("rack".into());
+        parallel.recovery.roles = vec!["deployment_manager".into()];
+        let p = plan(&parallel, &inv).expect("plans");
+        assert_eq!(shape(&p), vec![("green".into(), 10), ("switch".into(), 0)]);
+        assert_eq!(&p[0].targets[..4], ["h10", "h11", "h12", "h13"], "spread over racks r2, r3, r0, r1");
+        assert!(p[0].targets.iter().all(|t| t.as_str() >= "h10"), "only green hosts get the release");
+        assert_eq!(p[0].gate, None, "the new set deploys as planned");
+        let switch = p[1].gate.as_ref().expect("the switch-over is a gate");
+        assert_eq!(
+            (switch.approvals, switch.roles.as_slice(), switch.allow_self),
+            (1, ["deployment_manager".to_owned()].as_slice(), false)
+        );
+        let sets = parallel_sets(&parallel, &inv).expect("sets");
+        assert_eq!(sets.old, (0..10).map(|i| format!("h{i:02}")).collect::<Vec<_>>(), "blue keeps the traffic");
+        assert_eq!((sets.new_phase.as_str(), sets.selector.as_str()), ("green", "slot=green"));
+
+        // Supervised, every phase of each shape needs a person: no automatic gate is left.
+        for model in [&rolling, &pilot, &big_bang_model(), &parallel] {
+            let mut phases = plan(model, &inv).expect("plans");
+            supervise(&mut phases, &["deployment_manager".to_owned()]);
+            assert!(
+                phases.iter().all(|p| p.gate.as_ref().is_some_and(|g| g.auto.is_none() && g.approvals >= 1)),
+                "{:?}: {phases:?}",
+                model.technique
+            );
+        }
+        let mut batches = plan(&rolling, &inv).expect("plans");
+        supervise(&mut batches, &["deployment_manager".to_owned()]);
+        assert!(
+            batches.iter().all(|b| b.gate.as_ref().is_some_and(|g| !g.allow_self)),
+            "a supervising person is not the requester"
+        );
+        let mut piloted = plan(&pilot, &inv).expect("plans");
+        supervise(&mut piloted, &["deployment_manager".to_owned()]);
+        assert!(
+            piloted[1].gate.as_ref().is_some_and(|g| g.feedback),
+            "the pilot's feedback gate keeps asking for feedback"
+        );
+    }
+
+    fn big_bang_model() -> DeploymentModel {
+        technique(Technique::BigBang, &[])
+    }
+
+    #[test]
+    fn a_parallel_model_needs_a_new_set_and_an_old_set() {
+        let inv = fleet();
+        let mut m = technique(Technique::Parallel, &[]);
+        assert!(matches!(plan(&m, &inv), Err(PlanError::Incomplete { .. })));
+        m.new = Some(crate::domain::inventory::Selector::parse("site=berlin|paris|tokyo").expect("selector"));
+        assert_eq!(
+            plan(&m, &inv).expect_err("no old set").to_string(),
+            "every target matches new = \"site=berlin|paris|tokyo\": a parallel deployment needs an old set beside the new one (targets the selector does not match)"
+        );
+        m.new = Some(crate::domain::inventory::Selector::parse("slot=purple").expect("selector"));
+        assert!(matches!(plan(&m, &inv), Err(PlanError::SelectorEmpty { .. })));
+        m.new = Some(crate::domain::inventory::Selector::parse("colour=green").expect("selector"));
+        assert!(matches!(plan(&m, &inv), Err(PlanError::UnknownLabel { .. })));
+        // Two clauses name no single value: the phase is called `new`.
+        m.new = Some(crate::domain::inventory::Selector::parse("slot=green,site=tokyo").expect("selector"));
+        assert_eq!(shape(&plan(&m, &inv).expect("plans")), vec![("new".into(), 8), ("switch".into(), 0)]);
     }
 
     #[test]
@@ -520,7 +726,7 @@ mod tests {
             technique(Technique::Pilot, &[("p", Share::Rest, Some("sight=berlin")), ("rest", Share::Rest, None)]);
         assert_eq!(
             plan(&typo, &inv).expect_err("unknown label").to_string(),
-            "phase \"p\" selects by label \"sight\", which no target carries (labels in the inventory: rack, site)"
+            "phase \"p\" selects by label \"sight\", which no target carries (labels in the inventory: rack, site, slot)"
         );
         let nowhere =
             technique(Technique::Pilot, &[("p", Share::Rest, Some("site=oslo")), ("rest", Share::Rest, None)]);

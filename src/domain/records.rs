@@ -89,6 +89,39 @@ pub struct DeploymentDetail {
     pub checklist: Vec<super::checklist::Item>,
     /// What agents did that was not authorised.
     pub conformance: Vec<super::conformance::Flag>,
+    /// The switch-over of a parallel (blue/green) deployment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub switch: Option<super::parallel::Switchover>,
+    /// A supervised run of a new or changed model: every phase needs a person's approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supervised: Option<Supervision>,
+}
+
+/// "supervised (k of n)": the k-th of the first n runs of a new or changed model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Supervision {
+    pub run: u32,
+    pub of: u32,
+}
+
+impl std::fmt::Display for Supervision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "supervised ({} of {})", self.run, self.of)
+    }
+}
+
+impl DeploymentDetail {
+    /// The JSON of `status --json` and `GET /v1/deployments/{key}` at `now`: the detail with a
+    /// parallel deployment's `switch` record saying where it stands (`live`, `state`,
+    /// `old_kept_until`, `old_released`).
+    #[must_use]
+    pub fn document(&self, now: DateTime<Utc>) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(s) = &self.switch {
+            v["switch"] = s.document(now);
+        }
+        v
+    }
 }
 
 /// What verifies a deployment: its release record, checklist and conformance flags.

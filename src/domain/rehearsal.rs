@@ -55,6 +55,14 @@ fn label_plan(model: &DeploymentModel) -> Vec<(String, Vec<String>)> {
     if let Some(k) = &model.spread {
         add(k, None);
     }
+    if let Some(sel) = &model.new {
+        for (k, v) in sel.wanted() {
+            add(k, Some(v));
+        }
+        for k in sel.keys() {
+            add(k, None);
+        }
+    }
     keys
 }
 
@@ -129,12 +137,14 @@ pub fn try_fleet(model: &DeploymentModel, title: String, inventory: &Inventory, 
         }
     }
     let problem = match &outcome {
-        Err(e @ (PlanError::UnknownLabel { .. } | PlanError::SelectorEmpty { .. })) if labelled => {
+        Err(e @ (PlanError::UnknownLabel { .. } | PlanError::SelectorEmpty { .. } | PlanError::NoOldSet { .. }))
+            if labelled =>
+        {
             // Too few targets to carry every value the selectors ask for: the fleet's limit.
             notes.push(format!("a fleet this small cannot hold every selected label: {e}"));
             None
         }
-        Err(PlanError::UnknownLabel { .. } | PlanError::SelectorEmpty { .. }) => None,
+        Err(PlanError::UnknownLabel { .. } | PlanError::SelectorEmpty { .. } | PlanError::NoOldSet { .. }) => None,
         Err(e) => Some(e.to_string()),
         Ok(phases) => {
             let mut problem = None;
@@ -156,7 +166,7 @@ pub fn try_fleet(model: &DeploymentModel, title: String, inventory: &Inventory, 
                     }
                 }
             }
-            for p in phases {
+            for p in phases.iter().filter(|p| !p.targets.is_empty()) {
                 let spec_budget =
                     model.phases.iter().find(|s| s.name == p.name).map_or(model.failure_budget, |s| s.failure_budget);
                 if matches!(spec_budget, Budget::Percent(x) if x > 0.0) && p.failure_budget == 0 {

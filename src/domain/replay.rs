@@ -336,6 +336,13 @@ impl Replay {
             release_record: stored.release_record.clone(),
             checklist,
             conformance,
+            // The switch-over as it stood at the cursor: a switch not yet taken is not shown.
+            switch: stored.switch.clone().map(|mut s| {
+                s.switched_at = s.switched_at.filter(|t| *t <= at);
+                s.switched_back_at = s.switched_back_at.filter(|t| *t <= at);
+                s
+            }),
+            supervised: stored.supervised,
         }
     }
 

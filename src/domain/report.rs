@@ -83,6 +83,36 @@ pub struct Report {
     pub verification: super::records::Verification,
     /// Who was told what about it, oldest first.
     pub notifications: Vec<Notification>,
+    /// Failed hosts counted by the values of each label they carry (rack, site, ...), most
+    /// first: whether a failure followed a rack or a site.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_by_label: Vec<LabelCounts>,
+}
+
+/// Failed hosts per value of one label: `rack`: `r3` 4, `r1` 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabelCounts {
+    pub label: String,
+    pub values: Vec<(String, usize)>,
+}
+
+/// Counts the failed targets' labels, key by key (in name order), values most first (ties by
+/// name).
+#[must_use]
+pub fn failed_by_label(targets: &[super::records::TargetView]) -> Vec<LabelCounts> {
+    let mut by: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, usize>> = Default::default();
+    for t in targets.iter().filter(|t| t.status.is_finished() && t.status != super::TargetStatus::Succeeded) {
+        for (k, v) in &t.labels {
+            *by.entry(k.as_str()).or_default().entry(v.as_str()).or_default() += 1;
+        }
+    }
+    by.into_iter()
+        .map(|(label, values)| {
+            let mut values: Vec<(String, usize)> = values.into_iter().map(|(v, n)| (v.to_owned(), n)).collect();
+            values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            LabelCounts { label: label.to_owned(), values }
+        })
+        .collect()
 }
 
 /// Builds the timeline: the plan, each phase's gate, start and end, the first failure of each
@@ -542,6 +572,7 @@ mod tests {
             review: None,
             verification: crate::domain::records::Verification::default(),
             notifications: Vec::new(),
+            failed_by_label: Vec::new(),
         };
         let md = markdown(&report, chrono_tz::UTC);
         assert!(md.starts_with("# DEP-7 payments-api@2.5.0 → production: rolled_back"), "{md}");
@@ -549,5 +580,40 @@ mod tests {
         assert!(md.contains("bad \\e[2J \\| pipe next"), "{md}");
         assert!(md.contains("w\\|2"), "{md}");
         assert!(md.contains("No review written (owed)."), "{md}");
+    }
+
+    #[test]
+    fn failed_hosts_are_counted_by_each_label_most_first() {
+        use crate::domain::TargetStatus;
+        let host = |status, rack: &str, site: Option<&str>| crate::domain::records::TargetView {
+            name: "h".into(),
+            phase: "p".into(),
+            status,
+            last_step: None,
+            last_status: None,
+            last_message: None,
+            last_error: None,
+            last_at: None,
+            seen_at: None,
+            labels: [("rack".to_owned(), rack.to_owned())]
+                .into_iter()
+                .chain(site.map(|s| ("site".to_owned(), s.to_owned())))
+                .collect(),
+        };
+        let targets = vec![
+            host(TargetStatus::Failed, "r3", Some("paris")),
+            host(TargetStatus::Lost, "r3", None),
+            host(TargetStatus::Failed, "r1", Some("paris")),
+            host(TargetStatus::Succeeded, "r1", Some("berlin")),
+            host(TargetStatus::Running, "r2", None),
+        ];
+        let counts = failed_by_label(&targets);
+        assert_eq!(
+            counts,
+            vec![
+                LabelCounts { label: "rack".into(), values: vec![("r3".into(), 2), ("r1".into(), 1)] },
+                LabelCounts { label: "site".into(), values: vec![("paris".into(), 2)] },
+            ]
+        );
     }
 }

@@ -151,7 +151,7 @@ pub(super) async fn get_gate(
         Err(r) => return r,
     };
     let Some(mut changes) = changes.filter(|_| first.outcome().is_none()) else {
-        return axum::Json(first.document()).into_response();
+        return axum::Json(first.document(state.clock.now())).into_response();
     };
     let deadline = tokio::time::Instant::now() + wait;
     let mut stopping = state.stopping.clone();
@@ -175,13 +175,13 @@ pub(super) async fn get_gate(
             Err(_) => break,
         }
         match read(&state, key, &phase).await {
-            Ok(v) if v != first => return axum::Json(v.document()).into_response(),
+            Ok(v) if v != first => return axum::Json(v.document(state.clock.now())).into_response(),
             Ok(_) => {}
             Err(r) => return r,
         }
     }
     match read(&state, key, &phase).await {
-        Ok(v) => axum::Json(v.document()).into_response(),
+        Ok(v) => axum::Json(v.document(state.clock.now())).into_response(),
         Err(r) => r,
     }
 }

@@ -235,7 +235,7 @@ async fn get_deployment(State(state): State<AppState>, headers: HeaderMap, Path(
     })
     .await;
     match detail {
-        Ok(Ok(d)) => axum::Json(d).into_response(),
+        Ok(Ok(d)) => axum::Json(d.document(state.clock.now())).into_response(),
         Ok(Err(StoreError::UnknownDeployment(k))) => {
             error(StatusCode::NOT_FOUND, format!("unknown deployment \"{k}\""))
         }

@@ -288,6 +288,8 @@ mod tests {
         store.set_time_rules(config.time_rules());
         let mut model = config.model("big-bang").expect("shipped").clone();
         model.windows = vec!["weekday-evenings".into()];
+        // Not a supervised run: its phase has no gate to run ahead of.
+        model.supervised_runs = 0;
         let key = plan(&mut store, "big-bang", &model, "2026-11-26T17:00:00Z");
         send(
             &mut store,

@@ -445,7 +445,21 @@ fn decide_in(
     let phase = &phases[pos];
     let decisions = load_decisions(conn, phase.id)?;
     let decider = Decider { name: req.person, roles: &member.roles };
-    let checked = if req.decision.on_failed_phase() {
+    // The switch phase of a parallel deployment: approving its gate moves traffic to the new
+    // set, and rolling it back moves traffic back to the old set.
+    let switchover = super::parallel::load(conn, dep.id)?.filter(|s| s.phase == phase.name);
+    let checked = if let (Decision::Rollback, Some(switch)) = (req.decision, &switchover) {
+        let facts = gate::RecoveryFacts {
+            phase_status: phase.status,
+            deployment_status: dep.status,
+            environment: &dep.environment,
+            requester: &dep.requested_by,
+            roles: &recovery.roles,
+            freeze_override_roles: &[],
+            freezes: &rules.freezes,
+        };
+        crate::domain::parallel::check_switch_back(switch, &facts, decider, req.now)
+    } else if req.decision.on_failed_phase() {
         let overrides = union(phases.iter().filter_map(|p| p.gate.as_ref()).map(|g| &g.freeze_override_roles));
         let facts = gate::RecoveryFacts {
             phase_status: phase.status,
@@ -549,9 +563,17 @@ fn decide_in(
         super::analysis::lift_halt(conn, *canary)?;
     }
     match req.decision {
+        Decision::Approve if switchover.is_some() && allowed.after == gate::GateState::Approved => {
+            super::parallel::switched(conn, dep.id, phase.id, now_ms)?;
+        }
         Decision::Approve => {}
         Decision::Reject | Decision::Abort => halt(conn, dep.id, DeploymentStatus::Aborted, now_ms)?,
-        Decision::Rollback => halt(conn, dep.id, DeploymentStatus::RolledBack, now_ms)?,
+        Decision::Rollback => {
+            if switchover.is_some() {
+                super::parallel::switched_back(conn, dep.id, now_ms)?;
+            }
+            halt(conn, dep.id, DeploymentStatus::RolledBack, now_ms)?;
+        }
         Decision::Retry => reopen(conn, phase.id, now_ms)?,
     }
     super::ingest::update_deployment(conn, dep.id, 0, now_ms)?;

@@ -365,6 +365,7 @@ impl Store {
                 review,
                 verification: s.verification(key)?,
                 notifications,
+                failed_by_label: report::failed_by_label(&s.targets(key)?),
             })
         })
     }

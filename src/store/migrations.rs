@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013_improvements.sql"),
     include_str!("migrations/0014_notify_delivery.sql"),
     include_str!("migrations/0015_analysis.sql"),
+    include_str!("migrations/0016_parallel.sql"),
 ];
 
 /// The schema version this build writes.

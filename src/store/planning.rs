@@ -105,7 +105,11 @@ impl Store {
         req: &PlanRequest<'_>,
         planner: Option<Planner<'_>>,
     ) -> Result<(DeploymentKey, Vec<PlannedPhase>), StoreError> {
-        let phases = plan::plan(req.model, &req.targets)?;
+        let mut phases = plan::plan(req.model, &req.targets)?;
+        let sets = match req.model.technique {
+            crate::domain::Technique::Parallel => Some(plan::parallel_sets(req.model, &req.targets)?),
+            _ => None,
+        };
         if req.environment.trim().is_empty() {
             return Err(plan::PlanError::EmptyEnvironment.into());
         }
@@ -162,13 +166,29 @@ impl Store {
                 DeploymentStatus::Planned.as_str(),
                 req.planned_start.timestamp_millis(),
                 now,
-                req.targets.len(),
+                // The targets the deployment deploys to (a parallel deployment's old set is not one).
+                phases.iter().map(|p| p.targets.len()).sum::<usize>(),
                 record,
                 windows,
             ],
         )
         .map_err(sql)?;
         let deployment_id = tx.last_insert_rowid();
+        // The first runs of a new or changed model are supervised: every phase needs a person.
+        let hash = req.model.definition_hash();
+        let supervised =
+            super::parallel::supervision(&tx, &req.model_name, &hash, req.model.supervised_runs).map_err(sql)?;
+        if supervised.is_some() {
+            plan::supervise(&mut phases, &req.model.recovery.roles);
+        }
+        tx.execute(
+            "UPDATE deployments SET model_hash = ?2, supervised_run = ?3, supervised_of = ?4 WHERE id = ?1",
+            params![deployment_id, hash, supervised.map(|s| s.0), supervised.map(|s| s.1)],
+        )
+        .map_err(sql)?;
+        if let Some(sets) = &sets {
+            super::parallel::insert(&tx, deployment_id, sets, req.model.keep_old()).map_err(sql)?;
+        }
         {
             let mut phase_stmt = tx
                 .prepare("INSERT INTO phases (deployment_id, idx, name, status, target_count, failure_budget, gate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")

@@ -127,7 +127,18 @@ impl Store {
         let phases = self.phases(key)?;
         let target_list = if with_targets { self.targets(key)? } else { Vec::new() };
         let Verification { release_record, checklist, conformance } = self.verification(key)?;
-        Ok(DeploymentDetail { summary, phases, target_list, release_record, checklist, conformance })
+        let switch = self.switchover(key)?;
+        let supervised = self.supervised(key)?.map(|(run, of)| crate::domain::records::Supervision { run, of });
+        Ok(DeploymentDetail {
+            summary,
+            phases,
+            target_list,
+            release_record,
+            checklist,
+            conformance,
+            switch,
+            supervised,
+        })
     }
 
     /// A deployment's release record, checklist and conformance flags.

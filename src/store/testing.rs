@@ -39,6 +39,11 @@ pub struct Plan {
     pub change: Option<String>,
     pub requester: String,
     pub at: DateTime<Utc>,
+    /// Whether the model's first runs are supervised, as configured; off unless a test is
+    /// about supervision, so each test sees the model's own shape.
+    pub supervised: bool,
+    /// Targets with labels, instead of `targets`.
+    pub inventory: Option<crate::domain::inventory::Inventory>,
 }
 
 impl Plan {
@@ -52,7 +57,21 @@ impl Plan {
             change: None,
             requester: "dana".into(),
             at: t0(),
+            supervised: false,
+            inventory: None,
         }
+    }
+
+    /// Plans these labelled targets instead of `targets`.
+    pub fn inventory(mut self, inventory: crate::domain::inventory::Inventory) -> Self {
+        self.inventory = Some(inventory);
+        self
+    }
+
+    /// Plans it with the model's `supervised_runs` in force.
+    pub fn supervised(mut self) -> Self {
+        self.supervised = true;
+        self
     }
 
     pub fn release(mut self, release: &str) -> Self {
@@ -88,12 +107,16 @@ impl Plan {
     /// Plans it; returns the key.
     pub fn plan(&self, store: &mut Store) -> DeploymentKey {
         let config = Config::built_in();
+        let mut model = config.model(&self.model).expect("model").clone();
+        if !self.supervised {
+            model.supervised_runs = 0;
+        }
         let req = PlanRequest {
             release: self.release.parse::<ReleaseRef>().expect("valid release"),
             environment: self.env.clone(),
             model_name: self.model.clone(),
-            model: config.model(&self.model).expect("model"),
-            targets: self.targets.clone().into(),
+            model: &model,
+            targets: self.inventory.clone().unwrap_or_else(|| self.targets.clone().into()),
             change_ref: self.change.clone(),
             requested_by: self.requester.clone(),
             release_record: crate::domain::release::ReleaseRecord::default(),

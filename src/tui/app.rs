@@ -392,6 +392,11 @@ impl App {
             Action::ViewHistory => self.go(Tab::History),
             Action::ViewMetrics => self.go(Tab::Metrics),
             Action::WriteReview => self.write_review(),
+            Action::GroupHosts if self.tab == Tab::Live => {
+                let geometry = self.geometry();
+                self.live.cycle_group(&geometry);
+                Vec::new()
+            }
             Action::Replay if self.tab == Tab::Live => {
                 let Some(key) = self.live.selected else { return Vec::new() };
                 let (mode, cmds) = ReplayMode::open(key);

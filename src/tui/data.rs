@@ -371,6 +371,7 @@ impl Loader {
                     new_events: count,
                     verification: s.verification(key)?,
                     analysis: s.analysis(key, now)?,
+                    shape: shape(s, key)?,
                 });
             }
             let seq = touched.iter().map(|t| t.newest_seq).max().unwrap_or(seen);
@@ -393,6 +394,7 @@ impl Loader {
                 new_events: 0,
                 verification: s.verification(key)?,
                 analysis: s.analysis(key, self.clock.now())?,
+                shape: shape(s, key)?,
             })
         })
     }
@@ -629,4 +631,12 @@ fn send(out: &Sender<Loaded>, answer: Result<Refresh, StoreError>) -> bool {
         Err(e) => Loaded::Failed(e.to_string()),
     };
     out.blocking_send(loaded).is_ok()
+}
+
+/// What the deployment's technique adds: its switch-over, whether it is a supervised run.
+fn shape(s: &Store, key: DeploymentKey) -> Result<crate::tui::model::Shape, StoreError> {
+    Ok(crate::tui::model::Shape {
+        switch: s.switchover(key)?,
+        supervised: s.supervised(key)?.map(|(run, of)| crate::domain::records::Supervision { run, of }),
+    })
 }

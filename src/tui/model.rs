@@ -103,6 +103,15 @@ pub struct DetailUpdate {
     pub verification: crate::domain::records::Verification,
     /// A canary's analysis now (`None`: its model has none).
     pub analysis: Option<crate::store::AnalysisState>,
+    /// What its technique adds: a parallel deployment's switch-over, a supervised run.
+    pub shape: Shape,
+}
+
+/// What a deployment's technique adds to its phases, for the pipeline and the title.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Shape {
+    pub switch: Option<crate::domain::parallel::Switchover>,
+    pub supervised: Option<crate::domain::records::Supervision>,
 }
 
 /// The events of one opened target.

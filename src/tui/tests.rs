@@ -8,6 +8,7 @@ mod layers;
 mod metrics;
 mod replay;
 mod schedule;
+mod techniques;
 
 use super::app::{App, Cmd, Msg, Session, Tab};
 use super::data::Loader;
@@ -25,7 +26,12 @@ use ratatui::widgets::Widget;
 
 /// The dashboard on the fixture log, as `run` builds it, at `w` x `h`.
 pub(super) fn app(fx: &fixture::Fixture, w: u16, h: u16) -> (App, Loader) {
-    let store = Store::open_existing(&fx.path).expect("opens");
+    app_on(&fx.path, w, h)
+}
+
+/// The dashboard on the log at `path`, as `run` builds it, at `w` x `h`.
+fn app_on(path: &std::path::Path, w: u16, h: u16) -> (App, Loader) {
+    let store = Store::open_existing(path).expect("opens");
     let config = Config::built_in();
     let desk = crate::decide::Desk::new(
         &config,

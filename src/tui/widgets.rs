@@ -8,6 +8,7 @@ pub mod canary;
 pub mod gauge;
 pub mod heatmap;
 pub mod pipeline;
+pub mod shapes;
 pub mod tail;
 
 use ratatui::buffer::Buffer;

@@ -8,8 +8,11 @@ use crate::support::{Env, Server};
 fn quick_config(env: &Env) -> String {
     let text = crate::support::built_in_config()
         .replace("roles = [\"service_owner\", \"sre\"], bake = \"30m\" }", "roles = [\"service_owner\", \"sre\"] }")
-        .replace("for = \"10m\"", "for = \"2s\"\ninterval = \"1s\"");
+        .replace("for = \"10m\"", "for = \"2s\"\ninterval = \"1s\"")
+        // Its first runs would be supervised (a person at every gate); this one runs as configured.
+        .replace("technique = \"canary\"\n", "technique = \"canary\"\nsupervised_runs = 0\n");
     assert!(text.contains("interval = \"1s\""), "the shipped canary has analysis rules");
+    assert!(text.contains("supervised_runs = 0"), "the canary model is found");
     let path = env.path("quick.toml");
     std::fs::write(&path, text).expect("writes");
     path.to_str().expect("utf-8").to_owned()

@@ -36,7 +36,7 @@ fn the_headless_demo_runs_every_live_rollout_to_the_end_through_the_real_receive
 
     let list = env.run(&["list", "--json", "--limit", "0"]).json();
     let deployments = list.as_array().expect("a list");
-    assert_eq!(deployments.len(), 50, "40 past, 5 live, 5 scheduled in the coming days");
+    assert_eq!(deployments.len(), 52, "40 past, 7 live, 5 scheduled in the coming days");
     let live = |release: &str| deployments.iter().find(|d| d["release"] == release && d["version"] != "1.0.0").cloned();
     let phased = deployments
         .iter()
@@ -55,6 +55,20 @@ fn the_headless_demo_runs_every_live_rollout_to_the_end_through_the_real_receive
         .expect("the scheduled one");
     assert_eq!(scheduled["status"], "planned", "it starts in tonight's window: {scheduled}");
     assert!(live("payments-api").is_some());
+    // A pilot by site (the Berlin office first) and a blue/green switch-over, both new models
+    // in this log, so supervised; colleagues took every decision, the switch included.
+    let key_of = |release: &str| {
+        deployments.iter().find(|d| d["release"] == release).and_then(|d| d["key"].as_str()).expect(release).to_owned()
+    };
+    let pilot = env.run(&["status", &key_of("crm-portal"), "--json"]).json();
+    assert_eq!(pilot["status"], "succeeded", "{pilot}");
+    assert_eq!(pilot["supervised"]["run"], 1);
+    let first: Vec<&serde_json::Value> =
+        pilot["target_list"].as_array().expect("targets").iter().filter(|t| t["phase"] == "pilot").collect();
+    assert!(!first.is_empty() && first.iter().all(|t| t["labels"]["site"] == "berlin"), "{first:?}");
+    let bluegreen = env.run(&["status", &key_of("storefront"), "--json"]).json();
+    assert_eq!(bluegreen["status"], "succeeded", "{bluegreen}");
+    assert_eq!((bluegreen["switch"]["live"].as_str(), bluegreen["targets"].as_u64()), (Some("new"), Some(6)));
     // The calendar: an emergency freeze in the history, one ahead, and a scheduled deployment
     // that the one ahead conflicts with.
     let freezes = env.run(&["freeze", "list", "--json"]).json();

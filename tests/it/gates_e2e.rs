@@ -41,7 +41,7 @@ fn a_pipeline_waiting_on_a_gate_goes_on_when_the_dashboard_approves_and_stops_wh
     let second = env.plan("phased", 10);
     let pipeline = env.spawn(&[], &["gate", "wait", &second, "pilot", "--timeout", "60s"]);
     t.wait_for(&second);
-    t.keys(&["g", "r"]);
+    t.keys(&["Home", "r"]);
     t.wait_for(&format!("Reject {second} pilot?"));
     t.keys(&["Enter"]);
     t.wait_for("needs a reason");

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod bluegreen;
 mod canary;
 mod checklist_e2e;
 mod cli;

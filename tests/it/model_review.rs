@@ -10,8 +10,26 @@ use support::Env;
 /// every failed host.
 fn log() -> Env {
     let env = Env::new();
+    // Past its supervised runs: the model's own shape (no gate), so the review has no gate wait.
+    let config = env.path("unsupervised.toml");
+    let text = support::built_in_config().replace("[models.big-bang]\n", "[models.big-bang]\nsupervised_runs = 0\n");
+    std::fs::write(&config, text).expect("writes");
+    let c = config.to_str().expect("utf-8").to_owned();
     for _ in 0..6 {
-        let key = env.plan("big-bang", 2);
+        let args = [
+            "--config",
+            &c,
+            "plan",
+            "--release",
+            "payments-api@2.4.1",
+            "--env",
+            "production",
+            "--model",
+            "big-bang",
+            "--targets",
+            "web-01,web-02",
+        ];
+        let key = env.run(&args).ok().lines().next().expect("a key").to_owned();
         let mut lines = Vec::new();
         for (host, steps) in [
             ("web-01", &[("install", "succeeded"), ("verify", "succeeded")][..]),

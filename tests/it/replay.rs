@@ -23,7 +23,25 @@ fn pause() {
 #[test]
 fn status_at_shows_a_host_failed_then_retried_and_at_the_end_what_status_shows() {
     let env = Env::new();
-    let key = env.plan("canary", 3);
+    // Past its supervised runs: the canary phase has no gate of its own.
+    let config = env.path("unsupervised.toml");
+    let text = crate::support::built_in_config().replace("[models.canary]\n", "[models.canary]\nsupervised_runs = 0\n");
+    std::fs::write(&config, text).expect("writes");
+    let c = config.to_str().expect("utf-8").to_owned();
+    let args = [
+        "--config",
+        &c,
+        "plan",
+        "--release",
+        "payments-api@2.4.1",
+        "--env",
+        "production",
+        "--model",
+        "canary",
+        "--targets",
+        "web-01,web-02,web-03",
+    ];
+    let key = env.run(&args).ok().lines().next().expect("a key").to_owned();
     pause();
     env.run_with_stdin(&["ingest", "-"], &format!("{}\n", event("e1", &key, "web-01", "install", "failed"))).ok();
     pause();

@@ -206,7 +206,28 @@ fn models_test_prints_the_edge_cases_and_refuses_a_model_over_its_budget() {
 fn the_receiver_starts_the_next_rolling_batch_and_gate_wait_sees_it() {
     let env = Env::new();
     let hosts: Vec<String> = (1..=15).map(|i| format!("h{i:02}")).collect();
-    plan(&env, "rolling", &hosts.join(",")).ok();
+    // Past its supervised runs (see bluegreen::supervised_runs_...): the batches advance alone.
+    let config = env.path("unsupervised.toml");
+    std::fs::write(
+        &config,
+        crate::support::built_in_config().replace("[models.rolling]\n", "[models.rolling]\nsupervised_runs = 0\n"),
+    )
+    .expect("writes");
+    let c = config.to_str().expect("utf-8");
+    env.run(&[
+        "--config",
+        c,
+        "plan",
+        "--release",
+        "svc@1.0.0",
+        "--env",
+        "production",
+        "--model",
+        "rolling",
+        "--targets",
+        &hosts.join(","),
+    ])
+    .ok();
     let server = env.serve();
     let url = format!("http://{}", server.addr);
     let waiter = env.spawn(&[], &["gate", "wait", "DEP-1", "batch-2", "--timeout", "60s", "--server", &url]);

@@ -49,6 +49,9 @@ pub struct GateView {
     pub opened_at: Option<DateTime<Utc>>,
     /// The phase before the gate (`None` on the first phase).
     pub previous: Option<PhaseView>,
+    /// The switch-over, when this is the switch gate of a parallel deployment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub switch: Option<crate::domain::parallel::Switchover>,
 }
 
 /// How `gate wait` ends.
@@ -59,12 +62,19 @@ pub enum WaitOutcome {
     Rejected,
     /// The deployment was aborted or rolled back (or finished) before the gate was decided.
     Halted,
+    /// A switch gate: traffic was switched back to the old set after the switch-over.
+    SwitchedBack,
+    /// A switch gate waited on for a switch back: the old set was released, so none can come.
+    Released,
 }
 
 impl GateView {
     /// Whether a waiting pipeline can stop waiting, and how it ends.
     #[must_use]
     pub fn outcome(&self) -> Option<WaitOutcome> {
+        if self.switch.as_ref().is_some_and(|s| s.switched_back_at.is_some()) {
+            return Some(WaitOutcome::SwitchedBack);
+        }
         match self.state {
             GateState::Approved => Some(WaitOutcome::Approved),
             GateState::Rejected => Some(WaitOutcome::Rejected),
@@ -75,12 +85,35 @@ impl GateView {
         }
     }
 
-    /// The JSON answer of `gate show --json` and the long-poll endpoint: the gate with its
-    /// `outcome` for waiters (`approved`, `rejected`, `halted`, or `null` while undecided).
+    /// How a wait for a switch back (`gate wait KEY switch --back`) ends at `now`: switched
+    /// back, or never (the old set was released, the switch gate rejected, the deployment
+    /// halted before the switch-over); `None` while a switch back may still come. `None` too
+    /// for a gate that is not a switch gate.
     #[must_use]
-    pub fn document(&self) -> serde_json::Value {
+    pub fn back_outcome(&self, now: DateTime<Utc>) -> Option<WaitOutcome> {
+        use crate::domain::parallel::SwitchState;
+        let switch = self.switch.as_ref()?;
+        match switch.state(now) {
+            SwitchState::SwitchedBack => Some(WaitOutcome::SwitchedBack),
+            SwitchState::Released => Some(WaitOutcome::Released),
+            SwitchState::Switched => None,
+            SwitchState::Before => match self.outcome() {
+                Some(WaitOutcome::Approved) | None => None,
+                other => other,
+            },
+        }
+    }
+
+    /// The JSON answer of `gate show --json` and the long-poll endpoint at `now`: the gate with
+    /// its `outcome` for waiters (`approved`, `rejected`, `halted`, `switched_back`, or `null`
+    /// while undecided) and, for a switch gate, the `switch` record with where it stands.
+    #[must_use]
+    pub fn document(&self, now: DateTime<Utc>) -> serde_json::Value {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         v["outcome"] = serde_json::to_value(self.outcome()).unwrap_or_default();
+        if let Some(s) = &self.switch {
+            v["switch"] = s.document(now);
+        }
         v
     }
 

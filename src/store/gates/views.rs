@@ -274,6 +274,7 @@ impl Store {
             policy,
             opened_at: row.opened_ms.map(from_ms),
             previous: pos.checked_sub(1).and_then(|i| views.get(i).cloned()),
+            switch: super::super::parallel::load(&self.conn, dep.id).map_err(sql)?.filter(|s| s.phase == row.name),
         })
     }
 

@@ -8,6 +8,7 @@ use crate::tui::layout::Geometry;
 use crate::tui::model::Cmd;
 use crate::tui::model::list_order;
 use crate::tui::model::{DetailUpdate, Refresh, TAIL_CAP};
+use crate::tui::widgets::heatmap::{GroupRow, find_in_rows, grouped_rows};
 use std::collections::{HashMap, VecDeque};
 
 /// Which pane of the Live view the arrows move in.
@@ -34,6 +35,8 @@ pub struct Live {
     pub detail: Option<Detail>,
     /// The opened target, over the detail.
     pub target: Option<TargetPane>,
+    /// The label the heatmap is grouped by (`g` cycles: none, then each label the targets carry).
+    pub group_by: Option<String>,
 }
 
 /// The selected deployment in detail.
@@ -61,6 +64,8 @@ pub struct Detail {
     pub verification: crate::domain::records::Verification,
     /// A canary's analysis, as of the last read.
     pub analysis: Option<crate::store::AnalysisState>,
+    /// Its switch-over (parallel) and whether it is a supervised run.
+    pub shape: crate::tui::model::Shape,
 }
 
 /// One target opened with Enter.
@@ -88,6 +93,7 @@ impl Detail {
             stale: false,
             verification: crate::domain::records::Verification::default(),
             analysis: None,
+            shape: crate::tui::model::Shape::default(),
         }
     }
 
@@ -191,6 +197,7 @@ impl Live {
         detail.phases = d.phases;
         detail.verification = d.verification;
         detail.analysis = d.analysis;
+        detail.shape = d.shape;
         if d.all_targets {
             detail.index = d.targets.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
             detail.targets = d.targets;
@@ -284,14 +291,45 @@ impl Live {
         cmds
     }
 
+    /// The heatmap's rows when it is grouped by a label (`None`: plain rows of `host_cols`).
+    #[must_use]
+    pub fn group_rows(&self, g: &Geometry) -> Option<Vec<GroupRow>> {
+        let key = self.group_by.as_deref()?;
+        let d = self.detail.as_ref()?;
+        Some(grouped_rows(&d.targets, key, g.host_cols.max(1)))
+    }
+
+    /// `g`: groups the heatmap by the next label the selected deployment's targets carry, in
+    /// name order, then back to no grouping. The cursor stays on its target.
+    pub(super) fn cycle_group(&mut self, g: &Geometry) {
+        let keys: std::collections::BTreeSet<&str> = self
+            .detail
+            .iter()
+            .flat_map(|d| d.targets.iter().flat_map(|t| t.labels.keys().map(String::as_str)))
+            .collect();
+        let next = match &self.group_by {
+            None => keys.iter().next(),
+            Some(current) => keys.iter().find(|k| **k > current.as_str()),
+        };
+        self.group_by = next.map(|k| (*k).to_owned());
+        if let Some(d) = self.detail.as_mut() {
+            d.host_offset = 0;
+        }
+        self.keep_in_view(g);
+    }
+
     /// Moves the list and heatmap windows so the selection and the cursor are on screen.
     pub(super) fn keep_in_view(&mut self, g: &Geometry) {
         let row = self.selected_row().unwrap_or(0);
         self.list_offset = window(self.list_offset, row, g.list_rows, self.shown.len());
+        let grouped = self.group_rows(g);
         if let Some(d) = self.detail.as_mut() {
             let cols = g.host_cols.max(1);
-            let rows = d.targets.len().div_ceil(cols);
-            d.host_offset = window(d.host_offset, d.cursor / cols, g.host_rows, rows);
+            let (cursor_row, rows) = match &grouped {
+                Some(rows) => (find_in_rows(rows, d.cursor).map_or(0, |(r, _)| r), rows.len()),
+                None => (d.cursor / cols, d.targets.len().div_ceil(cols)),
+            };
+            d.host_offset = window(d.host_offset, cursor_row, g.host_rows, rows);
             d.tail_scroll = d.tail_scroll.min(d.tail.len().saturating_sub(g.tail_rows));
             if d.tail_scroll == 0 {
                 d.unseen = 0;
@@ -353,6 +391,12 @@ impl Live {
                 let key = self.shown.get(row).map(|&i| self.deployments[i].key);
                 return self.select(key, None);
             }
+            (_, Focus::Hosts) if self.group_by.is_some() => {
+                let rows = self.group_rows(g).unwrap_or_default();
+                if let Some(d) = self.detail.as_mut() {
+                    d.cursor = move_in_rows(&rows, d.cursor, action);
+                }
+            }
             (_, Focus::Hosts) => {
                 if let Some(d) = self.detail.as_mut() {
                     let cols = g.host_cols.max(1);
@@ -388,6 +432,25 @@ impl Live {
         self.target = Some(TargetPane { name: t.name.clone(), events: None, scroll: 0 });
         vec![Cmd::LoadTarget(d.key, t.name.clone())]
     }
+}
+
+/// The cursor after `action` in a heatmap grouped into `rows`: left and right through the
+/// drawn order, up and down to the same position of the row above or below (or its end).
+fn move_in_rows(rows: &[GroupRow], cursor: usize, action: Action) -> usize {
+    let order: Vec<usize> = rows.iter().flat_map(|r| r.members.iter().copied()).collect();
+    let Some((row, col)) = find_in_rows(rows, cursor) else { return order.first().copied().unwrap_or(cursor) };
+    let at = |r: usize| rows.get(r).and_then(|row| row.members.get(col.min(row.members.len().saturating_sub(1))));
+    let pos = order.iter().position(|&m| m == cursor).unwrap_or(0);
+    let moved = match action {
+        Action::Left => pos.checked_sub(1).and_then(|p| order.get(p)),
+        Action::Right => order.get(pos + 1),
+        Action::Up => row.checked_sub(1).and_then(at),
+        Action::Down => at(row + 1),
+        Action::Top => order.first(),
+        Action::Bottom => order.last(),
+        _ => None,
+    };
+    moved.copied().unwrap_or(cursor)
 }
 
 /// Whether a deployment passes a (lowercase) filter: release, version, environment or status.

@@ -122,6 +122,7 @@ impl ReplayMode {
             Some(indices) => replay.targets(&indices),
             None => replay.detail().target_list,
         };
+        let shape = crate::tui::model::Shape { switch: detail.switch.clone(), supervised: detail.supervised };
         let verification = crate::domain::records::Verification {
             release_record: detail.release_record,
             checklist: detail.checklist,
@@ -138,6 +139,7 @@ impl ReplayMode {
             verification,
             // The analysis is shown live, not replayed.
             analysis: None,
+            shape,
         });
         self.summary = Some(detail.summary);
     }

@@ -91,6 +91,7 @@ fn detail(key: i64, events: Vec<StoredEvent>, all: bool) -> DetailUpdate {
         events,
         verification: crate::domain::records::Verification::default(),
         analysis: None,
+        shape: crate::tui::model::Shape::default(),
     }
 }
 
@@ -143,7 +144,7 @@ fn moving_through_the_list_selects_and_loads_each_deployment() {
     assert!(app.live.detail.is_none(), "the old detail is dropped until the new one arrives");
     assert_eq!(key(&mut app, KeyCode::Down), vec![Cmd::Select(Some(DeploymentKey(1)))]);
     assert_eq!(key(&mut app, KeyCode::Down), vec![], "already at the last row");
-    assert_eq!(key(&mut app, KeyCode::Char('g')), vec![Cmd::Select(Some(DeploymentKey(2)))]);
+    assert_eq!(key(&mut app, KeyCode::Home), vec![Cmd::Select(Some(DeploymentKey(2)))]);
     // A late answer for a deployment no longer selected is ignored.
     app.update(Msg::Data(Box::new(Refresh { detail: Some(detail(3, Vec::new(), true)), ..Refresh::default() })));
     assert!(app.live.detail.is_none());

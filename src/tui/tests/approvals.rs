@@ -22,7 +22,7 @@ fn typed(app: &mut crate::tui::app::App, text: &str) -> Vec<Cmd> {
 /// The Approvals view with `key`'s entry selected.
 fn select(app: &mut crate::tui::app::App, key: crate::domain::DeploymentKey) {
     press(app, KeyCode::Char('2'));
-    press(app, KeyCode::Char('g'));
+    press(app, KeyCode::Home);
     while app.approvals.current().is_some_and(|p| p.item.deployment != key) {
         let before = app.approvals.selected;
         press(app, KeyCode::Char('j'));

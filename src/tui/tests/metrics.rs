@@ -144,7 +144,7 @@ fn enter_on_a_top_failing_service_lands_in_history_filtered_to_its_failures() {
     for (downs, phase, step) in [(3, Some("all"), None), (4, None, Some("verify"))] {
         let cmds = press(&mut app, KeyCode::Char('6'));
         serve(&mut app, &mut loader, cmds);
-        press(&mut app, KeyCode::Char('g'));
+        press(&mut app, KeyCode::Home);
         for _ in 0..downs {
             press(&mut app, KeyCode::Down);
         }

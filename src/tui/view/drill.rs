@@ -219,6 +219,12 @@ fn sections<'a>(app: &App, r: &'a Report) -> (Vec<Line<'a>>, Vec<Line<'a>>, Vec<
         );
         right.push(Line::styled(crate::domain::text::sanitize(&detail).into_owned(), t.dim));
     }
+    // Where the failures were, by label: a rack or a site that failed together shows.
+    for l in &r.failed_by_label {
+        let values: Vec<String> = l.values.iter().map(|(v, n)| format!("{v} {n}")).collect();
+        let line = format!("      failed by {}: {}", l.label, values.join(" · "));
+        right.push(Line::styled(crate::domain::text::sanitize(&clip(&line, 100)).into_owned(), t.dim));
+    }
     if !r.step_durations.is_empty() {
         right.push(Line::default());
         right.push(heading(strings::DURATIONS));

@@ -11,8 +11,9 @@ use crate::tui::strings;
 use crate::tui::theme::{HostState, deployment_symbol};
 use crate::tui::widgets::boxed;
 use crate::tui::widgets::gauge::{Part, bar};
-use crate::tui::widgets::heatmap::{Heatmap, host_state, tally};
+use crate::tui::widgets::heatmap::{GroupedHeatmap, Heatmap, host_state, label_width, tally};
 use crate::tui::widgets::pipeline::Pipeline;
+use crate::tui::widgets::shapes::{ParallelPipeline, RollingPipeline};
 use crate::tui::widgets::tail::EventTail;
 use crate::tui::widgets::{clip, put};
 use ratatui::buffer::Buffer;
@@ -172,6 +173,9 @@ impl LiveScreen<'_> {
         let v = &detail.verification;
         let fits = |x: u16, text: &str| usize::from(x) + 2 + text.chars().count() <= usize::from(g.title.right());
         let mut extras: Vec<(String, ratatui::style::Style)> = Vec::new();
+        if let Some(sup) = detail.shape.supervised {
+            extras.push((sup.to_string(), t.warning));
+        }
         if !v.conformance.is_empty() {
             extras.push((strings::flags(&v.conformance), t.host(HostState::Failed)));
         }
@@ -189,11 +193,26 @@ impl LiveScreen<'_> {
                 x = put(buf, g.title, x + 2, g.title.y, &text, style);
             }
         }
-        Pipeline { phases: &detail.phases, theme: t, analysis: detail.analysis.as_ref() }.render(g.pipeline, buf);
+        match (summary.technique.as_str(), &detail.shape.switch) {
+            ("parallel", Some(switch)) => ParallelPipeline {
+                phases: &detail.phases,
+                switch,
+                now: app.now,
+                tz: app.session.config.timezone,
+                theme: t,
+            }
+            .render(g.pipeline, buf),
+            ("rolling", _) => RollingPipeline { phases: &detail.phases, theme: t }.render(g.pipeline, buf),
+            _ => Pipeline { phases: &detail.phases, theme: t, analysis: detail.analysis.as_ref() }
+                .render(g.pipeline, buf),
+        }
 
         let silent_before = now - app.session.config.dashboard.silent_after;
         let counts = tally(&detail.targets, silent_before);
         let mut spans = vec![Span::styled(format!(" {} {} ", strings::HOSTS, detail.targets.len()), t.title)];
+        if let Some(key) = &live.group_by {
+            spans.push(Span::styled(format!("by {} ", crate::domain::text::sanitize(key)), t.warning));
+        }
         for (state, n) in HostState::ALL.iter().zip(counts) {
             if n > 0 {
                 spans.push(Span::styled(format!("{}{n} ", state.symbol()), t.host(*state)));
@@ -203,8 +222,20 @@ impl LiveScreen<'_> {
         let inner = boxed(g.hosts, buf, Line::from(spans), border, false);
         let grid = Rect::new(inner.x, inner.y, inner.width, u16::try_from(g.host_rows).unwrap_or(0).min(inner.height));
         let cursor = (live.focus == Focus::Hosts).then_some(detail.cursor);
-        Heatmap { targets: &detail.targets, cursor, offset_rows: detail.host_offset, silent_before, theme: t }
-            .render(grid, buf);
+        match (&live.group_by, live.group_rows(&app.geometry())) {
+            (Some(key), Some(rows)) => GroupedHeatmap {
+                targets: &detail.targets,
+                rows: &rows,
+                label_width: label_width(&detail.targets, key),
+                cursor,
+                offset_rows: detail.host_offset,
+                silent_before,
+                theme: t,
+            }
+            .render(grid, buf),
+            _ => Heatmap { targets: &detail.targets, cursor, offset_rows: detail.host_offset, silent_before, theme: t }
+                .render(grid, buf),
+        }
         if detail.targets.is_empty() {
             put(buf, inner, inner.x, inner.y, strings::NO_TARGETS, t.dim);
         }

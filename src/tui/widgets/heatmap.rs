@@ -1,8 +1,10 @@
 //! The host heatmap: one cell per target, coloured and marked by a symbol for its state.
 //!
-//! Targets fill the grid row by row in plan order (so phases follow each other). Only the rows
-//! on screen are visited; a silent host (an agent that went quiet) is told apart from a failed
-//! one by the time its agent was last heard of.
+//! Targets fill the grid row by row in plan order (so phases follow each other), or, grouped by
+//! a label (`g` cycles it), one block of rows per value of the label with the value in front
+//! (`r1  ✓✓●··`), so a rack or a site that loses too many hosts at once stands out. Only the
+//! rows on screen are visited; a silent host (an agent that went quiet) is told apart from a
+//! failed one by the time its agent was last heard of.
 
 use crate::domain::TargetStatus;
 use crate::domain::records::TargetView;
@@ -38,6 +40,91 @@ pub fn tally(targets: &[TargetView], silent_before: DateTime<Utc>) -> [usize; 5]
         }
     }
     counts
+}
+
+/// What a target without the grouping label is grouped under.
+pub const NO_LABEL: &str = "-";
+
+/// One drawn row of a heatmap grouped by a label: the group's value on its first row, and the
+/// targets (indices into the target list) drawn on it, in plan order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRow {
+    pub label: Option<String>,
+    pub members: Vec<usize>,
+}
+
+/// The columns the group values take in front of the cells (at most 12, then a space).
+#[must_use]
+pub fn label_width(targets: &[TargetView], key: &str) -> usize {
+    targets.iter().map(|t| t.labels.get(key).map_or(NO_LABEL.len(), |v| v.chars().count())).max().unwrap_or(0).min(12)
+        + 1
+}
+
+/// The rows of the heatmap grouped by label `key` on an area `width` columns wide: the groups
+/// in order of their values (targets without the label last, as `-`), each starting a row.
+#[must_use]
+pub fn grouped_rows(targets: &[TargetView], key: &str, width: usize) -> Vec<GroupRow> {
+    let cells = width.saturating_sub(label_width(targets, key)).max(1);
+    let mut groups: std::collections::BTreeMap<(bool, &str), Vec<usize>> = std::collections::BTreeMap::new();
+    for (i, t) in targets.iter().enumerate() {
+        let value = t.labels.get(key).map(String::as_str);
+        groups.entry((value.is_none(), value.unwrap_or(NO_LABEL))).or_default().push(i);
+    }
+    let mut rows = Vec::new();
+    for ((_, value), members) in groups {
+        for (n, chunk) in members.chunks(cells).enumerate() {
+            rows.push(GroupRow { label: (n == 0).then(|| value.to_owned()), members: chunk.to_vec() });
+        }
+    }
+    rows
+}
+
+/// Where target `index` is in grouped rows: (row, position in the row).
+#[must_use]
+pub fn find_in_rows(rows: &[GroupRow], index: usize) -> Option<(usize, usize)> {
+    rows.iter().enumerate().find_map(|(r, row)| row.members.iter().position(|&m| m == index).map(|c| (r, c)))
+}
+
+/// The grid of hosts grouped by a label, one block of rows per value (see [`grouped_rows`]).
+pub struct GroupedHeatmap<'a> {
+    pub targets: &'a [TargetView],
+    pub rows: &'a [GroupRow],
+    /// Columns of the group values in front of the cells.
+    pub label_width: usize,
+    pub cursor: Option<usize>,
+    pub offset_rows: usize,
+    pub silent_before: DateTime<Utc>,
+    pub theme: &'a Theme,
+}
+
+impl Widget for GroupedHeatmap<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.width == 0 || area.height == 0 {
+            return;
+        }
+        let mut symbol = [0u8; 4];
+        let label_w = u16::try_from(self.label_width).unwrap_or(0).min(area.width);
+        for (row, y) in self.rows.iter().skip(self.offset_rows).zip(area.top()..area.bottom()) {
+            if let Some(label) = &row.label {
+                // Label values come from inventories: drawn through the one sanitising `put`.
+                let cell = Rect::new(area.x, y, label_w.saturating_sub(1), 1);
+                super::put(buf, cell, area.x, y, label, self.theme.dim);
+            }
+            for (i, &m) in row.members.iter().enumerate() {
+                let x = area.x + label_w + u16::try_from(i).unwrap_or(u16::MAX);
+                if x >= area.right() {
+                    break;
+                }
+                let Some(t) = self.targets.get(m) else { continue };
+                let state = host_state(t, self.silent_before);
+                let mut style = self.theme.host(state);
+                if self.cursor == Some(m) {
+                    style = style.patch(self.theme.cursor);
+                }
+                buf[(x, y)].set_symbol(state.symbol().encode_utf8(&mut symbol)).set_style(style);
+            }
+        }
+    }
 }
 
 /// The grid of hosts.
@@ -108,6 +195,57 @@ mod tests {
         assert_eq!(host_state(&target(TargetStatus::Pending, None, now), before), HostState::Pending);
         assert_eq!(host_state(&target(TargetStatus::Failed, Some(300), now), before), HostState::Failed);
         assert_eq!(host_state(&target(TargetStatus::Succeeded, Some(900), now), before), HostState::Succeeded);
+    }
+
+    fn on_rack(status: TargetStatus, rack: Option<&str>, now: DateTime<Utc>) -> TargetView {
+        let mut t = target(status, None, now);
+        if let Some(r) = rack {
+            t.labels.insert("rack".into(), r.into());
+        }
+        t
+    }
+
+    #[test]
+    fn grouped_by_a_label_each_value_starts_a_row_with_its_name_and_wraps_within() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).expect("valid");
+        let s = TargetStatus::Succeeded;
+        let f = TargetStatus::Failed;
+        let p = TargetStatus::Pending;
+        // Plan order interleaves the racks; r10 has five hosts, one host has no rack.
+        let targets = vec![
+            on_rack(s, Some("r10"), now),
+            on_rack(f, Some("r2"), now),
+            on_rack(s, Some("r10"), now),
+            on_rack(p, None, now),
+            on_rack(f, Some("r2"), now),
+            on_rack(s, Some("r10"), now),
+            on_rack(p, Some("r10"), now),
+            on_rack(p, Some("r10"), now),
+        ];
+        let rows = grouped_rows(&targets, "rack", 8);
+        assert_eq!(label_width(&targets, "rack"), 4);
+        let shape: Vec<(Option<&str>, Vec<usize>)> =
+            rows.iter().map(|r| (r.label.as_deref(), r.members.clone())).collect();
+        assert_eq!(
+            shape,
+            vec![(Some("r10"), vec![0, 2, 5, 6]), (None, vec![7]), (Some("r2"), vec![1, 4]), (Some("-"), vec![3])],
+            "values in order, four cells a row, hosts without the label last"
+        );
+        assert_eq!(find_in_rows(&rows, 7), Some((1, 0)));
+        let theme = Theme::mono();
+        let mut buf = Buffer::empty(Rect::new(0, 0, 8, 4));
+        GroupedHeatmap {
+            targets: &targets,
+            rows: &rows,
+            label_width: 4,
+            cursor: None,
+            offset_rows: 0,
+            silent_before: now,
+            theme: &theme,
+        }
+        .render(buf.area, &mut buf);
+        let text: String = buf.content().iter().map(|c| c.symbol()).collect();
+        assert_eq!(text, ["r10 ✓✓✓·", "    ·   ", "r2  ✗✗  ", "-   ·   "].concat());
     }
 
     #[test]
