@@ -94,7 +94,7 @@ pub fn run(ctx: &crate::Ctx, a: &Args) -> anyhow::Result<()> {
     let middle = planned + (end - planned) / 2;
     for (name, at) in [("the last event", end), ("mid-rollout", middle)] {
         let (took, bytes) = time(a.runs, || {
-            let mut r = Replay::new(store.replay_log(key)?);
+            let mut r = Replay::for_one_moment(store.replay_log(key)?);
             r.seek_time(at);
             Ok(serde_json::to_vec(&r.view(TAIL_CAP))?.len())
         })?;

@@ -20,7 +20,7 @@ pub fn run(ctx: &Context, key: DeploymentKey, given: &str, json: bool) -> anyhow
     let log = store.replay_log(key)?;
     let now = ctx.clock.now();
     replay::check_moment(given, at, &key.to_string(), log.stored.summary.created_at, now).map_err(usage)?;
-    let mut replay = Replay::new(log);
+    let mut replay = Replay::for_one_moment(log);
     replay.seek_time(at);
     let view = replay.view(TAIL);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());

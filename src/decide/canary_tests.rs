@@ -118,6 +118,21 @@ fn a_failing_canary_halts_the_deployment_for_a_person_who_may_approve_it_anyway(
     assert_eq!(state.analysis.as_ref().map(|a| a.verdict), Some(Verdict::Fail));
     assert!(state.headline().contains("deployment halted, waiting for a person"), "{}", state.headline());
 
+    // The inbox offers lee both: the halted canary (retry, abort, rollback) and the fleet's gate,
+    // which a person may still approve over the analysis.
+    let lee_roles = ["sre".to_owned()];
+    let inbox = store
+        .inbox(crate::domain::gate::Decider { name: "lee", roles: &lee_roles }, &[], &[], minutes(31))
+        .expect("inbox");
+    let offered: Vec<(&str, &[Decision])> =
+        inbox.iter().filter(|i| i.deployment == key).map(|i| (i.phase.as_str(), i.offers.as_slice())).collect();
+    assert_eq!(
+        offered,
+        [("canary", &[Decision::Retry, Decision::Abort, Decision::Rollback][..]), ("fleet", &[Decision::Approve][..])]
+    );
+    let fleet = inbox.iter().find(|i| i.phase == "fleet").expect("fleet offered");
+    assert_eq!(fleet.blocked, None, "after the bake lee may approve it: {:?}", fleet.blocked);
+
     // lee (sre) approves the fleet anyway after the bake: recorded, flagged as an override.
     let config = Config::built_in();
     let ask = Ask {

@@ -173,6 +173,15 @@ impl Replay {
         Self { checkpoints: vec![state.clone()], plan, state, interval, at_ms, changed: None }
     }
 
+    /// A replay to look at one moment (`status --at`): it keeps no checkpoints to step back
+    /// from, so folding to the moment allocates one state, not one per stretch of the log.
+    #[must_use]
+    pub fn for_one_moment(log: ReplayLog) -> Self {
+        let mut replay = Self::new(log);
+        replay.interval = usize::MAX;
+        replay
+    }
+
     /// How many happenings there are to step over.
     #[must_use]
     pub fn len(&self) -> usize {

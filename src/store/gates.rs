@@ -124,6 +124,27 @@ pub(super) struct DeploymentRow {
     pub recovery: Option<String>,
 }
 
+/// A person's approval of the gate a canary analysis decides, over the analysis's halt, is
+/// checked as if the canary stood (its targets succeeded): when `pos` is that gate and the
+/// analysis halted the canary, `dep` and `phases` are set so, and the halt's time is returned.
+/// The one rule for the decision and for its dry run (the inbox, the dialogs).
+pub(super) fn stand_halted_canary(
+    conn: &Connection,
+    dep: &mut DeploymentRow,
+    phases: &mut [PhaseRow],
+    pos: usize,
+) -> rusqlite::Result<Option<i64>> {
+    let Some((apos, _)) = super::analysis::analysed_gate(phases).filter(|(p, _)| *p == pos) else {
+        return Ok(None);
+    };
+    let halted = super::analysis::halted_at(conn, phases[apos - 1].id)?;
+    if halted.is_some() && dep.status == DeploymentStatus::Failed {
+        phases[apos - 1].status = PhaseStatus::Succeeded;
+        dep.status = DeploymentStatus::AwaitingApproval;
+    }
+    Ok(halted)
+}
+
 pub(super) fn load_deployment(conn: &Connection, id: i64) -> rusqlite::Result<Option<DeploymentRow>> {
     conn.prepare_cached(
         "SELECT d.id, d.environment, d.requested_by, d.status, r.name || '@' || r.version, d.planned_ms, d.planned_os_user, d.recovery
@@ -413,13 +434,9 @@ fn decide_in(
     if req.automatic.is_none() && req.decision == Decision::Approve {
         if let Some((apos, policy)) = super::analysis::analysed_gate(&phases).filter(|(p, _)| *p == pos) {
             let policy = policy.clone();
-            let halted = super::analysis::halted_at(conn, phases[apos - 1].id)?;
             let analysis = super::analysis::analyse_gate(conn, dep.id, &phases, apos, &policy, to_ms(req.now))?;
             let verdict = analysis.as_ref().map(|a| a.verdict);
-            if halted.is_some() && dep.status == DeploymentStatus::Failed {
-                phases[apos - 1].status = PhaseStatus::Succeeded;
-                dep.status = DeploymentStatus::AwaitingApproval;
-            }
+            let halted = stand_halted_canary(conn, &mut dep, &mut phases, pos)?;
             if verdict != Some(crate::domain::analysis::Verdict::Pass) {
                 let text = analysis.map_or_else(
                     || format!("the canary analysis has not started ({} has not succeeded)", phases[apos - 1].name),

@@ -339,6 +339,22 @@ impl Store {
                 it.top_errors = self.top_errors(phase.id)?;
                 it.blocked = self.dry_run(d.key, &phase.name, Decision::Retry, person, windows, freezes, now);
                 items.push(it);
+                // A canary halted by its analysis: the gate the analysis decides stays open to a
+                // person who overrides it (approve over the failed analysis, audited as such).
+                let halted = crate::store::analysis::halted_at(&self.conn, phase.id).map_err(sql)?.is_some();
+                if let Some(next) = phases.get(pos + 1).filter(|n| {
+                    halted
+                        && n.status == PhaseStatus::Pending
+                        && n.gate.as_ref().is_some_and(|g| !g.analysis.is_empty())
+                }) {
+                    if let Ok(view) = self.gate_in(d.key, &next.name) {
+                        let mut it =
+                            item(ActionKind::Gate, next, vec![Decision::Approve], since, Some(view), Some(pos));
+                        it.top_errors = self.top_errors(phase.id)?;
+                        it.blocked = self.dry_run(d.key, &next.name, Decision::Approve, person, windows, freezes, now);
+                        items.push(it);
+                    }
+                }
             } else if let Some((pos, phase, _)) = super::open_gate(&self.conn, &phases).map_err(sql)? {
                 let view = match self.gate_in(d.key, &phase.name) {
                     Ok(v) => v,
@@ -399,9 +415,12 @@ impl Store {
         freezes: &[Freeze],
         now: DateTime<Utc>,
     ) -> Option<gate::Refusal> {
-        let dep = load_deployment(&self.conn, key.0).ok()??;
-        let phases = load_phases(&self.conn, dep.id).ok()?;
+        let mut dep = load_deployment(&self.conn, key.0).ok()??;
+        let mut phases = load_phases(&self.conn, dep.id).ok()?;
         let pos = phases.iter().position(|p| p.name == phase)?;
+        if decision == Decision::Approve {
+            super::stand_halted_canary(&self.conn, &mut dep, &mut phases, pos).ok()?;
+        }
         let decisions = super::load_decisions(&self.conn, phases[pos].id).ok()?;
         let result = if decision.on_failed_phase() {
             let roles = super::recovery_policy(&dep).ok()?.roles;
