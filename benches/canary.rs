@@ -39,9 +39,10 @@ pub struct Args {
 const HOSTS: usize = 100;
 const CANARY_HOSTS: usize = 10;
 
+/// The measured canary model (not supervised: its analysis decides from the first run).
 fn model(interval: &str) -> anyhow::Result<DeploymentModel> {
     let text = format!(
-        "technique = \"canary\"\nsteps = [\"install\"]\n\n[[phases]]\nname = \"canary\"\ntargets = {CANARY_HOSTS}\n\n\
+        "technique = \"canary\"\nsteps = [\"install\"]\nsupervised_runs = 0\n\n[[phases]]\nname = \"canary\"\ntargets = {CANARY_HOSTS}\n\n\
          [[phases]]\nname = \"fleet\"\ngate = {{ approvals = 1, roles = [\"deployment_manager\"] }}\n\n\
          [[analysis]]\nmetric = \"error_rate\"\ncompare = \"difference\"\nmax = 0.5\nfor = \"10m\"\ninterval = \"{interval}\"\n\n\
          [[analysis]]\nmetric = \"latency_ms\"\ncompare = \"p95_ratio\"\nmax = 1.5\nfor = \"10m\"\ninterval = \"{interval}\"\n"
