@@ -310,3 +310,22 @@ fn the_walk_through_config_plans_as_the_readme_shows() {
         assert!(readme.contains(&format!("# {line}")), "the README shows `{line}`");
     }
 }
+
+/// The README's pictures of the dashboard are the views' snapshots, as the tests draw them: a
+/// change to a view that the README does not follow fails here.
+#[test]
+fn the_readme_pictures_are_the_views_snapshots() {
+    let readme = include_str!("../../README.md");
+    for (name, snapshot) in [
+        (
+            "metrics",
+            include_str!("../../src/tui/tests/snapshots/shipdeck__tui__tests__metrics__metrics_kpis_80x24.snap"),
+        ),
+        ("replay", include_str!("../../src/tui/tests/snapshots/shipdeck__tui__tests__replay__replay_80x24.snap")),
+    ] {
+        // The snapshot's picture follows its header (between two `---` lines).
+        let picture = snapshot.splitn(3, "---\n").nth(2).unwrap_or_else(|| panic!("{name}: no picture"));
+        assert!(picture.lines().count() >= 24, "{name}: a whole 80x24 screen");
+        assert!(readme.contains(&format!("```text\n{picture}```")), "the README shows the {name} view as drawn");
+    }
+}
