@@ -124,12 +124,13 @@ pub fn merge(rules: &[Timing], now: DateTime<Utc>) -> (DateTime<Utc>, Option<Tim
 }
 
 /// Happenings that are never delayed by quiet hours nor collected into a digest: something
-/// failed and a person must act now (`phase_failed`, `deployment_failed`, `hosts_silent`), or
-/// the deployment waits for this very person (`gate_pending` to someone who may approve it).
+/// failed and a person must act now (`phase_failed`, `deployment_failed`, `hosts_silent`), the
+/// deployment waits for this very person (`gate_pending` to someone who may approve it), or a
+/// reminder that would be worthless once held past what it reminds of (`start_approaching`).
 #[must_use]
 pub fn is_urgent(kind: &str, recipient_may_act: bool) -> bool {
     match kind {
-        "phase_failed" | "deployment_failed" | "hosts_silent" => true,
+        "phase_failed" | "deployment_failed" | "hosts_silent" | "start_approaching" => true,
         "gate_pending" => recipient_may_act,
         _ => false,
     }
@@ -212,6 +213,7 @@ mod tests {
     fn failures_and_a_gate_waiting_for_this_person_are_urgent() {
         assert!(is_urgent("phase_failed", false) && is_urgent("deployment_failed", false));
         assert!(is_urgent("hosts_silent", false));
+        assert!(is_urgent("start_approaching", false), "a reminder held past the start is no reminder");
         assert!(is_urgent("gate_pending", true) && !is_urgent("gate_pending", false));
         assert!(!is_urgent("deployment_succeeded", true) && !is_urgent("budget_nearly_used", false));
     }
