@@ -70,6 +70,17 @@ pub(super) fn switched(conn: &Connection, deployment: i64, phase: i64, now_ms: i
     Ok(())
 }
 
+/// Deployments switched over whose old set is still kept at `now_ms` (they may switch back).
+pub(super) fn kept(conn: &Connection, now_ms: i64) -> rusqlite::Result<Vec<i64>> {
+    conn.prepare_cached(
+        "SELECT deployment_id FROM switchovers
+         WHERE switched_ms IS NOT NULL AND switched_back_ms IS NULL AND switched_ms + keep_old_ms > ?1
+         ORDER BY switched_ms",
+    )?
+    .query_map([now_ms], |r| r.get(0))?
+    .collect()
+}
+
 /// Traffic went back to the old set.
 pub(super) fn switched_back(conn: &Connection, deployment: i64, now_ms: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(

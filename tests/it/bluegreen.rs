@@ -120,6 +120,18 @@ fn switch_over_and_switch_back_through_gate_wait() {
         "status says where traffic is"
     );
 
+    // The Approvals inbox offers the switch back while the old set is kept, checked by the
+    // switch-back rule: omar may, lee (no recovery role, not the requester) may not.
+    let switched = |who: &str| -> Option<serde_json::Value> {
+        let inbox = env.run_env(&[("SHIPDECK_OPERATOR", who)], &["--config", &c, "gate", "inbox", "--json"]).json();
+        inbox.as_array().expect("items").iter().find(|i| i["kind"] == "switched").cloned()
+    };
+    let offered = switched("omar").expect("the switch back is offered");
+    assert_eq!((offered["phase"].as_str(), &offered["offers"]), (Some("switch"), &serde_json::json!(["rollback"])));
+    assert!(offered["blocked"].is_null() && offered["switch"]["old_targets"].is_array(), "{offered}");
+    let lee = switched("lee").expect("listed for others too");
+    assert!(lee["blocked"].to_string().contains("lee"), "{lee}");
+
     // Then the pipeline waits for a switch back, locally this time.
     let mut back_waiter = env.spawn(&[], &["gate", "wait", &key, "switch", "--back", "--timeout", "60s"]);
     first_stderr_line(&mut back_waiter);
@@ -141,6 +153,7 @@ fn switch_over_and_switch_back_through_gate_wait() {
         (doc["status"].as_str(), doc["switch"]["live"].as_str(), doc["switch"]["state"].as_str()),
         (Some("rolled_back"), Some("old"), Some("switched_back"))
     );
+    assert_eq!(switched("omar"), None, "switched back: nothing left to offer");
     // Once is enough; the audit trail has both decisions with who and why.
     let again = switch(&env, &c, "omar", &["--back"]);
     assert_eq!(again.code, 1);

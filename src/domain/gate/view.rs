@@ -157,6 +157,9 @@ pub enum ActionKind {
     Gate,
     /// A phase over its failure budget: retry, abort or rollback.
     FailedPhase,
+    /// A blue/green deployment switched over while its old set is kept: switch back (a
+    /// rollback of its `switch` phase).
+    Switched,
 }
 
 /// One thing a deployment manager may act on, with the context to decide.
@@ -184,6 +187,9 @@ pub struct ActionItem {
     pub blocked: Option<Refusal>,
     /// Agents ran past this gate without approval: it waits for a retroactive decision.
     pub ran_past: bool,
+    /// The switch-over, for `Switched` items.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub switch: Option<crate::domain::parallel::Switchover>,
 }
 
 impl ActionItem {

@@ -330,6 +330,7 @@ impl Store {
                 top_errors: Vec::new(),
                 blocked: None,
                 ran_past: false,
+                switch: None,
             };
             if let Some(pos) = phases.iter().position(|p| p.status == PhaseStatus::Failed) {
                 let phase = &phases[pos];
@@ -372,6 +373,35 @@ impl Store {
                 it.ran_past = super::ran_past(&phases, pos);
                 items.push(it);
             }
+        }
+        // Blue/green deployments switched over while their old set is kept: a switch back.
+        let now_ms = crate::clock::to_ms(now);
+        for id in super::super::parallel::kept(&self.conn, now_ms).map_err(|e| self.sql(e))? {
+            let key = DeploymentKey(id);
+            let Some(switch) = super::super::parallel::load(&self.conn, id).map_err(|e| self.sql(e))? else {
+                continue;
+            };
+            let d = self.summary(key)?;
+            if d.status.is_halted() {
+                continue;
+            }
+            items.push(ActionItem {
+                kind: ActionKind::Switched,
+                deployment: key,
+                release: d.release.clone(),
+                version: d.version.clone(),
+                environment: d.environment.clone(),
+                requested_by: d.requested_by.clone(),
+                phase: switch.phase.clone(),
+                offers: vec![Decision::Rollback],
+                since: switch.switched_at.unwrap_or(d.created_at),
+                gate: None,
+                result: None,
+                top_errors: Vec::new(),
+                blocked: self.dry_run(key, &switch.phase, Decision::Rollback, person, windows, freezes, now),
+                ran_past: false,
+                switch: Some(switch),
+            });
         }
         items.sort_by_key(|i| (i.since, i.deployment));
         Ok(items)
@@ -422,7 +452,20 @@ impl Store {
             super::stand_halted_canary(&self.conn, &mut dep, &mut phases, pos).ok()?;
         }
         let decisions = super::load_decisions(&self.conn, phases[pos].id).ok()?;
-        let result = if decision.on_failed_phase() {
+        let switchover = super::super::parallel::load(&self.conn, dep.id).ok()?.filter(|s| s.phase == phase);
+        let result = if let (Decision::Rollback, Some(switch)) = (decision, &switchover) {
+            let roles = super::recovery_policy(&dep).ok()?.roles;
+            let facts = gate::RecoveryFacts {
+                phase_status: phases[pos].status,
+                deployment_status: dep.status,
+                environment: &dep.environment,
+                requester: &dep.requested_by,
+                roles: &roles,
+                freeze_override_roles: &[],
+                freezes,
+            };
+            crate::domain::parallel::check_switch_back(switch, &facts, person, now)
+        } else if decision.on_failed_phase() {
             let roles = super::recovery_policy(&dep).ok()?.roles;
             let overrides =
                 super::union(phases.iter().filter_map(|p| p.gate.as_ref()).map(|g| &g.freeze_override_roles));

@@ -44,6 +44,7 @@ pub(super) fn read(
         let size = match (&phase, item.kind) {
             (Some(p), ActionKind::Gate) => p.targets,
             (Some(p), ActionKind::FailedPhase) => p.failed.max(1),
+            (Some(_), ActionKind::Switched) => 0,
             (None, _) => 0,
         };
         let est = estimate(store, cache, &model)?;

@@ -154,6 +154,10 @@ pub fn effect(decision: Decision, item: &ActionItem) -> String {
         Decision::Reject => "Rejecting halts the deployment for good.".to_owned(),
         Decision::Retry => format!("Retry runs the failed hosts of {} again.", item.phase),
         Decision::Abort => "Abort stops the deployment for good.".to_owned(),
+        Decision::Rollback if item.kind == ActionKind::Switched => {
+            "Switching back moves the traffic to the old set again (the switch record agents read says so) and marks the deployment rolled back."
+                .to_owned()
+        }
         Decision::Rollback => {
             "Rollback marks the deployment rolled back and stops it; no agent is told: undoing the change on the hosts is up to you."
                 .to_owned()
@@ -164,6 +168,9 @@ pub fn effect(decision: Decision, item: &ActionItem) -> String {
 /// A gate that agents ran past, in the list's status column and the detail.
 pub const RAN_PAST: &str = "ran without approval";
 
+/// A blue/green deployment's switch-over, in the detail.
+pub const SWITCHED: &str = "Switched:";
+
 /// `gate 1/2` or `failed 3/20`: the entry's kind in the list.
 #[must_use]
 pub fn kind(item: &ActionItem) -> String {
@@ -172,6 +179,7 @@ pub fn kind(item: &ActionItem) -> String {
         (ActionKind::FailedPhase, _, Some(r)) => format!("failed {}/{}", r.failed, r.targets),
         (ActionKind::Gate, ..) => "gate".to_owned(),
         (ActionKind::FailedPhase, ..) => "failed".to_owned(),
+        (ActionKind::Switched, ..) => "switched".to_owned(),
     }
 }
 

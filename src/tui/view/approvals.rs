@@ -139,6 +139,7 @@ impl ApprovalsScreen<'_> {
                 ActionKind::Gate if p.item.ran_past => ("!", t.host(HostState::Failed)),
                 ActionKind::Gate => ("◆", t.warning),
                 ActionKind::FailedPhase => ("✗", t.host(HostState::Failed)),
+                ActionKind::Switched => ("⇄", t.text),
             };
             put(buf, line, inner.x, y, sym, sym_style);
             let (status, status_style) = status_cell(app, p);
@@ -241,6 +242,25 @@ pub fn context_lines<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
             t.dim,
         ),
     ])];
+    if let Some(s) = item.switch.as_ref().filter(|_| item.kind == ActionKind::Switched) {
+        // A switch back restores the old set, kept until then; nothing else to weigh.
+        let kept = s.old_kept_until().map_or_else(String::new, |until| format!("; kept until {}", when(app, until)));
+        lines.push(Line::from(vec![
+            label(t, text::SWITCHED),
+            Span::styled(
+                format!(
+                    "traffic on the new set ({}, {} hosts) since {}; the old set, {} hosts{kept}",
+                    crate::domain::text::sanitize(&s.new_set),
+                    s.new_targets,
+                    when(app, item.since),
+                    s.old_targets.len()
+                ),
+                t.text,
+            ),
+        ]));
+        lines.push(you_line(app, p));
+        return lines;
+    }
     let head = if item.kind == ActionKind::Gate { text::BEFORE } else { text::FAILED };
     match &item.result {
         Some(r) => {
