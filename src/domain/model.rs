@@ -334,6 +334,25 @@ fn one() -> u32 {
 }
 
 impl GatePolicy {
+    /// The gate the planner adds where the config wrote none (a pilot's feedback gate, a
+    /// canary's analysed gate, a switch-over, a supervised run's phase): one approval from
+    /// `roles`, no self-approval, no bake, window or checklist.
+    #[must_use]
+    pub fn one_approval(roles: Vec<String>) -> Self {
+        Self {
+            approvals: 1,
+            roles,
+            allow_self: false,
+            bake: TimeDelta::zero(),
+            windows: Vec::new(),
+            freeze_override_roles: Vec::new(),
+            require: Vec::new(),
+            auto: None,
+            feedback: false,
+            analysis: Vec::new(),
+        }
+    }
+
     /// The stricter of two whole policies: the one needing more approvals, then the one bound
     /// to change windows, then the longer bake, then the one refusing self-approval; on a tie,
     /// `other`. A whole policy, not a mix of both, so the gate it makes can always be passed

@@ -251,18 +251,7 @@ fn gate_of(model: &DeploymentModel, i: usize, spec: &PhaseSpec) -> Option<GatePo
     if i != 1 || !(model.technique == Technique::Pilot || analysed) {
         return spec.gate.clone();
     }
-    let mut gate = spec.gate.clone().unwrap_or_else(|| GatePolicy {
-        approvals: 1,
-        roles: model.recovery.roles.clone(),
-        allow_self: false,
-        bake: chrono::TimeDelta::zero(),
-        windows: Vec::new(),
-        freeze_override_roles: Vec::new(),
-        require: Vec::new(),
-        auto: None,
-        feedback: false,
-        analysis: Vec::new(),
-    });
+    let mut gate = spec.gate.clone().unwrap_or_else(|| GatePolicy::one_approval(model.recovery.roles.clone()));
     if analysed {
         gate.auto = Some(Automatic::Analysis);
         gate.analysis.clone_from(&model.analysis);
@@ -337,18 +326,7 @@ fn parallel(model: &DeploymentModel, inventory: &Inventory, order: &[usize]) -> 
     let chosen: std::collections::HashSet<&str> = sets.new.iter().map(String::as_str).collect();
     let new: Vec<String> =
         order.iter().map(|&t| &inventory.targets[t].name).filter(|n| chosen.contains(n.as_str())).cloned().collect();
-    let switch = model.switch.clone().unwrap_or_else(|| GatePolicy {
-        approvals: 1,
-        roles: model.recovery.roles.clone(),
-        allow_self: false,
-        bake: chrono::TimeDelta::zero(),
-        windows: Vec::new(),
-        freeze_override_roles: Vec::new(),
-        require: Vec::new(),
-        auto: None,
-        feedback: false,
-        analysis: Vec::new(),
-    });
+    let switch = model.switch.clone().unwrap_or_else(|| GatePolicy::one_approval(model.recovery.roles.clone()));
     Ok(vec![
         PlannedPhase {
             name: sets.new_phase,
@@ -380,18 +358,7 @@ pub fn supervise(phases: &mut [PlannedPhase], roles: &[String]) {
                 }
             }
             None => {
-                phase.gate = Some(GatePolicy {
-                    approvals: 1,
-                    roles: roles.to_vec(),
-                    allow_self: false,
-                    bake: chrono::TimeDelta::zero(),
-                    windows: Vec::new(),
-                    freeze_override_roles: Vec::new(),
-                    require: Vec::new(),
-                    auto: None,
-                    feedback: false,
-                    analysis: Vec::new(),
-                });
+                phase.gate = Some(GatePolicy::one_approval(roles.to_vec()));
             }
         }
     }
