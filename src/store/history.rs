@@ -658,19 +658,31 @@ impl Store {
         by: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let changed = self
-            .conn
-            .execute(
-                "UPDATE actions SET done_ms = CASE WHEN ?3 THEN coalesce(done_ms, ?4) END,
-                                    done_by = CASE WHEN ?3 THEN coalesce(done_by, ?5) END
-                 WHERE deployment_id = ?1 AND n = ?2",
-                params![key.0, n, done, to_ms(now), by],
-            )
-            .map_err(|e| self.sql(e))?;
-        if changed == 0 {
+        if self.mark_action("deployment_id", &key.0, n, done, by, now)? == 0 {
             return Err(StoreError::UnknownAction { key: key.to_string(), n });
         }
         Ok(())
+    }
+
+    /// Marks action `n` of an owner (`deployment_id` or `model`, the `actions` column naming
+    /// whose it is) done, keeping when and by whom it was first done, or open again; the rows
+    /// changed (0: no such action). Reviews' and models' actions are the same actions.
+    pub(super) fn mark_action(
+        &self,
+        owner_column: &'static str,
+        owner: &dyn rusqlite::ToSql,
+        n: usize,
+        done: bool,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        debug_assert!(matches!(owner_column, "deployment_id" | "model"));
+        let sql = format!(
+            "UPDATE actions SET done_ms = CASE WHEN ?3 THEN coalesce(done_ms, ?4) END,
+                                done_by = CASE WHEN ?3 THEN coalesce(done_by, ?5) END
+             WHERE {owner_column} = ?1 AND n = ?2"
+        );
+        self.conn.execute(&sql, params![owner, n, done, to_ms(now), by]).map_err(|e| self.sql(e))
     }
 
     /// A deployment's actions, in order.

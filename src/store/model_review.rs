@@ -184,16 +184,7 @@ impl Store {
         by: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let changed = self
-            .conn
-            .execute(
-                "UPDATE actions SET done_ms = CASE WHEN ?3 THEN coalesce(done_ms, ?4) END,
-                                    done_by = CASE WHEN ?3 THEN coalesce(done_by, ?5) END
-                 WHERE model = ?1 AND n = ?2",
-                params![model, n, done, to_ms(now), by],
-            )
-            .map_err(|e| self.sql(e))?;
-        if changed == 0 {
+        if self.mark_action("model", &model, n, done, by, now)? == 0 {
             return Err(StoreError::UnknownModelAction { model: model.to_owned(), n });
         }
         Ok(())
