@@ -16,7 +16,6 @@ use crate::measure::{median, ms};
 use chrono::{DateTime, TimeDelta, Utc};
 use shipdeck::domain::event::parse_line;
 use shipdeck::domain::{DeploymentKey, DeploymentModel, DeploymentStatus};
-use shipdeck::server::{Receiver, ServerOptions};
 use shipdeck::store::{PlanRequest, Store, Submission};
 use std::time::{Duration, Instant};
 
@@ -229,21 +228,8 @@ async fn flip_round(
     key: DeploymentKey,
     per_minute: usize,
 ) -> anyhow::Result<(Duration, Duration)> {
-    let receiver = Receiver::bind(
-        "127.0.0.1:0",
-        ServerOptions {
-            db: db.to_path_buf(),
-            token: None,
-            clock: ctx.clock.clone(),
-            config: std::sync::Arc::new(ctx.config.clone()),
-        },
-    )
-    .await?;
-    let url = format!("http://{}/v1/events", receiver.local_addr()?);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(receiver.serve(async {
-        let _ = stop_rx.await;
-    }));
+    let served = crate::measure::Served::start(ctx, db).await?;
+    let url = served.events_url();
     let client = reqwest::Client::new();
     let post = |body: String| {
         let (client, url) = (client.clone(), url.clone());
@@ -291,8 +277,7 @@ async fn flip_round(
                     let start_ms = started.timestamp_millis();
                     let end_ms = start_ms + ((sent_at.timestamp_millis() - start_ms) / iv + 1) * iv;
                     let from_end = (seen_at.timestamp_millis() - end_ms).max(0);
-                    let _ = stop_tx.send(());
-                    server.await??;
+                    served.stop().await?;
                     return Ok((Duration::from_millis(u64::try_from(from_end)?), seen - acked));
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;

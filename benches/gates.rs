@@ -12,7 +12,6 @@ use shipdeck::decide::{Ask, Operator, Rules, decide};
 use shipdeck::domain::gate::Decision;
 use shipdeck::domain::gate::view::WaitOutcome;
 use shipdeck::domain::{DeploymentKey, ReleaseRef};
-use shipdeck::server::{Receiver, ServerOptions};
 use shipdeck::store::{PlanRequest, Store, SyncBy};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -27,7 +26,13 @@ pub struct Args {
 pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
     let tmp = tempfile::Builder::new().prefix("shipdeck-bench-gates").tempdir()?;
     let db = tmp.path().join("gates.db");
-    let model = ctx.config.model("phased")?.clone();
+    // The gate as approvals meet it: without the checklists the shipped pilot gate requires
+    // (ticking them is not what is measured) and not supervised.
+    let mut model = ctx.config.model("phased")?.clone();
+    for gate in model.phases.iter_mut().filter_map(|p| p.gate.as_mut()) {
+        gate.require.clear();
+    }
+    model.supervised_runs = 0;
     let mut store = Store::open(&db)?;
     // The log's team is the config's, so the approver below is a person of it.
     store.sync_team(&ctx.config.team(), &[], SyncBy::Seed { os_user: "bench" }, ctx.clock.now())?;
@@ -106,21 +111,8 @@ async fn long_polls(
     plan: &PlanFn<'_>,
     approve: &ApproveFn<'_>,
 ) -> anyhow::Result<Vec<Duration>> {
-    let receiver = Receiver::bind(
-        "127.0.0.1:0",
-        ServerOptions {
-            db: db.to_path_buf(),
-            token: None,
-            clock: ctx.clock.clone(),
-            config: std::sync::Arc::new(ctx.config.clone()),
-        },
-    )
-    .await?;
-    let url = format!("http://{}", receiver.local_addr()?);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(receiver.serve(async {
-        let _ = stop_rx.await;
-    }));
+    let served = crate::measure::Served::start(ctx, db).await?;
+    let url = format!("http://{}", served.addr);
     let client = shipdeck::client::client(None)?;
     let mut out = Vec::with_capacity(rounds);
     for i in 0..rounds {
@@ -140,8 +132,7 @@ async fn long_polls(
         anyhow::ensure!(outcome == Some(WaitOutcome::Approved), "round {i}: the long-poll saw {outcome:?}");
         out.push(noticed.saturating_duration_since(before));
     }
-    let _ = stop_tx.send(());
-    server.await??;
+    served.stop().await?;
     Ok(out)
 }
 

@@ -6,7 +6,6 @@ use crate::Ctx;
 use crate::log::{self, Live, agent_event, push_ndjson_line};
 use shipdeck::demo::rng::Rng;
 use shipdeck::domain::{AgentEvent, DeploymentKey};
-use shipdeck::server::{Receiver, ServerOptions};
 use shipdeck::store::Store;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -259,22 +258,9 @@ pub async fn post_scraped(
     a: &Load,
     scrape: Option<Duration>,
 ) -> anyhow::Result<Round> {
-    let receiver = Receiver::bind(
-        "127.0.0.1:0",
-        ServerOptions {
-            db: db.to_path_buf(),
-            token: None,
-            clock: ctx.clock.clone(),
-            config: std::sync::Arc::new(ctx.config.clone()),
-        },
-    )
-    .await?;
-    let addr = receiver.local_addr()?;
-    let url = format!("http://{addr}/v1/events");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(receiver.serve(async {
-        let _ = stop_rx.await;
-    }));
+    let served = crate::measure::Served::start(ctx, db).await?;
+    let addr = served.addr;
+    let url = served.events_url();
     let client = shipdeck::client::builder(None)?.pool_max_idle_per_host(a.agents).build()?;
     // A Prometheus stand-in: GET /metrics every `every`, each scrape timed and checked.
     let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
@@ -340,8 +326,7 @@ pub async fn post_scraped(
         Some(task) => task.await??,
         None => Vec::new(),
     };
-    let _ = stop_tx.send(());
-    server.await??;
+    served.stop().await?;
     Ok(Round { accepted, elapsed, scrapes })
 }
 

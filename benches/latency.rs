@@ -8,7 +8,6 @@
 use crate::Ctx;
 use crate::log::{self, Live, agent_event, push_ndjson_line};
 use shipdeck::demo::rng::Rng;
-use shipdeck::server::{Receiver, ServerOptions};
 use shipdeck::store::Store;
 use shipdeck::tui::data::{Loader, Request};
 use shipdeck::tui::model::Loaded;
@@ -107,21 +106,8 @@ async fn load(
     live: shipdeck::domain::DeploymentKey,
     a: &Args,
 ) -> anyhow::Result<(usize, Duration)> {
-    let receiver = Receiver::bind(
-        "127.0.0.1:0",
-        ServerOptions {
-            db: db.to_path_buf(),
-            token: None,
-            clock: ctx.clock.clone(),
-            config: std::sync::Arc::new(ctx.config.clone()),
-        },
-    )
-    .await?;
-    let url = format!("http://{}/v1/events", receiver.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(receiver.serve(async {
-        let _ = stopped.await;
-    }));
+    let served = crate::measure::Served::start(ctx, db).await?;
+    let url = served.events_url();
     let client = shipdeck::client::client(None)?;
     let interval = Duration::from_secs_f64((AGENTS * BATCH) as f64 / a.rate.max(1) as f64);
     let end = Instant::now() + Duration::from_secs(a.seconds);
@@ -158,7 +144,6 @@ async fn load(
     let elapsed = start.elapsed();
     // Give the dashboard a moment to see the last commit.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = stop.send(());
-    server.await??;
+    served.stop().await?;
     Ok((posted, elapsed))
 }
