@@ -31,20 +31,19 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     let listen = args.listen.clone().unwrap_or_else(|| ctx.config.receiver.listen.clone());
     let db = ctx.db_path()?;
     let token = ctx.config.receiver.resolved_token();
-    // The receiver stores its config's team at start (audited as `receiver`): gates that open
-    // as events arrive notify the people it names.
-    let os_user = crate::decide::os_user();
-    let synced = crate::store::Store::open(&db)?.sync_team(
-        &ctx.config.team(),
-        &ctx.config.subscriptions(),
-        crate::store::SyncBy::Receiver { os_user: &os_user },
-        ctx.clock.now(),
-    )?;
-    let team_note = match synced {
-        crate::store::SyncOutcome::Stored { audit_id, .. } => {
-            Some(format!("shipdeck receiver: stored the config's team in the log (audit record {audit_id})"))
-        }
-        _ => None,
+    // The receiver never changes the team: anyone who can start one writes its config. The
+    // team is seeded by the first plan into a new log and changed by an admin's `team sync`;
+    // a config whose team differs is said once, and the log's team counts.
+    let team_note = match crate::store::Store::open(&db)?.team_is(&ctx.config.team(), &ctx.config.subscriptions())? {
+        Some(true) => None,
+        Some(false) => Some(format!(
+            "shipdeck receiver: the team in {} differs from the log's; the log's team counts (an admin changes it with `shipdeck team sync`)",
+            ctx.config.source
+        )),
+        None => Some(
+            "shipdeck receiver: the log holds no team yet; the first plan (or `shipdeck team sync`) stores it"
+                .to_owned(),
+        ),
     };
     let opts = ServerOptions {
         db: db.clone(),

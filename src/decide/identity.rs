@@ -34,14 +34,9 @@ impl Operator {
     /// The operator of this process under the team stored in `store` (see the module docs).
     pub fn resolve(config: &Config, store: &Store) -> anyhow::Result<Self> {
         let team = store.team()?;
-        // In os-login mode the account is the process's user id, not an environment variable
-        // anyone can set.
-        let os_user = match &team {
-            Some(t) if t.policy.identity == crate::domain::team::IdentityMode::OsLogin => {
-                account_of_process().unwrap_or_else(|| "unknown".into())
-            }
-            _ => os_user(),
-        };
+        // The account is the process's real user id, in every mode: an environment variable
+        // anyone can set would let a declared name's flags be dodged.
+        let os_user = os_user();
         let env = std::env::var("SHIPDECK_OPERATOR").ok();
         let claim =
             Claim { env_operator: env.as_deref(), config_operator: config.operator.as_deref(), os_user: &os_user };
@@ -120,22 +115,24 @@ pub fn operator_name(config: &Config) -> String {
         .unwrap_or_else(os_user)
 }
 
-/// The OS account running this process.
+/// The OS account running this process: its real user id's name in the system's user
+/// database (`uid N` when the database has none). Never `USER` or `LOGNAME`, which the caller
+/// sets as they like.
 #[must_use]
 pub fn os_user() -> String {
-    ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
-        .or_else(account_of_process)
-        .unwrap_or_else(|| "unknown".into())
+    let Some(uid) = real_uid() else { return "unknown".into() };
+    account_named(&uid, &std::fs::read_to_string("/etc/passwd").unwrap_or_default())
+        .unwrap_or_else(|| format!("uid {uid}"))
 }
 
-/// The account name of this process's user id, from the system's user database (services and
-/// cron jobs often run without USER set).
-fn account_of_process() -> Option<String> {
+/// The real user id of this process, as the kernel reports it.
+fn real_uid() -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.to_owned();
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    Some(status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.to_owned())
+}
+
+/// The name of user id `uid` in a passwd database's text.
+fn account_named(uid: &str, passwd: &str) -> Option<String> {
     passwd.lines().find_map(|l| {
         let mut fields = l.split(':');
         let name = fields.next()?;
@@ -157,5 +154,13 @@ mod tests {
         assert!(!stranger.is_person());
         assert!(stranger.decider().roles.is_empty());
         assert_eq!(stranger.os_user, "m");
+    }
+
+    #[test]
+    fn the_os_account_is_the_user_id_s_name_in_the_passwd_database() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\nomar:x:1001:1001::/home/omar:/bin/sh\nrita:x:1002:1002::/home/rita:/bin/sh\n";
+        assert_eq!(account_named("1002", passwd).as_deref(), Some("rita"));
+        assert_eq!(account_named("0", passwd).as_deref(), Some("root"));
+        assert_eq!(account_named("1003", passwd), None);
     }
 }

@@ -394,16 +394,21 @@ fn rule_result(rule: &AnalysisRule, buckets: Vec<(Vec<f64>, Vec<f64>)>) -> RuleR
     let mut intervals = Vec::with_capacity(buckets.len());
     let (mut held, mut breaches, mut canary_samples, mut baseline_samples) = (0_i64, 0_u32, 0, 0);
     let mut newest = None;
+    // A value that is not a finite number (an infinity from an old log, say) fails the rule:
+    // no statistic over it can be trusted to hold.
+    let mut not_finite = false;
     for (mut c, mut b) in buckets {
         canary_samples += c.len();
         baseline_samples += b.len();
+        let finite = c.iter().chain(&b).all(|v| v.is_finite());
+        not_finite |= !finite;
         let canary = (!c.is_empty()).then(|| rule.compare.statistic(&mut c));
         let baseline = (!b.is_empty()).then(|| rule.compare.statistic(&mut b));
         let state = match (canary, baseline) {
             (Some(cv), Some(bv)) => {
                 let score = rule.compare.score(cv, bv);
                 newest = Some((cv, bv, score));
-                if score <= rule.max {
+                if finite && score.is_finite() && score <= rule.max {
                     held += 1;
                     IntervalState::Held
                 } else {
@@ -415,7 +420,7 @@ fn rule_result(rule: &AnalysisRule, buckets: Vec<(Vec<f64>, Vec<f64>)>) -> RuleR
         };
         intervals.push(Interval { canary, baseline, state });
     }
-    let verdict = if breaches > rule.failure_limit {
+    let verdict = if not_finite || breaches > rule.failure_limit {
         Verdict::Fail
     } else if held >= rule.needed() {
         Verdict::Pass

@@ -196,7 +196,10 @@ fn check_metric_sample(data: &str) -> Result<(), super::Invalid> {
         metric: Option<serde_json::Value>,
         value: Option<serde_json::Value>,
     }
-    let Ok(sample) = serde_json::from_str::<Sample>(data) else { return Ok(()) };
+    // A sample that does not parse as one (a value that overflows, a duplicate `metric` or
+    // `value` key) is refused: stored, it would be read back as an infinity.
+    let sample = serde_json::from_str::<Sample>(data)
+        .map_err(|e| super::Invalid(format!("field \"data\": not a metric sample with one finite \"value\" ({e})")))?;
     let Some(metric) = sample.metric else { return Ok(()) };
     let name = match metric.as_str() {
         Some(name) if !name.trim().is_empty() && name.len() <= 128 => name.to_owned(),
@@ -384,6 +387,30 @@ mod tests {
         // Only info events are samples; other events keep whatever data they carry.
         let step = r#"{"id":"b","deployment":"DEP-1","target":"web-01","step":"verify","status":"succeeded","data":{"metric":"x"}}"#;
         assert!(parse(step).is_ok());
+    }
+
+    #[test]
+    fn an_overflowing_or_doubled_metric_value_is_rejected_not_read_as_infinity() {
+        let line = |data: &str| {
+            format!(
+                r#"{{"id":"a","deployment":"DEP-1","target":"web-01","step":"canary","status":"info","data":{data}}}"#
+            )
+        };
+        let huge = "9".repeat(400);
+        for data in [
+            r#"{"metric":"error_rate","value":-1e400}"#.to_owned(),
+            r#"{"metric":"error_rate","value":1e400}"#.to_owned(),
+            format!(r#"{{"metric":"error_rate","value":{huge}}}"#),
+            format!(r#"{{"metric":"error_rate","value":-{huge}}}"#),
+            r#"{"metric":"error_rate","value":0.9,"value":-1e400}"#.to_owned(),
+            r#"{"metric":"error_rate","value":0.9,"value":0.01}"#.to_owned(),
+            r#"{"metric":"error_rate","metric":"latency","value":0.9}"#.to_owned(),
+        ] {
+            let err = parse(&line(&data)).expect_err(&data);
+            assert!(err.0.contains("field \"data\""), "{data}: {err}");
+        }
+        // An unrelated huge number beside a sound sample is the agent's own data.
+        assert!(parse(&line(&format!(r#"{{"metric":"error_rate","value":0.5,"note":{huge}}}"#))).is_ok());
     }
 
     #[test]

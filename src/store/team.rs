@@ -2,8 +2,8 @@
 //!
 //! Decisions count this team, never the config of whoever runs a command. It changes only by
 //! [`Store::sync_team`], which checks in its write transaction that the one changing it holds
-//! an admin role of the team stored so far (or is the receiver starting from its config, or it
-//! is the first team of a new log), and appends the change — or the refusal — to the audit
+//! an admin role of the team stored so far (or it is the first team of a new log, or the
+//! demo's own new log), and appends the change — or the refusal — to the audit
 //! trail.
 
 use super::gates::audit;
@@ -18,8 +18,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 pub enum SyncBy<'a> {
     /// A person, by name, from an OS account: must hold an admin role of the stored team.
     Person { name: &'a str, os_user: &'a str },
-    /// The receiver at start, from its own config (audited as `receiver`).
-    Receiver { os_user: &'a str },
+    /// The demo, on the log it created moments ago, adding its loopback channels (audited as
+    /// `demo`). Nothing else may change a team without an admin: not the receiver, whose
+    /// config anyone who can start one writes.
+    Demo { os_user: &'a str },
     /// Only seeds a log that holds no team yet (planning into a new log, the demo); changes
     /// nothing otherwise.
     Seed { os_user: &'a str },
@@ -210,6 +212,14 @@ impl Store {
         read_team(conn, path)
     }
 
+    /// Whether the log's team and subscriptions are `team` and `subscriptions` (`None`: the log
+    /// holds no team yet).
+    pub fn team_is(&self, team: &Team, subscriptions: &[Subscription]) -> Result<Option<bool>, StoreError> {
+        let Some(stored) = read_team(&self.conn, &self.path)? else { return Ok(None) };
+        let subs = read_subscriptions(&self.conn).map_err(|e| self.sql(e))?;
+        Ok(Some(stored == normalised(team) && subs == subscription_rows(subscriptions)))
+    }
+
     /// Replaces the stored team and stakeholder subscriptions with `team` when `by` may, and
     /// records the change (or the refusal) in the audit trail.
     pub fn sync_team(
@@ -232,7 +242,7 @@ impl Store {
         let (person, os_user, role) = match (by, &stored) {
             (SyncBy::Seed { .. }, Some(_)) => return Ok(SyncOutcome::Kept),
             (SyncBy::Seed { os_user }, None) => ("shipdeck", os_user, None),
-            (SyncBy::Receiver { os_user }, _) => ("receiver", os_user, None),
+            (SyncBy::Demo { os_user }, _) => ("demo", os_user, None),
             (SyncBy::Person { name, os_user }, None) => (name, os_user, None),
             (SyncBy::Person { name, os_user }, Some(current)) => {
                 let admin = &current.policy.admin_roles;

@@ -145,3 +145,31 @@ fn status_warns_about_a_metric_no_agent_reports() {
     assert!(status.stdout.contains("! no agent reports \"latency_p95_ms\""), "{}", status.stdout);
     assert!(!audit(&env).contains("shipdeck (analysis)"), "never approved on a missing metric");
 }
+
+#[test]
+fn an_overflowing_metric_value_is_rejected_line_by_line_and_never_passes_a_failing_canary() {
+    let env = Env::new();
+    let config = quick_config(&env);
+    let server = started(&env, &config);
+    let line = |id: &str, value: &str| {
+        format!(
+            "{{\"id\":\"{id}\",\"deployment\":\"DEP-1\",\"target\":\"c1\",\"step\":\"metrics\",\"status\":\"info\",\"data\":{{\"metric\":\"error_rate\",\"value\":{value}}}}}\n"
+        )
+    };
+    let huge = "9".repeat(400);
+    let body = [
+        line("a", "-1e400"),
+        line("b", "1e400"),
+        line("c", &huge),
+        line("d", "0.9,\"value\":-1e400"),
+        line("e", "0.9"),
+    ]
+    .concat();
+    let reply = server.post("/v1/events", body.as_bytes());
+    let json = reply.json();
+    assert_eq!(json["accepted"], 1, "{}", reply.body);
+    let lines: Vec<u64> =
+        json["rejected"].as_array().expect("rejected").iter().map(|r| r["line"].as_u64().expect("line")).collect();
+    assert_eq!(lines, [1, 2, 3, 4], "{}", reply.body);
+    assert!(json["rejected"][0]["error"].to_string().contains("metric sample"), "{}", reply.body);
+}

@@ -124,7 +124,7 @@ fn serve_logged(env: &Env, config: &str, soft_files: Option<u32>) -> (support::S
             sink.lock().expect("lock").push(line);
         }
     });
-    (support::Server { child, addr }, log)
+    (support::Server { child, addr, said: Arc::default() }, log)
 }
 
 /// Whether the receiver logs a line containing `needle` within a few seconds (its log is read

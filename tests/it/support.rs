@@ -163,9 +163,18 @@ impl Env {
             .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("no address in: {first}"))
             .to_owned();
-        // Keep draining stderr so the receiver never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.lines() {});
-        Server { child, addr }
+        // Keep draining stderr so the receiver never blocks on a full pipe; what it says is kept.
+        let said = std::sync::Arc::new(std::sync::Mutex::new(first));
+        let kept = said.clone();
+        std::thread::spawn(move || {
+            for line in lines.lines().map_while(Result::ok) {
+                if let Ok(mut s) = kept.lock() {
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            }
+        });
+        Server { child, addr, said }
     }
 
     /// The ids of a deployment's stored events.
@@ -182,6 +191,26 @@ impl Env {
 pub struct Server {
     pub child: Child,
     pub addr: String,
+    /// What it said on stderr so far.
+    pub said: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Server {
+    /// Waits (at most 10 s) until the receiver has said a line containing `text`; returns all
+    /// it said.
+    pub fn wait_said(&self, text: &str) -> String {
+        for _ in 0..200 {
+            let said = self.said.lock().map(|s| s.clone()).unwrap_or_default();
+            if said.contains(text) {
+                return said;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!(
+            "the receiver never said {text:?}; it said: {}",
+            self.said.lock().map(|s| s.clone()).unwrap_or_default()
+        );
+    }
 }
 
 impl Drop for Server {

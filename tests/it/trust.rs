@@ -235,7 +235,9 @@ fn the_dashboard_says_up_front_when_the_operator_is_nobody_and_offers_no_decisio
 #[test]
 fn declared_mode_flags_who_acted_from_which_account_in_the_audit_and_the_report() {
     let env = Env::new();
-    let from_ci = |who: &'static str| [("SHIPDECK_OPERATOR", who), ("USER", "ci")];
+    // USER says "ci"; the account is the process's real user id, whatever USER says.
+    let me = account();
+    let from_ci = |who: &'static str| [("SHIPDECK_OPERATOR", who), ("USER", "ci"), ("LOGNAME", "ci")];
     let key = env
         .run_env(
             &from_ci("dana"),
@@ -251,18 +253,50 @@ fn declared_mode_flags_who_acted_from_which_account_in_the_audit_and_the_report(
     assert_eq!(refused.code, 1, "{}", refused.stderr);
     let approved = env.run_env(&from_ci("omar"), &["approve", &key, "pilot"]);
     let said = approved.ok();
-    assert!(said.contains("flagged: acted as omar from account ci"), "{said}");
-    assert!(said.contains("flagged: planned and approved from one account (ci)"), "{said}");
+    assert!(said.contains(&format!("flagged: acted as omar from account {me}")), "{said}");
+    assert!(said.contains(&format!("flagged: planned and approved from one account ({me})")), "{said}");
     let list = env.run(&["audit", "list"]).ok().to_owned();
     assert!(list.contains("approve (refused) priya"), "{list}");
     assert!(
-        list.contains("flagged: acted as omar from account ci, planned and approved from one account (ci)"),
+        list.contains(&format!(
+            "flagged: acted as omar from account {me}, planned and approved from one account ({me})"
+        )),
         "{list}"
     );
+    assert!(!list.contains("account ci"), "{list}");
     let report = env.run(&["report", &key]).ok().to_owned();
     assert!(report.contains("| approve (refused) | priya"), "{report}");
-    assert!(report.contains("acted as omar from account ci"), "{report}");
-    assert!(report.contains("planned and approved from one account (ci)"), "{report}");
+    assert!(report.contains(&format!("acted as omar from account {me}")), "{report}");
+    assert!(report.contains(&format!("planned and approved from one account ({me})")), "{report}");
+}
+
+#[test]
+fn user_set_to_a_person_s_login_neither_names_them_nor_dodges_the_flags() {
+    let env = Env::new();
+    let key = env
+        .run_env(
+            &[("SHIPDECK_OPERATOR", "dana")],
+            &["plan", "--release", "a@1", "--env", "production", "--model", "phased", "--targets", "a,b,c,d"],
+        )
+        .ok()
+        .lines()
+        .next()
+        .expect("key")
+        .to_owned();
+    // USER=omar with SHIPDECK_OPERATOR unset: the name is the real account's, not omar.
+    let approve = std::process::Command::new(env!("CARGO_BIN_EXE_shipdeck"))
+        .args(["--db"])
+        .arg(&env.db)
+        .args(["approve", &key, "pilot"])
+        .env_remove("SHIPDECK_OPERATOR")
+        .env("USER", "omar")
+        .env("LOGNAME", "omar")
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&approve.stderr);
+    assert_ne!(approve.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("by omar"), "{stderr}");
+    assert!(audit(&env).iter().all(|r| r["person"] != "omar"), "nothing is recorded as omar");
 }
 
 #[test]
@@ -313,21 +347,68 @@ fn a_config_of_your_own_without_the_freeze_does_not_lift_it() {
 }
 
 #[test]
-fn the_receiver_stores_its_config_s_team_at_start_and_the_audit_says_so() {
+fn a_receiver_started_on_a_config_of_your_own_keeps_the_log_s_team_in_declared_mode() {
     let env = Env::new();
-    env.plan("phased", 4);
-    let promoted = built_in_with(
+    let key = env.plan("phased", 4);
+    // sam, a release engineer with no admin role, serves with his own config: it makes him a
+    // deployment manager and adds two accomplices who approve.
+    let accomplices = "\n[[people]]\nname = \"x1\"\nroles = [\"deployment_manager\"]\n\
+                       [[people]]\nname = \"x2\"\nroles = [\"service_owner\"]\n";
+    let mine = built_in_with(
         &env,
-        "receiver.toml",
+        "mine.toml",
         "name = \"sam\"\nlogin = \"sam\"\nroles = [\"release_engineer\"]",
-        "name = \"sam\"\nlogin = \"sam\"\nroles = [\"release_engineer\", \"deployment_manager\"]",
+        &format!(
+            "name = \"sam\"\nlogin = \"sam\"\nroles = [\"release_engineer\", \"deployment_manager\"]\n{accomplices}"
+        ),
     );
-    let server = env.serve_with(&[("SHIPDECK_CONFIG", promoted.as_str())]);
-    let team = env.run(&["team", "show", "--json"]).json();
-    let sam = team["members"].as_array().expect("members").iter().find(|m| m["name"] == "sam").cloned();
-    assert_eq!(sam.expect("sam")["roles"], serde_json::json!(["release_engineer", "deployment_manager"]));
-    let last = audit(&env).pop().expect("records");
-    assert_eq!((last["decision"].as_str(), last["person"].as_str()), (Some("team_sync"), Some("receiver")));
-    assert!(last["policy_state"]["changes"]["changed"].to_string().contains("sam"), "{last}");
+    let before = env.run(&["team", "show", "--json"]).json();
+    let server = env.serve_with(&[("SHIPDECK_CONFIG", mine.as_str()), ("SHIPDECK_OPERATOR", "sam")]);
+    let said = server.wait_said("differs from the log's");
+    assert!(said.contains("the log's team counts"), "{said}");
+    assert!(!said.contains("stored the config's team"), "{said}");
+    assert_eq!(env.run(&["team", "show", "--json"]).json(), before, "the stored team is unchanged");
+    assert!(audit(&env).iter().all(|r| r["decision"] != "team_sync" || r["person"] != "receiver"));
+    // Neither the accomplices nor sam can approve.
+    for who in ["x1", "x2", "sam"] {
+        let approve = env.run_env(&[("SHIPDECK_OPERATOR", who)], &["--config", &mine, "approve", &key, "pilot"]);
+        assert_eq!(approve.code, 1, "{who}: {}", approve.stderr);
+    }
+    assert!(env.run(&["gate", "show", &key, "pilot", "--json"]).json()["approvals"].as_array().expect("a").is_empty());
+    drop(server);
+}
+
+#[test]
+fn a_receiver_started_on_a_config_of_your_own_keeps_the_log_s_os_login_identity() {
+    let env = Env::new();
+    let me = account();
+    let team = |identity: &str| {
+        format!(
+            "identity = \"{identity}\"\n\
+             [[environments]]\nname = \"production\"\nproduction = true\n\
+             [[people]]\nname = \"rita\"\nlogin = \"{me}\"\nroles = [\"deployment_manager\"]\n\
+             [[people]]\nname = \"omar\"\nlogin = \"omar-not-here\"\nroles = [\"deployment_manager\"]\n\
+             [[people]]\nname = \"priya\"\nlogin = \"priya-not-here\"\nroles = [\"deployment_manager\"]\n\
+             [models.m]\ntechnique = \"big-bang\"\nsteps = [\"install\"]\n\
+             [[models.m.phases]]\nname = \"all\"\ntargets = \"rest\"\n\
+             gate = {{ approvals = 2, roles = [\"deployment_manager\"] }}\n"
+        )
+    };
+    let shared = write_config(&env, "shared-host.toml", &team("os-login"));
+    let mine = write_config(&env, "mine.toml", &team("declared"));
+    let plan =
+        ["--config", &shared, "plan", "--release", "a@1", "--env", "production", "--model", "m", "--targets", "h1"];
+    assert_eq!(env.run_env(&[("SHIPDECK_OPERATOR", "rita")], &plan).ok().lines().next(), Some("DEP-1"));
+    // rita serves with a config that switches the identity to declared.
+    let server = env.serve_with(&[("SHIPDECK_CONFIG", mine.as_str())]);
+    server.wait_said("differs from the log's");
+    assert_eq!(env.run(&["team", "show", "--json"]).json()["policy"]["identity"], "os-login");
+    // From her account, approving as omar and as priya is still refused, and nothing counts.
+    for who in ["omar", "priya"] {
+        let approve = env.run_env(&[("SHIPDECK_OPERATOR", who)], &["--config", &mine, "approve", "DEP-1", "all"]);
+        assert_eq!(approve.code, 1, "{who}: {}", approve.stderr);
+        assert!(approve.stderr.contains(&format!("may not act as {who}")), "{}", approve.stderr);
+    }
+    assert!(env.run(&["gate", "show", "DEP-1", "all", "--json"]).json()["approvals"].as_array().expect("a").is_empty());
     drop(server);
 }

@@ -158,3 +158,24 @@ fn rules_that_cannot_work_are_named_with_their_value() {
         "unknown comparison \"p99\" (use difference, ratio, p95_difference or p95_ratio)"
     );
 }
+
+#[test]
+fn a_non_finite_sample_fails_the_canary_never_passes_it() {
+    let mut r = rule("error_rate", Comparison::Difference, 0.05, 5);
+    r.failure_limit = 3;
+    // The canary at 0.9 against a 0.05 limit, with one sample of minus infinity a minute:
+    // every mean is -inf, which is "below the limit" to a plain comparison.
+    let mut samples = stream(10, |_| 0.9, |_| 0.1);
+    for s in samples.iter_mut().filter(|s| s.canary).step_by(6) {
+        s.value = f64::NEG_INFINITY;
+    }
+    let a = analyse(std::slice::from_ref(&r), t0(), at(6), &samples);
+    assert_eq!(a.verdict, Verdict::Fail, "{}", a.summary());
+    assert!(a.rules[0].intervals.iter().all(|i| i.state == IntervalState::Breached));
+    // A healthy canary with one infinite or NaN sample fails too.
+    for bad in [f64::INFINITY, f64::NAN] {
+        let mut healthy = stream(10, |_| 0.01, |_| 0.01);
+        healthy[1].value = bad;
+        assert_eq!(analyse(std::slice::from_ref(&r), t0(), at(6), &healthy).verdict, Verdict::Fail, "{bad}");
+    }
+}
