@@ -29,6 +29,7 @@ pub mod replay;
 pub mod report;
 pub mod review;
 pub mod schedule;
+pub mod seal;
 pub mod status;
 pub mod team;
 pub mod text;

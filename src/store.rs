@@ -30,6 +30,7 @@ mod planning;
 mod queries;
 mod replay;
 mod schedule;
+mod seal;
 mod team;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -44,7 +45,7 @@ pub use ingest::{IngestOutcome, Rejection, Submission};
 pub use kpi::KpiScope;
 pub use operations::OperationalCounts;
 pub use outbox::{Attempt, IN_APP, RetryError};
-pub use planning::{PLAN_FOR, PlanRequest, Planner};
+pub use planning::{PLAN, PLAN_FOR, PlanRequest, Planner};
 pub use queries::ListFilter;
 pub use schedule::{
     CANCEL, Change, FREEZE_ADD, FREEZE_END, FreezeRequest, LOOKBACK_MS, RESCHEDULE, SCHEDULE_OVERRIDE, ScheduleError,

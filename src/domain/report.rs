@@ -339,8 +339,11 @@ pub fn markdown(r: &Report, tz: Tz) -> String {
         let _ = writeln!(m, "| Time | Phase | Decision | By | Reason, comment, flags |\n|---|---|---|---|---|");
         for a in &r.decisions {
             let role = a.role.as_deref().map_or(String::new(), |x| format!(" ({x})"));
-            let os =
-                a.os_user.as_deref().filter(|u| *u != a.person).map_or(String::new(), |u| format!(", account {u}"));
+            let os = a
+                .os_user
+                .as_deref()
+                .filter(|u| *u != a.person && !u.is_empty())
+                .map_or(String::new(), |u| format!(", account {u}"));
             let _ = writeln!(
                 m,
                 "| {} | {} | {} | {}{}{} | {} |",

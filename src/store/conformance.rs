@@ -327,7 +327,7 @@ mod tests {
         assert_eq!(told.iter().filter(|n| n.kind == "conformance_flag").count(), 4);
         let audit = store.audit_records(Some(key)).expect("audit");
         assert_eq!(audit.iter().filter(|r| r.decision == "flag").count(), 4);
-        assert_eq!(store.audit_verify().expect("reads"), Ok(5), "the team stored with the log, and 4 flags");
+        assert_eq!(store.audit_verify().expect("reads"), Ok(6), "the team stored with the log, the plan, and 4 flags");
     }
 
     #[test]

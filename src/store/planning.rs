@@ -234,14 +234,25 @@ impl Store {
             ],
         )
         .map_err(sql)?;
-        if let Some((p, role)) = &on_behalf {
-            let state = serde_json::json!({ "on_behalf_of": req.requested_by });
-            let comment = format!("planned on behalf of {}", req.requested_by);
-            let state = state.to_string();
-            let mut record = plan_record(*p, Some(role), deployment_id, &state, now, None);
-            record.comment = Some(&comment);
-            audit::append(&tx, &record).map_err(sql)?;
+        // The plan is a record of the audit trail, sealing the phases, policies and targets
+        // every later decision counts.
+        let comment = format!("planned on behalf of {}", req.requested_by);
+        let state = match &on_behalf {
+            Some(_) => serde_json::json!({ "on_behalf_of": req.requested_by }),
+            None => serde_json::json!({}),
         }
+        .to_string();
+        let record = match &on_behalf {
+            Some((p, role)) => audit::NewRecord {
+                comment: Some(&comment),
+                ..plan_record(*p, Some(role), deployment_id, &state, now, None)
+            },
+            None => {
+                let p = planner.unwrap_or(Planner { name: &req.requested_by, os_user: "" });
+                audit::NewRecord { decision: PLAN, ..plan_record(p, None, deployment_id, &state, now, None) }
+            }
+        };
+        audit::append(&tx, &record).map_err(sql)?;
         super::checklists::insert_items(&tx, deployment_id, &req.model.checklists).map_err(sql)?;
         // A gate on the first phase is pending from now on.
         super::ingest::update_deployment(&tx, deployment_id, 0, now).map_err(sql)?;
@@ -293,6 +304,9 @@ fn plan_record<'a>(
         outcome,
     }
 }
+
+/// The audit record's `decision` for planning.
+pub const PLAN: &str = "plan";
 
 /// The audit record's `decision` for planning on behalf of someone else.
 pub const PLAN_FOR: &str = "plan_for";

@@ -169,16 +169,16 @@ fn editing_an_audit_row_by_hand_makes_verify_fail_naming_it() {
         let key = plan_phased(&env);
         env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["approve", &key, "pilot"]).ok();
     }
-    // Record 1 is the team stored when the log was created; then each plan's tick of
-    // `artifacts` and each approval.
-    assert!(env.run(&["audit", "verify"]).ok().contains("intact: 7 record(s)"));
+    // Record 1 is the team stored when the log was created; then each plan, its tick of
+    // `artifacts` and its approval.
+    assert!(env.run(&["audit", "verify"]).ok().contains("intact: 10 record(s)"));
     let list = env.run(&["audit", "list", "--json"]);
-    let third: serde_json::Value = serde_json::from_str(list.ok().lines().nth(2).expect("7 lines")).expect("json");
-    assert_eq!((third["person"].as_str(), third["decision"].as_str()), (Some("omar"), Some("approve")));
+    let fourth: serde_json::Value = serde_json::from_str(list.ok().lines().nth(3).expect("10 lines")).expect("json");
+    assert_eq!((fourth["person"].as_str(), fourth["decision"].as_str()), (Some("omar"), Some("approve")));
     let conn = rusqlite::Connection::open(&env.db).expect("opens");
-    conn.execute("UPDATE gate_decisions SET person = 'mallory' WHERE id = 3", []).expect("edits");
+    conn.execute("UPDATE gate_decisions SET person = 'mallory' WHERE id = 4", []).expect("edits");
     drop(conn);
     let run = env.run(&["audit", "verify"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("audit record 3 was changed"), "{}", run.stderr);
+    assert!(run.stderr.contains("audit record 4 was changed"), "{}", run.stderr);
 }

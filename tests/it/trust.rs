@@ -192,7 +192,7 @@ fn a_head_kept_elsewhere_detects_a_rewritten_chain() {
     env.run_env(&[("SHIPDECK_OPERATOR", "omar")], &["approve", &key, "pilot"]).ok();
     let head = env.run(&["audit", "head"]).ok().trim().to_owned();
     let (count, hash) = head.split_once(' ').expect("COUNT HASH");
-    assert_eq!(count, "3", "the team, the `pre` tick, the approval");
+    assert_eq!(count, "4", "the team, the plan, the `pre` tick, the approval");
     assert!(env.run(&["audit", "verify", "--expect", hash]).ok().contains("contains the expected head"));
     // Someone replaces the whole trail with another chain that is consistent in itself.
     let other = Env::new();
@@ -411,4 +411,41 @@ fn a_receiver_started_on_a_config_of_your_own_keeps_the_log_s_os_login_identity(
     }
     assert!(env.run(&["gate", "show", "DEP-1", "all", "--json"]).json()["approvals"].as_array().expect("a").is_empty());
     drop(server);
+}
+
+#[test]
+fn a_stored_gate_policy_lowered_with_sqlite_fails_audit_verify_naming_it() {
+    let env = Env::new();
+    let key = env.plan("phased", 8);
+    assert_eq!(env.run(&["audit", "verify"]).code, 0);
+    let pristine = std::fs::read(&env.db).expect("reads");
+    let tamper = |sql: &str| {
+        std::fs::write(&env.db, &pristine).expect("restores");
+        let _ = std::fs::remove_file(env.db.with_extension("db-wal"));
+        let conn = rusqlite::Connection::open(&env.db).expect("opens");
+        conn.execute_batch(sql).expect("tampers");
+        drop(conn);
+        let verify = env.run(&["audit", "verify"]);
+        assert_eq!(verify.code, 1, "{sql}: {}", verify.stdout);
+        verify.stderr
+    };
+    // From two approvals to one: the gate would then approve with one.
+    let said =
+        tamper("UPDATE phases SET gate = replace(gate, '\"approvals\":2', '\"approvals\":1') WHERE name = 'wave-1'");
+    assert!(said.contains(&format!("{key}: the gate policy of phase 2 \"wave-1\" was changed")), "{said}");
+    let said = tamper("UPDATE phases SET name = 'late' WHERE name = 'wave-1'");
+    assert!(said.contains("phase 2 was renamed from \"wave-1\" to \"late\""), "{said}");
+    let said = tamper("UPDATE targets SET phase_id = (SELECT max(id) FROM phases) WHERE id = 1");
+    assert!(said.contains("were changed"), "{said}");
+    let said = tamper("UPDATE team SET roles = '[\"deployment_manager\"]' WHERE name = 'sam'");
+    assert!(said.contains("the stored team"), "{said}");
+    let said = tamper("UPDATE team_policy SET identity = 'os-login'");
+    assert!(said.contains("the stored team"), "{said}");
+    let said = tamper("UPDATE deployments SET requested_by = 'omar'");
+    assert!(said.contains("its requested by was changed"), "{said}");
+    let said = tamper(
+        "INSERT INTO emergency_freezes (name, environments, from_ms, until_ms, reason, declared_by, declared_ms)
+         VALUES ('x', '[]', 0, 1, 'r', 'dana', 0)",
+    );
+    assert!(said.contains("the emergency freezes"), "{said}");
 }

@@ -57,6 +57,27 @@ fn an_upgraded_log_dedupes_old_ids_and_takes_decisions_into_an_intact_audit() {
     env.run_env(&[("SHIPDECK_OPERATOR", "dana")], &["team", "sync"]).ok();
     let retry = env.run_env(&[("SHIPDECK_OPERATOR", "dana")], &["retry", "DEP-1", "all"]);
     assert!(retry.ok().starts_with("recorded: DEP-1 all retry by dana"), "{}", retry.stdout);
-    // Two records: the team sync and the retry, chained on from the upgrade.
-    assert!(env.run(&["audit", "verify"]).ok().contains("2 record(s)"));
+    // Three records: the upgrade's seal of what the log held, the team sync and the retry.
+    assert!(env.run(&["audit", "verify"]).ok().contains("3 record(s)"));
+    let trail = env.run(&["audit", "list", "--json"]).ok().to_owned();
+    let first: serde_json::Value = serde_json::from_str(trail.lines().next().expect("records")).expect("json");
+    assert_eq!((first["decision"].as_str(), first["person"].as_str()), (Some("seal"), Some("shipdeck")));
+}
+
+#[test]
+fn a_plan_stored_before_seals_is_sealed_by_the_upgrade_and_a_later_change_is_named() {
+    let env = upgraded();
+    assert!(env.run(&["audit", "verify"]).ok().contains("1 record(s)"));
+    let conn = rusqlite::Connection::open(&env.db).expect("opens");
+    conn.execute("UPDATE phases SET failure_budget = failure_budget + 5", []).expect("tampers");
+    drop(conn);
+    let verify = env.run(&["audit", "verify"]);
+    assert_eq!(verify.code, 1, "{}", verify.stdout);
+    assert!(
+        verify
+            .stderr
+            .contains("audit record 1 sealed: DEP-1: its plan (a phase, a gate policy or the targets) was changed"),
+        "{}",
+        verify.stderr
+    );
 }

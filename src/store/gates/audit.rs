@@ -18,6 +18,16 @@ use sha2::{Digest, Sha256};
 /// The `outcome` of a decision that was tried and refused.
 pub(in crate::store) const REFUSED: &str = "refused";
 
+/// The decisions whose records seal a deployment's plan facts ([`super::super::seal`]).
+pub(in crate::store) const PLAN_DECISIONS: [&str; 2] = [super::super::planning::PLAN, super::super::planning::PLAN_FOR];
+/// The decision whose records seal the stored team.
+pub(in crate::store) const TEAM_DECISION: &str = super::super::team::TEAM_SYNC;
+/// The decisions whose records seal the emergency freezes.
+pub(in crate::store) const FREEZE_DECISIONS: [&str; 2] =
+    [super::super::schedule::FREEZE_ADD, super::super::schedule::FREEZE_END];
+/// The record an upgrade appends to seal what a log held before seals.
+pub(in crate::store) const SEAL: &str = "seal";
+
 /// The previous hash of the first record.
 pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -64,6 +74,10 @@ pub(super) struct Canonical<'a> {
     /// Added with checklists and flags; absent from other records, so their hashes hold.
     #[serde(skip_serializing_if = "Option::is_none")]
     subject: Option<&'a str>,
+    /// The stored facts the record's change left (see [`super::super::seal`]); absent from
+    /// records that change none, and from every record before seals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seal: Option<&'a str>,
 }
 
 pub(super) fn hash(c: &Canonical<'_>) -> String {
@@ -71,8 +85,22 @@ pub(super) fn hash(c: &Canonical<'_>) -> String {
     Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Appends a record after the current head; returns its number.
+/// Appends a record after the current head; returns its number. A recorded change of a sealed
+/// fact (a plan, a team sync, a freeze) carries its seal, read in the same transaction.
 pub(in crate::store) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite::Result<i64> {
+    let seal = match r.outcome {
+        None => super::super::seal::seal_for(conn, r.decision, r.deployment_id)?,
+        Some(_) => None,
+    };
+    append_sealed(conn, r, seal.as_deref())
+}
+
+/// [`append`] with the seal given.
+pub(in crate::store) fn append_sealed(
+    conn: &Connection,
+    r: &NewRecord<'_>,
+    seal: Option<&str>,
+) -> rusqlite::Result<i64> {
     let head: Option<(i64, String)> = conn
         .query_row("SELECT count, hash FROM audit_head WHERE id = 1", [], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
@@ -93,12 +121,13 @@ pub(in crate::store) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite
         decided_ms: r.decided_ms,
         outcome: r.outcome,
         subject: r.subject,
+        seal,
     };
     let h = hash(&c);
     conn.prepare_cached(
         "INSERT INTO gate_decisions (id, deployment_id, phase_id, decision, person, role, os_user, comment, reason,
-                                     policy_state, decided_ms, prev_hash, hash, outcome, subject)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                                     policy_state, decided_ms, prev_hash, hash, outcome, subject, seal)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         id,
@@ -115,7 +144,8 @@ pub(in crate::store) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite
         prev,
         h,
         r.outcome,
-        r.subject
+        r.subject,
+        seal
     ])?;
     conn.prepare_cached(
         "INSERT INTO audit_head (id, count, hash) VALUES (1, ?1, ?2)
@@ -142,12 +172,16 @@ pub enum AuditProblem {
     InsertedAtEnd { id: i64, expected: i64 },
     #[error("the audit trail's head does not match its newest record {last}")]
     Head { last: i64 },
+    #[error("the log no longer holds what audit record {id} sealed: {what}")]
+    FactChanged { id: i64, what: String },
+    #[error("{what} is in no audit record: it was stored outside shipdeck")]
+    Unsealed { what: String },
 }
 
 pub(super) const RECORD_SELECT: &str = "
     SELECT g.id, g.deployment_id, g.phase_id, g.decision, g.person, g.role, g.os_user, g.comment, g.reason,
            g.policy_state, g.decided_ms, g.prev_hash, g.hash, coalesce(p.name, ''), coalesce(g.deployment_id, p.deployment_id, 0),
-           g.outcome, g.subject
+           g.outcome, g.subject, g.seal
     FROM gate_decisions g LEFT JOIN phases p ON p.id = g.phase_id";
 
 pub(super) type RawRow = (
@@ -166,6 +200,7 @@ pub(super) type RawRow = (
     String,
     String,
     i64,
+    Option<String>,
     Option<String>,
     Option<String>,
 );
@@ -189,6 +224,7 @@ pub(super) fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
         r.get(14)?,
         r.get(15)?,
         r.get(16)?,
+        r.get(17)?,
     ))
 }
 
@@ -208,6 +244,7 @@ pub(super) fn canonical(row: &RawRow) -> Canonical<'_> {
         decided_ms: row.10,
         outcome: row.15.as_deref(),
         subject: row.16.as_deref(),
+        seal: row.17.as_deref(),
     }
 }
 
@@ -300,6 +337,9 @@ impl Store {
             }
             if head_hash != last_hash {
                 return Ok(Err(AuditProblem::Head { last }));
+            }
+            if let Some(problem) = super::super::seal::check(&s.conn).map_err(|e| s.sql(e))? {
+                return Ok(Err(problem));
             }
             Ok(Ok(count))
         })

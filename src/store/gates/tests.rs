@@ -158,17 +158,18 @@ fn the_audit_chain_notices_a_changed_or_removed_record() {
         let key = plan(&mut store, &config, "phased", 4);
         decide(&mut store, &config, key, "pilot", Decision::Approve, "omar", None).expect("recorded");
     }
-    // Record 1 is the team seeded into the new log; then each plan's `pre` tick and approval.
-    assert_eq!(store.audit_verify().expect("reads"), Ok(7));
+    // Record 1 is the team seeded into the new log; then each plan, its `pre` tick and approval.
+    assert_eq!(store.audit_verify().expect("reads"), Ok(10));
     let records = store.audit_records(None).expect("records");
     assert_eq!(records[0].decision, crate::store::TEAM_SYNC);
     assert_eq!(records[1].prev_hash, records[0].hash);
-    assert_eq!((records[1].decision.as_str(), records[1].subject.as_deref()), ("check", Some("artifacts")));
-    assert_eq!(records[2].os_user.as_deref(), Some("ci"));
-    store.conn.execute("UPDATE gate_decisions SET comment = 'edited' WHERE id = 3", []).expect("edits");
-    assert_eq!(store.audit_verify().expect("reads"), Err(AuditProblem::Changed { id: 3 }));
-    store.conn.execute("DELETE FROM gate_decisions WHERE id = 3", []).expect("deletes");
-    assert_eq!(store.audit_verify().expect("reads"), Err(AuditProblem::Removed { id: 3, prev: 2, next: 4 }));
+    assert_eq!(records[1].decision, crate::store::PLAN);
+    assert_eq!((records[2].decision.as_str(), records[2].subject.as_deref()), ("check", Some("artifacts")));
+    assert_eq!(records[3].os_user.as_deref(), Some("ci"));
+    store.conn.execute("UPDATE gate_decisions SET comment = 'edited' WHERE id = 4", []).expect("edits");
+    assert_eq!(store.audit_verify().expect("reads"), Err(AuditProblem::Changed { id: 4 }));
+    store.conn.execute("DELETE FROM gate_decisions WHERE id = 4", []).expect("deletes");
+    assert_eq!(store.audit_verify().expect("reads"), Err(AuditProblem::Removed { id: 4, prev: 3, next: 5 }));
 }
 
 /// Rehashes every record after an edit, as someone able to write the file could.
@@ -200,10 +201,10 @@ fn a_head_kept_elsewhere_detects_a_rewrite_of_the_whole_chain() {
     let key = plan(&mut store, &config, "phased", 4);
     decide(&mut store, &config, key, "pilot", Decision::Approve, "omar", None).expect("recorded");
     let (count, head) = store.audit_head().expect("head");
-    assert_eq!(count, 3, "the team, the `pre` tick, the approval");
-    assert_eq!(store.audit_find(&head).expect("reads"), Some(3));
+    assert_eq!(count, 4, "the team, the plan, the `pre` tick, the approval");
+    assert_eq!(store.audit_find(&head).expect("reads"), Some(4));
     rewrite_whole_chain(&mut store);
-    assert_eq!(store.audit_verify().expect("reads"), Ok(3), "the rewritten chain is consistent in itself");
+    assert_eq!(store.audit_verify().expect("reads"), Ok(4), "the rewritten chain is consistent in itself");
     assert_eq!(store.audit_find(&head).expect("reads"), None, "but the kept head is gone from it");
 }
 
@@ -221,7 +222,7 @@ fn a_refused_decision_is_in_the_audit_trail_and_counts_for_nothing() {
     );
     assert_eq!(last.policy_state["refused"]["rule"]["rule"], "role");
     assert!(store.gate(key, "pilot").expect("gate").approvals.is_empty());
-    assert_eq!(store.audit_verify().expect("reads"), Ok(3));
+    assert_eq!(store.audit_verify().expect("reads"), Ok(4));
 }
 
 #[test]
