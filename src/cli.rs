@@ -53,6 +53,7 @@ mod status;
 mod status_at;
 mod switch;
 mod team;
+mod token;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -137,6 +138,9 @@ pub enum Command {
     /// The team stored in the log, which decisions count: sync it from the config, or show it
     #[command(subcommand)]
     Team(team::Command),
+    /// Per-person API tokens for the server: issue, list, revoke
+    #[command(subcommand)]
+    Token(token::Command),
     /// Deployment models: test the phases a plan would produce, review how they did, their actions
     #[command(subcommand)]
     Models(models::Command),
@@ -181,6 +185,7 @@ impl Command {
             Self::Freeze(c) if c.writes() => Some("freeze"),
             Self::Notify(c) if c.writes() => Some("notify"),
             Self::Models(c) if c.writes() => Some("models"),
+            Self::Token(c) if c.writes() => Some("token"),
             Self::Status(_)
             | Self::Events(_)
             | Self::List(_)
@@ -197,6 +202,7 @@ impl Command {
             | Self::Compare(_)
             | Self::Conformance(_)
             | Self::Models(_)
+            | Self::Token(_)
             | Self::Freeze(_)
             | Self::Schedule(_)
             | Self::Notify(_)
@@ -316,6 +322,7 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Kpi(a)) => kpi::run(&ctx, &a),
         Some(Command::Compare(a)) => compare::run(&ctx, &a),
         Some(Command::Team(c)) => team::run(&ctx, &c),
+        Some(Command::Token(c)) => token::run(&ctx, &c),
         Some(Command::Models(c)) => models::run(&ctx, &c),
         Some(Command::Reschedule(a)) => reschedule::run(&ctx, &a),
         Some(Command::Cancel(a)) => cancel::run(&ctx, &a),

@@ -33,6 +33,7 @@ pub mod seal;
 pub mod status;
 pub mod team;
 pub mod text;
+pub mod token;
 
 pub use event::{AgentEvent, EventStatus};
 pub use lifecycle::{TargetProgress, TargetStatus};

@@ -10,7 +10,9 @@
 //! On shutdown held long-polls are answered with the current state, bodies still arriving are
 //! refused (nothing of them stored), and the process is gone within [`SHUTDOWN_GRACE`].
 
+mod auth;
 mod body;
+mod decisions;
 mod gates;
 pub mod metrics;
 mod routes;
@@ -114,6 +116,8 @@ pub(crate) struct AppState {
     gates: gates::Watcher,
     /// For the calendar: the zone, the environments' limits.
     config: Arc<crate::config::Config>,
+    /// The log, for connections of their own: decisions and token checks.
+    db: PathBuf,
 }
 
 /// How often the writer looks for targets silent past their deployment's `lost_after`.
@@ -165,6 +169,7 @@ impl Receiver {
             stopping,
             gates: gates::Watcher::new(opts.db.clone()),
             config: opts.config.clone(),
+            db: opts.db.clone(),
         };
         Ok(Self { listener, router: routes::router(state), writer, limits, stop })
     }

@@ -34,6 +34,7 @@ mod seal;
 mod team;
 #[cfg(test)]
 pub(crate) mod testing;
+mod tokens;
 
 pub use crate::domain::conformance::TimeRules;
 pub use analysis::AnalysisState;
@@ -51,6 +52,7 @@ pub use schedule::{
     CANCEL, Change, FREEZE_ADD, FREEZE_END, FreezeRequest, LOOKBACK_MS, RESCHEDULE, SCHEDULE_OVERRIDE, ScheduleError,
 };
 pub use team::{SyncBy, SyncOutcome, TEAM_SYNC, TeamError};
+pub use tokens::{TOKEN_ISSUE, TOKEN_REVOKE, TOKEN_USE, TokenError, TokenRequest};
 
 use rusqlite::{Connection, OpenFlags};
 use std::collections::HashMap;

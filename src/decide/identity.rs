@@ -121,14 +121,15 @@ pub fn operator_name(config: &Config) -> String {
 #[must_use]
 pub fn os_user() -> String {
     let Some(uid) = real_uid() else { return "unknown".into() };
-    account_named(&uid, &std::fs::read_to_string("/etc/passwd").unwrap_or_default())
+    account_named(&uid.to_string(), &std::fs::read_to_string("/etc/passwd").unwrap_or_default())
         .unwrap_or_else(|| format!("uid {uid}"))
 }
 
 /// The real user id of this process, as the kernel reports it.
-fn real_uid() -> Option<String> {
+#[must_use]
+pub fn real_uid() -> Option<u32> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    Some(status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.to_owned())
+    status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.parse().ok()
 }
 
 /// The name of user id `uid` in a passwd database's text.

@@ -138,9 +138,13 @@ pub enum IdentityError {
     Impersonation { claimed: String, os_user: String, login_person: String },
 }
 
-/// The flag for a decision made as `member` from `os_user`, when the two differ.
+/// The flag for a decision made as `member` from `os_user`, when the two differ. A decision
+/// through the server is the token's person's: nothing to flag.
 #[must_use]
 pub fn acted_as(member: &Member, os_user: &str) -> Option<String> {
+    if super::token::is_account(os_user) {
+        return None;
+    }
     let own = member.login.as_deref().unwrap_or(&member.name);
     (own != os_user).then(|| format!("acted as {} from account {os_user}", member.name))
 }

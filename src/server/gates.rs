@@ -120,7 +120,7 @@ pub(super) async fn get_gate(
     Path((key, phase)): Path<(String, String)>,
     Query(q): Query<WaitQuery>,
 ) -> Response {
-    if let Some(denied) = super::routes::denied(&state, &headers) {
+    if let Err(denied) = super::auth::caller(&state, &headers, crate::domain::token::Scope::Events).await {
         return denied;
     }
     let key = match key.parse::<DeploymentKey>() {

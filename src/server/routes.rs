@@ -5,6 +5,7 @@ use super::{AppState, MAX_BODY_BYTES};
 use crate::config::MetricsAccess;
 use crate::domain::DeploymentKey;
 use crate::domain::event::parse_ndjson;
+use crate::domain::token::Scope;
 use crate::store::{StoreError, Submission};
 use axum::Router;
 use axum::extract::{MatchedPath, Path, Request, State};
@@ -20,6 +21,7 @@ const DEPLOYMENT: &str = "/v1/deployments/{key}";
 const GATE: &str = "/v1/deployments/{key}/gates/{phase}";
 const METRICS: &str = "/metrics";
 const CALENDAR: &str = "/v1/calendar.ics";
+const DECISIONS: &str = "/v1/deployments/{key}/gates/{phase}/decisions";
 
 pub(super) fn router(state: AppState) -> Router {
     let mut router = Router::new()
@@ -27,6 +29,7 @@ pub(super) fn router(state: AppState) -> Router {
         .route(EVENTS, post(post_events))
         .route(DEPLOYMENT, get(get_deployment))
         .route(GATE, get(super::gates::get_gate))
+        .route(DECISIONS, post(super::decisions::post_decision))
         .route(CALENDAR, get(calendar_ics));
     if state.limits.metrics != MetricsAccess::Off {
         router = router.route(METRICS, get(metrics));
@@ -55,6 +58,7 @@ async fn measure(State(state): State<AppState>, request: Request, next: axum::mi
         Some(GATE) => GATE,
         Some(METRICS) => METRICS,
         Some(CALENDAR) => CALENDAR,
+        Some(DECISIONS) => DECISIONS,
         _ => "other",
     };
     let method = match *request.method() {
@@ -120,7 +124,7 @@ pub(super) fn denied(state: &AppState, headers: &HeaderMap) -> Option<Response> 
 }
 
 /// The token of an `Authorization` value with the Bearer scheme, in any case, trimmed.
-fn bearer(value: &str) -> Option<&str> {
+pub(super) fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim_start().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -131,7 +135,7 @@ pub(super) fn digest(token: &str) -> [u8; 32] {
     sha2::Sha256::digest(token.trim().as_bytes()).into()
 }
 
-fn unauthorized(message: &str) -> Response {
+pub(super) fn unauthorized(message: &str) -> Response {
     let mut r = error(StatusCode::UNAUTHORIZED, message);
     r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
     r
@@ -156,7 +160,7 @@ async fn health(State(state): State<AppState>) -> Response {
 
 /// `POST /v1/events`: NDJSON, one event a line. Answers after the accepted lines are committed.
 async fn post_events(State(state): State<AppState>, request: Request) -> Response {
-    if let Some(denied) = denied(&state, request.headers()) {
+    if let Err(denied) = super::auth::caller(&state, request.headers(), Scope::Events).await {
         return denied;
     }
     let mut stopping = state.stopping.clone();
@@ -221,7 +225,7 @@ async fn post_events(State(state): State<AppState>, request: Request) -> Respons
 
 /// `GET /v1/deployments/{key}`: the same JSON as `shipdeck status --json`.
 async fn get_deployment(State(state): State<AppState>, headers: HeaderMap, Path(key): Path<String>) -> Response {
-    if let Some(denied) = denied(&state, &headers) {
+    if let Err(denied) = super::auth::caller(&state, &headers, Scope::Events).await {
         return denied;
     }
     let key = match key.parse::<DeploymentKey>() {
@@ -247,7 +251,7 @@ async fn get_deployment(State(state): State<AppState>, headers: HeaderMap, Path(
 /// `GET /v1/calendar.ics`: the change calendar as iCalendar, the same as
 /// `shipdeck schedule export --ics` (a week back, 90 days ahead).
 async fn calendar_ics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(denied) = denied(&state, &headers) {
+    if let Err(denied) = super::auth::caller(&state, &headers, Scope::Events).await {
         return denied;
     }
     let reader = state.reader.clone();

@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0015_analysis.sql"),
     include_str!("migrations/0016_parallel.sql"),
     include_str!("migrations/0017_audit_seal.sql"),
+    include_str!("migrations/0018_tokens.sql"),
 ];
 
 /// The version whose upgrade appends the audit seal of what the log held.

@@ -2,7 +2,7 @@
 //! against the newest seal of each: the plan of every deployment, the team, the emergency
 //! freezes.
 
-use super::gates::audit::{AuditProblem, FREEZE_DECISIONS, PLAN_DECISIONS, SEAL, TEAM_DECISION};
+use super::gates::audit::{AuditProblem, FREEZE_DECISIONS, PLAN_DECISIONS, SEAL, TEAM_DECISION, TOKEN_DECISIONS};
 use crate::domain::seal::{PhaseFacts, PlanFacts, digest};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension};
@@ -20,7 +20,7 @@ fn json_of(v: ValueRef<'_>) -> serde_json::Value {
 }
 
 /// The digest of every row `sql` selects, in its order.
-fn rows_digest(conn: &Connection, sql: &str, arg: Option<i64>) -> rusqlite::Result<String> {
+pub(super) fn rows_digest(conn: &Connection, sql: &str, arg: Option<i64>) -> rusqlite::Result<String> {
     let mut stmt = conn.prepare_cached(sql)?;
     let columns = stmt.column_count();
     let mut rows = match arg {
@@ -113,6 +113,8 @@ pub(super) fn seal_for(conn: &Connection, decision: &str, deployment: i64) -> ru
         Some(serde_json::json!({ "team": team_digest(conn)? }))
     } else if FREEZE_DECISIONS.contains(&decision) {
         Some(serde_json::json!({ "freezes": freezes_digest(conn)? }))
+    } else if TOKEN_DECISIONS.contains(&decision) {
+        Some(serde_json::json!({ "tokens": super::tokens::digest(conn)? }))
     } else {
         None
     };
@@ -215,6 +217,10 @@ pub(super) fn check(conn: &Connection) -> rusqlite::Result<Option<AuditProblem>>
     }
     let freezes = ("the emergency freezes", count("SELECT count(*) FROM emergency_freezes")? > 0);
     if let Some(p) = digest_holds(conn, "freezes", &freezes_digest(conn)?, freezes)? {
+        return Ok(Some(p));
+    }
+    let tokens = ("the API tokens", count("SELECT count(*) FROM api_tokens")? > 0);
+    if let Some(p) = digest_holds(conn, "tokens", &super::tokens::digest(conn)?, tokens)? {
         return Ok(Some(p));
     }
     let upgrade = newest(conn, "plans", None)?;

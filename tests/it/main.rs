@@ -32,6 +32,7 @@ mod reviews;
 mod schedule;
 mod techniques;
 mod tls;
+mod tokens;
 mod trust;
 mod tui_e2e;
 mod upgrade;

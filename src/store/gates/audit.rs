@@ -25,6 +25,9 @@ pub(in crate::store) const TEAM_DECISION: &str = super::super::team::TEAM_SYNC;
 /// The decisions whose records seal the emergency freezes.
 pub(in crate::store) const FREEZE_DECISIONS: [&str; 2] =
     [super::super::schedule::FREEZE_ADD, super::super::schedule::FREEZE_END];
+/// The decisions whose records seal the API tokens.
+pub(in crate::store) const TOKEN_DECISIONS: [&str; 2] =
+    [super::super::tokens::TOKEN_ISSUE, super::super::tokens::TOKEN_REVOKE];
 /// The record an upgrade appends to seal what a log held before seals.
 pub(in crate::store) const SEAL: &str = "seal";
 
