@@ -13,6 +13,7 @@ mod cli;
 mod compare;
 mod completions;
 mod demo;
+mod edges;
 mod gates;
 mod gates_e2e;
 mod hardening;
