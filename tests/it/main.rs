@@ -37,3 +37,4 @@ mod trust;
 mod tui_e2e;
 mod upgrade;
 mod verification;
+mod walkthrough;
