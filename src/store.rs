@@ -257,7 +257,7 @@ impl Store {
     pub fn quick_check(&self) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare("PRAGMA quick_check(3)").map_err(|e| self.sql(e))?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(|e| self.sql(e))?;
-        let found = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| file::explain(&self.path, self.sql(e)))?;
+        let found = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.sql(e))?;
         if found.iter().all(|line| line == "ok") {
             return Ok(());
         }
@@ -287,8 +287,10 @@ impl Store {
         self.conn.pragma_query_value(None, "data_version", |r| r.get(0)).map_err(|e| self.sql(e))
     }
 
+    /// An SQL failure; one that means the file is damaged (or cannot be written) is said in
+    /// one sentence naming the file, as at open, not in SQLite's words.
     fn sql(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sql { path: self.path.clone(), source }
+        file::explain(&self.path, StoreError::Sql { path: self.path.clone(), source })
     }
 
     /// The `synchronous` level in force on this connection (`FULL` unless relaxed for a bulk load).

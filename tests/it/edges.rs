@@ -120,7 +120,9 @@ fn a_log_written_before_the_mark_is_recognised_upgraded_and_marked() {
 #[test]
 fn serve_refuses_a_damaged_log_at_start_naming_the_problem() {
     let env = Env::new();
-    env.plan("big-bang", 2);
+    let key = env.plan("big-bang", 2);
+    let line = support::event("e1", &key, "web-01", "install", "started");
+    env.run_with_stdin(&["ingest", "-"], &format!("{line}\n")).ok();
     // Break the header of the events table's root page, as a bad disk or a careless copy would.
     let (root, page_size): (u64, u64) = {
         let conn = rusqlite::Connection::open(&env.db).expect("opens");
@@ -137,6 +139,11 @@ fn serve_refuses_a_damaged_log_at_start_naming_the_problem() {
     assert_eq!(code, Some(2), "it must not start and answer health \"ok\": {said}");
     assert!(said.contains("is damaged") && said.contains("restore it from a backup"), "{said}");
     assert!(said.contains(&env.db.display().to_string()), "names the file: {said}");
+    // A command that meets the damage later says it the same way, not in SQLite's words.
+    let events = env.run(&["events", &key]);
+    assert_eq!(events.code, 2, "{}", events.stderr);
+    assert!(events.stderr.contains("is damaged") && !events.stderr.contains("Error code"), "{}", events.stderr);
+    assert_eq!(events.stderr.lines().count(), 1, "{}", events.stderr);
 }
 
 /// Runs the binary as an unprivileged user when the tests run as root (root may write a
