@@ -5,6 +5,8 @@
 //! writer; writers take the lock up front (`BEGIN IMMEDIATE`) and wait for it (busy timeout), so
 //! "database is locked" never reaches a user. The schema evolves by numbered migrations recorded
 //! in `PRAGMA user_version`; a log written by a newer shipdeck is refused, never downgraded.
+//! The file is marked as shipdeck's (`PRAGMA application_id`): someone else's SQLite database
+//! is refused, and every file is looked at before anything writes to it.
 
 mod analysis;
 #[cfg(feature = "bench")]

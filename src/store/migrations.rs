@@ -45,7 +45,7 @@ pub enum Found {
     /// No table, no version, no mark: a new log may be made in it.
     Empty,
     /// A shipdeck log at this schema version (marked, or recognised by its schema).
-    Log { version: i64, marked: bool },
+    Log { version: i64 },
 }
 
 /// Tells what the database on `conn` is, without writing: a shipdeck log (refused when a newer
@@ -61,7 +61,7 @@ pub fn inspect(conn: &Connection, path: &Path) -> Result<Found, StoreError> {
     let names = names.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)?;
     let too_new = || StoreError::TooNew { path: path.to_path_buf(), found: version, known: LATEST };
     if app == APPLICATION_ID {
-        return if version > LATEST { Err(too_new()) } else { Ok(Found::Log { version, marked: true }) };
+        return if version > LATEST { Err(too_new()) } else { Ok(Found::Log { version }) };
     }
     let foreign = |what: String| StoreError::Foreign { path: path.to_path_buf(), what };
     if app != 0 {
@@ -71,7 +71,7 @@ pub fn inspect(conn: &Connection, path: &Path) -> Result<Found, StoreError> {
         return Ok(Found::Empty);
     }
     if version > 0 && names.iter().any(|n| n == "deployments") {
-        return if version > LATEST { Err(too_new()) } else { Ok(Found::Log { version, marked: false }) };
+        return if version > LATEST { Err(too_new()) } else { Ok(Found::Log { version }) };
     }
     let shown: Vec<String> = names.iter().take(3).map(|n| format!("\"{n}\"")).collect();
     let more =
@@ -117,7 +117,7 @@ pub fn apply(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 /// one is reported (a read-only open never migrates), a newer or a foreign one refused as always.
 pub fn check(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let found = match inspect(conn, path)? {
-        Found::Log { version, .. } => version,
+        Found::Log { version } => version,
         Found::Empty => 0,
     };
     match found.cmp(&LATEST) {
