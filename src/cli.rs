@@ -62,7 +62,7 @@ use std::path::{Path, PathBuf};
 
 /// shipdeck: watch and control deployments from the terminal.
 #[derive(Debug, Parser)]
-#[command(name = "shipdeck", version, about, propagate_version = true)]
+#[command(name = "shipdeck", version, about, propagate_version = true, after_help = ENVIRONMENT)]
 pub struct Cli {
     /// The deployment log (SQLite file) [default: from config, else ~/.local/share/shipdeck/shipdeck.db; demo: a new temporary folder]
     #[arg(long, global = true, env = "SHIPDECK_DB", value_name = "PATH")]
@@ -77,6 +77,20 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
+
+/// The environment variables, for `shipdeck --help` (the options name their own).
+const ENVIRONMENT: &str = "Environment:
+  SHIPDECK_DB        the deployment log, as --db
+  SHIPDECK_CONFIG    the config file, as --config
+  SHIPDECK_OPERATOR  who you are when you plan, approve, check or review (else the config's
+                     `operator`, else your OS login); the team stored in the log says which
+                     of your roles count (`shipdeck team show`)
+  SHIPDECK_TOKEN     the receiver's API token, for serve, emit and gate wait --server";
+
+/// Who a decision is recorded as, for the `--help` of every decision.
+const DECIDER: &str = "You decide as SHIPDECK_OPERATOR, else the config's `operator`, else your OS login; the team \
+stored in the log says which of your roles count (`shipdeck team show`). Every decision, refused \
+ones too, is kept in the audit trail (`shipdeck audit list`).";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -94,7 +108,7 @@ pub enum Command {
     Emit(emit::Args),
     /// Import NDJSON events from a file (or - for stdin) straight into the log
     Ingest(ingest::Args),
-    /// Check or show the configuration
+    /// Check a config file, or print the built-in default one
     #[command(subcommand)]
     Config(config_cmd::Command),
     /// Open the dashboard (the default when no command is given)
@@ -104,14 +118,19 @@ pub enum Command {
     /// Measure shipdeck on this machine (runs `shipdeck-bench`, built with --features bench)
     Bench(bench::Args),
     /// Approve a phase's gate
+    #[command(after_help = DECIDER)]
     Approve(approve::ApproveArgs),
     /// Reject a phase's gate (halts the deployment)
+    #[command(after_help = DECIDER)]
     Reject(approve::RejectArgs),
     /// Run a failed phase again
+    #[command(after_help = DECIDER)]
     Retry(approve::RecoverArgs),
     /// Stop a deployment whose phase failed
+    #[command(after_help = DECIDER)]
     Abort(approve::StopArgs),
     /// Roll back a deployment whose phase failed
+    #[command(after_help = DECIDER)]
     Rollback(approve::StopArgs),
     /// Switch a parallel (blue/green) deployment's traffic to the new set, or back (--back)
     Switch(switch::Args),
@@ -119,6 +138,7 @@ pub enum Command {
     #[command(subcommand)]
     Gate(gate::Command),
     /// Tick a checklist item of a deployment (a recorded decision)
+    #[command(after_help = DECIDER)]
     Check(check::Args),
     /// List conformance flags: what agents did that was not authorised
     Conformance(conformance::Args),
@@ -366,6 +386,9 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
             | StoreError::PlanPerson(_)
             | StoreError::TooNew { .. }
             | StoreError::Unusable { .. }
+            | StoreError::Foreign { .. }
+            | StoreError::NotWritable { .. }
+            | StoreError::Damaged { .. }
             | StoreError::NeedsMigration { .. },
         ) => 2,
         // A log found damaged while reading it: the input is broken, not the command.

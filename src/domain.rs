@@ -4,6 +4,7 @@
 //! Most unit tests of shipdeck live here, next to the rules they pin down.
 
 pub mod analysis;
+pub mod audit;
 pub mod calendar;
 pub mod checklist;
 pub mod compare;
@@ -59,20 +60,35 @@ impl fmt::Display for DeploymentKey {
 #[error("{0}")]
 pub struct Invalid(pub String);
 
-/// A string that is not a deployment key.
+/// A string that is not a deployment key: one sentence naming it, with the key it looks like
+/// when there is one (`dep-7`, `7`, `DEP-07` look like `DEP-7`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("\"{0}\" is not a deployment key (expected DEP-<number>, e.g. DEP-12)")]
+#[error("\"{0}\" is not a deployment key (expected DEP-<number>, e.g. {example})", example = key_like(.0))]
 pub struct BadKey(pub String);
 
+/// The key `s` looks like, for the message (`DEP-12` when nothing does).
+fn key_like(s: &str) -> String {
+    let digits = s.get(..4).filter(|p| p.eq_ignore_ascii_case("DEP-")).map_or(s, |_| &s[4..]);
+    match digits.parse::<i64>() {
+        Ok(n) if n > 0 && digits.bytes().all(|b| b.is_ascii_digit()) => format!("DEP-{n}"),
+        _ => "DEP-12".to_owned(),
+    }
+}
+
+/// The one spelling of a key, the agent API's contract: `DEP-` and a number without sign or
+/// leading zero. Everything that takes a key (events, the CLI, the API's paths) parses it here,
+/// so `dep-1` or `1` are refused everywhere instead of being stored under `DEP-1` in one place
+/// and refused in another.
 impl FromStr for DeploymentKey {
     type Err = BadKey;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let digits = s.get(..4).filter(|p| p.eq_ignore_ascii_case("DEP-")).map(|_| &s[4..]).unwrap_or(s);
-        match digits.parse::<i64>() {
-            Ok(n) if n > 0 && !digits.starts_with('+') => Ok(Self(n)),
-            _ => Err(BadKey(s.to_owned())),
+        let bad = || BadKey(s.to_owned());
+        let digits = s.strip_prefix("DEP-").ok_or_else(bad)?;
+        if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
         }
+        digits.parse::<i64>().map(Self).map_err(|_| bad())
     }
 }
 
@@ -114,14 +130,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_parse_with_or_without_prefix() {
+    fn keys_parse_only_as_dep_and_a_number() {
         assert_eq!("DEP-12".parse(), Ok(DeploymentKey(12)));
-        assert_eq!("dep-7".parse(), Ok(DeploymentKey(7)));
-        assert_eq!("7".parse(), Ok(DeploymentKey(7)));
         assert_eq!(DeploymentKey(3).to_string(), "DEP-3");
-        for bad in ["DEP-", "DEP-0", "DEP--1", "DEP-x", "", "DEP-+4"] {
+        for bad in [
+            "DEP-",
+            "DEP-0",
+            "DEP--1",
+            "DEP-x",
+            "",
+            "DEP-+4",
+            "dep-7",
+            "7",
+            "DEP-07",
+            "DEP- 7",
+            "DEP-7 ",
+            "DEP-99999999999999999999",
+        ] {
             assert!(bad.parse::<DeploymentKey>().is_err(), "{bad} should not parse");
         }
+    }
+
+    #[test]
+    fn a_lenient_key_is_refused_naming_it_and_the_key_it_looks_like() {
+        let err = |s: &str| s.parse::<DeploymentKey>().expect_err(s).to_string();
+        assert_eq!(err("dep-1"), "\"dep-1\" is not a deployment key (expected DEP-<number>, e.g. DEP-1)");
+        assert_eq!(err("1"), "\"1\" is not a deployment key (expected DEP-<number>, e.g. DEP-1)");
+        assert_eq!(err("DEP-007"), "\"DEP-007\" is not a deployment key (expected DEP-<number>, e.g. DEP-7)");
+        assert_eq!(err("web-1"), "\"web-1\" is not a deployment key (expected DEP-<number>, e.g. DEP-12)");
     }
 
     #[test]

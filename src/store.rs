@@ -5,6 +5,8 @@
 //! writer; writers take the lock up front (`BEGIN IMMEDIATE`) and wait for it (busy timeout), so
 //! "database is locked" never reaches a user. The schema evolves by numbered migrations recorded
 //! in `PRAGMA user_version`; a log written by a newer shipdeck is refused, never downgraded.
+//! The file is marked as shipdeck's (`PRAGMA application_id`): someone else's SQLite database
+//! is refused, and every file is looked at before anything writes to it.
 
 mod analysis;
 #[cfg(feature = "bench")]
@@ -95,9 +97,20 @@ pub enum StoreError {
         "the deployment log {path} is at schema version {found} and this shipdeck needs version {needed}; it was opened read-only, so it was not migrated (open it once without --read-only to migrate it)"
     )]
     NeedsMigration { path: PathBuf, found: i64, needed: i64 },
-    /// A file that cannot serve as the log (not SQLite, truncated, a directory, read-only...).
+    /// A file that cannot serve as the log (not SQLite, truncated, a directory...).
     #[error("the deployment log {path} {reason}")]
     Unusable { path: PathBuf, reason: String },
+    /// An SQLite database that holds someone else's data: it is left as it is.
+    #[error(
+        "{path} is not a shipdeck log but another program's SQLite database ({what}); it was left unchanged: pass --db with a shipdeck log, or a path where none exists yet"
+    )]
+    Foreign { path: PathBuf, what: String },
+    /// A log this user may read but not write (a command that writes was asked for).
+    #[error("the deployment log {path} cannot be written: {}", if *.folder { "its folder is read-only (read commands such as status, list and events still work)" } else { "the file is read-only (read commands still work)" })]
+    NotWritable { path: PathBuf, folder: bool },
+    /// `PRAGMA quick_check` found the file damaged.
+    #[error("the deployment log {path} is damaged ({problem}): restore it from a backup")]
+    Damaged { path: PathBuf, problem: String },
     #[error("the deployment log {path} is damaged: {what} does not parse ({detail}); nothing was decided")]
     Corrupt { path: PathBuf, what: String, detail: String },
     #[error("cannot create the folder {path}: {source}")]
@@ -170,9 +183,7 @@ impl Store {
     /// files) is opened read-only instead of refused.
     pub fn open_to_read(path: &Path) -> Result<Self, StoreError> {
         match Self::open_existing(path) {
-            Err(StoreError::Unusable { .. }) if path.is_file() && !file::writable_folder(path) => {
-                Self::open_read_only(path)
-            }
+            Err(StoreError::NotWritable { .. }) if path.is_file() => Self::open_read_only(path),
             other => other,
         }
     }
@@ -217,6 +228,12 @@ impl Store {
             migrations::check(&conn, path)?;
             return Ok(Self::with_connection(conn, path));
         }
+        // Look before writing anything: a file refused here (someone else's database, a log
+        // from a newer shipdeck, a damaged one) is left byte for byte as it was.
+        migrations::inspect(&conn, path)?;
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return Err(StoreError::NotWritable { path: path.to_path_buf(), folder: !file::writable_folder(path) });
+        }
         // WAL survives in the file; setting it again is cheap. FULL sync: an acknowledged event
         // survives power loss too, and group commit keeps the cost per event small.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
@@ -238,6 +255,18 @@ impl Store {
             rules: Arc::default(),
             budget_warning: budget::DEFAULT_SHARE,
         }
+    }
+
+    /// Checks the whole file's structure (`PRAGMA quick_check`): for a process that will run for
+    /// long on it (the receiver), so damage is told at start instead of at its first commit.
+    pub fn quick_check(&self) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA quick_check(3)").map_err(|e| self.sql(e))?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(|e| self.sql(e))?;
+        let found = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.sql(e))?;
+        if found.iter().all(|line| line == "ok") {
+            return Ok(());
+        }
+        Err(StoreError::Damaged { path: self.path.clone(), problem: found.join("; ") })
     }
 
     /// Whether this connection was opened read-only.
@@ -263,8 +292,10 @@ impl Store {
         self.conn.pragma_query_value(None, "data_version", |r| r.get(0)).map_err(|e| self.sql(e))
     }
 
+    /// An SQL failure; one that means the file is damaged (or cannot be written) is said in
+    /// one sentence naming the file, as at open, not in SQLite's words.
     fn sql(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sql { path: self.path.clone(), source }
+        file::explain(&self.path, StoreError::Sql { path: self.path.clone(), source })
     }
 
     /// The `synchronous` level in force on this connection (`FULL` unless relaxed for a bulk load).

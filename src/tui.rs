@@ -58,7 +58,10 @@ fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
     let keymap = Keymap::from_config(&opts.config.dashboard.keys)
         .map_err(|e| anyhow::anyhow!("{}: {e}", e.config_path(&opts.config.dashboard.keys)))?;
     let theme = Theme::select(&opts.config.dashboard.theme, Theme::no_color_env());
-    let store = if opts.read_only { Store::open_read_only(&opts.db)? } else { Store::open_existing(&opts.db)? };
+    // A log this user may not write (a read-only file or folder) opens as with --read-only: the
+    // dashboard hides the actions that would write instead of refusing to start.
+    let store = if opts.read_only { Store::open_read_only(&opts.db)? } else { Store::open_to_read(&opts.db)? };
+    let read_only = opts.read_only || store.is_read_only();
     // Every view shows the windows and freezes decisions are checked against: the log's.
     let mut opts = opts;
     let rules = crate::decide::time_rules(&opts.config, &store)?;
@@ -79,7 +82,7 @@ fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
         notice: opts.operator.notice,
     };
     let notice = session.notice.clone();
-    let mut app = App::new(session, keymap, theme, opts.read_only, opts.clock.now());
+    let mut app = App::new(session, keymap, theme, read_only, opts.clock.now());
     app.status = notice.map(|n| (false, n));
     if let Ok((w, h)) = crossterm::terminal::size() {
         app.update(Msg::Resize(w, h));

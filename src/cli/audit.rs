@@ -2,6 +2,8 @@
 
 use super::{Context, Reported, usage};
 use crate::domain::DeploymentKey;
+use crate::domain::audit::ExpectedHead;
+use crate::store::Store;
 use std::io::Write;
 
 #[derive(Debug, clap::Subcommand)]
@@ -9,7 +11,8 @@ pub enum Command {
     /// Check the chain: exit 0 when intact, 1 naming the first record changed, removed or inserted
     Verify {
         /// A head printed earlier by `audit head` (and kept elsewhere): the trail must still
-        /// contain that record, so a rewritten chain is detected too
+        /// contain that record, so a rewritten chain is detected too; it must be a record's
+        /// hash (the genesis hash of 64 zeros, which every trail starts from, is refused)
         #[arg(long, value_name = "HASH")]
         expect: Option<String>,
     },
@@ -31,26 +34,14 @@ pub enum Command {
 }
 
 pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
+    // A bad --expect is the user's input: refused before the log is read.
+    let expect = match cmd {
+        Command::Verify { expect: Some(e) } => Some(e.parse::<ExpectedHead>().map_err(usage)?),
+        _ => None,
+    };
     let store = ctx.open_log()?;
     match cmd {
-        Command::Verify { expect } => match store.audit_verify()? {
-            Ok(n) => {
-                if let Some(hash) = expect {
-                    let hash = hash.trim().to_ascii_lowercase();
-                    let Some(id) = store.audit_find(&hash)? else {
-                        return Err(Reported(format!(
-                            "the audit trail ({n} record(s)) does not contain the expected head {hash}: the chain was rewritten or cut back"
-                        ))
-                        .into());
-                    };
-                    sayln!("audit trail intact: {n} record(s); it contains the expected head {hash} (record {id})");
-                    return Ok(0);
-                }
-                sayln!("audit trail intact: {n} record(s)");
-                Ok(0)
-            }
-            Err(problem) => Err(Reported(problem.to_string()).into()),
-        },
+        Command::Verify { .. } => verify(&store, expect.as_ref()),
         Command::Head { json } => {
             let (count, hash) = store.audit_head()?;
             if *json {
@@ -99,4 +90,24 @@ pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// `audit verify`: the chain is intact, and holds the expected head when one is given.
+fn verify(store: &Store, expect: Option<&ExpectedHead>) -> anyhow::Result<i32> {
+    let n = match store.audit_verify()? {
+        Ok(n) => n,
+        Err(problem) => return Err(Reported(problem.to_string()).into()),
+    };
+    let Some(hash) = expect.map(ExpectedHead::as_str) else {
+        sayln!("audit trail intact: {n} record(s)");
+        return Ok(0);
+    };
+    let Some(id) = store.audit_find(hash)? else {
+        return Err(Reported(format!(
+            "the audit trail ({n} record(s)) does not contain the expected head {hash}: the chain was rewritten or cut back"
+        ))
+        .into());
+    };
+    sayln!("audit trail intact: {n} record(s); it contains the expected head {hash} (record {id})");
+    Ok(0)
 }

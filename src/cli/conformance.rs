@@ -5,7 +5,6 @@
 
 use super::{Context, usage};
 use crate::domain::DeploymentKey;
-use crate::store::Store;
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
@@ -22,7 +21,7 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
         Some(k) => Some(k.parse::<DeploymentKey>().map_err(|e| usage(e.to_string()))?),
         None => None,
     };
-    let store = Store::open_existing(&ctx.db_path()?)?;
+    let store = ctx.open_log()?;
     let flags = store.conformance(key)?;
     let tz = ctx.config.timezone;
     let when = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string();

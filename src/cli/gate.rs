@@ -459,6 +459,9 @@ fn inbox(ctx: &Context, json: bool) -> anyhow::Result<i32> {
         writeln!(out)?;
         return Ok(0);
     }
+    if items.is_empty() {
+        outln!(out, "nothing waits for you")?;
+    }
     for it in &items {
         let offers: Vec<&str> = it.offers.iter().map(|d| d.as_str()).collect();
         let why = it.blocked.as_ref().map_or_else(|| "you can act now".to_owned(), |r| r.describe(ctx.config.timezone));

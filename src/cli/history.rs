@@ -200,11 +200,10 @@ pub fn review_state(s: &str) -> anyhow::Result<ReviewState> {
     s.parse().map_err(usage)
 }
 
-/// RFC 4180 CSV: every field quoted when it needs to be.
+/// RFC 4180 CSV: every field through [`csv_field`] (quoted when it needs to be, control and
+/// bidi characters escaped).
 fn write_csv(out: &mut impl Write, rows: &[HistoryRow]) -> std::io::Result<()> {
-    let field = |s: &str| {
-        if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
-    };
+    use crate::domain::text::csv_field;
     writeln!(
         out,
         "key,release,version,environment,model,requested_by,result,started_at,finished_at,duration_s,hosts_failed,hosts_total,review"
@@ -225,7 +224,7 @@ fn write_csv(out: &mut impl Write, rows: &[HistoryRow]) -> std::io::Result<()> {
             r.hosts_total.to_string(),
             r.review.as_str().to_owned(),
         ];
-        writeln!(out, "{}", cells.iter().map(|c| field(c)).collect::<Vec<_>>().join(","))?;
+        writeln!(out, "{}", cells.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","))?;
     }
     Ok(())
 }

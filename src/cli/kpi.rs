@@ -258,11 +258,7 @@ fn write_csv(out: &mut impl Write, total: &Kpis, groups: Option<&[Group]>) -> st
     let opt_i = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     for g in groups.unwrap_or(&all) {
         let k = &g.kpis;
-        let field = if g.group.contains([',', '"', '\n']) {
-            format!("\"{}\"", g.group.replace('"', "\"\""))
-        } else {
-            g.group.clone()
-        };
+        let field = crate::domain::text::csv_field(&g.group);
         writeln!(
             out,
             "{field},{},{:.4},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",

@@ -30,6 +30,9 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     };
     let listen = args.listen.clone().unwrap_or_else(|| ctx.config.receiver.listen.clone());
     let db = ctx.db_path()?;
+    // A damaged log is told now, in one sentence (exit 2), not at the first commit that fails
+    // while `/v1/health` says "ok".
+    crate::store::Store::open(&db)?.quick_check()?;
     let token = ctx.config.receiver.resolved_token();
     // The receiver never changes the team: anyone who can start one writes its config. The
     // team is seeded by the first plan into a new log and changed by an admin's `team sync`;

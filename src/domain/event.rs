@@ -140,6 +140,10 @@ pub fn parse_line(line: &str, received: DateTime<Utc>) -> Result<AgentEvent, sup
     };
     check_len("id", &wire.id, MAX_ID_BYTES)?;
     check_len("deployment", &wire.deployment, MAX_NAME_BYTES)?;
+    // The contract is `DEP-<n>` exactly: `dep-1` or `1` would otherwise be stored under DEP-1.
+    if let Err(e) = wire.deployment.parse::<super::DeploymentKey>() {
+        return Err(super::Invalid(format!("field \"deployment\": {e}")));
+    }
     check_len("step", &wire.step, MAX_NAME_BYTES)?;
     for (field, value) in [("target", &wire.target), ("phase", &wire.phase)] {
         if let Some(v) = value {
@@ -433,5 +437,15 @@ mod tests {
         assert!(err.0.contains("field \"message\"") && err.0.contains("65537 bytes"), "{err}");
         let ok = "x".repeat(MAX_ID_BYTES);
         assert!(parse(&format!(r#"{{"id":"{ok}","deployment":"DEP-1","step":"s","status":"info"}}"#)).is_ok());
+    }
+
+    #[test]
+    fn a_deployment_key_not_spelled_dep_n_is_refused_naming_it() {
+        for key in ["dep-1", "1", "DEP-01", "Dep-1"] {
+            let line = format!(r#"{{"id":"a","deployment":"{key}","step":"s","status":"info"}}"#);
+            let err = parse(&line).expect_err(key);
+            assert!(err.0.starts_with(&format!("field \"deployment\": \"{key}\" is not a deployment key")), "{err}");
+            assert!(err.0.contains("e.g. DEP-1"), "{err}");
+        }
     }
 }

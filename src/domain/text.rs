@@ -6,7 +6,9 @@
 //! overrides and isolates can make text read backwards. Every human-readable output passes
 //! untrusted text through [`sanitize`] (or [`sanitize_lines`] where a newline is meant), which
 //! shows such characters as visible escapes (`\e`, `\r`, `\u{202e}`). JSON output does not use
-//! it: serde already escapes control characters there, and scripts need the exact text.
+//! it: serde already escapes control characters there, and scripts need the exact text. The
+//! exports people open elsewhere follow the same rule in their format's shape: CSV through
+//! [`csv_field`], iCalendar through [`ical_text`].
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -25,6 +27,25 @@ pub fn sanitize(s: &str) -> Cow<'_, str> {
 #[must_use]
 pub fn sanitize_lines(s: &str) -> Cow<'_, str> {
     escape(s, true)
+}
+
+/// One CSV field (RFC 4180) of untrusted text: control and bidi characters escaped as
+/// [`sanitize`] shows them (newlines too, so a record stays one line), then quoted when it holds
+/// a comma or a quote. A CSV is read in terminals and spreadsheets: raw ESC or CR there would
+/// retitle the terminal or hide the fields before them.
+#[must_use]
+pub fn csv_field(s: &str) -> Cow<'_, str> {
+    let text = sanitize(s);
+    if text.contains([',', '"']) { Cow::Owned(format!("\"{}\"", text.replace('"', "\"\""))) } else { text }
+}
+
+/// Untrusted text for an iCalendar (RFC 5545) TEXT value, before the format's own escaping of
+/// `\`, `,`, `;` and newlines: control and bidi characters escaped as [`sanitize_lines`] shows
+/// them. RFC 5545 allows no control character but HTAB in a value, and a calendar program shows
+/// a summary as it is: an escape is visible, an override would reorder the text.
+#[must_use]
+pub fn ical_text(s: &str) -> Cow<'_, str> {
+    sanitize_lines(s)
 }
 
 /// Whether `c` is shown as an escape rather than printed.
@@ -104,5 +125,19 @@ mod tests {
         assert_eq!(sanitize("a\nb\tc"), "a\\nb\\tc");
         assert_eq!(sanitize_lines("a\nb\r\n\u{1b}[1m"), "a\nb\\r\n\\e[1m");
         assert!(matches!(sanitize_lines("one\ntwo"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn csv_fields_carry_no_control_character_and_quote_commas_and_quotes() {
+        assert!(matches!(csv_field("payments-api"), Cow::Borrowed("payments-api")));
+        assert_eq!(csv_field("evil\u{1b}]0;owned\u{7}"), "evil\\e]0;owned\\u{7}");
+        assert_eq!(csv_field("a\rb\u{8}c\u{202e}d"), "a\\rb\\u{8}c\\u{202e}d");
+        assert_eq!(csv_field("one\ntwo, \"three\""), "\"one\\ntwo, \"\"three\"\"\"");
+    }
+
+    #[test]
+    fn ical_text_keeps_newlines_and_escapes_every_other_control() {
+        assert_eq!(ical_text("freeze\u{1b}[2J\r\u{7}\u{202e}"), "freeze\\e[2J\\r\\u{7}\\u{202e}");
+        assert_eq!(ical_text("line one\nline two"), "line one\nline two");
     }
 }

@@ -74,13 +74,10 @@ pub(super) fn explain(path: &Path, err: StoreError) -> StoreError {
             unusable(path, "is damaged (truncated or corrupted: SQLite finds it malformed): restore it from a backup")
         }
         ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied if !writable_folder(path) => {
-            unusable(
-                path,
-                "cannot be written: its folder is read-only (read commands such as status, list and events still work)",
-            )
+            StoreError::NotWritable { path: path.to_path_buf(), folder: true }
         }
         ErrorCode::ReadOnly | ErrorCode::PermissionDenied => {
-            unusable(path, "cannot be written: the file is read-only (read commands still work)")
+            StoreError::NotWritable { path: path.to_path_buf(), folder: false }
         }
         _ => err,
     }

@@ -1,4 +1,11 @@
-//! Numbered schema migrations, applied in one transaction and recorded in `user_version`.
+//! Numbered schema migrations, applied in one transaction and recorded in `user_version`, and
+//! the mark that makes a file shipdeck's (`application_id`).
+//!
+//! A file is looked at before anything writes to it ([`inspect`]): only an empty database or a
+//! shipdeck log this build can read is ever changed. A log is marked with [`APPLICATION_ID`] in
+//! the transaction that migrates it; a log written before the mark existed is recognised by its
+//! schema (a `user_version` this build knows and a `deployments` table) and gets the mark on
+//! its first read-write open. Anything else that holds data is someone else's database.
 
 use super::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
@@ -33,11 +40,63 @@ const SEALED_FROM: i64 = 17;
 #[allow(clippy::cast_possible_wrap)]
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
+/// The `application_id` of a shipdeck log ("SHPD" in ASCII), shown by `file(1)` and
+/// `sqlite3 .dbinfo`.
+pub const APPLICATION_ID: i32 = 0x5348_5044;
+
+/// What an existing file holds, looked at before anything writes to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// No table, no version, no mark: a new log may be made in it.
+    Empty,
+    /// A shipdeck log at this schema version (marked, or recognised by its schema).
+    Log { version: i64 },
+}
+
+/// Tells what the database on `conn` is, without writing: a shipdeck log (refused when a newer
+/// shipdeck wrote it), an empty database, or someone else's database (refused, naming it).
+pub fn inspect(conn: &Connection, path: &Path) -> Result<Found, StoreError> {
+    let sql = |source| StoreError::Sql { path: path.to_path_buf(), source };
+    let app: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(sql)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY type = 'table' DESC, rowid")
+        .map_err(sql)?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(sql)?;
+    let names = names.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)?;
+    let too_new = || StoreError::TooNew { path: path.to_path_buf(), found: version, known: LATEST };
+    if app == APPLICATION_ID {
+        return if version > LATEST { Err(too_new()) } else { Ok(Found::Log { version }) };
+    }
+    let foreign = |what: String| StoreError::Foreign { path: path.to_path_buf(), what };
+    if app != 0 {
+        return Err(foreign(format!("its application id is {app:#010x}, shipdeck's is {APPLICATION_ID:#010x}")));
+    }
+    if names.is_empty() && version == 0 {
+        return Ok(Found::Empty);
+    }
+    if version > 0 && names.iter().any(|n| n == "deployments") {
+        return if version > LATEST { Err(too_new()) } else { Ok(Found::Log { version }) };
+    }
+    let shown: Vec<String> = names.iter().take(3).map(|n| format!("\"{n}\"")).collect();
+    let more =
+        if names.len() > shown.len() { format!(" and {} more", names.len() - shown.len()) } else { String::new() };
+    Err(foreign(if shown.is_empty() {
+        format!("it holds no table but its user_version is {version}")
+    } else {
+        format!("it holds {}{more} and no shipdeck table", shown.join(", "))
+    }))
+}
+
+/// Brings a log [`inspect`] accepted to [`LATEST`] and marks it, in one transaction.
 pub fn apply(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let sql = |source| StoreError::Sql { path: path.to_path_buf(), source };
     let version = |c: &Connection| c.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0));
+    let marked = |c: &Connection| {
+        c.pragma_query_value(None, "application_id", |r| r.get::<_, i32>(0)).map(|id| id == APPLICATION_ID)
+    };
     let found = version(conn).map_err(sql)?;
-    if found == LATEST {
+    if found == LATEST && marked(conn).map_err(sql)? {
         return Ok(());
     }
     if found > LATEST {
@@ -58,15 +117,19 @@ pub fn apply(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     if (1..SEALED_FROM).contains(&found) {
         super::seal::seal_upgrade(&tx).map_err(sql)?;
     }
+    if !marked(&tx).map_err(sql)? {
+        tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(sql)?;
+    }
     tx.commit().map_err(sql)
 }
 
-/// For a read-only connection: the log must already be at [`LATEST`]; an older one is reported
-/// (a read-only open never migrates), a newer one refused as always.
+/// For a read-only connection: the file must be a shipdeck log already at [`LATEST`]; an older
+/// one is reported (a read-only open never migrates), a newer or a foreign one refused as always.
 pub fn check(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    let found: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|source| StoreError::Sql { path: path.to_path_buf(), source })?;
+    let found = match inspect(conn, path)? {
+        Found::Log { version } => version,
+        Found::Empty => 0,
+    };
     match found.cmp(&LATEST) {
         std::cmp::Ordering::Equal => Ok(()),
         std::cmp::Ordering::Greater => Err(StoreError::TooNew { path: path.to_path_buf(), found, known: LATEST }),

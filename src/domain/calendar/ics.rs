@@ -4,6 +4,7 @@
 //! the right local time; `X-WR-TIMEZONE` names the configured zone for display.
 
 use super::{Entry, EntryKind};
+use crate::domain::text::{ical_text, sanitize};
 use chrono::{DateTime, Utc};
 use icalendar::{Calendar, Component, Event, EventLike};
 
@@ -34,10 +35,12 @@ pub fn export(entries: &[Entry], zone: chrono_tz::Tz, stamp: DateTime<Utc>) -> S
                 (format!("{key} {} → {envs}", e.name), format!("{key}@shipdeck"), text)
             }
         };
+        // Names, reasons and releases come from people and agents: no control character
+        // reaches the file (RFC 5545 allows none in a value) and none reaches a calendar view.
         let event = Event::new()
-            .uid(&uid)
-            .summary(&summary)
-            .description(&description)
+            .uid(&sanitize(&uid))
+            .summary(&sanitize(&summary))
+            .description(&ical_text(&description))
             .starts(e.start)
             .ends(e.end)
             .timestamp(stamp)
