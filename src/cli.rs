@@ -44,6 +44,7 @@ mod model_review;
 pub mod models;
 mod notify;
 mod plan;
+mod remote;
 mod report;
 mod reschedule;
 mod review;

@@ -4,6 +4,7 @@
 //! and the demo; this file parses the arguments and maps the result to exit codes: 0 when
 //! recorded, 1 naming the rule that refused it, 2 for a usage error.
 
+use super::remote::Remote;
 use super::{Context, Reported, usage};
 use crate::decide::{Ask, DecideError, Rules, decide};
 use crate::domain::DeploymentKey;
@@ -24,8 +25,10 @@ pub struct ApproveArgs {
     #[arg(long)]
     reason: Option<String>,
     /// Check the decision and print who it would notify, over which channels, without writing
-    #[arg(long)]
+    #[arg(long, conflicts_with = "server")]
     dry_run: bool,
+    #[command(flatten)]
+    remote: Remote,
 }
 
 /// `reject`.
@@ -42,8 +45,10 @@ pub struct RejectArgs {
     #[arg(long)]
     comment: Option<String>,
     /// Check the decision and print who it would notify, over which channels, without writing
-    #[arg(long)]
+    #[arg(long, conflicts_with = "server")]
     dry_run: bool,
+    #[command(flatten)]
+    remote: Remote,
 }
 
 /// `retry`.
@@ -60,8 +65,10 @@ pub struct RecoverArgs {
     #[arg(long)]
     reason: Option<String>,
     /// Check the decision and print who it would notify, over which channels, without writing
-    #[arg(long)]
+    #[arg(long, conflicts_with = "server")]
     dry_run: bool,
+    #[command(flatten)]
+    remote: Remote,
 }
 
 /// `abort` and `rollback`: no time rule holds them back, so the reason is only kept.
@@ -78,24 +85,26 @@ pub struct StopArgs {
     #[arg(long)]
     reason: Option<String>,
     /// Check the decision and print who it would notify, over which channels, without writing
-    #[arg(long)]
+    #[arg(long, conflicts_with = "server")]
     dry_run: bool,
+    #[command(flatten)]
+    remote: Remote,
 }
 
 pub fn approve(ctx: &Context, a: &ApproveArgs) -> anyhow::Result<i32> {
-    record(ctx, (Decision::Approve, a.dry_run), &a.key, &a.phase, a.comment.as_deref(), a.reason.as_deref())
+    record(ctx, (Decision::Approve, a.dry_run, &a.remote), &a.key, &a.phase, a.comment.as_deref(), a.reason.as_deref())
 }
 
 pub fn reject(ctx: &Context, a: &RejectArgs) -> anyhow::Result<i32> {
-    record(ctx, (Decision::Reject, a.dry_run), &a.key, &a.phase, a.comment.as_deref(), Some(&a.reason))
+    record(ctx, (Decision::Reject, a.dry_run, &a.remote), &a.key, &a.phase, a.comment.as_deref(), Some(&a.reason))
 }
 
 pub fn recover(ctx: &Context, decision: Decision, a: &RecoverArgs) -> anyhow::Result<i32> {
-    record(ctx, (decision, a.dry_run), &a.key, &a.phase, a.comment.as_deref(), a.reason.as_deref())
+    record(ctx, (decision, a.dry_run, &a.remote), &a.key, &a.phase, a.comment.as_deref(), a.reason.as_deref())
 }
 
 pub fn stop(ctx: &Context, decision: Decision, a: &StopArgs) -> anyhow::Result<i32> {
-    record(ctx, (decision, a.dry_run), &a.key, &a.phase, a.comment.as_deref(), a.reason.as_deref())
+    record(ctx, (decision, a.dry_run, &a.remote), &a.key, &a.phase, a.comment.as_deref(), a.reason.as_deref())
 }
 
 /// Maps gate errors: refusals exit 1, unknown phases and gates are usage errors (2).
@@ -123,7 +132,7 @@ fn decide_error(e: DecideError) -> anyhow::Error {
 
 pub(super) fn record(
     ctx: &Context,
-    (decision, dry_run): (Decision, bool),
+    (decision, dry_run, remote): (Decision, bool, &Remote),
     key: &str,
     phase: &str,
     comment: Option<&str>,
@@ -137,6 +146,9 @@ pub(super) fn record(
         comment: comment.map(str::to_owned),
         reason: reason.map(str::to_owned),
     };
+    if let Some(server) = &remote.server {
+        return super::remote::decide(remote, server, &ask);
+    }
     let mut store = Store::open_existing(&ctx.db_path()?)?;
     let operator = ctx.operator_in(&store)?;
     let rules = Rules::from_config(&ctx.config);

@@ -40,7 +40,7 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
     let decision = if a.back { Decision::Rollback } else { Decision::Approve };
     let code = super::approve::record(
         ctx,
-        (decision, a.dry_run),
+        (decision, a.dry_run, &super::remote::Remote::default()),
         &a.key,
         &switch.phase,
         a.comment.as_deref(),

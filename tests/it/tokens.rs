@@ -124,3 +124,32 @@ fn only_an_admin_on_the_log_s_own_account_issues_tokens_and_the_secret_is_kept_o
     assert_eq!(verify.code, 1, "{}", verify.stdout);
     assert!(verify.stderr.contains("the API tokens changed"), "{}", verify.stderr);
 }
+
+#[test]
+fn approve_with_server_decides_as_the_token_s_person_whatever_the_name_claimed() {
+    let env = Env::new();
+    let key = env.plan("phased", 8);
+    let omar = issue(&env, "omar", "decide");
+    let server = env.serve();
+    let url = format!("http://{}", server.addr);
+    // Claiming to be dana changes nothing: the token is omar's.
+    let claim = [("SHIPDECK_OPERATOR", "dana"), ("SHIPDECK_TOKEN", omar.as_str())];
+    let approved = env.run_env(&claim, &["approve", &key, "pilot", "--server", &url, "--comment", "from my laptop"]);
+    assert!(
+        approved.ok().starts_with(&format!("recorded: {key} pilot approve by omar as deployment_manager")),
+        "{}",
+        approved.stdout
+    );
+    let again = env.run_env(&claim, &["approve", &key, "pilot", "--server", &url]);
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    assert!(again.stderr.contains("the gate is already approved"), "{}", again.stderr);
+    let unknown = env.run_env(&[("SHIPDECK_TOKEN", "shipdeck_nope")], &["approve", &key, "wave-1", "--server", &url]);
+    assert_eq!(unknown.code, 1, "{}", unknown.stderr);
+    assert!(unknown.stderr.contains("unknown token"), "{}", unknown.stderr);
+    let phase = env.run_env(&claim, &["approve", &key, "no-such-phase", "--server", &url]);
+    assert_eq!(phase.code, 2, "{}", phase.stderr);
+    drop(server);
+    let down = env.run_env(&claim, &["approve", &key, "wave-1", "--server", &url]);
+    assert_eq!(down.code, 1, "{}", down.stderr);
+    assert!(down.stderr.contains(&url), "the client names the server it could not reach: {}", down.stderr);
+}

@@ -1,0 +1,68 @@
+//! Decisions through a shipdeck server (`--server URL`), as the person whose token is sent:
+//! the same exit codes as on the file (0 recorded, 1 refused, 2 a wrong ask).
+
+use super::{Reported, usage};
+use crate::decide::Ask;
+
+/// Where to send a decision instead of the local log.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Remote {
+    /// Decide through this server (e.g. https://deploy.example.com) as your token's person,
+    /// instead of on the local log
+    #[arg(long, env = "SHIPDECK_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// Trust only the CA certificates of this PEM file for an https --server [default: the
+    /// system's trusted roots]
+    #[arg(long, env = "SHIPDECK_CA_CERT", value_name = "FILE", requires = "server")]
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// Your token for --server (`shipdeck token issue`)
+    #[arg(long, env = "SHIPDECK_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// Posts `ask` to `server`'s decisions endpoint and says what it answered.
+pub fn decide(remote: &Remote, server: &str, ask: &Ask) -> anyhow::Result<i32> {
+    crate::client::check_url(server).map_err(|e| usage(format!("--server {e}")))?;
+    let Some(token) = remote.token.as_deref() else {
+        return Err(usage(format!(
+            "deciding through {server} needs your token: pass --token or set SHIPDECK_TOKEN (an admin issues it with `shipdeck token issue`)"
+        )));
+    };
+    let client = crate::client::client(remote.ca_cert.as_deref())?;
+    let url =
+        format!("{}/v1/deployments/{}/gates/{}/decisions", server.trim_end_matches('/'), ask.key, percent(&ask.phase));
+    let body = serde_json::json!({ "decision": ask.decision.as_str(), "comment": ask.comment, "reason": ask.reason });
+    let answer = crate::runtime::build()?.block_on(async {
+        let response = client
+            .post(&url)
+            .bearer_auth(token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let json: serde_json::Value = serde_json::from_slice(&response.bytes().await?).unwrap_or_default();
+        Ok::<_, reqwest::Error>((status, json))
+    });
+    let (status, json) = answer.map_err(|e| Reported(crate::client::describe(server, &e)))?;
+    let text = |field: &str| json[field].as_str().unwrap_or("(no answer)").to_owned();
+    match status {
+        200 => {
+            sayln!("{}", text("recorded"));
+            Ok(0)
+        }
+        400 | 404 => Err(usage(text("error"))),
+        _ => Err(Reported(format!("{server}: {}", text("error"))).into()),
+    }
+}
+
+/// A phase name as one URL path segment.
+fn percent(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
