@@ -16,6 +16,7 @@ mod decisions;
 mod gates;
 pub mod metrics;
 mod routes;
+pub mod tls;
 mod writer;
 
 pub use writer::{WriteError, WriteHealth, Writer};
@@ -135,6 +136,8 @@ pub struct Receiver {
     writer: Writer,
     limits: Limits,
     stop: watch::Sender<bool>,
+    /// Connections speak TLS with this configuration (`serve --tls-cert`); plain HTTP without.
+    tls: Option<tls::Tls>,
 }
 
 impl Receiver {
@@ -171,12 +174,19 @@ impl Receiver {
             config: opts.config.clone(),
             db: opts.db.clone(),
         };
-        Ok(Self { listener, router: routes::router(state), writer, limits, stop })
+        Ok(Self { listener, router: routes::router(state), writer, limits, stop, tls: None })
     }
 
     /// The address actually bound.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Serves https with `tls` (reloaded on SIGHUP) instead of plain HTTP.
+    #[must_use]
+    pub fn with_tls(mut self, tls: tls::Tls) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// The log writer, for in-process producers (the demo) that want the same path.
@@ -188,7 +198,10 @@ impl Receiver {
     /// Serves until `shutdown` completes, then answers what is held, commits and returns
     /// within [`SHUTDOWN_GRACE`] (plus the last commit) whatever clients do.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Self { listener, router, writer, limits, stop } = self;
+        let Self { listener, router, writer, limits, stop, tls } = self;
+        if let Some(tls) = &tls {
+            tls::reload_on_hangup(tls.clone());
+        }
         // Silent targets become lost while the receiver runs (see `Store::mark_lost`).
         let sweeper = writer.clone();
         let sweeping = tokio::spawn(async move {
@@ -251,12 +264,28 @@ impl Receiver {
                 tracing::info!("below the connection cap again");
                 at_cap = false;
             }
-            let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
-            let conn = graceful.watch(conn);
-            tokio::spawn(async move {
-                let _ = conn.await;
-                drop(permit);
-            });
+            let service = TowerToHyperService::new(router.clone());
+            match &tls {
+                None => {
+                    let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                        drop(permit);
+                    });
+                }
+                Some(tls) => {
+                    // The handshake runs on the connection's own task, bounded like a request's
+                    // head, so a client that never finishes it holds up nobody.
+                    let (acceptor, watcher, http) = (tls.acceptor(), graceful.watcher(), http.clone());
+                    let handshake = limits.idle_timeout;
+                    tokio::spawn(async move {
+                        if let Ok(Ok(stream)) = tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+                            let _ = watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await;
+                        }
+                        drop(permit);
+                    });
+                }
+            }
         }
         drop(listener);
         // Long-polls answer now and bodies still arriving are refused; then wait a little for

@@ -11,6 +11,12 @@ pub struct Args {
     /// Address to listen on [default: receiver.listen from config, 127.0.0.1:7480]
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
+    /// Serve https with this PEM certificate chain (reloaded on SIGHUP); needs --tls-key
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
     /// How log lines on stderr look: text, or one JSON object per line
     #[arg(long, value_enum, env = "SHIPDECK_LOG_FORMAT", default_value = "text")]
     log_format: crate::logging::LogFormat,
@@ -34,6 +40,15 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     // while `/v1/health` says "ok".
     crate::store::Store::open(&db)?.quick_check()?;
     let token = ctx.config.receiver.resolved_token();
+    // A certificate that does not load stops the server now, naming the file (exit 2).
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            crate::server::tls::Tls::load(crate::server::tls::TlsFiles { cert: cert.clone(), key: key.clone() })
+                .map_err(super::usage)?,
+        ),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     // The receiver never changes the team: anyone who can start one writes its config. The
     // team is seeded by the first plan into a new log and changed by an admin's `team sync`;
     // a config whose team differs is said once, and the log's team counts.
@@ -79,10 +94,13 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         stop: stop.clone(),
     })?;
     let served: anyhow::Result<i32> = crate::runtime::build()?.block_on(async move {
-        let receiver = Receiver::bind_with(&listen, opts, limits).await?;
+        let mut receiver = Receiver::bind_with(&listen, opts, limits).await?;
+        if let Some(tls) = tls {
+            receiver = receiver.with_tls(tls);
+        }
         let addr = receiver.local_addr()?;
         say(&format!(
-            "shipdeck receiver on http://{addr} (log {}; {})",
+            "shipdeck receiver on {scheme}://{addr} (log {}; {})",
             db.display(),
             if token.is_some() { "bearer token required" } else { "no token: anyone who can connect may post" }
         ));

@@ -124,3 +124,88 @@ fn a_ca_cert_that_is_not_a_pem_file_exits_2_naming_it() {
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("--ca-cert \"/nonexistent/ca.pem\""), "{}", missing.stderr);
 }
+
+/// A self-signed certificate for 127.0.0.1 written as `NAME.pem` and `NAME.key`.
+fn certificate(env: &Env, name: &str) -> (PathBuf, PathBuf) {
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("certificate");
+    let (pem, key) = (env.path(&format!("{name}.pem")), env.path(&format!("{name}.key")));
+    std::fs::write(&pem, cert.cert.pem()).expect("writes the certificate");
+    std::fs::write(&key, cert.signing_key.serialize_pem()).expect("writes the key");
+    (pem, key)
+}
+
+#[test]
+fn the_server_speaks_https_itself_and_takes_a_renewed_certificate_on_sighup() {
+    use std::io::BufRead;
+    let env = Env::new();
+    let key = env.plan("phased", 10);
+    let (old, old_key) = certificate(&env, "old");
+    let (new, new_key) = certificate(&env, "new");
+    let (cert, cert_key) = (env.path("served.pem"), env.path("served.key"));
+    std::fs::copy(&old, &cert).expect("copies");
+    std::fs::copy(&old_key, &cert_key).expect("copies");
+    let mut child = crate::support::bin()
+        .arg("--db")
+        .arg(&env.db)
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&cert_key)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut banner = String::new();
+    lines.read_line(&mut banner).expect("reads the banner");
+    std::thread::spawn(move || for _ in lines.lines() {});
+    let url =
+        banner.split_whitespace().find(|w| w.starts_with("https://")).unwrap_or_else(|| panic!("{banner}")).to_owned();
+    // A decision over https (before agents report: no retroactive approval) from the command line, as the token's person.
+    let omar = env.run_env(&[("SHIPDECK_OPERATOR", "dana")], &["token", "issue", "omar"]).ok().trim().to_owned();
+    let approve = env.run_env(
+        &[("SHIPDECK_TOKEN", omar.as_str())],
+        &["approve", &key, "pilot", "--server", &url, "--ca-cert", old.to_str().expect("utf-8")],
+    );
+    assert!(approve.ok().contains("approve by omar"), "{}", approve.stderr);
+    let with = |ca: &PathBuf, id: &str| emit(&env, &url, &key, &["--ca-cert", ca.to_str().expect("utf-8"), "--id", id]);
+    assert_eq!(with(&old, "a").json()["accepted"], 1);
+    let refused = with(&new, "b");
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    assert!(refused.stderr.contains("TLS with"), "{}", refused.stderr);
+    // The certificate is renewed in place and the server told with SIGHUP.
+    std::fs::copy(&new, &cert).expect("copies");
+    std::fs::copy(&new_key, &cert_key).expect("copies");
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().expect("kill").success());
+    let mut renewed = false;
+    for i in 0..50 {
+        if with(&new, &format!("c{i}")).code == 0 {
+            renewed = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(renewed, "the renewed certificate is served");
+    assert_eq!(with(&old, "d").code, 1, "the old one is not");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_tls_certificate_that_does_not_load_stops_serve_naming_it() {
+    let env = Env::new();
+    let junk = env.path("junk.pem");
+    std::fs::write(&junk, "not a certificate\n").expect("writes");
+    let run = env.run(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        junk.to_str().expect("utf-8"),
+        "--tls-key",
+        junk.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("junk.pem"), "{}", run.stderr);
+}
