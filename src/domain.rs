@@ -32,6 +32,7 @@ pub mod schedule;
 pub mod status;
 pub mod team;
 pub mod text;
+pub mod time;
 
 pub use event::{AgentEvent, EventStatus};
 pub use lifecycle::{TargetProgress, TargetStatus};

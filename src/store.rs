@@ -134,6 +134,8 @@ pub struct Store {
     rules: Arc<TimeRules>,
     /// The share of a phase's failure budget whose use is told (see `budget`).
     budget_warning: f64,
+    /// The zone the notifications this connection words name their times in (the config's).
+    zone: chrono_tz::Tz,
 }
 
 impl std::fmt::Debug for Store {
@@ -234,7 +236,14 @@ impl Store {
             clock_skew: crate::domain::event::DEFAULT_CLOCK_SKEW,
             rules: Arc::default(),
             budget_warning: budget::DEFAULT_SHARE,
+            zone: chrono_tz::UTC,
         }
+    }
+
+    /// Sets the zone the notifications written through this connection name their times in
+    /// (the config's `timezone`), as every other text people read does.
+    pub fn set_zone(&mut self, zone: chrono_tz::Tz) {
+        self.zone = zone;
     }
 
     /// Whether this connection was opened read-only.

@@ -58,7 +58,8 @@ fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
     let keymap = Keymap::from_config(&opts.config.dashboard.keys)
         .map_err(|e| anyhow::anyhow!("{}: {e}", e.config_path(&opts.config.dashboard.keys)))?;
     let theme = Theme::select(&opts.config.dashboard.theme, Theme::no_color_env());
-    let store = if opts.read_only { Store::open_read_only(&opts.db)? } else { Store::open_existing(&opts.db)? };
+    let mut store = if opts.read_only { Store::open_read_only(&opts.db)? } else { Store::open_existing(&opts.db)? };
+    store.set_zone(opts.config.timezone);
     // Every view shows the windows and freezes decisions are checked against: the log's.
     let mut opts = opts;
     let rules = crate::decide::time_rules(&opts.config, &store)?;

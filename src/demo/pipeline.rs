@@ -65,7 +65,8 @@ pub struct LogPipeline {
 }
 
 impl LogPipeline {
-    pub fn new(store: Store, config: Config, clock: SharedClock, deciders: Deciders) -> Self {
+    pub fn new(mut store: Store, config: Config, clock: SharedClock, deciders: Deciders) -> Self {
+        store.set_zone(config.timezone);
         Self {
             store: Arc::new(Mutex::new(store)),
             config: Arc::new(config),

@@ -124,6 +124,7 @@ pub fn timeline(
     decisions: &[AuditRecord],
     groups: &[ErrorGroup],
     first_failures: &[(String, DateTime<Utc>, String)],
+    zone: Tz,
 ) -> Vec<TimelineEntry> {
     let entry = |at, kind, phase: Option<&str>, who: Option<&str>, text: String| TimelineEntry {
         at,
@@ -168,7 +169,7 @@ pub fn timeline(
         ));
     }
     for r in decisions {
-        let note = r.note();
+        let note = r.note(zone);
         let why = if note.is_empty() { String::new() } else { format!(" ({note})") };
         // Records of the whole deployment (a completed review) have no phase.
         let phase = Some(r.phase.as_str()).filter(|p| !p.is_empty());
@@ -350,7 +351,7 @@ pub fn markdown(r: &Report, tz: Tz) -> String {
                 cell(&a.person),
                 cell(&role),
                 cell(&os),
-                cell(&a.note())
+                cell(&a.note(tz))
             );
         }
     }
@@ -517,7 +518,7 @@ mod tests {
         let failures =
             [Failure { target: "w-2".into(), step: "install".into(), at: at(10), message: "disk full on /a/b".into() }];
         let groups = group(&failures);
-        let t = timeline(&summary(), &phases, &[], &groups, &[("wave-1".into(), at(10), "w-2".into())]);
+        let t = timeline(&summary(), &phases, &[], &groups, &[("wave-1".into(), at(10), "w-2".into())], chrono_tz::UTC);
         let kinds: Vec<Moment> = t.iter().map(|e| e.kind).collect();
         assert_eq!(
             kinds,

@@ -144,7 +144,7 @@ impl Store {
     /// Lines that do not fit the log are rejected one by one; the others are stored. An error
     /// means nothing of any request was stored (the caller answers 503 and agents resend).
     pub fn ingest(&mut self, submissions: &[Submission]) -> Result<Vec<IngestOutcome>, StoreError> {
-        let Self { conn, path, plans, dedupe, targets, clock_skew, rules, budget_warning } = self;
+        let Self { conn, path, plans, dedupe, targets, clock_skew, rules, budget_warning, zone: _ } = self;
         let sql = |source| StoreError::Sql { path: path.clone(), source };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
         let settings = Settings { clock_skew: *clock_skew, rules: rules.as_ref(), budget_warning: *budget_warning };

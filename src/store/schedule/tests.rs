@@ -93,3 +93,16 @@ fn bookings_hold_open_deployments_with_their_shared_targets_and_the_calendar_sho
     let all = store.calendar(at("2026-11-26T09:00:00Z"), at("2026-11-26T12:00:00Z")).expect("reads");
     assert_eq!(all.len(), 2, "the calendar still shows it");
 }
+
+#[test]
+fn an_emergency_freeze_notification_names_its_times_in_the_configured_zone() {
+    let (_dir, mut store) = open();
+    store.set_zone(chrono_tz::Europe::Berlin);
+    freeze_by(&mut store, "dana", "staging", "2026-11-26T12:00:30Z").expect("declared");
+    let told = store.notifications("omar", false, 10).expect("notifications");
+    let body = &told.iter().find(|n| n.subject.contains("outage")).expect("told").body;
+    assert_eq!(
+        body,
+        "dana declared an emergency freeze of staging from 2026-11-26 11:00 CET until 2026-11-26 13:00:30 CET: payments outage"
+    );
+}

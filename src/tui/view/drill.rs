@@ -171,7 +171,7 @@ fn sections<'a>(app: &App, r: &'a Report) -> (Vec<Line<'a>>, Vec<Line<'a>>, Vec<
         // A refused attempt is labelled so (`approve (refused)`) and says the rule: it never
         // reads as a decision that counted.
         let why = a
-            .refusal()
+            .refusal(app.session.config.timezone)
             .map(|r| format!(": {r}"))
             .or_else(|| a.reason.as_deref().or(a.comment.as_deref()).map(|w| format!(": {w}")))
             .unwrap_or_default();
