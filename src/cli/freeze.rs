@@ -116,8 +116,7 @@ pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
                 return Ok(0);
             }
             for f in &freezes {
-                let at =
-                    |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string();
+                let at = |t: chrono::DateTime<chrono::Utc>| crate::domain::time::until(t, zone);
                 let state = if f.active_at(now) {
                     "IN FORCE"
                 } else if f.from > now {

@@ -391,12 +391,7 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
     )?;
     for ap in &view.approvals {
         let role = ap.role.as_deref().map_or(String::new(), |r| format!(" as {r}"));
-        outln!(
-            out,
-            "  approved by {}{role} at {}",
-            ap.person,
-            ap.at.with_timezone(&ctx.config.timezone).format("%Y-%m-%d %H:%M %Z")
-        )?;
+        outln!(out, "  approved by {}{role} at {}", ap.person, crate::domain::time::at(ap.at, ctx.config.timezone))?;
     }
     if let Some(r) = &view.rejection {
         outln!(out, "  rejected by {}: {}", r.person, r.reason)?;
@@ -415,7 +410,8 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
 fn still_missing(ctx: &Context, view: &GateView, in_force: &crate::domain::team::TimeRules) -> Vec<String> {
     use crate::domain::gate::timing::{WindowState, time_rules};
     let zone = ctx.config.timezone;
-    let at = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string();
+    // Every line names a time from which something holds: to the second where it matters.
+    let at = |t: chrono::DateTime<chrono::Utc>| crate::domain::time::until(t, zone);
     let now = ctx.clock.now();
     let mut lines = Vec::new();
     if view.missing() > 0 {

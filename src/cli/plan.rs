@@ -249,7 +249,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     outln!(out, "{key}")?;
     if args.start.is_some() {
         let zone = ctx.config.timezone;
-        let at = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string();
+        let at = |t: chrono::DateTime<chrono::Utc>| crate::domain::time::at(t, zone);
         outln!(
             out,
             "scheduled from {} to about {} (estimated run {})",

@@ -281,7 +281,7 @@ fn verification_md(m: &mut String, v: &super::records::Verification, when: &dyn 
 #[must_use]
 pub fn markdown(r: &Report, tz: Tz) -> String {
     let d = &r.deployment;
-    let when = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string();
+    let when = |t: DateTime<Utc>| super::time::at(t, tz);
     let mut m = String::new();
     let _ =
         writeln!(m, "# {} {}@{} → {}: {}\n", d.key, cell(&d.release), cell(&d.version), cell(&d.environment), d.status);
