@@ -58,16 +58,17 @@ impl Rules {
     }
 }
 
-/// The change windows and freezes in force for the log: those stored with its team (what every
-/// decision is checked against), else — a log without a stored team — the config's; with the
-/// emergency freezes declared in the log.
-pub fn time_rules(config: &Config, store: &Store) -> Result<crate::domain::team::TimeRules, StoreError> {
-    let mut rules = store.team()?.and_then(|t| t.time_rules).unwrap_or_else(|| crate::domain::team::TimeRules {
-        windows: config.windows.clone(),
-        freezes: config.freezes.clone(),
-    });
-    rules.freezes.extend(store.emergency_freezes()?);
-    Ok(rules)
+/// The change windows and freezes in force for the log ([`Store::time_rules`]: those stored
+/// with its team, what every decision is checked against, with the emergency freezes); for a
+/// log that holds no team yet — where nothing can be decided — the config's, with the same
+/// merge, so what the schedule shows before the first plan is what the plan will store.
+pub fn time_rules(config: &Config, store: &Store) -> Result<crate::domain::schedule::TimeRules, StoreError> {
+    let stored = store.team()?.and_then(|t| t.time_rules);
+    if stored.is_some() {
+        return store.time_rules();
+    }
+    let own = crate::domain::schedule::TimeRules { windows: config.windows.clone(), freezes: config.freezes.clone() };
+    Ok(crate::domain::schedule::TimeRules::in_force(Some(own), store.emergency_freezes()?))
 }
 
 /// An operator with the rules they decide under: what a long-lived front end (the dashboard)

@@ -151,7 +151,6 @@ impl Receiver {
         let mut write = write;
         write.set_clock_skew(limits.clock_skew);
         write.set_zone(opts.config.timezone);
-        write.set_time_rules(opts.config.time_rules());
         write.set_budget_warning(opts.config.notify.budget_warning);
         let writer = Writer::start(write, opts.clock.clone())
             .map_err(|source| ServerError::Thread { what: "log writer", source })?;

@@ -34,7 +34,7 @@ mod team;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use crate::domain::conformance::TimeRules;
+pub use crate::domain::schedule::TimeRules;
 pub use analysis::AnalysisState;
 pub use checklists::{TickError, TickOutcome, TickRequest};
 pub use estimates::Estimate;
@@ -130,8 +130,6 @@ pub struct Store {
     targets: ingest::TargetCache,
     /// How far an event's `at` may lie in the future or before its deployment was planned.
     clock_skew: chrono::TimeDelta,
-    /// The config's windows and freezes, for conformance flags (see `conformance`).
-    rules: Arc<TimeRules>,
     /// The share of a phase's failure budget whose use is told (see `budget`).
     budget_warning: f64,
     /// The zone the notifications this connection words name their times in (the config's).
@@ -234,7 +232,6 @@ impl Store {
             dedupe: dedupe::DedupeIndex::default(),
             targets: ingest::TargetCache::default(),
             clock_skew: crate::domain::event::DEFAULT_CLOCK_SKEW,
-            rules: Arc::default(),
             budget_warning: budget::DEFAULT_SHARE,
             zone: chrono_tz::UTC,
         }

@@ -173,8 +173,7 @@ impl Store {
         };
         let index: HashMap<i64, usize> = rows.iter().enumerate().map(|(i, r)| (r.0.id, i)).collect();
         let phases = self.kpi_phases(lo, hi, &index)?;
-        let team = self.team()?;
-        let (windows, freezes) = team.and_then(|t| t.time_rules).map(|r| (r.windows, r.freezes)).unwrap_or_default();
+        let crate::domain::schedule::TimeRules { windows, freezes } = self.time_rules()?;
         // Approvals and retries per phase, in decision order; refused attempts counted for nothing.
         let mut approvals: HashMap<i64, Vec<(String, Option<String>, i64)>> = HashMap::new();
         {

@@ -36,7 +36,7 @@ pub(super) fn read(
     cache: &mut EstimateCache,
     now: DateTime<Utc>,
 ) -> Result<GateData, StoreError> {
-    let items = store.inbox(desk.operator.decider(), &desk.rules.windows, &desk.rules.freezes, now)?;
+    let items = store.inbox(desk.operator.decider(), now)?;
     let mut inbox = Vec::with_capacity(items.len());
     for item in items {
         let model = store.summary(item.deployment)?.model;
