@@ -31,10 +31,17 @@ pub fn until(t: DateTime<Utc>, zone: Tz) -> String {
 /// with the weekday when it is not on `now`'s day (`Fri 18:00`).
 #[must_use]
 pub fn until_short(t: DateTime<Utc>, zone: Tz, now: DateTime<Utc>) -> String {
+    until_on(t, zone, now, "%a")
+}
+
+/// [`until`] as a dashboard line writes it: the time of day on `now`'s day, else preceded by
+/// the day written with `day` (a `strftime` format such as `%a %d %b`).
+#[must_use]
+pub fn until_on(t: DateTime<Utc>, zone: Tz, now: DateTime<Utc>, day: &str) -> String {
     let t = whole_second(t);
     let (local, today) = (t.with_timezone(&zone), now.with_timezone(&zone).date_naive());
     let time = if t.second() == 0 { "%H:%M" } else { "%H:%M:%S" };
-    let format = if local.date_naive() == today { time.to_owned() } else { format!("%a {time}") };
+    let format = if local.date_naive() == today { time.to_owned() } else { format!("{day} {time}") };
     local.format(&format).to_string()
 }
 
