@@ -23,7 +23,6 @@ use crate::domain::DeploymentKey;
 use crate::domain::analysis::Verdict;
 use crate::domain::gate::{Decision, GateState, Refusal};
 use crate::domain::model::Automatic;
-use crate::domain::schedule::{ChangeWindow, Freeze};
 use crate::store::{DecisionOutcome, DecisionRequest, GateError, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::fmt;
@@ -40,13 +39,11 @@ pub struct Ask {
     pub reason: Option<String>,
 }
 
-/// What decisions are worded in (the display zone), and the config's windows and freezes for
-/// what front ends show. Who may decide, and the windows and freezes a decision is checked
-/// against, come from the team stored in the log, never from here.
+/// What decisions are worded in (the display zone). Who may decide, and the windows and
+/// freezes a decision is checked against, come from the log ([`Store::time_rules`]), never
+/// from here.
 #[derive(Debug, Clone)]
 pub struct Rules {
-    pub windows: Vec<ChangeWindow>,
-    pub freezes: Vec<Freeze>,
     /// Refusals name their times in this zone.
     pub timezone: chrono_tz::Tz,
 }
@@ -54,7 +51,7 @@ pub struct Rules {
 impl Rules {
     #[must_use]
     pub fn from_config(config: &Config) -> Self {
-        Self { windows: config.windows.clone(), freezes: config.freezes.clone(), timezone: config.timezone }
+        Self { timezone: config.timezone }
     }
 }
 

@@ -413,12 +413,12 @@ impl Store {
         phase: &str,
         decision: Decision,
         person: Decider<'_>,
-        (windows, freezes): (&[ChangeWindow], &[Freeze]),
         now: DateTime<Utc>,
     ) -> Option<gate::Refusal> {
-        let stored = Store::team_in(&self.conn, &self.path).ok().flatten().and_then(|t| t.time_rules);
-        let (windows, freezes) = stored.as_ref().map_or((windows, freezes), |r| (&r.windows[..], &r.freezes[..]));
-        self.dry_run(key, phase, decision, person, windows, freezes, now)
+        // The rules the decision itself would be checked against: the log's, with emergency
+        // freezes.
+        let rules = Store::time_rules_in(&self.conn, &self.path).ok()?;
+        self.dry_run(key, phase, decision, person, &rules.windows, &rules.freezes, now)
     }
 
     /// The refusal a decision would meet now, without recording anything.
