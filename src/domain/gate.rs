@@ -6,9 +6,10 @@
 //! deployment). A phase that failed its budget offers retry, abort or rollback instead.
 //!
 //! Every decision is checked here, against the policy copied into the phase when it was planned
-//! and the config's windows and freezes, at the instant the store records it. Checks run in a
-//! fixed order and a refusal names the one rule that blocked and, for time rules, the earliest
-//! instant at which every time rule holds ([`timing`], shared with the Approvals inbox).
+//! and the log's windows and freezes ([`super::schedule::TimeRules`]), at the instant the store
+//! records it. Checks run in a fixed order and a refusal names the one rule that blocked and,
+//! for time rules, the earliest instant at which every time rule holds ([`timing`], shared with
+//! the Approvals inbox).
 
 use super::schedule::{ChangeWindow, Freeze};
 use super::{DeploymentStatus, GatePolicy, PhaseStatus};

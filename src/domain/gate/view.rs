@@ -117,7 +117,7 @@ impl GateView {
         v
     }
 
-    /// The facts of this gate's time rules under the config's windows and freezes.
+    /// The facts of this gate's time rules under the log's windows and freezes.
     #[must_use]
     pub fn time_facts<'a>(
         &'a self,
