@@ -120,3 +120,19 @@ fn the_inbox_shows_an_emergency_freeze_that_a_decision_would_be_refused_by() {
         item.blocked
     );
 }
+
+#[test]
+fn an_automated_decider_is_told_of_an_emergency_freeze_before_it_tries() {
+    let (_dir, mut store) = open();
+    let key = Plan::new("phased", 10).env("staging").plan(&mut store);
+    let roles = vec!["deployment_manager".to_owned()];
+    let omar = crate::domain::gate::Decider { name: "omar", roles: &roles };
+    let approve = crate::domain::gate::Decision::Approve;
+    assert_eq!(store.would_refuse(key, "pilot", approve, omar, t0()), None, "omar may approve the pilot");
+    freeze_by(&mut store, "dana", "staging", "2026-11-26T12:00:00Z").expect("declared");
+    let refusal = store.would_refuse(key, "pilot", approve, omar, t0());
+    assert!(
+        matches!(&refusal, Some(crate::domain::gate::Refusal::Freeze { name, .. }) if name == "outage"),
+        "{refusal:?}"
+    );
+}
