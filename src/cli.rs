@@ -264,11 +264,13 @@ impl Context {
     /// Opens the existing log for reading: read-only at the SQLite level under `--read-only`.
     pub fn open_log(&self) -> anyhow::Result<crate::store::Store> {
         let path = self.db_path()?;
-        Ok(if self.read_only {
+        let mut store = if self.read_only {
             crate::store::Store::open_read_only(&path)?
         } else {
             crate::store::Store::open_to_read(&path)?
-        })
+        };
+        store.set_zone(self.config.timezone);
+        Ok(store)
     }
 
     /// The operator under the team stored in `store` (see [`crate::decide::identity`]). When

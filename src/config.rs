@@ -126,12 +126,6 @@ impl Config {
         })
     }
 
-    /// The windows and freezes conformance flags check agents' activity against.
-    #[must_use]
-    pub fn time_rules(&self) -> crate::domain::conformance::TimeRules {
-        crate::domain::conformance::TimeRules { windows: self.windows.clone(), freezes: self.freezes.clone() }
-    }
-
     /// The person with this name, if configured.
     #[must_use]
     pub fn person(&self, name: &str) -> Option<&Person> {

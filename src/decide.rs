@@ -23,7 +23,6 @@ use crate::domain::DeploymentKey;
 use crate::domain::analysis::Verdict;
 use crate::domain::gate::{Decision, GateState, Refusal};
 use crate::domain::model::Automatic;
-use crate::domain::schedule::{ChangeWindow, Freeze};
 use crate::store::{DecisionOutcome, DecisionRequest, GateError, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::fmt;
@@ -40,13 +39,11 @@ pub struct Ask {
     pub reason: Option<String>,
 }
 
-/// What decisions are worded in (the display zone), and the config's windows and freezes for
-/// what front ends show. Who may decide, and the windows and freezes a decision is checked
-/// against, come from the team stored in the log, never from here.
+/// What decisions are worded in (the display zone). Who may decide, and the windows and
+/// freezes a decision is checked against, come from the log ([`Store::time_rules`]), never
+/// from here.
 #[derive(Debug, Clone)]
 pub struct Rules {
-    pub windows: Vec<ChangeWindow>,
-    pub freezes: Vec<Freeze>,
     /// Refusals name their times in this zone.
     pub timezone: chrono_tz::Tz,
 }
@@ -54,20 +51,21 @@ pub struct Rules {
 impl Rules {
     #[must_use]
     pub fn from_config(config: &Config) -> Self {
-        Self { windows: config.windows.clone(), freezes: config.freezes.clone(), timezone: config.timezone }
+        Self { timezone: config.timezone }
     }
 }
 
-/// The change windows and freezes in force for the log: those stored with its team (what every
-/// decision is checked against), else — a log without a stored team — the config's; with the
-/// emergency freezes declared in the log.
-pub fn time_rules(config: &Config, store: &Store) -> Result<crate::domain::team::TimeRules, StoreError> {
-    let mut rules = store.team()?.and_then(|t| t.time_rules).unwrap_or_else(|| crate::domain::team::TimeRules {
-        windows: config.windows.clone(),
-        freezes: config.freezes.clone(),
-    });
-    rules.freezes.extend(store.emergency_freezes()?);
-    Ok(rules)
+/// The change windows and freezes in force for the log ([`Store::time_rules`]: those stored
+/// with its team, what every decision is checked against, with the emergency freezes); for a
+/// log that holds no team yet — where nothing can be decided — the config's, with the same
+/// merge, so what the schedule shows before the first plan is what the plan will store.
+pub fn time_rules(config: &Config, store: &Store) -> Result<crate::domain::schedule::TimeRules, StoreError> {
+    let stored = store.team()?.and_then(|t| t.time_rules);
+    if stored.is_some() {
+        return store.time_rules();
+    }
+    let own = crate::domain::schedule::TimeRules { windows: config.windows.clone(), freezes: config.freezes.clone() };
+    Ok(crate::domain::schedule::TimeRules::in_force(Some(own), store.emergency_freezes()?))
 }
 
 /// An operator with the rules they decide under: what a long-lived front end (the dashboard)

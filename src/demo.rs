@@ -70,6 +70,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
         return Err(LogExists(db).into());
     }
     let mut store = Store::open(&db)?;
+    store.set_zone(opts.config.timezone);
     let os_user = crate::decide::os_user();
     store.sync_team(
         &opts.config.team(),

@@ -34,6 +34,7 @@ pub mod seal;
 pub mod status;
 pub mod team;
 pub mod text;
+pub mod time;
 pub mod token;
 
 pub use event::{AgentEvent, EventStatus};

@@ -96,6 +96,7 @@ pub fn spawn(opts: WorkerOptions) -> std::io::Result<std::thread::JoinHandle<Res
 /// `log`), so the write lock is never held by a thread the scheduler keeps waiting.
 pub fn run(opts: &WorkerOptions) -> Result<WorkerStats, WorkerError> {
     let mut store = Store::open_existing(&opts.db)?;
+    store.set_zone(opts.config.timezone);
     store.relax_durability_for_outbox()?;
     let outbox = log::OutboxLog::start(store).map_err(|e| WorkerError::Start(e.to_string()))?;
     lower_priority();

@@ -157,7 +157,7 @@ impl Receiver {
             tokio::task::spawn_blocking(move || Ok::<_, StoreError>((Store::open(&db)?, Store::open(&db)?))).await??;
         let mut write = write;
         write.set_clock_skew(limits.clock_skew);
-        write.set_time_rules(opts.config.time_rules());
+        write.set_zone(opts.config.timezone);
         write.set_budget_warning(opts.config.notify.budget_warning);
         let writer = Writer::start(write, opts.clock.clone())
             .map_err(|source| ServerError::Thread { what: "log writer", source })?;

@@ -38,7 +38,7 @@ mod team;
 pub(crate) mod testing;
 mod tokens;
 
-pub use crate::domain::conformance::TimeRules;
+pub use crate::domain::schedule::TimeRules;
 pub use analysis::AnalysisState;
 pub use checklists::{TickError, TickOutcome, TickRequest};
 pub use estimates::Estimate;
@@ -146,10 +146,10 @@ pub struct Store {
     targets: ingest::TargetCache,
     /// How far an event's `at` may lie in the future or before its deployment was planned.
     clock_skew: chrono::TimeDelta,
-    /// The config's windows and freezes, for conformance flags (see `conformance`).
-    rules: Arc<TimeRules>,
     /// The share of a phase's failure budget whose use is told (see `budget`).
     budget_warning: f64,
+    /// The zone the notifications this connection words name their times in (the config's).
+    zone: chrono_tz::Tz,
 }
 
 impl std::fmt::Debug for Store {
@@ -252,8 +252,8 @@ impl Store {
             dedupe: dedupe::DedupeIndex::default(),
             targets: ingest::TargetCache::default(),
             clock_skew: crate::domain::event::DEFAULT_CLOCK_SKEW,
-            rules: Arc::default(),
             budget_warning: budget::DEFAULT_SHARE,
+            zone: chrono_tz::UTC,
         }
     }
 
@@ -267,6 +267,12 @@ impl Store {
             return Ok(());
         }
         Err(StoreError::Damaged { path: self.path.clone(), problem: found.join("; ") })
+    }
+
+    /// Sets the zone the notifications written through this connection name their times in
+    /// (the config's `timezone`), as every other text people read does.
+    pub fn set_zone(&mut self, zone: chrono_tz::Tz) {
+        self.zone = zone;
     }
 
     /// Whether this connection was opened read-only.

@@ -60,7 +60,8 @@ fn prepare(opts: TuiOptions) -> anyhow::Result<(App, Loader, SharedClock)> {
     let theme = Theme::select(&opts.config.dashboard.theme, Theme::no_color_env());
     // A log this user may not write (a read-only file or folder) opens as with --read-only: the
     // dashboard hides the actions that would write instead of refusing to start.
-    let store = if opts.read_only { Store::open_read_only(&opts.db)? } else { Store::open_to_read(&opts.db)? };
+    let mut store = if opts.read_only { Store::open_read_only(&opts.db)? } else { Store::open_to_read(&opts.db)? };
+    store.set_zone(opts.config.timezone);
     let read_only = opts.read_only || store.is_read_only();
     // Every view shows the windows and freezes decisions are checked against: the log's.
     let mut opts = opts;

@@ -71,7 +71,7 @@ pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
                     .as_deref()
                     .filter(|u| *u != r.person)
                     .map_or(String::new(), |u| format!(" (OS account {u})"));
-                let text = r.note();
+                let text = r.note(tz);
                 let key = if r.deployment.0 == 0 { "-".to_owned() } else { r.deployment.to_string() };
                 let decision = r.label();
                 outln!(

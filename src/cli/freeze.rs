@@ -78,6 +78,7 @@ pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
                 .clone()
                 .unwrap_or_else(|| format!("emergency-{}", from.with_timezone(&zone).format("%Y%m%d-%H%M")));
             let mut store = Store::open_existing(&ctx.db_path()?)?;
+            store.set_zone(zone);
             let operator = ctx.operator_in(&store)?;
             let req = FreezeRequest {
                 name: &name,
@@ -93,7 +94,7 @@ pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
             sayln!(
                 "emergency freeze \"{name}\" on {} until {} (audit record {id})",
                 envs.join(", "),
-                until_t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z")
+                crate::domain::time::until(until_t, zone)
             );
             Ok(0)
         }
@@ -115,8 +116,7 @@ pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
                 return Ok(0);
             }
             for f in &freezes {
-                let at =
-                    |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string();
+                let at = |t: chrono::DateTime<chrono::Utc>| crate::domain::time::until(t, zone);
                 let state = if f.active_at(now) {
                     "IN FORCE"
                 } else if f.from > now {

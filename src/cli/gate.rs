@@ -391,12 +391,7 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
     )?;
     for ap in &view.approvals {
         let role = ap.role.as_deref().map_or(String::new(), |r| format!(" as {r}"));
-        outln!(
-            out,
-            "  approved by {}{role} at {}",
-            ap.person,
-            ap.at.with_timezone(&ctx.config.timezone).format("%Y-%m-%d %H:%M %Z")
-        )?;
+        outln!(out, "  approved by {}{role} at {}", ap.person, crate::domain::time::at(ap.at, ctx.config.timezone))?;
     }
     if let Some(r) = &view.rejection {
         outln!(out, "  rejected by {}: {}", r.person, r.reason)?;
@@ -413,9 +408,10 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<i32> {
 /// Every rule that still stands between an undecided gate and its approval: approvals, and the
 /// time rules as the gate check sees them, with when they all hold.
 fn still_missing(ctx: &Context, view: &GateView, in_force: &crate::domain::team::TimeRules) -> Vec<String> {
-    use crate::domain::gate::timing::{WindowState, time_rules};
+    use crate::domain::gate::timing::{WindowState, time_state};
     let zone = ctx.config.timezone;
-    let at = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string();
+    // Every line names a time from which something holds: to the second where it matters.
+    let at = |t: chrono::DateTime<chrono::Utc>| crate::domain::time::until(t, zone);
     let now = ctx.clock.now();
     let mut lines = Vec::new();
     if view.missing() > 0 {
@@ -425,7 +421,7 @@ fn still_missing(ctx: &Context, view: &GateView, in_force: &crate::domain::team:
         lines.push("the phase before it to succeed".to_owned());
         return lines;
     }
-    let rules = time_rules(&view.time_facts(&in_force.windows, &in_force.freezes), now);
+    let rules = time_state(&view.time_facts(&in_force.windows, &in_force.freezes), now);
     if let Some(t) = rules.planned_start {
         lines.push(format!("the planned start, {}", at(t)));
     }
@@ -452,7 +448,7 @@ fn still_missing(ctx: &Context, view: &GateView, in_force: &crate::domain::team:
 fn inbox(ctx: &Context, json: bool) -> anyhow::Result<i32> {
     let store = ctx.open_log()?;
     let operator = ctx.operator_in(&store)?;
-    let items = store.inbox(operator.decider(), &ctx.config.windows, &ctx.config.freezes, ctx.clock.now())?;
+    let items = store.inbox(operator.decider(), ctx.clock.now())?;
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &items)?;

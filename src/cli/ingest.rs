@@ -30,7 +30,6 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     };
     let mut store = Store::open(&ctx.db_path()?)?;
     store.set_clock_skew(ctx.config.receiver.clock_skew);
-    store.set_time_rules(ctx.config.time_rules());
     store.set_budget_warning(ctx.config.notify.budget_warning);
     let mut total = IngestOutcome::default();
     let mut chunk = Vec::with_capacity(CHUNK_LINES);

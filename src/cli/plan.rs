@@ -178,6 +178,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     };
     let targets = targets_of(ctx, args.targets.as_deref(), args.inventory.as_deref())?;
     let mut store = Store::open(&ctx.db_path()?)?;
+    store.set_zone(ctx.config.timezone);
     // A new log starts with the config's team (audited); a log that has one keeps it.
     let os_user = crate::decide::os_user();
     let seed = crate::store::SyncBy::Seed { os_user: &os_user };
@@ -248,7 +249,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     outln!(out, "{key}")?;
     if args.start.is_some() {
         let zone = ctx.config.timezone;
-        let at = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string();
+        let at = |t: chrono::DateTime<chrono::Utc>| crate::domain::time::at(t, zone);
         outln!(
             out,
             "scheduled from {} to about {} (estimated run {})",

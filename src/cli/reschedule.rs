@@ -74,10 +74,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     match store.reschedule(key, start, start + length, by, over.as_ref().map(|(r, j)| (r.as_str(), j))) {
         Ok(id) => {
             let zone = ctx.config.timezone;
-            sayln!(
-                "rescheduled {key}: starts {} (audit record {id})",
-                start.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z")
-            );
+            sayln!("rescheduled {key}: starts {} (audit record {id})", crate::domain::time::at(start, zone));
             Ok(0)
         }
         Err(e) => Err(schedule_error(e)),

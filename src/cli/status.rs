@@ -51,7 +51,7 @@ pub(super) fn print_detail(
     now: chrono::DateTime<chrono::Utc>,
 ) -> std::io::Result<()> {
     let s = &d.summary;
-    let when = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string();
+    let when = |t: chrono::DateTime<chrono::Utc>| crate::domain::time::at(t, tz);
     let started = s.started_at.is_some() || s.last_event_seq > 0;
     let shown = crate::domain::calendar::shown_status(s.status, s.planned_at, started, now);
     outln!(out, "{}  {}@{} -> {}  [{shown}]", s.key, s.release, s.version, s.environment)?;

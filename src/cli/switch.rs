@@ -58,8 +58,7 @@ pub fn run(ctx: &Context, a: &Args) -> anyhow::Result<i32> {
                 now.new_set,
                 now.new_targets,
                 now.old_targets.len(),
-                now.old_kept_until()
-                    .map_or_else(String::new, |u| u.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string())
+                now.old_kept_until().map_or_else(String::new, |u| crate::domain::time::until(u, tz))
             ),
             SwitchState::SwitchedBack => {
                 format!("traffic goes back to the old set ({} target(s))", now.old_targets.len())

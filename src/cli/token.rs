@@ -95,9 +95,9 @@ fn issue(ctx: &Context, person: &str, name: Option<&str>, expires: &str, scope: 
     let operator = ctx.operator_in(&store)?;
     let req = TokenRequest { person, name, scope, expires, by: &operator.name, os_user: &operator.os_user, now };
     let (token, secret) = store.issue_token(&req).map_err(refused)?;
-    let until = token.expires_at.map_or("never expires".to_owned(), |t| {
-        format!("expires {}", t.with_timezone(&ctx.config.timezone).format("%Y-%m-%d %H:%M %Z"))
-    });
+    let until = token
+        .expires_at
+        .map_or("never expires".to_owned(), |t| format!("expires {}", crate::domain::time::at(t, ctx.config.timezone)));
     esayln!("issued token {} for {} (scope {}, {until}); it is shown once:", token.id, token.person, token.scope);
     println!("{secret}");
     Ok(0)
@@ -122,12 +122,12 @@ fn list(ctx: &Context, json: bool) -> anyhow::Result<i32> {
     for t in &tokens {
         let state = match crate::domain::token::check(t, now) {
             Ok(()) => t.expires_at.map_or("valid, never expires".to_owned(), |e| {
-                format!("valid until {}", e.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z"))
+                format!("valid until {}", crate::domain::time::until(e, zone))
             }),
             Err(crate::domain::token::TokenRefusal::Revoked { .. }) => "revoked".to_owned(),
-            Err(_) => t.expires_at.map_or("expired".to_owned(), |e| {
-                format!("expired {}", e.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z"))
-            }),
+            Err(_) => {
+                t.expires_at.map_or("expired".to_owned(), |e| format!("expired {}", crate::domain::time::at(e, zone)))
+            }
         };
         let name = t.name.as_deref().map_or(String::new(), |n| format!(" \"{n}\""));
         outln!(out, "{}  {:<12} {:<7} {state}{name}, issued by {}", t.id, t.person, t.scope, t.issued_by)?;

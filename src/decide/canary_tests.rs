@@ -121,9 +121,8 @@ fn a_failing_canary_halts_the_deployment_for_a_person_who_may_approve_it_anyway(
     // The inbox offers lee both: the halted canary (retry, abort, rollback) and the fleet's gate,
     // which a person may still approve over the analysis.
     let lee_roles = ["sre".to_owned()];
-    let inbox = store
-        .inbox(crate::domain::gate::Decider { name: "lee", roles: &lee_roles }, &[], &[], minutes(31))
-        .expect("inbox");
+    let inbox =
+        store.inbox(crate::domain::gate::Decider { name: "lee", roles: &lee_roles }, minutes(31)).expect("inbox");
     let offered: Vec<(&str, &[Decision])> =
         inbox.iter().filter(|i| i.deployment == key).map(|i| (i.phase.as_str(), i.offers.as_slice())).collect();
     assert_eq!(

@@ -24,7 +24,7 @@ pub fn facts(r: &Report, tz: chrono_tz::Tz) -> Facts {
         d.change_ref.as_ref().map_or(String::new(), |c| format!("; change {c}"))
     )];
     for e in r.timeline.iter().filter(|e| e.kind != Moment::PhaseStarted) {
-        context.push(format!("{}  {}", e.at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z"), e.text));
+        context.push(format!("{}  {}", crate::domain::time::at(e.at, tz), e.text));
     }
     for g in r.error_groups.iter().take(5) {
         context.push(format!("{} host(s) in {}: {}", g.hosts, g.steps.join(", "), g.pattern));

@@ -65,7 +65,8 @@ pub struct LogPipeline {
 }
 
 impl LogPipeline {
-    pub fn new(store: Store, config: Config, clock: SharedClock, deciders: Deciders) -> Self {
+    pub fn new(mut store: Store, config: Config, clock: SharedClock, deciders: Deciders) -> Self {
+        store.set_zone(config.timezone);
         Self {
             store: Arc::new(Mutex::new(store)),
             config: Arc::new(config),
@@ -131,8 +132,7 @@ pub fn decide_as_colleague(store: &mut Store, config: &Config, d: &ColleagueDeci
     for person in config.people.iter().filter(|p| p.name != d.not_by) {
         let colleague = Operator::named(config, &person.name, "shipdeck-demo");
         // Only colleagues the policy would accept try: a refused attempt is an audit record.
-        let rules_now = (config.windows.as_slice(), config.freezes.as_slice());
-        if store.would_refuse(d.key, d.phase, d.decision, colleague.decider(), rules_now, d.now).is_some() {
+        if store.would_refuse(d.key, d.phase, d.decision, colleague.decider(), d.now).is_some() {
             continue;
         }
         match decide(store, &rules, &colleague, &ask, d.now) {

@@ -122,7 +122,7 @@ impl Conflict {
     /// One sentence with its times in `tz`.
     #[must_use]
     pub fn describe(&self, tz: chrono_tz::Tz) -> String {
-        let t = |d: &DateTime<Utc>| d.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string();
+        let t = |d: &DateTime<Utc>| super::time::at(*d, tz);
         match self {
             Self::StartOutsideWindows { windows, next_opens } => format!(
                 "starts outside every change window of the environment ({}){}",

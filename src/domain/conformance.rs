@@ -12,14 +12,6 @@ use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
 
-/// The config's windows and freezes, as the receiver knows them. Without them (a log opened by
-/// a tool that has no config) window and freeze flags are not raised.
-#[derive(Debug, Clone, Default)]
-pub struct TimeRules {
-    pub windows: Vec<super::schedule::ChangeWindow>,
-    pub freezes: Vec<super::schedule::Freeze>,
-}
-
 /// What was not authorised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

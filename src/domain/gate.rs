@@ -6,9 +6,10 @@
 //! deployment). A phase that failed its budget offers retry, abort or rollback instead.
 //!
 //! Every decision is checked here, against the policy copied into the phase when it was planned
-//! and the config's windows and freezes, at the instant the store records it. Checks run in a
-//! fixed order and a refusal names the one rule that blocked and, for time rules, the earliest
-//! instant at which every time rule holds ([`timing`], shared with the Approvals inbox).
+//! and the log's windows and freezes ([`super::schedule::TimeRules`]), at the instant the store
+//! records it. Checks run in a fixed order and a refusal names the one rule that blocked and,
+//! for time rules, the earliest instant at which every time rule holds ([`timing`], shared with
+//! the Approvals inbox).
 
 use super::schedule::{ChangeWindow, Freeze};
 use super::{DeploymentStatus, GatePolicy, PhaseStatus};
@@ -171,7 +172,7 @@ pub struct Allowed {
 }
 
 /// Why a decision is refused: exactly one rule, with when it opens for time rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum Refusal {
     #[error("the deployment is {status}: nothing more can be decided on it")]
@@ -189,8 +190,9 @@ pub enum Refusal {
     #[error("{person} already approved this gate at {}; one person counts once", when(*at))]
     AlreadyApproved { person: String, at: DateTime<Utc> },
     #[error(
-        "environment {environment} is frozen by \"{name}\" until {}{}{}",
-        when(*until),
+        "environment {environment} is frozen by \"{name}\" until {}{}{}{}",
+        deadline(*until),
+        reason_text(reason),
         override_hint(override_roles),
         possible_text(*possible_from, Some(*until))
     )]
@@ -198,12 +200,26 @@ pub enum Refusal {
         name: String,
         environment: String,
         until: DateTime<Utc>,
+        /// Why it was declared: every refusal it causes says so.
+        #[serde(default)]
+        reason: String,
         override_roles: Vec<String>,
         /// When every time rule holds (`None`: not in the horizon of the windows).
         possible_from: Option<DateTime<Utc>>,
     },
-    #[error("freeze \"{name}\" holds until {}: overriding it as {role} needs a written reason (--reason)", when(*until))]
-    FreezeReasonRequired { name: String, role: String, until: DateTime<Utc> },
+    #[error(
+        "freeze \"{name}\" holds until {}{}: overriding it as {role} needs a written reason (--reason)",
+        deadline(*until),
+        reason_text(reason)
+    )]
+    FreezeReasonRequired {
+        name: String,
+        role: String,
+        until: DateTime<Utc>,
+        /// Why the freeze was declared.
+        #[serde(default)]
+        reason: String,
+    },
     #[error("bake time: the phase before succeeded at {}{}", when(*since), bake_text(*until, *possible_from))]
     Bake { since: DateTime<Utc>, until: DateTime<Utc>, possible_from: Option<DateTime<Utc>> },
     #[error(
@@ -213,7 +229,7 @@ pub enum Refusal {
         possible_text(*possible_from, opens.as_ref().map(|o| o.1))
     )]
     Window { windows: Vec<String>, opens: Option<(String, DateTime<Utc>)>, possible_from: Option<DateTime<Utc>> },
-    #[error("the deployment is planned to start at {}{}", when(*at), possible_text(*possible_from, Some(*at)))]
+    #[error("the deployment is planned to start at {}{}", deadline(*at), possible_text(*possible_from, Some(*at)))]
     NotStarted { at: DateTime<Utc>, possible_from: Option<DateTime<Utc>> },
     #[error("a {decision} needs a written reason (--reason)")]
     ReasonRequired { decision: Decision },
@@ -247,12 +263,14 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// The refusal as one sentence with its times in `tz` (`Display` writes them in UTC).
+    /// The refusal as one sentence with its times in `tz` (`Display` writes them in UTC), as
+    /// [`crate::domain::time`] writes every time people read.
     #[must_use]
     pub fn describe(&self, tz: chrono_tz::Tz) -> String {
+        use crate::domain::time;
         let mut text = self.to_string();
         for t in self.instants() {
-            text = text.replace(&when(t), &t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string());
+            text = text.replace(&deadline(t), &time::until(t, tz)).replace(&when(t), &time::at(t, tz));
         }
         text
     }
@@ -297,8 +315,21 @@ impl Refusal {
     }
 }
 
+/// A moment past (a success, an approval), in UTC; [`Refusal::describe`] rewrites it.
 fn when(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+    crate::domain::time::at(t, chrono_tz::UTC)
+}
+
+/// A time from which approval is possible or until which a rule holds, in UTC (to the second
+/// when it is not on a whole minute); [`Refusal::describe`] rewrites it.
+fn deadline(t: DateTime<Utc>) -> String {
+    crate::domain::time::until(t, chrono_tz::UTC)
+}
+
+/// ` (reason: ...)`, for a freeze that gives one.
+fn reason_text(reason: &str) -> String {
+    let reason = reason.trim();
+    if reason.is_empty() { String::new() } else { format!(" (reason: {reason})") }
 }
 
 fn override_hint(roles: &[String]) -> String {
@@ -314,20 +345,23 @@ fn override_hint(roles: &[String]) -> String {
 fn possible_text(possible: Option<DateTime<Utc>>, shown: Option<DateTime<Utc>>) -> String {
     match possible {
         Some(t) if Some(t) == shown => String::new(),
-        Some(t) => format!("; with every time rule, approval is possible from {}", when(t)),
+        Some(t) => format!("; with every time rule, approval is possible from {}", deadline(t)),
         None => "; no time in the coming weeks meets every time rule".into(),
     }
 }
 
 fn bake_text(until: DateTime<Utc>, possible: Option<DateTime<Utc>>) -> String {
     match possible {
-        Some(t) if t == until => format!(", approval is possible from {}", when(t)),
-        _ => format!(", it bakes until {}{}", when(until), possible_text(possible, None)),
+        Some(t) if t == until => format!(", approval is possible from {}", deadline(t)),
+        _ => format!(", it bakes until {}{}", deadline(until), possible_text(possible, None)),
     }
 }
 
 fn opens_text(opens: Option<&(String, DateTime<Utc>)>) -> String {
-    opens.map_or_else(|| "none of them opens again".into(), |(name, at)| format!("\"{name}\" opens at {}", when(*at)))
+    opens.map_or_else(
+        || "none of them opens again".into(),
+        |(name, at)| format!("\"{name}\" opens at {}", deadline(*at)),
+    )
 }
 
 /// A gate that approves on feedback (after a pilot) needs the approval's comment to carry it.
@@ -415,13 +449,17 @@ fn check_freeze(
     let role = decider.roles.iter().find(|r| override_roles.contains(r));
     match (role, reason.map(str::trim).filter(|r| !r.is_empty())) {
         (Some(_), Some(_)) => Ok(Some(freeze.name.clone())),
-        (Some(role), None) => {
-            Err(Refusal::FreezeReasonRequired { name: freeze.name.clone(), role: role.clone(), until: freeze.until })
-        }
+        (Some(role), None) => Err(Refusal::FreezeReasonRequired {
+            name: freeze.name.clone(),
+            role: role.clone(),
+            until: freeze.until,
+            reason: freeze.reason.clone(),
+        }),
         (None, _) => Err(Refusal::Freeze {
             name: freeze.name.clone(),
             environment: environment.to_owned(),
             until: freeze.until,
+            reason: freeze.reason.clone(),
             override_roles: override_roles.to_vec(),
             possible_from: Some(freezes_end(freezes, environment, now)),
         }),
@@ -528,10 +566,11 @@ pub fn check_gate(
     let freeze_override =
         check_freeze(facts.freezes, &policy.freeze_override_roles, facts.environment, decider, reason, now).map_err(
             |refusal| match refusal {
-                Refusal::Freeze { name, environment, until, override_roles, .. } => Refusal::Freeze {
+                Refusal::Freeze { name, environment, until, reason, override_roles, .. } => Refusal::Freeze {
                     name,
                     environment,
                     until,
+                    reason,
                     override_roles,
                     possible_from: timing::earliest(&time, now, false),
                 },

@@ -124,6 +124,7 @@ pub fn timeline(
     decisions: &[AuditRecord],
     groups: &[ErrorGroup],
     first_failures: &[(String, DateTime<Utc>, String)],
+    zone: Tz,
 ) -> Vec<TimelineEntry> {
     let entry = |at, kind, phase: Option<&str>, who: Option<&str>, text: String| TimelineEntry {
         at,
@@ -168,7 +169,7 @@ pub fn timeline(
         ));
     }
     for r in decisions {
-        let note = r.note();
+        let note = r.note(zone);
         let why = if note.is_empty() { String::new() } else { format!(" ({note})") };
         // Records of the whole deployment (a completed review) have no phase.
         let phase = Some(r.phase.as_str()).filter(|p| !p.is_empty());
@@ -280,7 +281,7 @@ fn verification_md(m: &mut String, v: &super::records::Verification, when: &dyn 
 #[must_use]
 pub fn markdown(r: &Report, tz: Tz) -> String {
     let d = &r.deployment;
-    let when = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string();
+    let when = |t: DateTime<Utc>| super::time::at(t, tz);
     let mut m = String::new();
     let _ =
         writeln!(m, "# {} {}@{} → {}: {}\n", d.key, cell(&d.release), cell(&d.version), cell(&d.environment), d.status);
@@ -353,7 +354,7 @@ pub fn markdown(r: &Report, tz: Tz) -> String {
                 cell(&a.person),
                 cell(&role),
                 cell(&os),
-                cell(&a.note())
+                cell(&a.note(tz))
             );
         }
     }
@@ -520,7 +521,7 @@ mod tests {
         let failures =
             [Failure { target: "w-2".into(), step: "install".into(), at: at(10), message: "disk full on /a/b".into() }];
         let groups = group(&failures);
-        let t = timeline(&summary(), &phases, &[], &groups, &[("wave-1".into(), at(10), "w-2".into())]);
+        let t = timeline(&summary(), &phases, &[], &groups, &[("wave-1".into(), at(10), "w-2".into())], chrono_tz::UTC);
         let kinds: Vec<Moment> = t.iter().map(|e| e.kind).collect();
         assert_eq!(
             kinds,

@@ -9,6 +9,36 @@ use chrono::{DateTime, Datelike, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+/// The change windows and freezes in force: the one set every decision, the inbox, refusals and
+/// conformance flags are checked against.
+///
+/// The windows and freezes are those stored with the log's team (so a caller's own config, the
+/// receiver's included, counts for nothing), with the emergency freezes declared at run time
+/// merged in by [`TimeRules::in_force`]. [`super::gate::timing::window_state`] and
+/// [`TimeRules::freeze_at`] are the one window check and the one freeze check.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimeRules {
+    pub windows: Vec<ChangeWindow>,
+    pub freezes: Vec<Freeze>,
+}
+
+impl TimeRules {
+    /// The one merge: the rules stored with the team (`None`: none stored, so no window
+    /// binds) and the emergency freezes declared in the log.
+    #[must_use]
+    pub fn in_force(stored: Option<Self>, emergency: Vec<Freeze>) -> Self {
+        let mut rules = stored.unwrap_or_default();
+        rules.freezes.extend(emergency);
+        rules
+    }
+
+    /// The freeze of `environment` in force at `at`, if any.
+    #[must_use]
+    pub fn freeze_at(&self, environment: &str, at: DateTime<Utc>) -> Option<super::gate::ActiveFreeze<'_>> {
+        super::gate::active_freeze(&self.freezes, environment, at)
+    }
+}
+
 /// When a window is open.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

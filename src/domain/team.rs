@@ -5,7 +5,6 @@
 //! someone else are stored in the log and changed only by an audited `team sync`. A caller's
 //! own config file can name anyone and grant any role; it counts for nothing here.
 
-use super::schedule::{ChangeWindow, Freeze};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -95,11 +94,7 @@ impl Default for SchedulePolicy {
 
 /// The change windows and freezes decisions are checked against, stored with the team so that
 /// a caller's own config (without the freeze, say) counts for nothing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TimeRules {
-    pub windows: Vec<ChangeWindow>,
-    pub freezes: Vec<Freeze>,
-}
+pub use super::schedule::TimeRules;
 
 /// The team the log holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

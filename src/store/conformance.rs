@@ -9,8 +9,9 @@
 use super::gates::{self, load_decisions, load_phases, previous_of};
 use super::{Store, StoreError};
 use crate::clock::from_ms;
-use crate::domain::conformance::{Flag, FlagKind, Tally, TimeRules};
+use crate::domain::conformance::{Flag, FlagKind, Tally};
 use crate::domain::gate::{self as gate_rules, GateState};
+use crate::domain::schedule::TimeRules;
 use crate::domain::{DeploymentKey, DeploymentStatus};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
@@ -92,7 +93,7 @@ impl Authority {
             return;
         }
         let at = from_ms(at_ms);
-        if gate_rules::active_freeze(&rules.freezes, &self.environment, at).is_some() {
+        if rules.freeze_at(&self.environment, at).is_some() {
             out.push(FlagKind::InFreeze);
         }
         if !self.windows.is_empty() && !self.open_at(rules, at_ms) {
@@ -100,20 +101,21 @@ impl Authority {
         }
     }
 
+    /// The window rule at `at_ms`: the gates' own check ([`TimeRules::window_open`]), with the
+    /// last open stretch remembered so a busy window is looked up once.
     fn open_at(&mut self, rules: &TimeRules, at_ms: i64) -> bool {
+        use crate::domain::gate::timing::{WindowState, window_state};
         if self.open.is_some_and(|(s, e)| s <= at_ms && at_ms < e) {
             return true;
         }
-        let at = from_ms(at_ms);
-        // A window named by the deployment but missing from the config is never open.
-        let found = rules
-            .windows
-            .iter()
-            .filter(|w| self.windows.contains(&w.name))
-            .find_map(|w| w.open_at(at))
-            .map(|(s, e)| (s.timestamp_millis(), e.timestamp_millis()));
-        self.open = found.or(self.open);
-        found.is_some()
+        match window_state(&self.windows, &rules.windows, &self.environment, from_ms(at_ms)) {
+            WindowState::Open { closes, .. } => {
+                self.open = Some((at_ms, closes.timestamp_millis()));
+                true
+            }
+            WindowState::NotRequired => true,
+            WindowState::Closed { .. } | WindowState::Never => false,
+        }
     }
 }
 
@@ -197,11 +199,6 @@ fn flag_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Flag> {
 }
 
 impl Store {
-    /// Tells the writer the config's windows and freezes (for window and freeze flags).
-    pub fn set_time_rules(&mut self, rules: TimeRules) {
-        self.rules = std::sync::Arc::new(rules);
-    }
-
     /// Conformance flags of one deployment, or of all, oldest first.
     pub fn conformance(&self, key: Option<DeploymentKey>) -> Result<Vec<Flag>, StoreError> {
         if let Some(k) = key {
@@ -245,9 +242,19 @@ mod tests {
     }
 
     fn plan(store: &mut Store, model_name: &str, model: &DeploymentModel, planned: &str) -> DeploymentKey {
+        plan_to(store, "production", model_name, model, planned)
+    }
+
+    fn plan_to(
+        store: &mut Store,
+        environment: &str,
+        model_name: &str,
+        model: &DeploymentModel,
+        planned: &str,
+    ) -> DeploymentKey {
         let req = PlanRequest {
             release: "payments-api@2.4.1".parse::<ReleaseRef>().expect("valid"),
-            environment: "production".into(),
+            environment: environment.into(),
             model_name: model_name.into(),
             model,
             targets: (1..=4).map(|i| format!("web-{i:02}")).collect(),
@@ -285,7 +292,6 @@ mod tests {
     fn windows_freezes_and_the_planned_start_flag_what_agents_did_and_keep_it() {
         let (_dir, mut store) = crate::store::testing::open();
         let config = Config::built_in();
-        store.set_time_rules(config.time_rules());
         let mut model = config.model("big-bang").expect("shipped").clone();
         model.windows = vec!["weekday-evenings".into()];
         // Not a supervised run: its phase has no gate to run ahead of.
@@ -341,12 +347,7 @@ mod tests {
         assert_eq!(kinds(&store, key), vec![(FlagKind::AheadOfGate, Some("pilot".into()), 1)]);
         let omar = config.person("omar").expect("configured").clone();
         let inbox = store
-            .inbox(
-                crate::domain::gate::Decider { name: "omar", roles: &omar.roles },
-                &config.windows,
-                &config.freezes,
-                utc("2026-11-26T09:01:00Z"),
-            )
+            .inbox(crate::domain::gate::Decider { name: "omar", roles: &omar.roles }, utc("2026-11-26T09:01:00Z"))
             .expect("inbox");
         let item = inbox.iter().find(|i| i.deployment == key).expect("the gate agents ran past stays");
         assert!(item.ran_past && item.phase == "pilot");
@@ -369,5 +370,38 @@ mod tests {
             vec![(FlagKind::AheadOfGate, Some("pilot".into()), 2), (FlagKind::AfterHalt, Some("pilot".into()), 1)]
         );
         assert_eq!(store.summary(key).expect("summary").status, DeploymentStatus::Aborted, "events never undo it");
+    }
+
+    #[test]
+    fn conformance_flags_come_from_the_rules_stored_in_the_log_not_the_receivers_config() {
+        // The writer is told nothing (a receiver whose config has no freeze, or none at all):
+        // the year-end freeze stored with the team flags what agents do in it all the same.
+        let (_dir, mut store) = crate::store::testing::open();
+        let config = Config::built_in();
+        let mut model = config.model("big-bang").expect("shipped").clone();
+        model.supervised_runs = 0;
+        let key = plan(&mut store, "big-bang", &model, "2026-12-01T00:00:00Z");
+        send(&mut store, key, &[("frozen", "web-01", "2026-12-22T18:00:00Z")]);
+        assert_eq!(kinds(&store, key), vec![(FlagKind::InFreeze, Some("all".into()), 1)]);
+    }
+
+    #[test]
+    fn a_window_of_another_environment_binds_neither_gates_nor_agents() {
+        // weekday-evenings is a production window: a staging deployment naming it may be
+        // approved at any time (the gate's window rule), so its agents are not flagged either.
+        let (_dir, mut store) = crate::store::testing::open();
+        let config = Config::built_in();
+        let mut model = config.model("big-bang").expect("shipped").clone();
+        model.windows = vec!["weekday-evenings".into()];
+        model.supervised_runs = 0;
+        let key = plan_to(&mut store, "staging", "big-bang", &model, "2026-11-26T08:00:00Z");
+        // Thursday 17:30 in Berlin: weekday-evenings is closed.
+        let at = utc("2026-11-26T16:30:00Z");
+        let rules = store.time_rules().expect("rules");
+        let names = vec!["weekday-evenings".to_owned()];
+        let gate = crate::domain::gate::timing::window_state(&names, &rules.windows, "staging", at);
+        assert_eq!(gate, crate::domain::gate::timing::WindowState::NotRequired);
+        send(&mut store, key, &[("a", "web-01", "2026-11-26T16:30:00Z")]);
+        assert_eq!(kinds(&store, key), vec![], "no window of staging was closed");
     }
 }

@@ -307,8 +307,7 @@ impl Store {
             )));
         };
         // Emergency freezes declared at run time hold at once, beside the stored ones.
-        let mut rules = stored.clone();
-        rules.freezes.extend(super::schedule::emergency_in(&tx).map_err(sql)?);
+        let rules = TimeRules::in_force(Some(stored.clone()), super::schedule::emergency_in(&tx).map_err(sql)?);
         let before = super::outbox::newest_notification(&tx).map_err(sql)?;
         let outcome = decide_in(&tx, req, member, team.policy.identity, &rules).map_err(sql)?;
         if dry_run {

@@ -339,7 +339,7 @@ impl Store {
                 }
             }
             let d = &detail.summary;
-            let timeline = report::timeline(d, &phase_times, &decisions, &error_groups, &first);
+            let timeline = report::timeline(d, &phase_times, &decisions, &error_groups, &first, s.zone);
             let usual = s.usual_step_p50(&d.model, key)?;
             let step_durations = report::step_stats(s.step_samples(key)?, &usual);
             let review = s.review(key)?;

@@ -8,10 +8,10 @@
 use super::conformance::{Authority, Tallies};
 use super::dedupe::DedupeIndex;
 use super::{Store, StoreError, id_hash};
-use crate::domain::conformance::TimeRules;
 use crate::domain::conformance::{FlagKind, Tally};
 use crate::domain::event::check_at;
 use crate::domain::lifecycle;
+use crate::domain::schedule::TimeRules;
 use crate::domain::{
     AgentEvent, DeploymentKey, DeploymentStatus, EventStatus, PhaseCounts, TargetProgress, TargetStatus,
 };
@@ -144,10 +144,10 @@ impl Store {
     /// Lines that do not fit the log are rejected one by one; the others are stored. An error
     /// means nothing of any request was stored (the caller answers 503 and agents resend).
     pub fn ingest(&mut self, submissions: &[Submission]) -> Result<Vec<IngestOutcome>, StoreError> {
-        let Self { conn, path, plans, dedupe, targets, clock_skew, rules, budget_warning } = self;
+        let Self { conn, path, plans, dedupe, targets, clock_skew, budget_warning, zone: _ } = self;
         let sql = |source| StoreError::Sql { path: path.clone(), source };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
-        let settings = Settings { clock_skew: *clock_skew, rules: rules.as_ref(), budget_warning: *budget_warning };
+        let settings = Settings { clock_skew: *clock_skew, budget_warning: *budget_warning };
         let result = fold_all(&tx, plans, dedupe, targets, &settings, submissions)
             .and_then(|outcomes| tx.commit().map(|()| outcomes));
         if result.is_err() {
@@ -160,9 +160,8 @@ impl Store {
 }
 
 /// What the writer was configured with.
-struct Settings<'a> {
+struct Settings {
     clock_skew: TimeDelta,
-    rules: &'a TimeRules,
     /// The share of a phase's failure budget whose use is told.
     budget_warning: f64,
 }
@@ -172,28 +171,19 @@ fn fold_all(
     plans: &mut HashMap<i64, Arc<PlanFacts>>,
     dedupe: &mut DedupeIndex,
     cache: &mut TargetCache,
-    settings: &Settings<'_>,
+    settings: &Settings,
     submissions: &[Submission],
 ) -> rusqlite::Result<Vec<IngestOutcome>> {
-    let (clock_skew, rules) = (settings.clock_skew, settings.rules);
+    let clock_skew = settings.clock_skew;
     dedupe.sync(tx)?;
     let version: i64 = tx.pragma_query_value(None, "data_version", |r| r.get(0))?;
     if cache.version != Some(version) || cache.states.len() > MAX_CACHED_TARGETS {
         cache.states.clear();
     }
     cache.version = Some(version);
-    // Emergency freezes declared at run time (by any process) hold from their commit on.
-    let emergency = super::schedule::emergency_in(tx)?;
-    let merged;
-    let rules = if emergency.is_empty() {
-        rules
-    } else {
-        merged = TimeRules {
-            windows: rules.windows.clone(),
-            freezes: rules.freezes.iter().cloned().chain(emergency).collect(),
-        };
-        &merged
-    };
+    // Conformance flags check agents against the log's rules, as decisions do (never the
+    // receiver's config); emergency freezes declared by any process hold from their commit on.
+    let rules = &super::team::time_rules_for_writer(tx)?;
     let mut batch = Batch {
         tx,
         plans,

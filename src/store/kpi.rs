@@ -173,16 +173,16 @@ impl Store {
         };
         let index: HashMap<i64, usize> = rows.iter().enumerate().map(|(i, r)| (r.0.id, i)).collect();
         let phases = self.kpi_phases(lo, hi, &index)?;
-        let team = self.team()?;
-        let (windows, freezes) = team.and_then(|t| t.time_rules).map(|r| (r.windows, r.freezes)).unwrap_or_default();
-        // Approvals and retries per phase, in decision order.
+        let crate::domain::schedule::TimeRules { windows, freezes } = self.time_rules()?;
+        // Approvals and retries per phase, in decision order; refused attempts counted for nothing.
         let mut approvals: HashMap<i64, Vec<(String, Option<String>, i64)>> = HashMap::new();
         {
             let mut stmt = self
                 .conn
                 .prepare_cached(
                     "SELECT deployment_id, phase_id, decision, person, role, decided_ms FROM gate_decisions
-                     WHERE deployment_id BETWEEN ?1 AND ?2 AND decision IN ('approve', 'retry') ORDER BY id",
+                     WHERE deployment_id BETWEEN ?1 AND ?2 AND decision IN ('approve', 'retry') AND outcome IS NULL
+                     ORDER BY id",
                 )
                 .map_err(sql)?;
             let mut q = stmt.query(params![lo, hi]).map_err(sql)?;
@@ -335,5 +335,38 @@ impl Store {
             .prepare_cached("SELECT DISTINCT name FROM releases ORDER BY name")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .map_err(|e| self.sql(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KpiScope;
+    use crate::config::Config;
+    use crate::decide::{Ask, Desk, Operator};
+    use crate::domain::gate::Decision;
+    use crate::store::testing;
+
+    #[test]
+    fn a_refused_retry_does_not_make_a_deployment_count_as_retried() {
+        let (_dir, mut store) = testing::open();
+        let t0 = testing::t0();
+        let key = testing::Plan::new("big-bang", 2).env("staging").plan(&mut store);
+        let lines: Vec<String> = ["web-01", "web-02"]
+            .iter()
+            .flat_map(|h| {
+                ["install", "verify"].map(|step| {
+                    format!(r#"{{"id":"{h}-{step}","deployment":"{key}","target":"{h}","step":"{step}","status":"succeeded"}}"#)
+                })
+            })
+            .collect();
+        testing::ingest(&mut store, &lines, t0);
+        let config = Config::built_in();
+        let ask = Ask { key, phase: "all".into(), decision: Decision::Retry, comment: None, reason: None };
+        let omar = Desk::new(&config, Operator::named(&config, "omar", "o"));
+        assert!(omar.decide(&mut store, &ask, t0).expect_err("nothing failed").is_refusal());
+        let rows =
+            store.kpi_deployments(&KpiScope::default(), None, t0 + chrono::TimeDelta::hours(1), &[]).expect("kpi");
+        assert_eq!(rows.len(), 1, "the deployment finished");
+        assert!(!rows[0].retried, "a refused retry retried nothing");
     }
 }

@@ -400,7 +400,7 @@ impl Store {
                 format!("DEP-{id} starts in {minutes} min: {} to {}", dep.release, dep.environment),
                 format!(
                     "Planned start {}. Requested by {}.",
-                    dep.planned_start.format("%Y-%m-%d %H:%M UTC"),
+                    crate::domain::time::until(dep.planned_start, self.zone),
                     dep.requested_by
                 ),
             );

@@ -256,7 +256,7 @@ impl Store {
         super::checklists::insert_items(&tx, deployment_id, &req.model.checklists).map_err(sql)?;
         // A gate on the first phase is pending from now on.
         super::ingest::update_deployment(&tx, deployment_id, 0, now).map_err(sql)?;
-        planned_happening(&tx, deployment_id, now).map_err(sql)?;
+        planned_happening(&tx, deployment_id, now, self.zone).map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok((DeploymentKey(deployment_id), phases))
     }
@@ -264,7 +264,12 @@ impl Store {
 
 /// The audit record of planning on behalf of someone else (or of its refusal).
 /// Tells those subscribed to `deployment_planned`.
-fn planned_happening(tx: &rusqlite::Connection, deployment: i64, now_ms: i64) -> rusqlite::Result<()> {
+fn planned_happening(
+    tx: &rusqlite::Connection,
+    deployment: i64,
+    now_ms: i64,
+    zone: chrono_tz::Tz,
+) -> rusqlite::Result<()> {
     let Some(dep) = super::gates::load_deployment(tx, deployment)? else { return Ok(()) };
     let phases = super::gates::load_phases(tx, deployment)?;
     let Some(first) = phases.first() else { return Ok(()) };
@@ -275,7 +280,7 @@ fn planned_happening(tx: &rusqlite::Connection, deployment: i64, now_ms: i64) ->
             dep.requested_by,
             phases.len(),
             phases.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
-            dep.planned_start.format("%Y-%m-%d %H:%M UTC")
+            crate::domain::time::until(dep.planned_start, zone)
         ),
     );
     super::gates::views::notify_happening(tx, &dep, first.id, "deployment_planned", false, text, now_ms)

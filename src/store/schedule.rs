@@ -238,10 +238,10 @@ impl Store {
             if req.environments.is_empty() { "every environment".to_owned() } else { req.environments.join(", ") };
         let subject = format!("Emergency freeze \"{}\" on {envs_text}", req.name);
         let body = format!(
-            "{} declared an emergency freeze of {envs_text} from {} until {} (UTC): {}",
+            "{} declared an emergency freeze of {envs_text} from {} until {}: {}",
             req.person,
-            req.from.format("%Y-%m-%d %H:%M"),
-            req.until.format("%Y-%m-%d %H:%M"),
+            crate::domain::time::until(req.from, self.zone),
+            crate::domain::time::until(req.until, self.zone),
             req.reason
         );
         notify_calendar(&tx, team.as_ref(), req.environments, &roles, &subject, &body, now_ms).map_err(sql)?;

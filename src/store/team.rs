@@ -74,15 +74,8 @@ fn read_team(conn: &Connection, path: &std::path::Path) -> Result<Option<Team>, 
         Some(text) => serde_json::from_str(&text)
             .map_err(|e| corrupt(path, "the team's schedule roles".into(), &e.to_string()))?,
     };
-    let time_rules = match (windows, freezes) {
-        (Some(w), Some(f)) => Some(TimeRules {
-            windows: serde_json::from_str(&w)
-                .map_err(|e| corrupt(path, "the stored change windows".into(), &e.to_string()))?,
-            freezes: serde_json::from_str(&f)
-                .map_err(|e| corrupt(path, "the stored freezes".into(), &e.to_string()))?,
-        }),
-        _ => None,
-    };
+    let time_rules =
+        parse_time_rules(windows, freezes).map_err(|(what, e)| corrupt(path, what.into(), &e.to_string()))?;
     let roles = |text: &str, what: &str| -> Result<Vec<String>, StoreError> {
         serde_json::from_str(text).map_err(|e| corrupt(path, what.to_owned(), &e.to_string()))
     };
@@ -105,6 +98,33 @@ fn read_team(conn: &Connection, path: &std::path::Path) -> Result<Option<Team>, 
         members.push(Member { name, roles, login });
     }
     Ok(Some(Team { members, policy, time_rules }))
+}
+
+/// The stored windows and freezes columns (`None`: stored before time rules were), or which of
+/// them does not parse.
+fn parse_time_rules(
+    windows: Option<String>,
+    freezes: Option<String>,
+) -> Result<Option<TimeRules>, (&'static str, serde_json::Error)> {
+    let (Some(w), Some(f)) = (windows, freezes) else { return Ok(None) };
+    Ok(Some(TimeRules {
+        windows: serde_json::from_str(&w).map_err(|e| ("the stored change windows", e))?,
+        freezes: serde_json::from_str(&f).map_err(|e| ("the stored freezes", e))?,
+    }))
+}
+
+/// The time rules in force ([`TimeRules::in_force`]) for a writer inside its transaction (the
+/// ingest's conformance flags): the team's stored windows and freezes without reading the rest
+/// of the team. A stored value that does not parse fails the transaction, never flags nothing.
+pub(super) fn time_rules_for_writer(conn: &Connection) -> rusqlite::Result<TimeRules> {
+    let row: Option<(Option<String>, Option<String>)> = conn
+        .prepare_cached("SELECT windows, freezes FROM team_policy WHERE id = 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (windows, freezes) = row.unwrap_or_default();
+    let stored = parse_time_rules(windows, freezes)
+        .map_err(|(_, e)| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))?;
+    Ok(TimeRules::in_force(stored, super::schedule::emergency_in(conn)?))
 }
 
 /// A stored subscription: person, kind, and the JSON of environments, services, channels and
@@ -218,6 +238,21 @@ impl Store {
         let Some(stored) = read_team(&self.conn, &self.path)? else { return Ok(None) };
         let subs = read_subscriptions(&self.conn).map_err(|e| self.sql(e))?;
         Ok(Some(stored == normalised(team) && subs == subscription_rows(subscriptions)))
+    }
+
+    /// The change windows and freezes in force in the log: those stored with the team, with
+    /// the emergency freezes ([`TimeRules::in_force`]). Decisions, the inbox, refusals and
+    /// conformance flags are all checked against these, never against a caller's config.
+    pub fn time_rules(&self) -> Result<TimeRules, StoreError> {
+        Self::time_rules_in(&self.conn, &self.path)
+    }
+
+    /// [`Store::time_rules`] inside a transaction.
+    pub(super) fn time_rules_in(conn: &Connection, path: &std::path::Path) -> Result<TimeRules, StoreError> {
+        let stored = read_team(conn, path)?.and_then(|t| t.time_rules);
+        let emergency = super::schedule::emergency_in(conn)
+            .map_err(|source| StoreError::Sql { path: path.to_path_buf(), source })?;
+        Ok(TimeRules::in_force(stored, emergency))
     }
 
     /// Replaces the stored team and stakeholder subscriptions with `team` when `by` may, and

@@ -110,7 +110,10 @@ pub struct Loader {
 
 impl Loader {
     #[must_use]
-    pub fn new(store: Store, clock: SharedClock, tz: Tz) -> Self {
+    pub fn new(mut store: Store, clock: SharedClock, tz: Tz) -> Self {
+        // What the store words (reports' timelines, notifications) names times in the zone
+        // the dashboard shows.
+        store.set_zone(tz);
         Self {
             store,
             clock,

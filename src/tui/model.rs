@@ -152,6 +152,9 @@ pub struct GateData {
     pub deliveries: Vec<crate::domain::notify::Delivery>,
     /// Deliveries of anyone's notifications that failed for good.
     pub failed_deliveries: usize,
+    /// The log's windows and freezes in force as of this read (emergency freezes included):
+    /// what the entries' time rules are shown against, as the inbox checked them.
+    pub rules: crate::domain::schedule::TimeRules,
 }
 
 /// A decision the operator confirmed.

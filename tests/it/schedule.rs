@@ -338,6 +338,41 @@ fn an_emergency_freeze_holds_for_decisions_at_once_and_only_allowed_roles_declar
 }
 
 #[test]
+fn a_refusal_by_an_emergency_freeze_names_its_reason() {
+    let (env, config) = setup();
+    let args = ["plan", "--release", "api@1", "--env", "staging", "--model", "big-bang", "--targets", "s1"];
+    run(&env, &config, "sam", &args).ok();
+    let freeze = ["freeze", "add", "--env", "staging", "--until", "2031-01-01T00:00", "--reason", "payment outage"];
+    run(&env, &config, "dana", &[&freeze[..], &["--name", "outage"]].concat()).ok();
+    let refused = run(&env, &config, "omar", &["approve", "DEP-1", "all"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(
+            "frozen by \"outage\" until 2031-01-01 00:00 CET (reason: payment outage (emergency freeze declared by dana))"
+        ),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn the_audit_words_a_refusal_in_the_configured_zone() {
+    let (env, config) = setup();
+    let args = ["plan", "--release", "api@1", "--env", "staging", "--model", "big-bang", "--targets", "s1"];
+    run(&env, &config, "sam", &args).ok();
+    let freeze = ["freeze", "add", "--env", "staging", "--until", "2031-01-01T00:00", "--reason", "payment outage"];
+    run(&env, &config, "dana", &[&freeze[..], &["--name", "outage"]].concat()).ok();
+    assert_eq!(run(&env, &config, "omar", &["approve", "DEP-1", "all"]).code, 1);
+    let audit = run(&env, &config, "omar", &["audit", "list"]);
+    let line = audit.ok().lines().find(|l| l.contains("approve (refused)")).expect("the refused attempt").to_owned();
+    assert!(line.contains("frozen by \"outage\" until 2031-01-01 00:00 CET"), "{line}");
+    assert!(!line.contains("UTC"), "{line}");
+    // The JSON keeps what was checked, in UTC.
+    let json = run(&env, &config, "omar", &["audit", "list", "--json"]).ok().to_owned();
+    assert!(json.contains("2030-12-31T23:00:00Z"), "{json}");
+}
+
+#[test]
 fn bad_freezes_and_windows_in_the_config_are_named() {
     let (env, _) = setup();
     let check = |extra: &str, want: &str| {

@@ -370,3 +370,41 @@ fn a_refusal_names_its_times_in_the_zone_asked_for() {
         "bake time: the phase before succeeded at 2026-11-26 20:33 CET, approval is possible from 2026-11-26 20:43 CET"
     );
 }
+
+#[test]
+fn a_refusal_by_a_freeze_names_its_reason() {
+    let mut c = Case::new();
+    c.freezes = vec![year_end()];
+    let during = "2026-12-24T12:00:00Z";
+    let err = c.approve("priya", &["service_owner"], during).expect_err("frozen");
+    assert!(err.to_string().contains("frozen by \"year-end\" until 2027-01-04 07:00 UTC (reason: peak)"), "{err}");
+    let err = c.approve("omar", &["deployment_manager", "change_manager"], during).expect_err("no written reason");
+    assert!(err.to_string().contains("holds until 2027-01-04 07:00 UTC (reason: peak):"), "{err}");
+}
+
+#[test]
+fn an_approval_possible_within_the_minute_of_now_is_given_to_the_second() {
+    // At 00:52:00 Berlin the bake ends at 00:52:30: "possible from 00:52" would say "now".
+    let since = utc("2026-11-26T23:42:00Z");
+    let until = since + TimeDelta::seconds(630);
+    let r = Refusal::Bake { since, until, possible_from: Some(until) };
+    assert_eq!(
+        r.describe(chrono_tz::Europe::Berlin),
+        "bake time: the phase before succeeded at 2026-11-27 00:42 CET, approval is possible from 2026-11-27 00:52:30 CET"
+    );
+    assert!(r.to_string().ends_with("possible from 2026-11-26 23:52:30 UTC"), "{r}");
+}
+
+#[test]
+fn a_refusal_read_back_from_the_audit_is_worded_as_it_was_refused() {
+    let r = Refusal::Freeze {
+        name: "year-end".into(),
+        environment: "production".into(),
+        until: utc("2027-01-04T07:00:00Z"),
+        reason: "peak".into(),
+        override_roles: roles(&["change_manager"]),
+        possible_from: Some(utc("2027-01-04T07:00:00Z")),
+    };
+    let stored = serde_json::to_value(&r).expect("serialises");
+    assert_eq!(serde_json::from_value::<Refusal>(stored).expect("reads back"), r);
+}

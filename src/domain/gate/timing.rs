@@ -36,9 +36,10 @@ pub enum WindowState {
     Never,
 }
 
-/// Every time rule of a gate at one instant.
+/// Where every time rule of a gate stands at one instant (the rules themselves are a
+/// [`crate::domain::schedule::TimeRules`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimeRules {
+pub struct TimeState {
     /// Bake time still to wait, until this instant.
     pub bake_until: Option<DateTime<Utc>>,
     pub window: WindowState,
@@ -51,7 +52,7 @@ pub struct TimeRules {
     pub earliest: Option<DateTime<Utc>>,
 }
 
-impl TimeRules {
+impl TimeState {
     /// Whether every time rule holds now.
     #[must_use]
     pub fn all_hold(&self, now: DateTime<Utc>) -> bool {
@@ -114,8 +115,8 @@ pub fn earliest(facts: &TimeFacts<'_>, from: DateTime<Utc>, freeze_overridden: b
 
 /// Every time rule of a gate at `now`, and when they all hold.
 #[must_use]
-pub fn time_rules(facts: &TimeFacts<'_>, now: DateTime<Utc>) -> TimeRules {
-    TimeRules {
+pub fn time_state(facts: &TimeFacts<'_>, now: DateTime<Utc>) -> TimeState {
+    TimeState {
         bake_until: bake_end(facts).filter(|until| *until > now),
         window: window_state(&facts.policy.windows, facts.windows, facts.environment, now),
         freeze: active_freeze(facts.freezes, facts.environment, now).map(|f| (f.name.clone(), f.until)),

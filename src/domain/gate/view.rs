@@ -117,7 +117,7 @@ impl GateView {
         v
     }
 
-    /// The facts of this gate's time rules under the config's windows and freezes.
+    /// The facts of this gate's time rules under the log's windows and freezes.
     #[must_use]
     pub fn time_facts<'a>(
         &'a self,
@@ -248,11 +248,21 @@ impl AuditRecord {
         if self.refused() { format!("{} (refused)", self.decision) } else { self.decision.clone() }
     }
 
-    /// The rule that refused it, when it was refused.
+    /// The rule that refused it, when it was refused, with its times in `zone`.
+    ///
+    /// The trail keeps the refusal as it was checked (its rule and instants, and a sentence in
+    /// UTC); the sentence is worded again from the rule, so the audit reads in the one zone
+    /// everything else does. A rule this version cannot read keeps its stored sentence.
     #[must_use]
-    pub fn refusal(&self) -> Option<&str> {
+    pub fn refusal(&self, zone: chrono_tz::Tz) -> Option<String> {
+        if !self.refused() {
+            return None;
+        }
         let r = &self.policy_state["refused"];
-        r["text"].as_str().or_else(|| r.as_str()).filter(|_| self.refused())
+        serde_json::from_value::<crate::domain::gate::Refusal>(r["rule"].clone())
+            .map(|rule| rule.describe(zone))
+            .ok()
+            .or_else(|| r["text"].as_str().or_else(|| r.as_str()).map(str::to_owned))
     }
 
     /// What the audit flags about who acted ("acted as X from account Y", ...).
@@ -264,12 +274,13 @@ impl AuditRecord {
             .unwrap_or_default()
     }
 
-    /// The refusal, reason or comment, and the flags: one note for a table cell or a line.
+    /// The refusal (its times in `zone`), reason or comment, and the flags: one note for a
+    /// table cell or a line.
     #[must_use]
-    pub fn note(&self) -> String {
+    pub fn note(&self, zone: chrono_tz::Tz) -> String {
         let flags = self.flags();
         [
-            self.refusal().map(|x| format!("refused: {x}")),
+            self.refusal(zone).map(|x| format!("refused: {x}")),
             self.reason.as_deref().map(|x| format!("reason: {x}")),
             self.comment.as_deref().map(|x| format!("comment: {x}")),
             (!flags.is_empty()).then(|| format!("flagged: {}", flags.join(", "))),

@@ -103,10 +103,10 @@ fn the_next_gate_opens_when_the_phase_before_succeeds() {
     // canary's gate bakes 30 minutes after the canary succeeded.
     let refused = decide(&mut store, &config, key, "fleet", Decision::Approve, "lee", None).expect_err("baking");
     assert!(matches!(refused, GateError::Refused(Refusal::Bake { .. })), "{refused}");
-    let inbox = store.inbox(Decider { name: "lee", roles: &["sre".into()] }, &[], &[], t0()).expect("inbox");
+    let inbox = store.inbox(Decider { name: "lee", roles: &["sre".into()] }, t0()).expect("inbox");
     assert_eq!(inbox.len(), 1);
     assert!(inbox[0].needs_me() && inbox[0].blocked.as_ref().and_then(Refusal::opens_at).is_some());
-    let sam = store.inbox(Decider { name: "sam", roles: &["release_engineer".into()] }, &[], &[], t0()).expect("inbox");
+    let sam = store.inbox(Decider { name: "sam", roles: &["release_engineer".into()] }, t0()).expect("inbox");
     assert!(!sam[0].needs_me(), "sam has no allowed role");
 }
 

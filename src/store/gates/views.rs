@@ -280,26 +280,14 @@ impl Store {
 
     /// Pending gates and failed phases, oldest first, each with the context to decide and why
     /// `person` cannot act on it now, if they cannot.
-    pub fn inbox(
-        &self,
-        person: Decider<'_>,
-        windows: &[ChangeWindow],
-        freezes: &[Freeze],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<ActionItem>, StoreError> {
-        self.read_snapshot(|s| s.inbox_in(person, windows, freezes, now))
+    pub fn inbox(&self, person: Decider<'_>, now: DateTime<Utc>) -> Result<Vec<ActionItem>, StoreError> {
+        self.read_snapshot(|s| s.inbox_in(person, now))
     }
 
-    fn inbox_in(
-        &self,
-        person: Decider<'_>,
-        windows: &[ChangeWindow],
-        freezes: &[Freeze],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<ActionItem>, StoreError> {
-        // What a decision would meet is checked against the time rules stored with the team.
-        let stored = Store::team_in(&self.conn, &self.path)?.and_then(|t| t.time_rules);
-        let (windows, freezes) = stored.as_ref().map_or((windows, freezes), |r| (&r.windows[..], &r.freezes[..]));
+    fn inbox_in(&self, person: Decider<'_>, now: DateTime<Utc>) -> Result<Vec<ActionItem>, StoreError> {
+        // What a decision would meet: the log's time rules, emergency freezes included.
+        let rules = Store::time_rules_in(&self.conn, &self.path)?;
+        let (windows, freezes) = (&rules.windows[..], &rules.freezes[..]);
         let open = [DeploymentStatus::Planned, DeploymentStatus::AwaitingApproval, DeploymentStatus::Failed];
         let filter = super::super::ListFilter { statuses: open.to_vec(), limit: 0 };
         let mut deployments = self.list(&filter)?;
@@ -425,12 +413,12 @@ impl Store {
         phase: &str,
         decision: Decision,
         person: Decider<'_>,
-        (windows, freezes): (&[ChangeWindow], &[Freeze]),
         now: DateTime<Utc>,
     ) -> Option<gate::Refusal> {
-        let stored = Store::team_in(&self.conn, &self.path).ok().flatten().and_then(|t| t.time_rules);
-        let (windows, freezes) = stored.as_ref().map_or((windows, freezes), |r| (&r.windows[..], &r.freezes[..]));
-        self.dry_run(key, phase, decision, person, windows, freezes, now)
+        // The rules the decision itself would be checked against: the log's, with emergency
+        // freezes.
+        let rules = Store::time_rules_in(&self.conn, &self.path).ok()?;
+        self.dry_run(key, phase, decision, person, &rules.windows, &rules.freezes, now)
     }
 
     /// The refusal a decision would meet now, without recording anything.

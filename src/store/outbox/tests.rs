@@ -152,3 +152,19 @@ fn a_planned_start_that_approaches_is_reminded_once_to_the_requester() {
     let sam = store.notifications("sam", false, 10).expect("sam's");
     assert!(sam.iter().any(|n| n.kind == "start_approaching" && n.subject.contains("starts in 20 min")), "{sam:?}");
 }
+
+#[test]
+fn a_start_reminder_names_the_start_in_the_configured_zone() {
+    let (_dir, mut store) = open();
+    store.set_zone(chrono_tz::Europe::Berlin);
+    let key = testing::Plan::new("rolling", 4).requester("sam").at(t0()).plan(&mut store);
+    let start = t0() + chrono::TimeDelta::hours(2);
+    store
+        .conn
+        .execute("UPDATE deployments SET planned_ms = ?2 WHERE id = ?1", params![key.0, start.timestamp_millis()])
+        .expect("moves");
+    store.remind_starts(start - chrono::TimeDelta::minutes(20), chrono::TimeDelta::minutes(30)).expect("reminds");
+    let sam = store.notifications("sam", false, 10).expect("sam's");
+    let body = |kind: &str| sam.iter().find(|n| n.kind == kind).map(|n| n.body.clone()).unwrap_or_default();
+    assert!(body("start_approaching").starts_with("Planned start 2026-11-26 13:00 CET."), "{sam:?}");
+}

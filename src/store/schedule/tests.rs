@@ -19,8 +19,6 @@ fn freeze_by(store: &mut Store, who: &str, env: &str, until: &str) -> Result<i64
 #[test]
 fn an_emergency_freeze_flags_agents_of_a_writer_that_was_told_no_freeze() {
     let (_dir, mut store) = open();
-    // The writer's own rules (the receiver's config) know no freeze of staging.
-    store.set_time_rules(crate::domain::conformance::TimeRules::default());
     let key = Plan::new("big-bang", 2).env("staging").plan(&mut store);
     freeze_by(&mut store, "dana", "staging", "2026-11-26T12:00:00Z").expect("declared");
     let line = format!(
@@ -92,4 +90,49 @@ fn bookings_hold_open_deployments_with_their_shared_targets_and_the_calendar_sho
     assert_eq!(open_now.iter().map(|b| b.key).collect::<Vec<_>>(), vec![a], "a cancelled one holds no slot");
     let all = store.calendar(at("2026-11-26T09:00:00Z"), at("2026-11-26T12:00:00Z")).expect("reads");
     assert_eq!(all.len(), 2, "the calendar still shows it");
+}
+
+#[test]
+fn an_emergency_freeze_notification_names_its_times_in_the_configured_zone() {
+    let (_dir, mut store) = open();
+    store.set_zone(chrono_tz::Europe::Berlin);
+    freeze_by(&mut store, "dana", "staging", "2026-11-26T12:00:30Z").expect("declared");
+    let told = store.notifications("omar", false, 10).expect("notifications");
+    let body = &told.iter().find(|n| n.subject.contains("outage")).expect("told").body;
+    assert_eq!(
+        body,
+        "dana declared an emergency freeze of staging from 2026-11-26 11:00 CET until 2026-11-26 13:00:30 CET: payments outage"
+    );
+}
+
+#[test]
+fn the_inbox_shows_an_emergency_freeze_that_a_decision_would_be_refused_by() {
+    let (_dir, mut store) = open();
+    // The pilot's gate is pending from the start.
+    let key = Plan::new("phased", 10).env("staging").plan(&mut store);
+    freeze_by(&mut store, "dana", "staging", "2026-11-26T12:00:00Z").expect("declared");
+    let roles = vec!["deployment_manager".to_owned()];
+    let inbox = store.inbox(crate::domain::gate::Decider { name: "omar", roles: &roles }, t0()).expect("inbox");
+    let item = inbox.iter().find(|i| i.deployment == key).expect("its gate waits");
+    assert!(
+        matches!(&item.blocked, Some(crate::domain::gate::Refusal::Freeze { name, .. }) if name == "outage"),
+        "{:?}",
+        item.blocked
+    );
+}
+
+#[test]
+fn an_automated_decider_is_told_of_an_emergency_freeze_before_it_tries() {
+    let (_dir, mut store) = open();
+    let key = Plan::new("phased", 10).env("staging").plan(&mut store);
+    let roles = vec!["deployment_manager".to_owned()];
+    let omar = crate::domain::gate::Decider { name: "omar", roles: &roles };
+    let approve = crate::domain::gate::Decision::Approve;
+    assert_eq!(store.would_refuse(key, "pilot", approve, omar, t0()), None, "omar may approve the pilot");
+    freeze_by(&mut store, "dana", "staging", "2026-11-26T12:00:00Z").expect("declared");
+    let refusal = store.would_refuse(key, "pilot", approve, omar, t0());
+    assert!(
+        matches!(&refusal, Some(crate::domain::gate::Refusal::Freeze { name, .. }) if name == "outage"),
+        "{refusal:?}"
+    );
 }

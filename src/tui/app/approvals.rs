@@ -39,6 +39,8 @@ pub struct Approvals {
     pub note_open: bool,
     /// Whether data about gates arrived at all (an empty inbox then means "nothing for you").
     pub loaded: bool,
+    /// The log's windows and freezes in force as of the last read (see [`GateData::rules`]).
+    pub rules: crate::domain::schedule::TimeRules,
 }
 
 /// The confirm dialog of one decision.
@@ -93,6 +95,7 @@ impl Approvals {
         self.unread = data.unread;
         self.deliveries = data.deliveries;
         self.failed_deliveries = data.failed_deliveries;
+        self.rules = data.rules;
         self.loaded = true;
     }
 

@@ -36,7 +36,8 @@ pub(super) fn read(
     cache: &mut EstimateCache,
     now: DateTime<Utc>,
 ) -> Result<GateData, StoreError> {
-    let items = store.inbox(desk.operator.decider(), &desk.rules.windows, &desk.rules.freezes, now)?;
+    let rules = store.time_rules()?;
+    let items = store.inbox(desk.operator.decider(), now)?;
     let mut inbox = Vec::with_capacity(items.len());
     for item in items {
         let model = store.summary(item.deployment)?.model;
@@ -58,7 +59,7 @@ pub(super) fn read(
     let ids: Vec<i64> = notifications.iter().map(|n| n.id).collect();
     let deliveries = store.deliveries_of(&ids)?;
     let failed_deliveries = store.failed_deliveries()?;
-    Ok(GateData { inbox, owed, overdue, notifications, unread, deliveries, failed_deliveries })
+    Ok(GateData { inbox, owed, overdue, notifications, unread, deliveries, failed_deliveries, rules })
 }
 
 /// The reviews the operator owes (the config's rule says who owes one: [`Config::review_owers`])

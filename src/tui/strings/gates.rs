@@ -190,11 +190,7 @@ pub fn short(refusal: &Refusal, zone: chrono_tz::Tz, now: chrono::DateTime<chron
     let from = |word: &str| {
         refusal.opens_at().map_or_else(
             || format!("{word}, no time"),
-            |t| {
-                let (t, today) = (t.with_timezone(&zone), now.with_timezone(&zone).date_naive());
-                let format = if t.date_naive() == today { "%H:%M" } else { "%a %H:%M" };
-                format!("{word} → {}", t.format(format))
-            },
+            |t| format!("{word} → {}", crate::domain::time::until_short(t, zone, now)),
         )
     };
     match refusal {
@@ -208,5 +204,19 @@ pub fn short(refusal: &Refusal, zone: chrono_tz::Tz, now: chrono::DateTime<chron
         Refusal::SelfApproval { .. } => "your own".to_owned(),
         Refusal::AlreadyApproved { .. } => "you approved".to_owned(),
         _ => NOT_YOURS.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_approvals_list_gives_an_approval_possible_within_the_minute_to_the_second() {
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).expect("valid").with_timezone(&chrono::Utc);
+        let (since, until) = (at("2026-11-26T23:42:00Z"), at("2026-11-26T23:52:30Z"));
+        let bake = Refusal::Bake { since, until, possible_from: Some(until) };
+        let now = at("2026-11-26T23:52:00Z");
+        assert_eq!(short(&bake, chrono_tz::Europe::Berlin, now), "bake → 00:52:30");
     }
 }

@@ -522,3 +522,32 @@ fn the_approvals_view_shows_the_live_canary_analysis_and_warns_about_a_missing_m
     assert!(shown.contains("⚠ no agent reports \"latency_p95_ms\" for the canary and the baseline"), "{shown}");
     assert!(shown.contains("shipdeck (analysis) approves once every rule passes"), "{shown}");
 }
+
+#[test]
+fn an_emergency_freeze_declared_elsewhere_is_among_the_missing_rules_of_an_open_dashboard() {
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 200, 50);
+    select(&mut app, fx.baking);
+    assert!(!screen(&app).contains("freeze outage"), "{}", screen(&app));
+    // Another process declares a freeze of production, ending within a minute.
+    let mut writer = Store::open(&fx.path).expect("opens");
+    let envs = vec!["production".to_owned()];
+    writer
+        .declare_freeze(&crate::store::FreezeRequest {
+            name: "outage",
+            environments: &envs,
+            from: fixture::now(),
+            until: fixture::at("2026-11-26T12:00:30Z"),
+            reason: "payments outage",
+            person: "omar",
+            os_user: "omar",
+            now: fixture::now(),
+        })
+        .expect("declared");
+    // The data thread reads the gates again (on its timer, as it does after a commit).
+    let gates = loader.gates().expect("reads");
+    app.update(Msg::Data(Box::new(crate::tui::model::Refresh { gates, ..Default::default() })));
+    select(&mut app, fx.baking);
+    let text = screen(&app);
+    assert!(text.contains("freeze outage until 13:00:30"), "{text}");
+}

@@ -76,6 +76,35 @@ fn the_drill_down_of_a_failed_deployment_tells_what_failed_where_and_why() {
 }
 
 #[test]
+fn a_refused_attempt_is_never_listed_as_an_approval_in_the_drill_down() {
+    let fx = fixture::build();
+    {
+        // sam tries to approve the failed canary's fleet gate: refused, and kept in the audit.
+        let mut store = crate::store::Store::open(&fx.path).expect("opens");
+        let config = crate::config::Config::built_in();
+        let ask = crate::decide::Ask {
+            key: fx.failed,
+            phase: "fleet".into(),
+            decision: crate::domain::gate::Decision::Approve,
+            comment: None,
+            reason: None,
+        };
+        let who = crate::decide::Operator::named(&config, "sam", "sam");
+        let err = crate::decide::Desk::new(&config, who).decide(&mut store, &ask, fixture::now()).expect_err("refused");
+        assert!(err.is_refusal(), "{err}");
+    }
+    let (mut app, mut loader) = app(&fx, 200, 50);
+    let cmds = press(&mut app, KeyCode::Char('5'));
+    serve(&mut app, &mut loader, cmds);
+    let cmds = app.history.drill(Some(fx.failed));
+    serve(&mut app, &mut loader, cmds);
+    let text = screen(&app);
+    let decisions = text.split("Decisions").nth(1).expect("a Decisions list");
+    assert!(decisions.contains("fleet approve (refused) by sam"), "{text}");
+    assert!(!decisions.contains("fleet approve by sam"), "{text}");
+}
+
+#[test]
 fn the_drill_down_is_reachable_from_live() {
     let fx = fixture::build();
     let (mut app, mut loader) = app(&fx, 120, 30);

@@ -55,6 +55,12 @@ pub fn when(app: &App, t: DateTime<Utc>) -> String {
     }
 }
 
+/// A time from which something holds (a bake's end, a window's opening), as [`when`] writes
+/// it but to the second when it is not on a whole minute ([`crate::domain::time::until`]).
+fn until(app: &App, t: DateTime<Utc>) -> String {
+    crate::domain::time::until_on(t, app.session.config.timezone, app.now, "%a %d %b")
+}
+
 /// `5m`, `1h 20m`: a duration for people.
 fn span_of(d: TimeDelta) -> String {
     let m = (d.num_seconds().max(0) + 59) / 60;
@@ -233,8 +239,8 @@ fn label(t: &crate::tui::theme::Theme, l: &str) -> Span<'static> {
 pub fn context_lines<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
     let t = &app.theme;
     let item = &p.item;
-    let cfg = &app.session.config;
-    let timing = timing(p, &cfg.windows, &cfg.freezes, app.now);
+    let rules = &app.approvals.rules;
+    let timing = timing(p, &rules.windows, &rules.freezes, app.now);
     let mut lines = vec![Line::from(vec![
         Span::styled(format!("{} · {} · ", item.phase, p.model), t.text),
         Span::styled(
@@ -383,25 +389,25 @@ fn missing(app: &App, approvals: u32, timing: &Timing) -> String {
         parts.push(format!("{approvals} more approval{}", if approvals == 1 { "" } else { "s" }));
     }
     if let Some(until) = timing.bake_until {
-        parts.push(format!("bake {} left (until {})", span_of(until - app.now), when(app, until)));
+        parts.push(format!("bake {} left (until {})", span_of(until - app.now), self::until(app, until)));
     }
     match &timing.window {
-        WindowState::Closed { name, opens, .. } => parts.push(format!("{name} opens {}", when(app, *opens))),
+        WindowState::Closed { name, opens, .. } => parts.push(format!("{name} opens {}", until(app, *opens))),
         WindowState::Never => parts.push("no window opens again".to_owned()),
         WindowState::Open { .. } | WindowState::NotRequired => {}
     }
     if let Some((name, until)) = &timing.freeze {
-        parts.push(format!("freeze {name} until {}", when(app, *until)));
+        parts.push(format!("freeze {name} until {}", self::until(app, *until)));
     }
     if let Some(at) = timing.planned_start {
-        parts.push(format!("planned start {}", when(app, at)));
+        parts.push(format!("planned start {}", until(app, at)));
     }
     let time_rules_wait = timing.start != Some(app.now);
     if time_rules_wait {
         // The one instant the check will accept, not the end of the first rule.
         parts.push(timing.start.map_or_else(
             || "no time in the coming weeks meets every time rule".to_owned(),
-            |s| format!("all time rules hold from {}", when(app, s)),
+            |s| format!("all time rules hold from {}", until(app, s)),
         ));
     }
     if parts.is_empty() { text::NOTHING_MISSING.to_owned() } else { parts.join(" · ") }

@@ -168,8 +168,14 @@ fn sections<'a>(app: &App, r: &'a Report) -> (Vec<Line<'a>>, Vec<Line<'a>>, Vec<
     }
     for a in &r.decisions {
         let role = a.role.as_deref().map_or(String::new(), |x| format!(" as {x}"));
-        let why = a.reason.as_deref().or(a.comment.as_deref()).map_or(String::new(), |w| format!(": {w}"));
-        left.push(text(format!("{} {} {} by {}{role}{why}", stamp(app, a.decided_at), a.phase, a.decision, a.person)));
+        // A refused attempt is labelled so (`approve (refused)`) and says the rule: it never
+        // reads as a decision that counted.
+        let why = a
+            .refusal(app.session.config.timezone)
+            .map(|r| format!(": {r}"))
+            .or_else(|| a.reason.as_deref().or(a.comment.as_deref()).map(|w| format!(": {w}")))
+            .unwrap_or_default();
+        left.push(text(format!("{} {} {} by {}{role}{why}", stamp(app, a.decided_at), a.phase, a.label(), a.person)));
     }
     left.push(Line::default());
     left.push(heading(strings::NOTIFIED));

@@ -80,7 +80,7 @@ fn a_bake_that_ends_outside_the_window_waits_for_the_window() {
     let f = facts(&p, &w, &[], "2026-11-26T21:55:00Z", PLANNED);
     // Bake ends 22:05 UTC = 23:05 Berlin, after the window closed: the next is Monday 17:00 UTC.
     assert_eq!(earliest(&f, utc("2026-11-26T21:56:00Z"), false), Some(utc("2026-11-30T17:00:00Z")));
-    let rules = time_rules(&f, utc("2026-11-26T21:56:00Z"));
+    let rules = time_state(&f, utc("2026-11-26T21:56:00Z"));
     assert_eq!(rules.bake_until, Some(utc("2026-11-26T22:05:00Z")));
     assert!(matches!(rules.window, WindowState::Open { .. }), "open now, but not when the bake ends");
     assert!(!rules.all_hold(utc("2026-11-26T21:56:00Z")));
@@ -99,7 +99,7 @@ fn a_freeze_over_the_next_window_pushes_past_it_and_the_planned_start_counts() {
     // A planned start on Tuesday 21:00 UTC (22:00 Berlin) inside the freeze: Wednesday evening.
     let f = facts(&p, &w, &[], "2026-11-27T08:00:00Z", "2026-12-01T21:00:00Z");
     assert_eq!(earliest(&f, utc("2026-11-27T10:00:00Z"), false), Some(utc("2026-12-01T21:00:00Z")));
-    let rules = time_rules(&f, utc("2026-11-27T10:00:00Z"));
+    let rules = time_state(&f, utc("2026-11-27T10:00:00Z"));
     assert_eq!(rules.planned_start, Some(utc("2026-12-01T21:00:00Z")));
 }
 
@@ -115,7 +115,7 @@ fn no_window_ever_means_no_time() {
     let w = [once];
     let f = facts(&p, &w, &[], "2026-11-20T00:00:00Z", PLANNED);
     assert_eq!(earliest(&f, utc("2026-11-26T10:00:00Z"), false), None);
-    assert_eq!(time_rules(&f, utc("2026-11-26T10:00:00Z")).window, WindowState::Never);
+    assert_eq!(time_state(&f, utc("2026-11-26T10:00:00Z")).window, WindowState::Never);
 }
 
 /// Regression: "approval is possible from 06:28" was followed at 06:29 by a window opening the

@@ -4,7 +4,7 @@
 //! [`crate::domain::gate::timing`]: the same code the gate check refuses with, so the inbox
 //! shows exactly what the check will say. This adds only the ETA's risks.
 
-use crate::domain::gate::timing::time_rules;
+use crate::domain::gate::timing::time_state;
 pub use crate::domain::gate::timing::{WindowState, window_state};
 use crate::domain::gate::view::ActionKind;
 use crate::domain::schedule::{ChangeWindow, Freeze};
@@ -45,7 +45,7 @@ pub fn timing(p: &Pending, windows: &[ChangeWindow], freezes: &[Freeze], now: Da
     let gate = p.item.gate.as_ref().filter(|_| p.item.kind == ActionKind::Gate);
     let (bake_until, window, freeze, planned_start, start) = match gate {
         Some(g) => {
-            let rules = time_rules(&g.time_facts(windows, freezes), now);
+            let rules = time_state(&g.time_facts(windows, freezes), now);
             (rules.bake_until, rules.window, rules.freeze, rules.planned_start, rules.earliest)
         }
         None => {
