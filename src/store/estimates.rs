@@ -103,24 +103,30 @@ impl Store {
         }
         let mut hosts: Vec<i64> = Vec::new();
         let mut walls: Vec<(i64, i64)> = Vec::new();
-        // Agent time, not receive time: the hosts' own first and last events.
+        // Agent time, not receive time: each host's own first and last lifecycle event. Info
+        // events do not count: a canary's agents keep reporting metrics for its analysis long
+        // after their hosts are done, and that is not deploying.
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT min(e.at_ms), max(e.at_ms) FROM events e JOIN targets t ON t.id = e.target_id
-                 WHERE e.deployment_id = ?1 AND e.phase_id = ?2 AND t.status = 'succeeded' GROUP BY e.target_id",
+                "SELECT min(e.at_ms), max(e.at_ms), t.status = 'succeeded' FROM events e JOIN targets t ON t.id = e.target_id
+                 WHERE e.deployment_id = ?1 AND e.phase_id = ?2 AND e.status <> 'info' GROUP BY e.target_id",
             )
             .map_err(sql)?;
         for (deployment, phase, count) in &phases {
             let rows = stmt
-                .query_map(params![deployment, phase], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                .query_map(params![deployment, phase], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, bool>(2)?))
+                })
                 .map_err(sql)?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(sql)?;
+            // The phase's wall time runs until its last host is done, failed ones included: the
+            // phase is over only then.
             let (Some(first), Some(last)) = (rows.iter().map(|r| r.0).min(), rows.iter().map(|r| r.1).max()) else {
                 continue;
             };
-            hosts.extend(rows.iter().map(|(a, b)| (b - a).max(0)));
+            hosts.extend(rows.iter().filter(|r| r.2).map(|(a, b, _)| (b - a).max(0)));
             walls.push((*count, (last - first).max(0)));
         }
         if hosts.is_empty() {
@@ -212,6 +218,77 @@ mod tests {
         assert_eq!((e.per_host, e.base), (TimeDelta::seconds(160), TimeDelta::zero()));
         assert_eq!(e.phase(1), TimeDelta::seconds(160));
         assert_eq!(e.phase(20), TimeDelta::seconds(3200));
+    }
+
+    /// NDJSON lines of `host`'s lifecycle in `phase`-less form: install from `start`, verify
+    /// done `secs` later.
+    fn lifecycle(key: DeploymentKey, host: &str, start: DateTime<Utc>, secs: i64) -> Vec<String> {
+        [("install", "started", 0), ("install", "succeeded", secs / 2), ("verify", "succeeded", secs)]
+            .iter()
+            .map(|(step, status, after)| {
+                let at = (start + TimeDelta::seconds(*after)).to_rfc3339();
+                format!(
+                    r#"{{"id":"{host}-{step}-{status}","deployment":"{key}","target":"{host}","step":"{step}","status":"{status}","at":"{at}"}}"#
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_canary_fleet_is_not_predicted_from_the_metrics_its_hosts_report_for_the_analysis() {
+        use crate::domain::gate::Decision;
+        use crate::store::DecisionRequest;
+        use crate::store::testing::{self, t0};
+        // The canary model's shape: web-01 is the canary (30 s), web-02..05 the fleet (30 s
+        // each, started a second apart after the gate). Every host reports metrics each minute for the analysis, from
+        // the canary's success until the fleet is done 40 minutes later: the baseline before
+        // its own phase started, the canary long after it finished.
+        let (_dir, mut store) = testing::open();
+        let key = testing::Plan::new("canary", 5).plan(&mut store);
+        testing::ingest(&mut store, &lifecycle(key, "web-01", t0(), 30), t0() + TimeDelta::seconds(30));
+        let metrics = |store: &mut Store, minutes: std::ops::Range<i64>| {
+            for m in minutes {
+                let at = t0() + TimeDelta::seconds(30) + TimeDelta::minutes(m);
+                let lines: Vec<String> = (1..=5)
+                    .map(|h| {
+                        format!(
+                            r#"{{"id":"m-{h}-{m}","deployment":"{key}","target":"web-{h:02}","step":"metrics","status":"info","at":"{}","data":{{"metric":"error_rate","value":0.1}}}}"#,
+                            at.to_rfc3339()
+                        )
+                    })
+                    .collect();
+                testing::ingest(store, &lines, at);
+            }
+        };
+        metrics(&mut store, 0..40);
+        let approved = t0() + TimeDelta::minutes(40);
+        store
+            .decide(&DecisionRequest {
+                key,
+                phase: "fleet",
+                decision: Decision::Approve,
+                person: "lee",
+                os_user: "lee",
+                comment: Some("canary healthy"),
+                reason: None,
+                now: approved,
+                automatic: None,
+            })
+            .expect("approves the fleet");
+        let mut fleet = Vec::new();
+        for (i, host) in ["web-02", "web-03", "web-04", "web-05"].iter().enumerate() {
+            fleet.extend(lifecycle(key, host, approved + TimeDelta::seconds(i64::try_from(i).expect("small")), 30));
+        }
+        testing::ingest(&mut store, &fleet, approved + TimeDelta::seconds(33));
+        metrics(&mut store, 41..45);
+        let phases = store.detail(key, false).expect("detail").phases;
+        assert!(phases.iter().all(|p| p.status == crate::domain::PhaseStatus::Succeeded), "{phases:?}");
+
+        let e = store.estimate("canary").expect("reads").expect("an estimate");
+        // The canary took 30 s and the fleet of 4 took 33 s; the metrics, 40 minutes of them,
+        // once made both about 2,400 s: seventy times too long.
+        assert_eq!(e.host_median, TimeDelta::seconds(30));
+        assert_eq!((e.phase(1), e.phase(4)), (TimeDelta::seconds(30), TimeDelta::seconds(33)), "{e:?}");
     }
 
     #[test]
