@@ -500,7 +500,7 @@ impl TargetState {
             &mut self.seen_ms,
             (step_idx, ev.status),
             stamp,
-            received_ms,
+            (!crate::domain::event::reported_on_behalf(ev.data.as_deref())).then_some(received_ms),
         );
         if folded.newest {
             self.last_step = Some(ev.step.clone());
