@@ -74,13 +74,19 @@ pub fn build(config: &Config, db: &Path, spec: &Spec, now: DateTime<Utc>) -> any
         progress.inc(n as u64);
     }
     progress.finish_and_clear();
-    let live = plan(&mut store, config, "payments-api@2.4.1", hosts(spec.targets, "web"), now)?;
+    // A rollout under way started an hour ago, so it was planned then: an event is never from
+    // before its deployment was planned (the receiver rejects those), nor from after `now`.
+    let planned = if spec.live == Live::UnderWay { now - TimeDelta::hours(1) } else { now };
+    let live = plan(&mut store, config, "payments-api@2.4.1", hosts(spec.targets, "web"), planned)?;
     if spec.live == Live::UnderWay {
+        let hour_ms = TimeDelta::hours(1).num_milliseconds();
+        let hosts = i64::try_from(spec.targets.max(1)).unwrap_or(i64::MAX);
         let events: Vec<AgentEvent> = under_way(spec.targets)
             .into_iter()
             .enumerate()
             .flat_map(|(i, (host, steps))| {
-                let at = now - TimeDelta::hours(1) + TimeDelta::seconds(i64::try_from(i).unwrap_or(0) / 10);
+                // Hosts started one after another over the hour.
+                let at = planned + TimeDelta::milliseconds(hour_ms * i64::try_from(i).unwrap_or(0) / hosts);
                 steps.into_iter().map(move |(step, status)| fixed_event(live, &host, step, status, at))
             })
             .collect();

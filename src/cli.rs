@@ -240,6 +240,18 @@ pub struct TuiArgs {
     /// Show this receiver address in the header
     #[arg(long, value_name = "ADDR")]
     pub receiver: Option<String>,
+    /// Run the dashboard's clock from this instant (RFC 3339) at real speed: a demo's log is on
+    /// the demo's clock, ahead of yours (`shipdeck demo` prints the command with its time)
+    #[arg(long, value_name = "TIME")]
+    pub clock_from: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl TuiArgs {
+    /// The dashboard's clock: from `--clock-from` when given, else `default`.
+    #[must_use]
+    pub fn clock(&self, default: &SharedClock) -> SharedClock {
+        self.clock_from.map_or_else(|| default.clone(), |t| std::sync::Arc::new(crate::clock::ScaledClock::new(t, 1.0)))
+    }
 }
 
 /// What every command may need.
@@ -360,7 +372,7 @@ fn dashboard(ctx: &Context, args: &TuiArgs) -> anyhow::Result<i32> {
     let opts = crate::tui::TuiOptions {
         db: ctx.db_path()?,
         config: ctx.config.clone(),
-        clock: ctx.clock.clone(),
+        clock: args.clock(&ctx.clock),
         read_only: ctx.read_only,
         receiver: args.receiver.clone(),
         operator: ctx.operator_in(&ctx.open_log()?)?,

@@ -36,6 +36,8 @@ use std::sync::atomic::Ordering;
 pub struct DemoOptions {
     /// The log to create; a new file in a temporary folder when absent.
     pub db: Option<PathBuf>,
+    /// `db` came from the `SHIPDECK_DB` variable, not from `--db` (for the refusal's words).
+    pub db_from_env: bool,
     /// Time runs this many times faster than real time.
     pub speed: f64,
     pub seed: u64,
@@ -47,10 +49,14 @@ pub struct DemoOptions {
     pub clock: SharedClock,
 }
 
-/// The demo writes a new log and refuses to touch an existing file.
+/// The demo writes a new log and refuses to touch an existing file, named as it was given.
 #[derive(Debug, thiserror::Error)]
-#[error("\"{}\" already exists; the demo writes a new log (pass another --db, or none for a temporary one)", .0.display())]
-pub struct LogExists(pub PathBuf);
+pub enum LogExists {
+    #[error("\"{}\" already exists; the demo writes a new log (pass another --db, or none for a temporary one)", .0.display())]
+    Flag(PathBuf),
+    #[error("\"{}\" (from SHIPDECK_DB) already exists; the demo writes a new log (point SHIPDECK_DB at a new file, unset it for a temporary one, or pass --db)", .0.display())]
+    Environment(PathBuf),
+}
 
 /// The live deployments of a demo.
 struct Live {
@@ -67,7 +73,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
         None => tempfile::Builder::new().prefix("shipdeck-demo-").tempdir()?.keep().join("shipdeck-demo.db"),
     };
     if db.exists() {
-        return Err(LogExists(db).into());
+        return Err(if opts.db_from_env { LogExists::Environment(db) } else { LogExists::Flag(db) }.into());
     }
     let mut store = Store::open(&db)?;
     store.set_zone(opts.config.timezone);

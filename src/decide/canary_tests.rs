@@ -160,6 +160,27 @@ fn a_failing_canary_halts_the_deployment_for_a_person_who_may_approve_it_anyway(
 }
 
 #[test]
+fn a_canary_halted_by_analysis_with_no_failed_host_is_not_told_as_a_failed_budget() {
+    let (_dir, mut store, key) = planned();
+    report(&mut store, key, 0..4, |m| (if m < 2 { 0.3 } else { 2.0 }, 100.0));
+    assert_eq!(automatic(&mut store, minutes(3)).expect("runs").halted.len(), 1);
+    assert_eq!(store.summary(key).expect("summary").failed, 0, "no host failed");
+    // dana requested it: she is told of the phase and of the deployment, both in words of the
+    // analysis, with the rule that failed and its numbers.
+    let told = store.notifications("dana", false, 50).expect("notifications");
+    let body = |kind: &str| told.iter().find(|n| n.kind == kind).map(|n| n.body.clone()).expect(kind);
+    let rule = "error_rate difference: canary 2 vs baseline 0.2 = 1.8 > 0.5 (breached in 1 interval(s) of 1m, limit 0)";
+    assert_eq!(
+        body("deployment_failed"),
+        format!(
+            "Phase canary was halted by its canary analysis ({rule}; 0 host(s) failed); the deployment manager may retry, approve anyway, abort or roll back."
+        )
+    );
+    let phase_failed = body("phase_failed");
+    assert!(phase_failed.contains(rule) && !phase_failed.contains("budget"), "{phase_failed}");
+}
+
+#[test]
 fn a_retry_after_a_halt_runs_the_analysis_again_from_then() {
     let (_dir, mut store, key) = planned();
     report(&mut store, key, 0..2, |_| (3.0, 100.0));

@@ -127,9 +127,11 @@ impl Agents {
                 // The host dies mid-step and its agent falls silent. The dashboard shows it as
                 // silent; minutes later the pipeline gives up on it and reports it failed.
                 self.pause(&mut rng, SILENT_GIVE_UP_SECS, SILENT_GIVE_UP_SECS).await;
+                // The pipeline reports it, on the host's behalf: not a word from its agent.
                 let message =
                     format!("agent lost: no report for {SILENT_GIVE_UP_SECS:.0}s; marked failed by the pipeline");
-                self.post(&plan, step, EventStatus::Failed, Some(message), &mut rng).await;
+                let by = Some(serde_json::json!({ "reported_by": "pipeline" }));
+                self.post_as(&plan, (step, EventStatus::Failed), Some(message), by, &mut rng).await;
                 return;
             }
             self.pause(&mut rng, STEP_SECS.0, STEP_SECS.1).await;
@@ -155,14 +157,30 @@ impl Agents {
         }
     }
 
-    /// Posts one event; 2% of the time the agent "times out" and sends it again.
+    /// Posts one event of the host's agent; 2% of the time the agent "times out" and sends it
+    /// again.
     async fn post(&self, plan: &HostPlan, step: &str, status: EventStatus, message: Option<String>, rng: &mut Rng) {
+        self.post_as(plan, (step, status), message, None, rng).await;
+    }
+
+    /// Posts one event with its `data` (which may say who reports it on the host's behalf).
+    async fn post_as(
+        &self,
+        plan: &HostPlan,
+        (step, status): (&str, EventStatus),
+        message: Option<String>,
+        data: Option<serde_json::Value>,
+        rng: &mut Rng,
+    ) {
         let mut event = serde_json::json!({
             "id": rng.uuid_v4(), "deployment": plan.key.to_string(), "target": plan.host,
             "step": step, "status": status.as_str(), "agent": "shipdeck-demo",
         });
         if let Some(m) = message {
             event["message"] = m.into();
+        }
+        if let Some(d) = data {
+            event["data"] = d;
         }
         let body = event.to_string();
         let sends = if rng.chance(0.02) { 2 } else { 1 };

@@ -110,6 +110,17 @@ struct WireEvent {
     data: Option<Box<serde_json::value::RawValue>>,
 }
 
+/// Whether an event's `data` says it was reported on its target's behalf (`"reported_by"`
+/// names who did, e.g. a pipeline that gave up on a silent host), not by the target's own
+/// agent. Such an event is stored, shown and folded like any other, but it is not hearing from
+/// the agent: it never counts for "heard from", silence or `recovery.lost_after`.
+#[must_use]
+pub fn reported_on_behalf(data: Option<&str>) -> bool {
+    data.filter(|d| d.contains("\"reported_by\""))
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .is_some_and(|v| v.get("reported_by").is_some_and(|by| !by.is_null()))
+}
+
 impl AgentEvent {
     /// Whether it is a metric sample (an `info` event whose `data` names a `metric`, checked
     /// when parsed): an observation for the canary analysis, not work on the target.

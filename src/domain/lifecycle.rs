@@ -160,15 +160,17 @@ pub struct Folded {
 }
 
 /// Folds one event of a target into its record: its step marks (`step`: the index of a
-/// lifecycle step, `None` for other steps), the stamp of its newest event and when it was last
-/// heard of. The log (ingest) and replay both fold through here.
+/// lifecycle step, `None` for other steps), the stamp of its newest event and when its agent
+/// was last heard from (`received_ms`: `None` for an event someone else reported on the
+/// target's behalf, see [`super::event::reported_on_behalf`]). The log (ingest) and replay both
+/// fold through here.
 pub fn fold_event(
     progress: &mut TargetProgress,
     newest: &mut Option<Stamp>,
     seen_ms: &mut i64,
     (step, status): (Option<usize>, EventStatus),
     stamp: Stamp,
-    received_ms: i64,
+    received_ms: Option<i64>,
 ) -> Folded {
     if let Some(i) = step {
         progress.apply(i, status, stamp);
@@ -177,7 +179,9 @@ pub fn fold_event(
     if is_newest {
         *newest = Some(stamp);
     }
-    *seen_ms = (*seen_ms).max(received_ms);
+    if let Some(ms) = received_ms {
+        *seen_ms = (*seen_ms).max(ms);
+    }
     Folded { newest: is_newest, error: status == EventStatus::Failed }
 }
 

@@ -5,6 +5,7 @@ use super::DeploymentKey;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
+pub mod failure;
 pub mod timing;
 
 /// The kind of a delivery that carries a digest of several notifications.

@@ -495,7 +495,8 @@ impl Plan {
                 lifecycle::error_text(&e.step, e.message.as_deref())
             }),
             last_at: slot.newest.map(|(at, _)| from_ms(at)),
-            seen_at: slot.newest.map(|_| from_ms(slot.seen_ms)),
+            // Never heard from its agent (only events reported on its behalf): no time.
+            seen_at: slot.newest.filter(|_| slot.seen_ms > 0).map(|_| from_ms(slot.seen_ms)),
             ..stored.clone()
         }
     }
@@ -601,7 +602,7 @@ impl State {
             &mut slot.seen_ms,
             (step, e.status),
             (to_ms(e.at), e.seq),
-            to_ms(e.received_at),
+            (!super::event::reported_on_behalf(e.data.as_deref())).then(|| to_ms(e.received_at)),
         );
         if folded.newest {
             slot.last = Some(i);

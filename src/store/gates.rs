@@ -596,7 +596,7 @@ fn decide_in(
     let status = load_deployment(conn, dep.id)?.map_or(dep.status, |d| d.status);
     views::notify_decision(conn, &dep, &phase.name, req, &allowed, now_ms)?;
     if status.is_halted() && !dep.status.is_halted() {
-        views::notify_finished(conn, &dep, status, now_ms)?;
+        views::notify_finished(conn, &dep, status, None, now_ms)?;
     }
     Ok(Ok(DecisionOutcome { audit_id, decision: req.decision, allowed, deployment_status: status, flags }))
 }
@@ -701,9 +701,10 @@ pub(super) fn notify_finished(
     conn: &Connection,
     dep: &DeploymentRow,
     status: DeploymentStatus,
+    why_failed: Option<String>,
     now_ms: i64,
 ) -> rusqlite::Result<()> {
-    views::notify_finished(conn, dep, status, now_ms)
+    views::notify_finished(conn, dep, status, why_failed, now_ms)
 }
 
 /// A conformance flag was raised for the first time: tell the requester and those subscribed

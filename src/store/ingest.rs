@@ -11,6 +11,7 @@ use super::{Store, StoreError, id_hash};
 use crate::domain::conformance::{FlagKind, Tally};
 use crate::domain::event::check_at;
 use crate::domain::lifecycle;
+use crate::domain::notify::failure::{Cause, Failure};
 use crate::domain::schedule::TimeRules;
 use crate::domain::{
     AgentEvent, DeploymentKey, DeploymentStatus, EventStatus, PhaseCounts, TargetProgress, TargetStatus,
@@ -489,7 +490,7 @@ impl TargetState {
             &mut self.seen_ms,
             (step_idx, ev.status),
             stamp,
-            received_ms,
+            (!crate::domain::event::reported_on_behalf(ev.data.as_deref())).then_some(received_ms),
         );
         if folded.newest {
             self.last_step = Some(ev.step.clone());
@@ -581,6 +582,50 @@ pub(super) fn update_deployment(
     Ok(())
 }
 
+/// The failed phase of a deployment and why it failed (its hosts past the budget, or its canary
+/// analysis), for the notifications; `None` when no phase failed.
+fn failure<'a>(
+    tx: &rusqlite::Connection,
+    dep: &'a super::gates::DeploymentRow,
+    phases: &'a [super::gates::PhaseRow],
+    now_ms: i64,
+) -> rusqlite::Result<Option<(i64, Failure<'a>)>> {
+    let Some(failed) = phases.iter().find(|p| p.status == crate::domain::PhaseStatus::Failed) else {
+        return Ok(None);
+    };
+    let (hosts, last_error): (i64, Option<String>) = tx
+        .prepare_cached(
+            "SELECT count(*), max(last_error) FROM targets WHERE phase_id = ?1 AND status IN ('failed', 'lost')",
+        )?
+        .query_row([failed.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let cause = if super::analysis::halted_at(tx, failed.id)?.is_some() {
+        // The analysis as it stood when it halted the phase: the rules that failed, with their numbers.
+        let analysis = match super::analysis::analysed_gate(phases) {
+            Some((pos, policy)) if phases[pos - 1].id == failed.id => {
+                super::analysis::analyse_gate(tx, dep.id, phases, pos, policy, now_ms)?
+            }
+            _ => None,
+        };
+        let failing_rules = analysis
+            .iter()
+            .flat_map(|a| &a.rules)
+            .filter(|r| r.verdict == crate::domain::analysis::Verdict::Fail)
+            .map(crate::domain::analysis::RuleResult::describe)
+            .collect();
+        Cause::Analysis { failing_rules, hosts }
+    } else {
+        Cause::Budget { hosts, last_error }
+    };
+    let failure = Failure {
+        key: crate::domain::DeploymentKey(dep.id),
+        phase: &failed.name,
+        release: &dep.release,
+        environment: &dep.environment,
+        cause,
+    };
+    Ok(Some((failed.id, failure)))
+}
+
 /// The happenings a change of a deployment's derived status causes: it started, a phase failed
 /// (and with it the deployment), it succeeded.
 fn happenings(
@@ -601,39 +646,13 @@ fn happenings(
             views::notify_happening(tx, dep, first.id, "deployment_started", false, text, now_ms)?;
         }
     }
-    if ended == Some(DeploymentStatus::Failed) {
-        if let Some(failed) = phases.iter().find(|p| p.status == crate::domain::PhaseStatus::Failed) {
-            let (hosts, error): (i64, Option<String>) = tx
-                .prepare_cached(
-                    "SELECT count(*), max(last_error) FROM targets WHERE phase_id = ?1 AND status IN ('failed', 'lost')",
-                )?
-                .query_row([failed.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            let by_analysis = super::analysis::halted_at(tx, failed.id)?.is_some();
-            let text = if by_analysis {
-                (
-                    format!("DEP-{} {}: canary analysis failed", dep.id, failed.name),
-                    format!(
-                        "The canary analysis of {} in {} failed: shipdeck halted it. Retry, approve anyway, abort or roll back.",
-                        dep.release, dep.environment
-                    ),
-                )
-            } else {
-                (
-                    format!("DEP-{} {}: phase failed ({hosts} host(s))", dep.id, failed.name),
-                    format!(
-                        "Phase {} of {} in {} exceeded its failure budget.{}",
-                        failed.name,
-                        dep.release,
-                        dep.environment,
-                        error.map(|e| format!(" Last error: {e}")).unwrap_or_default()
-                    ),
-                )
-            };
-            views::notify_happening(tx, dep, failed.id, "phase_failed", true, text, now_ms)?;
-        }
+    let failure = if ended == Some(DeploymentStatus::Failed) { failure(tx, dep, &phases, now_ms)? } else { None };
+    if let Some((phase_id, failure)) = &failure {
+        views::notify_happening(tx, dep, *phase_id, "phase_failed", true, failure.phase_failed(), now_ms)?;
     }
     if let Some(status) = ended {
-        super::gates::notify_finished(tx, dep, status, now_ms)?;
+        let why = failure.as_ref().map(|(_, f)| f.deployment_failed());
+        super::gates::notify_finished(tx, dep, status, why, now_ms)?;
     }
     Ok(())
 }

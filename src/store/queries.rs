@@ -66,7 +66,8 @@ pub(super) fn target(r: &Row<'_>) -> rusqlite::Result<TargetView> {
         last_message: r.get(5)?,
         last_error: r.get(6)?,
         last_at: r.get::<_, Option<i64>>(7)?.map(from_ms),
-        seen_at: r.get::<_, Option<i64>>(8)?.map(from_ms),
+        // 0: never heard from its agent (only events reported on its behalf).
+        seen_at: r.get::<_, Option<i64>>(8)?.filter(|ms| *ms > 0).map(from_ms),
         labels: r.get::<_, Option<String>>(9)?.and_then(|l| serde_json::from_str(&l).ok()).unwrap_or_default(),
     })
 }

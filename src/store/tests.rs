@@ -214,3 +214,31 @@ fn a_read_only_open_reports_a_log_that_needs_a_migration_and_leaves_it_alone() {
     drop(conn);
     Store::open_existing(&path).expect("a read-write open migrates it");
 }
+
+#[test]
+fn a_lost_host_is_not_heard_from_by_its_synthetic_event() {
+    // web-01's agent starts its install at 10:00 and falls silent; at 10:04 the pipeline gives
+    // up on it and reports the step failed on its behalf.
+    let (_dir, mut store) = open();
+    let key = planned(&mut store, "big-bang", 2);
+    testing::ingest(&mut store, &[ev(key, "a1", "web-01", "install", "started", 0)], t0());
+    let lost = format!(
+        r#"{{"id":"lost-1","deployment":"{key}","target":"web-01","step":"install","status":"failed","at":"2026-11-26T10:04:00Z","message":"agent lost: no report for 240s; marked failed by the pipeline","data":{{"reported_by":"pipeline"}}}}"#
+    );
+    let later = t0() + chrono::TimeDelta::minutes(4);
+    testing::ingest(&mut store, &[lost], later);
+    let web01 = |targets: Vec<crate::domain::records::TargetView>| {
+        targets.into_iter().find(|t| t.name == "web-01").expect("web-01")
+    };
+    let t = web01(store.detail(key, true).expect("detail").target_list);
+    assert_eq!(t.status, TargetStatus::Failed);
+    assert_eq!(t.last_at, Some(later), "the pipeline's report is its last step");
+    assert_eq!(t.seen_at, Some(t0()), "heard from its agent at 10:00, not at the pipeline's 10:04");
+    // A replay folds the same way.
+    let mut replay = crate::domain::replay::Replay::new(store.replay_log(key).expect("reads"));
+    replay.seek(replay.len());
+    assert_eq!(web01(replay.detail().target_list).seen_at, Some(t0()));
+    // An agent's own event is still hearing from it.
+    testing::ingest(&mut store, &[ev(key, "a2", "web-01", "install", "started", 5)], later);
+    assert_eq!(web01(store.detail(key, true).expect("detail").target_list).seen_at, Some(later));
+}

@@ -148,6 +148,23 @@ fn the_demo_refuses_to_write_over_an_existing_file_with_exit_2() {
     assert_eq!(std::fs::read(&env.db).expect("reads"), b"precious");
 }
 
+#[test]
+fn a_demo_refusing_the_log_shipdeck_db_names_says_so_not_pass_another_db() {
+    let env = Env::new();
+    std::fs::write(&env.db, b"precious").expect("writes");
+    let out = support::bin()
+        .env("SHIPDECK_DB", &env.db)
+        .args(["demo", "--headless", "--history", "1"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("\"{}\" (from SHIPDECK_DB) already exists", env.db.display())), "{stderr}");
+    assert!(!stderr.contains("pass another --db"), "no --db was passed: {stderr}");
+    assert_eq!(std::fs::read(&env.db).expect("reads"), b"precious");
+}
+
 /// The demo's 90 days show two trends in `shipdeck kpi --by week`: checkout-web's change
 /// failure rate drops after the improvement action done 40 days ago, and the approvals at
 /// phased's gate before wave-2 take longer and longer.

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod bench_logs;
 mod bluegreen;
 mod canary;
 mod checklist_e2e;

@@ -141,11 +141,13 @@ pub(super) fn notify_flag(
 
 /// The deployment ended (`succeeded` after its `post` checklist, `failed`, `aborted`,
 /// `rolled_back`): the requester is always told, and those subscribed to that ending or to
-/// deployment_finished.
+/// deployment_finished. `why_failed` words why a failed deployment failed (see
+/// [`crate::domain::notify::failure`]).
 pub(in crate::store) fn notify_finished(
     conn: &Connection,
     dep: &DeploymentRow,
     status: DeploymentStatus,
+    why_failed: Option<String>,
     now_ms: i64,
 ) -> rusqlite::Result<()> {
     let Some(last) = load_phases(conn, dep.id)?.last().map(|p| p.id) else { return Ok(()) };
@@ -158,7 +160,7 @@ pub(in crate::store) fn notify_finished(
         DeploymentStatus::Failed => (
             "deployment_failed",
             format!("DEP-{} failed: {} in {}", dep.id, dep.release, dep.environment),
-            "A phase failed its budget; the deployment manager may retry, abort or roll back.".to_owned(),
+            why_failed.unwrap_or_else(|| crate::domain::notify::failure::UNKNOWN.to_owned()),
         ),
         DeploymentStatus::Aborted => (
             "deployment_aborted",
