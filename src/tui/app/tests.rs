@@ -346,3 +346,22 @@ fn the_tail_is_in_time_order_whatever_the_arrival_order() {
     assert_eq!(tail.len(), 34);
     assert_eq!(tail.back().map(|e| e.seq), Some(34));
 }
+
+/// Regression: `d` in Live opened the drill-down under History, and Esc left the user in
+/// History (with its old filter) instead of back in Live.
+#[test]
+fn esc_from_a_drill_down_opened_in_live_returns_to_live() {
+    let mut app = app();
+    let cmds = key(&mut app, KeyCode::Char('d'));
+    assert!(cmds.contains(&Cmd::LoadReport(DeploymentKey(2))), "{cmds:?}");
+    assert_eq!(app.tab, Tab::History);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.tab, Tab::Live);
+    assert!(app.history.drill.is_none());
+    assert_eq!(app.live.selected, Some(DeploymentKey(2)), "on the deployment drilled into");
+    // A drill-down opened in History itself closes back into History.
+    key(&mut app, KeyCode::Char('d'));
+    key(&mut app, KeyCode::Char('5'));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.tab, Tab::History, "moved by hand: Esc closes it where it is");
+}
