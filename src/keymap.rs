@@ -81,10 +81,11 @@ pub enum Action {
     ReplayBack,
     ReplayForward,
     GroupHosts,
+    Sort,
 }
 
 impl Action {
-    pub const ALL: [Self; 45] = [
+    pub const ALL: [Self; 46] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -130,6 +131,7 @@ impl Action {
         Self::ReplayBack,
         Self::ReplayForward,
         Self::GroupHosts,
+        Self::Sort,
     ];
 
     /// The name used in `[dashboard.keys]`.
@@ -165,6 +167,7 @@ impl Action {
         match self {
             Self::Checklist
             | Self::GroupHosts
+            | Self::Sort
             | Self::Replay
             | Self::ReplayPlay
             | Self::ReplayBack
@@ -203,7 +206,7 @@ impl Action {
             Self::ViewNotifications => ("view_notifications", "Notifications", &["4"]),
             Self::ViewHistory => ("view_history", "History", &["5"]),
             Self::ViewMetrics => ("view_metrics", "Metrics", &["6"]),
-            Self::Filter => ("filter", "filter: release, env, status", &["/"]),
+            Self::Filter => ("filter", "filter: key, release, env, status", &["/"]),
             Self::Pause => ("pause", "pause / resume live updates", &["space"]),
             Self::Help => ("help", "this help", &["?"]),
             Self::Quit => ("quit", "quit", &["q"]),
@@ -235,6 +238,9 @@ impl Action {
             Self::ReplayBack => ("replay_back", "Live replay: a minute back", &["["]),
             Self::ReplayForward => ("replay_forward", "Live replay: a minute forward", &["]"]),
             Self::GroupHosts => ("group_hosts", "Live: group the heatmap by the next label (none, each label)", &["g"]),
+            Self::Sort => {
+                ("sort", "Live: sort the list by the next column (status, key, release, env, failed)", &["s"])
+            }
         }
     }
 }

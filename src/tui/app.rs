@@ -16,7 +16,7 @@ pub use super::model::{display_rank, first_selection};
 pub use approvals::{Approvals, Dialog};
 pub use checklist::ChecklistPanel;
 pub use history::{Drill, History};
-pub use live::{Detail, Focus, Live, TargetPane};
+pub use live::{Detail, Focus, Live, SortBy, TargetPane};
 pub use metrics::MetricsView;
 pub use replay::ReplayMode;
 
@@ -399,6 +399,10 @@ impl App {
                 let geometry = self.geometry();
                 self.live.cycle_group(&geometry);
                 Vec::new()
+            }
+            Action::Sort if self.tab == Tab::Live => {
+                let geometry = self.geometry();
+                self.live.cycle_sort(&geometry)
             }
             Action::Replay if self.tab == Tab::Live => {
                 let Some(key) = self.live.selected else { return Vec::new() };

@@ -35,7 +35,12 @@ pub const NO_EVENTS: &str = "No events yet.";
 pub const NO_TARGETS: &str = "No targets.";
 pub const LIST_HEADER: [&str; 9] = ["", "KEY", "RELEASE", "ENV", "MODEL", "PHASE", "PROGRESS", "FAIL", "AGE"];
 pub const FILTER_PROMPT: &str = "filter: ";
-pub const FILTER_HINT: &str = "type to filter by release, env or status · Enter keep · Esc clear";
+pub const FILTER_HINT: &str = "type to filter by key, release, env or status · Enter keep · Esc clear";
+/// The Live list's sort columns, in the order the sort key cycles them (the first is the
+/// default: running first, then waiting, planned and finished, newest first).
+pub const SORT_LABELS: [&str; 5] = ["status", "key", "release", "env", "failed"];
+/// In the Live list's title when it is sorted by another column than status.
+pub const SORTED_BY: &str = "by";
 pub const FOLLOW_HINT: &str = "End to follow";
 pub const TOO_SMALL: &str = "Terminal too small";
 pub const HELP_TITLE: &str = "Keys";

@@ -310,6 +310,7 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
         out.push((format!("{} {}", k(Action::PageUp), k(Action::PageDown)), "events"));
         out.push((k(Action::Checklist), "checklist"));
         out.push((k(Action::Replay), "replay"));
+        out.push((k(Action::Sort), "sort"));
     }
     out
 }

@@ -63,6 +63,9 @@ impl LiveScreen<'_> {
             format!(" {} {}/{} ", strings::DEPLOYMENTS, live.shown.len(), live.deployments.len()),
             t.title,
         )];
+        if live.sort != crate::tui::app::SortBy::Status {
+            title.push(Span::styled(format!("{} {} ", strings::SORTED_BY, live.sort.label()), t.dim));
+        }
         if live.filtering || !live.filter.is_empty() {
             let cursor = if live.filtering { "▏" } else { "" };
             title.push(Span::styled(format!("/{}{cursor} ", live.filter), t.warning));
