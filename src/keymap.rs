@@ -179,6 +179,31 @@ impl Action {
         }
     }
 
+    /// The views the action does something in (`[Scope::Global]`: every view), for the help
+    /// overlay, which lists the view's own keys first.
+    #[must_use]
+    pub fn views(self) -> &'static [Scope] {
+        match self {
+            Self::Left | Self::Right => &[Scope::Live, Scope::Schedule],
+            Self::PageUp | Self::PageDown => &[Scope::Live, Scope::History],
+            Self::Follow => &[Scope::Live],
+            Self::Filter | Self::DrillDown => &[Scope::Live, Scope::History],
+            Self::Approve | Self::Reject | Self::Retry | Self::Abort | Self::Rollback => {
+                &[Scope::Live, Scope::Approvals]
+            }
+            Self::WriteReview => &[Scope::History],
+            _ => match self.scope() {
+                Scope::Global => &[Scope::Global],
+                Scope::Live => &[Scope::Live],
+                Scope::Approvals => &[Scope::Approvals],
+                Scope::Schedule => &[Scope::Schedule],
+                Scope::Notifications => &[Scope::Notifications],
+                Scope::History => &[Scope::History],
+                Scope::Metrics => &[Scope::Metrics],
+            },
+        }
+    }
+
     /// The default keys.
     #[must_use]
     pub fn defaults(self) -> &'static [&'static str] {
@@ -459,6 +484,19 @@ impl Keymap {
         self.help_where(|_| true).into_iter().map(|(keys, action)| (keys, action.describe())).collect()
     }
 
+    /// What `?` shows in `scope`: the keys of that view first, then those of every view; the
+    /// keys of other views are theirs to show. `keep` drops actions (read-only mode: the ones
+    /// that write).
+    #[must_use]
+    pub fn help_for(&self, scope: Scope, keep: impl Fn(Action) -> bool) -> [Vec<(String, Action)>; 2] {
+        let entries = self.help_where(keep);
+        let (view, global): (Vec<_>, Vec<_>) = entries
+            .into_iter()
+            .filter(|(_, a)| a.views().iter().any(|v| *v == scope || *v == Scope::Global))
+            .partition(|(_, a)| !a.views().contains(&Scope::Global));
+        [view, global]
+    }
+
     /// `(keys, action)` for the actions that `keep` lets through (read-only mode drops the ones
     /// that write): what `?` shows, with the action's name for `[dashboard.keys]`.
     #[must_use]
@@ -543,6 +581,22 @@ mod tests {
             assert_eq!(k.action(&key('p'), scope), None, "{scope:?}");
             assert_eq!(k.action(&press(KeyCode::Char('T'), KeyModifiers::SHIFT), scope), None, "{scope:?}");
         }
+    }
+
+    #[test]
+    fn every_action_is_in_the_help_of_a_view_and_a_views_own_keys_come_first() {
+        let k = Keymap::default();
+        let views =
+            [Scope::Live, Scope::Approvals, Scope::Schedule, Scope::Notifications, Scope::History, Scope::Metrics];
+        for a in Action::ALL {
+            assert!(views.iter().any(|v| k.help_for(*v, |_| true).iter().flatten().any(|(_, b)| *b == a)), "{a:?}");
+        }
+        let [own, all] = k.help_for(Scope::Approvals, |_| true);
+        assert_eq!(
+            own.iter().map(|(_, a)| *a).collect::<Vec<_>>(),
+            [Action::Approve, Action::Reject, Action::Retry, Action::Abort, Action::Rollback]
+        );
+        assert!(all.iter().any(|(_, a)| *a == Action::Help) && !all.iter().any(|(_, a)| *a == Action::Compare));
     }
 
     #[test]

@@ -45,6 +45,14 @@ pub const FOLLOW_HINT: &str = "End to follow";
 pub const TOO_SMALL: &str = "Terminal too small";
 pub const HELP_TITLE: &str = "Keys";
 pub const HELP_CLOSE: &str = "? or Esc closes this help · Ctrl-C always quits";
+/// The heading of the keys that act in every view, after the view's own.
+pub const HELP_EVERYWHERE: &str = "Every view";
+/// The heading of the view's own keys: `Keys of Live`.
+pub const HELP_THIS_VIEW: &str = "Keys of";
+/// Under the keys: where the other views' keys are.
+pub const HELP_OTHERS: &str = "each view's own keys are listed by ? in that view";
+/// Said in place of the read-only mode's hidden actions.
+pub const HELP_READ_ONLY: &str = "read-only: actions that write to the log are hidden";
 /// Under the keys: what the middle column is.
 pub const HELP_NAMES: &str = "rebind with [dashboard.keys] name = \"key\"";
 pub const TARGET_LAST_ERROR: &str = "Last error";
