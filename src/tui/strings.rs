@@ -67,6 +67,10 @@ pub const OPERATOR: &str = "as";
 /// After the operator's name when the log's team does not know them.
 pub const NOT_IN_TEAM: &str = "not in team";
 
+/// Metrics: the approval waits, per gate and per role.
+pub const WAIT_PER_GATE: &str = "Approval wait per gate (gate opened -> approved)";
+pub const WAIT_PER_ROLE: &str = "Approval wait per role (gate opened -> approved by the role)";
+
 /// History and the failure drill-down.
 pub const HISTORY: &str = "History";
 pub const HISTORY_HEADER: [&str; 10] =
