@@ -103,6 +103,12 @@ pub const REVIEW_INVALID: &str = "review not saved:";
 pub const REVIEW_KEPT: &str = " (your text is kept: w edits it again)";
 pub const REVIEW_UNCHANGED: &str = "review not changed; nothing was written";
 
+/// `+4 more`: bars of a calendar lane that have no row left.
+#[must_use]
+pub fn more(n: usize) -> String {
+    format!("+{n} more")
+}
+
 /// `12s`, `5m`, `3h`, `2d`: a compact age for lists.
 #[must_use]
 pub fn age(delta: chrono::TimeDelta) -> String {
