@@ -10,6 +10,7 @@ mod metrics;
 mod replay;
 mod schedule;
 mod techniques;
+mod widths;
 
 use super::app::{App, Cmd, Msg, Session, Tab};
 use super::data::Loader;

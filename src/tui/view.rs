@@ -44,6 +44,7 @@ impl Widget for &App {
             Tab::Metrics => metrics::MetricsScreen { app: self }.render(screen.body, buf),
         }
         footer(self, screen.footer, buf);
+        long_status(self, &screen, buf);
         if let Some(d) = &self.dialog {
             dialog::DialogOverlay { app: self, dialog: d }.render(screen.body, buf);
         }
@@ -313,6 +314,29 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
         out.push((k(Action::Sort), "sort"));
     }
     out
+}
+
+/// A result or refusal too long for the footer line (a review's list of valid cause
+/// categories, a rule with the roles it allows): wrapped upwards over the bottom of the body,
+/// since the choices or the rule are the point of the message.
+fn long_status(app: &App, screen: &super::layout::ScreenLayout, buf: &mut Buffer) {
+    let Some((ok, text)) = app.status.as_ref().filter(|_| app.error.is_none() && (app.dialog.is_none() || app.help))
+    else {
+        return;
+    };
+    let width = usize::from(screen.footer.width.saturating_sub(2));
+    if text.chars().count() <= width || width < 10 {
+        return;
+    }
+    let lines = super::widgets::wrap(&crate::domain::text::sanitize(text), width);
+    let rows = u16::try_from(lines.len()).unwrap_or(u16::MAX).min(screen.body.height / 2 + 1);
+    let top = screen.footer.y.saturating_sub(rows - 1);
+    let area = Rect::new(screen.footer.x, top, screen.footer.width, rows);
+    ratatui::widgets::Clear.render(area, buf);
+    let style = if *ok { app.theme.host(HostState::Succeeded) } else { app.theme.warning };
+    for (y, line) in (top..).zip(lines.iter().take(usize::from(rows))) {
+        put(buf, area, area.x + 1, y, line, style);
+    }
 }
 
 fn footer(app: &App, area: Rect, buf: &mut Buffer) {

@@ -14,7 +14,7 @@ use crate::tui::model::Pending;
 use crate::tui::strings::{self, gates as text};
 use crate::tui::theme::{HostState, phase_host_state};
 use crate::tui::widgets::boxed;
-use crate::tui::widgets::{clip, put};
+use crate::tui::widgets::{clip, clip_release, put};
 use chrono::{DateTime, TimeDelta, Utc};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -146,7 +146,7 @@ impl ApprovalsScreen<'_> {
             };
             put(buf, line, inner.x, y, sym, sym_style);
             let (status, status_style) = status_cell(app, p);
-            let release = format!("{}@{}", p.item.release, p.item.version);
+            let release = clip_release(&p.item.release, &p.item.version, usize::from(widths[1].saturating_sub(1)));
             let cells: [(String, Style); 6] = [
                 (p.item.deployment.to_string(), t.text),
                 (release, t.text),

@@ -8,7 +8,7 @@ use crate::tui::app::App;
 use crate::tui::layout::centered;
 use crate::tui::strings;
 use crate::tui::widgets::boxed;
-use crate::tui::widgets::put;
+use crate::tui::widgets::{put, wrap};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -47,35 +47,6 @@ enum Row<'a> {
     },
     /// A description's next line.
     More(String),
-}
-
-/// Greedy word wrap to `width` columns (a word longer than the width is split).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let mut lines: Vec<String> = vec![String::new()];
-    for word in text.split(' ') {
-        let mut word: Vec<char> = word.chars().collect();
-        while !word.is_empty() {
-            let line = lines.last_mut().expect("one line at least");
-            let used = line.chars().count();
-            let gap = usize::from(used > 0);
-            if used + gap + word.len() <= width {
-                if gap == 1 {
-                    line.push(' ');
-                }
-                line.extend(word.drain(..));
-            } else if used > 0 {
-                lines.push(String::new());
-            } else {
-                let rest = word.split_off(width);
-                line.extend(word.drain(..));
-                lines.push(String::new());
-                word = rest;
-            }
-        }
-    }
-    lines.retain(|l| !l.is_empty());
-    lines
 }
 
 /// Lays `items` out in at most `n` columns of at most `room` rows, descriptions wrapped to
@@ -228,16 +199,5 @@ fn draw_row(
         Row::More(desc) => {
             put(buf, inner, desc_x, y, desc, text);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::wrap;
-
-    #[test]
-    fn descriptions_wrap_at_words_and_split_only_a_word_too_long() {
-        assert_eq!(wrap("the model review and its suggestions", 14), ["the model", "review and its", "suggestions"]);
-        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
     }
 }
