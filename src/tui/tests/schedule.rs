@@ -245,3 +245,27 @@ fn the_week_draws_a_freeze_under_labels_and_every_deployment_or_how_many_more() 
         }
     }
 }
+
+/// Regression: at 80x24 the selected bar's conflicts were cut at the box's edge (the windows it
+/// could start in are the point of the line); they wrap.
+#[test]
+fn the_selected_bars_conflicts_wrap_instead_of_being_cut() {
+    use crate::domain::calendar::{Conflict, EntryKind};
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 80, 24);
+    let cmds = press(&mut app, KeyCode::Char('3'));
+    serve(&mut app, &mut loader, cmds);
+    let (from, until) = app.calendar.span(app.now, app.session.config.timezone);
+    let mut ledger =
+        entry(EntryKind::Deployment, "ledger@3.1.0", "production", "2026-11-27T20:00:00Z", "2026-11-27T21:00:00Z");
+    ledger.key = Some("DEP-901".into());
+    let windows = ["weekday-evenings", "weekend-nights", "month-end-batch", "quarterly-maintenance"];
+    let conflict = Conflict::StartOutsideWindows { windows: windows.map(String::from).to_vec(), next_opens: None };
+    let said = conflict.describe(app.session.config.timezone);
+    ledger.conflicts = vec![conflict];
+    app.calendar.apply(crate::tui::model::CalendarPage { from, until, entries: vec![ledger], upcoming: Vec::new() });
+    app.calendar.selected = Some(crate::domain::DeploymentKey(901));
+    let text = screen(&app);
+    let flat = text.lines().map(|l| l.trim_matches(|c| c == '│' || c == ' ')).collect::<Vec<_>>().join(" ");
+    assert!(said.chars().count() > 76 && flat.contains(&format!("! {said}")), "{said}\n{text}");
+}

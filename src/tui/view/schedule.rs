@@ -9,7 +9,7 @@
 use crate::domain::calendar::{Entry, EntryKind};
 use crate::tui::app::App;
 use crate::tui::strings;
-use crate::tui::widgets::{boxed, clip, put};
+use crate::tui::widgets::{boxed, clip, put, wrap};
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use ratatui::buffer::Buffer;
@@ -87,17 +87,16 @@ impl<'a> Lane<'a> {
             let freeze = self.freezes.iter().map(|f| axis.cols(f.start, f.end).0).filter(|x| *x >= b).min();
             let limit = freeze.unwrap_or(end).min(end);
             let wide = if e.start > self.now { (a, label_end.max(b).min(limit.max(b))) } else { (a, b) };
-            let row = [wide, (a, b)].into_iter().find_map(|extent| {
-                let at = taken.iter().position(|r| free(r, extent));
-                match at {
-                    Some(row) => Some((row, extent)),
-                    None if taken.len() < rows => {
+            // An existing row where the label fits, else where the bar fits, else a new row.
+            let row = [wide, (a, b)]
+                .into_iter()
+                .find_map(|extent| taken.iter().position(|r| free(r, extent)).map(|row| (row, extent)))
+                .or_else(|| {
+                    (taken.len() < rows).then(|| {
                         taken.push(Vec::new());
-                        Some((taken.len() - 1, extent))
-                    }
-                    None => None,
-                }
-            });
+                        (taken.len() - 1, wide)
+                    })
+                });
             match row {
                 Some((row, extent)) => {
                     taken[row].push((extent.0, extent.1 + 1));
@@ -319,13 +318,19 @@ impl Widget for ScheduleScreen<'_> {
                 at(e.start),
                 at(e.end)
             );
-            put(buf, inner, inner.x, y, &line, t.text);
-            y += 1;
-            for c in &e.conflicts {
+            // The selected bar and its conflicts whole, wrapped: each is what a decision hangs on.
+            let width = usize::from(inner.width.saturating_sub(4)).max(1);
+            let lines = wrap(&line, width + 2).into_iter().map(|l| (0, l, t.text)).chain(
+                e.conflicts
+                    .iter()
+                    .flat_map(|c| wrap(&format!("! {}", c.describe(zone)), width))
+                    .map(|l| (2, l, t.warning)),
+            );
+            for (indent, l, style) in lines {
                 if y >= inner.bottom() {
                     break;
                 }
-                put(buf, inner, inner.x + 2, y, &format!("! {}", c.describe(zone)), t.warning);
+                put(buf, inner, inner.x + indent, y, &l, style);
                 y += 1;
             }
         }
