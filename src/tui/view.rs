@@ -330,6 +330,9 @@ fn long_status(app: &App, screen: &super::layout::ScreenLayout, buf: &mut Buffer
     }
     let lines = super::widgets::wrap(&crate::domain::text::sanitize(text), width);
     let rows = u16::try_from(lines.len()).unwrap_or(u16::MAX).min(screen.body.height / 2 + 1);
+    if rows == 0 {
+        return;
+    }
     let top = screen.footer.y.saturating_sub(rows - 1);
     let area = Rect::new(screen.footer.x, top, screen.footer.width, rows);
     ratatui::widgets::Clear.render(area, buf);

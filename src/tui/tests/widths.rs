@@ -72,6 +72,16 @@ fn a_long_refusal_or_review_error_is_shown_whole() {
     app.status = Some((false, error.clone()));
     let text = screen(&app);
     assert!(flat(&text).contains(&error), "{text}");
+    // Any size, and a status of blanks alone, draw without panic.
+    for status in [error.clone(), " ".repeat(300)] {
+        app.status = Some((false, status));
+        for (w, h) in [(1, 1), (12, 3), (50, 12), (80, 24), (200, 50)] {
+            app.update(crate::tui::app::Msg::Resize(w, h));
+            let mut buf = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, w, h));
+            ratatui::widgets::Widget::render(&app, buf.area, &mut buf);
+        }
+    }
+    app.update(crate::tui::app::Msg::Resize(130, 40));
     // The next key clears it.
     press(&mut app, KeyCode::Char('j'));
     assert!(app.status.is_none());
