@@ -81,10 +81,11 @@ pub enum Action {
     ReplayBack,
     ReplayForward,
     GroupHosts,
+    Sort,
 }
 
 impl Action {
-    pub const ALL: [Self; 45] = [
+    pub const ALL: [Self; 46] = [
         Self::Up,
         Self::Down,
         Self::Left,
@@ -130,6 +131,7 @@ impl Action {
         Self::ReplayBack,
         Self::ReplayForward,
         Self::GroupHosts,
+        Self::Sort,
     ];
 
     /// The name used in `[dashboard.keys]`.
@@ -165,6 +167,7 @@ impl Action {
         match self {
             Self::Checklist
             | Self::GroupHosts
+            | Self::Sort
             | Self::Replay
             | Self::ReplayPlay
             | Self::ReplayBack
@@ -173,6 +176,31 @@ impl Action {
             Self::MetricsPeriod | Self::MetricsScope | Self::ModelReview | Self::RecordAction => Scope::Metrics,
             Self::ZoomIn | Self::ZoomOut | Self::Today => Scope::Schedule,
             _ => Scope::Global,
+        }
+    }
+
+    /// The views the action does something in (`[Scope::Global]`: every view), for the help
+    /// overlay, which lists the view's own keys first.
+    #[must_use]
+    pub fn views(self) -> &'static [Scope] {
+        match self {
+            Self::Left | Self::Right => &[Scope::Live, Scope::Schedule],
+            Self::PageUp | Self::PageDown => &[Scope::Live, Scope::History],
+            Self::Follow => &[Scope::Live],
+            Self::Filter | Self::DrillDown => &[Scope::Live, Scope::History],
+            Self::Approve | Self::Reject | Self::Retry | Self::Abort | Self::Rollback => {
+                &[Scope::Live, Scope::Approvals]
+            }
+            Self::WriteReview => &[Scope::History],
+            _ => match self.scope() {
+                Scope::Global => &[Scope::Global],
+                Scope::Live => &[Scope::Live],
+                Scope::Approvals => &[Scope::Approvals],
+                Scope::Schedule => &[Scope::Schedule],
+                Scope::Notifications => &[Scope::Notifications],
+                Scope::History => &[Scope::History],
+                Scope::Metrics => &[Scope::Metrics],
+            },
         }
     }
 
@@ -203,7 +231,7 @@ impl Action {
             Self::ViewNotifications => ("view_notifications", "Notifications", &["4"]),
             Self::ViewHistory => ("view_history", "History", &["5"]),
             Self::ViewMetrics => ("view_metrics", "Metrics", &["6"]),
-            Self::Filter => ("filter", "filter: release, env, status", &["/"]),
+            Self::Filter => ("filter", "filter: key, release, env, status", &["/"]),
             Self::Pause => ("pause", "pause / resume live updates", &["space"]),
             Self::Help => ("help", "this help", &["?"]),
             Self::Quit => ("quit", "quit", &["q"]),
@@ -235,6 +263,9 @@ impl Action {
             Self::ReplayBack => ("replay_back", "Live replay: a minute back", &["["]),
             Self::ReplayForward => ("replay_forward", "Live replay: a minute forward", &["]"]),
             Self::GroupHosts => ("group_hosts", "Live: group the heatmap by the next label (none, each label)", &["g"]),
+            Self::Sort => {
+                ("sort", "Live: sort the list by the next column (status, key, release, env, failed)", &["s"])
+            }
         }
     }
 }
@@ -453,6 +484,19 @@ impl Keymap {
         self.help_where(|_| true).into_iter().map(|(keys, action)| (keys, action.describe())).collect()
     }
 
+    /// What `?` shows in `scope`: the keys of that view first, then those of every view; the
+    /// keys of other views are theirs to show. `keep` drops actions (read-only mode: the ones
+    /// that write).
+    #[must_use]
+    pub fn help_for(&self, scope: Scope, keep: impl Fn(Action) -> bool) -> [Vec<(String, Action)>; 2] {
+        let entries = self.help_where(keep);
+        let (view, global): (Vec<_>, Vec<_>) = entries
+            .into_iter()
+            .filter(|(_, a)| a.views().iter().any(|v| *v == scope || *v == Scope::Global))
+            .partition(|(_, a)| !a.views().contains(&Scope::Global));
+        [view, global]
+    }
+
     /// `(keys, action)` for the actions that `keep` lets through (read-only mode drops the ones
     /// that write): what `?` shows, with the action's name for `[dashboard.keys]`.
     #[must_use]
@@ -537,6 +581,22 @@ mod tests {
             assert_eq!(k.action(&key('p'), scope), None, "{scope:?}");
             assert_eq!(k.action(&press(KeyCode::Char('T'), KeyModifiers::SHIFT), scope), None, "{scope:?}");
         }
+    }
+
+    #[test]
+    fn every_action_is_in_the_help_of_a_view_and_a_views_own_keys_come_first() {
+        let k = Keymap::default();
+        let views =
+            [Scope::Live, Scope::Approvals, Scope::Schedule, Scope::Notifications, Scope::History, Scope::Metrics];
+        for a in Action::ALL {
+            assert!(views.iter().any(|v| k.help_for(*v, |_| true).iter().flatten().any(|(_, b)| *b == a)), "{a:?}");
+        }
+        let [own, all] = k.help_for(Scope::Approvals, |_| true);
+        assert_eq!(
+            own.iter().map(|(_, a)| *a).collect::<Vec<_>>(),
+            [Action::Approve, Action::Reject, Action::Retry, Action::Abort, Action::Rollback]
+        );
+        assert!(all.iter().any(|(_, a)| *a == Action::Help) && !all.iter().any(|(_, a)| *a == Action::Compare));
     }
 
     #[test]

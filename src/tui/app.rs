@@ -16,7 +16,7 @@ pub use super::model::{display_rank, first_selection};
 pub use approvals::{Approvals, Dialog};
 pub use checklist::ChecklistPanel;
 pub use history::{Drill, History};
-pub use live::{Detail, Focus, Live, TargetPane};
+pub use live::{Detail, Focus, Live, SortBy, TargetPane};
 pub use metrics::MetricsView;
 pub use replay::ReplayMode;
 
@@ -141,6 +141,8 @@ pub struct App {
     pub checklist: Option<ChecklistPanel>,
     /// The open confirm dialog.
     pub dialog: Option<Dialog>,
+    /// The view a drill-down was opened from (Live, Approvals): `Esc` goes back there.
+    pub drill_from: Option<Tab>,
     /// Replay mode of the Live view: the selected deployment at a time cursor.
     pub replay: Option<ReplayMode>,
     /// The last decision's result or refusal, shown in the footer until the next key:
@@ -171,6 +173,7 @@ impl App {
             calendar: schedule::Calendar::default(),
             checklist: None,
             dialog: None,
+            drill_from: None,
             replay: None,
             status: None,
         }
@@ -397,6 +400,10 @@ impl App {
                 self.live.cycle_group(&geometry);
                 Vec::new()
             }
+            Action::Sort if self.tab == Tab::Live => {
+                let geometry = self.geometry();
+                self.live.cycle_sort(&geometry)
+            }
             Action::Replay if self.tab == Tab::Live => {
                 let Some(key) = self.live.selected else { return Vec::new() };
                 let (mode, cmds) = ReplayMode::open(key);
@@ -410,11 +417,10 @@ impl App {
                 self.checklist = Some(panel);
                 cmds
             }
-            Action::DrillDown if matches!(self.tab, Tab::Live | Tab::History) => {
-                let key = if self.tab == Tab::Live { self.live.selected } else { None };
-                let mut cmds = self.go(Tab::History);
-                cmds.extend(self.history.drill(key));
-                cmds
+            Action::DrillDown if self.tab == Tab::History => self.history.drill(None),
+            Action::DrillDown if self.tab == Tab::Live => {
+                let Some(key) = self.live.selected else { return Vec::new() };
+                self.drill_into(key)
             }
             Action::RecordAction => {
                 if !self.read_only && self.tab == Tab::Metrics {
@@ -494,7 +500,18 @@ impl App {
         vec![Cmd::Select(Some(mode.key))]
     }
 
+    /// The drill-down of `key`, opened from the view in front: `Esc` comes back to it.
+    fn drill_into(&mut self, key: DeploymentKey) -> Vec<Cmd> {
+        let from = self.tab;
+        let mut cmds = self.go(Tab::History);
+        self.drill_from = Some(from).filter(|t| *t != Tab::History);
+        cmds.extend(self.history.drill(Some(key)));
+        cmds
+    }
+
     fn go(&mut self, tab: Tab) -> Vec<Cmd> {
+        // Moving between views by hand: Esc in a drill-down then closes it where it is.
+        self.drill_from = None;
         self.tab = tab;
         match tab {
             Tab::History => self.history.open(),
@@ -537,6 +554,9 @@ impl App {
             Action::Open if h.drill.is_none() => h.drill(None),
             Action::Back if h.drill.is_some() => {
                 h.drill = None;
+                if let Some(tab) = self.drill_from.take() {
+                    self.tab = tab;
+                }
                 Vec::new()
             }
             Action::Back if !h.line.is_empty() => h.set_line(String::new()),
@@ -657,6 +677,11 @@ impl App {
         if action != Action::Open {
             self.approvals.navigate(action);
             return Vec::new();
+        }
+        // Enter on a review owed or an overdue action: its deployment's drill-down.
+        if let Some((_, f)) = self.approvals.selected_follow_up() {
+            let Some(key) = f.deployment() else { return Vec::new() };
+            return self.drill_into(key);
         }
         // Enter shows the entry's deployment in Live.
         let Some(key) = self.approvals.current().map(|p| p.item.deployment) else { return Vec::new() };

@@ -35,11 +35,24 @@ pub const NO_EVENTS: &str = "No events yet.";
 pub const NO_TARGETS: &str = "No targets.";
 pub const LIST_HEADER: [&str; 9] = ["", "KEY", "RELEASE", "ENV", "MODEL", "PHASE", "PROGRESS", "FAIL", "AGE"];
 pub const FILTER_PROMPT: &str = "filter: ";
-pub const FILTER_HINT: &str = "type to filter by release, env or status · Enter keep · Esc clear";
+pub const FILTER_HINT: &str = "type to filter by key, release, env or status · Enter keep · Esc clear";
+/// The Live list's sort columns, in the order the sort key cycles them (the first is the
+/// default: running first, then waiting, planned and finished, newest first).
+pub const SORT_LABELS: [&str; 5] = ["status", "key", "release", "env", "failed"];
+/// In the Live list's title when it is sorted by another column than status.
+pub const SORTED_BY: &str = "by";
 pub const FOLLOW_HINT: &str = "End to follow";
 pub const TOO_SMALL: &str = "Terminal too small";
 pub const HELP_TITLE: &str = "Keys";
 pub const HELP_CLOSE: &str = "? or Esc closes this help · Ctrl-C always quits";
+/// The heading of the keys that act in every view, after the view's own.
+pub const HELP_EVERYWHERE: &str = "Every view";
+/// The heading of the view's own keys: `Keys of Live`.
+pub const HELP_THIS_VIEW: &str = "Keys of";
+/// Under the keys: where the other views' keys are.
+pub const HELP_OTHERS: &str = "each view's own keys are listed by ? in that view";
+/// Said in place of the read-only mode's hidden actions.
+pub const HELP_READ_ONLY: &str = "read-only: actions that write to the log are hidden";
 /// Under the keys: what the middle column is.
 pub const HELP_NAMES: &str = "rebind with [dashboard.keys] name = \"key\"";
 pub const TARGET_LAST_ERROR: &str = "Last error";
@@ -53,6 +66,10 @@ pub const AWAITING: &str = "awaiting approval";
 pub const OPERATOR: &str = "as";
 /// After the operator's name when the log's team does not know them.
 pub const NOT_IN_TEAM: &str = "not in team";
+
+/// Metrics: the approval waits, per gate and per role.
+pub const WAIT_PER_GATE: &str = "Approval wait per gate (gate opened -> approved)";
+pub const WAIT_PER_ROLE: &str = "Approval wait per role (gate opened -> approved by the role)";
 
 /// History and the failure drill-down.
 pub const HISTORY: &str = "History";
@@ -85,6 +102,12 @@ pub const SILENT_HOSTS: &str = "Silent when it ended";
 pub const REVIEW_INVALID: &str = "review not saved:";
 pub const REVIEW_KEPT: &str = " (your text is kept: w edits it again)";
 pub const REVIEW_UNCHANGED: &str = "review not changed; nothing was written";
+
+/// `+4 more`: bars of a calendar lane that have no row left.
+#[must_use]
+pub fn more(n: usize) -> String {
+    format!("+{n} more")
+}
 
 /// `12s`, `5m`, `3h`, `2d`: a compact age for lists.
 #[must_use]

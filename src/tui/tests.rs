@@ -3,12 +3,14 @@
 
 mod approvals;
 pub(crate) mod fixture;
+mod follow_ups;
 mod history;
 mod layers;
 mod metrics;
 mod replay;
 mod schedule;
 mod techniques;
+mod widths;
 
 use super::app::{App, Cmd, Msg, Session, Tab};
 use super::data::Loader;
@@ -186,10 +188,6 @@ fn help_filter_and_pause_at_80x24() {
     let (mut app, mut loader) = app(&fx, 80, 24);
     press(&mut app, KeyCode::Char('?'));
     let text = screen(&app);
-    // `?` lists the names [dashboard.keys] takes, every one of them.
-    for action in crate::keymap::Action::ALL {
-        assert!(text.contains(action.name()), "{} missing from help:\n{text}", action.name());
-    }
     insta::assert_snapshot!("help_80x24", text);
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Char(' '));
@@ -202,6 +200,72 @@ fn help_filter_and_pause_at_80x24() {
     let text = screen(&app);
     assert!(text.contains("PAUSED") && text.contains("/prod"), "{text}");
     insta::assert_snapshot!("filter_paused_80x24", text);
+}
+
+/// The box whose top border starts with `top`, cut out of a screen.
+fn overlay(screen: &str, top: &str) -> String {
+    let lines: Vec<Vec<char>> = screen.lines().map(|l| l.chars().collect()).collect();
+    let Some((y, x)) = screen.lines().enumerate().find_map(|(y, l)| l.find(top).map(|b| (y, l[..b].chars().count())))
+    else {
+        return String::new();
+    };
+    let w = lines[y][x..].iter().position(|c| *c == '┐').map_or(0, |p| p + 1);
+    let mut out = String::new();
+    for line in &lines[y..] {
+        let row: String = line.iter().skip(x).take(w).collect();
+        out.push_str(&row);
+        out.push('\n');
+        if row.starts_with('└') {
+            break;
+        }
+    }
+    out
+}
+
+/// Regression: `?` showed one global list in every view, cut at 130x40 (`the deployment's
+/// drill-down and re…`); it shows the view's own keys first, then those of every view, each
+/// description whole (wrapped), and every action is in the help of a view it acts in.
+#[test]
+fn help_shows_the_focused_views_keys_first_and_cuts_nothing() {
+    use crate::keymap::Action;
+    let fx = fixture::build();
+    for (w, h) in [(80, 24), (130, 40), (200, 50)] {
+        let (mut app, _loader) = app(&fx, w, h);
+        let mut named = std::collections::BTreeSet::new();
+        for (i, tab) in Tab::ALL.iter().enumerate() {
+            let digit = char::from_digit(u32::try_from(i + 1).expect("small"), 10).expect("digit");
+            press(&mut app, KeyCode::Char(digit));
+            press(&mut app, KeyCode::Char('?'));
+            let text = overlay(&screen(&app), "┌ Keys");
+            assert!(!text.contains('…'), "{tab:?} {w}x{h}: help cut\n{text}");
+            let [own, every] = app.keymap.help_for(tab.scope(), |_| true);
+            let line_of = |a: Action| {
+                let entry = format!("{} {} ", app.keymap.label(a), a.name());
+                text.lines().position(|l| l.contains(&entry) || l.ends_with(entry.trim_end()))
+            };
+            for (_, a) in own.iter().chain(&every) {
+                line_of(*a).unwrap_or_else(|| panic!("{tab:?} {w}x{h}: {} missing\n{text}", a.name()));
+                named.insert(a.name());
+                // From 130 columns the descriptions are shown, whole: their last word is there.
+                let last = a.describe().split(' ').next_back().unwrap_or_default();
+                assert!(w < 130 || text.contains(last), "{tab:?} {w}x{h}: {} cut\n{text}", a.describe());
+            }
+            // The view's own keys come first: above the heading of every view's keys, or in a
+            // column before it.
+            let find = |needle: &str| {
+                text.lines().enumerate().find_map(|(y, l)| l.find(needle).map(|x| (y, l[..x].chars().count())))
+            };
+            if let (Some((_, first)), Some(heading)) = (own.first(), find(crate::tui::strings::HELP_EVERYWHERE)) {
+                let at = find(&format!("{} {} ", app.keymap.label(*first), first.name())).expect("shown");
+                assert!(at.0 < heading.0 || at.1 < heading.1, "{tab:?}: the view's keys come first\n{text}");
+            }
+            if (w, h) == (130, 40) && *tab == Tab::Approvals {
+                insta::assert_snapshot!("help_approvals_130x40", text);
+            }
+            press(&mut app, KeyCode::Esc);
+        }
+        assert_eq!(named.len(), Action::ALL.len(), "every action is in some view's help");
+    }
 }
 
 #[test]
@@ -380,7 +444,9 @@ fn a_resize_keeps_the_selection_in_view_and_fills_the_space() {
     for (w, h) in SIZES {
         app.update(Msg::Resize(w, h));
         let text = screen(&app);
-        let selected = app.approvals.current().expect("selected").item.deployment.to_string();
+        // G goes to the last row of all: the last review owed or action overdue.
+        let selected = app.approvals.selected_follow_up().and_then(|(_, f)| f.deployment()).expect("selected");
+        let selected = selected.to_string();
         assert!(text.contains(&selected), "{selected} out of view at {w}x{h}:\n{text}");
     }
 }

@@ -44,6 +44,7 @@ impl Widget for &App {
             Tab::Metrics => metrics::MetricsScreen { app: self }.render(screen.body, buf),
         }
         footer(self, screen.footer, buf);
+        long_status(self, &screen, buf);
         if let Some(d) = &self.dialog {
             dialog::DialogOverlay { app: self, dialog: d }.render(screen.body, buf);
         }
@@ -155,26 +156,34 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn tabs(app: &App, area: Rect, buf: &mut Buffer) {
-    // Entries the operator can act on and unread notifications beside their tabs, when they fit.
-    let counted = |with: bool| -> Vec<String> {
+    // Beside their tabs, when they fit: the entries that need the operator now (the count the
+    // Approvals list's title shows) and unread notifications; in words, else as numbers.
+    let counted = |words: Option<bool>| -> Vec<String> {
         strings::TAB_TITLES
             .iter()
             .enumerate()
             .map(|(i, title)| {
-                let count = match Tab::ALL[i] {
-                    Tab::Approvals if with => app.approvals.actionable() + app.approvals.follow_ups(),
-                    Tab::Notifications if with => app.approvals.unread,
-                    _ => 0,
+                let (count, what) = match Tab::ALL[i] {
+                    Tab::Approvals => (app.approvals.needs_you(), strings::gates::NEED_YOU),
+                    Tab::Notifications => (app.approvals.unread, strings::gates::UNREAD),
+                    _ => (0, ""),
                 };
-                if count > 0 { format!(" {} {title} ({count}) ", i + 1) } else { format!(" {} {title} ", i + 1) }
+                match words {
+                    Some(true) if count > 0 => format!(" {} {title} ({count} {what}) ", i + 1),
+                    Some(false) if count > 0 => format!(" {} {title} ({count}) ", i + 1),
+                    _ => format!(" {} {title} ", i + 1),
+                }
             })
             .collect()
     };
     let too_wide =
         |labels: &[String]| labels.iter().map(|l| l.chars().count() + 1).sum::<usize>() >= usize::from(area.width);
-    let mut labels = counted(true);
+    let mut labels = counted(Some(true));
     if too_wide(&labels) {
-        labels = counted(false);
+        labels = counted(Some(false));
+    }
+    if too_wide(&labels) {
+        labels = counted(None);
     }
     if too_wide(&labels) {
         // Narrow terminals: short titles, so every view's number stays visible.
@@ -229,9 +238,10 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
             out.push((k(crate::tui::app::approvals::action_of(*d)), d.as_str()));
         }
     }
-    if app.tab == Tab::Approvals && !app.approvals.items.is_empty() {
+    if app.tab == Tab::Approvals && app.approvals.rows() > 0 {
         out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "select"));
-        out.push((k(Action::Open), "deployment"));
+        let open = if app.approvals.selected_follow_up().is_some() { "drill-down" } else { "deployment" };
+        out.push((k(Action::Open), open));
     }
     if app.tab == Tab::History && app.history.drill.is_some() && app.history.compare.is_none() {
         out.push((format!("{} {}", k(Action::Up), k(Action::Down)), "scroll"));
@@ -301,8 +311,35 @@ fn hints(app: &App) -> Vec<(String, &'static str)> {
         out.push((format!("{} {}", k(Action::PageUp), k(Action::PageDown)), "events"));
         out.push((k(Action::Checklist), "checklist"));
         out.push((k(Action::Replay), "replay"));
+        out.push((k(Action::Sort), "sort"));
     }
     out
+}
+
+/// A result or refusal too long for the footer line (a review's list of valid cause
+/// categories, a rule with the roles it allows): wrapped upwards over the bottom of the body,
+/// since the choices or the rule are the point of the message.
+fn long_status(app: &App, screen: &super::layout::ScreenLayout, buf: &mut Buffer) {
+    let Some((ok, text)) = app.status.as_ref().filter(|_| app.error.is_none() && (app.dialog.is_none() || app.help))
+    else {
+        return;
+    };
+    let width = usize::from(screen.footer.width.saturating_sub(2));
+    if text.chars().count() <= width || width < 10 {
+        return;
+    }
+    let lines = super::widgets::wrap(&crate::domain::text::sanitize(text), width);
+    let rows = u16::try_from(lines.len()).unwrap_or(u16::MAX).min(screen.body.height / 2 + 1);
+    if rows == 0 {
+        return;
+    }
+    let top = screen.footer.y.saturating_sub(rows - 1);
+    let area = Rect::new(screen.footer.x, top, screen.footer.width, rows);
+    ratatui::widgets::Clear.render(area, buf);
+    let style = if *ok { app.theme.host(HostState::Succeeded) } else { app.theme.warning };
+    for (y, line) in (top..).zip(lines.iter().take(usize::from(rows))) {
+        put(buf, area, area.x + 1, y, line, style);
+    }
 }
 
 fn footer(app: &App, area: Rect, buf: &mut Buffer) {

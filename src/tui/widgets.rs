@@ -54,6 +54,49 @@ pub fn clip(text: &str, width: usize) -> String {
     out
 }
 
+/// `name@version` in at most `width` columns: when it does not fit, the name is cut and the
+/// version kept, so two deployments of one service never look the same.
+#[must_use]
+pub fn clip_release(name: &str, version: &str, width: usize) -> String {
+    let whole = format!("{name}@{version}");
+    let version_w = version.chars().count() + 1;
+    if whole.chars().count() <= width || width < version_w + 2 {
+        return clip(&whole, width);
+    }
+    format!("{}@{version}", clip(name, width - version_w))
+}
+
+/// Greedy word wrap to `width` columns (a word longer than the width is split): for text that
+/// must be read whole, where cutting it would lose its point.
+#[must_use]
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines: Vec<String> = vec![String::new()];
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        while !word.is_empty() {
+            let line = lines.last_mut().expect("one line at least");
+            let used = line.chars().count();
+            let gap = usize::from(used > 0);
+            if used + gap + word.len() <= width {
+                if gap == 1 {
+                    line.push(' ');
+                }
+                line.extend(word.drain(..));
+            } else if used > 0 {
+                lines.push(String::new());
+            } else {
+                let rest = word.split_off(width);
+                line.extend(word.drain(..));
+                lines.push(String::new());
+                word = rest;
+            }
+        }
+    }
+    lines.retain(|l| !l.is_empty());
+    lines
+}
+
 /// A bordered box with a title, drawn over whatever is there; returns its inner area.
 pub fn boxed(area: Rect, buf: &mut Buffer, title: Line<'_>, border: Style, clear: bool) -> Rect {
     use ratatui::widgets::{Block, Clear, Widget};
@@ -76,6 +119,21 @@ mod tests {
         assert_eq!(clip("api", 8), "api");
         assert_eq!(clip_left("/var/lib/shipdeck/log.db", 10), "…ck/log.db");
         assert_eq!(clip_left("abc", 0), "");
+    }
+
+    /// Regression: at 80x24 the RELEASE column cut `payments-api@2.5.0` to `payments-api@…`,
+    /// so two deployments of one service looked the same.
+    #[test]
+    fn a_cut_release_keeps_its_version() {
+        assert_eq!(clip_release("payments-api", "2.5.0", 30), "payments-api@2.5.0");
+        assert_eq!(clip_release("payments-api", "2.5.0", 14), "payment…@2.5.0");
+        assert_eq!(clip_release("payments-api", "2.5.0", 6), "payme…");
+    }
+
+    #[test]
+    fn text_wraps_at_words_and_splits_only_a_word_too_long() {
+        assert_eq!(wrap("the model review and its suggestions", 14), ["the model", "review and its", "suggestions"]);
+        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
     }
 
     #[test]

@@ -135,20 +135,23 @@ fn metrics_changes_period_and_enter_on_a_top_failing_service_lands_in_history_fi
     assert!(metrics.contains("Metrics · 30d") && metrics.contains("Top failing"), "{metrics}");
     t.keys(&["t"]);
     let metrics = t.wait_for("Metrics · 90d");
-    // The first service under "services" is the selected entry.
+    // The first service under "services" is the selected entry (its count first, then its name).
     let lines: Vec<&str> = metrics.lines().collect();
     let header = lines.iter().position(|l| l.contains("services") && l.contains("models")).expect("top failing");
-    let service = lines[header + 1].trim_start_matches('│').split_whitespace().next().expect("a service").to_owned();
+    let service = lines[header + 1].trim_start_matches('│').split_whitespace().nth(1).expect("a service").to_owned();
     t.keys(&["Enter"]);
     t.wait_for(&format!("service={service}"));
     let history = t.wait_for(" finished · 90d");
     assert!(history.contains("History ·") && history.contains("90d"), "{history}");
     let rows: Vec<&str> = history.lines().filter(|l| l.contains("DEP-")).collect();
     assert!(!rows.is_empty(), "the service's failures are listed:\n{history}");
-    // The release column may be cut short: its first 12 characters name the service.
-    let shown: String = service.chars().take(12).collect();
+    // The release column may cut the name (never the version): what is left of it begins the
+    // service's name.
     for row in rows {
-        assert!(row.contains(&shown), "only {service}:\n{history}");
+        let release = row.split_whitespace().find(|w| w.contains('@')).unwrap_or_default();
+        let name = release.split('@').next().unwrap_or_default();
+        let whole = name == service || (name.ends_with('…') && service.starts_with(name.trim_end_matches('…')));
+        assert!(whole && name.len() > 3, "only {service}:\n{history}");
         assert!(!row.contains("✓ succeeded"), "only failures:\n{history}");
     }
 }

@@ -23,7 +23,11 @@ use crate::tui::strings::gates as text;
 pub struct Approvals {
     /// Entries in display order.
     pub items: Vec<Pending>,
+    /// The selected row: an entry (`0..items.len()`), then a review owed, then an overdue
+    /// action, so the cursor reaches every row of both panels.
     pub selected: usize,
+    /// The operator moved the cursor: until then it stays on the first row as entries arrive.
+    pub moved: bool,
     /// Failure reviews the operator owes, newest first (shown below the gates).
     pub owed: Vec<HistoryRow>,
     /// Improvement actions past their due date, the earliest due first.
@@ -61,6 +65,32 @@ pub struct Dialog {
     pub preview: Option<Result<Vec<crate::domain::notify::Told>, String>>,
 }
 
+/// A row of the "Reviews and actions" panel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FollowUp<'a> {
+    Owed(&'a HistoryRow),
+    Overdue(&'a ActionRow),
+}
+
+impl FollowUp<'_> {
+    /// The deployment it is about (`None`: a model's action).
+    #[must_use]
+    pub fn deployment(&self) -> Option<DeploymentKey> {
+        match self {
+            Self::Owed(r) => Some(r.key),
+            Self::Overdue(a) => a.deployment,
+        }
+    }
+}
+
+/// What the cursor is on, to find it again after a new read re-sorts the rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Mark {
+    Entry(DeploymentKey, String),
+    Owed(DeploymentKey),
+    Overdue(Option<DeploymentKey>, Option<String>, usize),
+}
+
 /// How urgent an entry is for the operator: 0 they can act now, 1 only time stands in the
 /// way, 2 someone else must act.
 fn group(item: &ActionItem) -> u8 {
@@ -72,18 +102,18 @@ fn group(item: &ActionItem) -> u8 {
 }
 
 impl Approvals {
-    /// Takes a new read of the gates; keeps the selected entry selected when it is still there.
+    /// Takes a new read of the gates; keeps the selected row selected when it is still there
+    /// (by what it is, not where it was), and on the first row until the operator moves.
     pub(super) fn apply(&mut self, data: GateData) {
-        let was = self.current().map(|p| (p.item.deployment, p.item.phase.clone()));
+        let was = self.mark();
         let mut items = data.inbox;
         items.sort_by_key(|p| (group(&p.item), p.item.since, p.item.deployment));
-        self.selected = was
-            .and_then(|(k, ph)| items.iter().position(|p| p.item.deployment == k && p.item.phase == ph))
-            .unwrap_or(self.selected)
-            .min(items.len().saturating_sub(1));
         self.items = items;
         self.owed = data.owed;
         self.overdue = data.overdue;
+        let found = was.filter(|_| self.moved).and_then(|m| self.find(&m));
+        let fallback = if self.moved { self.selected } else { 0 };
+        self.selected = found.unwrap_or(fallback).min(self.rows().saturating_sub(1));
         let was_note = self.notifications.get(self.note_selected).map(|n| n.id);
         self.notifications = data.notifications;
         // Newest first by when they happened (ids follow arrival, which may differ).
@@ -99,10 +129,53 @@ impl Approvals {
         self.loaded = true;
     }
 
-    /// The selected entry.
+    /// The selected entry (`None` when the cursor is on a review or an action).
     #[must_use]
     pub fn current(&self) -> Option<&Pending> {
         self.items.get(self.selected)
+    }
+
+    /// Rows the cursor moves through: entries, reviews owed, overdue actions.
+    #[must_use]
+    pub fn rows(&self) -> usize {
+        self.items.len() + self.follow_ups()
+    }
+
+    /// The `i`th row of the "Reviews and actions" panel.
+    #[must_use]
+    pub fn follow_up(&self, i: usize) -> Option<FollowUp<'_>> {
+        match i.checked_sub(self.owed.len()) {
+            None => self.owed.get(i).map(FollowUp::Owed),
+            Some(j) => self.overdue.get(j).map(FollowUp::Overdue),
+        }
+    }
+
+    /// The selected review or action, with its row in the panel.
+    #[must_use]
+    pub fn selected_follow_up(&self) -> Option<(usize, FollowUp<'_>)> {
+        let i = self.selected.checked_sub(self.items.len())?;
+        self.follow_up(i).map(|f| (i, f))
+    }
+
+    fn mark(&self) -> Option<Mark> {
+        if let Some(p) = self.current() {
+            return Some(Mark::Entry(p.item.deployment, p.item.phase.clone()));
+        }
+        Some(match self.selected_follow_up()?.1 {
+            FollowUp::Owed(r) => Mark::Owed(r.key),
+            FollowUp::Overdue(a) => Mark::Overdue(a.deployment, a.model.clone(), a.n),
+        })
+    }
+
+    fn find(&self, mark: &Mark) -> Option<usize> {
+        let (n, owed) = (self.items.len(), self.owed.len());
+        match mark {
+            Mark::Entry(k, ph) => self.items.iter().position(|p| p.item.deployment == *k && p.item.phase == *ph),
+            Mark::Owed(k) => self.owed.iter().position(|r| r.key == *k).map(|i| n + i),
+            Mark::Overdue(k, m, i) => {
+                self.overdue.iter().position(|a| a.deployment == *k && a.model == *m && a.n == *i).map(|j| n + owed + j)
+            }
+        }
     }
 
     /// The entry of a deployment (its next pending gate or its failed phase).
@@ -111,9 +184,10 @@ impl Approvals {
         self.items.iter().find(|p| p.item.deployment == key)
     }
 
-    /// How many entries the operator can act on now.
+    /// How many entries the operator can act on now: the "Needs you" of the list's title and
+    /// the count beside the Approvals tab, so the two cannot disagree.
     #[must_use]
-    pub fn actionable(&self) -> usize {
+    pub fn needs_you(&self) -> usize {
         self.counts()[0]
     }
 
@@ -133,7 +207,9 @@ impl Approvals {
     }
 
     pub(super) fn navigate(&mut self, action: Action) {
-        self.selected = step(self.selected, self.items.len(), action);
+        let to = step(self.selected, self.rows(), action);
+        self.moved |= to != self.selected;
+        self.selected = to;
     }
 
     pub(super) fn navigate_notes(&mut self, action: Action) {

@@ -36,6 +36,8 @@ pub struct History {
     pub loaded: bool,
     /// The page last asked for: answers for anything else are stale.
     pub wanted: Option<(HistoryFilter, usize)>,
+    /// The filter of the rows shown.
+    pub shown: Option<HistoryFilter>,
     /// The filter line is open for typing.
     pub editing: bool,
     pub line: String,
@@ -80,6 +82,7 @@ impl Default for History {
             scroll: 0,
             loaded: false,
             wanted: None,
+            shown: None,
             editing: false,
             line: String::new(),
             line_error: None,
@@ -136,10 +139,17 @@ impl History {
         if self.wanted.as_ref().is_some_and(|(f, o)| *f != page.filter || *o != page.offset) {
             return;
         }
+        // The log changed under the same filter: the selection stays on its deployment, by key,
+        // though newer rows moved it down.
+        let was = self.current().map(|r| r.key).filter(|_| self.shown.as_ref() == Some(&page.filter));
         self.loaded = true;
         self.total = page.total;
         self.offset = page.offset;
         self.rows = page.rows;
+        self.shown = Some(page.filter);
+        if let Some(i) = was.and_then(|k| self.rows.iter().position(|r| r.key == k)) {
+            self.selected = self.offset + i;
+        }
         self.selected = self.selected.min(self.total.saturating_sub(1));
         self.keep_in_view(rows_shown);
     }
@@ -281,5 +291,58 @@ impl History {
         if let Some(d) = self.drill.as_mut().filter(|d| d.key == report.deployment.key) {
             d.report = Some(report);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::DeploymentStatus;
+    use crate::domain::history::ReviewState;
+
+    fn row(key: i64) -> HistoryRow {
+        let at = chrono::DateTime::from_timestamp(1_795_000_000, 0).expect("valid");
+        HistoryRow {
+            key: DeploymentKey(key),
+            release: format!("svc-{key}"),
+            version: "1.0.0".into(),
+            environment: "production".into(),
+            model: "phased".into(),
+            requested_by: "dana".into(),
+            result: DeploymentStatus::Succeeded,
+            started_at: Some(at),
+            finished_at: at,
+            duration_s: 60,
+            hosts_failed: 0,
+            hosts_total: 4,
+            review: ReviewState::NotNeeded,
+        }
+    }
+
+    fn page(h: &History, keys: &[i64]) -> HistoryPage {
+        HistoryPage {
+            filter: h.filter.clone(),
+            offset: 0,
+            rows: keys.iter().map(|k| row(*k)).collect(),
+            total: keys.len(),
+        }
+    }
+
+    /// Regression: a deployment finishing while History was open moved every row down one and
+    /// the cursor, an index, onto the next deployment.
+    #[test]
+    fn history_keeps_the_selection_on_its_deployment_when_newer_rows_arrive() {
+        let mut h = History::default();
+        h.open();
+        h.apply(page(&h, &[3, 2, 1]), 10);
+        h.navigate(Action::Down, 10);
+        assert_eq!(h.current().map(|r| r.key), Some(DeploymentKey(2)));
+        h.apply(page(&h, &[5, 4, 3, 2, 1]), 10);
+        assert_eq!(h.current().map(|r| r.key), Some(DeploymentKey(2)), "still on DEP-2, now the fourth row");
+        // A new filter starts from its first row.
+        let cmds = h.set_line("env=staging".into());
+        assert!(!cmds.is_empty());
+        h.apply(page(&h, &[4, 2]), 10);
+        assert_eq!(h.selected, 0);
     }
 }

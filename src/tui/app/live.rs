@@ -19,9 +19,56 @@ pub enum Focus {
     Hosts,
 }
 
+/// The column the Live list is sorted by; the sort key cycles them in this order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortBy {
+    /// Running first, then waiting, planned and finished ones; newest first within.
+    #[default]
+    Status,
+    /// Newest first.
+    Key,
+    /// By name, then version, newest first.
+    Release,
+    Environment,
+    /// Most failed hosts first.
+    Failed,
+}
+
+impl SortBy {
+    pub const ALL: [Self; 5] = [Self::Status, Self::Key, Self::Release, Self::Environment, Self::Failed];
+
+    #[must_use]
+    pub fn next(self) -> Self {
+        let i = Self::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        Self::ALL[(i + 1) % Self::ALL.len()]
+    }
+
+    /// Its name as the title and the help say it.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        let i = Self::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        crate::tui::strings::SORT_LABELS[i]
+    }
+
+    fn compare(self, a: &DeploymentSummary, b: &DeploymentSummary) -> std::cmp::Ordering {
+        let then = list_order(a).cmp(&list_order(b));
+        match self {
+            Self::Status => then,
+            Self::Key => b.key.cmp(&a.key),
+            Self::Release => (a.release.as_str(), a.version.as_str())
+                .cmp(&(b.release.as_str(), b.version.as_str()))
+                .then(b.key.cmp(&a.key)),
+            Self::Environment => a.environment.cmp(&b.environment).then(then),
+            Self::Failed => b.failed.cmp(&a.failed).then(then),
+        }
+    }
+}
+
 /// The Live view's state.
 #[derive(Debug, Default)]
 pub struct Live {
+    /// The column the list is sorted by.
+    pub sort: SortBy,
     /// Every listed deployment, running first.
     pub deployments: Vec<DeploymentSummary>,
     /// Indices into `deployments` that pass the filter.
@@ -141,7 +188,9 @@ impl Live {
         let detail_key = r.detail.as_ref().map(|d| d.key);
         let mut cmds = Vec::new();
         if reorder {
-            self.deployments.sort_by_key(list_order);
+            // The selection is a key, so it stays on its deployment wherever the sort moves it.
+            let sort = self.sort;
+            self.deployments.sort_by(|a, b| sort.compare(a, b));
             cmds = self.refilter(detail_key);
         }
         if let Some(d) = r.detail.filter(|d| Some(d.key) == self.selected) {
@@ -287,6 +336,16 @@ impl Live {
         if self.deployments.iter().any(|d| d.key == key) {
             cmds = self.select(Some(key), None);
         }
+        self.keep_in_view(g);
+        cmds
+    }
+
+    /// The sort key: the next column; the selection stays on its deployment.
+    pub(super) fn cycle_sort(&mut self, g: &Geometry) -> Vec<Cmd> {
+        self.sort = self.sort.next();
+        let sort = self.sort;
+        self.deployments.sort_by(|a, b| sort.compare(a, b));
+        let cmds = self.refilter(None);
         self.keep_in_view(g);
         cmds
     }
@@ -453,13 +512,15 @@ fn move_in_rows(rows: &[GroupRow], cursor: usize, action: Action) -> usize {
     moved.copied().unwrap_or(cursor)
 }
 
-/// Whether a deployment passes a (lowercase) filter: release, version, environment or status.
+/// Whether a deployment passes a (lowercase) filter: key, release, version, environment or
+/// status (History's filter finds deployments by key too).
 fn matches(d: &DeploymentSummary, needle: &str) -> bool {
     if needle.is_empty() {
         return true;
     }
     let status = d.status.as_str();
-    [d.release.as_str(), d.version.as_str(), d.environment.as_str(), status]
+    let key = d.key.to_string();
+    [key.as_str(), d.release.as_str(), d.version.as_str(), d.environment.as_str(), status]
         .iter()
         .any(|h| h.to_lowercase().contains(needle))
         || format!("{}@{}", d.release, d.version).to_lowercase().contains(needle)

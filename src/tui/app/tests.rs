@@ -346,3 +346,58 @@ fn the_tail_is_in_time_order_whatever_the_arrival_order() {
     assert_eq!(tail.len(), 34);
     assert_eq!(tail.back().map(|e| e.seq), Some(34));
 }
+
+/// Regression: `d` in Live opened the drill-down under History, and Esc left the user in
+/// History (with its old filter) instead of back in Live.
+#[test]
+fn esc_from_a_drill_down_opened_in_live_returns_to_live() {
+    let mut app = app();
+    let cmds = key(&mut app, KeyCode::Char('d'));
+    assert!(cmds.contains(&Cmd::LoadReport(DeploymentKey(2))), "{cmds:?}");
+    assert_eq!(app.tab, Tab::History);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.tab, Tab::Live);
+    assert!(app.history.drill.is_none());
+    assert_eq!(app.live.selected, Some(DeploymentKey(2)), "on the deployment drilled into");
+    // A drill-down opened in History itself closes back into History.
+    key(&mut app, KeyCode::Char('d'));
+    key(&mut app, KeyCode::Char('5'));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.tab, Tab::History, "moved by hand: Esc closes it where it is");
+}
+
+/// Regression: Live's `/` did not find a deployment by its key, which History's filter does.
+#[test]
+fn the_live_filter_matches_deployment_keys() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('/'));
+    for c in "dep-3".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    assert_eq!(shown(&app), vec![3]);
+}
+
+/// The sort key cycles the list's column; the selection stays on its deployment (by key) as the
+/// rows move under it, and the footer names the key.
+#[test]
+fn the_sort_key_cycles_the_column_and_keeps_the_selection_on_its_deployment() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.live.selected, Some(DeploymentKey(3)));
+    assert_eq!(key(&mut app, KeyCode::Char('s')), vec![], "nothing to load: the same deployment");
+    assert_eq!((app.live.sort, shown(&app)), (SortBy::Key, vec![3, 2, 1]));
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!((app.live.sort, shown(&app)), (SortBy::Release, vec![3, 2, 1]), "checkout, payments-api, search");
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!((app.live.sort, shown(&app)), (SortBy::Environment, vec![2, 1, 3]));
+    assert_eq!(app.live.selected, Some(DeploymentKey(3)), "the cursor moved with DEP-3");
+    // A state change re-sorts under the cursor; the selection stays on DEP-3.
+    let mut failed = summary(2, "payments-api", "production", DeploymentStatus::Failed);
+    failed.failed = 4;
+    key(&mut app, KeyCode::Char('s'));
+    app.update(Msg::Data(Box::new(Refresh { changed: vec![failed], ..Refresh::default() })));
+    assert_eq!((app.live.sort, shown(&app)), (SortBy::Failed, vec![2, 3, 1]));
+    assert_eq!(app.live.selected, Some(DeploymentKey(3)));
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.live.sort, SortBy::Status);
+}

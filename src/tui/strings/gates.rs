@@ -11,10 +11,15 @@ pub const OTHERS: &str = "others";
 pub const LATER: &str = "later";
 pub const NOTIFICATIONS: &str = "Notifications for";
 pub const UNREAD: &str = "unread";
+/// Beside the Approvals tab: entries the operator can act on now (the list's "Needs you").
+pub const NEED_YOU: &str = "need you";
 /// The box of reviews owed and overdue actions, below the gates.
 pub const FOLLOW_UPS: &str = "Reviews and actions";
 pub const REVIEW_OWED: &str = "review owed";
 pub const OVERDUE: &str = "overdue";
+pub const AGO: &str = "ago";
+/// Under a selected review or action: what Enter does.
+pub const FOLLOW_UP_OPEN: &str = "Enter: the deployment's drill-down (its report and review) · Esc: back here";
 
 /// `2 reviews owed`.
 #[must_use]

@@ -352,6 +352,11 @@ fn enter_opens_a_notification_in_full_and_decided_gates_show_as_settled() {
 /// Saves a complete review of the fixture's old staging success with one action past its due
 /// date, one due later and one done; returns the deployment.
 fn review_with_overdue_action(fx: &fixture::Fixture) -> crate::domain::DeploymentKey {
+    review_with_overdue_actions(fx, 0)
+}
+
+/// [`review_with_overdue_action`] with `more` actions past their due date besides.
+pub(super) fn review_with_overdue_actions(fx: &fixture::Fixture, more: usize) -> crate::domain::DeploymentKey {
     use crate::domain::history::HistoryFilter;
     use crate::domain::review::{Action, Completion, ReviewContent};
     let mut store = Store::open_existing(&fx.path).expect("opens");
@@ -376,7 +381,10 @@ fn review_with_overdue_action(fx: &fixture::Fixture) -> crate::domain::Deploymen
             action("Prune old releases before unpacking", "sam", "2026-11-20", false),
             action("Alert on free disk below 20%", "priya", "2026-12-10", false),
             action("Resize staging disks", "omar", "2026-11-01", true),
-        ],
+        ]
+        .into_iter()
+        .chain((1..=more).map(|i| action(&format!("Follow-up number {i}"), "sam", "2026-11-21", false)))
+        .collect(),
     };
     store.save_review(old, &content, "(file)", ("dana", "dana"), fixture::at("2026-10-30T09:00:00Z")).expect("saved");
     old

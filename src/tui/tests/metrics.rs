@@ -356,3 +356,40 @@ fn the_metrics_view_follows_the_log_when_another_process_finishes_a_deployment()
     drop(requests);
     thread.join().expect("the data thread ends");
 }
+
+/// Regression: per-role approval waits were listed under the heading "per gate", and in "Top
+/// failing" each count stood at the end of its column, beside the next column's name.
+#[test]
+fn role_waits_have_their_own_heading_and_each_top_failing_count_stands_by_its_name() {
+    use crate::domain::kpi::{NamedWait, Spread};
+    let fx = log();
+    let (mut app, mut loader) = app(&fx, 200, 50);
+    let cmds = press(&mut app, KeyCode::Char('6'));
+    serve(&mut app, &mut loader, cmds);
+    let data = app.metrics.data.as_deref_mut().expect("metrics arrived");
+    let wait =
+        |name: &str| NamedWait { name: name.into(), wait: Spread { count: 2, median_s: Some(60), p90_s: Some(90) } };
+    data.current.approval_wait_by_gate = vec![wait("big-bang/all")];
+    data.current.approval_wait_by_role = vec![wait("deployment_manager")];
+    let text = screen(&app);
+    let at = |needle: &str| {
+        text.lines()
+            .enumerate()
+            .find_map(|(y, l)| l.find(needle).map(|x| (y, l[..x].chars().count())))
+            .unwrap_or_else(|| panic!("{needle}:\n{text}"))
+    };
+    let line = |needle: &str| at(needle).0;
+    // Each wait in the column of its own heading, below it.
+    let (gates, gate, roles, role) = (
+        at("Approval wait per gate"),
+        at("big-bang/all                 p50"),
+        at("Approval wait per role"),
+        at("deployment_manager"),
+    );
+    assert!(gates.0 < gate.0 && gates.1 == gate.1, "{text}");
+    assert!(roles.0 < role.0 && roles.1 == role.1 && roles.1 != gates.1 || roles.0 > gate.0, "{text}");
+    // `3 api`: the count is read with its own name, first in its column.
+    let api = &text.lines().nth(line(" api ")).unwrap_or_default().to_owned();
+    assert!(api.contains("│ 3 api "), "{api}");
+    assert!(api.contains(" 4 big-bang "), "{api}");
+}

@@ -151,3 +151,121 @@ fn the_calendar_is_read_again_when_another_process_declares_a_freeze() {
     app.update(crate::tui::app::Msg::Data(Box::new(again)));
     assert!(screen(&app).contains("freeze db-incident starts"), "{}", screen(&app));
 }
+
+/// A calendar entry of the week shown.
+fn entry(
+    kind: crate::domain::calendar::EntryKind,
+    name: &str,
+    env: &str,
+    from: &str,
+    until: &str,
+) -> crate::domain::calendar::Entry {
+    crate::domain::calendar::Entry {
+        kind,
+        name: name.into(),
+        key: (kind == crate::domain::calendar::EntryKind::Deployment).then(|| format!("DEP-{}", 900 + name.len())),
+        environments: vec![env.into()],
+        start: fixture::at(from),
+        end: fixture::at(until),
+        status: (kind == crate::domain::calendar::EntryKind::Deployment).then(|| "scheduled".to_owned()),
+        emergency: false,
+        reason: None,
+        conflicts: Vec::new(),
+    }
+}
+
+/// The rows of `env`'s lane: from its label to the next lane's (or the legend).
+fn lane(text: &str, env: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(first) = lines.iter().position(|l| l.starts_with(&format!("│{env}"))) else { return Vec::new() };
+    let mut out = vec![lines[first].to_owned()];
+    for l in &lines[first + 1..] {
+        if !(l.starts_with("│ ") || l.starts_with("│+")) || l.contains("window  ▓ freeze") {
+            break;
+        }
+        out.push((*l).to_owned());
+    }
+    out
+}
+
+/// Regression: two scheduled bars' labels ran over a freeze on both rows of the lane, so the
+/// freeze the conflict list names was not drawn; six deployments at one time showed as two,
+/// with no "+N more".
+#[test]
+fn the_week_draws_a_freeze_under_labels_and_every_deployment_or_how_many_more() {
+    use crate::domain::calendar::{Conflict, EntryKind};
+    let fx = fixture::build();
+    for (w, h) in [(80, 24), (130, 40)] {
+        let (mut app, mut loader) = app(&fx, w, h);
+        let cmds = press(&mut app, KeyCode::Char('3'));
+        serve(&mut app, &mut loader, cmds);
+        let (from, until) = app.calendar.span(app.now, app.session.config.timezone);
+        let freeze =
+            entry(EntryKind::Freeze, "dc-maintenance", "production", "2026-11-27T19:00:00Z", "2026-11-28T07:00:00Z");
+        let mut ledger =
+            entry(EntryKind::Deployment, "ledger@3.1.0", "production", "2026-11-27T20:00:00Z", "2026-11-27T21:00:00Z");
+        ledger.conflicts = vec![Conflict::Freeze { name: freeze.name.clone(), from: freeze.start, until: freeze.end }];
+        let mut entries = vec![
+            freeze,
+            entry(
+                EntryKind::Deployment,
+                "auth-gateway@2.2.0",
+                "production",
+                "2026-11-27T16:00:00Z",
+                "2026-11-27T16:30:00Z",
+            ),
+            entry(
+                EntryKind::Deployment,
+                "catalog-api@4.2.0",
+                "production",
+                "2026-11-27T16:30:00Z",
+                "2026-11-27T17:00:00Z",
+            ),
+            ledger,
+        ];
+        let six: Vec<String> = (1..=6).map(|i| format!("svc-{i}@1.0.0")).collect();
+        for name in &six {
+            entries.push(entry(EntryKind::Deployment, name, "staging", "2026-11-28T10:00:00Z", "2026-11-28T11:00:00Z"));
+        }
+        for (i, e) in entries.iter_mut().enumerate() {
+            if e.key.is_some() {
+                e.key = Some(format!("DEP-{}", 900 + i));
+            }
+        }
+        app.calendar.apply(crate::tui::model::CalendarPage { from, until, entries, upcoming: Vec::new() });
+        let text = screen(&app);
+        let production = lane(&text, "production").join("\n");
+        assert!(production.contains('▓'), "{w}x{h}: the freeze is drawn\n{text}");
+        let staging = lane(&text, "staging").join("\n");
+        let shown = six.iter().filter(|n| staging.contains(n.as_str())).count();
+        let more = staging.split('+').nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse::<usize>().ok());
+        assert_eq!(shown + more.unwrap_or(0), 6, "{w}x{h}: each shown, or counted as more\n{text}");
+        if (w, h) == (130, 40) {
+            assert_eq!(shown, 6, "room for every one at 130x40\n{text}");
+        }
+    }
+}
+
+/// Regression: at 80x24 the selected bar's conflicts were cut at the box's edge (the windows it
+/// could start in are the point of the line); they wrap.
+#[test]
+fn the_selected_bars_conflicts_wrap_instead_of_being_cut() {
+    use crate::domain::calendar::{Conflict, EntryKind};
+    let fx = fixture::build();
+    let (mut app, mut loader) = app(&fx, 80, 24);
+    let cmds = press(&mut app, KeyCode::Char('3'));
+    serve(&mut app, &mut loader, cmds);
+    let (from, until) = app.calendar.span(app.now, app.session.config.timezone);
+    let mut ledger =
+        entry(EntryKind::Deployment, "ledger@3.1.0", "production", "2026-11-27T20:00:00Z", "2026-11-27T21:00:00Z");
+    ledger.key = Some("DEP-901".into());
+    let windows = ["weekday-evenings", "weekend-nights", "month-end-batch", "quarterly-maintenance"];
+    let conflict = Conflict::StartOutsideWindows { windows: windows.map(String::from).to_vec(), next_opens: None };
+    let said = conflict.describe(app.session.config.timezone);
+    ledger.conflicts = vec![conflict];
+    app.calendar.apply(crate::tui::model::CalendarPage { from, until, entries: vec![ledger], upcoming: Vec::new() });
+    app.calendar.selected = Some(crate::domain::DeploymentKey(901));
+    let text = screen(&app);
+    let flat = text.lines().map(|l| l.trim_matches(|c| c == '│' || c == ' ')).collect::<Vec<_>>().join(" ");
+    assert!(said.chars().count() > 76 && flat.contains(&format!("! {said}")), "{said}\n{text}");
+}

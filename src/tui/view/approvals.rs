@@ -6,14 +6,15 @@
 
 use crate::domain::gate::view::ActionKind;
 use crate::domain::gate::{Decision, Refusal};
+use crate::domain::text::sanitize;
 use crate::tui::app::App;
-use crate::tui::app::approvals::action_of;
 use crate::tui::app::approvals::timing::{EtaWarning, Timing, WindowState, timing};
+use crate::tui::app::approvals::{FollowUp, action_of};
 use crate::tui::model::Pending;
 use crate::tui::strings::{self, gates as text};
 use crate::tui::theme::{HostState, phase_host_state};
 use crate::tui::widgets::boxed;
-use crate::tui::widgets::{clip, put};
+use crate::tui::widgets::{clip, clip_release, put};
 use chrono::{DateTime, TimeDelta, Utc};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -111,7 +112,8 @@ impl ApprovalsScreen<'_> {
     fn list(&self, area: Rect, buf: &mut Buffer) {
         let (app, t) = (self.app, &self.app.theme);
         let a = &app.approvals;
-        let [now, later, others] = a.counts();
+        let [_, later, others] = a.counts();
+        let now = a.needs_you();
         let title = Line::from(vec![
             Span::styled(format!(" {} {now} ", text::APPROVALS), t.title),
             Span::styled(format!("· {} {later} · {} {others} ", text::LATER, text::OTHERS), t.dim),
@@ -134,7 +136,8 @@ impl ApprovalsScreen<'_> {
             x += w;
         }
         let rows = usize::from(inner.height.saturating_sub(1)).max(1);
-        let offset = (a.selected + 1).saturating_sub(rows);
+        let at = a.selected.min(a.items.len().saturating_sub(1));
+        let offset = (at + 1).saturating_sub(rows);
         for (i, p) in a.items.iter().enumerate().skip(offset).take(rows) {
             let y = inner.y + 1 + u16::try_from(i - offset).unwrap_or(0);
             let line = Rect::new(inner.x, y, inner.width, 1);
@@ -149,7 +152,7 @@ impl ApprovalsScreen<'_> {
             };
             put(buf, line, inner.x, y, sym, sym_style);
             let (status, status_style) = status_cell(app, p);
-            let release = format!("{}@{}", p.item.release, p.item.version);
+            let release = clip_release(&p.item.release, &p.item.version, usize::from(widths[1].saturating_sub(1)));
             let cells: [(String, Style); 6] = [
                 (p.item.deployment.to_string(), t.text),
                 (release, t.text),
@@ -180,23 +183,70 @@ impl ApprovalsScreen<'_> {
             ),
         ]);
         let inner = boxed(area, buf, title, t.border, false);
-        let today = app.now.with_timezone(&app.session.config.timezone).date_naive();
-        let owed = a.owed.iter().map(|r| {
-            let what = format!(
-                "{:<10}{} → {} · {} · {} · {} {}",
-                r.key.to_string(),
-                format_args!("{}@{}", r.release, r.version),
-                r.environment,
-                r.result.as_str().replace('_', " "),
-                text::REVIEW_OWED,
-                strings::age(app.now - r.finished_at),
-                "ago"
-            );
-            (("✎", t.warning), what, t.text)
-        });
-        let overdue = a.overdue.iter().map(|o| {
+        let rows = usize::from(inner.height);
+        let chosen = a.selected_follow_up().map(|(i, _)| i);
+        let offset = chosen.map_or(0, |i| (i + 1).saturating_sub(rows));
+        for i in (offset..a.follow_ups()).take(rows) {
+            let Some(f) = a.follow_up(i) else { break };
+            let y = inner.y + u16::try_from(i - offset).unwrap_or(0);
+            let line = Rect::new(inner.x, y, inner.width, 1);
+            if chosen == Some(i) {
+                buf.set_style(line, t.selected);
+            }
+            let (sym, sym_style) = match f {
+                FollowUp::Owed(_) => ("✎", t.warning),
+                FollowUp::Overdue(_) => ("!", t.host(HostState::Failed)),
+            };
+            put(buf, line, inner.x, y, sym, sym_style);
+            let what = follow_up_text(app, f);
+            put(buf, line, inner.x + 2, y, &clip(&what, usize::from(inner.width.saturating_sub(2))), t.text);
+        }
+    }
+
+    fn detail(&self, area: Rect, buf: &mut Buffer) {
+        let (app, t) = (self.app, &self.app.theme);
+        if let Some((_, f)) = app.approvals.selected_follow_up() {
+            // The whole line, wrapped: the panel above cuts it to one row.
+            let inner =
+                boxed(area, buf, Line::from(Span::styled(format!(" {} ", text::FOLLOW_UPS), t.title)), t.border, false);
+            let lines = vec![
+                Line::from(Span::styled(sanitize(&follow_up_text(app, f)).into_owned(), t.text)),
+                Line::default(),
+                Line::from(Span::styled(text::FOLLOW_UP_OPEN, t.dim)),
+            ];
+            Paragraph::new(lines).wrap(Wrap { trim: false }).render(inner, buf);
+            return;
+        }
+        let Some(p) = app.approvals.current() else {
+            boxed(area, buf, Line::default(), t.border, false);
+            return;
+        };
+        // Release names are the log's words: escaped as every other view shows them.
+        let title = format!(" {} {}@{} → {} ", p.item.deployment, p.item.release, p.item.version, p.item.environment);
+        let title = Line::from(Span::styled(sanitize(&title).into_owned(), t.title));
+        let inner = boxed(area, buf, title, t.border, false);
+        Paragraph::new(context_lines(app, p)).wrap(Wrap { trim: false }).render(inner, buf);
+    }
+}
+
+/// One review owed or overdue action, as its row says it.
+fn follow_up_text(app: &App, f: FollowUp<'_>) -> String {
+    match f {
+        FollowUp::Owed(r) => format!(
+            "{:<10}{}@{} → {} · {} · {} · {} {}",
+            r.key.to_string(),
+            r.release,
+            r.version,
+            r.environment,
+            r.result.as_str().replace('_', " "),
+            text::REVIEW_OWED,
+            strings::age(app.now - r.finished_at),
+            text::AGO
+        ),
+        FollowUp::Overdue(o) => {
+            let today = app.now.with_timezone(&app.session.config.timezone).date_naive();
             let late = (today - o.action.due).num_days();
-            let what = format!(
+            format!(
                 "{:<10}#{} {} · {} · due {} · {late}d {}",
                 o.of(),
                 o.n,
@@ -204,29 +254,8 @@ impl ApprovalsScreen<'_> {
                 o.action.owner,
                 o.action.due.format("%Y-%m-%d"),
                 text::OVERDUE
-            );
-            (("!", t.host(HostState::Failed)), what, t.text)
-        });
-        for (i, ((sym, sym_style), what, style)) in owed.chain(overdue).take(usize::from(inner.height)).enumerate() {
-            let y = inner.y + u16::try_from(i).unwrap_or(0);
-            let line = Rect::new(inner.x, y, inner.width, 1);
-            put(buf, line, inner.x, y, sym, sym_style);
-            put(buf, line, inner.x + 2, y, &clip(&what, usize::from(inner.width.saturating_sub(2))), style);
+            )
         }
-    }
-
-    fn detail(&self, area: Rect, buf: &mut Buffer) {
-        let (app, t) = (self.app, &self.app.theme);
-        let Some(p) = app.approvals.current() else {
-            boxed(area, buf, Line::default(), t.border, false);
-            return;
-        };
-        let title = Line::from(Span::styled(
-            format!(" {} {}@{} → {} ", p.item.deployment, p.item.release, p.item.version, p.item.environment),
-            t.title,
-        ));
-        let inner = boxed(area, buf, title, t.border, false);
-        Paragraph::new(context_lines(app, p)).wrap(Wrap { trim: false }).render(inner, buf);
     }
 }
 

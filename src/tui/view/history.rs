@@ -10,7 +10,7 @@ use crate::tui::app::App;
 use crate::tui::strings;
 use crate::tui::theme::{HostState, Theme, deployment_symbol};
 use crate::tui::widgets::boxed;
-use crate::tui::widgets::{clip, put};
+use crate::tui::widgets::{clip, clip_release, put, wrap};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -27,7 +27,7 @@ struct Column {
 /// The columns that fit `width`, in display order, with the release's width.
 fn columns(width: u16) -> (Vec<(usize, u16)>, u16) {
     const RELEASE_MIN: u16 = 14;
-    const RELEASE_MAX: u16 = 34;
+    const RELEASE_WIDE: u16 = 34;
     let all = [
         Column { width: 9, priority: 0 },
         Column { width: 13, priority: 0 },
@@ -54,9 +54,26 @@ fn columns(width: u16) -> (Vec<(usize, u16)>, u16) {
         };
         kept.remove(pos);
     }
+    // Spare columns widen the release first (up to a long name); what is still left widens
+    // every column alike, so a wide terminal shows a wide table, not a margin of blanks.
     let spare = width.saturating_sub(total(&kept));
-    let release = (RELEASE_MIN + spare).min(RELEASE_MAX);
-    (kept.into_iter().map(|i| (i, if i == 2 { release } else { all[i].width })).collect(), release)
+    let first = spare.min(RELEASE_WIDE - RELEASE_MIN);
+    let n = u16::try_from(kept.len()).unwrap_or(1).max(1);
+    let (each, mut extra) = ((spare - first) / n, (spare - first) % n);
+    let mut release = 0;
+    let cols = kept
+        .into_iter()
+        .map(|i| {
+            let one = u16::from(extra > 0);
+            extra = extra.saturating_sub(1);
+            let w = all[i].width + each + one + if i == 2 { first } else { 0 };
+            if i == 2 {
+                release = w;
+            }
+            (i, w)
+        })
+        .collect();
+    (cols, release)
 }
 
 /// The History screen (or the drill-down, when one is open).
@@ -175,6 +192,13 @@ fn review_cell(state: ReviewState, t: &Theme) -> (String, Style) {
     }
 }
 
+/// `1d10h5m12s` when it fits the column, else its two largest units (`1d10h`): never cut.
+fn duration_cell(secs: i64, width: usize) -> String {
+    let d = chrono::TimeDelta::seconds(secs);
+    let exact = crate::domain::duration::format(d);
+    if exact.chars().count() <= width { exact } else { crate::domain::duration::format_coarse(d) }
+}
+
 fn draw_row(app: &App, r: &HistoryRow, cols: &[(usize, u16)], line: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let tz = app.session.config.timezone;
@@ -183,7 +207,7 @@ fn draw_row(app: &App, r: &HistoryRow, cols: &[(usize, u16)], line: Rect, buf: &
         let (text, style) = match i {
             0 => (r.key.to_string(), t.text),
             1 => result_cell(r.result, t),
-            2 => (format!("{}@{}", r.release, r.version), t.text),
+            2 => (clip_release(&r.release, &r.version, usize::from(w)), t.text),
             3 => (r.environment.clone(), t.text),
             4 => (r.model.clone(), t.dim),
             5 => (
@@ -198,7 +222,7 @@ fn draw_row(app: &App, r: &HistoryRow, cols: &[(usize, u16)], line: Rect, buf: &
                 }),
                 t.dim,
             ),
-            6 => (crate::domain::duration::format(chrono::TimeDelta::seconds(r.duration_s)), t.text),
+            6 => (duration_cell(r.duration_s, usize::from(w)), t.text),
             7 => (
                 format!("{}/{}", r.hosts_failed, r.hosts_total),
                 if r.hosts_failed > 0 { t.host(HostState::Failed) } else { t.dim },
@@ -227,9 +251,16 @@ fn compare(c: &crate::tui::app::history::CompareView, area: Rect, buf: &mut Buff
         Some(Err(why)) => vec![why.clone()],
         Some(Ok(cmp)) => crate::domain::compare::lines(cmp),
     };
-    for (y, line) in (inner.y..inner.bottom()).zip(lines.iter().skip(c.scroll)) {
+    // Each line whole, wrapped under itself: a comparison cut at the edge says nothing.
+    let width = usize::from(inner.width.saturating_sub(4)).max(1);
+    let rows = lines.iter().skip(c.scroll).flat_map(|line| {
         let style = if line.starts_with("first divergence") { t.warning } else { t.text };
-        put(buf, inner, inner.x + 1, y, line, style);
+        let mut parts = wrap(line, width).into_iter();
+        let first = parts.next().unwrap_or_default();
+        std::iter::once((first, style)).chain(parts.map(move |p| (format!("  {p}"), style)))
+    });
+    for (y, (line, style)) in (inner.y..inner.bottom()).zip(rows) {
+        put(buf, inner, inner.x + 1, y, &line, style);
     }
 }
 

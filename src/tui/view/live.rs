@@ -15,7 +15,7 @@ use crate::tui::widgets::heatmap::{GroupedHeatmap, Heatmap, host_state, label_wi
 use crate::tui::widgets::pipeline::Pipeline;
 use crate::tui::widgets::shapes::{ParallelPipeline, RollingPipeline};
 use crate::tui::widgets::tail::EventTail;
-use crate::tui::widgets::{clip, put};
+use crate::tui::widgets::{clip, clip_release, put};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -38,7 +38,7 @@ impl Widget for LiveScreen<'_> {
 /// Widths of the list columns (KEY, RELEASE, ENV, MODEL, PHASE, PROGRESS, FAIL, AGE) after the
 /// status symbol, for an inner width. Every column has a least width; when they do not all fit,
 /// columns are dropped (width 0) by priority, MODEL first, then AGE, ENV and FAIL, so cells never
-/// run into each other. What is left over widens RELEASE and PROGRESS.
+/// run into each other. What is left over widens RELEASE and PROGRESS, all of it.
 fn columns(width: u16) -> [u16; 8] {
     let avail = width.saturating_sub(2);
     let mut w: [u16; 8] = [8, 10, 12, 9, 9, 10, 5, 4];
@@ -48,10 +48,12 @@ fn columns(width: u16) -> [u16; 8] {
         }
         w[drop] = 0;
     }
+    // Every spare column goes to the flexible ones: a wide terminal shows whole names, not a
+    // margin of blanks.
     let rest = avail.saturating_sub(w.iter().sum());
-    let release = (rest / 2).min(30);
+    let release = rest / 2;
     w[1] += release;
-    w[5] += (rest - release).min(30);
+    w[5] += rest - release;
     w
 }
 
@@ -63,6 +65,9 @@ impl LiveScreen<'_> {
             format!(" {} {}/{} ", strings::DEPLOYMENTS, live.shown.len(), live.deployments.len()),
             t.title,
         )];
+        if live.sort != crate::tui::app::SortBy::Status {
+            title.push(Span::styled(format!("{} {} ", strings::SORTED_BY, live.sort.label()), t.dim));
+        }
         if live.filtering || !live.filter.is_empty() {
             let cursor = if live.filtering { "▏" } else { "" };
             title.push(Span::styled(format!("/{}{cursor} ", live.filter), t.warning));
@@ -96,7 +101,7 @@ impl LiveScreen<'_> {
             .max()
             .unwrap_or(0);
         let count_w = u16::try_from(count_w).unwrap_or(u16::MAX);
-        let bar_w = widths[5].saturating_sub(1).saturating_sub(count_w).min(20);
+        let bar_w = widths[5].saturating_sub(1).saturating_sub(count_w);
         let rows = (inner.y + 1)..inner.bottom();
         let selected = live.selected_row();
         for (y, (row, &i)) in rows.zip(live.shown.iter().enumerate().skip(live.list_offset)) {
@@ -107,7 +112,7 @@ impl LiveScreen<'_> {
             }
             let mut sym = [0u8; 4];
             put(buf, line, inner.x, y, deployment_symbol(d.status).encode_utf8(&mut sym), t.deployment(d.status));
-            let release = format!("{}@{}", d.release, d.version);
+            let release = clip_release(&d.release, &d.version, usize::from(widths[1].saturating_sub(1)));
             let phase = d.current_phase.as_deref().unwrap_or("-");
             let cells: [(&str, Style); 5] = [
                 (&d.key.to_string(), t.text),

@@ -10,6 +10,7 @@ use crate::domain::duration;
 use crate::domain::kpi::{Band, Group, Kpis, Metrics};
 use crate::tui::app::App;
 use crate::tui::app::metrics::TopKind;
+use crate::tui::strings;
 use crate::tui::theme::{HostState, Theme};
 use crate::tui::widgets::{boxed, clip, put};
 use chrono::TimeDelta;
@@ -338,16 +339,31 @@ fn top_failing(app: &App, data: &Metrics, area: Rect, buf: &mut Buffer) {
             ),
             t.text,
         );
-        put(buf, area, area.x + 1, below + 3, "Approval wait per gate (gate opened -> approved)", t.title);
-        for (y, w) in (below + 4..).zip(k.approval_wait_by_gate.iter().chain(&k.approval_wait_by_role)) {
-            let line = format!(
-                "{:<28} p50 {:>8}  p90 {:>8}  ({} approvals)",
-                w.name,
-                s(w.wait.median_s),
-                s(w.wait.p90_s),
-                w.wait.count
-            );
-            put(buf, area, area.x + 1, y, &line, t.text);
+        // Per gate, then per role, each under its own heading: side by side when both fit.
+        let beside = area.width >= 150;
+        let (mut x, mut y) = (area.x + 1, below + 3);
+        for (heading, waits) in
+            [(strings::WAIT_PER_GATE, &k.approval_wait_by_gate), (strings::WAIT_PER_ROLE, &k.approval_wait_by_role)]
+        {
+            if waits.is_empty() && heading == strings::WAIT_PER_ROLE {
+                continue;
+            }
+            put(buf, area, x, y, heading, t.title);
+            for (row, w) in (1..).zip(waits) {
+                let line = format!(
+                    "{:<28} p50 {:>8}  p90 {:>8}  ({} approvals)",
+                    w.name,
+                    s(w.wait.median_s),
+                    s(w.wait.p90_s),
+                    w.wait.count
+                );
+                put(buf, area, x, y + row, &line, t.text);
+            }
+            if beside {
+                x += area.width / 2;
+            } else {
+                y += u16::try_from(waits.len()).unwrap_or(u16::MAX).saturating_add(2);
+            }
         }
     }
     for (k, kind) in TopKind::ALL.into_iter().enumerate() {
@@ -360,11 +376,13 @@ fn top_failing(app: &App, data: &Metrics, area: Rect, buf: &mut Buffer) {
         if mine.is_empty() {
             put(buf, col, col.x, y, "none", t.dim);
         }
+        // The count before its name, so it can only be read with its own name (at the end of
+        // a column it stood beside the next column's).
+        let count_w = mine.iter().map(|(_, (_, _, n))| n.to_string().len()).max().unwrap_or(1);
         for (y, (i, (_, name, n))) in (y..).zip(mine) {
             let style = if i == app.metrics.selected { t.selected } else { t.text };
-            let count = format!(" {n}");
-            let name_w = usize::from(col.width).saturating_sub(count.len());
-            let text = format!("{:<name_w$}{count}", clip(name, name_w));
+            let name_w = usize::from(col.width).saturating_sub(count_w + 2);
+            let text = format!("{n:>count_w$} {:<name_w$}", clip(name, name_w));
             put(buf, col, col.x, y, &text, style);
         }
     }

@@ -8,7 +8,8 @@
 
 use crate::domain::calendar::{Entry, EntryKind};
 use crate::tui::app::App;
-use crate::tui::widgets::{boxed, clip, put};
+use crate::tui::strings;
+use crate::tui::widgets::{boxed, clip, put, wrap};
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use ratatui::buffer::Buffer;
@@ -47,6 +48,64 @@ impl Axis {
 
     fn contains(&self, t: DateTime<Utc>) -> bool {
         self.from <= t && t < self.until
+    }
+}
+
+/// The bars of one environment's lane: where each goes, and what has no row.
+struct Lane<'a> {
+    axis: &'a Axis,
+    now: DateTime<Utc>,
+    /// The lane's freezes: a label never runs over one (the freeze would vanish under it).
+    freezes: &'a [&'a Entry],
+}
+
+/// A bar on its row, over the columns `extent`.
+struct Placed<'a> {
+    entry: &'a Entry,
+    row: usize,
+    extent: (u16, u16),
+}
+
+impl<'a> Lane<'a> {
+    fn label(&self, e: &Entry) -> String {
+        format!("{}{}", if e.conflicts.is_empty() { "" } else { "!" }, e.name)
+    }
+
+    /// Each bar on the first of `rows` rows where its label fits, else where the bar itself
+    /// fits (label cut to the bar); the others are returned as hidden.
+    fn place(&self, bars: &[&'a Entry], rows: usize) -> (Vec<Placed<'a>>, Vec<&'a Entry>) {
+        let axis = self.axis;
+        let end = axis.x + axis.width;
+        let mut taken: Vec<Vec<(u16, u16)>> = Vec::new();
+        let free = |row: &Vec<(u16, u16)>, (a, b): (u16, u16)| row.iter().all(|(x, y)| b <= *x || a >= *y);
+        let (mut placed, mut hidden) = (Vec::new(), Vec::new());
+        for e in bars {
+            let (a, b) = axis.cols(e.start, e.end);
+            // A scheduled bar's label may run past its end, up to the next freeze; others stay
+            // within their bar.
+            let label_end = a.saturating_add(u16::try_from(self.label(e).chars().count()).unwrap_or(u16::MAX));
+            let freeze = self.freezes.iter().map(|f| axis.cols(f.start, f.end).0).filter(|x| *x >= b).min();
+            let limit = freeze.unwrap_or(end).min(end);
+            let wide = if e.start > self.now { (a, label_end.max(b).min(limit.max(b))) } else { (a, b) };
+            // An existing row where the label fits, else where the bar fits, else a new row.
+            let row = [wide, (a, b)]
+                .into_iter()
+                .find_map(|extent| taken.iter().position(|r| free(r, extent)).map(|row| (row, extent)))
+                .or_else(|| {
+                    (taken.len() < rows).then(|| {
+                        taken.push(Vec::new());
+                        (taken.len() - 1, wide)
+                    })
+                });
+            match row {
+                Some((row, extent)) => {
+                    taken[row].push((extent.0, extent.1 + 1));
+                    placed.push(Placed { entry: e, row, extent });
+                }
+                None => hidden.push(*e),
+            }
+        }
+        (placed, hidden)
     }
 }
 
@@ -116,8 +175,11 @@ impl Widget for ScheduleScreen<'_> {
         let label_w = envs.iter().map(|e| e.chars().count()).max().unwrap_or(4).clamp(4, 12);
         let lx = u16::try_from(label_w).unwrap_or(12) + 1;
         let axis = Axis { from, until, x: inner.x + lx, width: inner.width.saturating_sub(lx) };
-        // Lanes take two rows each when the screen has room for them and the list below.
+        // Lanes take two rows each when the screen has room for them and the list below, and
+        // as many more as their overlapping bars need while the screen has room.
         let lane_rows: u16 = if inner.height >= 8 + 3 * u16::try_from(envs.len()).unwrap_or(3) { 2 } else { 1 };
+        let spare = inner.height.saturating_sub(10 + lane_rows * u16::try_from(envs.len()).unwrap_or(u16::MAX));
+        let mut spare = usize::from(spare);
         let mut y = inner.y;
         let mut last = 0;
         for (at, label) in ticks(&axis, zone, cal.zoom == crate::tui::app::schedule::Zoom::Month) {
@@ -134,32 +196,6 @@ impl Widget for ScheduleScreen<'_> {
         y += 1;
         let selected = cal.selected.map(|k| k.to_string());
         for env in &envs {
-            if y + lane_rows > inner.bottom() {
-                break;
-            }
-            put(buf, inner, inner.x, y, &clip(env, label_w), t.text);
-            for row in 0..lane_rows {
-                fill(buf, inner, (axis.x, axis.x + axis.width), y + row, "·", t.dim);
-            }
-            for e in page.entries.iter().filter(|e| applies(e, env)) {
-                let (symbol, style) = match e.kind {
-                    EntryKind::Window => ("░", t.title),
-                    EntryKind::Freeze => ("▓", t.warning),
-                    EntryKind::Deployment => continue,
-                };
-                for row in 0..lane_rows {
-                    fill(buf, inner, axis.cols(e.start, e.end), y + row, symbol, style);
-                }
-            }
-            if let Some(x) = now_col {
-                for row in 0..lane_rows {
-                    put(buf, inner, x, y + row, "│", t.key);
-                }
-            }
-            // Bars, each on the first row of the lane where its label fits, else where the bar
-            // itself fits (label cut to the bar), else a mark on the last row.
-            let mut taken: Vec<Vec<(u16, u16)>> = vec![Vec::new(); usize::from(lane_rows)];
-            let free = |taken: &Vec<(u16, u16)>, (a, b): (u16, u16)| taken.iter().all(|(x, y)| b <= *x || a >= *y);
             // Scheduled deployments get room first, then running ones, then the past.
             let mut bars: Vec<&Entry> =
                 page.entries.iter().filter(|e| e.kind == EntryKind::Deployment && applies(e, env)).collect();
@@ -175,16 +211,41 @@ impl Widget for ScheduleScreen<'_> {
                     e.start,
                 )
             });
-            for e in bars {
-                let (a, b) = axis.cols(e.start, e.end);
-                let conflict = !e.conflicts.is_empty();
-                let label = format!("{}{}", if conflict { "!" } else { "" }, e.name);
-                // A scheduled bar's label may run past its end; others stay within their bar.
-                let label_end = a.saturating_add(u16::try_from(label.chars().count()).unwrap_or(u16::MAX));
-                let wide = if e.start > app.now { (a, label_end.max(b).min(axis.x + axis.width)) } else { (a, b) };
+            let freezes: Vec<&Entry> =
+                page.entries.iter().filter(|e| e.kind == EntryKind::Freeze && applies(e, env)).collect();
+            let lane = Lane { axis: &axis, now: app.now, freezes: &freezes };
+            let needed = lane.place(&bars, usize::MAX).0.iter().map(|p| p.row + 1).max().unwrap_or(0);
+            let grow = needed.saturating_sub(usize::from(lane_rows)).min(spare);
+            spare -= grow;
+            let rows = lane_rows + u16::try_from(grow).unwrap_or(0);
+            if y + rows > inner.bottom() {
+                break;
+            }
+            put(buf, inner, inner.x, y, &clip(env, label_w), t.text);
+            for row in 0..rows {
+                fill(buf, inner, (axis.x, axis.x + axis.width), y + row, "·", t.dim);
+            }
+            for e in page.entries.iter().filter(|e| applies(e, env)) {
+                let (symbol, style) = match e.kind {
+                    EntryKind::Window => ("░", t.title),
+                    EntryKind::Freeze => ("▓", t.warning),
+                    EntryKind::Deployment => continue,
+                };
+                for row in 0..rows {
+                    fill(buf, inner, axis.cols(e.start, e.end), y + row, symbol, style);
+                }
+            }
+            if let Some(x) = now_col {
+                for row in 0..rows {
+                    put(buf, inner, x, y + row, "│", t.key);
+                }
+            }
+            let (placed, hidden) = lane.place(&bars, usize::from(rows));
+            for p in &placed {
+                let e = p.entry;
                 let style = if selected.is_some() && e.key == selected {
                     t.selected
-                } else if conflict {
+                } else if !e.conflicts.is_empty() {
                     t.warning
                 } else {
                     match e.status.as_deref() {
@@ -193,30 +254,37 @@ impl Widget for ScheduleScreen<'_> {
                         _ => t.dim,
                     }
                 };
-                let (row, extent) = match taken.iter().position(|r| free(r, wide)) {
-                    Some(row) => (row, wide),
-                    None => match taken.iter().position(|r| free(r, (a, b))) {
-                        Some(row) => (row, (a, b)),
-                        None => {
-                            // No room: a mark where it starts, over the lane but never a label.
-                            let ry = y + lane_rows - 1;
-                            if buf.cell((a, ry)).is_some_and(|c| ["·", "░", "▓", "│"].contains(&c.symbol())) {
-                                put(buf, inner, a, ry, "▌", style);
-                            }
-                            continue;
-                        }
-                    },
-                };
-                let ry = y + u16::try_from(row).unwrap_or(0);
-                let width = usize::from(extent.1 - extent.0);
+                let ry = y + u16::try_from(p.row).unwrap_or(0);
+                let width = usize::from(p.extent.1 - p.extent.0);
                 if width < 3 {
-                    fill(buf, inner, extent, ry, "█", style);
+                    fill(buf, inner, p.extent, ry, "█", style);
                 } else {
-                    put(buf, inner, a, ry, &format!("{:<width$}", clip(&label, width)), style.reversed());
+                    put(
+                        buf,
+                        inner,
+                        p.extent.0,
+                        ry,
+                        &format!("{:<width$}", clip(&lane.label(e), width)),
+                        style.reversed(),
+                    );
                 }
-                taken[row].push((extent.0, extent.1 + 1));
             }
-            y += lane_rows;
+            if !hidden.is_empty() {
+                // What has no row: a mark where each starts, and how many in the label column.
+                let ry = y + rows - 1;
+                for e in &hidden {
+                    let a = axis.col(e.start.max(axis.from));
+                    if buf.cell((a, ry)).is_some_and(|c| ["·", "░", "▓", "│"].contains(&c.symbol())) {
+                        let style = if e.conflicts.is_empty() { t.dim } else { t.warning };
+                        put(buf, inner, a, ry, "▌", style);
+                    }
+                }
+                let more = strings::more(hidden.len());
+                let w = u16::try_from(more.chars().count()).unwrap_or(0);
+                let at = if rows > 1 { (inner.x, ry) } else { ((axis.x + axis.width).saturating_sub(w), ry) };
+                put(buf, inner, at.0, at.1, &clip(&more, label_w.max(more.chars().count())), t.warning);
+            }
+            y += rows;
         }
         if y < inner.bottom() {
             let legend = "░ window  ▓ freeze  █ deployment  ! conflict  │ now";
@@ -250,13 +318,19 @@ impl Widget for ScheduleScreen<'_> {
                 at(e.start),
                 at(e.end)
             );
-            put(buf, inner, inner.x, y, &line, t.text);
-            y += 1;
-            for c in &e.conflicts {
+            // The selected bar and its conflicts whole, wrapped: each is what a decision hangs on.
+            let width = usize::from(inner.width.saturating_sub(4)).max(1);
+            let lines = wrap(&line, width + 2).into_iter().map(|l| (0, l, t.text)).chain(
+                e.conflicts
+                    .iter()
+                    .flat_map(|c| wrap(&format!("! {}", c.describe(zone)), width))
+                    .map(|l| (2, l, t.warning)),
+            );
+            for (indent, l, style) in lines {
                 if y >= inner.bottom() {
                     break;
                 }
-                put(buf, inner, inner.x + 2, y, &format!("! {}", c.describe(zone)), t.warning);
+                put(buf, inner, inner.x + indent, y, &l, style);
                 y += 1;
             }
         }
