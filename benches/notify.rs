@@ -215,7 +215,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
     let addr = start_sink(seen.clone())?;
     let config = config(&ctx.config, a.people, addr);
     let mut store = Store::open_existing(&db)?;
-    store.sync_team(&config.team(), &config.subscriptions(), SyncBy::Receiver { os_user: "bench" }, now)?;
+    store.sync_team(&config.team(), &config.subscriptions(), SyncBy::Creator { os_user: "bench" }, now)?;
     let plans = a.burst.div_ceil(a.people);
     let burst = plans * a.people;
     println!(

@@ -92,7 +92,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
     let runtime = crate::runtime::build()?;
     let (sink_addr, sink) = runtime.block_on(sink::start())?;
     let config = sink::with_channels(&opts.config, sink_addr);
-    store.sync_team(&config.team(), &config.subscriptions(), SyncBy::Demo { os_user: &os_user }, now)?;
+    store.sync_team(&config.team(), &config.subscriptions(), SyncBy::Creator { os_user: &os_user }, now)?;
     let live = plan_live(&mut store, &config, &mut rng, now)?;
     schedule::seed(&mut store, &config, now)?;
     drop(store);

@@ -18,10 +18,11 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 pub enum SyncBy<'a> {
     /// A person, by name, from an OS account: must hold an admin role of the stored team.
     Person { name: &'a str, os_user: &'a str },
-    /// The demo, on the log it created moments ago, adding its loopback channels (audited as
-    /// `demo`). Nothing else may change a team without an admin: not the receiver, whose
-    /// config anyone who can start one writes.
-    Demo { os_user: &'a str },
+    /// The program that created this log moments ago for itself (the demo adding its loopback
+    /// channels, a benchmark its synthetic team), audited as `shipdeck`. Nothing else may
+    /// change a team without an admin: not the receiver, whose config anyone who can start one
+    /// writes.
+    Creator { os_user: &'a str },
     /// Only seeds a log that holds no team yet (planning into a new log, the demo); changes
     /// nothing otherwise.
     Seed { os_user: &'a str },
@@ -277,7 +278,7 @@ impl Store {
         let (person, os_user, role) = match (by, &stored) {
             (SyncBy::Seed { .. }, Some(_)) => return Ok(SyncOutcome::Kept),
             (SyncBy::Seed { os_user }, None) => ("shipdeck", os_user, None),
-            (SyncBy::Demo { os_user }, _) => ("demo", os_user, None),
+            (SyncBy::Creator { os_user }, _) => ("shipdeck", os_user, None),
             (SyncBy::Person { name, os_user }, None) => (name, os_user, None),
             (SyncBy::Person { name, os_user }, Some(current)) => {
                 let admin = &current.policy.admin_roles;
