@@ -168,7 +168,8 @@ pub fn timeline(
             format!("first failure in {phase} on {host}{group}"),
         ));
     }
-    for r in decisions {
+    // The plan's own record is the entry above.
+    for r in decisions.iter().filter(|r| r.decision != super::gate::view::PLAN_RECORD) {
         let note = r.note(zone);
         let why = if note.is_empty() { String::new() } else { format!(" ({note})") };
         // Records of the whole deployment (a completed review) have no phase.

@@ -311,7 +311,7 @@ fn plan_record<'a>(
 }
 
 /// The audit record's `decision` for planning.
-pub const PLAN: &str = "plan";
+pub const PLAN: &str = crate::domain::gate::view::PLAN_RECORD;
 
 /// The audit record's `decision` for planning on behalf of someone else.
 pub const PLAN_FOR: &str = "plan_for";

@@ -207,6 +207,10 @@ impl ActionItem {
     }
 }
 
+/// The `decision` of the record every plan appends (it seals the plan's facts; timelines show
+/// the plan once, from the deployment itself).
+pub const PLAN_RECORD: &str = "plan";
+
 /// One audit record: a decision as it was made, hash-chained to the one before.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditRecord {
