@@ -17,6 +17,7 @@ mod gates;
 pub mod metrics;
 mod routes;
 pub mod tls;
+mod tokens;
 mod writer;
 
 pub use writer::{WriteError, WriteHealth, Writer};

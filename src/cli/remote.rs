@@ -20,44 +20,59 @@ pub struct Remote {
     pub token: Option<String>,
 }
 
-/// Posts `ask` to `server`'s decisions endpoint and says what it answered.
-pub fn decide(remote: &Remote, server: &str, ask: &Ask) -> anyhow::Result<i32> {
+/// Sends `body` (JSON) to `path` on `server` with the token; the answer's status and JSON.
+pub fn call(
+    remote: &Remote,
+    server: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> anyhow::Result<(u16, serde_json::Value)> {
     crate::client::check_url(server).map_err(|e| usage(format!("--server {e}")))?;
     let Some(token) = remote.token.as_deref() else {
         return Err(usage(format!(
-            "deciding through {server} needs your token: pass --token or set SHIPDECK_TOKEN (an admin issues it with `shipdeck token issue`)"
+            "{server} needs your token: pass --token or set SHIPDECK_TOKEN (an admin issues it with `shipdeck token issue`)"
         )));
     };
     let client = crate::client::client(remote.ca_cert.as_deref())?;
-    let url =
-        format!("{}/v1/deployments/{}/gates/{}/decisions", server.trim_end_matches('/'), ask.key, percent(&ask.phase));
-    let body = serde_json::json!({ "decision": ask.decision.as_str(), "comment": ask.comment, "reason": ask.reason });
+    let url = format!("{}{path}", server.trim_end_matches('/'));
     let answer = crate::runtime::build()?.block_on(async {
-        let response = client
-            .post(&url)
-            .bearer_auth(token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_string())
-            .send()
-            .await?;
+        let mut request = client.request(method, &url).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string());
+        }
+        let response = request.send().await?;
         let status = response.status().as_u16();
         let json: serde_json::Value = serde_json::from_slice(&response.bytes().await?).unwrap_or_default();
         Ok::<_, reqwest::Error>((status, json))
     });
-    let (status, json) = answer.map_err(|e| Reported(crate::client::describe(server, &e)))?;
-    let text = |field: &str| json[field].as_str().unwrap_or("(no answer)").to_owned();
+    Ok(answer.map_err(|e| Reported(crate::client::describe(server, &e)))?)
+}
+
+/// The error of an answer that is not 200: a wrong ask (400, 404) is a usage error (exit 2),
+/// anything else a failure the command reports (exit 1), naming the server.
+pub fn failed(server: &str, status: u16, json: &serde_json::Value) -> anyhow::Error {
+    let text = json["error"].as_str().unwrap_or("(no answer)").to_owned();
     match status {
-        200 => {
-            sayln!("{}", text("recorded"));
-            Ok(0)
-        }
-        400 | 404 => Err(usage(text("error"))),
-        _ => Err(Reported(format!("{server}: {}", text("error"))).into()),
+        400 | 404 => usage(text),
+        _ => Reported(format!("{server}: {text}")).into(),
     }
 }
 
+/// Posts `ask` to `server`'s decisions endpoint and says what it answered.
+pub fn decide(remote: &Remote, server: &str, ask: &Ask) -> anyhow::Result<i32> {
+    let path = format!("/v1/deployments/{}/gates/{}/decisions", ask.key, percent(&ask.phase));
+    let body = serde_json::json!({ "decision": ask.decision.as_str(), "comment": ask.comment, "reason": ask.reason });
+    let (status, json) = call(remote, server, reqwest::Method::POST, &path, Some(&body))?;
+    if status != 200 {
+        return Err(failed(server, status, &json));
+    }
+    sayln!("{}", json["recorded"].as_str().unwrap_or_default());
+    Ok(0)
+}
+
 /// A phase name as one URL path segment.
-fn percent(segment: &str) -> String {
+pub fn percent(segment: &str) -> String {
     segment
         .bytes()
         .map(|b| match b {

@@ -6,8 +6,9 @@
 //! the log (anyone else must not be able to write it). The secret is printed once; the log
 //! keeps its SHA-256. Exit 0 done, 1 refused (audited), 2 usage.
 
+use super::remote::{Remote, call, failed};
 use super::{Context, Reported, usage};
-use crate::domain::token::Scope;
+use crate::domain::token::{Scope, TokenInfo};
 use crate::store::{Store, TokenError, TokenRequest};
 use std::io::Write;
 
@@ -26,17 +27,23 @@ pub enum Command {
         /// What it may do: events (an agent's), read, decide or admin
         #[arg(long, value_enum, default_value = "decide")]
         scope: Scope,
+        #[command(flatten)]
+        remote: Remote,
     },
     /// List the tokens the log knows (never their secrets)
     List {
         /// One JSON object per line
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        remote: Remote,
     },
     /// Revoke a token by its id (see `token list`)
     Revoke {
         /// The token's id (tk_...)
         id: String,
+        #[command(flatten)]
+        remote: Remote,
     },
 }
 
@@ -50,9 +57,36 @@ impl Command {
 
 pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
     match cmd {
-        Command::Issue { person, name, expires, scope } => issue(ctx, person, name.as_deref(), expires, *scope),
-        Command::List { json } => list(ctx, *json),
-        Command::Revoke { id } => revoke(ctx, id),
+        Command::Issue { person, name, expires, scope, remote: remote @ Remote { server: Some(server), .. } } => {
+            let body = serde_json::json!({ "person": person, "name": name, "scope": scope, "expires": expires });
+            let (status, json) = call(remote, server, reqwest::Method::POST, "/v1/tokens", Some(&body))?;
+            if status != 200 {
+                return Err(failed(server, status, &json));
+            }
+            let token: TokenInfo = serde_json::from_value(json.clone())?;
+            issued(ctx, &token, json["secret"].as_str().unwrap_or_default());
+            Ok(0)
+        }
+        Command::Issue { person, name, expires, scope, .. } => issue(ctx, person, name.as_deref(), expires, *scope),
+        Command::List { json, remote: remote @ Remote { server: Some(server), .. } } => {
+            let (status, answer) = call(remote, server, reqwest::Method::GET, "/v1/tokens", None)?;
+            if status != 200 {
+                return Err(failed(server, status, &answer));
+            }
+            show(ctx, &serde_json::from_value::<Vec<TokenInfo>>(answer)?, *json)
+        }
+        Command::List { json, .. } => list(ctx, *json),
+        Command::Revoke { id, remote: remote @ Remote { server: Some(server), .. } } => {
+            let path = format!("/v1/tokens/{}/revoke", super::remote::percent(id));
+            let (status, json) = call(remote, server, reqwest::Method::POST, &path, None)?;
+            if status != 200 {
+                return Err(failed(server, status, &json));
+            }
+            let t: TokenInfo = serde_json::from_value(json)?;
+            sayln!("revoked token {} of {}", t.id, t.person);
+            Ok(0)
+        }
+        Command::Revoke { id, .. } => revoke(ctx, id),
     }
 }
 
@@ -95,20 +129,28 @@ fn issue(ctx: &Context, person: &str, name: Option<&str>, expires: &str, scope: 
     let operator = ctx.operator_in(&store)?;
     let req = TokenRequest { person, name, scope, expires, by: &operator.name, os_user: &operator.os_user, now };
     let (token, secret) = store.issue_token(&req).map_err(refused)?;
+    issued(ctx, &token, &secret);
+    Ok(0)
+}
+
+/// Says what was issued (stderr) and prints the secret alone on stdout, for scripts.
+fn issued(ctx: &Context, token: &TokenInfo, secret: &str) {
     let until = token
         .expires_at
         .map_or("never expires".to_owned(), |t| format!("expires {}", crate::domain::time::at(t, ctx.config.timezone)));
     esayln!("issued token {} for {} (scope {}, {until}); it is shown once:", token.id, token.person, token.scope);
     println!("{secret}");
-    Ok(0)
 }
 
 fn list(ctx: &Context, json: bool) -> anyhow::Result<i32> {
     let store = ctx.open_log()?;
-    let tokens = store.tokens()?;
+    show(ctx, &store.tokens()?, json)
+}
+
+fn show(ctx: &Context, tokens: &[TokenInfo], json: bool) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
     if json {
-        for t in &tokens {
+        for t in tokens {
             serde_json::to_writer(&mut out, t)?;
             writeln!(out)?;
         }
@@ -119,7 +161,7 @@ fn list(ctx: &Context, json: bool) -> anyhow::Result<i32> {
     }
     let now = ctx.clock.now();
     let zone = ctx.config.timezone;
-    for t in &tokens {
+    for t in tokens {
         let state = match crate::domain::token::check(t, now) {
             Ok(()) => t.expires_at.map_or("valid, never expires".to_owned(), |e| {
                 format!("valid until {}", crate::domain::time::until(e, zone))

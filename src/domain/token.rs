@@ -67,7 +67,7 @@ impl std::str::FromStr for Scope {
 }
 
 /// A token as the log knows it (never its secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenInfo {
     pub id: String,
     pub person: String,

@@ -22,6 +22,8 @@ const GATE: &str = "/v1/deployments/{key}/gates/{phase}";
 const METRICS: &str = "/metrics";
 const CALENDAR: &str = "/v1/calendar.ics";
 const DECISIONS: &str = "/v1/deployments/{key}/gates/{phase}/decisions";
+const TOKENS: &str = "/v1/tokens";
+const TOKEN_REVOKE: &str = "/v1/tokens/{id}/revoke";
 
 pub(super) fn router(state: AppState) -> Router {
     let mut router = Router::new()
@@ -30,6 +32,8 @@ pub(super) fn router(state: AppState) -> Router {
         .route(DEPLOYMENT, get(get_deployment))
         .route(GATE, get(super::gates::get_gate))
         .route(DECISIONS, post(super::decisions::post_decision))
+        .route(TOKENS, post(super::tokens::issue).get(super::tokens::list))
+        .route(TOKEN_REVOKE, post(super::tokens::revoke))
         .route(CALENDAR, get(calendar_ics));
     if state.limits.metrics != MetricsAccess::Off {
         router = router.route(METRICS, get(metrics));
@@ -59,6 +63,8 @@ async fn measure(State(state): State<AppState>, request: Request, next: axum::mi
         Some(METRICS) => METRICS,
         Some(CALENDAR) => CALENDAR,
         Some(DECISIONS) => DECISIONS,
+        Some(TOKENS) => TOKENS,
+        Some(TOKEN_REVOKE) => TOKEN_REVOKE,
         _ => "other",
     };
     let method = match *request.method() {

@@ -153,3 +153,58 @@ fn approve_with_server_decides_as_the_token_s_person_whatever_the_name_claimed()
     assert_eq!(down.code, 1, "{}", down.stderr);
     assert!(down.stderr.contains(&url), "the client names the server it could not reach: {}", down.stderr);
 }
+
+#[test]
+fn an_admin_token_issues_lists_and_revokes_tokens_through_the_server_and_a_decide_token_cannot() {
+    let env = Env::new();
+    let key = env.plan("phased", 8);
+    let admin = issue(&env, "dana", "admin");
+    let omar = issue(&env, "omar", "decide");
+    let server = env.serve();
+    let url = format!("http://{}", server.addr);
+    let as_admin = [("SHIPDECK_TOKEN", admin.as_str())];
+    let made = env.run_env(&as_admin, &["token", "issue", "priya", "--scope", "read", "--server", &url]);
+    let secret = made.ok().trim().to_owned();
+    assert!(
+        made.stderr.contains("issued token tk_") && made.stderr.contains("for priya (scope read"),
+        "{}",
+        made.stderr
+    );
+    let listed = env.run_env(&as_admin, &["token", "list", "--json", "--server", &url]);
+    let people: Vec<String> = listed
+        .ok()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["person"].as_str().expect("p").to_owned())
+        .collect();
+    assert!(people.contains(&"priya".to_owned()) && people.contains(&"omar".to_owned()), "{people:?}");
+    // omar's token decides but does not manage tokens.
+    let refused = env.run_env(&[("SHIPDECK_TOKEN", omar.as_str())], &["token", "issue", "lee", "--server", &url]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("this needs scope admin"), "{}", refused.stderr);
+    // priya's new token reads; revoked through the server, it is refused.
+    let path = format!("/v1/deployments/{key}");
+    let read = |token: &str| {
+        server.request("GET", &path, &[("Authorization", &format!("Bearer {token}"))], b"").expect("answers")
+    };
+    assert_eq!(read(&secret).status, 200);
+    let priya_id = env
+        .run(&["token", "list", "--json"])
+        .ok()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .find(|t| t["person"] == "priya")
+        .expect("priya's")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let revoked = env.run_env(&as_admin, &["token", "revoke", &priya_id, "--server", &url]);
+    assert!(revoked.ok().contains("revoked token"), "{}", revoked.stderr);
+    assert_eq!(read(&secret).status, 401);
+    let issuers: Vec<String> = audit(&env)
+        .iter()
+        .filter(|r| r["decision"] == "token_issue" && r["outcome"].is_null())
+        .map(|r| format!("{} {}", r["person"].as_str().expect("p"), r["os_user"].as_str().expect("o")))
+        .collect();
+    assert!(issuers.last().expect("issued").starts_with("dana token tk_"), "{issuers:?}");
+    assert_eq!(env.run(&["audit", "verify"]).code, 0);
+}
