@@ -91,7 +91,65 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
     let rt = shipdeck::runtime::build()?;
     let mut poll = rt.block_on(long_polls(ctx, &db, a.rounds, &phase, &mut store, &plan, &approve))?;
     report("gate wait --server (long-poll over loopback HTTP)", &mut poll);
+
+    // Decisions through the server itself, as a person's token: the server knows it committed.
+    let (_, token) = store
+        .issue_token(&shipdeck::store::TokenRequest {
+            person: "dana",
+            name: Some("bench"),
+            scope: shipdeck::domain::token::Scope::Decide,
+            expires: None,
+            by: "dana",
+            os_user: "bench",
+            now: ctx.clock.now(),
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut api = rt.block_on(api_decisions(ctx, &db, a.rounds, &phase, &mut store, &plan, &token))?;
+    report("decision through the API -> gate wait --server", &mut api);
     Ok(())
+}
+
+/// Each round: a long-poll waits on a new gate; the approval is posted to the same server's
+/// decisions endpoint with a person's token; measured from just before the POST to the
+/// waiter's return.
+async fn api_decisions(
+    ctx: &Ctx,
+    db: &Path,
+    rounds: usize,
+    phase: &str,
+    store: &mut Store,
+    plan: &PlanFn<'_>,
+    token: &str,
+) -> anyhow::Result<Vec<Duration>> {
+    let served = crate::measure::Served::start(ctx, db).await?;
+    let url = format!("http://{}", served.addr);
+    let client = shipdeck::client::client(None)?;
+    let mut out = Vec::with_capacity(rounds);
+    for i in 0..rounds {
+        let key = plan(store)?;
+        let (wait_url, wait_phase, waiter_client) = (url.clone(), phase.to_owned(), client.clone());
+        let waiter = tokio::spawn(async move {
+            let deadline = Some(Instant::now() + Duration::from_secs(10));
+            let outcome = wait_server(&waiter_client, &wait_url, None, key, &wait_phase, deadline, true).await;
+            (outcome, Instant::now())
+        });
+        tokio::time::sleep(settle(i)).await;
+        let before = Instant::now();
+        let answer = client
+            .post(format!("{url}/v1/deployments/{key}/gates/{phase}/decisions"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(r#"{"decision":"approve"}"#)
+            .send()
+            .await?;
+        anyhow::ensure!(answer.status().as_u16() == 200, "round {i}: the decision was answered {}", answer.status());
+        let (outcome, noticed) = waiter.await?;
+        let outcome = outcome?;
+        anyhow::ensure!(outcome == Some(WaitOutcome::Approved), "round {i}: the long-poll saw {outcome:?}");
+        out.push(noticed.saturating_duration_since(before));
+    }
+    served.stop().await?;
+    Ok(out)
 }
 
 /// A few milliseconds so the waiter is in its steady state, varied to sample its poll phase.

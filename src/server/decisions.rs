@@ -71,6 +71,9 @@ pub(super) async fn post_decision(
         Ok::<_, String>(crate::decide::decide(&mut store, &rules, &operator, &ask, now))
     })
     .await;
+    if matches!(done, Ok(Ok(Ok(_)))) {
+        state.gates.poke();
+    }
     match done {
         Ok(Ok(Ok(recorded))) => axum::Json(json!({
             "recorded": recorded.to_string(),

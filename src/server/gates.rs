@@ -27,6 +27,9 @@ const MAX_WAIT_SECS: f64 = 300.0;
 pub(crate) struct Watcher {
     db: PathBuf,
     changes: Arc<Mutex<Option<watch::Receiver<u64>>>>,
+    /// Bumps the feed at once when this server itself committed a decision: its long-polls need
+    /// not wait for the next look at the file.
+    poke: Arc<Mutex<Option<Arc<watch::Sender<u64>>>>>,
     /// Why the watcher thread stopped, if it failed: held long-polls answer with it (fail
     /// closed), and the next long-poll starts a new watcher.
     failed: Arc<Mutex<Option<String>>>,
@@ -34,7 +37,19 @@ pub(crate) struct Watcher {
 
 impl Watcher {
     pub(crate) fn new(db: PathBuf) -> Self {
-        Self { db, changes: Arc::new(Mutex::new(None)), failed: Arc::new(Mutex::new(None)) }
+        Self {
+            db,
+            changes: Arc::new(Mutex::new(None)),
+            poke: Arc::new(Mutex::new(None)),
+            failed: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Wakes the long-polls now: this server just committed something they may wait for.
+    pub(crate) fn poke(&self) {
+        if let Some(tx) = self.poke.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref() {
+            tx.send_modify(|n| *n += 1);
+        }
     }
 
     /// Why the watcher stopped, forgetting it (and the dead feed) so the next long-poll starts
@@ -57,6 +72,8 @@ impl Watcher {
         }
         let store = Store::open_existing(&self.db)?;
         let (tx, rx) = watch::channel(0u64);
+        let tx = Arc::new(tx);
+        *self.poke.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tx.clone());
         let failed = self.failed.clone();
         std::thread::Builder::new()
             .name("shipdeck-gate-watch".into())
