@@ -118,8 +118,9 @@ pub(crate) struct AppState {
     gates: gates::Watcher,
     /// For the calendar: the zone, the environments' limits.
     config: Arc<crate::config::Config>,
-    /// The log, for connections of their own: decisions and token checks.
-    db: PathBuf,
+    /// The connection decisions and token changes are written on (one at a time, as the log's
+    /// write lock has them anyway).
+    decider: Arc<Mutex<Store>>,
 }
 
 /// How often the writer looks for targets silent past their deployment's `lost_after`.
@@ -154,8 +155,13 @@ impl Receiver {
             TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr: addr.to_owned(), source })?;
         // Opening (and perhaps migrating) the log blocks: not on a runtime worker.
         let db = opts.db.clone();
-        let (write, read) =
-            tokio::task::spawn_blocking(move || Ok::<_, StoreError>((Store::open(&db)?, Store::open(&db)?))).await??;
+        let zone = opts.config.timezone;
+        let (write, read, decide) = tokio::task::spawn_blocking(move || {
+            let mut decide = Store::open(&db)?;
+            decide.set_zone(zone);
+            Ok::<_, StoreError>((Store::open(&db)?, Store::open(&db)?, decide))
+        })
+        .await??;
         let mut write = write;
         write.set_clock_skew(limits.clock_skew);
         write.set_zone(opts.config.timezone);
@@ -166,6 +172,7 @@ impl Receiver {
         let state = AppState {
             writer: writer.clone(),
             reader: Arc::new(Mutex::new(read)),
+            decider: Arc::new(Mutex::new(decide)),
             token: opts.token.as_deref().map(routes::digest),
             clock: opts.clock,
             body_budget: Arc::new(Semaphore::new(BODY_BUDGET_BYTES)),
@@ -173,7 +180,6 @@ impl Receiver {
             stopping,
             gates: gates::Watcher::new(opts.db.clone()),
             config: opts.config.clone(),
-            db: opts.db.clone(),
         };
         Ok(Self { listener, router: routes::router(state), writer, limits, stop, tls: None })
     }

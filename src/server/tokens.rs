@@ -50,16 +50,14 @@ fn refused(e: &TokenError) -> Response {
     error(status, e.to_string())
 }
 
-/// Runs `f` on a connection of its own (it writes and audits).
+/// Runs `f` on the server's decision connection (it writes and audits).
 async fn with_store<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&mut Store) -> Result<T, TokenError> + Send + 'static,
 ) -> Result<T, Response> {
-    let db = state.db.clone();
-    let zone = state.config.timezone;
+    let decider = state.decider.clone();
     let done = tokio::task::spawn_blocking(move || {
-        let mut store = Store::open_existing(&db)?;
-        store.set_zone(zone);
+        let mut store = decider.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut store)
     })
     .await;
