@@ -40,6 +40,14 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
     // while `/v1/health` says "ok".
     crate::store::Store::open(&db)?.quick_check()?;
     let token = ctx.config.receiver.resolved_token();
+    // The shared agent token must not be a person's: SHIPDECK_TOKEN exported in an admin's own
+    // shell would make their token everybody's agent token here.
+    if let Some(t) = token.as_deref().map(|t| crate::store::Store::open(&db)?.token_for(t)).transpose()?.flatten() {
+        return Err(super::usage(format!(
+            "the receiver's token (SHIPDECK_TOKEN or receiver.token) is {}'s API token {}: a person's token cannot be the shared agent token; unset it, or configure the agents' own",
+            t.person, t.id
+        )));
+    }
     // A certificate that does not load stops the server now, naming the file (exit 2).
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(

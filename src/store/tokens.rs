@@ -201,6 +201,14 @@ impl Store {
         Ok(revoked)
     }
 
+    /// The token the log issued with this secret, live or not (nothing is audited).
+    pub fn token_for(&self, secret: &str) -> Result<Option<TokenInfo>, StoreError> {
+        self.conn
+            .prepare_cached(&format!("{SELECT} WHERE hash = ?1"))
+            .and_then(|mut s| s.query_row([hash(secret)], info).optional())
+            .map_err(|e| self.sql(e))
+    }
+
     /// The token whose secret is `secret`, when it identifies its person at `now`. A refused
     /// use (unknown, expired or revoked) is an audit record, and the refusal is returned.
     pub fn authenticate(
@@ -208,11 +216,7 @@ impl Store {
         secret: &str,
         now: DateTime<Utc>,
     ) -> Result<Result<TokenInfo, TokenRefusal>, StoreError> {
-        let found = self
-            .conn
-            .prepare_cached(&format!("{SELECT} WHERE hash = ?1"))
-            .and_then(|mut s| s.query_row([hash(secret)], info).optional())
-            .map_err(|e| self.sql(e))?;
+        let found = self.token_for(secret)?;
         let (refusal, subject, person) = match found {
             None => (TokenRefusal::Unknown, "unknown".to_owned(), "unknown".to_owned()),
             Some(t) => match check(&t, now) {

@@ -208,3 +208,13 @@ fn an_admin_token_issues_lists_and_revokes_tokens_through_the_server_and_a_decid
     assert!(issuers.last().expect("issued").starts_with("dana token tk_"), "{issuers:?}");
     assert_eq!(env.run(&["audit", "verify"]).code, 0);
 }
+
+#[test]
+fn a_person_s_token_exported_in_the_shell_cannot_become_the_receiver_s_shared_token() {
+    let env = Env::new();
+    env.plan("phased", 4);
+    let omar = issue(&env, "omar", "decide");
+    let run = env.run_env(&[("SHIPDECK_TOKEN", omar.as_str())], &["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("is omar's API token tk_"), "{}", run.stderr);
+}
