@@ -42,7 +42,9 @@ pub use crate::domain::schedule::TimeRules;
 pub use analysis::AnalysisState;
 pub use checklists::{TickError, TickOutcome, TickRequest};
 pub use estimates::Estimate;
-pub use gates::{AUTOMATIC_ROLE, AuditProblem, AutomaticGate, DecisionOutcome, DecisionRequest, GateError};
+pub use gates::{
+    AUTOMATIC_ROLE, AuditProblem, AuditVerified, AutomaticGate, DecisionOutcome, DecisionRequest, GateError,
+};
 pub use history::{ActionRow, REVIEW_COMPLETE};
 pub use ingest::{IngestOutcome, Rejection, Submission};
 pub use kpi::KpiScope;
@@ -216,7 +218,7 @@ impl Store {
         let conn = Connection::open_with_flags(uri, flags).map_err(open_err)?;
         file::check_length(&conn, path)?;
         migrations::check(&conn, path)?;
-        Ok(Self::with_connection(conn, path))
+        Self::with_connection(conn, path)
     }
 
     fn open_with(path: &Path, flags: OpenFlags) -> Result<Self, StoreError> {
@@ -226,7 +228,7 @@ impl Store {
         file::check_length(&conn, path)?;
         if flags.contains(OpenFlags::SQLITE_OPEN_READ_ONLY) {
             migrations::check(&conn, path)?;
-            return Ok(Self::with_connection(conn, path));
+            return Self::with_connection(conn, path);
         }
         // Look before writing anything: a file refused here (someone else's database, a log
         // from a newer shipdeck, a damaged one) is left byte for byte as it was.
@@ -241,11 +243,12 @@ impl Store {
         conn.pragma_update(None, "cache_size", -65_536).map_err(open_err)?;
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(open_err)?;
         migrations::apply(&mut conn, path)?;
-        Ok(Self::with_connection(conn, path))
+        Self::with_connection(conn, path)
     }
 
-    fn with_connection(conn: Connection, path: &Path) -> Self {
-        Self {
+    fn with_connection(conn: Connection, path: &Path) -> Result<Self, StoreError> {
+        gates::audit::sign_with(&conn, None).map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
+        Ok(Self {
             conn,
             path: path.to_path_buf(),
             plans: HashMap::new(),
@@ -254,7 +257,16 @@ impl Store {
             clock_skew: crate::domain::event::DEFAULT_CLOCK_SKEW,
             budget_warning: budget::DEFAULT_SHARE,
             zone: chrono_tz::UTC,
-        }
+        })
+    }
+
+    /// Signs every audit record appended through this connection from now on with `key` (the
+    /// server's, `serve --signing-key`): `audit verify --key` then proves the server wrote them.
+    pub fn set_signing_key(
+        &mut self,
+        key: std::sync::Arc<crate::domain::signing::SigningKey>,
+    ) -> Result<(), StoreError> {
+        gates::audit::sign_with(&self.conn, Some(key)).map_err(|e| self.sql(e))
     }
 
     /// Checks the whole file's structure (`PRAGMA quick_check`): for a process that will run for
