@@ -67,6 +67,8 @@ pub struct ServerOptions {
     /// The config: its windows and freezes for conformance flags on what agents report (with
     /// the log's emergency freezes), its zone and limits for the calendar.
     pub config: Arc<crate::config::Config>,
+    /// The key every audit record the server appends is signed with (`serve --signing-key`).
+    pub signing_key: Option<Arc<crate::domain::signing::SigningKey>>,
 }
 
 /// The limits that keep one client from starving the others (the `[receiver]` settings).
@@ -119,6 +121,22 @@ pub(crate) struct AppState {
     config: Arc<crate::config::Config>,
     /// The log, for connections of their own: decisions and token checks.
     db: PathBuf,
+    /// Signs the audit records of every connection the server opens ([`open_log`]).
+    signing_key: Option<Arc<crate::domain::signing::SigningKey>>,
+}
+
+/// Opens an existing log for a request's own connection, signing what it appends to the audit
+/// trail with the server's key: every connection of the server that may write must come from
+/// here, or its records fail `audit verify --key`.
+pub(crate) fn open_log(
+    db: &std::path::Path,
+    signing_key: Option<&Arc<crate::domain::signing::SigningKey>>,
+) -> Result<Store, StoreError> {
+    let mut store = Store::open_existing(db)?;
+    if let Some(key) = signing_key {
+        store.set_signing_key(key.clone())?;
+    }
+    Ok(store)
 }
 
 /// How often the writer looks for targets silent past their deployment's `lost_after`.
@@ -155,7 +173,11 @@ impl Receiver {
         let db = opts.db.clone();
         let (write, read) =
             tokio::task::spawn_blocking(move || Ok::<_, StoreError>((Store::open(&db)?, Store::open(&db)?))).await??;
-        let mut write = write;
+        let (mut write, mut read) = (write, read);
+        if let Some(key) = &opts.signing_key {
+            write.set_signing_key(key.clone())?;
+            read.set_signing_key(key.clone())?;
+        }
         write.set_clock_skew(limits.clock_skew);
         write.set_zone(opts.config.timezone);
         write.set_budget_warning(opts.config.notify.budget_warning);
@@ -173,6 +195,7 @@ impl Receiver {
             gates: gates::Watcher::new(opts.db.clone()),
             config: opts.config.clone(),
             db: opts.db.clone(),
+            signing_key: opts.signing_key.clone(),
         };
         Ok(Self { listener, router: routes::router(state), writer, limits, stop, tls: None })
     }

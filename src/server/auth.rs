@@ -9,7 +9,6 @@
 use super::AppState;
 use super::routes::{bearer, digest, error, unauthorized};
 use crate::domain::token::{Scope, TokenInfo};
-use crate::store::Store;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use subtle::ConstantTimeEq;
@@ -49,10 +48,11 @@ pub(crate) async fn caller(state: &AppState, headers: &HeaderMap, needed: Scope)
         (None, Some(_)) => return Err(unauthorized("missing bearer token: send Authorization: Bearer <token>")),
         (Some(token), expected) if expected.is_some_and(|e| bool::from(digest(&token).ct_eq(e))) => Caller::Agent,
         (Some(token), _) => {
-            let db = state.db.clone();
+            let (db, key) = (state.db.clone(), state.signing_key.clone());
             let now = state.clock.now();
             let checked =
-                tokio::task::spawn_blocking(move || Store::open_existing(&db)?.authenticate(&token, now)).await;
+                tokio::task::spawn_blocking(move || super::open_log(&db, key.as_ref())?.authenticate(&token, now))
+                    .await;
             match checked {
                 Ok(Ok(Ok(info))) => Caller::Token(info),
                 Ok(Ok(Err(refusal))) => return Err(unauthorized(&refusal.to_string())),

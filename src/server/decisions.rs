@@ -15,7 +15,7 @@ use crate::decide::{Ask, DecideError, Operator, Rules};
 use crate::domain::DeploymentKey;
 use crate::domain::gate::Decision;
 use crate::domain::token::Scope;
-use crate::store::{GateError, Store};
+use crate::store::GateError;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -55,11 +55,11 @@ pub(super) async fn post_decision(
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("field \"decision\": {e}")),
     };
     let ask = Ask { key, phase, decision, comment: body.comment, reason: body.reason };
-    let db = state.db.clone();
+    let (db, key) = (state.db.clone(), state.signing_key.clone());
     let rules = Rules::from_config(&state.config);
     let now = state.clock.now();
     let done = tokio::task::spawn_blocking(move || {
-        let mut store = Store::open_existing(&db).map_err(|e| e.to_string())?;
+        let mut store = super::open_log(&db, key.as_ref()).map_err(|e| e.to_string())?;
         let team = store.team().map_err(|e| e.to_string())?;
         let roles = team.as_ref().and_then(|t| t.person(&token.person)).map(|m| m.roles.clone());
         let operator = Operator {
