@@ -216,19 +216,22 @@ impl Store {
         })?;
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(uri, flags).map_err(open_err)?;
+        gates::audit::sign_with(&conn, None).map_err(open_err)?;
         file::check_length(&conn, path)?;
         migrations::check(&conn, path)?;
-        Self::with_connection(conn, path)
+        Ok(Self::with_connection(conn, path))
     }
 
     fn open_with(path: &Path, flags: OpenFlags) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
         let mut conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(open_err)?;
         conn.busy_handler(Some(wait_for_lock)).map_err(open_err)?;
+        // Unsigned until a key is set; registered before a migration may append a record.
+        gates::audit::sign_with(&conn, None).map_err(open_err)?;
         file::check_length(&conn, path)?;
         if flags.contains(OpenFlags::SQLITE_OPEN_READ_ONLY) {
             migrations::check(&conn, path)?;
-            return Self::with_connection(conn, path);
+            return Ok(Self::with_connection(conn, path));
         }
         // Look before writing anything: a file refused here (someone else's database, a log
         // from a newer shipdeck, a damaged one) is left byte for byte as it was.
@@ -243,12 +246,11 @@ impl Store {
         conn.pragma_update(None, "cache_size", -65_536).map_err(open_err)?;
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(open_err)?;
         migrations::apply(&mut conn, path)?;
-        Self::with_connection(conn, path)
+        Ok(Self::with_connection(conn, path))
     }
 
-    fn with_connection(conn: Connection, path: &Path) -> Result<Self, StoreError> {
-        gates::audit::sign_with(&conn, None).map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
-        Ok(Self {
+    fn with_connection(conn: Connection, path: &Path) -> Self {
+        Self {
             conn,
             path: path.to_path_buf(),
             plans: HashMap::new(),
@@ -257,7 +259,7 @@ impl Store {
             clock_skew: crate::domain::event::DEFAULT_CLOCK_SKEW,
             budget_warning: budget::DEFAULT_SHARE,
             zone: chrono_tz::UTC,
-        })
+        }
     }
 
     /// Signs every audit record appended through this connection from now on with `key` (the
