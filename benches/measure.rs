@@ -40,6 +40,7 @@ impl Served {
             token: None,
             clock: ctx.clock.clone(),
             config: std::sync::Arc::new(ctx.config.clone()),
+            signing_key: None,
         };
         let receiver = shipdeck::server::Receiver::bind("127.0.0.1:0", options).await?;
         let addr = receiver.local_addr()?;

@@ -116,6 +116,7 @@ pub fn run(opts: DemoOptions) -> anyhow::Result<PathBuf> {
                 token: None,
                 clock: opts.clock.clone(),
                 config: std::sync::Arc::new(opts.config.clone()),
+                signing_key: None,
             },
         )
         .await?;

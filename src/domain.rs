@@ -31,6 +31,7 @@ pub mod report;
 pub mod review;
 pub mod schedule;
 pub mod seal;
+pub mod signing;
 pub mod status;
 pub mod team;
 pub mod text;

@@ -68,6 +68,8 @@ pub struct ServerOptions {
     /// The config: its windows and freezes for conformance flags on what agents report (with
     /// the log's emergency freezes), its zone and limits for the calendar.
     pub config: Arc<crate::config::Config>,
+    /// The key every audit record the server appends is signed with (`serve --signing-key`).
+    pub signing_key: Option<Arc<crate::domain::signing::SigningKey>>,
 }
 
 /// The limits that keep one client from starving the others (the `[receiver]` settings).
@@ -156,10 +158,17 @@ impl Receiver {
         // Opening (and perhaps migrating) the log blocks: not on a runtime worker.
         let db = opts.db.clone();
         let zone = opts.config.timezone;
+        let key = opts.signing_key.clone();
         let (write, read, decide) = tokio::task::spawn_blocking(move || {
-            let mut decide = Store::open(&db)?;
+            let (mut write, mut read, mut decide) = (Store::open(&db)?, Store::open(&db)?, Store::open(&db)?);
             decide.set_zone(zone);
-            Ok::<_, StoreError>((Store::open(&db)?, Store::open(&db)?, decide))
+            // Every connection of the server that may append to the audit trail signs it.
+            if let Some(key) = &key {
+                for store in [&mut write, &mut read, &mut decide] {
+                    store.set_signing_key(key.clone())?;
+                }
+            }
+            Ok::<_, StoreError>((write, read, decide))
         })
         .await??;
         let mut write = write;

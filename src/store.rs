@@ -42,7 +42,9 @@ pub use crate::domain::schedule::TimeRules;
 pub use analysis::AnalysisState;
 pub use checklists::{TickError, TickOutcome, TickRequest};
 pub use estimates::Estimate;
-pub use gates::{AUTOMATIC_ROLE, AuditProblem, AutomaticGate, DecisionOutcome, DecisionRequest, GateError};
+pub use gates::{
+    AUTOMATIC_ROLE, AuditProblem, AuditVerified, AutomaticGate, DecisionOutcome, DecisionRequest, GateError,
+};
 pub use history::{ActionRow, REVIEW_COMPLETE};
 pub use ingest::{IngestOutcome, Rejection, Submission};
 pub use kpi::KpiScope;
@@ -214,6 +216,7 @@ impl Store {
         })?;
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(uri, flags).map_err(open_err)?;
+        gates::audit::sign_with(&conn, None).map_err(open_err)?;
         file::check_length(&conn, path)?;
         migrations::check(&conn, path)?;
         Ok(Self::with_connection(conn, path))
@@ -223,6 +226,8 @@ impl Store {
         let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
         let mut conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(open_err)?;
         conn.busy_handler(Some(wait_for_lock)).map_err(open_err)?;
+        // Unsigned until a key is set; registered before a migration may append a record.
+        gates::audit::sign_with(&conn, None).map_err(open_err)?;
         file::check_length(&conn, path)?;
         if flags.contains(OpenFlags::SQLITE_OPEN_READ_ONLY) {
             migrations::check(&conn, path)?;
@@ -255,6 +260,15 @@ impl Store {
             budget_warning: budget::DEFAULT_SHARE,
             zone: chrono_tz::UTC,
         }
+    }
+
+    /// Signs every audit record appended through this connection from now on with `key` (the
+    /// server's, `serve --signing-key`): `audit verify --key` then proves the server wrote them.
+    pub fn set_signing_key(
+        &mut self,
+        key: std::sync::Arc<crate::domain::signing::SigningKey>,
+    ) -> Result<(), StoreError> {
+        gates::audit::sign_with(&self.conn, Some(key)).map_err(|e| self.sql(e))
     }
 
     /// Checks the whole file's structure (`PRAGMA quick_check`): for a process that will run for

@@ -17,6 +17,10 @@ pub struct Args {
     /// The PEM private key of --tls-cert
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// Sign every audit record with this Ed25519 key file (PKCS#8, from `audit key --generate`)
+    /// [default: receiver.signing_key from config]
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<std::path::PathBuf>,
     /// How log lines on stderr look: text, or one JSON object per line
     #[arg(long, value_enum, env = "SHIPDECK_LOG_FORMAT", default_value = "text")]
     log_format: crate::logging::LogFormat,
@@ -48,6 +52,14 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
             t.person, t.id
         )));
     }
+    // Fail closed: a key that was asked for and does not load stops the server (exit 2), never
+    // a server that appends unsigned records.
+    let signing_key = match args.signing_key.as_ref().or(ctx.config.receiver.signing_key.as_ref()) {
+        Some(file) => Some(std::sync::Arc::new(super::audit::read_signing_key(file)?)),
+        None => None,
+    };
+    let signing_note =
+        signing_key.as_ref().map(|k| format!("shipdeck receiver: signing audit records with key {}", k.public()));
     // A certificate that does not load stops the server now, naming the file (exit 2).
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(
@@ -76,6 +88,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         token: token.clone(),
         clock: ctx.clock.clone(),
         config: std::sync::Arc::new(ctx.config.clone()),
+        signing_key,
     };
     let mut limits = Limits::from(&ctx.config.receiver);
     // The connection cap, not the descriptor table, must be what bounds the receiver: raise the
@@ -112,7 +125,7 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
             db.display(),
             if token.is_some() { "bearer token required" } else { "no token: anyone who can connect may post" }
         ));
-        for note in [lowered, team_note].into_iter().flatten() {
+        for note in [lowered, team_note, signing_note].into_iter().flatten() {
             say(&note);
         }
         receiver.serve(shutdown_signal()).await?;

@@ -34,6 +34,9 @@ pub struct ReceiverConfig {
     pub clock_skew: TimeDelta,
     /// Who may read `GET /metrics`.
     pub metrics: MetricsAccess,
+    /// The Ed25519 key file (PKCS#8) `shipdeck serve` signs audit records with; `--signing-key`
+    /// wins over it.
+    pub signing_key: Option<std::path::PathBuf>,
 }
 
 /// `receiver.metrics`: who may scrape `GET /metrics`.
@@ -60,6 +63,7 @@ impl Default for ReceiverConfig {
             max_connections: 4096,
             clock_skew: crate::domain::event::DEFAULT_CLOCK_SKEW,
             metrics: MetricsAccess::Token,
+            signing_key: None,
         }
     }
 }

@@ -10,7 +10,7 @@
 pub(super) mod audit;
 pub(super) mod views;
 
-pub use audit::AuditProblem;
+pub use audit::{AuditProblem, AuditVerified};
 
 use super::{Store, StoreError};
 use crate::clock::to_ms;

@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0016_parallel.sql"),
     include_str!("migrations/0017_audit_seal.sql"),
     include_str!("migrations/0018_tokens.sql"),
+    include_str!("migrations/0019_audit_signatures.sql"),
 ];
 
 /// The version whose upgrade appends the audit seal of what the log held.

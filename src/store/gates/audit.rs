@@ -5,15 +5,20 @@
 //! hash. Changing a record breaks its hash, removing one leaves a gap in the numbers or a short
 //! count, inserting one breaks the link to the record before. Anyone able to write the file can
 //! still rewrite the whole chain: publish the head hash (`audit list --json`) elsewhere to
-//! anchor it.
+//! anchor it, or let the server sign the records (`serve --signing-key`,
+//! [`crate::domain::signing`]): a connection given the key signs each record's hash in the
+//! statement that inserts it, and `audit verify --key` checks every signature.
 
 use super::super::{Store, StoreError};
 use crate::clock::from_ms;
 use crate::domain::DeploymentKey;
 use crate::domain::gate::view::AuditRecord;
+use crate::domain::signing::{PublicKey, SigningKey};
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// The `outcome` of a decision that was tried and refused.
 pub(in crate::store) const REFUSED: &str = "refused";
@@ -88,6 +93,27 @@ pub(super) fn hash(c: &Canonical<'_>) -> String {
     Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The SQL function that signs a record's hash on this connection (NULL without a key).
+const SIGN: &str = "shipdeck_sign";
+
+/// Makes the records appended through `conn` signed with `key` from now on (unsigned: `None`).
+/// The key lives in the connection's signing function, so every path that appends a record,
+/// however deep, signs it in the same statement, and none can forget to.
+pub(in crate::store) fn sign_with(conn: &Connection, key: Option<Arc<SigningKey>>) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        SIGN,
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |ctx| {
+            let hash: String = ctx.get(0)?;
+            Ok(key.as_ref().map(|k| k.sign(&hash)))
+        },
+    )?;
+    // Statements cached before hold the function they were prepared with.
+    conn.flush_prepared_statement_cache();
+    Ok(())
+}
+
 /// Appends a record after the current head; returns its number. A recorded change of a sealed
 /// fact (a plan, a team sync, a freeze) carries its seal, read in the same transaction.
 pub(in crate::store) fn append(conn: &Connection, r: &NewRecord<'_>) -> rusqlite::Result<i64> {
@@ -129,8 +155,8 @@ pub(in crate::store) fn append_sealed(
     let h = hash(&c);
     conn.prepare_cached(
         "INSERT INTO gate_decisions (id, deployment_id, phase_id, decision, person, role, os_user, comment, reason,
-                                     policy_state, decided_ms, prev_hash, hash, outcome, subject, seal)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                                     policy_state, decided_ms, prev_hash, hash, outcome, subject, seal, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, shipdeck_sign(?13))",
     )?
     .execute(params![
         id,
@@ -179,6 +205,19 @@ pub enum AuditProblem {
     FactChanged { id: i64, what: String },
     #[error("{what} is in no audit record: it was stored outside shipdeck")]
     Unsealed { what: String },
+    #[error("audit record {id} is not signed by the server's key")]
+    NotSigned { id: i64 },
+    #[error("no audit record is signed by the server's key (of {count} record(s))")]
+    NoneSigned { count: i64 },
+}
+
+/// What `audit verify` found in an intact trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditVerified {
+    /// Records in the trail.
+    pub count: i64,
+    /// With a key: the records before the first signed one (written before the server signed).
+    pub unsigned_before: i64,
 }
 
 pub(super) const RECORD_SELECT: &str = "
@@ -301,47 +340,99 @@ impl Store {
 
     /// Walks the whole chain: `Ok(count)` when intact, else the first problem.
     pub fn audit_verify(&self) -> Result<Result<i64, AuditProblem>, StoreError> {
+        Ok(self.audit_verify_signed(None)?.map(|v| v.count))
+    }
+
+    /// [`Store::audit_verify`], and with `key`: every record from the first signed one on
+    /// carries a valid signature by that key, and at least one does. Records before the first
+    /// signed one predate signing (counted); an unsigned record after a signed one was not
+    /// written by the server.
+    pub fn audit_verify_signed(
+        &self,
+        key: Option<&PublicKey>,
+    ) -> Result<Result<AuditVerified, AuditProblem>, StoreError> {
         self.read_snapshot(|s| {
-            let sql = format!("{RECORD_SELECT} ORDER BY g.id");
-            let mut stmt = s.conn.prepare(&sql).map_err(|e| s.sql(e))?;
-            let mut rows = stmt.query([]).map_err(|e| s.sql(e))?;
-            let mut prev: Option<(i64, String)> = None;
-            let mut count = 0;
-            while let Some(r) = rows.next().map_err(|e| s.sql(e))? {
-                let row = raw(r).map_err(|e| s.sql(e))?;
-                count += 1;
-                let (prev_id, prev_hash) = prev.clone().unwrap_or((0, GENESIS.to_owned()));
-                if row.0 != prev_id + 1 {
-                    return Ok(Err(AuditProblem::Removed { id: prev_id + 1, prev: prev_id, next: row.0 }));
-                }
-                if row.11 != prev_hash {
-                    return Ok(Err(AuditProblem::Inserted { id: row.0, prev: prev_id }));
-                }
-                if hash(&canonical(&row)) != row.12 {
-                    return Ok(Err(AuditProblem::Changed { id: row.0 }));
-                }
-                prev = Some((row.0, row.12));
-            }
-            let head: Option<(i64, String)> = s
-                .conn
-                .query_row("SELECT count, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-                .map_err(|e| s.sql(e))?;
-            let (expected, head_hash) = head.unwrap_or((0, GENESIS.to_owned()));
-            let (last, last_hash) = prev.unwrap_or((0, GENESIS.to_owned()));
-            if count < expected {
-                return Ok(Err(AuditProblem::RemovedAtEnd { last, expected, found: count }));
-            }
-            if count > expected {
-                return Ok(Err(AuditProblem::InsertedAtEnd { id: expected + 1, expected }));
-            }
-            if head_hash != last_hash {
-                return Ok(Err(AuditProblem::Head { last }));
-            }
-            if let Some(problem) = super::super::seal::check(&s.conn).map_err(|e| s.sql(e))? {
-                return Ok(Err(problem));
-            }
-            Ok(Ok(count))
+            let count = match verify_chain(s)? {
+                Ok(count) => count,
+                Err(problem) => return Ok(Err(problem)),
+            };
+            let Some(key) = key else { return Ok(Ok(AuditVerified { count, unsigned_before: 0 })) };
+            verify_signatures(s, key, count)
         })
+    }
+}
+
+/// The signatures of a trail whose chain holds: the first record not signed by `key` at or
+/// after the first signed one.
+fn verify_signatures(
+    s: &Store,
+    key: &PublicKey,
+    count: i64,
+) -> Result<Result<AuditVerified, AuditProblem>, StoreError> {
+    let mut stmt =
+        s.conn.prepare("SELECT id, hash, signature FROM gate_decisions ORDER BY id").map_err(|e| s.sql(e))?;
+    let mut rows = stmt.query([]).map_err(|e| s.sql(e))?;
+    let mut unsigned_before = None;
+    let mut seen = 0;
+    while let Some(r) = rows.next().map_err(|e| s.sql(e))? {
+        let (id, hash, signature): (i64, String, Option<String>) =
+            (r.get(0).map_err(|e| s.sql(e))?, r.get(1).map_err(|e| s.sql(e))?, r.get(2).map_err(|e| s.sql(e))?);
+        match (unsigned_before, signature) {
+            (None, None) => seen += 1,
+            (_, Some(sig)) if key.verifies(&hash, &sig) => unsigned_before = unsigned_before.or(Some(seen)),
+            // A record before the first signed one that carries another key's signature (or a
+            // bad one) is as much a forgery as one after it.
+            _ => return Ok(Err(AuditProblem::NotSigned { id })),
+        }
+    }
+    match unsigned_before {
+        Some(unsigned_before) => Ok(Ok(AuditVerified { count, unsigned_before })),
+        None => Ok(Err(AuditProblem::NoneSigned { count })),
+    }
+}
+
+/// The chain, its head and the seals: `Ok(count)` when intact, else the first problem.
+fn verify_chain(s: &Store) -> Result<Result<i64, AuditProblem>, StoreError> {
+    {
+        let sql = format!("{RECORD_SELECT} ORDER BY g.id");
+        let mut stmt = s.conn.prepare(&sql).map_err(|e| s.sql(e))?;
+        let mut rows = stmt.query([]).map_err(|e| s.sql(e))?;
+        let mut prev: Option<(i64, String)> = None;
+        let mut count = 0;
+        while let Some(r) = rows.next().map_err(|e| s.sql(e))? {
+            let row = raw(r).map_err(|e| s.sql(e))?;
+            count += 1;
+            let (prev_id, prev_hash) = prev.clone().unwrap_or((0, GENESIS.to_owned()));
+            if row.0 != prev_id + 1 {
+                return Ok(Err(AuditProblem::Removed { id: prev_id + 1, prev: prev_id, next: row.0 }));
+            }
+            if row.11 != prev_hash {
+                return Ok(Err(AuditProblem::Inserted { id: row.0, prev: prev_id }));
+            }
+            if hash(&canonical(&row)) != row.12 {
+                return Ok(Err(AuditProblem::Changed { id: row.0 }));
+            }
+            prev = Some((row.0, row.12));
+        }
+        let head: Option<(i64, String)> = s
+            .conn
+            .query_row("SELECT count, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(|e| s.sql(e))?;
+        let (expected, head_hash) = head.unwrap_or((0, GENESIS.to_owned()));
+        let (last, last_hash) = prev.unwrap_or((0, GENESIS.to_owned()));
+        if count < expected {
+            return Ok(Err(AuditProblem::RemovedAtEnd { last, expected, found: count }));
+        }
+        if count > expected {
+            return Ok(Err(AuditProblem::InsertedAtEnd { id: expected + 1, expected }));
+        }
+        if head_hash != last_hash {
+            return Ok(Err(AuditProblem::Head { last }));
+        }
+        if let Some(problem) = super::super::seal::check(&s.conn).map_err(|e| s.sql(e))? {
+            return Ok(Err(problem));
+        }
+        Ok(Ok(count))
     }
 }

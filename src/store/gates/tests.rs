@@ -286,3 +286,58 @@ fn os_login_identity_holds_four_eyes_by_account_and_declared_mode_flags_it() {
     let err = decide(&mut store, &config, key, "pilot", Decision::Approve, "omar", None).expect_err("same account");
     assert!(matches!(err, GateError::Refused(Refusal::SameAccount { .. })), "{err}");
 }
+
+fn signing_key() -> std::sync::Arc<crate::domain::signing::SigningKey> {
+    let der = crate::domain::signing::SigningKey::generate().expect("generates");
+    std::sync::Arc::new(crate::domain::signing::SigningKey::from_pkcs8(&der).expect("parses"))
+}
+
+#[test]
+fn records_appended_with_the_key_verify_with_it_and_fail_with_another() {
+    let (_dir, mut store, config) = open();
+    // Record 1 (the team seeded into the new log) was appended before the key was set, through
+    // a statement cached then: it predates signing, and what follows is signed all the same.
+    let key = signing_key();
+    store.set_signing_key(key.clone()).expect("sets");
+    let dep = plan(&mut store, &config, "phased", 4);
+    decide(&mut store, &config, dep, "pilot", Decision::Approve, "omar", None).expect("recorded");
+    let public = key.public();
+    assert_eq!(
+        store.audit_verify_signed(Some(&public)).expect("reads"),
+        Ok(AuditVerified { count: 4, unsigned_before: 1 })
+    );
+    let other = signing_key().public();
+    assert_eq!(store.audit_verify_signed(Some(&other)).expect("reads"), Err(AuditProblem::NotSigned { id: 2 }));
+    assert_eq!(store.audit_verify().expect("reads"), Ok(4), "the chain alone knows nothing of keys");
+}
+
+#[test]
+fn a_record_appended_without_the_key_after_signed_ones_fails_naming_it() {
+    let (dir, mut store, config) = open();
+    let key = signing_key();
+    store.set_signing_key(key.clone()).expect("sets");
+    let dep = plan(&mut store, &config, "phased", 4);
+    // Another connection to the same file, without the key: a correct chain, no signature.
+    let mut intruder = Store::open(&dir.path().join("log.db")).expect("opens");
+    decide(&mut intruder, &config, dep, "pilot", Decision::Approve, "omar", None).expect("recorded");
+    assert_eq!(store.audit_verify().expect("reads"), Ok(4));
+    assert_eq!(store.audit_verify_signed(Some(&key.public())).expect("reads"), Err(AuditProblem::NotSigned { id: 4 }));
+}
+
+#[test]
+fn a_rewritten_chain_keeps_no_valid_signature() {
+    let (_dir, mut store, config) = open();
+    let key = signing_key();
+    store.set_signing_key(key.clone()).expect("sets");
+    let dep = plan(&mut store, &config, "phased", 4);
+    decide(&mut store, &config, dep, "pilot", Decision::Approve, "omar", None).expect("recorded");
+    rewrite_whole_chain(&mut store);
+    assert_eq!(store.audit_verify().expect("reads"), Ok(4));
+    assert_eq!(store.audit_verify_signed(Some(&key.public())).expect("reads"), Err(AuditProblem::NotSigned { id: 2 }));
+    // Stripping every signature leaves nothing signed: refused too, not "all predate signing".
+    store.conn.execute("UPDATE gate_decisions SET signature = NULL", []).expect("strips");
+    assert_eq!(
+        store.audit_verify_signed(Some(&key.public())).expect("reads"),
+        Err(AuditProblem::NoneSigned { count: 4 })
+    );
+}
