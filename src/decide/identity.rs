@@ -121,8 +121,23 @@ pub fn operator_name(config: &Config) -> String {
 #[must_use]
 pub fn os_user() -> String {
     let Some(uid) = real_uid() else { return "unknown".into() };
+    account_of(uid)
+}
+
+/// The name of user id `uid` in the system's user database (`uid N` when it has none).
+#[must_use]
+pub fn account_of(uid: u32) -> String {
     account_named(&uid.to_string(), &std::fs::read_to_string("/etc/passwd").unwrap_or_default())
         .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// The id of group `name` in the system's group database.
+#[must_use]
+pub fn group_id(name: &str) -> Option<u32> {
+    std::fs::read_to_string("/etc/group").ok()?.lines().find_map(|l| {
+        let mut fields = l.split(':');
+        (fields.next()? == name).then(|| fields.nth(1)?.parse().ok())?
+    })
 }
 
 /// The real user id of this process, as the kernel reports it.
