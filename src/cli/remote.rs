@@ -1,5 +1,6 @@
 //! Decisions through a shipdeck server (`--server URL`), as the person whose token is sent:
-//! the same exit codes as on the file (0 recorded, 1 refused, 2 a wrong ask).
+//! the same exit codes as on the file (0 recorded, 1 refused, 2 a wrong ask). A server
+//! `unix:PATH` is the server's Unix socket on this host: no token, the caller is the OS account.
 
 use super::{Reported, usage};
 use crate::decide::Ask;
@@ -22,6 +23,9 @@ pub struct Remote {
 
 /// Posts `ask` to `server`'s decisions endpoint and says what it answered.
 pub fn decide(remote: &Remote, server: &str, ask: &Ask) -> anyhow::Result<i32> {
+    if let Some(socket) = unix_path(server) {
+        return decide_on_socket(server, socket, ask);
+    }
     crate::client::check_url(server).map_err(|e| usage(format!("--server {e}")))?;
     let Some(token) = remote.token.as_deref() else {
         return Err(usage(format!(
@@ -29,8 +33,7 @@ pub fn decide(remote: &Remote, server: &str, ask: &Ask) -> anyhow::Result<i32> {
         )));
     };
     let client = crate::client::client(remote.ca_cert.as_deref())?;
-    let url =
-        format!("{}/v1/deployments/{}/gates/{}/decisions", server.trim_end_matches('/'), ask.key, percent(&ask.phase));
+    let url = format!("{}{}", server.trim_end_matches('/'), decisions_path(ask));
     let body = serde_json::json!({ "decision": ask.decision.as_str(), "comment": ask.comment, "reason": ask.reason });
     let answer = crate::runtime::build()?.block_on(async {
         let response = client
@@ -45,6 +48,55 @@ pub fn decide(remote: &Remote, server: &str, ask: &Ask) -> anyhow::Result<i32> {
         Ok::<_, reqwest::Error>((status, json))
     });
     let (status, json) = answer.map_err(|e| Reported(crate::client::describe(server, &e)))?;
+    told(server, status, &json)
+}
+
+/// The socket path of a `unix:PATH` (or `unix:///PATH`) server, if it is one.
+pub fn unix_path(server: &str) -> Option<&std::path::Path> {
+    let rest = server.strip_prefix("unix:")?;
+    Some(std::path::Path::new(rest.strip_prefix("//").unwrap_or(rest)))
+}
+
+/// The decisions path of `ask`.
+fn decisions_path(ask: &Ask) -> String {
+    format!("/v1/deployments/{}/gates/{}/decisions", ask.key, percent(&ask.phase))
+}
+
+/// Posts `ask` over the server's Unix socket at `socket`: no token, the kernel tells the
+/// server who is calling.
+fn decide_on_socket(server: &str, socket: &std::path::Path, ask: &Ask) -> anyhow::Result<i32> {
+    let body = serde_json::json!({ "decision": ask.decision.as_str(), "comment": ask.comment, "reason": ask.reason });
+    let (status, bytes) = crate::runtime::build()?
+        .block_on(over_socket(socket, "POST", &decisions_path(ask), Some(body.to_string())))
+        .map_err(|e| Reported(format!("{server}: cannot reach the server ({e})")))?;
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    told(server, status, &json)
+}
+
+/// One HTTP/1 request over the Unix socket at `socket`: the answer's status and body.
+pub async fn over_socket(
+    socket: &std::path::Path,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> Result<(u16, Vec<u8>), Box<dyn std::error::Error + Send + Sync>> {
+    use http_body_util::BodyExt;
+    let stream = tokio::net::UnixStream::connect(socket).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let mut request = hyper::Request::builder().method(method).uri(path).header(hyper::header::HOST, "localhost");
+    if body.is_some() {
+        request = request.header(hyper::header::CONTENT_TYPE, "application/json");
+    }
+    let request = request.body(http_body_util::Full::new(axum::body::Bytes::from(body.unwrap_or_default())))?;
+    let response = sender.send_request(request).await?;
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await?.to_bytes().to_vec();
+    Ok((status, bytes))
+}
+
+/// What the server's answer to a decision says, as an exit code.
+fn told(server: &str, status: u16, json: &serde_json::Value) -> anyhow::Result<i32> {
     let text = |field: &str| json[field].as_str().unwrap_or("(no answer)").to_owned();
     match status {
         200 => {
