@@ -32,6 +32,7 @@ mod reliability;
 mod replay;
 mod reviews;
 mod schedule;
+mod socket;
 mod techniques;
 mod tls;
 mod tokens;
