@@ -17,6 +17,7 @@ mod gates;
 pub mod metrics;
 mod routes;
 pub mod tls;
+mod whoami;
 mod writer;
 
 pub use writer::{WriteError, WriteHealth, Writer};

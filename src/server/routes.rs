@@ -22,6 +22,7 @@ const GATE: &str = "/v1/deployments/{key}/gates/{phase}";
 const METRICS: &str = "/metrics";
 const CALENDAR: &str = "/v1/calendar.ics";
 const DECISIONS: &str = "/v1/deployments/{key}/gates/{phase}/decisions";
+const WHOAMI: &str = "/v1/whoami";
 
 pub(super) fn router(state: AppState) -> Router {
     let mut router = Router::new()
@@ -30,7 +31,8 @@ pub(super) fn router(state: AppState) -> Router {
         .route(DEPLOYMENT, get(get_deployment))
         .route(GATE, get(super::gates::get_gate))
         .route(DECISIONS, post(super::decisions::post_decision))
-        .route(CALENDAR, get(calendar_ics));
+        .route(CALENDAR, get(calendar_ics))
+        .route(WHOAMI, get(super::whoami::whoami));
     if state.limits.metrics != MetricsAccess::Off {
         router = router.route(METRICS, get(metrics));
     }
