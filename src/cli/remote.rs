@@ -27,9 +27,10 @@ pub fn decide(remote: &Remote, server: &str, ask: &Ask) -> anyhow::Result<i32> {
         return decide_on_socket(server, socket, ask);
     }
     crate::client::check_url(server).map_err(|e| usage(format!("--server {e}")))?;
-    let Some(token) = remote.token.as_deref() else {
+    let stored = remote.token.is_none().then(|| super::login::stored_token(server)).flatten();
+    let Some(token) = remote.token.as_deref().or(stored.as_deref()) else {
         return Err(usage(format!(
-            "deciding through {server} needs your token: pass --token or set SHIPDECK_TOKEN (an admin issues it with `shipdeck token issue`)"
+            "deciding through {server} needs your token: run `shipdeck login {server}`, pass --token or set SHIPDECK_TOKEN (an admin issues it with `shipdeck token issue`)"
         )));
     };
     let client = crate::client::client(remote.ca_cert.as_deref())?;
