@@ -19,6 +19,7 @@ mod gates;
 mod gates_e2e;
 mod hardening;
 mod kpi;
+mod login;
 mod logs;
 mod model_review;
 mod new_user;
