@@ -161,6 +161,14 @@ fn on_the_socket_the_caller_is_the_kernel_s_uid_and_four_eyes_hold_by_its_person
     // omar's account approves as omar, recorded with his login.
     let approved = as_user(omar, &[("SHIPDECK_OPERATOR", "rita")], &approve);
     assert!(approved.ok().contains("gate approved (1 of 1)"), "{}", approved.stdout);
+    // The socket says who the kernel says is calling.
+    let whoami = Command::new("setpriv")
+        .args(["--reuid", omar, "--regid", omar, "--init-groups", "--", "curl", "-sS", "--unix-socket", socket_arg])
+        .arg("http://localhost/v1/whoami")
+        .output()
+        .expect("curl runs");
+    let me: serde_json::Value = serde_json::from_slice(&whoami.stdout).expect("json");
+    assert_eq!((me["person"].as_str(), me["login"].as_str()), (Some("omar"), Some(omar)), "{me}");
     drop(serving);
 
     let trail = audit(&env);
