@@ -119,3 +119,15 @@ fn percent(segment: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::unix_path;
+
+    #[test]
+    fn a_unix_server_names_its_socket_either_way_and_urls_are_not_sockets() {
+        assert_eq!(unix_path("unix:/run/s.sock"), Some(std::path::Path::new("/run/s.sock")));
+        assert_eq!(unix_path("unix:///run/s.sock"), Some(std::path::Path::new("/run/s.sock")));
+        assert_eq!(unix_path("https://deploy.example.com"), None);
+    }
+}

@@ -134,7 +134,12 @@ pub fn account_of(uid: u32) -> String {
 /// The id of group `name` in the system's group database.
 #[must_use]
 pub fn group_id(name: &str) -> Option<u32> {
-    std::fs::read_to_string("/etc/group").ok()?.lines().find_map(|l| {
+    group_named(name, &std::fs::read_to_string("/etc/group").ok()?)
+}
+
+/// The id of group `name` in a group database's text.
+fn group_named(name: &str, groups: &str) -> Option<u32> {
+    groups.lines().find_map(|l| {
         let mut fields = l.split(':');
         (fields.next()? == name).then(|| fields.nth(1)?.parse().ok())?
     })
@@ -178,5 +183,13 @@ mod tests {
         assert_eq!(account_named("1002", passwd).as_deref(), Some("rita"));
         assert_eq!(account_named("0", passwd).as_deref(), Some("root"));
         assert_eq!(account_named("1003", passwd), None);
+    }
+
+    #[test]
+    fn a_group_is_found_by_its_name_only() {
+        let groups = "root:x:0:\ndeployers:x:1500:rita,omar\nrita:x:1002:\n";
+        assert_eq!(group_named("deployers", groups), Some(1500));
+        assert_eq!(group_named("1500", groups), None);
+        assert_eq!(group_named("deploy", groups), None);
     }
 }

@@ -185,3 +185,21 @@ fn on_the_socket_the_caller_is_the_kernel_s_uid_and_four_eyes_hold_by_its_person
     assert_eq!(refused, [("approve", "rita"), ("peer_use", stranger)]);
     assert_eq!(env.run(&["audit", "verify"]).code, 0);
 }
+
+#[test]
+fn a_socket_path_that_is_another_file_or_an_unknown_group_stops_serve_naming_it() {
+    let env = Env::new();
+    env.plan("big-bang", 1);
+    let file = env.path("not-a-socket");
+    std::fs::write(&file, "keep me").expect("writes");
+    let path = file.to_str().expect("utf-8");
+    let other = env.run(&["serve", "--listen", "127.0.0.1:0", "--socket", path]);
+    assert_eq!(other.code, 2, "{}", other.stderr);
+    assert!(other.stderr.contains(&format!("--socket \"{path}\" exists and is not a socket")), "{}", other.stderr);
+    assert_eq!(std::fs::read_to_string(&file).expect("kept"), "keep me");
+    let socket = env.path("s.sock");
+    let socket = socket.to_str().expect("utf-8");
+    let group = env.run(&["serve", "--listen", "127.0.0.1:0", "--socket", socket, "--socket-group", "no-such-group-x"]);
+    assert_eq!(group.code, 2, "{}", group.stderr);
+    assert!(group.stderr.contains("--socket-group \"no-such-group-x\" is not a group"), "{}", group.stderr);
+}
