@@ -40,6 +40,7 @@ mod history;
 mod ingest;
 mod kpi;
 mod list;
+mod login;
 mod model_review;
 pub mod models;
 mod notify;
@@ -162,6 +163,10 @@ pub enum Command {
     /// Per-person API tokens for the server: issue, list, revoke
     #[command(subcommand)]
     Token(token::Command),
+    /// Keep your token for a server (checked with it first), so --server URL needs no --token
+    Login(login::LoginArgs),
+    /// Forget the token kept for a server
+    Logout(login::LogoutArgs),
     /// Deployment models: test the phases a plan would produce, review how they did, their actions
     #[command(subcommand)]
     Models(models::Command),
@@ -229,6 +234,8 @@ impl Command {
             | Self::Notify(_)
             | Self::Team(team::Command::Show { .. })
             | Self::Completions(_)
+            | Self::Login(_)
+            | Self::Logout(_)
             | Self::Man(_) => None,
         }
     }
@@ -322,6 +329,8 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Config(cmd)) => return config_cmd::run(cmd, cli.config.as_deref()),
         Some(Command::Completions(a)) => return completions::completions(a),
         Some(Command::Man(a)) => return completions::man(a),
+        Some(Command::Login(a)) => return login::login(a),
+        Some(Command::Logout(a)) => return login::logout(a),
         _ => {}
     }
     let config = Config::load(cli.config.as_deref()).map_err(|e| usage(e.to_string()))?;
@@ -364,7 +373,9 @@ pub fn run(cli: Cli, clock: SharedClock) -> anyhow::Result<i32> {
         Some(Command::Freeze(c)) => freeze::run(&ctx, &c),
         Some(Command::Schedule(c)) => schedule::run(&ctx, &c),
         Some(Command::Notify(c)) => notify::run(&ctx, &c),
-        Some(Command::Config(_) | Command::Completions(_) | Command::Man(_)) => unreachable!("handled above"),
+        Some(
+            Command::Config(_) | Command::Completions(_) | Command::Man(_) | Command::Login(_) | Command::Logout(_),
+        ) => unreachable!("handled above"),
     }
 }
 

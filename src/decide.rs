@@ -16,7 +16,7 @@ pub mod review;
 pub mod schedule;
 
 pub use checklist::{TickAsk, TickFailure, Ticked};
-pub use identity::{Operator, os_user, real_uid};
+pub use identity::{Operator, account_of, group_id, os_user, real_uid};
 
 use crate::config::Config;
 use crate::domain::DeploymentKey;

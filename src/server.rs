@@ -18,6 +18,7 @@ pub mod metrics;
 mod routes;
 pub mod tls;
 mod tokens;
+mod whoami;
 mod writer;
 
 pub use writer::{WriteError, WriteHealth, Writer};
@@ -142,6 +143,8 @@ pub struct Receiver {
     stop: watch::Sender<bool>,
     /// Connections speak TLS with this configuration (`serve --tls-cert`); plain HTTP without.
     tls: Option<tls::Tls>,
+    /// The Unix socket served beside the TCP listener (`serve --socket`).
+    socket: Option<tokio::net::UnixListener>,
 }
 
 impl Receiver {
@@ -190,7 +193,7 @@ impl Receiver {
             gates: gates::Watcher::new(opts.db.clone()),
             config: opts.config.clone(),
         };
-        Ok(Self { listener, router: routes::router(state), writer, limits, stop, tls: None })
+        Ok(Self { listener, router: routes::router(state), writer, limits, stop, tls: None, socket: None })
     }
 
     /// The address actually bound.
@@ -205,6 +208,14 @@ impl Receiver {
         self
     }
 
+    /// Also serves the same routes on `socket`, where each connection's caller is the OS account
+    /// the kernel reports for it (see [`auth::Peer`]).
+    #[must_use]
+    pub fn with_socket(mut self, socket: tokio::net::UnixListener) -> Self {
+        self.socket = Some(socket);
+        self
+    }
+
     /// The log writer, for in-process producers (the demo) that want the same path.
     #[must_use]
     pub fn writer(&self) -> Writer {
@@ -214,7 +225,7 @@ impl Receiver {
     /// Serves until `shutdown` completes, then answers what is held, commits and returns
     /// within [`SHUTDOWN_GRACE`] (plus the last commit) whatever clients do.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Self { listener, router, writer, limits, stop, tls } = self;
+        let Self { listener, router, writer, limits, stop, tls, socket } = self;
         if let Some(tls) = &tls {
             tls::reload_on_hangup(tls.clone());
         }
@@ -247,6 +258,12 @@ impl Receiver {
             let stream = tokio::select! {
                 biased;
                 () = &mut shutdown => break,
+                accepted = accept_unix(socket.as_ref()) => {
+                    if let Ok(stream) = accepted {
+                        serve_unix(stream, &router, &http, &graceful, &connections);
+                    }
+                    continue;
+                }
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => {
                         accept_failing = false;
@@ -312,6 +329,35 @@ impl Receiver {
         writer.close().await;
         Ok(())
     }
+}
+
+/// The next connection on the Unix socket; never, without one.
+async fn accept_unix(socket: Option<&tokio::net::UnixListener>) -> std::io::Result<tokio::net::UnixStream> {
+    match socket {
+        Some(socket) => socket.accept().await.map(|(stream, _)| stream),
+        None => std::future::pending().await,
+    }
+}
+
+/// Serves one Unix socket connection as the OS account the kernel reports for its peer. A
+/// connection whose peer cannot be told, or past the connection cap, is closed unanswered.
+fn serve_unix(
+    stream: tokio::net::UnixStream,
+    router: &axum::Router,
+    http: &hyper::server::conn::http1::Builder,
+    graceful: &GracefulShutdown,
+    connections: &Arc<Semaphore>,
+) {
+    let Ok(permit) = connections.clone().try_acquire_owned() else { return };
+    let Ok(cred) = stream.peer_cred() else { return };
+    let uid = cred.uid();
+    let peer = auth::Peer { uid, login: crate::decide::account_of(uid) };
+    let service = TowerToHyperService::new(router.clone().layer(axum::Extension(peer)));
+    let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+    tokio::spawn(async move {
+        let _ = conn.await;
+        drop(permit);
+    });
 }
 
 /// Answers a connection over the cap with 503 and closes it. The request is drained for a

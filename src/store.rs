@@ -56,7 +56,7 @@ pub use schedule::{
     CANCEL, Change, FREEZE_ADD, FREEZE_END, FreezeRequest, LOOKBACK_MS, RESCHEDULE, SCHEDULE_OVERRIDE, ScheduleError,
 };
 pub use team::{SyncBy, SyncOutcome, TEAM_SYNC, TeamError};
-pub use tokens::{TOKEN_ISSUE, TOKEN_REVOKE, TOKEN_USE, TokenError, TokenRequest};
+pub use tokens::{PEER_USE, TOKEN_ISSUE, TOKEN_REVOKE, TOKEN_USE, TokenError, TokenRequest};
 
 use rusqlite::{Connection, OpenFlags};
 use std::collections::HashMap;

@@ -1,5 +1,6 @@
 //! Decisions through a shipdeck server (`--server URL`), as the person whose token is sent:
-//! the same exit codes as on the file (0 recorded, 1 refused, 2 a wrong ask).
+//! the same exit codes as on the file (0 recorded, 1 refused, 2 a wrong ask). A server
+//! `unix:PATH` is the server's Unix socket on this host: no token, the caller is the OS account.
 
 use super::{Reported, usage};
 use crate::decide::Ask;
@@ -20,7 +21,9 @@ pub struct Remote {
     pub token: Option<String>,
 }
 
-/// Sends `body` (JSON) to `path` on `server` with the token; the answer's status and JSON.
+/// Sends `body` (JSON) to `path` on `server` with your token (`--token`, `SHIPDECK_TOKEN`, or the
+/// one `shipdeck login` kept for that server); the answer's status and JSON. A `unix:` server
+/// needs no token: the kernel tells it who is calling.
 pub fn call(
     remote: &Remote,
     server: &str,
@@ -28,10 +31,17 @@ pub fn call(
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> anyhow::Result<(u16, serde_json::Value)> {
+    if let Some(socket) = unix_path(server) {
+        let (status, bytes) = crate::runtime::build()?
+            .block_on(over_socket(socket, method.as_str(), path, body.map(ToString::to_string)))
+            .map_err(|e| Reported(format!("{server}: cannot reach the server ({e})")))?;
+        return Ok((status, serde_json::from_slice(&bytes).unwrap_or_default()));
+    }
     crate::client::check_url(server).map_err(|e| usage(format!("--server {e}")))?;
-    let Some(token) = remote.token.as_deref() else {
+    let stored = remote.token.is_none().then(|| super::login::stored_token(server)).flatten();
+    let Some(token) = remote.token.as_deref().or(stored.as_deref()) else {
         return Err(usage(format!(
-            "{server} needs your token: pass --token or set SHIPDECK_TOKEN (an admin issues it with `shipdeck token issue`)"
+            "{server} needs your token: run `shipdeck login {server}`, pass --token or set SHIPDECK_TOKEN (an admin issues it with `shipdeck token issue`)"
         )));
     };
     let client = crate::client::client(remote.ca_cert.as_deref())?;
@@ -61,14 +71,46 @@ pub fn failed(server: &str, status: u16, json: &serde_json::Value) -> anyhow::Er
 
 /// Posts `ask` to `server`'s decisions endpoint and says what it answered.
 pub fn decide(remote: &Remote, server: &str, ask: &Ask) -> anyhow::Result<i32> {
-    let path = format!("/v1/deployments/{}/gates/{}/decisions", ask.key, percent(&ask.phase));
     let body = serde_json::json!({ "decision": ask.decision.as_str(), "comment": ask.comment, "reason": ask.reason });
-    let (status, json) = call(remote, server, reqwest::Method::POST, &path, Some(&body))?;
+    let (status, json) = call(remote, server, reqwest::Method::POST, &decisions_path(ask), Some(&body))?;
     if status != 200 {
         return Err(failed(server, status, &json));
     }
     sayln!("{}", json["recorded"].as_str().unwrap_or_default());
     Ok(0)
+}
+
+/// The socket path of a `unix:PATH` (or `unix:///PATH`) server, if it is one.
+pub fn unix_path(server: &str) -> Option<&std::path::Path> {
+    let rest = server.strip_prefix("unix:")?;
+    Some(std::path::Path::new(rest.strip_prefix("//").unwrap_or(rest)))
+}
+
+/// The decisions path of `ask`.
+fn decisions_path(ask: &Ask) -> String {
+    format!("/v1/deployments/{}/gates/{}/decisions", ask.key, percent(&ask.phase))
+}
+
+/// One HTTP/1 request over the Unix socket at `socket`: the answer's status and body.
+pub async fn over_socket(
+    socket: &std::path::Path,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> Result<(u16, Vec<u8>), Box<dyn std::error::Error + Send + Sync>> {
+    use http_body_util::BodyExt;
+    let stream = tokio::net::UnixStream::connect(socket).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let mut request = hyper::Request::builder().method(method).uri(path).header(hyper::header::HOST, "localhost");
+    if body.is_some() {
+        request = request.header(hyper::header::CONTENT_TYPE, "application/json");
+    }
+    let request = request.body(http_body_util::Full::new(axum::body::Bytes::from(body.unwrap_or_default())))?;
+    let response = sender.send_request(request).await?;
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await?.to_bytes().to_vec();
+    Ok((status, bytes))
 }
 
 /// A phase name as one URL path segment.
@@ -80,4 +122,16 @@ pub fn percent(segment: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unix_path;
+
+    #[test]
+    fn a_unix_server_names_its_socket_either_way_and_urls_are_not_sockets() {
+        assert_eq!(unix_path("unix:/run/s.sock"), Some(std::path::Path::new("/run/s.sock")));
+        assert_eq!(unix_path("unix:///run/s.sock"), Some(std::path::Path::new("/run/s.sock")));
+        assert_eq!(unix_path("https://deploy.example.com"), None);
+    }
 }

@@ -21,6 +21,13 @@ pub struct Args {
     /// [default: receiver.signing_key from config]
     #[arg(long, value_name = "FILE")]
     signing_key: Option<std::path::PathBuf>,
+    /// Also serve on this Unix socket, where the caller is the OS account the kernel reports
+    /// (its `login` in the log's team); mode 0600 unless --socket-group
+    #[arg(long, value_name = "PATH")]
+    socket: Option<std::path::PathBuf>,
+    /// Give --socket to this group, with mode 0660, so its members can connect
+    #[arg(long, value_name = "GROUP", requires = "socket")]
+    socket_group: Option<String>,
     /// How log lines on stderr look: text, or one JSON object per line
     #[arg(long, value_enum, env = "SHIPDECK_LOG_FORMAT", default_value = "text")]
     log_format: crate::logging::LogFormat,
@@ -119,6 +126,10 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         if let Some(tls) = tls {
             receiver = receiver.with_tls(tls);
         }
+        if let Some(path) = &args.socket {
+            receiver = receiver.with_socket(bind_socket(path, args.socket_group.as_deref())?);
+            say(&format!("shipdeck receiver on unix:{} (callers are their OS accounts)", path.display()));
+        }
         let addr = receiver.local_addr()?;
         say(&format!(
             "shipdeck receiver on {scheme}://{addr} (log {}; {})",
@@ -139,6 +150,34 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<i32> {
         Err(_) => eprintln!("shipdeck delivery worker panicked"),
     }
     served
+}
+
+/// Binds the Unix socket at `path` (replacing a socket a stopped server left there, never any
+/// other file), owned by `group` with mode 0660, else mode 0600.
+fn bind_socket(path: &std::path::Path, group: Option<&str>) -> anyhow::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let gid = match group {
+        Some(g) => Some(
+            crate::decide::group_id(g)
+                .ok_or_else(|| super::usage(format!("--socket-group \"{g}\" is not a group of this system")))?,
+        ),
+        None => None,
+    };
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path)?,
+        Ok(_) => {
+            return Err(super::usage(format!("--socket \"{}\" exists and is not a socket", path.display())));
+        }
+        Err(_) => {}
+    }
+    let socket = tokio::net::UnixListener::bind(path)
+        .map_err(|e| super::usage(format!("--socket \"{}\" cannot be bound ({e})", path.display())))?;
+    // Nobody may connect before the mode and group are right: set them before serving.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(if gid.is_some() { 0o660 } else { 0o600 }))?;
+    if let Some(gid) = gid {
+        std::os::unix::fs::chown(path, None, Some(gid))?;
+    }
+    Ok(socket)
 }
 
 /// Completes on Ctrl-C or SIGTERM.

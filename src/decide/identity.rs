@@ -121,8 +121,28 @@ pub fn operator_name(config: &Config) -> String {
 #[must_use]
 pub fn os_user() -> String {
     let Some(uid) = real_uid() else { return "unknown".into() };
+    account_of(uid)
+}
+
+/// The name of user id `uid` in the system's user database (`uid N` when it has none).
+#[must_use]
+pub fn account_of(uid: u32) -> String {
     account_named(&uid.to_string(), &std::fs::read_to_string("/etc/passwd").unwrap_or_default())
         .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// The id of group `name` in the system's group database.
+#[must_use]
+pub fn group_id(name: &str) -> Option<u32> {
+    group_named(name, &std::fs::read_to_string("/etc/group").ok()?)
+}
+
+/// The id of group `name` in a group database's text.
+fn group_named(name: &str, groups: &str) -> Option<u32> {
+    groups.lines().find_map(|l| {
+        let mut fields = l.split(':');
+        (fields.next()? == name).then(|| fields.nth(1)?.parse().ok())?
+    })
 }
 
 /// The real user id of this process, as the kernel reports it.
@@ -163,5 +183,13 @@ mod tests {
         assert_eq!(account_named("1002", passwd).as_deref(), Some("rita"));
         assert_eq!(account_named("0", passwd).as_deref(), Some("root"));
         assert_eq!(account_named("1003", passwd), None);
+    }
+
+    #[test]
+    fn a_group_is_found_by_its_name_only() {
+        let groups = "root:x:0:\ndeployers:x:1500:rita,omar\nrita:x:1002:\n";
+        assert_eq!(group_named("deployers", groups), Some(1500));
+        assert_eq!(group_named("1500", groups), None);
+        assert_eq!(group_named("deploy", groups), None);
     }
 }

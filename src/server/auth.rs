@@ -24,6 +24,15 @@ pub(crate) enum Caller {
     Token(TokenInfo),
 }
 
+/// The OS account on the other end of a Unix socket connection: the user id the kernel
+/// reports for the connecting process, and its name in the user database. Set once per
+/// connection as a request extension; nothing the client sends changes it.
+#[derive(Debug, Clone)]
+pub(crate) struct Peer {
+    pub uid: u32,
+    pub login: String,
+}
+
 impl Caller {
     /// The scope the caller holds: an open receiver lets anyone read, as it always has.
     fn scope(&self) -> Scope {

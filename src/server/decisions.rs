@@ -7,16 +7,20 @@
 //! policy, four eyes and the audit trail are the same as on the command line. The OS account
 //! recorded is the token's (`token tk_...`). 200 with the record; 409 when the policy refused it
 //! (the refusal is in the audit trail); 404 for an unknown deployment or phase.
+//!
+//! On the server's Unix socket (`serve --socket`) the caller is the OS account the kernel
+//! reports for the connection, mapped to the team's person of that `login`; the account is
+//! recorded as the OS user. An account that is no person's login gets 403, audited.
 
 use super::AppState;
-use super::auth::Caller;
+use super::auth::{Caller, Peer};
 use super::routes::error;
 use crate::decide::{Ask, DecideError, Operator, Rules};
 use crate::domain::DeploymentKey;
 use crate::domain::gate::Decision;
 use crate::domain::token::Scope;
 use crate::store::GateError;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -31,16 +35,27 @@ pub(super) struct DecisionBody {
     reason: Option<String>,
 }
 
+/// Who a decision is taken for: a token's person, or the OS account on the Unix socket.
+enum Decider {
+    Token(crate::domain::token::TokenInfo),
+    Peer(Peer),
+}
+
 pub(super) async fn post_decision(
     State(state): State<AppState>,
+    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
     Path((key, phase)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    let token = match super::auth::caller(&state, &headers, Scope::Decide).await {
-        Ok(Caller::Token(t)) => t,
-        Ok(_) => return error(StatusCode::FORBIDDEN, "decisions need a person's token"),
-        Err(denied) => return denied,
+    // On the Unix socket the kernel says who is calling; a bearer token counts only over TCP.
+    let who = match peer {
+        Some(Extension(peer)) => Decider::Peer(peer),
+        None => match super::auth::caller(&state, &headers, Scope::Decide).await {
+            Ok(Caller::Token(t)) => Decider::Token(t),
+            Ok(_) => return error(StatusCode::FORBIDDEN, "decisions need a person's token"),
+            Err(denied) => return denied,
+        },
     };
     let key = match key.parse::<DeploymentKey>() {
         Ok(k) => k,
@@ -61,16 +76,31 @@ pub(super) async fn post_decision(
     let done = tokio::task::spawn_blocking(move || {
         let mut store = decider.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let team = store.team().map_err(|e| e.to_string())?;
-        let roles = team.as_ref().and_then(|t| t.person(&token.person)).map(|m| m.roles.clone());
-        let operator = Operator {
-            name: token.person.clone(),
-            roles,
-            os_user: crate::domain::token::account(&token.id),
-            notice: None,
+        let (name, os_user) = match who {
+            Decider::Token(token) => (token.person.clone(), crate::domain::token::account(&token.id)),
+            Decider::Peer(peer) => match team.as_ref().and_then(|t| t.by_login(&peer.login)) {
+                Some(member) => (member.name.clone(), peer.login),
+                None => {
+                    let refusal = format!(
+                        "OS account \"{}\" (uid {}) is not the login of a person of the log's team; the refusal is in the audit trail",
+                        peer.login, peer.uid
+                    );
+                    store.refuse_peer(peer.uid, &peer.login, "decision", now).map_err(|e| e.to_string())?;
+                    return Ok(Err(refusal));
+                }
+            },
         };
-        Ok::<_, String>(crate::decide::decide(&mut store, &rules, &operator, &ask, now))
+        let roles = team.as_ref().and_then(|t| t.person(&name)).map(|m| m.roles.clone());
+        let operator = Operator { name, roles, os_user, notice: None };
+        Ok::<_, String>(Ok(crate::decide::decide(&mut store, &rules, &operator, &ask, now)))
     })
     .await;
+    let done = match done {
+        Ok(Ok(Err(refusal))) => return error(StatusCode::FORBIDDEN, refusal),
+        Ok(Ok(Ok(decided))) => Ok(Ok(decided)),
+        Ok(Err(e)) => Ok(Err(e)),
+        Err(e) => Err(e),
+    };
     if matches!(done, Ok(Ok(Ok(_)))) {
         state.gates.poke();
     }

@@ -24,6 +24,7 @@ const CALENDAR: &str = "/v1/calendar.ics";
 const DECISIONS: &str = "/v1/deployments/{key}/gates/{phase}/decisions";
 const TOKENS: &str = "/v1/tokens";
 const TOKEN_REVOKE: &str = "/v1/tokens/{id}/revoke";
+const WHOAMI: &str = "/v1/whoami";
 
 pub(super) fn router(state: AppState) -> Router {
     let mut router = Router::new()
@@ -34,7 +35,8 @@ pub(super) fn router(state: AppState) -> Router {
         .route(DECISIONS, post(super::decisions::post_decision))
         .route(TOKENS, post(super::tokens::issue).get(super::tokens::list))
         .route(TOKEN_REVOKE, post(super::tokens::revoke))
-        .route(CALENDAR, get(calendar_ics));
+        .route(CALENDAR, get(calendar_ics))
+        .route(WHOAMI, get(super::whoami::whoami));
     if state.limits.metrics != MetricsAccess::Off {
         router = router.route(METRICS, get(metrics));
     }

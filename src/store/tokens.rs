@@ -16,6 +16,8 @@ pub const TOKEN_ISSUE: &str = "token_issue";
 pub const TOKEN_REVOKE: &str = "token_revoke";
 /// The audit record's `decision` for a refused use of a token.
 pub const TOKEN_USE: &str = "token_use";
+/// The audit record's `decision` for a refused caller on the server's Unix socket.
+pub const PEER_USE: &str = "peer_use";
 
 /// A token to issue, by `by` (from OS account `os_user`).
 #[derive(Debug, Clone)]
@@ -231,6 +233,17 @@ impl Store {
         record(&tx, TOKEN_USE, &subject, (&person, None, ""), &state, now, true).map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok(Err(refusal))
+    }
+
+    /// Records that OS account `login` (user id `uid`) on the server's Unix socket was refused
+    /// `what` because the log's team has no person of that login.
+    pub fn refuse_peer(&mut self, uid: u32, login: &str, what: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sql { path: path.clone(), source };
+        let state = serde_json::json!({ "refused": what, "uid": uid });
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        record(&tx, PEER_USE, &format!("uid {uid}"), (login, None, login), &state, now, true).map_err(sql)?;
+        tx.commit().map_err(sql)
     }
 }
 
