@@ -89,7 +89,7 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
     report("gate wait (log file, data_version poll)", &mut file, 200);
 
     let rt = shipdeck::runtime::build()?;
-    let mut poll = rt.block_on(long_polls(ctx, &db, a.rounds, &phase, &mut store, &plan, &approve))?;
+    let mut poll = rt.block_on(long_polls(ctx, &db, a.rounds, &phase, &mut store, &plan, Approver::File(&approve)))?;
     report("gate wait --server (long-poll over loopback HTTP)", &mut poll, 200);
 
     // Decisions through the server itself, as a person's token: the server knows it committed.
@@ -104,22 +104,36 @@ pub fn run(ctx: &Ctx, a: &Args) -> anyhow::Result<()> {
             now: ctx.clock.now(),
         })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut api = rt.block_on(api_decisions(ctx, &db, a.rounds, &phase, &mut store, &plan, &token))?;
+    let mut api = rt.block_on(long_polls(ctx, &db, a.rounds, &phase, &mut store, &plan, Approver::Api(&token)))?;
     report("decision through the API -> gate wait --server", &mut api, 5);
     Ok(())
 }
 
-/// Each round: a long-poll waits on a new gate; the approval is posted to the same server's
-/// decisions endpoint with a person's token; measured from just before the POST to the
-/// waiter's return.
-async fn api_decisions(
+/// A few milliseconds so the waiter is in its steady state, varied to sample its poll phase.
+fn settle(i: usize) -> Duration {
+    Duration::from_millis(30 + (i as u64 * 7) % 23)
+}
+
+type PlanFn<'a> = dyn Fn(&mut Store) -> anyhow::Result<DeploymentKey> + 'a;
+type ApproveFn<'a> = dyn Fn(&mut Store, DeploymentKey) -> anyhow::Result<()> + 'a;
+
+/// How a long-poll round's approval is made.
+#[derive(Clone, Copy)]
+enum Approver<'a> {
+    /// In this process, on the log, as the CLI would from another process.
+    File(&'a ApproveFn<'a>),
+    /// Posted to the same server's decisions endpoint with this person's token.
+    Api(&'a str),
+}
+
+async fn long_polls(
     ctx: &Ctx,
     db: &Path,
     rounds: usize,
     phase: &str,
     store: &mut Store,
     plan: &PlanFn<'_>,
-    token: &str,
+    approver: Approver<'_>,
 ) -> anyhow::Result<Vec<Duration>> {
     let served = crate::measure::Served::start(ctx, db).await?;
     let url = format!("http://{}", served.addr);
@@ -135,56 +149,23 @@ async fn api_decisions(
         });
         tokio::time::sleep(settle(i)).await;
         let before = Instant::now();
-        let answer = client
-            .post(format!("{url}/v1/deployments/{key}/gates/{phase}/decisions"))
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .body(r#"{"decision":"approve"}"#)
-            .send()
-            .await?;
-        anyhow::ensure!(answer.status().as_u16() == 200, "round {i}: the decision was answered {}", answer.status());
-        let (outcome, noticed) = waiter.await?;
-        let outcome = outcome?;
-        anyhow::ensure!(outcome == Some(WaitOutcome::Approved), "round {i}: the long-poll saw {outcome:?}");
-        out.push(noticed.saturating_duration_since(before));
-    }
-    served.stop().await?;
-    Ok(out)
-}
-
-/// A few milliseconds so the waiter is in its steady state, varied to sample its poll phase.
-fn settle(i: usize) -> Duration {
-    Duration::from_millis(30 + (i as u64 * 7) % 23)
-}
-
-type PlanFn<'a> = dyn Fn(&mut Store) -> anyhow::Result<DeploymentKey> + 'a;
-type ApproveFn<'a> = dyn Fn(&mut Store, DeploymentKey) -> anyhow::Result<()> + 'a;
-
-async fn long_polls(
-    ctx: &Ctx,
-    db: &Path,
-    rounds: usize,
-    phase: &str,
-    store: &mut Store,
-    plan: &PlanFn<'_>,
-    approve: &ApproveFn<'_>,
-) -> anyhow::Result<Vec<Duration>> {
-    let served = crate::measure::Served::start(ctx, db).await?;
-    let url = format!("http://{}", served.addr);
-    let client = shipdeck::client::client(None)?;
-    let mut out = Vec::with_capacity(rounds);
-    for i in 0..rounds {
-        let key = plan(store)?;
-        let (url, phase, client) = (url.clone(), phase.to_owned(), client.clone());
-        let waiter = tokio::spawn(async move {
-            let deadline = Some(Instant::now() + Duration::from_secs(10));
-            let outcome = wait_server(&client, &url, None, key, &phase, deadline, true).await;
-            (outcome, Instant::now())
-        });
-        tokio::time::sleep(settle(i)).await;
-        let before = Instant::now();
-        // The decision is made here, as the CLI would from another process.
-        tokio::task::block_in_place(|| approve(store, key))?;
+        match approver {
+            Approver::File(approve) => tokio::task::block_in_place(|| approve(store, key))?,
+            Approver::Api(token) => {
+                let answer = client
+                    .post(format!("{url}/v1/deployments/{key}/gates/{phase}/decisions"))
+                    .bearer_auth(token)
+                    .header("content-type", "application/json")
+                    .body(r#"{"decision":"approve"}"#)
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    answer.status().is_success(),
+                    "round {i}: the decision was answered {}",
+                    answer.status()
+                );
+            }
+        }
         let (outcome, noticed) = waiter.await?;
         let outcome = outcome?;
         anyhow::ensure!(outcome == Some(WaitOutcome::Approved), "round {i}: the long-poll saw {outcome:?}");
