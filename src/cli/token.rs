@@ -139,7 +139,7 @@ fn issued(ctx: &Context, token: &TokenInfo, secret: &str) {
         .expires_at
         .map_or("never expires".to_owned(), |t| format!("expires {}", crate::domain::time::at(t, ctx.config.timezone)));
     esayln!("issued token {} for {} (scope {}, {until}); it is shown once:", token.id, token.person, token.scope);
-    println!("{secret}");
+    sayln!("{secret}");
 }
 
 fn list(ctx: &Context, json: bool) -> anyhow::Result<i32> {

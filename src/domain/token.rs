@@ -84,8 +84,10 @@ pub struct TokenInfo {
 pub enum TokenRefusal {
     #[error("unknown token: nothing was done (issue one with `shipdeck token issue`)")]
     Unknown,
-    #[error("token {id} expired at {at}: nothing was done (issue a new one)")]
-    Expired { id: String, at: String },
+    /// Without its time: this text reaches people over HTTP, where no zone is known; `token
+    /// list` shows when, in the configured zone.
+    #[error("token {id} expired: nothing was done (issue a new one)")]
+    Expired { id: String },
     #[error("token {id} was revoked: nothing was done")]
     Revoked { id: String },
 }
@@ -99,10 +101,7 @@ pub fn check(info: &TokenInfo, now: chrono::DateTime<chrono::Utc>) -> Result<(),
         return Err(TokenRefusal::Revoked { id: info.id.clone() });
     }
     match info.expires_at {
-        Some(at) if at <= now => Err(TokenRefusal::Expired {
-            id: info.id.clone(),
-            at: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        }),
+        Some(at) if at <= now => Err(TokenRefusal::Expired { id: info.id.clone() }),
         _ => Ok(()),
     }
 }

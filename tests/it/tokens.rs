@@ -17,6 +17,15 @@ fn decide(server: &Server, token: &str, key: &str, phase: &str, decision: &str) 
     server.request("POST", &path, &[("Authorization", &auth)], body.as_bytes()).expect("answers")
 }
 
+/// The id of `person`'s token, from `token list --json`.
+fn token_id(env: &Env, person: &str) -> String {
+    let list = env.run(&["token", "list", "--json"]);
+    let tokens: Vec<serde_json::Value> =
+        list.ok().lines().map(|l| serde_json::from_str(l).expect("one JSON token a line")).collect();
+    let token = tokens.into_iter().find(|t| t["person"] == person).unwrap_or_else(|| panic!("{person}'s token"));
+    token["id"].as_str().expect("id").to_owned()
+}
+
 fn audit(env: &Env) -> Vec<serde_json::Value> {
     env.run(&["audit", "list", "--json"]).ok().lines().map(|l| serde_json::from_str(l).expect("json")).collect()
 }
@@ -72,16 +81,7 @@ fn an_agent_s_or_a_reader_s_token_never_decides_and_a_bad_token_is_refused_and_a
     let anonymous = server.post(&path, br#"{"decision":"approve"}"#);
     assert_eq!(anonymous.status, 401, "{}", anonymous.body);
     assert_eq!(decide(&server, "shipdeck_not-a-token", &key, "pilot", "approve").status, 401);
-    let id = env
-        .run(&["token", "list", "--json"])
-        .ok()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
-        .find(|t| t["person"] == "omar")
-        .expect("omar's")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = token_id(&env, "omar");
     env.run_env(&[("SHIPDECK_OPERATOR", "dana")], &["token", "revoke", &id]).ok();
     let revoked = decide(&server, &omar, &key, "pilot", "approve");
     assert_eq!(revoked.status, 401, "{}", revoked.body);
@@ -187,16 +187,7 @@ fn an_admin_token_issues_lists_and_revokes_tokens_through_the_server_and_a_decid
         server.request("GET", &path, &[("Authorization", &format!("Bearer {token}"))], b"").expect("answers")
     };
     assert_eq!(read(&secret).status, 200);
-    let priya_id = env
-        .run(&["token", "list", "--json"])
-        .ok()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
-        .find(|t| t["person"] == "priya")
-        .expect("priya's")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let priya_id = token_id(&env, "priya");
     let revoked = env.run_env(&as_admin, &["token", "revoke", &priya_id, "--server", &url]);
     assert!(revoked.ok().contains("revoked token"), "{}", revoked.stderr);
     assert_eq!(read(&secret).status, 401);
