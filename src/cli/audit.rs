@@ -24,9 +24,10 @@ pub enum Command {
     },
     /// Print the public key of a signing key file (for `audit verify --key`), or make one
     Key {
-        /// The signing key file (PKCS#8), as `serve --signing-key` reads it
+        /// The signing key file (PKCS#8), as `serve --signing-key` reads it [default:
+        /// receiver.signing_key from config]
         #[arg(value_name = "FILE")]
-        file: PathBuf,
+        file: Option<PathBuf>,
         /// Write a new key to FILE (readable by its owner only; an existing file is refused)
         #[arg(long)]
         generate: bool,
@@ -55,7 +56,12 @@ pub fn run(ctx: &Context, cmd: &Command) -> anyhow::Result<i32> {
             expect.as_deref().map(str::parse::<ExpectedHead>).transpose().map_err(usage)?,
             key.as_deref().map(public_key).transpose()?,
         ),
-        Command::Key { file, generate } => return key_command(file, *generate),
+        Command::Key { file, generate } => {
+            let Some(file) = file.as_ref().or(ctx.config.receiver.signing_key.as_ref()) else {
+                return Err(usage("which signing key? pass FILE, or set receiver.signing_key in the config"));
+            };
+            return key_command(file, *generate);
+        }
         _ => (None, None),
     };
     let store = ctx.open_log()?;

@@ -214,3 +214,20 @@ fn serve_with_a_signing_key_it_cannot_read_stops_naming_it_and_never_serves_unsi
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("is not an Ed25519 private key"), "{}", run.stderr);
 }
+
+#[test]
+fn audit_key_without_a_file_prints_the_public_key_of_the_configured_signing_key() {
+    let env = crate::support::Env::new();
+    let key = env.path("server.key");
+    let key_text = key.to_str().expect("utf-8");
+    let made = env.run(&["audit", "key", "--generate", key_text]).ok().trim().to_owned();
+    let config = env.path("server.toml");
+    let shipped = crate::support::built_in_config();
+    assert!(shipped.contains("\n[receiver]\n"), "the shipped config has a [receiver] table");
+    let with_key = shipped.replacen("\n[receiver]\n", &format!("\n[receiver]\nsigning_key = \"{key_text}\"\n"), 1);
+    std::fs::write(&config, with_key).expect("writes");
+    let shown = env.run(&["--config", config.to_str().expect("utf-8"), "audit", "key"]);
+    assert_eq!(shown.ok().trim(), made, "{}", shown.stderr);
+    let none = env.run(&["audit", "key"]);
+    assert_eq!(none.code, 2, "{}", none.stderr);
+}
